@@ -1,0 +1,60 @@
+import { Command, CommanderError } from 'commander';
+import { FluxError, isFluxError } from '../errors.js';
+import { register as registerRun } from './run.js';
+import { register as registerPull } from './pull.js';
+import { register as registerImages } from './images.js';
+import { register as registerLogin } from './login.js';
+import { register as registerMatrix } from './matrix.js';
+
+const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune', 'login', 'logout', 'matrix', 'help']);
+
+/** `flux IMAGE -- CMD` is `flux run IMAGE -- CMD`: anything that is not a subcommand or a global flag starts a run. */
+export function withDefaultCommand(argv: string[]): string[] {
+  const first = argv[0];
+  if (first === undefined || first.startsWith('-') || SUBCOMMANDS.has(first)) return argv;
+  return ['run', ...argv];
+}
+
+export function buildProgram(): Command {
+  const program = new Command('flux')
+    .description('Rootless image-pulling sandbox: pull an image and run a command in it, no root, no daemon.')
+    .usage('[options] IMAGE [--] [COMMAND...]  |  flux <command> ...')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerRun(program);
+  registerPull(program);
+  registerImages(program);
+  registerLogin(program);
+  registerMatrix(program);
+  return program;
+}
+
+export function reportError(err: unknown): number {
+  if (isFluxError(err)) {
+    const hint = err.hint ? ` ${err.hint}` : '';
+    process.stderr.write(`flux: ${err.message}${hint}\n`);
+    if (process.env.FLUX_DEBUG && err.cause) process.stderr.write(`${String((err.cause as Error).stack ?? err.cause)}\n`);
+    return err.exitCode;
+  }
+  if (err instanceof CommanderError) {
+    // commander already printed its own one-line message.
+    return err.exitCode === 0 ? 0 : 125;
+  }
+  const e = err as Error;
+  process.stderr.write(`flux: internal error: ${e?.message ?? String(err)}\n`);
+  if (process.env.FLUX_DEBUG) process.stderr.write(`${e?.stack ?? ''}\n`);
+  return 125;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(withDefaultCommand(argv), { from: 'user' });
+    if (process.exitCode === undefined) process.exitCode = 0;
+  } catch (err) {
+    process.exitCode = reportError(err);
+  }
+}
+
+export { FluxError };
