@@ -1,0 +1,34 @@
+/**
+ * The contract between the run supervisor (sandbox/run.ts) and a network mode (sandbox/network.ts).
+ * The supervisor asks the mode which namespaces to create, starts the helper, and once the
+ * container's first process exists (its pid is known, the command has not started yet) calls
+ * attach(); the command starts only after attach() resolves. detach() runs however the run ends.
+ */
+export interface PortForward {
+  hostIp: string;        // '127.0.0.1' or '0.0.0.0' (default, as docker)
+  hostPort: number;
+  containerPort: number;
+  protocol: 'tcp' | 'udp';
+}
+
+export interface NetworkRequest {
+  mode: string;                  // 'slirp4netns[:opt=v,…]' | 'none' | 'host' | 'pasta'
+  publish: PortForward[];        // from -p
+  publishAll: boolean;           // -P
+  exposedPorts: string[];        // image config ExposedPorts keys, e.g. '80/tcp'
+  hostname: string;
+}
+
+export interface NetworkAttachment {
+  /** true: the helper makes a new network namespace; false: the container shares the host's. */
+  readonly newNamespace: boolean;
+  /** Contents for the container's /etc/resolv.conf and /etc/hosts (undefined: copy the host's). */
+  readonly resolvConf: string | undefined;
+  readonly hosts: string | undefined;
+  /** Wire the namespace of `pid` (the container's first process) before the command runs. */
+  attach(pid: number): Promise<void>;
+  /** Forwards actually set up (after attach), e.g. for -P to print. */
+  published(): PortForward[];
+  /** Stop helpers (slirp4netns), remove sockets. Idempotent, never throws. */
+  detach(): Promise<void>;
+}
