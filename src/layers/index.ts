@@ -1,0 +1,4 @@
+/** Unpacked layers in the store: unpack once per diff_id, remove, sweep leftovers. */
+export { ensureUnpacked, type EnsureUnpackedOptions, type EnsureUnpackedResult, type LayerToUnpack } from './ensure-unpacked.js';
+export { removeLayers, removeTrees, cleanStaleUnpacks } from './remove-layers.js';
+export { readLayerInfo, type LayerInfo } from './layer-info.js';

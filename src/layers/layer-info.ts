@@ -1,0 +1,38 @@
+/**
+ * What flux records about an unpacked layer, in `layers/sha256/<hex>.json` next to its
+ * directory (the directory itself is an overlay lower layer and must hold only the image's files).
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import type { Digest } from '../image/types.js';
+
+export interface LayerInfo {
+  /** Bytes of file content. */
+  size: number;
+  /** Tar entries. */
+  files: number;
+  /** Which overlay xattr namespace the whiteouts' opaque markers use: mount with `userxattr` when 'user'. */
+  xattr: 'user' | 'trusted';
+}
+
+export function layerInfoPath(layerPath: string): string {
+  return `${layerPath}.json`;
+}
+
+export async function readLayerInfo(layerPath: string): Promise<LayerInfo | undefined> {
+  try {
+    const v = JSON.parse(await readFile(layerInfoPath(layerPath), 'utf8')) as Partial<LayerInfo>;
+    if (typeof v.size !== 'number' || typeof v.files !== 'number') return undefined;
+    return { size: v.size, files: v.files, xattr: v.xattr === 'trusted' ? 'trusted' : 'user' };
+  } catch {
+    return undefined;
+  }
+}
+
+export async function writeLayerInfo(layerPath: string, info: LayerInfo): Promise<void> {
+  const path = layerInfoPath(layerPath);
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(info), { mode: 0o600 });
+  await rename(tmp, path);
+}
+
+export type { Digest };

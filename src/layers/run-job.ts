@@ -1,0 +1,54 @@
+/** Runs one job in this process: inside the worker (in the user namespace), or directly as real root. */
+import { createReadStream, rmSync } from 'node:fs';
+import { applyLayer } from '../../store/unpack/apply-layer.js';
+import { FluxError } from '../errors.js';
+import { nativeLayerFs } from '../native/ffi.js';
+import type { Job, JobResult } from './protocol.js';
+
+export async function runJob(job: Job): Promise<JobResult> {
+  const warnings: string[] = [];
+  try {
+    if (job.op === 'remove') {
+      for (const p of job.paths) rmSync(p, { recursive: true, force: true, maxRetries: 2 });
+      return { ok: true, op: 'remove', warnings };
+    }
+    const fs = await nativeLayerFs();
+    const r = await applyLayer(createReadStream(job.blob, { highWaterMark: 256 * 1024 }), {
+      dir: job.dir,
+      mediaType: job.mediaType,
+      expectedDiffId: job.diffId,
+      userXattr: job.userXattr,
+      fs,
+      onWarning: (m) => warnings.push(m),
+    });
+    return { ok: true, op: 'unpack', diffId: r.diffId, size: r.size, files: r.files, warnings };
+  } catch (err) {
+    if (err instanceof FluxError) {
+      return { ok: false, error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) }, warnings };
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    return { ok: false, error: { code: 'UNPACK_FAILED', message: `Unpacking failed: ${message}.` }, warnings };
+  }
+}
+
+/**
+ * Runs `jobs` here, results in job order: removals first, then unpacks two at a time. Two
+ * interleaved unpacks overlap one's decompression with the other's file creation; measured on
+ * this machine's ext4 (2 × 3000 small files) they were never slower than one after the other
+ * and up to twice as fast. More would only queue on the same disk and two cores.
+ */
+export async function runJobsHere(jobs: Job[], concurrency = 2): Promise<JobResult[]> {
+  const results: JobResult[] = new Array<JobResult>(jobs.length);
+  const order = jobs.map((j, i) => ({ j, i }));
+  for (const { j, i } of order) if (j.op === 'remove') results[i] = await runJob(j);
+  const unpacks = order.filter(({ j }) => j.op === 'unpack');
+  let next = 0;
+  const lane = async () => {
+    while (next < unpacks.length) {
+      const { j, i } = unpacks[next++] as { j: Job; i: number };
+      results[i] = await runJob(j);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, unpacks.length) }, lane));
+  return results;
+}

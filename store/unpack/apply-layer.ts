@@ -1,0 +1,135 @@
+/**
+ * Applies one layer blob to an empty directory in a single streaming pass:
+ * magic check → decompress → diff_id hash → tar-stream → files.
+ *
+ * The directory becomes an overlayfs lower layer on its own, so whiteouts are written as
+ * overlay whiteouts (0/0 character devices) and opaque markers as `overlay.opaque` xattrs,
+ * never applied to other layers. On any failure the directory is removed: the caller only
+ * ever renames a complete, verified layer into the store.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import { FluxError, errnoCode } from '../../src/errors.js';
+import type { Digest } from '../../src/image/types.js';
+import { MagicCheck, declaredCompression, decompressor } from './compression.js';
+import { EntryWriter, type Header } from './entry-writer.js';
+import type { LayerFs } from './layer-fs.js';
+import { installPaxDecoder } from './pax.js';
+
+export interface ApplyLayerOptions {
+  /** The target directory; it must exist and be empty. */
+  dir: string;
+  mediaType: string;
+  expectedDiffId: Digest;
+  /** `user.overlay.*` (overlay mounted with userxattr in a user namespace) instead of `trusted.overlay.*`. */
+  userXattr: boolean;
+  fs: LayerFs;
+  /** Called once per kind of degradation (skipped device nodes, unmapped owners, …). */
+  onWarning?: (message: string) => void;
+}
+
+export interface ApplyLayerResult {
+  diffId: Digest;
+  /** Bytes of regular file content written. */
+  size: number;
+  /** Tar entries applied. */
+  files: number;
+}
+
+export async function applyLayer(input: Readable, opts: ApplyLayerOptions): Promise<ApplyLayerResult> {
+  installPaxDecoder();
+  try {
+    return await apply(input, opts);
+  } catch (err) {
+    rmSync(opts.dir, { recursive: true, force: true, maxRetries: 2 });
+    throw asFluxError(err, opts.dir);
+  }
+}
+
+async function apply(input: Readable, opts: ApplyLayerOptions): Promise<ApplyLayerResult> {
+  const compression = declaredCompression(opts.mediaType);
+  const hasher = new HashTap();
+  const extract = tar.extract();
+  const writer = new EntryWriter(opts.dir, opts.fs, opts.userXattr, opts.onWarning ?? (() => {}), opts.expectedDiffId.slice(0, 19));
+
+  const piping = pipeline(input, new MagicCheck(compression, opts.mediaType), await decompressor(compression), hasher, extract);
+  const consuming = (async () => {
+    for await (const entry of extract) {
+      try {
+        await writer.entry(entry.header as Header, entry);
+      } catch (err) {
+        extract.destroy(err as Error);
+        throw err;
+      }
+    }
+  })();
+  const [piped, consumed] = await Promise.allSettled([piping, consuming]);
+  if (consumed.status === 'rejected' && consumed.reason instanceof FluxError) throw consumed.reason;
+  if (piped.status === 'rejected') throw piped.reason;
+  if (consumed.status === 'rejected') throw consumed.reason;
+
+  writer.finish();
+  const diffId: Digest = `sha256:${hasher.hash.digest('hex')}`;
+  if (diffId !== opts.expectedDiffId) {
+    throw new FluxError(
+      'DIFF_ID_MISMATCH',
+      `The uncompressed layer has digest ${diffId}, but the image config says ${opts.expectedDiffId}.`,
+      { hint: 'The image is corrupt or was tampered with; remove it (flux rmi) and pull it again from a trusted source.' },
+    );
+  }
+  return { diffId, size: writer.bytes, files: writer.files };
+}
+
+/** Hashes the uncompressed stream on its way to the tar parser: the diff_id. */
+class HashTap extends Transform {
+  readonly hash: Hash = createHash('sha256');
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    cb(null, chunk);
+  }
+}
+
+function asFluxError(err: unknown, dir: string): FluxError {
+  if (err instanceof FluxError) return err;
+  const code = errnoCode(err);
+  const msg = err instanceof Error ? err.message : String(err);
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new FluxError('NO_SPACE', `There is no space left to unpack the layer into ${dir}.`, {
+      hint: 'Free some disk space (flux prune removes images no longer used) or point FLUX_STORE to a larger disk.',
+      cause: err,
+    });
+  }
+  if (code === 'ENAMETOOLONG') {
+    return new FluxError('LAYER_NAME_TOO_LONG', `The layer has a file name longer than the filesystem of ${dir} allows.`, {
+      hint: 'The image cannot be unpacked on this filesystem; point FLUX_STORE to another one or use another image.',
+      cause: err,
+    });
+  }
+  const systemError = code !== undefined && !code.startsWith('Z_') && !code.startsWith('ERR_');
+  if (!systemError && (code?.startsWith('Z_') || /incorrect header check|unexpected end of file|invalid (block|distance|stored|code)|zstd|frame|Unknown frame descriptor/i.test(msg))) {
+    return new FluxError('LAYER_CORRUPT', `The layer could not be decompressed (${msg}).`, {
+      hint: 'The blob is damaged; remove the image (flux rmi) and pull it again.',
+      cause: err,
+    });
+  }
+  if (!systemError && /tar header|Unexpected end of data|PAX|Header exceeds/i.test(msg)) {
+    return new FluxError('LAYER_CORRUPT', `The layer is not a valid tar archive (${msg}).`, {
+      hint: 'The blob is damaged or truncated; remove the image (flux rmi) and pull it again.',
+      cause: err,
+    });
+  }
+  if (systemError) {
+    return new FluxError('LAYER_WRITE', `Unpacking the layer into ${dir} failed: ${msg}.`, {
+      hint: 'Check that the store directory is writable and on a local filesystem (FLUX_STORE selects another one).',
+      cause: err,
+    });
+  }
+  return new FluxError('LAYER_UNPACK', `Unpacking the layer failed: ${msg}.`, {
+    hint: 'Run again with --verbose; if it persists, remove the image (flux rmi) and pull it again.',
+    cause: err,
+  });
+}

@@ -1,0 +1,414 @@
+/**
+ * Writes tar entries into a layer directory without ever following a symlink.
+ *
+ * The directory is fresh and private to this unpack, so what it holds is exactly what earlier
+ * entries of this layer created: every parent of an entry is checked with lstat (and cached
+ * once known to be a real directory), a parent that is a symlink is refused, files are created
+ * with O_EXCL|O_NOFOLLOW and their metadata set through the open descriptor, and directories
+ * get their metadata at the end, again through an O_NOFOLLOW descriptor (chmod following a
+ * symlink out of the layer was containerd CVE-2021-32760).
+ *
+ * Whiteouts within a layer (image-spec layer.md) never hide the layer's own files:
+ * - `.wh.NAME` where NAME does not exist yet becomes a 0/0 character device; a later entry of
+ *   the same layer at NAME replaces that device (a directory then becomes opaque, since the
+ *   layer deleted the lower NAME and made a new one);
+ * - `.wh.NAME` where the layer already wrote NAME: a file hides the lower NAME by itself, a
+ *   directory becomes opaque;
+ * - `.wh..wh..opq` sets `overlay.opaque=y` on its directory, which only hides lower layers, so
+ *   its position in the tar does not matter.
+ */
+import {
+  closeSync, constants as C, fchmodSync, fchownSync, futimesSync, linkSync, lstatSync, lutimesSync,
+  lchownSync, chmodSync, mkdirSync, openSync, rmSync, symlinkSync, unlinkSync, writeSync, type Stats,
+} from 'node:fs';
+import type { Header as TarHeader } from 'tar-stream';
+import { FluxError, errnoCode } from '../../src/errors.js';
+import { normalizeEntryPath, showName } from './entry-path.js';
+import type { LayerFs } from './layer-fs.js';
+import { paxXattrs } from './pax.js';
+import { parseWhiteout } from './whiteout.js';
+
+interface Meta {
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: Date | undefined;
+}
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+const FILE_FLAGS = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
+const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
+
+/** tar-stream's header as it really comes: `type` is null for typeflags it does not know. */
+export type Header = Omit<TarHeader, 'type' | 'pax'> & { type: TarHeader['type'] | null; pax?: Record<string, string> | null };
+type Data = AsyncIterable<unknown>;
+
+export class EntryWriter {
+  bytes = 0;
+  files = 0;
+  /** Paths (relative, `/`-joined) known to be real directories created by this layer. */
+  private readonly realDirs = new Set<string>(['']);
+  /** Whiteout devices this layer created. */
+  private readonly whiteouts = new Set<string>();
+  /** Directory metadata, applied at the end so that creating children does not undo it. */
+  private readonly dirMeta = new Map<string, Meta>();
+  private readonly warned = new Set<string>();
+  private readonly opaqueXattr: string;
+  private readonly isRoot = process.geteuid?.() === 0 && process.getegid?.() === 0;
+
+  constructor(
+    private readonly root: string,
+    private readonly layerFs: LayerFs,
+    userXattr: boolean,
+    private readonly onWarning: (message: string) => void,
+    /** How messages name the layer, e.g. `sha256:0123abcd4567`. */
+    private readonly label = '',
+  ) {
+    this.opaqueXattr = `${userXattr ? 'user' : 'trusted'}.overlay.opaque`;
+  }
+
+  async entry(header: Header, data: Data): Promise<void> {
+    const name = header.name;
+    const np = normalizeEntryPath(name);
+    if (!np.ok) this.refuse(name, np.reason);
+    const parts = np.parts;
+    this.files++;
+
+    if (parts.some((p, i) => p.startsWith('.wh..wh.') && !(i === parts.length - 1 && p === '.wh..wh..opq'))) {
+      this.warn('aufs', 'aufs bookkeeping entries (.wh..wh.*) in a layer were ignored.');
+      return drain(data);
+    }
+    const base = parts[parts.length - 1];
+    if (base !== undefined) {
+      const wh = parseWhiteout(base);
+      if (wh.kind === 'invalid') this.refuse(name, `is an invalid whiteout (${wh.reason})`);
+      if (wh.kind === 'opaque') {
+        const dir = this.prepareParents(parts, name);
+        this.setOpaque(dir);
+        return drain(data);
+      }
+      if (wh.kind === 'whiteout') {
+        const dir = this.prepareParents(parts, name);
+        this.whiteout(join(dir, wh.target));
+        return drain(data);
+      }
+    }
+
+    const meta = metaOf(header);
+    switch (header.type) {
+      case 'directory':
+        this.directory(parts, name, meta, header);
+        return drain(data);
+      case 'file':
+      case 'contiguous-file':
+        return this.file(parts, name, meta, header, data);
+      case 'symlink':
+        this.symlink(parts, name, meta, header);
+        return drain(data);
+      case 'link':
+        this.hardlink(parts, name, header);
+        return drain(data);
+      case 'character-device':
+      case 'block-device':
+      case 'fifo':
+        this.special(parts, name, meta, header);
+        return drain(data);
+      default:
+        this.refuse(name, `has the tar entry type ${JSON.stringify(header.type)}, which flux does not unpack`);
+    }
+  }
+
+  /** Directory metadata, deepest first; each through an O_NOFOLLOW descriptor. */
+  finish(): void {
+    const dirs = [...this.dirMeta.entries()].sort((a, b) => depth(b[0]) - depth(a[0]));
+    for (const [rel, meta] of dirs) {
+      let fd: number;
+      try {
+        fd = openSync(this.abs(rel), DIR_FLAGS);
+      } catch (err) {
+        // Replaced by a later entry of another type: its metadata is no longer ours to set.
+        if (['ENOENT', 'ENOTDIR', 'ELOOP'].includes(errnoCode(err) ?? '')) continue;
+        throw err;
+      }
+      try {
+        this.chown(meta, (u, g) => fchownSync(fd, u, g));
+        fchmodSync(fd, meta.mode);
+        if (meta.mtime) futimesSync(fd, meta.mtime, meta.mtime);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
+
+  private directory(parts: string[], name: string, meta: Meta, header: Header): void {
+    const rel = parts.join('/');
+    if (parts.length > 0) {
+      this.prepareParents(parts, name);
+      const wasWhiteout = this.whiteouts.has(rel);
+      if (this.clear(rel, true) !== 'kept') {
+        mkdirSync(this.abs(rel), 0o700);
+        this.realDirs.add(rel);
+        if (wasWhiteout) this.setOpaque(rel);
+      }
+    }
+    this.dirMeta.set(rel, meta);
+    this.xattrs(rel, header);
+  }
+
+  private async file(parts: string[], name: string, meta: Meta, header: Header, data: Data): Promise<void> {
+    if (parts.length === 0) this.refuse(name, 'would turn the layer root into a file');
+    const rel = parts.join('/');
+    this.prepareParents(parts, name);
+    this.clear(rel, false);
+    const fd = openSync(this.abs(rel), FILE_FLAGS, 0o600);
+    try {
+      for await (const chunk of data) {
+        const buf = chunk as Buffer;
+        let off = 0;
+        while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+        this.bytes += buf.length;
+      }
+      this.chown(meta, (u, g) => fchownSync(fd, u, g));
+      fchmodSync(fd, meta.mode); // after chown, which clears setuid/setgid
+      this.xattrs(rel, header); // after chown, which clears security.capability
+      if (meta.mtime) futimesSync(fd, meta.mtime, meta.mtime);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private symlink(parts: string[], name: string, meta: Meta, header: Header): void {
+    if (parts.length === 0) this.refuse(name, 'is a symlink in place of the layer root');
+    const target = header.linkname ?? '';
+    if (target === '' || target.includes('\0')) this.refuse(name, 'is a symlink with an empty or invalid target');
+    const rel = parts.join('/');
+    this.prepareParents(parts, name);
+    this.clear(rel, false);
+    const path = this.abs(rel);
+    symlinkSync(target, path); // stored verbatim: it is only ever resolved inside the container
+    this.chown(meta, (u, g) => lchownSync(path, u, g));
+    this.xattrs(rel, header);
+    if (meta.mtime) lutimesSync(path, meta.mtime, meta.mtime);
+  }
+
+  private hardlink(parts: string[], name: string, header: Header): void {
+    if (parts.length === 0) this.refuse(name, 'is a hard link in place of the layer root');
+    const linkname = header.linkname ?? '';
+    const tp = normalizeEntryPath(linkname);
+    if (!tp.ok) this.refuse(name, `is a hard link whose target ${showName(linkname)} ${tp.reason}`);
+    if (tp.parts.length === 0) this.refuse(name, 'is a hard link to the layer root');
+    const targetRel = tp.parts.join('/');
+    this.checkParents(tp.parts, name, linkname);
+    const st = this.lstat(targetRel);
+    if (!st) this.refuse(name, `is a hard link to ${showName(linkname)}, which is not an earlier entry of this layer`);
+    if (st.isDirectory()) this.refuse(name, `is a hard link to the directory ${showName(linkname)}`);
+    const rel = parts.join('/');
+    if (rel === targetRel) return;
+    this.prepareParents(parts, name);
+    this.clear(rel, false);
+    linkSync(this.abs(targetRel), this.abs(rel)); // link(2) never follows a symlink at the target
+    if (this.whiteouts.has(targetRel)) this.whiteouts.add(rel);
+  }
+
+  private special(parts: string[], name: string, meta: Meta, header: Header): void {
+    if (parts.length === 0) this.refuse(name, 'is a device or fifo in place of the layer root');
+    const rel = parts.join('/');
+    this.prepareParents(parts, name);
+    this.clear(rel, false);
+    const path = this.abs(rel);
+    const type = header.type === 'fifo' ? S_IFIFO : header.type === 'block-device' ? S_IFBLK : S_IFCHR;
+    try {
+      this.layerFs.mknod(path, type | 0o600, header.devmajor ?? 0, header.devminor ?? 0);
+    } catch (err) {
+      if (type !== S_IFIFO && ['EPERM', 'EACCES'].includes(errnoCode(err) ?? '')) {
+        this.warn('mknod', `device nodes in the image (first: ${showName(name)}) were skipped: they cannot be created here.`);
+        return;
+      }
+      throw err;
+    }
+    this.chown(meta, (u, g) => lchownSync(path, u, g));
+    chmodSync(path, meta.mode); // just created by us, not a symlink
+    this.xattrs(rel, header);
+    if (meta.mtime) lutimesSync(path, meta.mtime, meta.mtime);
+  }
+
+  private whiteout(rel: string): void {
+    const st = this.lstat(rel);
+    if (!st) {
+      this.layerFs.mknod(this.abs(rel), S_IFCHR, 0, 0);
+      this.whiteouts.add(rel);
+    } else if (st.isDirectory()) {
+      this.setOpaque(rel);
+    }
+    // Otherwise this layer's own entry at that path already hides the lower one.
+  }
+
+  /** Makes every parent of `parts` a real directory of this layer; returns the parent path. */
+  private prepareParents(parts: string[], name: string): string {
+    let rel = '';
+    for (let i = 0; i < parts.length - 1; i++) {
+      rel = join(rel, parts[i] as string);
+      if (this.realDirs.has(rel)) continue;
+      const st = this.lstat(rel);
+      if (!st) {
+        this.mkdirImplicit(rel);
+      } else if (st.isDirectory()) {
+        this.realDirs.add(rel);
+      } else if (this.whiteouts.has(rel)) {
+        unlinkSync(this.abs(rel));
+        this.whiteouts.delete(rel);
+        this.mkdirImplicit(rel);
+        this.setOpaque(rel);
+      } else if (st.isSymbolicLink()) {
+        this.refuse(name, `goes through the symlink ${showName(rel)}`);
+      } else {
+        this.refuse(name, `needs ${showName(rel)} to be a directory, but an earlier entry made it a file`);
+      }
+    }
+    return rel;
+  }
+
+  /** Like prepareParents for a hard link target: must already exist, no symlinks on the way. */
+  private checkParents(parts: string[], name: string, linkname: string): void {
+    let rel = '';
+    for (let i = 0; i < parts.length - 1; i++) {
+      rel = join(rel, parts[i] as string);
+      if (this.realDirs.has(rel)) continue;
+      const st = this.lstat(rel);
+      if (st?.isSymbolicLink()) this.refuse(name, `is a hard link whose target ${showName(linkname)} goes through the symlink ${showName(rel)}`);
+      if (!st?.isDirectory()) this.refuse(name, `is a hard link to ${showName(linkname)}, which is not an earlier entry of this layer`);
+      this.realDirs.add(rel);
+    }
+  }
+
+  private mkdirImplicit(rel: string): void {
+    const path = this.abs(rel);
+    mkdirSync(path);
+    chmodSync(path, 0o755);
+    this.realDirs.add(rel);
+  }
+
+  /** Removes what stands at `rel` unless it is a directory and `keepDir`. */
+  private clear(rel: string, keepDir: boolean): 'kept' | 'removed' | 'absent' {
+    const st = this.lstat(rel);
+    if (!st) return 'absent';
+    if (st.isDirectory()) {
+      if (keepDir) return 'kept';
+      rmSync(this.abs(rel), { recursive: true, force: true });
+      this.forget(rel);
+      return 'removed';
+    }
+    unlinkSync(this.abs(rel));
+    this.whiteouts.delete(rel);
+    return 'removed';
+  }
+
+  private forget(rel: string): void {
+    const under = `${rel}/`;
+    for (const set of [this.realDirs, this.whiteouts]) {
+      for (const p of set) if (p === rel || p.startsWith(under)) set.delete(p);
+    }
+    for (const p of this.dirMeta.keys()) if (p === rel || p.startsWith(under)) this.dirMeta.delete(p);
+  }
+
+  private setOpaque(rel: string): void {
+    this.layerFs.lsetxattr(this.abs(rel), this.opaqueXattr, Buffer.from('y'));
+  }
+
+  private xattrs(rel: string, header: Header): void {
+    for (const [name, value] of paxXattrs(header.pax)) {
+      if (/^[a-z]+\.overlay\./.test(name)) {
+        // Overlay's own attributes (opaque, redirect, metacopy, whiteout) are flux's to set, never the image's.
+        this.warn('xattr-overlay', `overlay attributes stored in the image (first: ${name} on ${showName(rel)}) were ignored.`);
+        continue;
+      }
+      try {
+        this.layerFs.lsetxattr(this.abs(rel), name, value);
+      } catch (err) {
+        const code = errnoCode(err) ?? 'error';
+        if (!['EPERM', 'EACCES', 'ENOTSUP', 'EOPNOTSUPP', 'EINVAL', 'ERANGE', 'E2BIG'].includes(code)) throw err;
+        this.warn(`xattr-${name.split('.')[0]}`, `the extended attribute ${name} of ${showName(rel)} (and others like it) could not be set (${code}).`);
+      }
+    }
+  }
+
+  /**
+   * Ownership as the image says. Ids the user namespace does not map (a single-id map, without
+   * subordinate ranges) fail with EINVAL; those files go to root, with one warning.
+   */
+  private chown(meta: Meta, chown: (uid: number, gid: number) => void): void {
+    if (meta.uid === 0 && meta.gid === 0 && this.isRoot) return; // created by root: already 0:0
+    try {
+      chown(meta.uid, meta.gid);
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code !== 'EINVAL' && code !== 'EPERM') throw err;
+      this.warn('chown', `files owned by ids that this user namespace does not map (first: ${meta.uid}:${meta.gid}) were given to root; add a range for your user to /etc/subuid and /etc/subgid to keep their owners.`);
+      if (this.isRoot) return;
+      try {
+        chown(0, 0);
+      } catch {
+        // Not root here at all: the files keep the unpacking user as owner.
+      }
+    }
+  }
+
+  private lstat(rel: string): Stats | undefined {
+    try {
+      return lstatSync(this.abs(rel));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  private abs(rel: string): string {
+    return rel === '' ? this.root : `${this.root}/${rel}`;
+  }
+
+  private warn(kind: string, message: string): void {
+    if (this.warned.has(kind)) return;
+    this.warned.add(kind);
+    this.onWarning(message);
+  }
+
+  private refuse(name: string, reason: string): never {
+    throw new FluxError('LAYER_REFUSED', `The layer ${this.label ? `${this.label} ` : ''}has an entry ${showName(name)} that ${reason}; flux refuses to unpack it.`, {
+      hint: 'The image is malformed or hostile: do not use it, or ask its publisher for a fixed one.',
+    });
+  }
+}
+
+function metaOf(header: Header): Meta {
+  const pax = header.pax ?? undefined;
+  const paxMtime = pax?.mtime !== undefined ? Number(pax.mtime) : NaN;
+  return {
+    mode: (header.mode ?? 0o644) & 0o7777,
+    uid: idOf(pax?.uid, header.uid),
+    gid: idOf(pax?.gid, header.gid),
+    mtime: Number.isFinite(paxMtime) ? new Date(paxMtime * 1000) : header.mtime,
+  };
+}
+
+function idOf(pax: string | undefined, plain: number | undefined): number {
+  const n = pax !== undefined ? Number(pax) : plain ?? 0;
+  return Number.isSafeInteger(n) && n >= 0 && n <= 0xfffffffe ? n : 0;
+}
+
+function join(dir: string, name: string): string {
+  return dir === '' ? name : `${dir}/${name}`;
+}
+
+function depth(rel: string): number {
+  let n = 0;
+  for (const ch of rel) if (ch === '/') n++;
+  return rel === '' ? -1 : n;
+}
+
+async function drain(data: Data): Promise<void> {
+  for await (const _ of data) {
+    // A link or directory entry may still carry bytes; they are read and dropped.
+  }
+}
