@@ -1,0 +1,29 @@
+/** Digests are the only names flux ever turns into file names or URL paths, so they are checked first. Pure. */
+import { createHash } from 'node:crypto';
+import { FluxError } from '../errors.js';
+import type { Digest } from './types.js';
+
+const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
+
+/** Exactly `sha256:` + 64 lowercase hex: no other algorithm, no uppercase, no `..` (CVE-2024-3727). */
+export function isDigest(s: unknown): s is Digest {
+  return typeof s === 'string' && DIGEST_RE.test(s);
+}
+
+/** Returns `s` as a Digest or throws a FluxError naming `what` (e.g. "layer digest in the manifest"). */
+export function assertDigest(s: unknown, what: string): Digest {
+  if (isDigest(s)) return s;
+  const shown = typeof s === 'string' ? JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s) : String(s);
+  throw new FluxError('BAD_DIGEST', `The ${what} ${shown} is not a valid sha256 digest.`, {
+    hint: 'A digest must be "sha256:" followed by 64 lowercase hex digits; the image source is broken or hostile.',
+  });
+}
+
+/** The 64 hex digits of a digest. */
+export function digestHex(d: Digest): string {
+  return d.slice('sha256:'.length);
+}
+
+export function sha256Digest(buf: Buffer | Uint8Array | string): Digest {
+  return `sha256:${createHash('sha256').update(buf).digest('hex')}`;
+}

@@ -1,0 +1,367 @@
+/**
+ * One registry endpoint (a host, maybe a mirror) and one repository: `/v2/` ping, manifests and
+ * blobs, with auth, retries and redirects. Every digest is validated before it goes into a URL.
+ */
+import { Transform, type Readable } from 'node:stream';
+import { FluxError } from '../errors.js';
+import { assertDigest, isDigest, sha256Digest } from '../image/digest.js';
+import { MANIFEST_ACCEPT, MANIFEST_MAX_BYTES, baseMediaType, parseManifest } from '../image/manifest.js';
+import type { Descriptor, Digest, RawManifest } from '../image/types.js';
+import { authModeFrom, basicHeader, bearerToken, type AuthMode } from './auth.js';
+import { parseChallenges } from './challenge.js';
+import { isLoopbackHost, type Endpoint } from './config.js';
+import type { Credentials } from './credentials.js';
+import { DigestMismatchError, RegistryError, errorFromNetwork, errorFromResponse, isRetryableStatus, isTlsError } from './errors.js';
+import { discard, parseRetryAfter, readBody, send, withRetry, type HttpResponse, type RetryInfo } from './http.js';
+import { errnoCode } from '../errors.js';
+
+const TAG_RE = /^[\w][\w.-]{0,127}$/;
+
+interface PingResult {
+  base: URL;
+  mode: AuthMode;
+}
+
+/** What each host's `/v2/` said, shared by every image pulled from it in this process. */
+const pings = new Map<string, Promise<PingResult>>();
+const MAX_REDIRECTS = 5;
+
+export interface ClientOptions {
+  /** Registry name as the user wrote it (`docker.io`), for messages and `flux login` hints. */
+  registry: string;
+  repository: string;
+  /** Fixed credentials; `null` forces anonymous; undefined looks them up when a challenge asks. */
+  credentials?: Credentials | null;
+  lookupCredentials?: (registry: string, repository: string) => Promise<Credentials | undefined>;
+  onRetry?: (info: RetryInfo & { what: string }) => void;
+  userAgent?: string;
+}
+
+/** A blob stream, with where it starts: always the offset asked for. */
+export interface BlobStream extends Readable {
+  /** The offset the stream starts at (the caller's `offset`). */
+  resumedFrom: number;
+  /** Whether the server honoured `Range`; if not, flux skipped the first bytes itself. */
+  rangeHonoured: boolean;
+}
+
+export class RegistryClient {
+  readonly endpoint: Endpoint;
+  private readonly opts: ClientOptions;
+  private base: URL | undefined;
+  private mode: AuthMode | undefined;
+  private creds: Promise<Credentials | undefined> | undefined;
+
+  constructor(endpoint: Endpoint, opts: ClientOptions) {
+    this.endpoint = endpoint;
+    this.opts = opts;
+  }
+
+  private get scope(): string {
+    return `repository:${this.opts.repository}:pull`;
+  }
+
+  private retryPolicy(what: string) {
+    const onRetry = this.opts.onRetry;
+    return { onRetry: onRetry ? (info: RetryInfo) => onRetry({ ...info, what }) : undefined };
+  }
+
+  private credentials(): Promise<Credentials | undefined> {
+    if (this.opts.credentials === null) return Promise.resolve(undefined);
+    if (this.opts.credentials !== undefined) return Promise.resolve(this.opts.credentials);
+    const lookup = this.opts.lookupCredentials;
+    this.creds ??= lookup ? lookup(this.endpoint.authHost, this.opts.repository) : Promise.resolve(undefined);
+    return this.creds;
+  }
+
+  private netError(err: unknown): FluxError {
+    return errorFromNetwork(err, { registry: this.opts.registry, host: this.endpoint.host });
+  }
+
+  /**
+   * `GET /v2/`: finds the scheme (HTTPS; plain HTTP only for insecure endpoints, as docker does)
+   * and how the registry wants us to authenticate.
+   */
+  ping(): Promise<void> {
+    if (this.base) return Promise.resolve();
+    const key = `${this.endpoint.host}|${this.endpoint.insecure}|${this.opts.userAgent ?? ''}`;
+    let p = pings.get(key);
+    if (!p) {
+      p = this.doPing();
+      pings.set(key, p);
+      p.catch(() => { if (pings.get(key) === p) pings.delete(key); });
+    }
+    return p.then((r) => {
+      this.base = r.base;
+      this.mode = r.mode;
+    });
+  }
+
+  private async doPing(): Promise<PingResult> {
+    const schemes = this.endpoint.insecure ? ['https:', 'http:'] : ['https:'];
+    let lastErr: unknown;
+    for (const scheme of schemes) {
+      const base = new URL(`${scheme}//${this.endpoint.host}/`);
+      // Probing HTTPS on an insecure endpoint is not worth retries: a plain HTTP server resets it.
+      const policy = scheme === 'https:' && this.endpoint.insecure ? { tries: 1 } : this.retryPolicy(`${this.endpoint.host}/v2/`);
+      try {
+        const res = await withRetry(async () => {
+          let r: HttpResponse;
+          try {
+            r = await send(new URL('/v2/', base), { headers: { 'user-agent': this.opts.userAgent }, insecureTls: this.endpoint.insecure });
+          } catch (err) {
+            throw this.netError(err);
+          }
+          if (isRetryableStatus(r.status)) {
+            discard(r);
+            throw Object.assign(errorFromResponse(r.status, undefined, { registry: this.opts.registry, what: '/v2/', kind: 'ping' }), { retryAfterMs: parseRetryAfter(r.headers['retry-after']) });
+          }
+          return r;
+        }, policy);
+        discard(res);
+        let mode: AuthMode;
+        if (res.status === 200) mode = { kind: 'none' };
+        else if (res.status === 401) mode = authModeFrom(parseChallenges(res.headers['www-authenticate']), this.opts.registry);
+        else throw errorFromResponse(res.status, undefined, { registry: this.opts.registry, what: '/v2/', kind: 'ping' });
+        return { base, mode };
+      } catch (err) {
+        lastErr = err;
+        const cause = err instanceof FluxError ? err.cause : err;
+        // Only a TLS-level failure on an insecure endpoint means "try plain HTTP".
+        const code = errnoCode(cause);
+        const tlsish = isTlsError(cause) || code === 'ECONNRESET' || code === 'EPROTO' || (err instanceof RegistryError && err.code === 'TLS');
+        if (scheme === 'http:' || !this.endpoint.insecure || !tlsish) throw err;
+      }
+    }
+    throw lastErr;
+  }
+
+  /**
+   * For `flux login`: `/v2/` with the credentials (through a token without scope for a Bearer
+   * registry, as docker login does). Returns false when the registry needs no login at all.
+   */
+  async checkCredentials(): Promise<boolean> {
+    await this.ping();
+    const mode = this.mode!;
+    if (mode.kind === 'none') return false;
+    const creds = await this.credentials();
+    if (!creds) throw new RegistryError('UNAUTHORIZED', 'No credentials to check.', { status: 401 });
+    let authorization: string;
+    if (mode.kind === 'bearer') {
+      const token = await bearerToken({ challenge: mode.challenge, scopes: [], credentials: creds, registry: this.opts.registry, insecure: this.endpoint.insecure, fresh: true });
+      authorization = `Bearer ${token}`;
+    } else {
+      authorization = basicHeader(creds);
+    }
+    let res: HttpResponse;
+    try {
+      res = await send(new URL('/v2/', this.base), { headers: { authorization, 'user-agent': this.opts.userAgent }, insecureTls: this.endpoint.insecure });
+    } catch (err) {
+      throw this.netError(err);
+    }
+    discard(res);
+    if (res.status === 200) return true;
+    throw errorFromResponse(res.status, undefined, { registry: this.opts.registry, what: 'your credentials', kind: 'token' });
+  }
+
+  /** The Authorization header for this repository, or undefined for anonymous access. */
+  private async authorization(fresh = false, challenge?: ReturnType<typeof parseChallenges>[number]): Promise<string | undefined> {
+    const mode = this.mode;
+    if (!mode || mode.kind === 'none') {
+      if (!challenge) return undefined;
+    }
+    if (challenge?.scheme === 'basic' || (!challenge && mode?.kind === 'basic')) {
+      const c = await this.credentials();
+      if (!c) {
+        throw new RegistryError('UNAUTHORIZED', `The registry ${this.opts.registry} requires a login to pull ${this.opts.registry}/${this.opts.repository}.`, {
+          hint: `Log in with \`flux login ${this.endpoint.authHost}\`.`,
+          status: 401,
+        });
+      }
+      return basicHeader(c);
+    }
+    const ch = challenge ?? (mode?.kind === 'bearer' ? mode.challenge : undefined);
+    if (!ch) return undefined;
+    const scopes = [this.scope];
+    const asked = ch.params.scope;
+    if (asked && !scopes.includes(asked)) scopes.push(...asked.split(' ').filter((s) => s !== '' && !scopes.includes(s)));
+    const token = await bearerToken({
+      challenge: ch,
+      scopes,
+      credentials: await this.credentials(),
+      registry: this.opts.registry,
+      insecure: this.endpoint.insecure,
+      retry: this.retryPolicy('token'),
+      fresh,
+    });
+    return `Bearer ${token}`;
+  }
+
+  /**
+   * GET on the registry with auth; on 401 takes the response's own challenge and tries once more
+   * with a fresh token. Retries 429/5xx/resets. Redirects are returned, not followed.
+   */
+  private async get(path: string, headers: Record<string, string>, ctx: { what: string; kind: 'manifest' | 'blob' }): Promise<HttpResponse> {
+    await this.ping();
+    const url = new URL(path, this.base);
+    return withRetry(async () => {
+      let auth = await this.authorization();
+      for (let attempt = 0; ; attempt++) {
+        let res: HttpResponse;
+        try {
+          res = await send(url, { headers: { ...headers, authorization: auth, 'user-agent': this.opts.userAgent }, insecureTls: this.endpoint.insecure });
+        } catch (err) {
+          throw this.netError(err);
+        }
+        if (res.status === 401 && attempt === 0) {
+          const challenges = parseChallenges(res.headers['www-authenticate']);
+          discard(res);
+          const ch = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');
+          if (ch) {
+            auth = await this.authorization(true, ch);
+            continue;
+          }
+        }
+        if (res.status >= 400) {
+          const body = await readBody(res, 64 * 1024, () => new Error('too large')).catch(() => undefined);
+          const err = errorFromResponse(res.status, body, { registry: this.opts.registry, ...ctx });
+          throw Object.assign(err, { retryAfterMs: parseRetryAfter(res.headers['retry-after']) });
+        }
+        return res;
+      }
+    }, this.retryPolicy(ctx.what));
+  }
+
+  private refName(ref: string): string {
+    return `${this.opts.registry}/${this.opts.repository}${isDigest(ref) ? '@' : ':'}${ref}`;
+  }
+
+  /** The manifest a tag or digest names: exact bytes, media type, and their verified digest. */
+  async getManifest(ref: string): Promise<RawManifest> {
+    if (!isDigest(ref) && !TAG_RE.test(ref)) assertDigest(ref, 'manifest reference');
+    const what = this.refName(ref);
+    const res = await this.get(`/v2/${this.opts.repository}/manifests/${ref}`, { accept: MANIFEST_ACCEPT }, { what, kind: 'manifest' });
+    if (res.status !== 200) {
+      discard(res);
+      throw new RegistryError(`HTTP_${res.status}`, `The registry ${this.opts.registry} answered HTTP ${res.status} for the manifest of ${what}.`, { hint: 'The registry is misconfigured; contact its operator.', status: res.status });
+    }
+    const bytes = await readBody(res, MANIFEST_MAX_BYTES, (size) => new FluxError('MANIFEST_TOO_LARGE', `The manifest of ${what} is ${size} bytes or more, over the ${MANIFEST_MAX_BYTES}-byte limit.`, {
+      hint: 'No real image needs a manifest that large; the registry is broken or hostile.',
+      exitCode: 125,
+    })).catch((err: unknown) => { throw err instanceof FluxError ? err : this.netError(err); });
+    const digest = sha256Digest(bytes);
+    if (isDigest(ref) && digest !== ref) throw new DigestMismatchError('manifest', ref, digest, this.endpoint.host);
+    const mediaType = baseMediaType(res.headers['content-type']);
+    const raw: RawManifest = { bytes, mediaType, digest };
+    // Refuse a hostile manifest here already, before any of its digests is used.
+    const parsed = parseManifest(raw, { source: what });
+    if (mediaType === '' || mediaType === 'application/json') raw.mediaType = parsed.mediaType;
+    return raw;
+  }
+
+  /**
+   * The blob's bytes from `offset` on. Redirects are followed by hand so that `Authorization`
+   * only ever goes to the registry's own origin. At most `desc.size - offset` bytes are passed on.
+   */
+  async openBlob(desc: Descriptor, offset = 0): Promise<BlobStream> {
+    const digest: Digest = assertDigest(desc.digest, 'blob digest');
+    if (!Number.isSafeInteger(desc.size) || desc.size < 0) throw new FluxError('BAD_MANIFEST', `The size of blob ${digest} is invalid.`, { exitCode: 125 });
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > desc.size) throw new RangeError(`offset ${offset} outside blob of ${desc.size} bytes`);
+    const what = `blob ${digest}`;
+    const headers: Record<string, string> = {};
+    if (offset > 0) headers.range = `bytes=${offset}-`;
+    let res = await this.get(`/v2/${this.opts.repository}/blobs/${digest}`, headers, { what, kind: 'blob' });
+    const origin = res.url.origin;
+    for (let hops = 0; res.status >= 300 && res.status < 400; hops++) {
+      const location = res.headers.location;
+      discard(res);
+      if (!location || hops >= MAX_REDIRECTS) {
+        throw new RegistryError('BAD_REDIRECT', `The registry ${this.opts.registry} sent ${location ? 'too many redirects' : 'a redirect without a target'} for ${what}.`, { hint: 'The registry is misconfigured; contact its operator.' });
+      }
+      const next = new URL(location, res.url);
+      if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+        throw new RegistryError('BAD_REDIRECT', `The registry ${this.opts.registry} redirected ${what} to a ${next.protocol} URL.`, { hint: 'The registry is misconfigured or hostile.' });
+      }
+      if (res.url.protocol === 'https:' && next.protocol === 'http:' && !isLoopbackHost(next.host) && !this.endpoint.insecure) {
+        throw new RegistryError('BAD_REDIRECT', `The registry ${this.opts.registry} redirected ${what} from HTTPS to plain HTTP at ${next.host}.`, { hint: 'Refused: the download could be altered on the way; contact the registry operator.' });
+      }
+      const sameOrigin = next.origin === origin;
+      const hopHeaders: Record<string, string> = { ...headers };
+      // Storage behind a redirect gets no registry credentials: only a signed URL.
+      if (sameOrigin) {
+        const auth = await this.authorization();
+        if (auth) hopHeaders.authorization = auth;
+      }
+      res = await withRetry(async () => {
+        let r: HttpResponse;
+        try {
+          r = await send(next, { headers: { ...hopHeaders, 'user-agent': this.opts.userAgent }, insecureTls: sameOrigin ? this.endpoint.insecure : isLoopbackHost(next.host) });
+        } catch (err) {
+          throw errorFromNetwork(err, { registry: this.opts.registry, host: next.host });
+        }
+        if (r.status >= 400) {
+          const body = await readBody(r, 64 * 1024, () => new Error('too large')).catch(() => undefined);
+          throw Object.assign(errorFromResponse(r.status, body, { registry: this.opts.registry, what, kind: 'blob' }), { retryAfterMs: parseRetryAfter(r.headers['retry-after']) });
+        }
+        return r;
+      }, this.retryPolicy(what));
+    }
+    let skip = 0;
+    let rangeHonoured = offset === 0;
+    if (res.status === 206) {
+      const m = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
+      if (!m || Number(m[1]) !== offset) {
+        discard(res);
+        throw new RegistryError('BAD_RANGE', `The registry ${this.opts.registry} answered a resumed download of ${what} with the wrong range.`, { hint: 'Retry the pull; it restarts the download.', retryable: false });
+      }
+      rangeHonoured = true;
+    } else if (res.status === 200) {
+      skip = offset;
+    } else {
+      discard(res);
+      throw new RegistryError(`HTTP_${res.status}`, `The registry ${this.opts.registry} answered HTTP ${res.status} for ${what}.`, { hint: 'The registry is misconfigured; contact its operator.', status: res.status });
+    }
+    return limitBlob(res, desc.size - offset, skip, { what, registry: this.opts.registry, host: res.url.host }, offset, rangeHonoured);
+  }
+}
+
+/** Passes on at most `max` bytes after skipping `skip`; more is an error (a padded or endless blob). */
+function limitBlob(res: HttpResponse, max: number, skip: number, ctx: { what: string; registry: string; host: string }, offset: number, rangeHonoured: boolean): BlobStream {
+  let toSkip = skip;
+  let passed = 0;
+  const limiter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      let c = chunk;
+      if (toSkip > 0) {
+        if (c.length <= toSkip) {
+          toSkip -= c.length;
+          cb();
+          return;
+        }
+        c = c.subarray(toSkip);
+        toSkip = 0;
+      }
+      passed += c.length;
+      if (passed > max) {
+        cb(new RegistryError('BLOB_TOO_LARGE', `The registry ${ctx.registry} sent more bytes for ${ctx.what} than its descriptor's size.`, { hint: 'The registry is broken or hostile; nothing was stored.' }));
+        return;
+      }
+      cb(null, c);
+    },
+    flush(cb) {
+      if (passed < max) {
+        cb(new RegistryError('BLOB_TRUNCATED', `The download of ${ctx.what} from ${ctx.registry} ended after ${passed} of ${max} bytes.`, {
+          hint: 'The connection was cut; run the pull again to resume it.',
+          retryable: true,
+        }));
+        return;
+      }
+      cb();
+    },
+  });
+  const out = Object.assign(limiter, { resumedFrom: offset, rangeHonoured }) as unknown as BlobStream;
+  res.body.on('error', (err) => out.destroy(errorFromNetwork(err, { registry: ctx.registry, host: ctx.host })));
+  out.on('close', () => { if (!res.body.destroyed && !res.body.readableEnded) res.body.destroy(); });
+  res.body.pipe(limiter);
+  return out;
+}

@@ -1,0 +1,126 @@
+/**
+ * Per-user registry settings: mirrors and insecure (plain HTTP / unverified TLS) hosts, read
+ * from `$XDG_CONFIG_HOME/flux/registries.json` (default `~/.config/flux/registries.json`):
+ *
+ *   { "mirrors": { "docker.io": ["127.0.0.1:5000"] }, "insecure": ["myhost:5000"] }
+ *
+ * Mirrors are tried in order before the origin, as podman's registries.conf does.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { isIP } from 'node:net';
+import { FluxError, errnoCode } from '../errors.js';
+import type { Reference } from '../image/reference.js';
+
+export interface RegistriesConfig {
+  mirrors: Record<string, string[]>;
+  insecure: string[];
+}
+
+export interface Endpoint {
+  /** Host and port requests go to, e.g. `registry-1.docker.io`, `127.0.0.1:5000`. */
+  host: string;
+  /** The registry name credentials are looked up under (the mirror's own host for a mirror). */
+  authHost: string;
+  /** Plain HTTP / unverified TLS allowed: loopback, listed as insecure, or `--insecure`. */
+  insecure: boolean;
+  mirror: boolean;
+}
+
+export function registriesConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
+  return join(base, 'flux', 'registries.json');
+}
+
+const HOST_RE = /^(?:[a-zA-Z0-9.-]+|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$/;
+
+export function loadRegistriesConfig(path = registriesConfigPath()): RegistriesConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return { mirrors: {}, insecure: [] };
+    throw new FluxError('CONFIG', `Cannot read ${path}: ${(err as Error).message}.`, { hint: 'Fix its permissions or remove it.', exitCode: 125 });
+  }
+  const badFile = (why: string) => new FluxError('CONFIG', `${path} is invalid: ${why}.`, {
+    hint: 'Expected {"mirrors": {"docker.io": ["HOST[:PORT]"]}, "insecure": ["HOST[:PORT]"]}.',
+    exitCode: 125,
+  });
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw badFile('it is not JSON');
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw badFile('it is not a JSON object');
+  const o = json as { mirrors?: unknown; insecure?: unknown };
+  const hostList = (v: unknown, what: string): string[] => {
+    if (!Array.isArray(v) || !v.every((h) => typeof h === 'string' && HOST_RE.test(stripScheme(h)))) throw badFile(`${what} must be a list of HOST[:PORT]`);
+    return v.map((h: string) => stripScheme(h));
+  };
+  const mirrors: Record<string, string[]> = {};
+  if (o.mirrors !== undefined) {
+    if (typeof o.mirrors !== 'object' || o.mirrors === null || Array.isArray(o.mirrors)) throw badFile('"mirrors" must be an object');
+    for (const [reg, list] of Object.entries(o.mirrors)) mirrors[normalizeRegistryHost(reg)] = hostList(list, `"mirrors.${reg}"`);
+  }
+  const insecure = o.insecure === undefined ? [] : hostList(o.insecure, '"insecure"');
+  return { mirrors, insecure };
+}
+
+function stripScheme(h: string): string {
+  return h.replace(/^https?:\/\//, '').replace(/\/+$/, '');
+}
+
+/** `index.docker.io`, `registry-1.docker.io`, `https://index.docker.io/v1/` all mean docker.io. */
+export function normalizeRegistryHost(h: string): string {
+  const host = h.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '').toLowerCase();
+  return host === 'index.docker.io' || host === 'registry-1.docker.io' ? 'docker.io' : host;
+}
+
+/** Where requests for a registry name really go (docker.io's API lives on registry-1.docker.io). */
+export function apiHost(registry: string): string {
+  return registry === 'docker.io' ? 'registry-1.docker.io' : registry;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: plain HTTP there cannot be intercepted off the machine. */
+export function isLoopbackHost(host: string): boolean {
+  let h = host;
+  const bracket = /^\[(.*)\](?::\d+)?$/.exec(h);
+  if (bracket) h = bracket[1]!;
+  else if (h.split(':').length === 2) h = h.split(':')[0]!;
+  h = h.toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1' || h === '0:0:0:0:0:0:0:1';
+  return false;
+}
+
+let cached: RegistriesConfig | undefined;
+
+function config(): RegistriesConfig {
+  cached ??= loadRegistriesConfig();
+  return cached;
+}
+
+/** For tests: forget the cached config file. */
+export function resetRegistriesConfig(): void {
+  cached = undefined;
+}
+
+export function isInsecureHost(host: string, cfg: RegistriesConfig = config()): boolean {
+  return isLoopbackHost(host) || cfg.insecure.includes(host) || cfg.insecure.includes(normalizeRegistryHost(host));
+}
+
+/** The hosts to try for a reference, mirrors first, then the origin. */
+export function registryEndpoints(ref: Pick<Reference, 'registry'>, opts: { insecure?: boolean; config?: RegistriesConfig } = {}): Endpoint[] {
+  const cfg = opts.config ?? config();
+  const mirrors = (cfg.mirrors[ref.registry] ?? []).map((m) => ({
+    host: m,
+    authHost: m,
+    insecure: opts.insecure === true || isInsecureHost(m, cfg),
+    mirror: true,
+  }));
+  const host = apiHost(ref.registry);
+  return [...mirrors, { host, authHost: ref.registry, insecure: opts.insecure === true || isInsecureHost(ref.registry, cfg), mirror: false }];
+}
