@@ -1,0 +1,269 @@
+/**
+ * Getting an image into the store: resolve the manifest (choosing a platform from an index),
+ * fetch and verify the config and the layers (each blob once, even across processes), unpack
+ * the layers and record the image. `ensureImage` is what `flux run` calls; when the image is
+ * already in the store it touches neither the network nor any module only pulling needs.
+ */
+import { FluxError, errnoCode } from '../errors.js';
+import { Store, ImageIndex, type ImageRecord, type LayerRecord } from '../../store/index.js';
+import { lookupImage } from '../sources/lookup.js';
+import { parseSourceSpec, type SourceSpec } from '../sources/spec.js';
+import type { Descriptor, Digest, ImageConfig, ImageManifest, ImageSource, Platform } from './types.js';
+
+export type PullPolicy = 'missing' | 'always' | 'never';
+
+export interface PullEvents {
+  /** A blob is about to be fetched; `resumed` bytes of it were already on disk. */
+  blobStart?(desc: Descriptor, what: 'manifest' | 'config' | 'layer'): void;
+  blobResume?(desc: Descriptor, resumed: number): void;
+  blobData?(desc: Descriptor, bytes: number): void;
+  blobDone?(desc: Descriptor, what: 'manifest' | 'config' | 'layer', r: { fetched: number; existed: boolean }): void;
+  /** A one-line notice for the user (e.g. falling back to the cached image). */
+  notice?(message: string): void;
+  /** A phase starts: 'unpacking'. */
+  phase?(name: 'unpacking'): void;
+}
+
+export interface PullOptions {
+  platform?: string | Platform;
+  pull?: PullPolicy;
+  insecure?: boolean;
+  events?: PullEvents;
+  store?: Store;
+}
+
+export interface PullResult {
+  record: ImageRecord;
+  /** Bytes downloaded by this call (0 when everything was in the store). */
+  fetchedBytes: number;
+  /** No source was contacted. */
+  fromStore: boolean;
+}
+
+export const BLOB_CONCURRENCY = 4;
+
+export function parsePullPolicy(s: string): PullPolicy {
+  if (s === 'missing' || s === 'always' || s === 'never') return s;
+  throw new FluxError('BAD_FLAG', `--pull=${s} is not a pull policy.`, { hint: 'Use --pull=missing (default), --pull=always or --pull=never.', exitCode: 125 });
+}
+
+/** The image for `name`, pulled according to the policy if needed. For `flux run` and `flux matrix`. */
+export async function ensureImage(name: string, opts: PullOptions = {}): Promise<ImageRecord> {
+  return (await pullImage(name, opts)).record;
+}
+
+async function wantedPlatform(p: PullOptions['platform']): Promise<Platform | undefined> {
+  if (p === undefined) return undefined;
+  if (typeof p !== 'string') return p;
+  const { parsePlatform } = await import('./platform.js');
+  return parsePlatform(p);
+}
+
+async function layersPresent(store: Store, r: ImageRecord): Promise<boolean> {
+  for (const l of r.layers) if (!(await store.hasLayer(l.diffId))) return false;
+  return true;
+}
+
+function isNetworkFailure(err: unknown): boolean {
+  if (err instanceof FluxError) return err.code === 'NETWORK' || err.code === 'TLS' || err.code === 'TOOMANYREQUESTS' || /^HTTP_5\d\d$/.test(err.code);
+  const c = errnoCode(err);
+  return c !== undefined && ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN'].includes(c);
+}
+
+export async function pullImage(name: string, opts: PullOptions = {}): Promise<PullResult> {
+  const store = opts.store ?? Store.open();
+  const policy = opts.pull ?? 'missing';
+  const spec = parseSourceSpec(name);
+  const want = await wantedPlatform(opts.platform);
+  let cached = await lookupImage(store, name);
+  if (cached && want) {
+    const { platformMatches } = await import('./platform.js');
+    if (!platformMatches(want, cached.platform)) cached = undefined;
+  }
+  const pinned = spec.kind === 'registry' && spec.ref.digest !== undefined;
+
+  if (cached && (policy !== 'always' || pinned)) {
+    if (await layersPresent(store, cached)) return { record: cached, fetchedBytes: 0, fromStore: true };
+    if (await blobsPresent(store, cached)) {
+      const gc = await store.gcLock('use');
+      try {
+        await unpack(store, cached, opts.events);
+      } finally {
+        gc.release();
+      }
+      return { record: cached, fetchedBytes: 0, fromStore: true };
+    }
+  }
+  if (policy === 'never') {
+    throw new FluxError('NOT_IN_STORE', `The image ${name} is not in the store${want ? ' for that platform' : ''}, and --pull=never forbids fetching it.`, {
+      hint: `Pull it first with \`flux pull ${name}\`, or drop --pull=never.`,
+      exitCode: 125,
+    });
+  }
+  try {
+    return await fetchImage(store, spec, name, want, opts);
+  } catch (err) {
+    if (policy === 'always' && cached && isNetworkFailure(err) && (await layersPresent(store, cached))) {
+      const why = err instanceof FluxError ? err.message.replace(/\.$/, '') : String(err);
+      opts.events?.notice?.(`${why}; using the image ${cached.reference} from the store.`);
+      return { record: cached, fetchedBytes: 0, fromStore: true };
+    }
+    throw err;
+  }
+}
+
+async function blobsPresent(store: Store, r: ImageRecord): Promise<boolean> {
+  for (const l of r.layers) if (!(await store.hasBlob(l.digest, l.size))) return false;
+  return true;
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  let failed: unknown;
+  const worker = async (): Promise<void> => {
+    while (failed === undefined && next < items.length) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]!);
+      } catch (err) {
+        failed ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed !== undefined) throw failed;
+  return out;
+}
+
+function configInvalid(name: string, what: string): FluxError {
+  return new FluxError('BAD_CONFIG', `The image config of ${name} is invalid: ${what}.`, {
+    hint: 'The image is broken; ask its publisher to rebuild it.',
+  });
+}
+
+function checkConfig(name: string, config: unknown, manifest: ImageManifest): ImageConfig {
+  const { isDigest } = { isDigest: (d: unknown) => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d) };
+  if (typeof config !== 'object' || config === null) throw configInvalid(name, 'it is not a JSON object');
+  const c = config as Partial<ImageConfig>;
+  const diffIds = c.rootfs?.diff_ids;
+  if (!Array.isArray(diffIds) || !diffIds.every(isDigest)) throw configInvalid(name, 'rootfs.diff_ids is missing or holds an invalid digest');
+  if (diffIds.length !== manifest.layers.length) {
+    throw configInvalid(name, `it lists ${diffIds.length} layer diff_ids but the manifest has ${manifest.layers.length} layers`);
+  }
+  return c as ImageConfig;
+}
+
+async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Platform | undefined, opts: PullOptions): Promise<PullResult> {
+  const [{ openSource }, { parseManifest }, { sha256Digest }, platform] = await Promise.all([
+    import('../sources/index.js'),
+    import('./manifest.js'),
+    import('./digest.js'),
+    import('./platform.js'),
+  ]);
+  const ev = opts.events ?? {};
+  const gc = await store.gcLock('use');
+  let source: ImageSource | undefined;
+  try {
+    const opened = await openSource(name, { insecure: opts.insecure, onNotice: ev.notice });
+    source = opened.source;
+    const src = source;
+    let fetched = 0;
+
+    const storeManifest = async (bytes: Buffer, mediaType: string, expected?: Digest): Promise<Digest> => {
+      const digest = sha256Digest(bytes);
+      if (expected !== undefined && digest !== expected) {
+        throw new FluxError('DIGEST_MISMATCH', `The manifest ${src.name} served for ${expected.slice(0, 19)}… has digest ${digest.slice(0, 19)}…; it was discarded.`, {
+          hint: 'The image source is corrupt or has been tampered with; nothing unverified was stored.',
+        });
+      }
+      const desc: Descriptor = { mediaType, digest, size: bytes.length };
+      const r = await store.writeBlob(desc, bytes, { sourceName: src.name });
+      fetched += r.fetched;
+      return digest;
+    };
+
+    const first = spec.kind === 'registry' ? spec.ref.ref : spec.tag;
+    const raw = await src.getManifest(first);
+    const pinnedDigest = spec.kind === 'registry' ? spec.ref.digest : undefined;
+    let parsed = parseManifest(raw, { source: src.name });
+    let manifestDigest = await storeManifest(raw.bytes, parsed.mediaType, pinnedDigest);
+    let indexDigest: Digest | undefined;
+    if (parsed.kind === 'index') {
+      indexDigest = manifestDigest;
+      const chosen = platform.selectManifest(parsed.index, want ?? platform.hostPlatform());
+      const raw2 = await src.getManifest(chosen.digest);
+      if (raw2.bytes.length !== chosen.size) {
+        throw new FluxError('BLOB_SIZE_MISMATCH', `The manifest ${chosen.digest.slice(0, 19)}… from ${src.name} is ${raw2.bytes.length} bytes, not the ${chosen.size} its index declares.`, {
+          hint: 'The image source is corrupt or has been tampered with; nothing unverified was stored.',
+        });
+      }
+      parsed = parseManifest(raw2, { source: src.name });
+      if (parsed.kind !== 'image') {
+        throw new FluxError('BAD_MANIFEST', `The index of ${src.name} points to another index for the chosen platform.`, { hint: 'Nested indexes are not supported; use the inner index by digest.' });
+      }
+      manifestDigest = await storeManifest(raw2.bytes, parsed.mediaType, chosen.digest);
+    }
+    if (parsed.kind !== 'image') throw new Error('unreachable');
+    const manifest = parsed.manifest;
+
+    const fetchBlob = async (desc: Descriptor, what: 'config' | 'layer'): Promise<void> => {
+      let started = false;
+      const r = await store.writeBlob(desc, async (offset) => {
+        started = true;
+        ev.blobStart?.(desc, what);
+        return src.openBlob(desc, offset);
+      }, {
+        sourceName: src.name,
+        onData: (n) => ev.blobData?.(desc, n),
+        onResume: (n) => ev.blobResume?.(desc, n),
+      });
+      fetched += r.fetched;
+      if (!started && !r.existed) ev.blobStart?.(desc, what);
+      ev.blobDone?.(desc, what, { fetched: r.fetched, existed: r.existed });
+    };
+
+    await fetchBlob(manifest.config, 'config');
+    const config = checkConfig(src.name, await store.readJson(manifest.config.digest), manifest);
+    await mapLimit(manifest.layers, BLOB_CONCURRENCY, (l) => fetchBlob(l, 'layer'));
+
+    const layers: LayerRecord[] = manifest.layers.map((l, i) => ({
+      digest: l.digest,
+      diffId: config.rootfs.diff_ids[i]!,
+      size: l.size,
+      mediaType: l.mediaType,
+    }));
+    const now = new Date().toISOString();
+    const index = new ImageIndex(store);
+    const previous = await index.get(opened.reference);
+    const record: ImageRecord = {
+      reference: opened.reference,
+      repository: spec.repository,
+      ...(spec.tag !== undefined ? { tag: spec.tag } : {}),
+      manifestDigest,
+      manifestMediaType: parsed.mediaType,
+      ...(indexDigest ? { indexDigest } : {}),
+      platform: platform.normalizePlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }),
+      configDigest: manifest.config.digest,
+      config,
+      layers,
+      size: manifest.config.size + manifest.layers.reduce((n, l) => n + l.size, 0),
+      pulledAt: previous?.manifestDigest === manifestDigest ? previous.pulledAt : now,
+      lastUsed: now,
+    };
+    record.unpackedSize = await unpack(store, record, ev);
+    await index.put(record);
+    return { record, fetchedBytes: fetched, fromStore: false };
+  } finally {
+    gc.release();
+    await source?.close?.().catch(() => undefined);
+  }
+}
+
+/** Unpacks the layers the store lacks (each once, keyed by diff_id); returns the image's unpacked size. */
+async function unpack(store: Store, record: ImageRecord, ev: PullEvents | undefined): Promise<number> {
+  if (!(await layersPresent(store, record))) ev?.phase?.('unpacking');
+  const { ensureUnpacked } = await import('../layers/index.js');
+  const r = await ensureUnpacked(store, record.layers, {});
+  return r.unpackedSize;
+}

@@ -1,0 +1,21 @@
+/** Store failures a user can cause or fix: no space, no permission. */
+import { FluxError, errnoCode } from '../src/errors.js';
+
+/** Turns an fs error under the store into one sentence naming the store and the fix; other errors pass through. */
+export function storeIoError(err: unknown, root: string, doing: string): unknown {
+  if (err instanceof FluxError) return err;
+  const code = errnoCode(err);
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new FluxError('NO_SPACE', `No space left on the device holding the image store ${root} while ${doing}.`, {
+      hint: 'Free some space, or run `flux prune` to remove blobs and layers no image uses, then try again.',
+      cause: err,
+    });
+  }
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new FluxError('STORE_ACCESS', `Cannot write to the image store ${root} while ${doing} (${code}).`, {
+      hint: 'Make the store writable by you, or point FLUX_STORE at a directory you own.',
+      cause: err,
+    });
+  }
+  return err;
+}

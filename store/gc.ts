@@ -1,0 +1,116 @@
+/**
+ * Garbage collection: blobs and unpacked layers no image record references, and leftovers in
+ * tmp/. It runs under the exclusive gc lock, so no pull is between writing a blob and recording
+ * its image. Unpacked layers hold files owned by sub-uids; the caller supplies how to delete them.
+ */
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Digest } from '../src/image/types.js';
+import { diskUsage } from './disk-usage.js';
+import { ImageIndex, type ImageRecord } from './image-index.js';
+import type { Store } from './store.js';
+
+export interface GcOptions {
+  /** Deletes unpacked layers (they may need the user namespace). */
+  removeLayers: (diffIds: Digest[]) => Promise<void>;
+  /** Deletes trees under tmp/ that a plain rm could not (left by an interrupted unpack). */
+  removeTrees?: (paths: string[]) => Promise<void>;
+  /** Consider only these blobs and layers (after rmi); default: everything in the store. */
+  only?: { blobs: Set<Digest>; layers: Set<Digest> };
+  /** Also empty tmp/ (partial downloads, stale temp files). */
+  sweepTmp?: boolean;
+}
+
+export interface GcResult {
+  freedBytes: number;
+  blobs: number;
+  layers: number;
+  tmpEntries: number;
+}
+
+export function referencedBy(records: ImageRecord[]): { blobs: Set<Digest>; layers: Set<Digest> } {
+  const blobs = new Set<Digest>();
+  const layers = new Set<Digest>();
+  for (const r of records) {
+    blobs.add(r.manifestDigest);
+    if (r.indexDigest) blobs.add(r.indexDigest);
+    blobs.add(r.configDigest);
+    for (const l of r.layers) {
+      blobs.add(l.digest);
+      layers.add(l.diffId);
+    }
+  }
+  return { blobs, layers };
+}
+
+async function listDigests(dir: string): Promise<Digest[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}` as Digest);
+}
+
+/** Removes what no image references. Call with the gc lock held exclusively. */
+export async function collectGarbage(store: Store, opts: GcOptions): Promise<GcResult> {
+  const live = referencedBy(await new ImageIndex(store).list());
+  const result: GcResult = { freedBytes: 0, blobs: 0, layers: 0, tmpEntries: 0 };
+
+  const blobCandidates = opts.only ? [...opts.only.blobs] : await listDigests(join(store.root, 'blobs', 'sha256'));
+  for (const d of blobCandidates) {
+    if (live.blobs.has(d)) continue;
+    const p = store.blobPath(d);
+    try {
+      const st = await stat(p);
+      await rm(p, { force: true });
+      result.freedBytes += st.blocks * 512;
+      result.blobs++;
+    } catch {
+      // already gone
+    }
+  }
+
+  const layerCandidates = opts.only ? [...opts.only.layers] : await listDigests(join(store.root, 'layers', 'sha256'));
+  const deadLayers: Digest[] = [];
+  for (const d of layerCandidates) {
+    if (live.layers.has(d) || !(await store.hasLayer(d))) continue;
+    result.freedBytes += await diskUsage(store.layerPath(d));
+    deadLayers.push(d);
+  }
+  if (deadLayers.length > 0) {
+    await opts.removeLayers(deadLayers);
+    result.layers = deadLayers.length;
+  }
+
+  if (opts.sweepTmp) {
+    let names: string[] = [];
+    try {
+      names = await readdir(store.tmpDir);
+    } catch {
+      // no tmp dir
+    }
+    const stubborn: string[] = [];
+    for (const n of names) {
+      const p = join(store.tmpDir, n);
+      const size = await diskUsage(p);
+      try {
+        await rm(p, { recursive: true, force: true });
+        result.freedBytes += size;
+        result.tmpEntries++;
+      } catch {
+        stubborn.push(p);
+      }
+    }
+    if (stubborn.length > 0 && opts.removeTrees) {
+      await opts.removeTrees(stubborn);
+      result.tmpEntries += stubborn.length;
+    }
+    // Temp files of an index write that crashed before its rename.
+    for (const n of await readdir(store.indexDir).catch(() => [] as string[])) {
+      if (n.endsWith('.tmp')) await rm(join(store.indexDir, n), { force: true });
+    }
+  }
+  return result;
+}

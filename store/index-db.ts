@@ -1,0 +1,137 @@
+/**
+ * A keyv storage adapter backed by one JSON file. Every change re-reads the file under an
+ * inter-process lock, applies itself and replaces the file atomically (temp file, fsync, rename,
+ * fsync of the directory), so readers never need a lock and a crash mid-write leaves the old
+ * index intact. The file is small: one record per image reference.
+ */
+import { EventEmitter } from 'node:events';
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { FluxError, errnoCode } from '../src/errors.js';
+import type { Lock } from './lock.js';
+
+interface IndexFile {
+  version: 1;
+  entries: Record<string, unknown>;
+}
+
+export class JsonFileAdapter extends EventEmitter {
+  // keyv reads `opts` and `namespace` off every adapter.
+  opts = { dialect: 'flux-json-file', url: '' };
+  namespace?: string;
+
+  constructor(private readonly file: string, private readonly lock: () => Promise<Lock>) {
+    super();
+  }
+
+  private async load(): Promise<Record<string, unknown>> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return {};
+      throw err;
+    }
+    try {
+      const parsed = JSON.parse(text) as IndexFile;
+      if (parsed && parsed.version === 1 && typeof parsed.entries === 'object' && parsed.entries !== null) return parsed.entries;
+    } catch {
+      // fall through
+    }
+    throw new FluxError('INDEX_DAMAGED', `The image index ${this.file} is damaged.`, {
+      hint: 'Remove that file; the images will need to be pulled again (their blobs stay in the store and are reused).',
+    });
+  }
+
+  private async save(entries: Record<string, unknown>): Promise<void> {
+    const dir = dirname(this.file);
+    const tmp = join(dir, `.${basename(this.file)}.${process.pid}.${Date.now()}.tmp`);
+    const body: IndexFile = { version: 1, entries };
+    try {
+      const fh = await open(tmp, 'w', 0o600);
+      try {
+        await fh.writeFile(`${JSON.stringify(body, null, 1)}\n`);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, this.file);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    const dh = await open(dir, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  }
+
+  /** Applies `change` to the freshest entries under the lock and writes the result if `change` returns true. */
+  async update<T>(change: (entries: Record<string, unknown>) => { dirty: boolean; result: T }): Promise<T> {
+    const l = await this.lock();
+    try {
+      const entries = await this.load();
+      const { dirty, result } = change(entries);
+      if (dirty) await this.save(entries);
+      return result;
+    } finally {
+      l.release();
+    }
+  }
+
+  async get<Value>(key: string): Promise<Value | undefined> {
+    return (await this.load())[key] as Value | undefined;
+  }
+
+  async getMany<Value>(keys: string[]): Promise<Array<Value | undefined>> {
+    const all = await this.load();
+    return keys.map((k) => all[k] as Value | undefined);
+  }
+
+  async has(key: string): Promise<boolean> {
+    return Object.hasOwn(await this.load(), key);
+  }
+
+  async set(key: string, value: unknown): Promise<boolean> {
+    return this.update((e) => {
+      e[key] = value;
+      return { dirty: true, result: true };
+    });
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.update((e) => {
+      if (!Object.hasOwn(e, key)) return { dirty: false, result: false };
+      delete e[key];
+      return { dirty: true, result: true };
+    });
+  }
+
+  async deleteMany(keys: string[]): Promise<boolean> {
+    return this.update((e) => {
+      let any = false;
+      for (const k of keys) {
+        if (Object.hasOwn(e, k)) {
+          delete e[k];
+          any = true;
+        }
+      }
+      return { dirty: any, result: any };
+    });
+  }
+
+  async clear(): Promise<void> {
+    await this.update((e) => {
+      const prefix = this.namespace ? `${this.namespace}:` : '';
+      for (const k of Object.keys(e)) if (k.startsWith(prefix)) delete e[k];
+      return { dirty: true, result: undefined };
+    });
+  }
+
+  /** Every raw entry (keys with keyv's namespace prefix, values as keyv stored them). */
+  async entries(): Promise<Array<[string, unknown]>> {
+    return Object.entries(await this.load());
+  }
+}

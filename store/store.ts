@@ -1,0 +1,168 @@
+/**
+ * The content-addressed store. Layout (other parts of flux rely on it):
+ *   blobs/sha256/<hex>   manifests, configs, compressed layers — verified bytes only
+ *   layers/sha256/<hex>  unpacked layers by diff_id (written by the unpacker, complete ones only)
+ *   tmp/                 partial downloads (`<hex>.partial`) and other temp files
+ *   locks/               flock files
+ *   index/               the image index
+ *   runs/                per-run upper and work directories
+ */
+import { mkdirSync, statSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { createReadStream } from 'node:fs';
+import { FluxError, errnoCode } from '../src/errors.js';
+import type { Digest } from '../src/image/types.js';
+import { checkDigest, hexOf, shortDigest } from './digest.js';
+import { storeIoError } from './errors.js';
+import { defaultStoreRoot } from './location.js';
+import { acquireLock, type Lock, type LockOptions } from './lock.js';
+import type { BlobSource, WriteBlobOptions, WriteResult } from './write-blob.js';
+
+export const STORE_DIRS = ['blobs/sha256', 'layers/sha256', 'tmp', 'locks', 'index', 'runs'] as const;
+
+export interface BlobWriteResult extends WriteResult {
+  /** The blob was already complete in the store; nothing was read from the source. */
+  existed: boolean;
+}
+
+export class Store {
+  private constructor(readonly root: string) {}
+
+  /** Opens (creating if needed) the store at `root`, default FLUX_STORE / $XDG_DATA_HOME/flux / ~/.local/share/flux. */
+  static open(root: string = defaultStoreRoot()): Store {
+    try {
+      for (const d of STORE_DIRS) mkdirSync(join(root, d), { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw storeIoError(err, root, 'creating it');
+    }
+    return new Store(root);
+  }
+
+  /** Opens the store only if it exists: read-only commands need not create one. */
+  static openExisting(root: string = defaultStoreRoot()): Store | undefined {
+    try {
+      statSync(join(root, 'index'));
+    } catch {
+      return undefined;
+    }
+    return Store.open(root);
+  }
+
+  blobPath(d: Digest): string {
+    return join(this.root, 'blobs', 'sha256', hexOf(d));
+  }
+
+  layerPath(diffId: Digest): string {
+    return join(this.root, 'layers', 'sha256', hexOf(diffId));
+  }
+
+  get tmpDir(): string {
+    return join(this.root, 'tmp');
+  }
+
+  get runsDir(): string {
+    return join(this.root, 'runs');
+  }
+
+  get indexDir(): string {
+    return join(this.root, 'index');
+  }
+
+  /** The blob is complete: it exists and, when `size` is given, has that size. Only verified blobs ever get this name. */
+  async hasBlob(d: Digest, size?: number): Promise<boolean> {
+    try {
+      const st = await stat(this.blobPath(d));
+      return st.isFile() && (size === undefined || st.size === size);
+    } catch {
+      return false;
+    }
+  }
+
+  async hasLayer(diffId: Digest): Promise<boolean> {
+    try {
+      return (await stat(this.layerPath(diffId))).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Stores the blob of `desc` from `source` once: concurrent writers of one digest (in this or
+   * another process) wait for each other, and the later one finds the blob complete.
+   */
+  async writeBlob(
+    desc: { digest: Digest; size: number },
+    source: BlobSource,
+    opts: WriteBlobOptions & { sourceName?: string } = {},
+  ): Promise<BlobWriteResult> {
+    const digest = checkDigest(desc.digest, 'blob digest');
+    if (await this.hasBlob(digest, desc.size)) return { fetched: 0, resumed: 0, existed: true };
+    const lock = await this.lock(`blob-${hexOf(digest)}`);
+    try {
+      if (await this.hasBlob(digest, desc.size)) return { fetched: 0, resumed: 0, existed: true };
+      const hex = hexOf(digest);
+      // A function source is called only here, so no connection is opened for a blob another process just finished.
+      // Loaded on first write: hashing and stream plumbing are not needed to run a stored image.
+      const { writeVerified } = await import('./write-blob.js');
+      const r = await writeVerified({ digest, size: desc.size }, source, join(this.tmpDir, `${hex}.partial`), this.blobPath(digest),
+        opts.sourceName ?? 'the image source', opts);
+      return { ...r, existed: false };
+    } catch (err) {
+      // A partial download that filled the disk is worth less than the space it holds.
+      const code = errnoCode(err);
+      if (code === 'ENOSPC' || code === 'EDQUOT') await rm(join(this.tmpDir, `${hexOf(digest)}.partial`), { force: true }).catch(() => undefined);
+      throw storeIoError(err, this.root, `writing blob ${shortDigest(digest)}`);
+    } finally {
+      lock.release();
+    }
+  }
+
+  async readBlob(d: Digest): Promise<Buffer> {
+    try {
+      return await readFile(this.blobPath(d));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') {
+        throw new FluxError('BLOB_MISSING', `The store ${this.root} lacks blob ${shortDigest(d)}.`, {
+          hint: 'Pull the image again to restore it.',
+        });
+      }
+      throw err;
+    }
+  }
+
+  openBlob(d: Digest, offset = 0): Readable {
+    return createReadStream(this.blobPath(d), { start: offset });
+  }
+
+  async readJson<T = unknown>(d: Digest): Promise<T> {
+    const buf = await this.readBlob(d);
+    try {
+      return JSON.parse(buf.toString('utf8')) as T;
+    } catch {
+      throw new FluxError('BAD_BLOB', `The blob ${shortDigest(d)} in ${this.root} is not JSON.`, {
+        hint: 'Run `flux rmi` on the image and pull it again.',
+      });
+    }
+  }
+
+  /** An exclusive (or shared) inter-process lock named `name` ([a-z0-9._-]); release it when done. */
+  lock(name: string, opts?: LockOptions): Promise<Lock> {
+    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`bad lock name ${name}`);
+    return acquireLock(join(this.root, 'locks', name), opts);
+  }
+
+  /**
+   * Held shared by every pull (and may be by runs) while it adds content not yet in the index;
+   * `flux prune` holds it exclusively, so it never removes a blob a pull is about to record.
+   */
+  gcLock(mode: 'use' | 'collect', opts?: Omit<LockOptions, 'shared'>): Promise<Lock> {
+    return this.lock('gc', { ...opts, shared: mode === 'use' });
+  }
+
+  /** A fresh private directory under tmp/. */
+  async tempDir(prefix = 'tmp-'): Promise<string> {
+    return mkdtemp(join(this.tmpDir, prefix));
+  }
+}
