@@ -273,7 +273,7 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, target: st
 
 async function upstreamStatus(req: http.IncomingMessage, target: string): Promise<http.IncomingMessage> {
   return await new Promise((resolve, reject) => {
-    const up = http.request(`http://${target}${req.url ?? '/'}`, { method: 'HEAD', headers: { ...req.headers } }, resolve);
+    const up = http.request(`http://${target}${req.url ?? '/'}`, { method: 'HEAD', headers: withoutRange(req.headers) }, resolve);
     up.on('error', reject);
     up.end();
   });
@@ -391,7 +391,11 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
       const cfg = join(dir, 'config.yml');
       await writeFile(cfg, registryConfig({ dir, port, auth: authYaml }));
       let err = '';
-      child = spawn(REGISTRY_BIN, ['serve', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+      child = spawn(REGISTRY_BIN, ['serve', cfg], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        // The registry reads REGISTRY_* variables as configuration; a test's own variables must not reach it.
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      });
       const c = child;
       running.add(c);
       c.once('exit', () => running.delete(c));
@@ -462,4 +466,10 @@ export async function startRedirectingRegistry(opts: Omit<RegistryOptions, 'redi
 /** sha256 digest of bytes, as the registry names them. */
 export function sha256(data: Buffer | string): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+/** The HEAD that decides on a redirect asks about the whole blob: a Range would turn its 200 into a 206. */
+function withoutRange(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+  const { range: _range, ...rest } = headers;
+  return rest;
 }
