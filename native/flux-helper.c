@@ -1,0 +1,1342 @@
+/*
+ * flux-helper: the small privileged-in-a-namespace half of flux.
+ *
+ * Node builds the sandbox as data (a plan) and this program only executes it, the way
+ * bubblewrap separates its command line from its setup operations. It does only what a
+ * multi-threaded Node process cannot do safely: unshare namespaces, mount, pivot_root,
+ * drop capabilities and exec.
+ *
+ * Two modes:
+ *   flux-helper userns CTLFD -- ARGV...   new user+mount namespace, wait for the id maps, exec ARGV as root there
+ *   flux-helper run CTLFD                 read a plan from CTLFD and run a container
+ *
+ * CTLFD is a socket shared with Node. Helper -> Node, one record per line:
+ *   R                       namespaces exist: write the id maps (and wire the network), then say G
+ *   K<kind>                 which rootfs kind was mounted (overlay, fuse, bind)
+ *   E<op>\t<errno>\t<path>  a setup step failed; the helper exits 125
+ *   X<errno>\t<cmd>         the command could not be executed; exit 127 or 126
+ * Node -> helper: "G\n" (go) or "A\n" (abort).
+ *
+ * Process tree of a run (rootless):
+ *   node ─ helper (new user/mnt/uts/ipc/cgroup[/net] ns; mounts the rootfs; supervises; cleans up)
+ *            └─ init (pid 1 of a new pid ns; mounts /proc, /dev…, pivots; reaps, forwards signals)
+ *                 └─ command
+ * Every level dies with its parent (PR_SET_PDEATHSIG), so kill -9 of flux leaves no process.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <linux/audit.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <linux/openat2.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/sendfile.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+static int ctl = -1;
+
+/* ---------- reporting ---------- */
+
+static void ctl_write(const char *fmt, ...)
+{
+  char buf[PATH_MAX + 256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (ctl < 0 || n <= 0)
+    return;
+  if ((size_t)n >= sizeof buf)
+    n = sizeof buf - 1;
+  /* Best-effort: Node may already be gone, and then nobody needs the record. */
+  ssize_t r = write(ctl, buf, (size_t)n);
+  (void)r;
+}
+
+/* Report (operation, errno, path) and stop: Node turns it into one sentence. */
+static _Noreturn void fail(const char *op, const char *path)
+{
+  int e = errno;
+  ctl_write("E%s\t%d\t%s\n", op, e, path ? path : "");
+  _exit(125);
+}
+
+/* ---------- the plan ---------- */
+
+struct mount_op {
+  const char *kind;  /* proc sysfs tmpfs devpts mqueue bind symlink mask ro */
+  const char *a, *b, *c;
+};
+
+struct plan {
+  int ns_flags;
+  int userns;
+  /* rootfs */
+  const char *root;          /* host path of the new root */
+  const char *rootfs_kind;   /* overlay | fuse | bind */
+  const char *upper, *work, *bind_src;
+  int userxattr;
+  int nlower;
+  const char **lower;
+  const char *fuse_bin;      /* non-NULL: fuse-overlayfs is the fallback (or the choice) */
+  int fuse_only;
+  struct mount_op *mounts;
+  int nmounts;
+  int readonly_root;
+  const char *hostname;
+  const char *cwd;
+  uid_t uid;
+  gid_t gid;
+  int ngroups;
+  gid_t *groups;
+  uint64_t caps;
+  int all_caps;
+  int nnp;
+  int tty;
+  int tty_stdin;
+  unsigned short rows, cols;
+  char **env;
+  char **argv;
+  const char *path;          /* PATH used to find argv[0] inside the container */
+  const char *cleanup;       /* run dir removed when the run ends */
+  /* id maps written by the helper itself: newuidmap/newgidmap argv, or a single-id map */
+  char **uidmap_argv, **gidmap_argv;
+  long single_uid, single_gid;
+  int single_map;
+  int wait_go;               /* Node has work to do (network, cgroup) before the command starts */
+  int seccomp;               /* load the default syscall filter */
+};
+
+static char *plan_buf;
+static size_t plan_len, plan_pos;
+
+static const char *tok(void)
+{
+  if (plan_pos >= plan_len) {
+    errno = EINVAL;
+    fail("plan", "truncated");
+  }
+  const char *t = plan_buf + plan_pos;
+  plan_pos += strlen(t) + 1;
+  return t;
+}
+
+static long num(void)
+{
+  const char *t = tok();
+  char *end;
+  errno = 0;
+  long v = strtol(t, &end, 10);
+  if (*t == '\0' || *end != '\0' || errno) {
+    errno = EINVAL;
+    fail("plan number", t);
+  }
+  return v;
+}
+
+static void read_full(int fd, char *buf, size_t len)
+{
+  size_t got = 0;
+  while (got < len) {
+    ssize_t r = read(fd, buf + got, len - got);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0) {
+      if (r == 0)
+        errno = EPIPE;
+      fail("read plan", "");
+    }
+    got += (size_t)r;
+  }
+}
+
+static void read_plan(struct plan *p)
+{
+  /* "<length>\n" then <length> bytes of NUL-terminated tokens. */
+  char hdr[32];
+  size_t i = 0;
+  for (;;) {
+    if (i == sizeof hdr - 1) {
+      errno = EINVAL;
+      fail("plan header", "");
+    }
+    read_full(ctl, hdr + i, 1);
+    if (hdr[i] == '\n')
+      break;
+    i++;
+  }
+  hdr[i] = '\0';
+  plan_len = strtoul(hdr, NULL, 10);
+  plan_buf = malloc(plan_len + 1);
+  if (!plan_buf)
+    fail("malloc", "");
+  read_full(ctl, plan_buf, plan_len);
+  plan_buf[plan_len] = '\0';
+
+  memset(p, 0, sizeof *p);
+  p->mounts = calloc(256, sizeof *p->mounts);
+  while (plan_pos < plan_len) {
+    const char *op = tok();
+    if (!strcmp(op, "ns")) {
+      const char *f = tok();
+      p->ns_flags = CLONE_NEWNS;
+      if (strstr(f, "user")) { p->ns_flags |= CLONE_NEWUSER; p->userns = 1; }
+      if (strstr(f, "uts")) p->ns_flags |= CLONE_NEWUTS;
+      if (strstr(f, "ipc")) p->ns_flags |= CLONE_NEWIPC;
+      if (strstr(f, "cgroup")) p->ns_flags |= CLONE_NEWCGROUP;
+      if (strstr(f, "net")) p->ns_flags |= CLONE_NEWNET;
+    } else if (!strcmp(op, "overlay")) {
+      p->rootfs_kind = "overlay";
+      p->root = tok();
+      p->upper = tok();
+      p->work = tok();
+      p->userxattr = (int)num();
+      p->nlower = (int)num();
+      p->lower = calloc((size_t)p->nlower + 1, sizeof *p->lower);
+      for (int k = 0; k < p->nlower; k++)
+        p->lower[k] = tok();
+    } else if (!strcmp(op, "fuse")) {
+      p->fuse_bin = tok();
+      p->fuse_only = (int)num();
+    } else if (!strcmp(op, "bindroot")) {
+      p->rootfs_kind = "bind";
+      p->bind_src = tok();
+      p->root = tok();
+    } else if (!strcmp(op, "mount")) {
+      if (p->nmounts == 256) {
+        errno = E2BIG;
+        fail("plan", "too many mounts");
+      }
+      struct mount_op *m = &p->mounts[p->nmounts++];
+      m->kind = tok();
+      m->a = tok();
+      m->b = tok();
+      m->c = tok();
+    } else if (!strcmp(op, "readonly")) {
+      p->readonly_root = 1;
+    } else if (!strcmp(op, "hostname")) {
+      p->hostname = tok();
+    } else if (!strcmp(op, "cwd")) {
+      p->cwd = tok();
+    } else if (!strcmp(op, "user")) {
+      p->uid = (uid_t)num();
+      p->gid = (gid_t)num();
+      p->ngroups = (int)num();
+      p->groups = calloc((size_t)p->ngroups + 1, sizeof *p->groups);
+      for (int k = 0; k < p->ngroups; k++)
+        p->groups[k] = (gid_t)num();
+    } else if (!strcmp(op, "caps")) {
+      const char *c = tok();
+      if (!strcmp(c, "all"))
+        p->all_caps = 1;
+      else
+        p->caps = strtoull(c, NULL, 16);
+    } else if (!strcmp(op, "nnp")) {
+      p->nnp = 1;
+    } else if (!strcmp(op, "tty")) {
+      p->tty = 1;
+      p->tty_stdin = (int)num();
+      p->rows = (unsigned short)num();
+      p->cols = (unsigned short)num();
+    } else if (!strcmp(op, "env")) {
+      int n = (int)num();
+      p->env = calloc((size_t)n + 1, sizeof *p->env);
+      for (int k = 0; k < n; k++)
+        p->env[k] = (char *)tok();
+    } else if (!strcmp(op, "argv")) {
+      int n = (int)num();
+      p->argv = calloc((size_t)n + 1, sizeof *p->argv);
+      for (int k = 0; k < n; k++)
+        p->argv[k] = (char *)tok();
+    } else if (!strcmp(op, "path")) {
+      p->path = tok();
+    } else if (!strcmp(op, "maps")) {
+      for (int w = 0; w < 2; w++) {
+        int n = (int)num();
+        char **v = calloc((size_t)n + 2, sizeof *v);
+        for (int k = 0; k < n; k++)
+          v[k] = (char *)tok();
+        if (w == 0)
+          p->uidmap_argv = v;
+        else
+          p->gidmap_argv = v;
+      }
+    } else if (!strcmp(op, "single-map")) {
+      p->single_map = 1;
+      p->single_uid = num();
+      p->single_gid = num();
+    } else if (!strcmp(op, "seccomp")) {
+      p->seccomp = 1;
+    } else if (!strcmp(op, "wait")) {
+      p->wait_go = 1;
+    } else if (!strcmp(op, "cleanup")) {
+      p->cleanup = tok();
+    } else {
+      errno = EINVAL;
+      fail("plan operation", op);
+    }
+  }
+  if (!p->root || !p->argv || !p->argv[0]) {
+    errno = EINVAL;
+    fail("plan", "no rootfs or command");
+  }
+}
+
+/* ---------- handshake ---------- */
+
+/* Tell Node the namespaces exist and wait while it writes the maps and wires the network. */
+static void handshake(void)
+{
+  ctl_write("R\n");
+  char c = 0;
+  for (;;) {
+    ssize_t r = read(ctl, &c, 1);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r != 1 || c != 'G')
+      _exit(125); /* Node aborted or died: it has already said why. */
+    break;
+  }
+  char nl;
+  ssize_t r = read(ctl, &nl, 1);
+  (void)r;
+}
+
+static void die_with_parent(void)
+{
+  pid_t parent = getppid();
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+    fail("prctl PDEATHSIG", "");
+  /* The parent may have died before prctl: then nobody would kill us. */
+  if (getppid() != parent)
+    _exit(125);
+}
+
+/* ---------- CVE-2019-5736: never let the container reach our own binary ---------- */
+
+/*
+ * A container command exec'd by us can name /proc/self/exe (e.g. as a script interpreter) and
+ * then hold an fd on the helper binary. Running from a sealed memfd copy makes that binary
+ * an anonymous, unwritable file, so the host's copy can never be overwritten from inside.
+ */
+static void reexec_sealed(char **argv)
+{
+  /*
+   * Only a binary we could write is at risk: rootless, the container's root is us, so a helper
+   * owned by root and not writable by us needs no copy (and the run saves an exec).
+   */
+  if (geteuid() != 0 && access("/proc/self/exe", W_OK) != 0)
+    return;
+  char self[64];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    self[n] = '\0';
+    if (!strncmp(self, "/memfd:flux-helper", 18))
+      return;
+  }
+  int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (src < 0)
+    fail("open", "/proc/self/exe");
+  struct stat st;
+  if (fstat(src, &st) < 0)
+    fail("stat", "/proc/self/exe");
+  int mfd = memfd_create("flux-helper", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (mfd < 0)
+    fail("memfd_create", "");
+  off_t off = 0;
+  while (off < st.st_size) {
+    ssize_t w = sendfile(mfd, src, &off, (size_t)(st.st_size - off));
+    if (w <= 0)
+      fail("copy helper to memfd", "");
+  }
+  close(src);
+  if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+    fail("seal memfd", "");
+  extern char **environ;
+  fexecve(mfd, argv, environ);
+  fail("fexecve", "memfd");
+}
+
+/* ---------- paths inside the new root ---------- */
+
+static int root_fd = -1;
+
+static int open_in_root(const char *rel, int flags)
+{
+  struct open_how how = {
+    .flags = (uint64_t)(flags | O_CLOEXEC),
+    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+  };
+  while (*rel == '/')
+    rel++;
+  if (*rel == '\0')
+    rel = ".";
+  return (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof how);
+}
+
+/*
+ * An O_PATH fd on REL inside the root, created (directory or empty file) when missing. Every
+ * lookup is confined to the root, so an image symlink such as /etc/hosts -> /host/x lands
+ * inside the container; a dangling symlink in the way is replaced (it lives in the upper dir).
+ */
+static int target_in_root(const char *rel, int dir)
+{
+  int fd = open_in_root(rel, O_PATH);
+  if (fd >= 0 || errno != ENOENT)
+    return fd;
+  char parent[PATH_MAX];
+  snprintf(parent, sizeof parent, "%s", rel);
+  char *slash = strrchr(parent, '/');
+  const char *base = rel;
+  if (slash) {
+    *slash = '\0';
+    base = rel + (slash - parent) + 1;
+  } else {
+    strcpy(parent, ".");
+  }
+  int pfd = target_in_root(parent[0] ? parent : ".", 1);
+  if (pfd < 0)
+    return -1;
+  int r;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    if (dir)
+      r = mkdirat(pfd, base, 0755);
+    else {
+      r = openat(pfd, base, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+      if (r >= 0)
+        close(r), r = 0;
+    }
+    if (r == 0 || errno != EEXIST)
+      break;
+    unlinkat(pfd, base, 0); /* a dangling symlink */
+  }
+  close(pfd);
+  if (r < 0 && errno != EEXIST)
+    return -1;
+  return open_in_root(rel, O_PATH);
+}
+
+/* ---------- mounts ---------- */
+
+/* fsopen/fsconfig/fsmount a new filesystem and attach it on TARGET_FD. OPTS: "k=v,flag,…". */
+static void new_fs(const char *type, const char *opts, unsigned attrs, int target_fd, const char *what)
+{
+  int fs = fsopen(type, FSOPEN_CLOEXEC);
+  if (fs < 0)
+    fail("fsopen", type);
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s", opts ? opts : "");
+  for (char *save = NULL, *o = strtok_r(buf, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(o, '=');
+    int r;
+    if (eq) {
+      *eq = '\0';
+      r = fsconfig(fs, FSCONFIG_SET_STRING, o, eq + 1, 0);
+    } else {
+      r = fsconfig(fs, FSCONFIG_SET_FLAG, o, NULL, 0);
+    }
+    if (r < 0)
+      fail(type, what);
+  }
+  if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    fail(type, what);
+  int mnt = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+  if (mnt < 0)
+    fail(type, what);
+  if (move_mount(mnt, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    fail(type, what);
+  close(mnt);
+  close(fs);
+}
+
+/* Bind SRC_FD (a whole tree when REC) onto TARGET_FD, read-only when RO. */
+static void bind_fd(int src_dfd, const char *src, int rec, int ro, int target_fd, const char *what)
+{
+  unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0);
+  if (!*src)
+    flags |= AT_EMPTY_PATH;
+  int t = open_tree(src_dfd, src, flags);
+  if (t < 0)
+    fail("bind", what);
+  if (ro) {
+    struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+    if (mount_setattr(t, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
+      fail("remount read-only", what);
+  }
+  if (move_mount(t, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    fail("bind", what);
+  close(t);
+}
+
+static int has_opt(const char *opts, const char *name)
+{
+  size_t n = strlen(name);
+  for (const char *p = opts; (p = strstr(p, name)); p += n)
+    if ((p == opts || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
+      return 1;
+  return 0;
+}
+
+/* The host's /dev/null, checked to be the real character device 1:3 (CVE-2025-31133). */
+static int dev_null_fd(void)
+{
+  static int fd = -1;
+  if (fd >= 0)
+    return fd;
+  fd = open("/dev/null", O_PATH | O_CLOEXEC | O_NOFOLLOW);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) < 0)
+    fail("open", "/dev/null");
+  if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+    errno = EPERM;
+    fail("mask with /dev/null (not the null device)", "/dev/null");
+  }
+  return fd;
+}
+
+static void do_mount(const struct mount_op *m)
+{
+  const char *k = m->kind;
+  if (!strcmp(k, "proc")) {
+    int t = target_in_root(m->a, 1);
+    if (t < 0)
+      fail("mkdir", m->a);
+    new_fs("proc", "", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, t, m->a);
+    close(t);
+  } else if (!strcmp(k, "sysfs")) {
+    int t = target_in_root(m->a, 1);
+    if (t < 0)
+      fail("mkdir", m->a);
+    /* A new sysfs needs a network namespace of our own; else the host's, read-only. */
+    int fs = fsopen("sysfs", FSOPEN_CLOEXEC);
+    if (fs >= 0 && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0) {
+      int mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+      if (mnt < 0 || move_mount(mnt, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        fail("sysfs", m->a);
+      close(mnt);
+    } else {
+      bind_fd(AT_FDCWD, "/sys", 1, 1, t, m->a);
+    }
+    if (fs >= 0)
+      close(fs);
+    close(t);
+  } else if (!strcmp(k, "tmpfs") || !strcmp(k, "devpts") || !strcmp(k, "mqueue")) {
+    /* a = target, b = fs options, c = mount flags (ro,nosuid,nodev,noexec) */
+    int t = target_in_root(m->a, 1);
+    if (t < 0)
+      fail("mkdir", m->a);
+    unsigned attrs = 0;
+    if (has_opt(m->c, "ro")) attrs |= MOUNT_ATTR_RDONLY;
+    if (has_opt(m->c, "nosuid")) attrs |= MOUNT_ATTR_NOSUID;
+    if (has_opt(m->c, "nodev")) attrs |= MOUNT_ATTR_NODEV;
+    if (has_opt(m->c, "noexec")) attrs |= MOUNT_ATTR_NOEXEC;
+    if (!strcmp(k, "mqueue")) {
+      /* mqueue needs an ipc namespace we own; without one the container simply has none. */
+      int fs = fsopen("mqueue", FSOPEN_CLOEXEC);
+      if (fs < 0 || fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+        if (fs >= 0)
+          close(fs);
+        close(t);
+        return;
+      }
+      close(fs);
+    }
+    new_fs(k, m->b, attrs, t, m->a);
+    close(t);
+  } else if (!strcmp(k, "bind")) {
+    /* a = host source, b = target, c = flags (ro,rec,file,optional) */
+    struct stat st;
+    if (stat(m->a, &st) < 0) {
+      if (has_opt(m->c, "optional"))
+        return;
+      fail("bind", m->a);
+    }
+    int t = target_in_root(m->b, S_ISDIR(st.st_mode));
+    if (t < 0)
+      fail("mkdir", m->b);
+    bind_fd(AT_FDCWD, m->a, has_opt(m->c, "rec"), has_opt(m->c, "ro"), t, m->b);
+    close(t);
+  } else if (!strcmp(k, "symlink")) {
+    /* a = link text, b = path of the link */
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", m->b);
+    char *slash = strrchr(parent, '/');
+    const char *base = m->b;
+    if (slash) {
+      *slash = '\0';
+      base = m->b + (slash - parent) + 1;
+    }
+    int pfd = target_in_root(slash ? parent : ".", 1);
+    if (pfd < 0)
+      fail("mkdir", parent);
+    if (symlinkat(m->a, pfd, base) < 0 && errno != EEXIST)
+      fail("symlink", m->b);
+    close(pfd);
+  } else if (!strcmp(k, "mask")) {
+    int fd = open_in_root(m->a, O_PATH | O_NOFOLLOW);
+    if (fd < 0)
+      return; /* nothing to hide */
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+      fail("stat", m->a);
+    if (S_ISDIR(st.st_mode))
+      new_fs("tmpfs", "size=0,mode=0555", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, fd, m->a);
+    else
+      bind_fd(dev_null_fd(), "", 0, 0, fd, m->a);
+    close(fd);
+  } else if (!strcmp(k, "ro")) {
+    int fd = open_in_root(m->a, O_PATH | O_NOFOLLOW);
+    if (fd < 0)
+      return;
+    bind_fd(fd, "", 1, 1, fd, m->a);
+    close(fd);
+  } else {
+    errno = EINVAL;
+    fail("plan mount", k);
+  }
+}
+
+/* ---------- rootfs ---------- */
+
+static int mount_overlay(const struct plan *p)
+{
+  int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+  if (fs < 0)
+    return -1;
+  int ok = 1;
+  /* lowerdir+ (Linux 6.8) takes one layer per call: no option-length limit, 128 layers fit. */
+  for (int i = 0; ok && i < p->nlower; i++)
+    ok = fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", p->lower[i], 0) == 0;
+  if (!ok && errno == EINVAL) {
+    /* Older kernel: one colon-separated string, relative to the layers' common parent. */
+    close(fs);
+    fs = fsopen("overlay", FSOPEN_CLOEXEC);
+    size_t len = 0;
+    for (int i = 0; i < p->nlower; i++)
+      len += strlen(p->lower[i]) + 1;
+    char *s = malloc(len + 1);
+    s[0] = '\0';
+    for (int i = 0; i < p->nlower; i++) {
+      if (i)
+        strcat(s, ":");
+      strcat(s, p->lower[i]);
+    }
+    ok = fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", s, 0) == 0;
+    free(s);
+  }
+  ok = ok && fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", p->upper, 0) == 0;
+  ok = ok && fsconfig(fs, FSCONFIG_SET_STRING, "workdir", p->work, 0) == 0;
+  if (ok && p->userxattr)
+    ok = fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) == 0;
+  /* Untrusted layers: never metacopy or redirect_dir (both are off unless asked for). */
+  ok = ok && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0;
+  int mnt = ok ? fsmount(fs, FSMOUNT_CLOEXEC, 0) : -1;
+  int e = errno;
+  close(fs);
+  if (mnt < 0) {
+    errno = e;
+    return -1;
+  }
+  if (move_mount(mnt, "", AT_FDCWD, p->root, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+    e = errno;
+    close(mnt);
+    errno = e;
+    return -1;
+  }
+  close(mnt);
+  return 0;
+}
+
+static pid_t fuse_pid = -1;
+
+static int mount_fuse(const struct plan *p)
+{
+  struct stat before, now;
+  if (stat(p->root, &before) < 0)
+    fail("stat", p->root);
+  size_t len = 64 + strlen(p->upper) + strlen(p->work);
+  for (int i = 0; i < p->nlower; i++)
+    len += strlen(p->lower[i]) + 1;
+  char *opts = malloc(len);
+  strcpy(opts, "lowerdir=");
+  for (int i = 0; i < p->nlower; i++) {
+    if (i)
+      strcat(opts, ":");
+    strcat(opts, p->lower[i]);
+  }
+  strcat(opts, ",upperdir=");
+  strcat(opts, p->upper);
+  strcat(opts, ",workdir=");
+  strcat(opts, p->work);
+  strcat(opts, ",allow_other");
+  fuse_pid = fork();
+  if (fuse_pid < 0)
+    fail("fork", "fuse-overlayfs");
+  if (fuse_pid == 0) {
+    /* Foreground, so it dies with us; it lives outside the container's pid namespace. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int devnull = open("/dev/null", O_RDWR);
+    /* Its warnings (e.g. about mount flags it ignores) are not the user's business. */
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    syscall(SYS_close_range, 3, ~0U, 0);
+    execl(p->fuse_bin, "fuse-overlayfs", "-f", "-o", opts, p->root, (char *)NULL);
+    _exit(127);
+  }
+  free(opts);
+  /* fuse-overlayfs -f gives no readiness signal: the mount is there when the dev changes. */
+  for (int i = 0; i < 20000; i++) {
+    if (stat(p->root, &now) == 0 && now.st_dev != before.st_dev)
+      return 0;
+    int st;
+    if (waitpid(fuse_pid, &st, WNOHANG) == fuse_pid) {
+      fuse_pid = -1;
+      errno = ENODEV;
+      return -1;
+    }
+    struct timespec ts = { 0, 500000 };
+    nanosleep(&ts, NULL);
+  }
+  errno = ETIMEDOUT;
+  return -1;
+}
+
+static void mount_rootfs(const struct plan *p)
+{
+  if (!strcmp(p->rootfs_kind, "bind")) {
+    int t = open(p->root, O_PATH | O_CLOEXEC | O_DIRECTORY);
+    if (t < 0)
+      fail("open", p->root);
+    bind_fd(AT_FDCWD, p->bind_src, 1, 0, t, p->root);
+    close(t);
+    ctl_write("Kcopy\n");
+    return;
+  }
+  if (!p->fuse_only) {
+    if (mount_overlay(p) == 0) {
+      ctl_write("Koverlay\n");
+      return;
+    }
+    if (!p->fuse_bin)
+      fail("mount overlay on", p->root);
+  }
+  if (mount_fuse(p) == 0) {
+    ctl_write("Kfuse\n");
+    return;
+  }
+  fail("mount fuse-overlayfs on", p->root);
+}
+
+/* ---------- capabilities ---------- */
+
+static int last_cap(void)
+{
+  int c = 0;
+  while (prctl(PR_CAPBSET_READ, c + 1) >= 0)
+    c++;
+  return c;
+}
+
+static void set_caps(const struct plan *p)
+{
+  int last = last_cap();
+  uint64_t keep = p->all_caps ? ~0ULL : p->caps;
+  for (int c = 0; c <= last; c++)
+    if (!(keep & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c) < 0)
+      fail("drop capability", "");
+  if (p->uid != 0) {
+    /* Non-root commands keep their caps only through ambient (as docker's --cap-add does not). */
+    if (setresgid(p->gid, p->gid, p->gid) < 0)
+      fail("setgid", "");
+    if (setresuid(p->uid, p->uid, p->uid) < 0)
+      fail("setuid", "");
+    return;
+  }
+  struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct d[2];
+  memset(d, 0, sizeof d);
+  uint64_t all = last >= 63 ? ~0ULL : ((1ULL << (last + 1)) - 1);
+  uint64_t set = keep & all;
+  d[0].effective = d[0].permitted = d[0].inheritable = (uint32_t)set;
+  d[1].effective = d[1].permitted = d[1].inheritable = (uint32_t)(set >> 32);
+  if (syscall(SYS_capset, &h, d) < 0)
+    fail("capset", "");
+}
+
+/* ---------- seccomp ---------- */
+
+/*
+ * A small deny list in the spirit of docker's default profile: syscalls that reach the host
+ * kernel's global state (keyrings, modules, kexec, bpf, perf, userfaultfd, handle-based opens,
+ * clocks, swap, accounting). Other architectures' entry points (x32, i386) are refused outright
+ * so the list cannot be bypassed through them. Denied calls fail with EPERM.
+ */
+#if defined(__x86_64__)
+#define FLUX_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define FLUX_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+static const int denied_syscalls[] = {
+  SYS_keyctl, SYS_add_key, SYS_request_key, SYS_kexec_load,
+#ifdef SYS_kexec_file_load
+  SYS_kexec_file_load,
+#endif
+  SYS_open_by_handle_at, SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_bpf,
+  SYS_perf_event_open, SYS_userfaultfd, SYS_acct, SYS_swapon, SYS_swapoff, SYS_settimeofday,
+  SYS_clock_settime, SYS_clock_adjtime, SYS_adjtimex, SYS_quotactl, SYS_lookup_dcookie,
+  SYS_syslog, SYS_fanotify_init,
+#ifdef SYS_iopl
+  SYS_iopl, SYS_ioperm,
+#endif
+};
+
+static void load_seccomp(void)
+{
+#ifdef FLUX_AUDIT_ARCH
+  enum { N = sizeof denied_syscalls / sizeof *denied_syscalls };
+  struct sock_filter f[N + 8];
+  int i = 0;
+  f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+  f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, FLUX_AUDIT_ARCH, 1, 0);
+  f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+  f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+#if defined(__x86_64__)
+  /* x32 syscalls carry bit 30 */
+  f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1);
+  f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+#endif
+  for (int k = 0; k < N; k++) {
+    f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)denied_syscalls[k], (unsigned char)(N - k), 0);
+  }
+  f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+  struct sock_fprog prog = { .len = (unsigned short)i, .filter = f };
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+    fail("load seccomp filter", "");
+#endif
+}
+
+/* ---------- the command ---------- */
+
+/* execvpe against the container's PATH: ENOENT only when no candidate exists at all. */
+static void exec_command(const struct plan *p)
+{
+  const char *cmd = p->argv[0];
+  int err = ENOENT;
+  if (strchr(cmd, '/')) {
+    execve(cmd, p->argv, p->env);
+    err = errno;
+  } else {
+    const char *path = p->path && *p->path ? p->path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    char buf[PATH_MAX];
+    const char *s = path;
+    int seen_eacces = 0;
+    while (*s) {
+      const char *e = strchr(s, ':');
+      size_t n = e ? (size_t)(e - s) : strlen(s);
+      if (n == 0)
+        snprintf(buf, sizeof buf, "%s", cmd);
+      else
+        snprintf(buf, sizeof buf, "%.*s/%s", (int)n, s, cmd);
+      execve(buf, p->argv, p->env);
+      if (errno == EACCES || errno == ENOEXEC || errno == EPERM)
+        seen_eacces = errno;
+      else if (errno != ENOENT && errno != ENOTDIR)
+        err = errno;
+      if (!e)
+        break;
+      s = e + 1;
+    }
+    if (seen_eacces && err == ENOENT)
+      err = seen_eacces;
+  }
+  ctl_write("X%d\t%s\n", err, cmd);
+  _exit(err == ENOENT || err == ENOTDIR ? 127 : 126);
+}
+
+static void command_child(const struct plan *p, int slave, const sigset_t *oldmask)
+{
+  if (setsid() < 0)
+    fail("setsid", "");
+  if (p->tty) {
+    if (ioctl(slave, TIOCSCTTY, 0) < 0)
+      fail("set controlling terminal", "");
+    for (int i = 0; i < 3; i++)
+      if (dup2(slave, i) < 0)
+        fail("dup2", "tty");
+    if (slave > 2)
+      close(slave);
+  }
+  /* Signal dispositions the init changed must not reach the command. */
+  for (int s = 1; s < NSIG; s++)
+    signal(s, SIG_DFL);
+  sigprocmask(SIG_SETMASK, oldmask, NULL);
+  if (p->userns && p->ngroups >= 0 && setgroups((size_t)p->ngroups, p->groups) < 0 && errno != EPERM)
+    fail("setgroups", "");
+  if (!p->userns && setgroups((size_t)p->ngroups, p->groups) < 0)
+    fail("setgroups", "");
+  if (p->uid == 0 && setresgid(p->gid, p->gid, p->gid) < 0)
+    fail("setgid", "");
+  /* Loaded while we still hold CAP_SYS_ADMIN in the namespace: no no_new_privs needed for it. */
+  if (p->seccomp)
+    load_seccomp();
+  set_caps(p);
+  if (p->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    fail("no_new_privs", "");
+  /* The working directory is resolved after pivot_root, never inherited from the host. */
+  if (chdir(p->cwd ? p->cwd : "/") < 0)
+    fail("chdir", p->cwd ? p->cwd : "/");
+  /* Only 0, 1 and 2 cross into the command (CVE-2024-21626); ctl stays open until exec. */
+  if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+    for (int fd = 3; fd < 1024; fd++)
+      fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  exec_command(p);
+}
+
+/* ---------- init: pid 1 of the container ---------- */
+
+static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+
+static void noop(int s) { (void)s; }
+
+static int status_code(int st)
+{
+  if (WIFEXITED(st))
+    return WEXITSTATUS(st);
+  if (WIFSIGNALED(st))
+    return 128 + WTERMSIG(st);
+  return 125;
+}
+
+static void copy_winsize(int from, int to)
+{
+  struct winsize ws;
+  if (ioctl(from, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
+    ioctl(to, TIOCSWINSZ, &ws);
+}
+
+static ssize_t write_all(int fd, const char *b, size_t n)
+{
+  size_t off = 0;
+  while (off < n) {
+    ssize_t w = write(fd, b + off, n - off);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0 && errno == EAGAIN) {
+      struct pollfd pf = { fd, POLLOUT, 0 };
+      poll(&pf, 1, 100);
+      continue;
+    }
+    if (w <= 0)
+      return -1;
+    off += (size_t)w;
+  }
+  return (ssize_t)off;
+}
+
+static _Noreturn void run_init(const struct plan *p)
+{
+  die_with_parent();
+  /* Not dumpable: the container cannot open /proc/1/exe, /proc/1/fd or ptrace us. */
+  prctl(PR_SET_DUMPABLE, 0);
+  /*
+   * A mount namespace of the container's own: pivot_root moves the root of every process of a
+   * namespace, and the helper must keep seeing the host to clean up after the run.
+   */
+  if (unshare(CLONE_NEWNS) < 0)
+    fail("unshare", "mount namespace");
+  /* fds from the helper's namespace name its mounts, not ours: open the root again. */
+  close(root_fd);
+  root_fd = open(p->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0)
+    fail("open", p->root);
+
+  for (int i = 0; i < p->nmounts; i++)
+    do_mount(&p->mounts[i]);
+  if (p->readonly_root) {
+    struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+    if (mount_setattr(root_fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+      fail("remount read-only", "/");
+  }
+  if (p->cwd) {
+    int fd = target_in_root(p->cwd, 1);
+    if (fd >= 0)
+      close(fd);
+  }
+
+  /* pivot_root, then drop the old root: no host path stays reachable. */
+  if (fchdir(root_fd) < 0)
+    fail("chdir", p->root);
+  if (syscall(SYS_pivot_root, ".", ".") < 0)
+    fail("pivot_root", p->root);
+  if (umount2(".", MNT_DETACH) < 0)
+    fail("unmount old root", "");
+  if (chdir("/") < 0)
+    fail("chdir", "/");
+  close(root_fd);
+  if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
+    fail("sethostname", p->hostname);
+
+  int master = -1, slave = -1;
+  if (p->tty) {
+    master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+      fail("open", "/dev/pts/ptmx");
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+      fail("unlock pty", "");
+    slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+    if (slave < 0)
+      fail("open pty", "");
+    struct winsize ws = { .ws_row = p->rows, .ws_col = p->cols };
+    if (ws.ws_row && ws.ws_col)
+      ioctl(master, TIOCSWINSZ, &ws);
+    else
+      copy_winsize(1, master);
+  }
+
+  sigset_t mask, old;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) {
+    /*
+     * pid 1 drops a signal whose handler is SIG_DFL, even when blocked for signalfd:
+     * install a real (empty) handler so forwarded signals arrive.
+     */
+    struct sigaction sa = { .sa_handler = noop };
+    sigaction(forwarded[i], &sa, NULL);
+    sigaddset(&mask, forwarded[i]);
+  }
+  sigprocmask(SIG_BLOCK, &mask, &old);
+  int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0)
+    fail("signalfd", "");
+
+  pid_t child = fork();
+  if (child < 0)
+    fail("fork", "");
+  if (child == 0)
+    command_child(p, slave, &old);
+  if (slave >= 0)
+    close(slave);
+  close(ctl);
+  ctl = -1;
+
+  int in_open = p->tty && p->tty_stdin;
+  if (master >= 0)
+    fcntl(master, F_SETFL, O_NONBLOCK);
+  int code = -1;
+  char buf[16384];
+  for (;;) {
+    struct pollfd fds[3];
+    int n = 0;
+    fds[n++] = (struct pollfd){ sfd, POLLIN, 0 };
+    if (master >= 0)
+      fds[n++] = (struct pollfd){ master, POLLIN, 0 };
+    if (in_open)
+      fds[n++] = (struct pollfd){ 0, POLLIN, 0 };
+    if (poll(fds, (nfds_t)n, -1) < 0 && errno != EINTR)
+      break;
+    if (master >= 0 && fds[1].revents) {
+      ssize_t r = read(master, buf, sizeof buf);
+      if (r > 0)
+        write_all(1, buf, (size_t)r);
+      else if (r < 0 && errno != EAGAIN && errno != EINTR) {
+        close(master); /* EIO: every slave is closed */
+        master = -1;
+      }
+    }
+    if (in_open && fds[n - 1].revents) {
+      ssize_t r = read(0, buf, sizeof buf);
+      if (r > 0 && master >= 0)
+        write_all(master, buf, (size_t)r);
+      else if (r <= 0 && errno != EINTR && errno != EAGAIN)
+        in_open = 0;
+    }
+    if (fds[0].revents) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGCHLD)
+          continue;
+        if (si.ssi_signo == SIGWINCH && master >= 0)
+          copy_winsize(1, master); /* the kernel then signals the pty's foreground group */
+        else
+          kill(child, (int)si.ssi_signo);
+      }
+      int st;
+      pid_t w;
+      /* Reap every child: orphans of the command are re-parented to us. */
+      while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+        if (w == child)
+          code = status_code(st);
+    }
+    if (code >= 0) {
+      /* Drain what the command wrote last before the terminal goes away. */
+      if (master >= 0) {
+        ssize_t r;
+        while ((r = read(master, buf, sizeof buf)) > 0)
+          write_all(1, buf, (size_t)r);
+      }
+      _exit(code);
+    }
+  }
+  _exit(125);
+}
+
+/* ---------- cleanup ---------- */
+
+/* rm -rf inside the user namespace: the run dir holds files of the image's (sub-)uids. */
+static void remove_tree(int dfd, const char *name)
+{
+  int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0) {
+    DIR *d = fdopendir(fd);
+    if (d) {
+      struct dirent *e;
+      while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+          remove_tree(fd, e->d_name);
+      closedir(d);
+    } else {
+      close(fd);
+    }
+    if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno == EACCES && fchmodat(dfd, name, 0700, 0) == 0)
+      unlinkat(dfd, name, AT_REMOVEDIR);
+  } else if (errno == EACCES) {
+    /* A directory we may not read (overlay's work/work is mode 000): open it up, retry once. */
+    if (fchmodat(dfd, name, 0700, 0) == 0)
+      remove_tree(dfd, name);
+  } else {
+    unlinkat(dfd, name, 0);
+  }
+}
+
+/* ---------- id maps, written by the helper itself ---------- */
+
+struct mapper {
+  pid_t pid;
+  int go;    /* write end: closing it lets the child exec */
+  int err;   /* read end of the child's stderr */
+};
+
+/*
+ * newuidmap/newgidmap must run in the parent user namespace, so they are forked before unshare
+ * and wait on a pipe; both then run in parallel on our pid. Cheaper than a round trip to Node.
+ */
+static struct mapper start_mapper(char **argv, pid_t target)
+{
+  int go[2], err[2];
+  if (pipe2(go, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+    fail("pipe", "");
+  struct mapper m = { fork(), go[1], err[0] };
+  if (m.pid < 0)
+    fail("fork", argv[0]);
+  if (m.pid == 0) {
+    char c;
+    close(go[1]);
+    close(err[0]);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    dup2(err[1], 2);
+    if (read(go[0], &c, 1) != 1)
+      _exit(125);
+    /* argv[1] is the target pid placeholder */
+    char pid[16];
+    snprintf(pid, sizeof pid, "%d", (int)target);
+    argv[1] = pid;
+    execv(argv[0], argv);
+    dprintf(2, "%s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  close(go[0]);
+  close(err[1]);
+  return m;
+}
+
+static void finish_mapper(struct mapper *m, const char *tool)
+{
+  int st = 0;
+  while (waitpid(m->pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+    close(m->err);
+    return;
+  }
+  char buf[1024];
+  ssize_t n = read(m->err, buf, sizeof buf - 1);
+  buf[n > 0 ? n : 0] = '\0';
+  for (char *c = buf; *c; c++)
+    if (*c == '\n' || *c == '\t')
+      *c = ' ';
+  ctl_write("M%s\t%s\n", tool, buf);
+  _exit(125);
+}
+
+static void write_file(const char *path, const char *text)
+{
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+    fail("write", path);
+  close(fd);
+}
+
+static void map_ids(const struct plan *p, struct mapper *um, struct mapper *gm)
+{
+  if (p->single_map) {
+    char buf[64];
+    write_file("/proc/self/setgroups", "deny");
+    snprintf(buf, sizeof buf, "0 %ld 1\n", p->single_uid);
+    write_file("/proc/self/uid_map", buf);
+    snprintf(buf, sizeof buf, "0 %ld 1\n", p->single_gid);
+    write_file("/proc/self/gid_map", buf);
+    return;
+  }
+  if (write(um->go, "g", 1) != 1 || write(gm->go, "g", 1) != 1)
+    fail("start newuidmap", "");
+  close(um->go);
+  close(gm->go);
+  finish_mapper(um, "newuidmap");
+  finish_mapper(gm, "newgidmap");
+}
+
+/* ---------- modes ---------- */
+
+static pid_t init_pid = -1;
+
+static void forward(int s)
+{
+  if (init_pid > 0)
+    kill(init_pid, s);
+}
+
+static int run(void)
+{
+  die_with_parent();
+  struct plan p;
+  read_plan(&p);
+
+  struct mapper um = { -1, -1, -1 }, gm = { -1, -1, -1 };
+  int self_maps = p.userns && (p.uidmap_argv || p.single_map);
+  if (self_maps && !p.single_map) {
+    um = start_mapper(p.uidmap_argv, getpid());
+    gm = start_mapper(p.gidmap_argv, getpid());
+  }
+  /* The cgroup namespace comes after Node has put us into the run's cgroup (limits), if any. */
+  int late_cgroup = p.wait_go && (p.ns_flags & CLONE_NEWCGROUP);
+  if (unshare(p.ns_flags & ~(late_cgroup ? CLONE_NEWCGROUP : 0)) < 0)
+    fail("unshare", p.userns ? "user namespace" : "namespaces");
+  if (self_maps)
+    map_ids(&p, &um, &gm);
+  if ((p.userns && !self_maps) || p.wait_go)
+    handshake();
+  if (late_cgroup && unshare(CLONE_NEWCGROUP) < 0)
+    fail("unshare", "cgroup namespace");
+  if (p.userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+    fail("become root in the user namespace", "");
+  /* Nothing we mount may propagate back to the host's mount table. */
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    fail("make mounts private", "/");
+
+  mount_rootfs(&p);
+  root_fd = open(p.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0)
+    fail("open", p.root);
+
+  if (unshare(CLONE_NEWPID) < 0)
+    fail("unshare", "pid namespace");
+  for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) {
+    struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
+    sigaction(forwarded[i], &sa, NULL);
+  }
+  init_pid = fork();
+  if (init_pid < 0)
+    fail("fork", "init");
+  if (init_pid == 0)
+    run_init(&p);
+  close(root_fd);
+
+  int st = 0;
+  while (waitpid(init_pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  int code = status_code(st);
+
+  /* Take the rootfs down before removing the run dir beneath it. */
+  if (umount2(p.root, MNT_DETACH) < 0 && errno != EINVAL)
+    ctl_write("W unmount %s: %s\n", p.root, strerror(errno));
+  if (fuse_pid > 0) {
+    kill(fuse_pid, SIGTERM);
+    waitpid(fuse_pid, NULL, 0);
+  }
+  if (p.cleanup)
+    remove_tree(AT_FDCWD, p.cleanup);
+  return code;
+}
+
+static int userns(char **argv)
+{
+  die_with_parent();
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+    fail("unshare", "user namespace");
+  handshake();
+  if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+    fail("become root in the user namespace", "");
+  /* Drop the host's supplementary groups (they would show as nogroup); denied with a single-id map. */
+  setgroups(0, NULL);
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    fail("make mounts private", "/");
+  execvp(argv[0], argv);
+  int e = errno;
+  ctl_write("X%d\t%s\n", e, argv[0]);
+  _exit(e == ENOENT ? 127 : 126);
+}
+
+int main(int argc, char **argv)
+{
+  if (argc >= 3) {
+    ctl = atoi(argv[2]);
+    if (argc >= 3 && !strcmp(argv[1], "run"))
+      reexec_sealed(argv); /* before ctl becomes close-on-exec */
+    if (ctl < 3 || fcntl(ctl, F_SETFD, FD_CLOEXEC) < 0) {
+      fprintf(stderr, "flux-helper: bad control fd\n");
+      return 125;
+    }
+  }
+  if (argc >= 3 && !strcmp(argv[1], "run"))
+    return run();
+  if (argc >= 5 && !strcmp(argv[1], "userns") && !strcmp(argv[3], "--"))
+    return userns(argv + 4);
+  fprintf(stderr, "usage: flux-helper run CTLFD | flux-helper userns CTLFD -- ARGV...\n"
+                  "flux-helper is started by flux; it is not meant to be run by hand.\n");
+  return 125;
+}

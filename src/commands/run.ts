@@ -1,0 +1,324 @@
+/** `flux run`: find (or pull) the image, turn its config and the flags into a sandbox, run it. */
+import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { isAbsolute, join, posix, resolve as resolvePath } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { FluxError } from '../errors.js';
+import { lap } from '../sandbox/timing.js';
+import { Store } from '../../store/index.js';
+import type { ImageRecord } from '../../store/index.js';
+import { parseGroup, parsePasswd, resolveUser } from '../image/user.js';
+import { capSet } from '../sandbox/caps.js';
+import { idMapsFor, mappedCount, mapArgs, toolPath, singleMapWarning, type IdMaps } from '../sandbox/idmap.js';
+import { readLayerFile } from '../sandbox/layer-files.js';
+import type { SandboxSpec, VolumeSpec } from '../sandbox/plan.js';
+import { cleanStaleRuns, makeRunDir, overlayChoice, overlaySpec, prepareCopy, removeTree } from '../sandbox/rootfs.js';
+import { runSandbox } from '../sandbox/run.js';
+import { isRealRoot } from '../sandbox/userns.js';
+import type { NetworkAttachment, PortForward } from '../sandbox/network-types.js';
+import { checkLimits, type Limits } from '../sandbox/limits.js';
+
+export interface RunOptions {
+  env: string[];
+  envFile: string[];
+  workdir?: string;
+  user?: string;
+  entrypoint?: string;
+  hostname?: string;
+  volume: string[];
+  tmpfs: string[];
+  readOnly: boolean;
+  name?: string;
+  interactive: boolean;
+  tty: boolean;
+  network?: string;
+  publish: string[];
+  publishAll: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  privileged: boolean;
+  securityOpt: string[];
+  pull: 'missing' | 'always' | 'never';
+  platform?: string;
+  insecure: boolean;
+  verbose: boolean;
+  quiet: boolean;
+  limits: Limits;
+}
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+const bad = (code: string, message: string, hint: string) => new FluxError(code, message, { hint, exitCode: 125 });
+
+/** docker's argv rule: --entrypoint replaces Entrypoint and drops the image's Cmd. */
+export function commandLine(config: ImageRecord['config']['config'], cmd: string[], entrypoint: string | undefined): string[] {
+  const c = config ?? {};
+  let ep = c.Entrypoint ?? [];
+  let args = cmd.length > 0 ? cmd : (c.Cmd ?? []);
+  if (entrypoint !== undefined) {
+    ep = entrypoint === '' ? [] : [entrypoint];
+    if (cmd.length === 0) args = [];
+  }
+  return [...ep, ...args];
+}
+
+/** `K=V`, or bare `K` taking the host's value (dropped when the host has none). */
+export function envEntry(raw: string, host: NodeJS.ProcessEnv): string | undefined {
+  const eq = raw.indexOf('=');
+  if (eq === 0) throw bad('BAD_ENV', `invalid environment variable "${raw}": the name is empty.`, 'Write -e NAME=VALUE or -e NAME.');
+  if (eq > 0) return raw;
+  const v = host[raw];
+  return v === undefined ? undefined : `${raw}=${v}`;
+}
+
+export function parseEnvFile(text: string, host: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const l = line.replace(/\r$/, '');
+    if (l.trim() === '' || l.trimStart().startsWith('#')) continue;
+    const e = envEntry(l.trimStart(), host);
+    if (e !== undefined) out.push(e);
+  }
+  return out;
+}
+
+/** Later entries win; order of first appearance is kept. */
+export function mergeEnv(...lists: string[][]): string[] {
+  const m = new Map<string, string>();
+  for (const list of lists) {
+    for (const e of list) {
+      const eq = e.indexOf('=');
+      const k = eq < 0 ? e : e.slice(0, eq);
+      m.set(k, e);
+    }
+  }
+  return [...m.values()];
+}
+
+export function parseVolume(spec: string, cwd = process.cwd()): VolumeSpec {
+  const parts = spec.split(':');
+  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) {
+    throw bad('BAD_VOLUME', `invalid volume "${spec}".`, 'Write -v HOST_PATH:CONTAINER_PATH[:ro|rw].');
+  }
+  const [host, container, mode] = parts as [string, string, string | undefined];
+  if (mode !== undefined && !/^(ro|rw)(,(ro|rw))*$/.test(mode)) {
+    throw bad('BAD_VOLUME', `invalid volume mode "${mode}" in "${spec}".`, 'The mode is ro or rw.');
+  }
+  if (!isAbsolute(container)) throw bad('BAD_VOLUME', `the container path "${container}" in -v ${spec} is not absolute.`, 'Write it from /, e.g. -v ./data:/data.');
+  if (!isAbsolute(host) && !host.startsWith('.')) {
+    throw bad('BAD_VOLUME', `"${host}" in -v ${spec} is not a host path (named volumes are not supported).`, 'Give an absolute path or one starting with ./');
+  }
+  const abs = resolvePath(cwd, host);
+  if (!existsSync(abs)) throw bad('BAD_VOLUME', `the host path ${abs} of -v ${spec} does not exist.`, 'Create it first, or fix the path.');
+  return { host: abs, container: posix.normalize(container), readOnly: mode?.split(',').includes('ro') ?? false };
+}
+
+/** A working directory must be absolute and never a file-descriptor path (CVE-2024-21626). */
+export function checkWorkdir(dir: string): string {
+  if (!dir.startsWith('/')) throw bad('BAD_WORKDIR', `the working directory "${dir}" is not absolute.`, 'Give -w an absolute path inside the container.');
+  const n = posix.normalize(dir);
+  if (/^\/proc\/(self|thread-self|\d+)(\/task\/\d+)?\/fd(\/|$)/.test(n) || /^\/proc\/(self|thread-self|\d+)\/cwd(\/|$)/.test(n)) {
+    throw bad('BAD_WORKDIR', `the working directory ${dir} is a file-descriptor path, which could lead outside the container.`, 'Use a real directory of the image.');
+  }
+  return n;
+}
+
+async function findRecord(image: string, o: RunOptions, store: Store): Promise<ImageRecord> {
+  const { ensureImage } = await import('../image/resolve.js');
+  return ensureImage(image, {
+    store,
+    pull: o.pull,
+    ...(o.platform ? { platform: o.platform } : {}),
+    insecure: o.insecure,
+    events: { notice: (m: string) => process.stderr.write(`flux: ${m}\n`) },
+  });
+}
+
+export function parseSecurityOpts(list: string[]): { noNewPrivileges: boolean; seccomp: boolean } {
+  let nnp = false;
+  let seccomp = true;
+  for (const s of list) {
+    if (s === 'no-new-privileges' || s === 'no-new-privileges=true' || s === 'no-new-privileges:true') nnp = true;
+    else if (s === 'no-new-privileges=false' || s === 'no-new-privileges:false') nnp = false;
+    else if (s === 'seccomp=unconfined' || s === 'seccomp:unconfined') seccomp = false;
+    else throw bad('BAD_SECURITY_OPT', `unsupported --security-opt "${s}".`, 'flux supports --security-opt no-new-privileges and seccomp=unconfined.');
+  }
+  return { noNewPrivileges: nnp, seccomp };
+}
+
+/** The maps the helper writes itself (newuidmap argv with a placeholder pid, or a single-id map). */
+function helperMaps(m: IdMaps): NonNullable<SandboxSpec['idmap']> {
+  if (m.single) return { kind: 'single', uid: m.user.uid, gid: m.user.gid };
+  return {
+    kind: 'full',
+    uid: [toolPath('newuidmap'), 'PID', ...mapArgs(m.user.uid, m.uidRanges)],
+    gid: [toolPath('newgidmap'), 'PID', ...mapArgs(m.user.gid, m.gidRanges)],
+  };
+}
+
+export async function runCommand(image: string, cmd: string[], o: RunOptions): Promise<number> {
+  const security = parseSecurityOpts(o.securityOpt);
+  const caps = capSet(o.capAdd, o.capDrop);
+  const volumes = o.volume.map((v) => parseVolume(v));
+  for (const t of o.tmpfs) if (!t.startsWith('/')) throw bad('BAD_TMPFS', `--tmpfs ${t} is not an absolute path.`, 'Write --tmpfs /path.');
+  const choice = overlayChoice();
+  const limits = checkLimits(o.limits);
+
+  lap('modules');
+  const store = Store.open();
+  const record = await findRecord(image, o, store);
+  lap('image');
+  const config = record.config.config ?? {};
+  const argv = commandLine(config, cmd, o.entrypoint);
+  if (argv.length === 0) {
+    throw bad('NO_COMMAND', `no command given and the image ${record.reference} has no Entrypoint or Cmd.`, `Name one: flux run ${image} -- sh.`);
+  }
+  const lowers = record.layers.map((l) => store.layerPath(l.diffId)).reverse();
+  if (lowers.length === 0) throw bad('NO_LAYERS', `the image ${record.reference} has no layers.`, 'Pull a complete image.');
+
+  const passwd = parsePasswd(readLayerFile(lowers, 'etc/passwd') ?? '');
+  const group = parseGroup(readLayerFile(lowers, 'etc/group') ?? '');
+  const user = resolveUser(o.user ?? config.User, passwd, group);
+  const root = isRealRoot();
+  const maps = root ? undefined : idMapsFor();
+  if (maps) {
+    const max = maps.single ? 1 : Math.min(mappedCount(maps.uidRanges), mappedCount(maps.gidRanges));
+    const high = Math.max(user.uid, user.gid, ...user.groups);
+    if (high >= max) {
+      throw bad('ID_NOT_MAPPED', `the image's user ${o.user ?? config.User} (id ${high}) lies outside the ${max} ids mapped for you.`,
+        maps.single ? `Give yourself subordinate ids: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${maps.user.name}` : 'Enlarge your range in /etc/subuid and /etc/subgid.');
+    }
+    if (maps.single) user.groups = [];
+  }
+
+  const workdir = checkWorkdir(o.workdir ?? (config.WorkingDir || '/'));
+  const hostname = o.hostname ?? randomBytes(6).toString('hex');
+  const fileEnv = o.envFile.flatMap((f) => {
+    try {
+      return parseEnvFile(readFileSync(f, 'utf8'), process.env);
+    } catch (err) {
+      throw bad('BAD_ENV_FILE', `cannot read the env file ${f}: ${(err as Error).message}.`, 'Check the path of --env-file.');
+    }
+  });
+  const cliEnv = o.env.map((e) => envEntry(e, process.env)).filter((e): e is string => e !== undefined);
+  const env = mergeEnv(
+    [`PATH=${DEFAULT_PATH}`],
+    config.Env ?? [],
+    [`HOSTNAME=${hostname}`],
+    (config.Env ?? []).some((e) => e.startsWith('HOME=')) ? [] : [`HOME=${user.home}`],
+    o.tty ? [`TERM=${process.env.TERM && process.env.TERM !== 'dumb' ? process.env.TERM : 'xterm'}`] : [],
+    fileEnv,
+    cliEnv,
+  );
+  const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+
+  // Network first: a bad -p or mode is refused before anything touches the disk.
+  const { createNetwork, parsePublishAll } = await import('../sandbox/network.js');
+  const publish: PortForward[] = o.publish.flatMap((p) => parsePublishAll(p));
+  const network: NetworkAttachment = await createNetwork({
+    mode: o.network ?? 'slirp4netns',
+    publish,
+    publishAll: o.publishAll,
+    exposedPorts: Object.keys(config.ExposedPorts ?? {}),
+    hostname,
+  });
+
+  lap('network');
+  await cleanStaleRuns(store.runsDir);
+  const rd = makeRunDir(store.runsDir);
+  try {
+    const etcFiles: SandboxSpec['etcFiles'] = [];
+    const put = (name: string, content: string | undefined, hostFile: string) => {
+      let text = content;
+      if (text === undefined) {
+        try {
+          text = readFileSync(hostFile, 'utf8');
+        } catch {
+          text = '';
+        }
+      }
+      const p = join(rd.dir, name);
+      writeFileSync(p, text, { mode: 0o644 });
+      etcFiles.push({ path: `/etc/${name}`, host: p });
+    };
+    put('resolv.conf', network.resolvConf, '/etc/resolv.conf');
+    put('hosts', network.hosts ?? `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`, '/etc/hosts');
+    put('hostname', `${hostname}\n`, '/etc/hostname');
+
+    const tty = o.tty
+      ? { stdin: o.interactive, rows: process.stdout.rows ?? 0, cols: process.stdout.columns ?? 0 }
+      : undefined;
+
+    if (maps?.single) process.stderr.write(singleMapWarning(maps.user.name));
+    const spec = (rootfs: SandboxSpec['rootfs']): SandboxSpec => ({
+      ...(maps ? { idmap: helperMaps(maps) } : {}),
+      waitGo: (network.newNamespace && (o.network ?? 'slirp4netns') !== 'none') || limits !== undefined,
+      userns: !root,
+      newNet: network.newNamespace,
+      fullMap: maps ? !maps.single : true,
+      rootfs,
+      hostname,
+      etcFiles,
+      volumes,
+      tmpfs: o.tmpfs,
+      readOnly: o.readOnly,
+      privileged: o.privileged,
+      caps,
+      noNewPrivileges: security.noNewPrivileges,
+      seccomp: security.seccomp,
+      uid: user.uid,
+      gid: user.gid,
+      groups: user.groups,
+      cwd: workdir,
+      env,
+      argv,
+      path: pathVar,
+      ...(tty ? { tty } : {}),
+      cleanup: rd.dir,
+    });
+    const supervise = (s: SandboxSpec) =>
+      runSandbox(s, {
+        ...(maps ? { maps } : {}),
+        network,
+        interactive: o.interactive,
+        ...(limits ? { onPid: (pid: number) => limits.join(pid) } : {}),
+        onRootfsKind: (k) => {
+          if (o.verbose) process.stderr.write(`flux: rootfs: ${k === 'overlay' ? 'native overlayfs' : k === 'fuse' ? 'fuse-overlayfs' : 'copy'}\n`);
+        },
+        onWarning: (t) => process.stderr.write(`flux: warning: ${t}\n`),
+      });
+
+    lap('prepared');
+    let result;
+    if (choice === 'copy') {
+      result = await supervise(spec(await prepareCopy(rd, lowers)));
+    } else {
+      result = await supervise(spec(overlaySpec(choice, rd, lowers)));
+      const refused = result.setupError && result.rootfsKind === undefined && /mount (overlay|fuse)/.test(result.setupError.message);
+      if (refused && choice === 'auto') {
+        if (o.verbose) process.stderr.write(`flux: ${result.setupError!.message} Falling back to a copy of the layers.\n`);
+        const again = makeRunDir(store.runsDir);
+        result = await supervise({ ...spec(await prepareCopy(again, lowers)), cleanup: again.dir });
+        if (existsSync(again.dir)) await removeTree([again.dir]);
+      }
+    }
+    lap('sandbox done');
+    if (result.setupError) {
+      if (result.setupError.code === 'EXEC_NOT_FOUND' || result.setupError.code === 'EXEC_DENIED') throw result.setupError;
+      throw new FluxError(result.setupError.code, result.setupError.message, {
+        ...(result.setupError.hint ? { hint: result.setupError.hint } : {}),
+        exitCode: 125,
+      });
+    }
+    return result.code;
+  } finally {
+    await network.detach();
+    await limits?.remove();
+    if (existsSync(rd.dir)) {
+      try {
+        rmSync(rd.dir, { recursive: true, force: true });
+      } catch {
+        await removeTree([rd.dir]);
+      }
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import { accessSync, constants } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { FluxError } from '../errors.js';
+
+let cached: string | undefined;
+
+/** The built C helper: native/build/flux-helper next to dist/, or FLUX_HELPER. */
+export function helperPath(): string {
+  if (cached) return cached;
+  // dist/src/native/helper.js → <package>/native/build/flux-helper
+  const path = process.env.FLUX_HELPER ?? fileURLToPath(new URL('../../../native/build/flux-helper', import.meta.url));
+  try {
+    accessSync(path, constants.X_OK);
+  } catch {
+    throw new FluxError('HELPER_MISSING', `the sandbox helper ${path} is missing or not executable.`, {
+      hint: 'Build it with `npm run build` (needs a C compiler: `apt-get install gcc`).',
+    });
+  }
+  cached = path;
+  return path;
+}
+
+/** A record the helper sent on its control socket. */
+export type HelperRecord =
+  | { kind: 'ready' }
+  | { kind: 'rootfs'; value: string }
+  | { kind: 'error'; op: string; errno: number; path: string }
+  | { kind: 'exec'; errno: number; cmd: string }
+  | { kind: 'warning'; text: string }
+  | { kind: 'mapfail'; tool: string; text: string };
+
+export function parseRecord(line: string): HelperRecord | undefined {
+  const tag = line[0];
+  const body = line.slice(1);
+  switch (tag) {
+    case 'R':
+      return { kind: 'ready' };
+    case 'K':
+      return { kind: 'rootfs', value: body };
+    case 'E': {
+      const [op = '', errno = '0', path = ''] = body.split('\t');
+      return { kind: 'error', op, errno: Number(errno), path };
+    }
+    case 'X': {
+      const [errno = '0', cmd = ''] = body.split('\t');
+      return { kind: 'exec', errno: Number(errno), cmd };
+    }
+    case 'W':
+      return { kind: 'warning', text: body.trim() };
+    case 'M': {
+      const [tool = '', text = ''] = body.split('\t');
+      return { kind: 'mapfail', tool, text };
+    }
+    default:
+      return undefined;
+  }
+}
+
+const ERRNO_TEXT: Record<number, string> = {
+  1: 'Operation not permitted',
+  2: 'No such file or directory',
+  5: 'Input/output error',
+  13: 'Permission denied',
+  16: 'Device or resource busy',
+  17: 'File exists',
+  19: 'No such device',
+  20: 'Not a directory',
+  22: 'Invalid argument',
+  28: 'No space left on device',
+  36: 'File name too long',
+  38: 'Function not implemented',
+  40: 'Too many levels of symbolic links',
+  110: 'Connection timed out',
+};
+
+export function errnoText(errno: number): string {
+  return ERRNO_TEXT[errno] ?? `errno ${errno}`;
+}

@@ -1,0 +1,142 @@
+/**
+ * The sandbox as data: the list of setup operations the native helper executes in order
+ * (bubblewrap's model). Pure: no I/O, so it is unit-tested as a value.
+ */
+import { capMask } from './caps.js';
+
+export type RootfsSpec =
+  | {
+      kind: 'overlay';
+      root: string;
+      upper: string;
+      work: string;
+      /** Unpacked layers, topmost first (overlayfs' lowerdir order). */
+      lowers: string[];
+      userxattr: boolean;
+      /** fuse-overlayfs: the fallback when native overlay is refused, or the only choice. */
+      fuse?: { bin: string; only: boolean };
+    }
+  | { kind: 'copy'; src: string; root: string };
+
+export interface VolumeSpec {
+  host: string;
+  container: string;
+  readOnly: boolean;
+}
+
+export interface SandboxSpec {
+  userns: boolean;
+  newNet: boolean;
+  /** The full subordinate map exists (groups such as tty=5 are mapped). */
+  fullMap: boolean;
+  rootfs: RootfsSpec;
+  hostname: string;
+  /** Host files bind-mounted over /etc/resolv.conf, /etc/hosts, /etc/hostname. */
+  etcFiles: { path: string; host: string }[];
+  volumes: VolumeSpec[];
+  tmpfs: string[];
+  readOnly: boolean;
+  privileged: boolean;
+  caps: Set<string>;
+  noNewPrivileges: boolean;
+  /** The default seccomp deny list (off with --privileged or seccomp=unconfined). */
+  seccomp?: boolean;
+  uid: number;
+  gid: number;
+  groups: number[];
+  cwd: string;
+  env: string[];
+  argv: string[];
+  path: string;
+  tty?: { stdin: boolean; rows: number; cols: number };
+  /**
+   * Id maps the helper writes itself: newuidmap/newgidmap argv (argv[1] is replaced by its pid),
+   * or a single-id map. Absent: Node writes them during the handshake.
+   */
+  idmap?: { kind: 'full'; uid: string[]; gid: string[] } | { kind: 'single'; uid: number; gid: number };
+  /** Node must act (network, cgroup) after the namespaces exist and before the command starts. */
+  waitGo?: boolean;
+  /** Removed by the helper (inside the user namespace) when the run ends. */
+  cleanup?: string;
+}
+
+/** OCI/podman default masked paths: read as empty (files: /dev/null; dirs: empty read-only tmpfs). */
+export const MASKED_PATHS = [
+  '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats',
+  '/proc/sched_debug', '/proc/scsi', '/proc/interrupts', '/sys/firmware', '/sys/fs/selinux', '/sys/dev/block',
+  '/sys/devices/virtual/powercap',
+];
+
+export const READONLY_PATHS = ['/proc/asound', '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+
+type Op = string[];
+
+function mount(kind: string, a: string, b = '', c = ''): Op {
+  return ['mount', kind, a, b, c];
+}
+
+export function buildPlan(s: SandboxSpec): Op[] {
+  const ops: Op[] = [];
+  const ns = ['mnt', 'uts', 'ipc', 'cgroup'];
+  if (s.userns) ns.push('user');
+  if (s.newNet) ns.push('net');
+  ops.push(['ns', ns.join(',')]);
+  if (s.userns && s.idmap?.kind === 'full') ops.push(['maps', String(s.idmap.uid.length), ...s.idmap.uid, String(s.idmap.gid.length), ...s.idmap.gid]);
+  if (s.userns && s.idmap?.kind === 'single') ops.push(['single-map', String(s.idmap.uid), String(s.idmap.gid)]);
+  if (s.waitGo) ops.push(['wait']);
+
+  const r = s.rootfs;
+  if (r.kind === 'overlay') {
+    ops.push(['overlay', r.root, r.upper, r.work, r.userxattr ? '1' : '0', String(r.lowers.length), ...r.lowers]);
+    if (r.fuse) ops.push(['fuse', r.fuse.bin, r.fuse.only ? '1' : '0']);
+  } else {
+    ops.push(['bindroot', r.src, r.root]);
+  }
+
+  ops.push(mount('proc', '/proc'));
+  ops.push(mount('sysfs', '/sys'));
+  ops.push(mount('tmpfs', '/dev', 'mode=755,size=65536k', 'nosuid,noexec'));
+  for (const d of DEVICES) ops.push(mount('bind', `/dev/${d}`, `/dev/${d}`, 'file,optional'));
+  ops.push(mount('devpts', '/dev/pts', `newinstance,ptmxmode=0666,mode=0620${s.fullMap || !s.userns ? ',gid=5' : ''}`, 'nosuid,noexec'));
+  ops.push(mount('symlink', 'pts/ptmx', '/dev/ptmx'));
+  ops.push(mount('symlink', '/proc/self/fd', '/dev/fd'));
+  ops.push(mount('symlink', '/proc/self/fd/0', '/dev/stdin'));
+  ops.push(mount('symlink', '/proc/self/fd/1', '/dev/stdout'));
+  ops.push(mount('symlink', '/proc/self/fd/2', '/dev/stderr'));
+  ops.push(mount('tmpfs', '/dev/shm', 'mode=1777,size=65536k', 'nosuid,nodev,noexec'));
+  ops.push(mount('mqueue', '/dev/mqueue', '', 'nosuid,nodev,noexec'));
+  for (const f of s.etcFiles) ops.push(mount('bind', f.host, f.path, 'file'));
+  for (const v of s.volumes) ops.push(mount('bind', v.host, v.container, v.readOnly ? 'rec,ro' : 'rec'));
+  for (const t of s.tmpfs) ops.push(mount('tmpfs', t, 'mode=1777', 'nosuid,nodev'));
+  if (!s.privileged) {
+    for (const p of MASKED_PATHS) ops.push(mount('mask', p));
+    for (const p of READONLY_PATHS) ops.push(mount('ro', p));
+  }
+  if (s.readOnly) ops.push(['readonly']);
+
+  ops.push(['hostname', s.hostname]);
+  ops.push(['cwd', s.cwd]);
+  ops.push(['user', String(s.uid), String(s.gid), String(s.groups.length), ...s.groups.map(String)]);
+  ops.push(['caps', s.privileged ? 'all' : capMask(s.caps)]);
+  if (s.noNewPrivileges) ops.push(['nnp']);
+  if (s.seccomp && !s.privileged) ops.push(['seccomp']);
+  if (s.tty) ops.push(['tty', s.tty.stdin ? '1' : '0', String(s.tty.rows), String(s.tty.cols)]);
+  ops.push(['path', s.path]);
+  ops.push(['env', String(s.env.length), ...s.env]);
+  ops.push(['argv', String(s.argv.length), ...s.argv]);
+  if (s.cleanup) ops.push(['cleanup', s.cleanup]);
+  return ops;
+}
+
+/** `<length>\n` then every token NUL-terminated: trivial for C to split. */
+export function encodePlan(ops: Op[]): Buffer {
+  for (const op of ops) {
+    for (const t of op) {
+      if (t.includes('\0')) throw new Error(`plan token contains NUL: ${JSON.stringify(t)}`);
+    }
+  }
+  const body = Buffer.from(ops.map((op) => op.map((t) => `${t}\0`).join('')).join(''), 'utf8');
+  return Buffer.concat([Buffer.from(`${body.length}\n`), body]);
+}

@@ -1,0 +1,147 @@
+/**
+ * Root filesystem assembly for one run. The image's unpacked layers are read-only lower dirs of
+ * an overlay whose upper and work dirs live in `<store>/runs/<id>/` and go when the run ends.
+ * The mount itself happens inside the container's own mount namespace (the helper does it), so
+ * nothing ever appears in the host's mount table. Kinds, in order of preference: native overlay
+ * (userxattr), fuse-overlayfs, a per-run copy of the layers.
+ */
+import { accessSync, constants, mkdirSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { FluxError } from '../errors.js';
+import type { RootfsSpec } from './plan.js';
+import { runInUserNamespace, isRealRoot } from './userns.js';
+
+export type OverlayChoice = 'auto' | 'native' | 'fuse' | 'copy';
+
+export function overlayChoice(env: NodeJS.ProcessEnv = process.env): OverlayChoice {
+  const v = env.FLUX_OVERLAY;
+  if (v === undefined || v === '' || v === 'auto') return 'auto';
+  if (v === 'native' || v === 'fuse' || v === 'copy') return v;
+  throw new FluxError('BAD_OVERLAY', `FLUX_OVERLAY=${v} is not a rootfs kind.`, { hint: 'Use FLUX_OVERLAY=native, fuse or copy (or unset it).', exitCode: 125 });
+}
+
+export interface RunDir {
+  id: string;
+  dir: string;
+  upper: string;
+  work: string;
+  root: string;
+}
+
+/** runs/<pid>-<random>: the pid tells the next run whether this one is still alive. */
+export function makeRunDir(runsDir: string): RunDir {
+  const id = randomBytes(6).toString('hex');
+  const dir = join(runsDir, `${process.pid}-${id}`);
+  const rd = { id, dir, upper: join(dir, 'upper'), work: join(dir, 'work'), root: join(dir, 'root') };
+  mkdirSync(rd.upper, { recursive: true, mode: 0o755 });
+  mkdirSync(rd.work, { mode: 0o700 });
+  mkdirSync(rd.root, { mode: 0o755 });
+  return rd;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Run dirs left by runs that died (kill -9 of flux). They hold files owned by the image's sub-uids,
+ * so they are removed from inside the user namespace.
+ */
+export async function cleanStaleRuns(runsDir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = readdirSync(runsDir);
+  } catch {
+    return;
+  }
+  const stale = names.filter((n) => {
+    const pid = Number(n.split('-')[0]);
+    return !Number.isInteger(pid) || pid <= 0 || !alive(pid);
+  });
+  if (stale.length === 0) return;
+  await removeTree(stale.map((n) => join(runsDir, n)));
+}
+
+/** rm -rf, inside the user namespace when the tree may hold sub-uid files. */
+export async function removeTree(paths: string[]): Promise<void> {
+  if (paths.length === 0) return;
+  if (isRealRoot()) {
+    for (const p of paths) rmSync(p, { recursive: true, force: true });
+    return;
+  }
+  try {
+    await runInUserNamespace(['rm', '-rf', '--', ...paths], { stdio: 'ignore', quiet: true });
+  } catch {
+    // Best-effort: the next run tries again.
+  }
+}
+
+export function findFuseOverlayfs(): string | undefined {
+  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':').concat(['/usr/bin', '/usr/local/bin'])) {
+    if (!dir) continue;
+    const p = join(dir, 'fuse-overlayfs');
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}
+
+function fuseUsable(): boolean {
+  try {
+    accessSync('/dev/fuse', constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function fuseError(): FluxError {
+  if (!existsSync('/dev/fuse')) {
+    return new FluxError('NO_FUSE', 'fuse-overlayfs needs /dev/fuse, which this system lacks.', { hint: 'Load the module: `sudo modprobe fuse`, or use FLUX_OVERLAY=copy.' });
+  }
+  if (!fuseUsable()) {
+    return new FluxError('NO_FUSE', '/dev/fuse is not readable and writable by you, so fuse-overlayfs cannot mount.', {
+      hint: 'Run `sudo chmod 0666 /dev/fuse` (or install the udev rules of the fuse package), or use FLUX_OVERLAY=copy.',
+    });
+  }
+  return new FluxError('NO_FUSE_OVERLAYFS', 'fuse-overlayfs is not installed.', { hint: 'Install it: `sudo apt-get install fuse-overlayfs`, or use FLUX_OVERLAY=copy.' });
+}
+
+/** The rootfs spec for the chosen kind (copy is prepared by prepareCopy). */
+export function overlaySpec(choice: 'auto' | 'native' | 'fuse', rd: RunDir, lowers: string[]): RootfsSpec {
+  const spec: RootfsSpec = { kind: 'overlay', root: rd.root, upper: rd.upper, work: rd.work, lowers, userxattr: !isRealRoot() };
+  if (choice === 'native') return spec;
+  const bin = findFuseOverlayfs();
+  if (choice === 'fuse') {
+    if (!bin || !fuseUsable()) throw fuseError();
+    return { ...spec, fuse: { bin, only: true } };
+  }
+  if (bin && fuseUsable()) return { ...spec, fuse: { bin, only: false } };
+  return spec;
+}
+
+/**
+ * The last resort: a per-run copy of the layers with whiteouts and opaque dirs applied, made
+ * inside the user namespace (it keeps the image's owners), then bind-mounted as the root.
+ */
+export async function prepareCopy(rd: RunDir, lowers: string[]): Promise<RootfsSpec> {
+  const dest = join(rd.dir, 'copy');
+  const worker = fileURLToPath(new URL('./copy-rootfs.js', import.meta.url));
+  const bottomFirst = [...lowers].reverse();
+  const r = await runInUserNamespace([process.execPath, worker, dest, ...bottomFirst], { stdio: ['ignore', 'ignore', 'inherit'], quiet: true });
+  if (r.code !== 0) {
+    throw new FluxError('COPY_ROOTFS', `copying the image's layers into ${dest} failed (exit ${r.code}).`, { hint: 'Check free space in the store, or try FLUX_OVERLAY=native.' });
+  }
+  return { kind: 'copy', src: dest, root: rd.root };
+}

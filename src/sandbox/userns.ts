@@ -1,0 +1,150 @@
+import { spawn, execFile, type ChildProcess, type StdioOptions, type IOType } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
+import { constants } from 'node:os';
+import { FluxError } from '../errors.js';
+import { helperPath, parseRecord, errnoText, type HelperRecord } from '../native/helper.js';
+import { idMapsFor, mapArgs, mapFailure, singleMapWarning, usernsRefused, type IdMaps } from './idmap.js';
+
+export interface UsernsOptions {
+  stdio?: StdioOptions;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Do not print the single-id-map warning. */
+  quiet?: boolean;
+}
+
+export function isRealRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+let warned = false;
+
+/**
+ * Write the id maps of the namespace owned by `pid`: newuidmap and newgidmap in parallel with the
+ * user's subordinate ranges, or a single-id map (setgroups denied) when there are none.
+ */
+export async function writeIdMaps(pid: number, maps: IdMaps, quiet = false): Promise<void> {
+  if (maps.single) {
+    if (!quiet && !warned) {
+      warned = true;
+      process.stderr.write(singleMapWarning(maps.user.name));
+    }
+    await writeFile(`/proc/${pid}/setgroups`, 'deny');
+    await Promise.all([
+      writeFile(`/proc/${pid}/uid_map`, `0 ${maps.user.uid} 1\n`),
+      writeFile(`/proc/${pid}/gid_map`, `0 ${maps.user.gid} 1\n`),
+    ]);
+    return;
+  }
+  const run = (tool: string, args: string[]) =>
+    new Promise<void>((resolve, reject) => {
+      execFile(tool, [String(pid), ...args], (err, _out, stderr) => {
+        if (!err) return resolve();
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          return reject(new FluxError('NO_NEWUIDMAP', `${tool} is not installed.`, { hint: 'Install it: `sudo apt-get install uidmap`.' }));
+        }
+        reject(mapFailure(tool, String(stderr || err.message), maps.user));
+      });
+    });
+  await Promise.all([
+    run('newuidmap', mapArgs(maps.user.uid, maps.uidRanges)),
+    run('newgidmap', mapArgs(maps.user.gid, maps.gidRanges)),
+  ]);
+}
+
+/** Read newline-separated records from the helper's control socket. */
+export function onRecords(sock: Socket, fn: (r: HelperRecord) => void): void {
+  let buf = '';
+  sock.setEncoding('utf8');
+  sock.on('data', (chunk: string) => {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      const rec = parseRecord(line);
+      if (rec) fn(rec);
+    }
+  });
+  sock.on('error', () => {
+    // the helper closing its end early is reported through its exit status
+  });
+}
+
+/** A helper error record as the one sentence a user sees. */
+export function setupError(rec: { op: string; errno: number; path: string }): FluxError {
+  if (rec.op === 'unshare' && rec.path === 'user namespace') return usernsRefused(rec.errno);
+  const where = rec.path ? ` ${rec.path}` : '';
+  const text = `${rec.op}${where}: ${errnoText(rec.errno)}`;
+  if (rec.errno === 1 && /mount|unshare|remount|pivot/.test(rec.op)) {
+    return new FluxError('SANDBOX_SETUP', `${text}.`, {
+      hint: 'The kernel or a security policy (AppArmor: kernel.apparmor_restrict_unprivileged_userns=0) forbids this in an unprivileged user namespace.',
+    });
+  }
+  return new FluxError('SANDBOX_SETUP', `${text}.`);
+}
+
+function stdioArray(stdio: StdioOptions | undefined): (IOType | 'ipc' | number | null | undefined | import('node:stream').Stream)[] {
+  if (stdio === undefined) return ['inherit', 'inherit', 'inherit'];
+  if (typeof stdio === 'string') return [stdio, stdio, stdio] as IOType[];
+  const a = [...stdio];
+  while (a.length < 3) a.push('inherit');
+  return a as never;
+}
+
+/**
+ * Spawn `argv` as root (uid 0, full capabilities) inside a new user and mount namespace that maps
+ * the user's own id to 0 and the subordinate ranges above it. As real root, argv runs directly.
+ * Setup failures are emitted as an 'error' event carrying a FluxError (then 'exit' with 125).
+ */
+export function spawnInUserNamespace(argv: string[], opts: UsernsOptions = {}): ChildProcess {
+  const [cmd, ...args] = argv;
+  if (cmd === undefined) throw new FluxError('USAGE', 'no command to run in the user namespace.');
+  const base = { env: opts.env ?? process.env, cwd: opts.cwd };
+  if (isRealRoot()) return spawn(cmd, args, { ...base, stdio: opts.stdio ?? 'inherit' });
+
+  const maps = idMapsFor();
+  const stdio = stdioArray(opts.stdio);
+  const ctlIndex = stdio.length;
+  const child = spawn(helperPath(), ['userns', String(ctlIndex), '--', ...argv], { ...base, stdio: [...stdio, 'pipe'] as StdioOptions });
+  const ctl = child.stdio[ctlIndex] as Socket | null;
+  if (!ctl) return child;
+  onRecords(ctl, (rec) => {
+    if (rec.kind === 'ready') {
+      writeIdMaps(child.pid ?? 0, maps, opts.quiet).then(
+        () => ctl.write('G\n'),
+        (err: unknown) => {
+          ctl.write('A\n');
+          child.emit('error', err);
+        },
+      );
+    } else if (rec.kind === 'error') {
+      child.emit('error', setupError(rec));
+    } else if (rec.kind === 'exec') {
+      child.emit('error', new FluxError('EXEC', `${rec.cmd}: ${errnoText(rec.errno)}.`, { exitCode: rec.errno === 2 ? 127 : 126 }));
+    }
+  });
+  return child;
+}
+
+/** Run `argv` in the user namespace (see spawnInUserNamespace) and wait for it. */
+export function runInUserNamespace(argv: string[], opts: UsernsOptions = {}): Promise<{ code: number; signal?: string }> {
+  return new Promise((resolve, reject) => {
+    let failure: unknown;
+    let child: ChildProcess;
+    try {
+      child = spawnInUserNamespace(argv, opts);
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    child.on('error', (err) => {
+      failure ??= err;
+    });
+    child.on('close', (code, signal) => {
+      if (failure) reject(failure);
+      else resolve(signal ? { code: 128 + (constants.signals[signal] ?? 0), signal } : { code: code ?? 0 });
+    });
+  });
+}

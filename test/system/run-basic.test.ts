@@ -1,0 +1,285 @@
+/**
+ * `flux run` as the unprivileged test user: namespaces, ids, mounts, exit codes, signals, the
+ * image's config, and nothing left behind.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, chmod, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
+import { runFlux, runAs, tempStore, removeStore, testUser, isRoot, fluxBin, USER_PATH } from '../helpers/user.js';
+import { requireTool } from '../helpers/require.js';
+import { DEFAULT_CAPS, capMask } from '../../src/sandbox/caps.js';
+
+let store: string;
+let busybox: string;
+let alt: string;
+
+const run = (args: string[], opts: Parameters<typeof runFlux>[1] = {}) => runFlux(['run', '--network', 'none', ...args], { store, ...opts });
+
+async function runDirsEmpty(): Promise<string[]> {
+  return readdir(join(store, 'runs')).catch(() => []);
+}
+
+function hostMounts(): Promise<string> {
+  return readFile('/proc/self/mountinfo', 'utf8');
+}
+
+beforeAll(async () => {
+  requireTool('newuidmap');
+  await buildFixtures(['busybox', 'distro-alt']);
+  store = await tempStore();
+  busybox = `oci:${await userFixtureDir('busybox')}`;
+  alt = `oci:${await userFixtureDir('distro-alt')}`;
+  for (const img of [busybox, alt]) {
+    const r = await runFlux(['pull', '-q', img], { store });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  }
+});
+
+afterAll(async () => {
+  if (store) await removeStore(store);
+});
+
+describe('flux run as the unprivileged user', () => {
+  it('is root in a user namespace mapping the subordinate range', async () => {
+    const user = await testUser();
+    const r = await run([busybox, '--', 'sh', '-c', 'id -u; id -g; cat /proc/self/uid_map']);
+    expect(r.code).toBe(0);
+    const [uid, gid, ...map] = r.stdout.trim().split('\n');
+    expect(uid).toBe('0');
+    expect(gid).toBe('0');
+    const rows = map.map((l) => l.trim().split(/\s+/).map(Number));
+    expect(rows[0]).toEqual([0, user.uid, 1]);
+    if (isRoot) {
+      const sub = (await readFile('/etc/subuid', 'utf8')).split('\n').find((l) => l.startsWith(`${user.name}:`))!.split(':');
+      expect(rows[1]).toEqual([1, Number(sub[1]), Number(sub[2])]);
+    }
+  });
+
+  it('sees only its own processes, with the init as pid 1', async () => {
+    const r = await run([busybox, '--', 'sh', '-c', 'ls /proc | grep -E "^[0-9]+$" | sort -n | tr "\\n" " "; echo; cat /proc/1/cmdline | tr "\\0" " "']);
+    expect(r.code).toBe(0);
+    const [pids = '', init = ''] = r.stdout.split('\n');
+    const list = pids.trim().split(' ').map(Number);
+    expect(list[0]).toBe(1);
+    // init, sh, and the pipeline's processes: a handful, never the host's hundreds
+    expect(list.length).toBeLessThan(8);
+    expect(init).toContain('flux-helper');
+  });
+
+  it('has its own hostname, default and --hostname', async () => {
+    const a = await run([busybox, '--', 'hostname']);
+    expect(a.code).toBe(0);
+    expect(a.stdout.trim()).toMatch(/^[0-9a-f]{12}$/);
+    const b = await run(['--hostname', 'box1', busybox, '--', 'sh', '-c', 'hostname; cat /etc/hostname; echo $HOSTNAME']);
+    expect(b.stdout.trim().split('\n')).toEqual(['box1', 'box1', 'box1']);
+  });
+
+  it('has the image as / and no host path reachable', async () => {
+    const r = await run([busybox, '--', 'sh', '-c', `ls /; test -e ${store} && echo STORE; test -e /work && echo WORK; test -e /home/fluxtest && echo HOME; cat /proc/self/mountinfo | wc -l`]);
+    expect(r.code).toBe(0);
+    const out = r.stdout.split('\n');
+    expect(out).toContain('bin');
+    expect(out).not.toContain('STORE');
+    expect(out).not.toContain('WORK');
+    expect(out).not.toContain('HOME');
+  });
+
+  it('forgets files written inside and leaves no run dir, mount or process', async () => {
+    const before = await hostMounts();
+    const w = await run([busybox, '--', 'sh', '-c', 'echo x > /marker && cat /marker']);
+    expect(w.stdout.trim()).toBe('x');
+    const r = await run([busybox, '--', 'sh', '-c', 'test -e /marker && echo FOUND || echo gone']);
+    expect(r.stdout.trim()).toBe('gone');
+    expect(await runDirsEmpty()).toEqual([]);
+    const after = await hostMounts();
+    expect(after.split('\n').length).toBe(before.split('\n').length);
+    expect(after).not.toContain(store);
+  });
+
+  it.each([
+    [['true'], 0],
+    [['sh', '-c', 'exit 3'], 3],
+    [['sh', '-c', 'kill -TERM $$'], 143],
+  ])('passes the exit status of %j on (%i)', async (cmd, code) => {
+    const r = await run([busybox, '--', ...cmd]);
+    expect(r.code).toBe(code);
+  });
+
+  it('exits 127 for a missing command and 126 for a non-executable one, in one sentence', async () => {
+    const a = await run([busybox, '--', 'no-such-cmd']);
+    expect(a.code).toBe(127);
+    expect(a.stderr).toBe('flux: no-such-cmd: executable file not found in $PATH. Check the command name, or the image\'s PATH.\n');
+    const b = await run([busybox, '--', '/etc/passwd']);
+    expect(b.code).toBe(126);
+    expect(b.stderr).toMatch(/^flux: \/etc\/passwd: permission denied\./);
+    expect(await runDirsEmpty()).toEqual([]);
+  });
+
+  it('reaps zombies left by the command', async () => {
+    // sh starts a child that exits at once and execs away: the child becomes init's to reap.
+    const r = await run([busybox, '--', 'sh', '-c', '(sleep 0 &) ; sleep 0.3; ps -o stat,comm | grep -c "^Z" || true']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe('0');
+  });
+
+  it('forwards SIGTERM sent to flux to the command', async () => {
+    const vol = await mkdtemp(join(tmpdir(), 'flux-sig-'));
+    await chmod(vol, 0o777);
+    const user = await testUser();
+    const bin = await fluxBin();
+    const args = ['run', '--network', 'none', '-v', `${vol}:/out`, busybox, '--', 'sh', '-c', 'trap "echo got-term > /out/marker; exit 7" TERM; echo ready > /out/ready; while true; do sleep 0.05; done'];
+    const env = { HOME: user.home, PATH: USER_PATH, FLUX_STORE: store };
+    // setpriv execs flux itself (runuser would stay in between and answer the signal itself).
+    const child = isRoot
+      ? spawn('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', 'env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, bin, ...args], { stdio: 'ignore', cwd: '/' })
+      : spawn(process.execPath, [bin, ...args], { stdio: 'ignore', env });
+    const code = await new Promise<number>((resolve) => {
+      const poll = setInterval(async () => {
+        const ready = await readFile(join(vol, 'ready'), 'utf8').catch(() => '');
+        if (ready) {
+          clearInterval(poll);
+          // runuser forwards TERM to flux, which forwards it to the command
+          child.kill('SIGTERM');
+        }
+      }, 50);
+      child.on('exit', (c, s) => {
+        clearInterval(poll);
+        resolve(c ?? 128 + (s === 'SIGTERM' ? 15 : 0));
+      });
+    });
+    expect((await readFile(join(vol, 'marker'), 'utf8')).trim()).toBe('got-term');
+    expect(code).toBe(7);
+    await rm(vol, { recursive: true, force: true });
+  });
+
+  it('dies with flux on kill -9, and the next run removes the stale run dir', async () => {
+    const user = await testUser();
+    const bin = await fluxBin();
+    const marker = `sleep ${31000 + Math.floor(Math.random() * 1000)}`;
+    const env = { HOME: user.home, PATH: USER_PATH, FLUX_STORE: store };
+    const args = ['run', '--network', 'none', busybox, '--', 'sh', '-c', `${marker}; true`];
+    const child = isRoot
+      ? spawn('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', 'env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, bin, ...args], { stdio: 'ignore', cwd: '/' })
+      : spawn(process.execPath, [bin, ...args], { stdio: 'ignore', env });
+    const running = async () => {
+      const out = await new Promise<string>((resolve) => {
+        const ps = spawn('ps', ['-eo', 'args']);
+        let s = '';
+        ps.stdout.on('data', (d: Buffer) => (s += d.toString()));
+        ps.on('close', () => resolve(s));
+      });
+      return out.split('\n').some((l) => l.trim() === marker);
+    };
+    for (let i = 0; i < 200 && !(await running()); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await running()).toBe(true);
+    expect((await runDirsEmpty()).length).toBeGreaterThan(0);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    for (let i = 0; i < 100 && (await running()); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await running()).toBe(false);
+    const next = await run([busybox, '--', 'true']);
+    expect(next.code).toBe(0);
+    expect(await runDirsEmpty()).toEqual([]);
+  });
+
+  it('keeps a read-only volume read-only and a rw one writable', async () => {
+    const vol = await mkdtemp(join(tmpdir(), 'flux-vol-'));
+    await chmod(vol, 0o777);
+    await writeFile(join(vol, 'host-file'), 'from host\n');
+    await chmod(join(vol, 'host-file'), 0o666);
+    const ro = await run(['-v', `${vol}:/data:ro`, busybox, '--', 'sh', '-c', 'cat /data/host-file; echo x > /data/new 2>/dev/null && echo WROTE || echo REFUSED']);
+    expect(ro.stdout).toBe('from host\nREFUSED\n');
+    const rw = await run(['-v', `${vol}:/data`, busybox, '--', 'sh', '-c', 'echo inside > /data/new']);
+    expect(rw.code).toBe(0);
+    expect(await readFile(join(vol, 'new'), 'utf8')).toBe('inside\n');
+    const bad = await run(['-v', '/no/such/dir:/data', busybox, '--', 'true']);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toMatch(/^flux: the host path \/no\/such\/dir of -v .* does not exist\./);
+    await rm(vol, { recursive: true, force: true });
+  });
+
+  it('masks /proc paths and keeps /proc/sys read-only', async () => {
+    const r = await run([busybox, '--', 'sh', '-c', 'wc -c < /proc/keys; wc -c < /proc/timer_list; ls /sys/firmware | wc -l; echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo WROTE || echo RO']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n').map((s) => s.trim())).toEqual(['0', '0', '0', 'RO']);
+    const p = await run(['--privileged', busybox, '--', 'sh', '-c', 'grep -c . /proc/keys >/dev/null && echo VISIBLE || echo EMPTY']);
+    expect(p.stdout.trim()).not.toBe('');
+  });
+
+  it('has exactly the default capabilities, adjustable with --cap-add/--cap-drop', async () => {
+    const r = await run([busybox, '--', 'sh', '-c', 'grep -E "^Cap(Eff|Bnd)" /proc/self/status']);
+    const mask = capMask(DEFAULT_CAPS);
+    expect(r.stdout).toContain(`CapEff:\t${mask}`);
+    expect(r.stdout).toContain(`CapBnd:\t${mask}`);
+    const d = await run(['--cap-drop', 'ALL', '--cap-add', 'NET_ADMIN', busybox, '--', 'grep', '^CapEff', '/proc/self/status']);
+    expect(d.stdout.trim()).toBe(`CapEff:\t${capMask(['NET_ADMIN'])}`);
+    const nnp = await run(['--security-opt', 'no-new-privileges', busybox, '--', 'grep', '^NoNewPrivs', '/proc/self/status']);
+    expect(nnp.stdout.trim()).toBe('NoNewPrivs:\t1');
+  });
+
+  it('filters syscalls with seccomp unless --privileged or seccomp=unconfined', async () => {
+    const on = await run([busybox, '--', 'grep', '^Seccomp:', '/proc/self/status']);
+    expect(on.stdout.trim()).toBe('Seccomp:\t2');
+    const priv = await run(['--privileged', busybox, '--', 'grep', '^Seccomp:', '/proc/self/status']);
+    expect(priv.stdout.trim()).toBe('Seccomp:\t0');
+    const off = await run(['--security-opt', 'seccomp=unconfined', busybox, '--', 'grep', '^Seccomp:', '/proc/self/status']);
+    expect(off.stdout.trim()).toBe('Seccomp:\t0');
+  });
+
+  it('honours the image Env, WorkingDir and User, and -e/-w/-u over them', async () => {
+    const r = await run([alt, '--', 'sh', '-c', 'id -un; id -u; id -g; pwd; echo "$APP_MODE|$GREETING|$HOME"; env | grep -c "^HOSTNAME="']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual(['app', '1000', '1000', '/srv/app', 'test|hello from distro-alt|/home/app', '1']);
+    const o = await run(['-e', 'APP_MODE=prod', '-w', '/tmp', '-u', 'root', alt, '--', 'sh', '-c', 'id -u; pwd; echo $APP_MODE; echo $HOME']);
+    expect(o.stdout.trim().split('\n')).toEqual(['0', '/tmp', 'prod', '/root']);
+    const bad = await run(['-u', 'nobody-here', alt, '--', 'true']);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toMatch(/^flux: cannot run as user "nobody-here": no user named "nobody-here" in the image's \/etc\/passwd\./);
+  });
+
+  it('--read-only refuses writes to / while --tmpfs paths stay writable', async () => {
+    const r = await run(['--read-only', '--tmpfs', '/scratch', busybox, '--', 'sh', '-c', '(echo x > /file) 2>/dev/null && echo WROTE || echo refused; echo y > /scratch/f && cat /scratch/f']);
+    expect(r.stdout.trim().split('\n')).toEqual(['refused', 'y']);
+    expect(r.code).toBe(0);
+  });
+
+  it('does not pass the host environment', async () => {
+    const r = await run([busybox, '--', 'env'], { env: { SECRET_HOST_VAR: 'leak' } });
+    expect(r.stdout).not.toContain('SECRET_HOST_VAR');
+    expect(r.stdout).toContain('PATH=');
+  });
+
+  it('names the rootfs kind with --verbose', async () => {
+    const r = await run(['--verbose', busybox, '--', 'true']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/flux: rootfs: (native overlayfs|fuse-overlayfs|copy)/);
+  });
+
+  it('gives a terminal with -t and the window size of the host', async () => {
+    requireTool('script');
+    const bin = await fluxBin();
+    const inner = `stty rows 30 cols 100; ${process.execPath} ${bin} run --network none -t ${busybox} -- sh -c 'tty; stty size'`;
+    const r = await runAs(await testUser(), 'script', ['-qefc', inner, '/dev/null'], { store });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('/dev/pts/0');
+    expect(r.stdout).toMatch(/^30 100\r?$/m);
+  });
+
+  it('passes stdin only with -i', async () => {
+    const a = await run(['-i', busybox, '--', 'cat'], { input: 'hello\n' });
+    expect(a.stdout).toBe('hello\n');
+    const b = await run([busybox, '--', 'cat'], { input: 'hello\n' });
+    expect(b.stdout).toBe('');
+  });
+
+  it('refuses resource limits it cannot enforce in one sentence', async () => {
+    const r = await run(['--memory', '64m', busybox, '--', 'true']);
+    if (r.code === 0) return; // a delegated cgroup exists here
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/^flux: --memory needs a cgroup flux may manage/);
+  });
+});

@@ -1,0 +1,49 @@
+import { describe, it, expect } from 'vitest';
+import { buildPlan, encodePlan, MASKED_PATHS, type SandboxSpec } from '../../src/sandbox/plan.js';
+import { capSet, capMask, DEFAULT_CAPS } from '../../src/sandbox/caps.js';
+
+const base: SandboxSpec = {
+  userns: true, newNet: true, fullMap: true,
+  rootfs: { kind: 'overlay', root: '/s/runs/x/root', upper: '/s/runs/x/upper', work: '/s/runs/x/work', lowers: ['/s/l/top', '/s/l/bottom'], userxattr: true },
+  hostname: 'h', etcFiles: [{ path: '/etc/hosts', host: '/s/runs/x/hosts' }], volumes: [{ host: '/data', container: '/d', readOnly: true }],
+  tmpfs: ['/t'], readOnly: false, privileged: false, caps: new Set(DEFAULT_CAPS), noNewPrivileges: false,
+  uid: 0, gid: 0, groups: [0], cwd: '/', env: ['PATH=/bin'], argv: ['sh', '-c', 'true'], path: '/bin', cleanup: '/s/runs/x',
+};
+
+describe('sandbox plan', () => {
+  it('lists namespaces, the overlay (top layer first), mounts, then the process settings', () => {
+    const ops = buildPlan(base);
+    expect(ops[0]).toEqual(['ns', 'mnt,uts,ipc,cgroup,user,net']);
+    expect(ops[1]).toEqual(['overlay', '/s/runs/x/root', '/s/runs/x/upper', '/s/runs/x/work', '1', '2', '/s/l/top', '/s/l/bottom']);
+    expect(ops).toContainEqual(['mount', 'bind', '/data', '/d', 'rec,ro']);
+    expect(ops).toContainEqual(['mount', 'mask', '/proc/keys', '', '']);
+    expect(ops).toContainEqual(['mount', 'ro', '/proc/sys', '', '']);
+    expect(ops).toContainEqual(['caps', capMask(DEFAULT_CAPS)]);
+    expect(ops.at(-2)).toEqual(['argv', '3', 'sh', '-c', 'true']);
+    expect(ops.at(-1)).toEqual(['cleanup', '/s/runs/x']);
+  });
+
+  it('drops masks and read-only paths with --privileged and keeps every capability', () => {
+    const ops = buildPlan({ ...base, privileged: true });
+    expect(ops.some((o) => o[1] === 'mask' || o[1] === 'ro')).toBe(false);
+    expect(ops).toContainEqual(['caps', 'all']);
+    expect(MASKED_PATHS).toContain('/proc/kcore');
+  });
+
+  it('encodes as a length header and NUL-terminated tokens', () => {
+    const buf = encodePlan([['ns', 'mnt'], ['argv', '1', 'é']]);
+    const nl = buf.indexOf(10);
+    const body = buf.subarray(nl + 1);
+    expect(Number(buf.subarray(0, nl).toString())).toBe(body.length);
+    expect(body.toString()).toBe('ns\0mnt\0argv\x001\0é\0');
+    expect(() => encodePlan([['x\0y']])).toThrow();
+  });
+
+  it('computes capability sets like docker', () => {
+    expect(capMask(DEFAULT_CAPS)).toBe('00000000800405fb');
+    expect([...capSet(['NET_ADMIN'], ['CHOWN'])]).toContain('NET_ADMIN');
+    expect([...capSet([], ['ALL'])]).toEqual([]);
+    expect([...capSet(['cap_sys_admin'], ['ALL'])]).toEqual(['SYS_ADMIN']);
+    expect(() => capSet(['BOGUS'], [])).toThrow(/unknown capability "BOGUS"/);
+  });
+});
