@@ -1,0 +1,127 @@
+import { FluxError } from '../errors.js';
+import type { NetworkAttachment, NetworkRequest, PortForward } from './network-types.js';
+import { parsePublishSpec } from './ports.js';
+
+export { describeForward } from './ports.js';
+
+export type { NetworkAttachment, NetworkRequest, PortForward } from './network-types.js';
+
+/**
+ * Network modes of a run. `slirp4netns` (the default) and `pasta` give the container its own
+ * namespace with user-mode NAT to the outside; `none` an empty namespace (only `lo`); `host` the
+ * host's own. The helpers for slirp4netns and pasta are loaded only when the mode needs them.
+ */
+export async function createNetwork(req: NetworkRequest): Promise<NetworkAttachment> {
+  const { name, options } = parseMode(req.mode);
+  switch (name) {
+    case 'none':
+      refuseOptions(name, options);
+      refusePublish(req, '--network none has no network to forward ports into');
+      return noneNetwork(req.hostname);
+    case 'host':
+      refuseOptions(name, options);
+      refusePublish(req, 'with --network host the container already listens on the host\'s own ports');
+      return hostNetwork();
+    case 'slirp4netns': {
+      const { createSlirp4netns } = await import('./slirp4netns.js');
+      return createSlirp4netns(req, options);
+    }
+    case 'pasta': {
+      const { createPasta } = await import('./pasta.js');
+      return createPasta(req, options);
+    }
+    default:
+      throw new FluxError('BAD_NETWORK', `unknown network mode "${name}".`, {
+        hint: 'Use --network slirp4netns (the default), pasta, none or host.',
+        exitCode: 125,
+      });
+  }
+}
+
+/** One `-p` value; a range yields its first forward only, so the CLI should prefer parsePublishAll. */
+export function parsePublish(spec: string): PortForward {
+  const all = parsePublishSpec(spec);
+  if (all.length !== 1) {
+    throw new FluxError('BAD_PUBLISH', `invalid port mapping "${spec}": a range is not accepted here.`, {
+      hint: 'Give one -p per port, e.g. -p 8080:80.',
+      exitCode: 125,
+    });
+  }
+  return all[0] as PortForward;
+}
+
+/** Every forward one `-p` value names (port ranges expand to one forward per port). */
+export function parsePublishAll(spec: string): PortForward[] {
+  return parsePublishSpec(spec);
+}
+
+export function parseMode(mode: string): { name: string; options: Map<string, string> } {
+  const colon = mode.indexOf(':');
+  const name = (colon < 0 ? mode : mode.slice(0, colon)).trim() || 'slirp4netns';
+  const options = new Map<string, string>();
+  if (colon >= 0) {
+    for (const item of mode.slice(colon + 1).split(',')) {
+      if (item.trim() === '') continue;
+      const eq = item.indexOf('=');
+      if (eq <= 0) {
+        throw new FluxError('BAD_NETWORK', `network option "${item}" in "${mode}" is not KEY=VALUE.`, {
+          hint: 'Write options as --network slirp4netns:allow_host_loopback=true,mtu=1500.',
+          exitCode: 125,
+        });
+      }
+      options.set(item.slice(0, eq).trim(), item.slice(eq + 1).trim());
+    }
+  }
+  return { name: name === 'private' || name === 'default' ? 'slirp4netns' : name, options };
+}
+
+function refuseOptions(name: string, options: Map<string, string>): void {
+  const first = options.keys().next();
+  if (!first.done) {
+    throw new FluxError('BAD_NETWORK', `--network ${name} takes no options (got "${first.value}").`, {
+      hint: `Use plain --network ${name}.`,
+      exitCode: 125,
+    });
+  }
+}
+
+function refusePublish(req: NetworkRequest, why: string): void {
+  if (req.publish.length > 0) {
+    throw new FluxError('BAD_PUBLISH', `-p cannot be used here: ${why}.`, {
+      hint: 'Drop -p, or use the default network (slirp4netns) or --network pasta.',
+      exitCode: 125,
+    });
+  }
+}
+
+export function hostsFile(hostname: string, address: string, extra: string[] = []): string {
+  return [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    `${address}\t${hostname}`,
+    ...extra,
+    '',
+  ].join('\n');
+}
+
+function noneNetwork(hostname: string): NetworkAttachment {
+  return {
+    newNamespace: true,
+    resolvConf: '# no network (--network none)\n',
+    hosts: hostsFile(hostname, '127.0.1.1'),
+    attach: async () => {},
+    published: () => [],
+    detach: async () => {},
+  };
+}
+
+function hostNetwork(): NetworkAttachment {
+  return {
+    newNamespace: false,
+    resolvConf: undefined,
+    hosts: undefined,
+    attach: async () => {},
+    published: () => [],
+    detach: async () => {},
+  };
+}

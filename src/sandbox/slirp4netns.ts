@@ -1,0 +1,321 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+import { readlinkSync, rmSync } from 'node:fs';
+import { dirname, join, resolve as resolvePath } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Readable, Writable } from 'node:stream';
+import { FluxError } from '../errors.js';
+import { runtimeDir } from '../runtime-dir.js';
+import type { NetworkAttachment, NetworkRequest, PortForward } from './network-types.js';
+import { hostsFile } from './network.js';
+import { checkHostPort, freeHostPort, hostPortError, parseExposedPorts } from './ports.js';
+import { boolOption, checkTun, findExecutable, lastLine, tunError, unknownOption } from './slirp-support.js';
+
+/** The addresses slirp4netns gives with its default CIDR 10.0.2.0/24. */
+export const SLIRP = { guest: '10.0.2.100', gateway: '10.0.2.2', dns: '10.0.2.3', device: 'tap0' } as const;
+
+const KNOWN_OPTIONS = ['allow_host_loopback', 'enable_ipv6', 'mtu', 'port_handler', 'enable_sandbox', 'enable_seccomp'];
+const READY_TIMEOUT_MS = 10_000;
+const API_TIMEOUT_MS = 5_000;
+
+interface SlirpConfig {
+  binary: string;
+  allowHostLoopback: boolean;
+  ipv6: boolean;
+  mtu: number;
+  sandbox: boolean;
+  seccomp: boolean;
+}
+
+export async function createSlirp4netns(req: NetworkRequest, options: Map<string, string>): Promise<NetworkAttachment> {
+  const config = slirpConfig(options);
+  checkTun('slirp4netns');
+  const forwards = await planForwards(req);
+  if (forwards.some((f) => f.protocol === 'udp') && !config.allowHostLoopback) {
+    // With --disable-host-loopback libslirp drops every guest packet addressed to 10.0.2.2, and
+    // that is where the replies to a forwarded UDP datagram go (podman#4586).
+    if (options.get('allow_host_loopback') !== undefined) {
+      throw new FluxError('UDP_NEEDS_LOOPBACK', 'UDP port forwards through slirp4netns need allow_host_loopback=true: without it the replies to the host are dropped.', {
+        hint: 'Drop allow_host_loopback=false, or use --network pasta.',
+        exitCode: 125,
+      });
+    }
+    config.allowHostLoopback = true;
+    process.stderr.write('flux: note: UDP port forwards need host loopback access, so the container can reach services on the host\'s 127.0.0.1 through 10.0.2.2 (use --network pasta to avoid that).\n');
+  }
+  return new SlirpAttachment(config, forwards, req.hostname);
+}
+
+function slirpConfig(options: Map<string, string>): SlirpConfig {
+  for (const key of options.keys()) if (!KNOWN_OPTIONS.includes(key)) throw unknownOption('slirp4netns', key, KNOWN_OPTIONS);
+  const handler = options.get('port_handler');
+  if (handler !== undefined && handler !== 'slirp4netns') {
+    throw new FluxError('BAD_NETWORK', `port_handler=${handler} is not supported.`, {
+      hint: 'Use port_handler=slirp4netns (the only handler flux has) or leave it out.',
+      exitCode: 125,
+    });
+  }
+  let mtu = 65520;
+  const mtuText = options.get('mtu');
+  if (mtuText !== undefined) {
+    mtu = Number(mtuText);
+    if (!/^\d+$/.test(mtuText) || mtu < 68 || mtu > 65521) {
+      throw new FluxError('BAD_NETWORK', `mtu=${mtuText} is not between 68 and 65521.`, { hint: 'Leave it out for 65520.', exitCode: 125 });
+    }
+  }
+  const binary = findExecutable('slirp4netns');
+  if (!binary) {
+    throw new FluxError('NO_SLIRP4NETNS', 'slirp4netns is not installed.', {
+      hint: 'Install it (apt-get install slirp4netns) or run with --network none.',
+      exitCode: 125,
+    });
+  }
+  return {
+    binary,
+    allowHostLoopback: boolOption(options, 'allow_host_loopback', 'slirp4netns') ?? false,
+    ipv6: boolOption(options, 'enable_ipv6', 'slirp4netns') ?? false,
+    mtu,
+    sandbox: boolOption(options, 'enable_sandbox', 'slirp4netns') ?? resolvConfInSandbox(),
+    seccomp: boolOption(options, 'enable_seccomp', 'slirp4netns') ?? true,
+  };
+}
+
+/**
+ * --enable-sandbox leaves slirp4netns only /etc and /run; when /etc/resolv.conf reaches its
+ * target through a path elsewhere (NixOS links through /nix/store), the DNS forwarder at
+ * 10.0.2.3 would stop working, so the sandbox is left off there (nixpkgs#231191).
+ */
+function resolvConfInSandbox(): boolean {
+  let path = '/etc/resolv.conf';
+  for (let hop = 0; hop < 16; hop++) {
+    if (!/^\/(etc|run)\//.test(path)) return false;
+    let target: string;
+    try {
+      target = readlinkSync(path);
+    } catch {
+      return true; // not a link (or absent): nothing outside /etc and /run is needed
+    }
+    path = resolvePath(dirname(path), target);
+  }
+  return false;
+}
+
+/**
+ * Explicit -p forwards are checked now, before any namespace exists, so a taken port costs no
+ * container; -P picks a free host port for each exposed port that -p did not already cover.
+ */
+export async function planForwards(req: NetworkRequest): Promise<PortForward[]> {
+  const forwards: PortForward[] = [];
+  for (const fwd of req.publish) {
+    const clash = forwards.find(
+      (f) => f.hostPort === fwd.hostPort && f.protocol === fwd.protocol && (f.hostIp === fwd.hostIp || f.hostIp === '0.0.0.0' || fwd.hostIp === '0.0.0.0'),
+    );
+    if (clash) {
+      throw new FluxError('PORT_TWICE', `host port ${fwd.hostPort}/${fwd.protocol} is given twice with -p.`, {
+        hint: 'Give each host port once.',
+        exitCode: 125,
+      });
+    }
+    await checkHostPort(fwd);
+    forwards.push({ ...fwd });
+  }
+  if (req.publishAll) {
+    const covered = new Set(req.publish.map((f) => `${f.containerPort}/${f.protocol}`));
+    for (const exposed of parseExposedPorts(req.exposedPorts)) {
+      if (covered.has(`${exposed.containerPort}/${exposed.protocol}`)) continue;
+      covered.add(`${exposed.containerPort}/${exposed.protocol}`);
+      const hostIp = '0.0.0.0';
+      const hostPort = await freeHostPort(hostIp, exposed.protocol);
+      forwards.push({ hostIp, hostPort, containerPort: exposed.containerPort, protocol: exposed.protocol });
+    }
+  }
+  return forwards;
+}
+
+class SlirpAttachment implements NetworkAttachment {
+  readonly newNamespace = true;
+  readonly resolvConf = `nameserver ${SLIRP.dns}\n`;
+  readonly hosts: string;
+  private child: ChildProcess | undefined;
+  private socketPath: string | undefined;
+  private active: PortForward[] = [];
+  private detached = false;
+
+  constructor(
+    private readonly config: SlirpConfig,
+    private readonly forwards: PortForward[],
+    hostname: string,
+  ) {
+    const extra = config.allowHostLoopback ? [`${SLIRP.gateway}\thost.containers.internal host.flux.internal`] : [];
+    this.hosts = hostsFile(hostname, SLIRP.guest, extra);
+  }
+
+  async attach(pid: number): Promise<void> {
+    // A second attach (the run retried with another rootfs) re-wires the new namespace.
+    await this.stop();
+    this.detached = false;
+    this.active = [];
+    this.socketPath = join(runtimeDir(), `slirp4netns-${pid}-${randomBytes(4).toString('hex')}.sock`);
+    const args = [
+      '--configure',
+      `--mtu=${this.config.mtu}`,
+      ...(this.config.allowHostLoopback ? [] : ['--disable-host-loopback']),
+      ...(this.config.ipv6 ? ['--enable-ipv6'] : []),
+      ...(this.config.sandbox ? ['--enable-sandbox'] : []),
+      ...(this.config.seccomp ? ['--enable-seccomp'] : []),
+      `--api-socket=${this.socketPath}`,
+      '--exit-fd=3',
+      '--ready-fd=4',
+      String(pid),
+      SLIRP.device,
+    ];
+    // fd 3: slirp4netns exits when our end closes, so it cannot outlive flux even after SIGKILL.
+    // fd 4: it writes "1" there once tap0 is configured.
+    const child = spawn(this.config.binary, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    try {
+      await waitReady(child);
+      // From here slirp4netns must not keep flux alive: if flux ends without detach(), its exit
+      // closes fd 3 and slirp4netns follows.
+      child.unref();
+      for (const stream of [child.stderr, child.stdio[3], child.stdio[4]]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
+      for (const fwd of this.forwards) {
+        await this.addForward(fwd);
+        this.active.push(fwd);
+      }
+    } catch (err) {
+      await this.detach();
+      throw err;
+    }
+  }
+
+  published(): PortForward[] {
+    return this.active.map((f) => ({ ...f }));
+  }
+
+  async detach(): Promise<void> {
+    if (this.detached) return;
+    this.detached = true;
+    await this.stop();
+  }
+
+  private async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (child) {
+      (child.stdio[3] as Writable | null)?.destroy();
+      (child.stdio[4] as Readable | null)?.destroy();
+      await stopChild(child);
+      child.stderr?.destroy();
+    }
+    if (this.socketPath) rmSync(this.socketPath, { force: true });
+    this.socketPath = undefined;
+  }
+
+  private async addForward(fwd: PortForward): Promise<void> {
+    const reply = await apiRequest(this.socketPath as string, {
+      execute: 'add_hostfwd',
+      arguments: { proto: fwd.protocol, host_addr: fwd.hostIp, host_port: fwd.hostPort, guest_port: fwd.containerPort },
+    });
+    if (reply.error !== undefined) {
+      // The port was free when planned; if something took it since, this names it.
+      await checkHostPort(fwd);
+      const desc = typeof reply.error === 'object' && reply.error && 'desc' in reply.error ? String(reply.error.desc) : JSON.stringify(reply.error);
+      throw hostPortError(fwd, Object.assign(new Error(desc), { code: 'EADDRINUSE' }));
+    }
+  }
+}
+
+function waitReady(child: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let stderr = '';
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      if (stderr.length < 16384) stderr += chunk;
+    });
+    const ready = child.stdio[4] as Readable;
+    const timer = setTimeout(() => finish(startError(`it did not configure the network within ${READY_TIMEOUT_MS / 1000} s`, stderr)), READY_TIMEOUT_MS);
+    const finish = (err?: Error): void => {
+      clearTimeout(timer);
+      ready.removeAllListeners('data');
+      child.removeListener('exit', onExit);
+      child.removeListener('error', onError);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onExit = (code: number | null, signal: string | null): void => {
+      // Give stderr a moment to drain so the sentence can quote it.
+      setTimeout(() => finish(startError(signal ? `it was killed by ${signal}` : `it exited with status ${code}`, stderr)), 20);
+    };
+    const onError = (err: Error): void => finish(startError(err.message, stderr));
+    ready.on('data', (chunk: Buffer) => {
+      if (chunk.includes('1')) finish();
+    });
+    ready.on('error', () => {});
+    child.once('exit', onExit);
+    child.once('error', onError);
+  });
+}
+
+function startError(what: string, stderr: string): FluxError {
+  if (/\/dev\/net\/tun/.test(stderr)) {
+    const code = /Permission denied/.test(stderr) ? 'EACCES' : /No such file|No such device/.test(stderr) ? 'ENOENT' : 'EACCES';
+    return tunError('slirp4netns', Object.assign(new Error(lastLine(stderr)), { code }));
+  }
+  const detail = lastLine(stderr);
+  return new FluxError('SLIRP4NETNS_FAILED', `slirp4netns failed to set up the container network: ${what}${detail ? ` (${detail})` : ''}.`, {
+    hint: 'Run with --network none to do without a network, or check that slirp4netns works (slirp4netns --version).',
+    exitCode: 125,
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // The timer keeps flux alive while it waits, and is cleared so it never delays flux's exit.
+  const waitFor = (ms: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      void exited.then(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  // Closing the exit fd already asked it to stop; the signals are for a slirp4netns that hangs.
+  if (await waitFor(500)) return;
+  child.kill('SIGTERM');
+  if (await waitFor(1000)) return;
+  child.kill('SIGKILL');
+  await waitFor(1000);
+}
+
+/** One request on the slirp4netns API socket: a JSON object in, a JSON object out, one per connection. */
+export function apiRequest(socketPath: string, body: object): Promise<{ return?: unknown; error?: unknown }> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(socketPath);
+    let data = '';
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new FluxError('SLIRP4NETNS_API', 'slirp4netns did not answer on its API socket.', { hint: 'Retry, or run with --network none.', exitCode: 125 }));
+    }, API_TIMEOUT_MS);
+    const done = (): void => {
+      clearTimeout(timer);
+      sock.destroy();
+      try {
+        resolve(JSON.parse(data) as { return?: unknown; error?: unknown });
+      } catch (err) {
+        reject(new FluxError('SLIRP4NETNS_API', `slirp4netns gave an unreadable API answer: ${data.slice(0, 200)}.`, { hint: 'Retry, or run with --network none.', exitCode: 125, cause: err }));
+      }
+    };
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.write(JSON.stringify(body)));
+    sock.on('data', (chunk: string) => {
+      data += chunk;
+    });
+    sock.on('end', done);
+    sock.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new FluxError('SLIRP4NETNS_API', `cannot reach the slirp4netns API socket: ${err.message}.`, { hint: 'Retry, or run with --network none.', exitCode: 125, cause: err }));
+    });
+  });
+}
