@@ -12,7 +12,7 @@ export class FluxError extends Error {
     this.name = 'FluxError';
     this.code = code;
     this.hint = opts.hint;
-    this.exitCode = opts.exitCode ?? 1;
+    this.exitCode = opts.exitCode ?? 125;
   }
 }
 
