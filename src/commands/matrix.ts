@@ -1,0 +1,211 @@
+/** `flux matrix`: one command over many images, in parallel, with one verdict per image. */
+import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { availableParallelism, constants as osConstants } from 'node:os';
+import { dirname, resolve as resolvePath, basename, join } from 'node:path';
+import { FluxError } from '../errors.js';
+import { Store } from '../../store/index.js';
+import { collectImages, parseImagesFile, splitList, type MatrixImage } from '../matrix/images.js';
+import { parseShard, selectShard } from '../matrix/shard.js';
+import { Matrix } from '../matrix/scheduler.js';
+import { SinkFactory } from '../matrix/output-sink.js';
+import { safeNames } from '../matrix/results-dir.js';
+import { spawnRun } from '../matrix/child-runner.js';
+import { createStatus } from '../matrix/status.js';
+import { jsonResults, summaryTable } from '../matrix/format.js';
+import { junitXml } from '../matrix/junit.js';
+import type { Entry } from '../matrix/types.js';
+
+export type OutputMode = 'prefix' | 'none';
+export type PullPolicy = 'missing' | 'always' | 'never';
+
+export interface MatrixInput {
+  /** Positional lists (`A,B`), `--image` values, and the `--images-file` path. */
+  lists: string[];
+  images: string[];
+  imagesFile?: string;
+  jobs?: number;
+  failFast: boolean;
+  output: OutputMode;
+  results?: string;
+  json: boolean;
+  junit?: string;
+  shard?: string;
+  /** `flux run` options as given on the command line, passed to every run. */
+  runArgs: string[];
+  pull: PullPolicy;
+  platform?: string;
+  insecure: boolean;
+  quiet: boolean;
+  command: string[];
+}
+
+export async function matrixCommand(input: MatrixInput): Promise<number> {
+  const names = [...input.lists.flatMap(splitList), ...input.images.flatMap(splitList)];
+  if (input.imagesFile !== undefined) names.push(...parseImagesFile(readImagesFile(input.imagesFile)));
+  let images = collectImages(names);
+  if (input.shard !== undefined) images = selectShard(images, parseShard(input.shard));
+
+  const jobs = input.jobs ?? availableParallelism();
+  const resultsDir = input.results === undefined ? undefined : prepareResultsDir(input.results);
+  const dirNames = new Map<MatrixImage, string>();
+  safeNames(images.map((i) => i.ref)).forEach((n, i) => dirNames.set(images[i]!, n));
+
+  const stdout = process.stdout;
+  const stderr = process.stderr;
+  const live = stderr.isTTY === true && process.env.TERM !== 'dumb';
+  const keep = input.junit !== undefined || resultsDir === undefined;
+  const sinks = new SinkFactory({
+    keep,
+    ...(resultsDir !== undefined ? { resultsDir, dirName: (e: Entry) => dirNames.get(e.image) ?? 'image' } : {}),
+    ...(input.output === 'prefix'
+      ? { prefix: (e: Entry, _s: 'stdout' | 'stderr', line: string) => status.write(stdout, `[${e.image.ref}] ${line}\n`) }
+      : {}),
+  });
+
+  const store = Store.open();
+  const env = { ...process.env, FLUX_STORE: store.root };
+  const matrix = new Matrix(
+    images,
+    {
+      async prepare(image, pulling) {
+        // The store's locks make concurrent pulls of images sharing a layer fetch and unpack it once.
+        const { pullImage } = await import('../image/resolve.js');
+        if (input.pull === 'always') pulling();
+        let said = input.pull === 'always';
+        const events = {
+          blobStart() {
+            if (!said) pulling();
+            said = true;
+          },
+          notice: (m: string) => status.write(stderr, `[${image.ref}] ${m}\n`),
+        };
+        const opts = { pull: input.pull, store, events, ...(input.platform ? { platform: input.platform } : {}), ...(input.insecure ? { insecure: true } : {}) };
+        return (await pullImage(image.ref, opts)).record.manifestDigest;
+      },
+      run: (image, sink) => spawnRun(image.ref, sink, { runArgs: input.runArgs, command: input.command, env }),
+      sink: (e) => sinks.create(e),
+    },
+    { jobs, pullJobs: Math.max(jobs, 4), failFast: input.failFast, onChange: (e) => status.change(e) },
+  );
+  const status = createStatus({
+    entries: matrix.entries,
+    stderr,
+    live,
+    colour: live && process.env.NO_COLOR === undefined,
+    quiet: input.quiet,
+  });
+
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupted) {
+      // A second signal: the user will not wait for runs and pulls to finish cleaning up.
+      process.exit(signalExit(sig));
+    }
+    interrupted = sig;
+    status.write(stderr, `flux: ${sig} received: stopping every run (send it again to quit at once).\n`);
+    matrix.stop(sig);
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, onSignal);
+
+  // Should the event loop ever drain with runs unfinished, exit non-zero and say so, never 0.
+  let finished = false;
+  const onExit = (): void => {
+    if (finished) return;
+    process.exitCode = 125;
+    stderr.write('flux: internal error: the matrix ended before every image had a verdict.\n');
+  };
+  process.on('exit', onExit);
+
+  const started = new Date();
+  let entries: Entry[];
+  try {
+    entries = await matrix.run();
+  } finally {
+    finished = true;
+    process.off('exit', onExit);
+    for (const s of signals) process.off(s, onSignal);
+    status.finish();
+  }
+  const totalMs = Date.now() - started.getTime();
+
+  if (resultsDir !== undefined) {
+    atomicWrite(join(resultsDir, 'results.json'), `${JSON.stringify(jsonResults(entries), null, 2)}\n`);
+  }
+  if (input.junit !== undefined) {
+    const cases = entries.map((entry) => {
+      const kept = sinks.kept.get(entry);
+      return { entry, stdout: kept?.stdout.text() ?? '', stderr: kept?.stderr.text() ?? '' };
+    });
+    const xml = junitXml(cases, { timestamp: started, durationMs: totalMs, command: input.command.map(shellWord).join(' ') });
+    writeReport(input.junit, xml);
+  }
+  if (resultsDir === undefined && input.output !== 'prefix') showFailures(entries, sinks, (t) => status.write(stderr, t));
+
+  if (input.json) stdout.write(`${JSON.stringify(jsonResults(entries), null, 2)}\n`);
+  else stdout.write(summaryTable(entries));
+
+  if (interrupted) return signalExit(interrupted);
+  return entries.every((e) => e.phase === 'passed') ? 0 : 1;
+}
+
+/** The command as one would type it, for reports. */
+function shellWord(w: string): string {
+  return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
+}
+
+function signalExit(sig: NodeJS.Signals): number {
+  return 128 + (osConstants.signals[sig] ?? 15);
+}
+
+/** Without a results directory, the end of each failed run's stderr is the only trace of why. */
+function showFailures(entries: Entry[], sinks: SinkFactory, write: (t: string) => void): void {
+  for (const e of entries) {
+    if (e.phase !== 'failed') continue;
+    const err = sinks.kept.get(e)?.stderr.text().trimEnd() ?? (e.error ? `flux: ${e.error}` : '');
+    if (err === '') continue;
+    const tail = err.split('\n').slice(-10);
+    write(`--- ${e.image.ref} (stderr, last ${tail.length} lines) ---\n${tail.join('\n')}\n`);
+  }
+}
+
+function readImagesFile(path: string): string {
+  try {
+    return readFileSync(path === '-' ? 0 : path, 'utf8');
+  } catch (err) {
+    throw new FluxError('MATRIX_IMAGES_FILE', `cannot read the images file ${path}: ${(err as Error).message}.`, {
+      hint: 'Give --images-file a readable file with one image per line.',
+      exitCode: 125,
+    });
+  }
+}
+
+function prepareResultsDir(dir: string): string {
+  const abs = resolvePath(dir);
+  try {
+    mkdirSync(abs, { recursive: true });
+  } catch (err) {
+    throw new FluxError('MATRIX_RESULTS', `cannot create the results directory ${abs}: ${(err as Error).message}.`, {
+      hint: 'Give --results a directory you can write to.',
+      exitCode: 125,
+    });
+  }
+  return abs;
+}
+
+function writeReport(path: string, text: string): void {
+  try {
+    atomicWrite(path, text);
+  } catch (err) {
+    throw new FluxError('MATRIX_JUNIT', `cannot write the JUnit report ${path}: ${(err as Error).message}.`, {
+      hint: 'Give --junit a path in a directory you can write to.',
+    });
+  }
+}
+
+/** A CI system reading the report never sees half of it. */
+function atomicWrite(path: string, text: string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}

@@ -1,0 +1,64 @@
+/**
+ * Each run of a matrix is its own `flux run` process: a crash, a signal or a stuck namespace in
+ * one run cannot touch another, and the run path is exactly the one users get from `flux run`.
+ * Children get their own process group, so a Ctrl-C on the terminal reaches only the matrix,
+ * which passes it on once to each run (which then forwards it and cleans up).
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { ExitStatus, OutputSink, RunningChild } from './types.js';
+import { constants } from 'node:os';
+
+/** bin/flux.js of this installation (this file is dist/src/matrix/child-runner.js). */
+export const FLUX_BIN = fileURLToPath(new URL('../../../bin/flux.js', import.meta.url));
+
+export interface ChildRunOptions {
+  /** `flux run` options, as given on the command line. */
+  runArgs: readonly string[];
+  command: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  /** The flux entry script; another one only in tests. */
+  bin?: string;
+}
+
+export function runArgv(image: string, opts: ChildRunOptions): string[] {
+  const argv = [opts.bin ?? FLUX_BIN, 'run', ...opts.runArgs, '--pull=never', image];
+  if (opts.command.length > 0) argv.push('--', ...opts.command);
+  return argv;
+}
+
+export function spawnRun(image: string, sink: OutputSink, opts: ChildRunOptions): RunningChild {
+  const child = spawn(process.execPath, runArgv(image, opts), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: opts.env ?? process.env,
+  });
+  child.stdout.on('data', (c: Buffer) => sink.stdout(c));
+  child.stderr.on('data', (c: Buffer) => sink.stderr(c));
+  const done = new Promise<ExitStatus>((resolve) => {
+    let exited: ExitStatus | undefined;
+    let streams = 2;
+    const settle = (): void => {
+      if (exited && streams === 0) resolve(exited);
+    };
+    child.stdout.once('close', () => (streams--, settle()));
+    child.stderr.once('close', () => (streams--, settle()));
+    child.once('error', (err) => {
+      sink.stderr(Buffer.from(`flux: cannot start ${process.execPath}: ${err.message}\n`));
+      exited = { exitCode: 125 };
+      streams = 0;
+      settle();
+    });
+    child.once('exit', (code, signal) => {
+      const n = signal ? (constants.signals as Record<string, number>)[signal] ?? 0 : 0;
+      exited = { exitCode: code ?? 128 + n };
+      settle();
+    });
+  });
+  return {
+    done,
+    signal(sig) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    },
+  };
+}

@@ -1,0 +1,67 @@
+/** The end of a matrix: the summary table for people, `--json` for programs. Pure. */
+import { verdictOf, type Entry, type Verdict } from './types.js';
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const m = Math.floor(ms / 60_000);
+  return `${m}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
+}
+
+function shortDigest(d: string | undefined): string {
+  if (!d) return '-';
+  const i = d.indexOf(':');
+  return `${d.slice(0, i + 1)}${d.slice(i + 1, i + 13)}`;
+}
+
+export function summaryTable(entries: readonly Entry[]): string {
+  const rows = entries.map((e) => [
+    e.image.ref,
+    shortDigest(e.digest),
+    e.exitCode === null ? '-' : String(e.exitCode),
+    e.durationMs === 0 && (verdictOf(e) === 'skipped' || e.error !== undefined) ? '-' : formatDuration(e.durationMs),
+    verdictOf(e),
+  ]);
+  const header = ['IMAGE', 'DIGEST', 'EXIT', 'DURATION', 'VERDICT'];
+  const all = [header, ...rows];
+  const widths = header.map((_, c) => Math.max(...all.map((r) => (r[c] ?? '').length)));
+  const lines = all.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] ?? 0))).join('   '));
+  const counts = countVerdicts(entries);
+  lines.push('');
+  lines.push(`${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function countVerdicts(entries: readonly Entry[]): Record<Verdict, number> {
+  const c: Record<Verdict, number> = { passed: 0, failed: 0, skipped: 0 };
+  for (const e of entries) c[verdictOf(e)]++;
+  return c;
+}
+
+export interface JsonResult {
+  image: string;
+  digest: string | null;
+  exitCode: number | null;
+  durationMs: number;
+  verdict: Verdict;
+  stdoutPath?: string;
+  stderrPath?: string;
+  error?: string;
+}
+
+/** The stable `--json` form: keys in this order, always present except the optional ones. */
+export function jsonResults(entries: readonly Entry[]): JsonResult[] {
+  return entries.map((e) => {
+    const r: JsonResult = {
+      image: e.image.ref,
+      digest: e.digest ?? null,
+      exitCode: e.exitCode,
+      durationMs: Math.round(e.durationMs),
+      verdict: verdictOf(e),
+    };
+    if (e.stdoutPath !== undefined) r.stdoutPath = e.stdoutPath;
+    if (e.stderrPath !== undefined) r.stderrPath = e.stderrPath;
+    if (e.error !== undefined) r.error = e.error;
+    return r;
+  });
+}
