@@ -110,19 +110,10 @@ class PastaAttachment implements NetworkAttachment {
     if (!this.pidFile) return;
     const daemon = readPid(this.pidFile);
     if (daemon !== undefined && isPasta(daemon)) {
-      try {
-        process.kill(daemon, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-      for (let i = 0; i < 50 && isPasta(daemon); i++) await new Promise((r) => setTimeout(r, 20));
-      if (isPasta(daemon)) {
-        try {
-          process.kill(daemon, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
+      signal(daemon, 'SIGTERM');
+      // No pidfd in Node: poll briefly; pasta is gone within a few ms of the signal.
+      for (let i = 0; i < 250 && isPasta(daemon); i++) await new Promise((r) => setTimeout(r, 2));
+      if (isPasta(daemon)) signal(daemon, 'SIGKILL');
     }
     rmSync(this.pidFile, { force: true });
     this.pidFile = undefined;
@@ -185,6 +176,14 @@ function startError(what: string, output: string): FluxError {
     hint: 'Use the default network (slirp4netns) or --network none.',
     exitCode: 125,
   });
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
 }
 
 function readPid(file: string): number | undefined {

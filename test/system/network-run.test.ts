@@ -1,0 +1,344 @@
+/**
+ * `flux run` networking end to end, as the unprivileged test user: the container and the host
+ * talk only over 127.0.0.1 and the namespaces these runs make.
+ */
+import { createServer, type Server } from 'node:http';
+import { connect, createServer as createTcpServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { chmodSync, chownSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildFixtures, FIXTURES_OUT } from '../helpers/fixtures.js';
+import { requireTool } from '../helpers/require.js';
+import { removeStore, runFlux, tempStore, testUser, type RunOptions, type RunResult, type TestUser } from '../helpers/user.js';
+
+const tempDirs: string[] = [];
+/** A temp dir removed after the file's tests. */
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+
+const ready = requireTool('slirp4netns') && requireTool('newuidmap');
+const BUSYBOX = 'oci:fixtures/out/busybox';
+
+let user: TestUser;
+let store: string;
+let xdg: string;
+let server: Server;
+let serverPort: number;
+
+beforeAll(async () => {
+  user = await testUser();
+  await buildFixtures(['busybox']);
+  store = await tempStore();
+  xdg = tempDir('flux-net-rt-');
+  chownSync(xdg, user.uid, user.gid);
+  chmodSync(xdg, 0o700);
+  server = createServer((_req, res) => res.end('hello from the host\n'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  serverPort = (server.address() as { port: number }).port;
+  // Put the image in the store once, so every run below is the offline run path.
+  const warm = await flux(['run', '--network', 'none', BUSYBOX, '--', 'true']);
+  expect(warm.code, warm.stderr).toBe(0);
+}, 300_000);
+
+afterAll(async () => {
+  await new Promise((r) => server?.close(r));
+  if (store) await removeStore(store);
+});
+
+function flux(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  return runFlux(args, { store, timeoutMs: 60_000, ...opts, env: { XDG_RUNTIME_DIR: xdg, ...opts.env } });
+}
+
+/** slirp4netns / pasta processes started by our runs (their arguments name our runtime dir). */
+function helpers(): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const m = /^\d+ \((.*)\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      if (!m || m[2] === 'Z' || !/^(slirp4netns|pasta|passt)/.test(m[1] ?? '')) continue;
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(xdg)) found.push(`${pid} ${m[1]}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+function leftovers(): string[] {
+  const dir = join(xdg, 'flux');
+  return existsSync(dir) ? readdirSync(dir).filter((f) => /^(slirp4netns|pasta)-/.test(f)) : [];
+}
+
+async function expectClean(): Promise<void> {
+  expect(helpers()).toEqual([]);
+  expect(leftovers()).toEqual([]);
+}
+
+async function freePort(): Promise<number> {
+  const s = createTcpServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function httpGet(port: number, path = '/'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1');
+    let data = '';
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.write(`GET ${path} HTTP/1.0\r\nHost: x\r\n\r\n`));
+    sock.on('data', (d: string) => (data += d));
+    sock.on('end', () => resolve(data));
+    sock.on('error', reject);
+    sock.setTimeout(10_000, () => sock.destroy(new Error('timeout')));
+  });
+}
+
+/** Polls until the page answers with `want` (the container needs a moment to start httpd). */
+async function fetchUntil(port: number, want: string, path = '/'): Promise<string> {
+  let body = '';
+  for (let i = 0; i < 150 && !body.includes(want); i++) {
+    body = await httpGet(port, path).catch(() => '');
+    if (!body.includes(want)) await new Promise((r) => setTimeout(r, 100));
+  }
+  return body;
+}
+
+/**
+ * A container script serving `text` with busybox httpd on port 80 until the host asks for
+ * /cgi-bin/stop (which stops httpd, so the run ends by itself); bounded by timeout.
+ */
+function httpdScript(text: string): string {
+  return [
+    'mkdir -p /tmp/www/cgi-bin',
+    `echo '${text}' > /tmp/www/index.html`,
+    "printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho bye\\nkillall httpd\\n' > /tmp/www/cgi-bin/stop",
+    'chmod +x /tmp/www/cgi-bin/stop',
+    'timeout 40 httpd -f -p 80 -h /tmp/www',
+    'true',
+  ].join('; ');
+}
+
+describe.skipIf(!ready)('flux run networking (slirp4netns by default), as the test user', () => {
+  it('the default network has tap0, the slirp4netns DNS and the hostname in /etc/hosts', async () => {
+    const r = await flux(['run', '--hostname', 'netbox', BUSYBOX, '--', 'sh', '-c', 'ip -o -4 addr; cat /etc/resolv.conf /etc/hosts; ip link show lo']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/tap0\s+inet 10\.0\.2\.100\/24/);
+    expect(r.stdout).toContain('nameserver 10.0.2.3');
+    expect(r.stdout).toMatch(/^10\.0\.2\.100\s+netbox$/m);
+    expect(r.stdout).toMatch(/lo: <LOOPBACK,UP/);
+    await expectClean();
+  });
+
+  it('reaches a host loopback server through 10.0.2.2 with allow_host_loopback=true, and not without', async () => {
+    const url = `http://10.0.2.2:${serverPort}/`;
+    const open = await flux(['run', '--network', 'slirp4netns:allow_host_loopback=true', BUSYBOX, '--', 'timeout', '10', 'wget', '-qO-', url]);
+    expect(open.code, open.stderr).toBe(0);
+    expect(open.stdout).toBe('hello from the host\n');
+    const closed = await flux(['run', BUSYBOX, '--', 'timeout', '10', 'wget', '-qO-', url]);
+    expect(closed.code).not.toBe(0);
+    expect(closed.stdout).not.toContain('hello');
+    await expectClean();
+  });
+
+  it('the host fetches a page from httpd in the container through -p 127.0.0.1:PORT:80', async () => {
+    const port = await freePort();
+    const run = flux(['run', '-p', `127.0.0.1:${port}:80`, BUSYBOX, '--', 'sh', '-c', httpdScript('served from the container')]);
+    const body = await fetchUntil(port, 'served from the container');
+    await httpGet(port, '/cgi-bin/stop').catch(() => '');
+    const r = await run;
+    expect(body).toContain('served from the container');
+    expect(r.code, r.stderr).toBe(0);
+    await expectClean();
+  });
+
+  it('two containers forward two ports at once', async () => {
+    const [p1, p2] = [await freePort(), await freePort()];
+    const runs = [
+      flux(['run', '-p', `127.0.0.1:${p1}:80`, BUSYBOX, '--', 'sh', '-c', httpdScript('container one')]),
+      flux(['run', '-p', `127.0.0.1:${p2}:80`, BUSYBOX, '--', 'sh', '-c', httpdScript('container two')]),
+    ];
+    const bodies = [await fetchUntil(p1, 'container one'), await fetchUntil(p2, 'container two')];
+    await httpGet(p1, '/cgi-bin/stop').catch(() => '');
+    await httpGet(p2, '/cgi-bin/stop').catch(() => '');
+    const results = await Promise.all(runs);
+    expect(bodies[0]).toContain('container one');
+    expect(bodies[1]).toContain('container two');
+    for (const r of results) expect(r.code, r.stderr).toBe(0);
+    await expectClean();
+  });
+
+  it('a host port already in use: one sentence, non-zero, and the command never runs', async () => {
+    const taken = createTcpServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const r = await flux(['run', '-p', `127.0.0.1:${port}:80`, BUSYBOX, '--', 'echo', 'THE-COMMAND-RAN']);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr.trim()).toBe(`flux: host port ${port} is already in use; pick another with -p.`);
+      expect(r.stdout).not.toContain('THE-COMMAND-RAN');
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
+    await expectClean();
+  });
+
+  it('a bad -p is refused with the syntax', async () => {
+    const r = await flux(['run', '-p', '80', BUSYBOX, '--', 'true']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/^flux: invalid port mapping "80": .* Use -p \[IP:\]HOSTPORT:CONTAINERPORT/m);
+  });
+
+  it('--network none shows only lo, and it is up', async () => {
+    const r = await flux(['run', '--network', 'none', BUSYBOX, '--', 'sh', '-c', 'cat /proc/net/dev; ip link']);
+    expect(r.code, r.stderr).toBe(0);
+    const devices = r.stdout.split('\n').filter((l) => /^\s*\w+:\s+\d/.test(l)).map((l) => l.trim().split(':')[0]);
+    expect(devices).toEqual(['lo']);
+    expect(r.stdout).toMatch(/lo: <LOOPBACK,UP/);
+    await expectClean();
+  });
+
+  it('--network host shares the host\'s interfaces', async () => {
+    const r = await flux(['run', '--network', 'host', BUSYBOX, '--', 'cat', '/proc/net/dev']);
+    expect(r.code, r.stderr).toBe(0);
+    const host = readFileSync('/proc/net/dev', 'utf8').split('\n').filter((l) => /^\s*\w+:/.test(l)).map((l) => l.trim().split(':')[0]).sort();
+    const inside = r.stdout.split('\n').filter((l) => /^\s*\w+:/.test(l)).map((l) => l.trim().split(':')[0]).sort();
+    expect(inside).toEqual(host);
+  });
+
+  it('an unknown network mode is refused', async () => {
+    const r = await flux(['run', '--network', 'bridge', BUSYBOX, '--', 'true']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim()).toBe('flux: unknown network mode "bridge". Use --network slirp4netns (the default), pasta, none or host.');
+  });
+
+  it('--network pasta forwards a port and stops with the run', async () => {
+    if (!requireTool('pasta')) return;
+    const port = await freePort();
+    const run = flux(['run', '--network', 'pasta', '-p', `127.0.0.1:${port}:80`, BUSYBOX, '--', 'sh', '-c', httpdScript('served through pasta')]);
+    const body = await fetchUntil(port, 'served through pasta');
+    await httpGet(port, '/cgi-bin/stop').catch(() => '');
+    const r = await run;
+    expect(body).toContain('served through pasta');
+    expect(r.code, r.stderr).toBe(0);
+    await expectClean();
+  });
+});
+
+/** An OCI layout: the busybox fixture with ExposedPorts added to its config (for -P). */
+function busyboxExposing(ports: string[]): string {
+  const dir = tempDir('flux-exposed-');
+  chmodSync(dir, 0o755);
+  const out = join(dir, 'image');
+  cpSync(join(FIXTURES_OUT, 'busybox'), out, { recursive: true });
+  const blob = (d: string): string => join(out, 'blobs/sha256', d.replace('sha256:', ''));
+  const put = (text: string): { digest: string; size: number } => {
+    const digest = `sha256:${createHash('sha256').update(text).digest('hex')}`;
+    writeFileSync(blob(digest), text, { mode: 0o644 });
+    return { digest, size: Buffer.byteLength(text) };
+  };
+  const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8'));
+  const manifest = JSON.parse(readFileSync(blob(index.manifests[0].digest), 'utf8'));
+  const config = JSON.parse(readFileSync(blob(manifest.config.digest), 'utf8'));
+  config.config.ExposedPorts = Object.fromEntries(ports.map((p) => [p, {}]));
+  manifest.config = { ...manifest.config, ...put(JSON.stringify(config)) };
+  index.manifests[0] = { ...index.manifests[0], ...put(JSON.stringify(manifest)) };
+  writeFileSync(join(out, 'index.json'), JSON.stringify(index), { mode: 0o644 });
+  spawnSync('chmod', ['-R', 'a+rX', dir]);
+  return out;
+}
+
+describe.skipIf(!ready)('-P publishes the exposed ports', () => {
+  it('on free host ports, printed, and reachable', async () => {
+    const image = busyboxExposing(['80/tcp']);
+    const run = flux(['run', '-P', `oci:${image}`, '--', 'sh', '-c', httpdScript('published with -P')]);
+    // Which host port -P picked: ask the slirp4netns API of this run, which lists its forwards.
+    let port = 0;
+    let finished = false;
+    void run.then(() => (finished = true));
+    for (let i = 0; i < 300 && port === 0 && !finished; i++) {
+      const dir = join(xdg, 'flux');
+      const sock = existsSync(dir) ? readdirSync(dir).find((f) => f.startsWith('slirp4netns-')) : undefined;
+      if (sock) {
+        const list = await apiList(join(dir, sock)).catch(() => []);
+        port = list.find((e) => e.guest_port === 80)?.host_port ?? 0;
+      }
+      if (port === 0) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(port).toBeGreaterThan(0);
+    const body = await fetchUntil(port, 'published with -P');
+    await httpGet(port, '/cgi-bin/stop').catch(() => '');
+    const done = await run;
+    expect(body).toContain('published with -P');
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stdout + done.stderr).toMatch(new RegExp(`\\b${port}\\b.*\\b80/tcp|80/tcp.*\\b${port}\\b`));
+    await expectClean();
+  });
+});
+
+type Entry = { host_port: number; guest_port: number };
+
+function apiList(path: string): Promise<Entry[]> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(path);
+    let data = '';
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.write(JSON.stringify({ execute: 'list_hostfwd' })));
+    sock.on('data', (d: string) => (data += d));
+    sock.on('end', () => {
+      try {
+        // slirp4netns 1.2 answers list_hostfwd with {"entries": [...]} (no "return" wrapper).
+        const reply = JSON.parse(data) as { entries?: Entry[]; return?: { entries?: Entry[] } };
+        resolve(reply.entries ?? reply.return?.entries ?? []);
+      } catch (err) {
+        reject(err);
+      }
+    });
+    sock.on('error', reject);
+  });
+}
+
+describe.skipIf(!ready)('UDP through -p …/udp (debian fixture: perl is the echo server)', () => {
+  it('a datagram goes in and the echo comes back', async () => {
+    await buildFixtures(['debian']);
+    const port = await freePort();
+    const echo = 'use IO::Socket::INET; alarm 40; my $s = IO::Socket::INET->new(LocalPort => 5353, Proto => "udp") or die; $s->recv(my $m, 2000); $s->send("echo:$m")';
+    const run = flux(['run', '-p', `127.0.0.1:${port}:5353/udp`, 'oci:fixtures/out/debian', '--', 'perl', '-e', echo], { timeoutMs: 120_000 });
+    const sock = createSocket('udp4');
+    let reply = '';
+    try {
+      reply = await new Promise<string>((resolve, reject) => {
+        let timer: NodeJS.Timeout | undefined;
+        let tries = 0;
+        sock.on('message', (m) => {
+          clearTimeout(timer);
+          resolve(m.toString('utf8'));
+        });
+        const send = (): void => {
+          if (++tries > 400) return reject(new Error('no UDP reply'));
+          sock.send('ping', port, '127.0.0.1');
+          timer = setTimeout(send, 100);
+        };
+        send();
+      });
+    } finally {
+      sock.close();
+    }
+    const r = await run;
+    expect(reply).toBe('echo:ping');
+    expect(r.code, r.stderr).toBe(0);
+    await expectClean();
+  }, 180_000);
+});
