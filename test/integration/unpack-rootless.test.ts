@@ -5,11 +5,11 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFile, lstat, mkdir, mkdtemp, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTar, writeLayout } from '../../fixtures/hostile/build.mjs';
 import { loadFfi, lgetxattr } from '../../src/native/ffi.js';
-import { buildFixtures } from '../helpers/fixtures.js';
+import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
 import { requireTool } from '../helpers/require.js';
 import { appDir, isRoot, removeStore, runAs, tempStore, testUser, type RunResult } from '../helpers/user.js';
 
@@ -44,7 +44,9 @@ async function subStart(name: string, file: string): Promise<number> {
 const layerDir = (store: string, diffId: string) => join(store, 'layers', 'sha256', diffId.slice(7));
 
 beforeAll(async () => {
-  fixtures = await buildFixtures(['multilayer', 'busybox', 'busybox-zstd']);
+  await buildFixtures(['multilayer', 'busybox', 'busybox-zstd']);
+  // The test user reads the fixtures from its own readable copy: CI's checkout may be closed to it.
+  fixtures = dirname(await userFixtureDir('multilayer'));
   work = await mkdtemp('/tmp/flux-unpack-it-');
   await mkdir(work, { recursive: true });
   driver = join(work, 'unpack-driver.mjs');
