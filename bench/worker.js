@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+/**
+ * The measuring half of `npm run bench`, run as the unprivileged user: reads the set-up made by
+ * run.js (registry, scratch dir, podman configuration), times every section, writes raw JSON.
+ *   node bench/worker.js CONFIG.json RESULTS.json
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { makeContext } from './lib/context.js';
+import { log } from './lib/proc.js';
+import { benchAssembly } from './sections/assembly.js';
+import { benchMatrix } from './sections/matrix.js';
+import { benchPull } from './sections/pull.js';
+import { benchStore } from './sections/store.js';
+import { benchWarm } from './sections/warm.js';
+
+const [cfgFile, outFile] = process.argv.slice(2);
+const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
+const ctx = makeContext(cfg);
+ctx.runsFor = () => cfg.runs;
+const want = (s) => cfg.only.includes(s);
+const has = (image) => image in cfg.fixtures;
+const results = {};
+
+async function section(name, fn) {
+  if (!want(name)) return;
+  log(`${name}…`);
+  const t0 = Date.now();
+  try {
+    results[name] = await fn();
+  } catch (err) {
+    log(`${name} failed: ${err?.message ?? err}`);
+    results[name] = { error: String(err?.message ?? err) };
+  }
+  log(`${name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  writeFileSync(outFile, JSON.stringify(results));
+}
+
+await section('pull', () => benchPull(ctx, ['busybox', 'multilayer', 'debian'].filter(has)));
+await section('warm', () => benchWarm(ctx));
+await section('matrix', () => benchMatrix(ctx, ['busybox', 'distro-alt', 'multilayer', has('debian') ? 'debian' : 'busybox-zstd'].filter(has)));
+await section('store', () => benchStore(ctx, ['busybox', 'distro-alt']));
+await section('assembly', () => benchAssembly(ctx, ['busybox', 'multilayer', 'debian'].filter(has)));
+await section('network', async () => {
+  const { benchNetwork } = await import('./network.mjs');
+  return await benchNetwork({ runs: cfg.runs, mb: cfg.quick ? 32 : 256, fluxRun: false });
+});
+writeFileSync(outFile, JSON.stringify(results));
