@@ -20,16 +20,20 @@ export function isRealRoot(): boolean {
 
 let warned = false;
 
+/** The single-id-map warning, at most once per flux process (an unpack and a run may both need it). */
+export function warnSingleMap(name: string): void {
+  if (warned) return;
+  warned = true;
+  process.stderr.write(singleMapWarning(name));
+}
+
 /**
  * Write the id maps of the namespace owned by `pid`: newuidmap and newgidmap in parallel with the
  * user's subordinate ranges, or a single-id map (setgroups denied) when there are none.
  */
 export async function writeIdMaps(pid: number, maps: IdMaps, quiet = false): Promise<void> {
   if (maps.single) {
-    if (!quiet && !warned) {
-      warned = true;
-      process.stderr.write(singleMapWarning(maps.user.name));
-    }
+    if (!quiet) warnSingleMap(maps.user.name);
     await writeFile(`/proc/${pid}/setgroups`, 'deny');
     await Promise.all([
       writeFile(`/proc/${pid}/uid_map`, `0 ${maps.user.uid} 1\n`),
