@@ -46,6 +46,8 @@
 #include <stddef.h>
 #include <linux/openat2.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <net/if.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -1240,6 +1242,19 @@ static void forward(int s)
     kill(init_pid, s);
 }
 
+/* A new network namespace starts with lo down; containers expect 127.0.0.1 to work. */
+static void loopback_up(void)
+{
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0 || (ifr.ifr_flags |= IFF_UP, ioctl(s, SIOCSIFFLAGS, &ifr) < 0))
+    ctl_write("W bring up the loopback interface: %s\n", strerror(errno));
+  if (s >= 0)
+    close(s);
+}
+
 static int run(void)
 {
   die_with_parent();
@@ -1264,6 +1279,8 @@ static int run(void)
     fail("unshare", "cgroup namespace");
   if (p.userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
     fail("become root in the user namespace", "");
+  if (p.ns_flags & CLONE_NEWNET)
+    loopback_up();
   /* Nothing we mount may propagate back to the host's mount table. */
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     fail("make mounts private", "/");

@@ -1,6 +1,9 @@
-/** The image index: one record per image reference, on keyv over a crash-safe JSON file. */
+/**
+ * The image index: one record per image reference, on keyv over a crash-safe JSON file. Reads go
+ * straight to the file (it is plain JSON), so running a stored image never loads keyv.
+ */
 import { join } from 'node:path';
-import { Keyv } from 'keyv';
+import type { Keyv } from 'keyv';
 import { FluxError } from '../src/errors.js';
 import type { Digest, ImageConfig, Platform } from '../src/image/types.js';
 import { JsonFileAdapter } from './index-db.js';
@@ -48,33 +51,61 @@ export function imageId(r: Pick<ImageRecord, 'configDigest'>): string {
 
 export class ImageIndex {
   private readonly adapter: JsonFileAdapter;
-  private readonly kv: Keyv<ImageRecord>;
+  private kvReady: Promise<Keyv<ImageRecord>> | undefined;
 
   constructor(store: Store) {
     this.adapter = new JsonFileAdapter(join(store.indexDir, 'images.json'), () => store.lock('index'));
-    this.kv = new Keyv<ImageRecord>({ store: this.adapter, namespace: NAMESPACE, serialize: undefined, deserialize: undefined, throwOnErrors: true });
-    // keyv re-emits adapter errors; without a listener an 'error' event would throw out of band.
-    this.kv.on('error', () => undefined);
+  }
+
+  /** keyv, loaded on the first write. */
+  private kv(): Promise<Keyv<ImageRecord>> {
+    this.kvReady ??= import('keyv').then(({ Keyv: K }) => {
+      const kv = new K<ImageRecord>({ store: this.adapter, namespace: NAMESPACE, serialize: undefined, deserialize: undefined, throwOnErrors: true });
+      // keyv re-emits adapter errors; without a listener an 'error' event would throw out of band.
+      kv.on('error', () => undefined);
+      return kv;
+    });
+    return this.kvReady;
+  }
+
+  /** keyv's stored entry `{ value, expires? }` (or its JSON text) as a record. */
+  private static record(raw: unknown): ImageRecord | undefined {
+    let entry = raw;
+    if (typeof entry === 'string') {
+      try {
+        entry = JSON.parse(entry) as unknown;
+      } catch {
+        return undefined;
+      }
+    }
+    if (!entry || typeof entry !== 'object') return undefined;
+    const { value, expires } = entry as { value?: unknown; expires?: unknown };
+    if (typeof expires === 'number' && Date.now() > expires) return undefined;
+    return value && typeof value === 'object' ? (value as ImageRecord) : undefined;
   }
 
   async get(reference: string): Promise<ImageRecord | undefined> {
-    return this.kv.get(reference);
+    return ImageIndex.record(await this.adapter.get(`${NAMESPACE}:${reference}`));
   }
 
   async put(record: ImageRecord): Promise<void> {
-    await this.kv.set(record.reference, record);
+    await (await this.kv()).set(record.reference, record);
   }
 
   async remove(references: string[]): Promise<void> {
-    if (references.length > 0) await this.kv.delete(references);
+    if (references.length > 0) await (await this.kv()).delete(references);
   }
 
   async list(): Promise<ImageRecord[]> {
+    return ImageIndex.fromEntries(await this.adapter.entries());
+  }
+
+  private static fromEntries(entries: Array<[string, unknown]>): ImageRecord[] {
     const out: ImageRecord[] = [];
-    for (const [key, raw] of await this.adapter.entries()) {
+    for (const [key, raw] of entries) {
       if (!key.startsWith(`${NAMESPACE}:`)) continue;
-      const value = (raw as { value?: ImageRecord } | undefined)?.value;
-      if (value && typeof value === 'object') out.push(value);
+      const value = ImageIndex.record(raw);
+      if (value) out.push(value);
     }
     return out.sort((a, b) => a.reference.localeCompare(b.reference));
   }
@@ -95,9 +126,10 @@ export class ImageIndex {
    * index or config), or an IMAGE ID prefix (at least 4 hex digits; ambiguous prefixes are refused).
    */
   async find(name: string): Promise<ImageRecord[]> {
-    const exact = await this.get(name);
+    const entries = await this.adapter.entries();
+    const exact = ImageIndex.record(entries.find(([k]) => k === `${NAMESPACE}:${name}`)?.[1]);
     if (exact) return [exact];
-    const all = await this.list();
+    const all = ImageIndex.fromEntries(entries);
     const at = name.lastIndexOf('@sha256:');
     if (at > 0) {
       const repo = name.slice(0, at);

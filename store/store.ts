@@ -17,7 +17,7 @@ import type { Digest } from '../src/image/types.js';
 import { checkDigest, hexOf, shortDigest } from './digest.js';
 import { storeIoError } from './errors.js';
 import { defaultStoreRoot } from './location.js';
-import { acquireLock, type Lock, type LockOptions } from './lock.js';
+import type { Lock, LockOptions } from './lock.js';
 import type { BlobSource, WriteBlobOptions, WriteResult } from './write-blob.js';
 
 export const STORE_DIRS = ['blobs/sha256', 'layers/sha256', 'tmp', 'locks', 'index', 'runs'] as const;
@@ -150,7 +150,8 @@ export class Store {
   /** An exclusive (or shared) inter-process lock named `name` ([a-z0-9._-]); release it when done. */
   lock(name: string, opts?: LockOptions): Promise<Lock> {
     if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`bad lock name ${name}`);
-    return acquireLock(join(this.root, 'locks', name), opts);
+    // Loaded on first use: running a stored image takes no lock.
+    return import('./lock.js').then(({ acquireLock }) => acquireLock(join(this.root, 'locks', name), opts));
   }
 
   /**

@@ -15,7 +15,27 @@ export function withDefaultCommand(argv: string[]): string[] {
   return ['run', ...argv];
 }
 
-export function buildProgram(): Command {
+type Registrar = (program: Command) => void;
+
+/** Which registrar defines each subcommand: a command line builds only the one it names. */
+const REGISTRAR: Record<string, Registrar> = {
+  run: registerRun,
+  pull: registerPull,
+  images: registerImages,
+  inspect: registerImages,
+  rmi: registerImages,
+  prune: registerImages,
+  login: registerLogin,
+  logout: registerLogin,
+  matrix: registerMatrix,
+};
+const ALL: Registrar[] = [registerRun, registerPull, registerImages, registerLogin, registerMatrix];
+
+/**
+ * The commander program. With `only`, just that subcommand's definitions are built: a warm
+ * `flux run` then pays for its own thirty options, not for every other command's.
+ */
+export function buildProgram(only?: string): Command {
   const program = new Command('flux')
     .description('Rootless image-pulling sandbox: pull an image and run a command in it, no root, no daemon.')
     .usage('[options] IMAGE [--] [COMMAND...]  |  flux <command> ...')
@@ -23,11 +43,8 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  registerRun(program);
-  registerPull(program);
-  registerImages(program);
-  registerLogin(program);
-  registerMatrix(program);
+  const one = only === undefined ? undefined : REGISTRAR[only];
+  for (const register of one ? [one] : ALL) register(program);
   return program;
 }
 
@@ -49,8 +66,12 @@ export function reportError(err: unknown): number {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  if (process.env.FLUX_TIMING === '1') process.stderr.write(`flux: timing: cli ${performance.now().toFixed(1)} ms\n`);
   try {
-    await buildProgram().parseAsync(withDefaultCommand(argv), { from: 'user' });
+    const args = withDefaultCommand(argv);
+    // A run needs its command module anyway: load it while commander parses.
+    if (args[0] === 'run') import('../commands/run.js').catch(() => undefined);
+    await buildProgram(args[0]).parseAsync(args, { from: 'user' });
     if (process.exitCode === undefined) process.exitCode = 0;
   } catch (err) {
     process.exitCode = reportError(err);

@@ -1,21 +1,20 @@
 /** `flux run`: find (or pull) the image, turn its config and the flags into a sandbox, run it. */
 import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { isAbsolute, join, posix, resolve as resolvePath } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { FluxError } from '../errors.js';
 import { lap } from '../sandbox/timing.js';
-import { Store } from '../../store/index.js';
-import type { ImageRecord } from '../../store/index.js';
+import { Store } from '../../store/store.js';
+import type { ImageRecord } from '../../store/image-index.js';
 import { parseGroup, parsePasswd, resolveUser } from '../image/user.js';
 import { capSet } from '../sandbox/caps.js';
-import { idMapsFor, mappedCount, mapArgs, toolPath, singleMapWarning, type IdMaps } from '../sandbox/idmap.js';
+import { idMapsFor, mappedCount, mapArgs, toolPath, type IdMaps } from '../sandbox/idmap.js';
 import { readLayerFile } from '../sandbox/layer-files.js';
 import type { SandboxSpec, VolumeSpec } from '../sandbox/plan.js';
-import { cleanStaleRuns, makeRunDir, overlayChoice, overlaySpec, prepareCopy, removeTree } from '../sandbox/rootfs.js';
+import { cleanStaleRuns, makeRunDir, randomHex, overlayChoice, overlaySpec, prepareCopy, removeTree } from '../sandbox/rootfs.js';
 import { runSandbox } from '../sandbox/run.js';
-import { isRealRoot } from '../sandbox/userns.js';
+import { isRealRoot, warnSingleMap } from '../sandbox/userns.js';
 import type { NetworkAttachment, PortForward } from '../sandbox/network-types.js';
-import { checkLimits, type Limits } from '../sandbox/limits.js';
+import type { Limits } from '../sandbox/limits.js';
 
 export interface RunOptions {
   env: string[];
@@ -122,8 +121,8 @@ export function checkWorkdir(dir: string): string {
   return n;
 }
 
-async function findRecord(image: string, o: RunOptions, store: Store): Promise<ImageRecord> {
-  const { ensureImage } = await import('../image/resolve.js');
+async function findRecord(image: string, o: RunOptions, store: Store, resolver = import('../image/resolve.js')): Promise<ImageRecord> {
+  const { ensureImage } = await resolver;
   return ensureImage(image, {
     store,
     pull: o.pull,
@@ -155,17 +154,38 @@ function helperMaps(m: IdMaps): NonNullable<SandboxSpec['idmap']> {
   };
 }
 
+/** With -P the host ports are flux's choice: say which, once they are set up. */
+function announcing(network: NetworkAttachment): NetworkAttachment {
+  return {
+    newNamespace: network.newNamespace,
+    resolvConf: network.resolvConf,
+    hosts: network.hosts,
+    attach: async (pid: number) => {
+      await network.attach(pid);
+      for (const f of network.published()) process.stderr.write(`flux: published ${f.hostIp}:${f.hostPort} -> ${f.containerPort}/${f.protocol}\n`);
+    },
+    published: () => network.published(),
+    detach: () => network.detach(),
+  };
+}
+
 export async function runCommand(image: string, cmd: string[], o: RunOptions): Promise<number> {
+  // Both are needed on every run: start loading them now, alongside the checks below.
+  const resolver = import('../image/resolve.js');
+  const networking = import('../sandbox/network.js');
+  resolver.catch(() => undefined);
+  networking.catch(() => undefined);
   const security = parseSecurityOpts(o.securityOpt);
   const caps = capSet(o.capAdd, o.capDrop);
   const volumes = o.volume.map((v) => parseVolume(v));
   for (const t of o.tmpfs) if (!t.startsWith('/')) throw bad('BAD_TMPFS', `--tmpfs ${t} is not an absolute path.`, 'Write --tmpfs /path.');
   const choice = overlayChoice();
-  const limits = checkLimits(o.limits);
+  // cgroup code only when a limit is asked for.
+  const limits = Object.values(o.limits).some((v) => v !== undefined) ? (await import('../sandbox/limits.js')).checkLimits(o.limits) : undefined;
 
   lap('modules');
   const store = Store.open();
-  const record = await findRecord(image, o, store);
+  const record = await findRecord(image, o, store, resolver);
   lap('image');
   const config = record.config.config ?? {};
   const argv = commandLine(config, cmd, o.entrypoint);
@@ -191,7 +211,7 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions): P
   }
 
   const workdir = checkWorkdir(o.workdir ?? (config.WorkingDir || '/'));
-  const hostname = o.hostname ?? randomBytes(6).toString('hex');
+  const hostname = o.hostname ?? randomHex(6);
   const fileEnv = o.envFile.flatMap((f) => {
     try {
       return parseEnvFile(readFileSync(f, 'utf8'), process.env);
@@ -212,7 +232,7 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions): P
   const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
 
   // Network first: a bad -p or mode is refused before anything touches the disk.
-  const { createNetwork, parsePublishAll } = await import('../sandbox/network.js');
+  const { createNetwork, parsePublishAll } = await networking;
   const publish: PortForward[] = o.publish.flatMap((p) => parsePublishAll(p));
   const network: NetworkAttachment = await createNetwork({
     mode: o.network ?? 'slirp4netns',
@@ -248,7 +268,7 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions): P
       ? { stdin: o.interactive, rows: process.stdout.rows ?? 0, cols: process.stdout.columns ?? 0 }
       : undefined;
 
-    if (maps?.single) process.stderr.write(singleMapWarning(maps.user.name));
+    if (maps?.single) warnSingleMap(maps.user.name);
     const spec = (rootfs: SandboxSpec['rootfs']): SandboxSpec => ({
       ...(maps ? { idmap: helperMaps(maps) } : {}),
       waitGo: (network.newNamespace && (o.network ?? 'slirp4netns') !== 'none') || limits !== undefined,
@@ -278,7 +298,7 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions): P
     const supervise = (s: SandboxSpec) =>
       runSandbox(s, {
         ...(maps ? { maps } : {}),
-        network,
+        network: o.publishAll ? announcing(network) : network,
         interactive: o.interactive,
         ...(limits ? { onPid: (pid: number) => limits.join(pid) } : {}),
         onRootfsKind: (k) => {

@@ -5,7 +5,9 @@
  * already in the store it touches neither the network nor any module only pulling needs.
  */
 import { FluxError, errnoCode } from '../errors.js';
-import { Store, ImageIndex, type ImageRecord, type LayerRecord } from '../../store/index.js';
+// The store's modules one by one, not store/index.js: its gc and disk-usage are not needed to run.
+import { Store } from '../../store/store.js';
+import { ImageIndex, type ImageRecord, type LayerRecord } from '../../store/image-index.js';
 import { lookupImage } from '../sources/lookup.js';
 import { parseSourceSpec, type SourceSpec } from '../sources/spec.js';
 import type { Descriptor, Digest, ImageConfig, ImageManifest, ImageSource, Platform } from './types.js';

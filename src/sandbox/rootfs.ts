@@ -5,9 +5,8 @@
  * nothing ever appears in the host's mount table. Kinds, in order of preference: native overlay
  * (userxattr), fuse-overlayfs, a per-run copy of the layers.
  */
-import { accessSync, constants, mkdirSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync, readdirSync, readSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { FluxError } from '../errors.js';
 import type { RootfsSpec } from './plan.js';
@@ -30,9 +29,21 @@ export interface RunDir {
   root: string;
 }
 
+/** `n` random bytes as hex, straight from the kernel: loading node:crypto would cost more than the read. */
+export function randomHex(n: number): string {
+  const b = Buffer.alloc(n);
+  const fd = openSync('/dev/urandom', 'r');
+  try {
+    readSync(fd, b, 0, n, null);
+  } finally {
+    closeSync(fd);
+  }
+  return b.toString('hex');
+}
+
 /** runs/<pid>-<random>: the pid tells the next run whether this one is still alive. */
 export function makeRunDir(runsDir: string): RunDir {
-  const id = randomBytes(6).toString('hex');
+  const id = randomHex(6);
   const dir = join(runsDir, `${process.pid}-${id}`);
   const rd = { id, dir, upper: join(dir, 'upper'), work: join(dir, 'work'), root: join(dir, 'root') };
   mkdirSync(rd.upper, { recursive: true, mode: 0o755 });

@@ -47,6 +47,8 @@ export function runSandbox(spec: SandboxSpec, opts: SupervisorOptions): Promise<
     env: {},
   });
   const ctl = child.stdio[3] as Socket;
+  // The plan first: the helper waits for it, and can start while the handlers below are set up.
+  ctl.write(plan);
   let failure: FluxError | undefined;
   let kind: string | undefined;
 
@@ -59,7 +61,6 @@ export function runSandbox(spec: SandboxSpec, opts: SupervisorOptions): Promise<
     process.on(sig, h);
   }
 
-  ctl.write(plan);
   onRecords(ctl, (rec) => {
     switch (rec.kind) {
       case 'ready': {

@@ -1,5 +1,6 @@
 /** Finding an image in the store by what a user typed. Light: no network or archive code. */
-import { findImage, type ImageRecord, type Store } from '../../store/index.js';
+import { findImage, type ImageRecord } from '../../store/image-index.js';
+import type { Store } from '../../store/store.js';
 import { FluxError } from '../errors.js';
 import { parseSourceSpec } from './spec.js';
 
