@@ -44,6 +44,14 @@ export interface RunOptions {
   limits: Limits;
 }
 
+/** Where a run's output and flux's own messages go when not the host's (a matrix runs many at once). */
+export interface RunIO {
+  stdout(chunk: Buffer): void;
+  stderr(chunk: Buffer): void;
+  /** Receives a way to signal the sandbox; the host's signals are then not forwarded to it. */
+  onSpawn?(kill: (sig: NodeJS.Signals) => void): void;
+}
+
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 const bad = (code: string, message: string, hint: string) => new FluxError(code, message, { hint, exitCode: 125 });
@@ -121,14 +129,14 @@ export function checkWorkdir(dir: string): string {
   return n;
 }
 
-async function findRecord(image: string, o: RunOptions, store: Store, resolver = import('../image/resolve.js')): Promise<ImageRecord> {
+async function findRecord(image: string, o: RunOptions, store: Store, say: (text: string) => void, resolver = import('../image/resolve.js')): Promise<ImageRecord> {
   const { ensureImage } = await resolver;
   return ensureImage(image, {
     store,
     pull: o.pull,
     ...(o.platform ? { platform: o.platform } : {}),
     insecure: o.insecure,
-    events: { notice: (m: string) => process.stderr.write(`flux: ${m}\n`) },
+    events: { notice: (m: string) => say(`flux: ${m}\n`) },
   });
 }
 
@@ -155,21 +163,22 @@ function helperMaps(m: IdMaps): NonNullable<SandboxSpec['idmap']> {
 }
 
 /** With -P the host ports are flux's choice: say which, once they are set up. */
-function announcing(network: NetworkAttachment): NetworkAttachment {
+function announcing(network: NetworkAttachment, say: (text: string) => void): NetworkAttachment {
   return {
     newNamespace: network.newNamespace,
     resolvConf: network.resolvConf,
     hosts: network.hosts,
     attach: async (pid: number) => {
       await network.attach(pid);
-      for (const f of network.published()) process.stderr.write(`flux: published ${f.hostIp}:${f.hostPort} -> ${f.containerPort}/${f.protocol}\n`);
+      for (const f of network.published()) say(`flux: published ${f.hostIp}:${f.hostPort} -> ${f.containerPort}/${f.protocol}\n`);
     },
     published: () => network.published(),
     detach: () => network.detach(),
   };
 }
 
-export async function runCommand(image: string, cmd: string[], o: RunOptions): Promise<number> {
+export async function runCommand(image: string, cmd: string[], o: RunOptions, io?: RunIO): Promise<number> {
+  const say = io ? (text: string) => io.stderr(Buffer.from(text)) : (text: string) => void process.stderr.write(text);
   // Both are needed on every run: start loading them now, alongside the checks below.
   const resolver = import('../image/resolve.js');
   const networking = import('../sandbox/network.js');
@@ -185,7 +194,7 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions): P
 
   lap('modules');
   const store = Store.open();
-  const record = await findRecord(image, o, store, resolver);
+  const record = await findRecord(image, o, store, say, resolver);
   lap('image');
   const config = record.config.config ?? {};
   const argv = commandLine(config, cmd, o.entrypoint);
@@ -298,13 +307,14 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions): P
     const supervise = (s: SandboxSpec) =>
       runSandbox(s, {
         ...(maps ? { maps } : {}),
-        network: o.publishAll ? announcing(network) : network,
+        network: o.publishAll ? announcing(network, say) : network,
         interactive: o.interactive,
+        ...(io ? { output: io, ...(io.onSpawn ? { onSpawn: (kill: (sig: NodeJS.Signals) => void) => io.onSpawn?.(kill) } : {}) } : {}),
         ...(limits ? { onPid: (pid: number) => limits.join(pid) } : {}),
         onRootfsKind: (k) => {
-          if (o.verbose) process.stderr.write(`flux: rootfs: ${k === 'overlay' ? 'native overlayfs' : k === 'fuse' ? 'fuse-overlayfs' : 'copy'}\n`);
+          if (o.verbose) say(`flux: rootfs: ${k === 'overlay' ? 'native overlayfs' : k === 'fuse' ? 'fuse-overlayfs' : 'copy'}\n`);
         },
-        onWarning: (t) => process.stderr.write(`flux: warning: ${t}\n`),
+        onWarning: (t) => say(`flux: warning: ${t}\n`),
       });
 
     lap('prepared');
@@ -315,7 +325,7 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions): P
       result = await supervise(spec(overlaySpec(choice, rd, lowers)));
       const refused = result.setupError && result.rootfsKind === undefined && /mount (overlay|fuse)/.test(result.setupError.message);
       if (refused && choice === 'auto') {
-        if (o.verbose) process.stderr.write(`flux: ${result.setupError!.message} Falling back to a copy of the layers.\n`);
+        if (o.verbose) say(`flux: ${result.setupError!.message} Falling back to a copy of the layers.\n`);
         const again = makeRunDir(store.runsDir);
         result = await supervise({ ...spec(await prepareCopy(again, lowers)), cleanup: again.dir });
         if (existsSync(again.dir)) await removeTree([again.dir]);

@@ -1,33 +1,35 @@
 /**
- * Each run of a matrix is its own `flux run` process: a crash, a signal or a stuck namespace in
- * one run cannot touch another, and the run path is exactly the one users get from `flux run`.
- * Children get their own process group, so a Ctrl-C on the terminal reaches only the matrix,
- * which passes it on once to each run (which then forwards it and cleans up).
+ * A matrix run: inside the matrix process by default (see inprocess-runner.ts), or as its own
+ * `flux run` process when another entry script is named. Children get their own process group,
+ * so a Ctrl-C on the terminal reaches only the matrix, which passes it on once to each run.
  */
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { ExitStatus, OutputSink, RunningChild } from './types.js';
 import { constants } from 'node:os';
-
-/** bin/flux.js of this installation (this file is dist/src/matrix/child-runner.js). */
-export const FLUX_BIN = fileURLToPath(new URL('../../../bin/flux.js', import.meta.url));
+import { startInProcess } from './inprocess-runner.js';
 
 export interface ChildRunOptions {
   /** `flux run` options, as given on the command line. */
   runArgs: readonly string[];
   command: readonly string[];
   env?: NodeJS.ProcessEnv;
-  /** The flux entry script; another one only in tests. */
+  /** Run as a child process of this flux entry script instead of in this process. */
   bin?: string;
 }
 
-export function runArgv(image: string, opts: ChildRunOptions): string[] {
-  const argv = [opts.bin ?? FLUX_BIN, 'run', ...opts.runArgs, '--pull=never', image];
+export function runArgv(image: string, opts: ChildRunOptions & { bin: string }): string[] {
+  const argv = [opts.bin, 'run', ...opts.runArgs, '--pull=never', image];
   if (opts.command.length > 0) argv.push('--', ...opts.command);
   return argv;
 }
 
 export function spawnRun(image: string, sink: OutputSink, opts: ChildRunOptions): RunningChild {
+  const bin = opts.bin;
+  if (bin === undefined) return startInProcess(image, sink, opts);
+  return spawnChild(image, sink, { ...opts, bin });
+}
+
+function spawnChild(image: string, sink: OutputSink, opts: ChildRunOptions & { bin: string }): RunningChild {
   const child = spawn(process.execPath, runArgv(image, opts), {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,

@@ -24,6 +24,13 @@ export interface SupervisorOptions {
   onPid?: (pid: number) => Promise<void>;
   onRootfsKind?: (kind: string) => void;
   onWarning?: (text: string) => void;
+  /** Where the command's stdout and stderr go instead of the host's (fds 1 and 2 become pipes). */
+  output?: { stdout(chunk: Buffer): void; stderr(chunk: Buffer): void };
+  /**
+   * Receives a way to signal this run. The caller then owns its signalling: the host's signals
+   * are not forwarded to it (a matrix passes each one on itself, once).
+   */
+  onSpawn?: (kill: (sig: NodeJS.Signals) => void) => void;
 }
 
 export interface SupervisorResult {
@@ -35,14 +42,33 @@ export interface SupervisorResult {
 
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 
+/**
+ * One listener per signal for every run in progress, installed while any run wants the host's
+ * signals: many runs in one process add no listeners, and with none left the defaults return.
+ */
+const forwarding = new Set<(sig: NodeJS.Signals) => void>();
+const dispatch = (sig: NodeJS.Signals): void => {
+  for (const kill of forwarding) kill(sig);
+};
+
+function forwardSignals(kill: (sig: NodeJS.Signals) => void): () => void {
+  if (forwarding.size === 0) for (const sig of FORWARDED) process.on(sig, dispatch);
+  forwarding.add(kill);
+  return () => {
+    if (!forwarding.delete(kill) || forwarding.size > 0) return;
+    for (const sig of FORWARDED) process.off(sig, dispatch);
+  };
+}
+
 export function runSandbox(spec: SandboxSpec, opts: SupervisorOptions): Promise<SupervisorResult> {
   const plan = encodePlan(buildPlan(spec));
   const useStdin = opts.interactive || (spec.tty?.stdin ?? false);
-  const rawTty = spec.tty !== undefined && process.stdin.isTTY === true;
+  const out = opts.output;
+  const rawTty = out === undefined && spec.tty !== undefined && process.stdin.isTTY === true;
   if (rawTty) process.stdin.setRawMode(true);
   // Setsid (detached): terminal signals reach flux only, which forwards them exactly once.
   const child = spawn(helperPath(), ['run', '3'], {
-    stdio: [useStdin ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe'],
+    stdio: [useStdin && out === undefined ? 'inherit' : 'ignore', out ? 'pipe' : 'inherit', out ? 'pipe' : 'inherit', 'pipe'],
     detached: true,
     env: {},
   });
@@ -52,14 +78,15 @@ export function runSandbox(spec: SandboxSpec, opts: SupervisorOptions): Promise<
   let failure: FluxError | undefined;
   let kind: string | undefined;
 
-  const handlers = new Map<string, () => void>();
-  for (const sig of FORWARDED) {
-    const h = () => {
-      if (child.exitCode === null) child.kill(sig);
-    };
-    handlers.set(sig, h);
-    process.on(sig, h);
+  if (out) {
+    child.stdout?.on('data', (c: Buffer) => out.stdout(c));
+    child.stderr?.on('data', (c: Buffer) => out.stderr(c));
   }
+  const kill = (sig: NodeJS.Signals): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+  };
+  const unforward = opts.onSpawn ? () => undefined : forwardSignals(kill);
+  opts.onSpawn?.(kill);
 
   onRecords(ctl, (rec) => {
     switch (rec.kind) {
@@ -116,7 +143,7 @@ export function runSandbox(spec: SandboxSpec, opts: SupervisorOptions): Promise<
     });
     child.on('close', (code, signal) => {
       if (rawTty) process.stdin.setRawMode(false);
-      for (const [sig, h] of handlers) process.off(sig, h);
+      unforward();
       const status = signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 125);
       if (failure && (failure.code === 'EXEC_NOT_FOUND' || failure.code === 'EXEC_DENIED')) {
         resolve({ code: status, setupError: failure, ...(kind ? { rootfsKind: kind } : {}) });
