@@ -1,5 +1,23 @@
 #!/usr/bin/env node
-import { main } from '../dist/src/cli/main.js';
+import { statSync } from 'node:fs';
+
+/**
+ * The bundle (dist/flux.mjs, `npm run build`) starts faster; the plain `tsc` output is the
+ * fallback when the bundle is missing or older than it, so a bare `tsc` rebuild is never shadowed
+ * by a stale bundle.
+ */
+function entry() {
+  try {
+    const bundle = statSync(new URL('../dist/flux.mjs', import.meta.url)).mtimeMs;
+    const compiled = statSync(new URL('../dist/src/cli/main.js', import.meta.url), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+    if (bundle >= compiled && process.env.FLUX_UNBUNDLED !== '1') return '../dist/flux.mjs';
+  } catch {
+    // no bundle
+  }
+  return '../dist/src/cli/main.js';
+}
+
+const { main } = await import(entry());
 
 let settled = false;
 // If the event loop drains before main settles (a stream that never ended), that is a failure, not success.

@@ -7,7 +7,8 @@ let cached: string | undefined;
 /** The built C helper: native/build/flux-helper next to dist/, or FLUX_HELPER. */
 export function helperPath(): string {
   if (cached) return cached;
-  // dist/src/native/helper.js → <package>/native/build/flux-helper
+  // dist/src/native/helper.js → <package>/native/build/flux-helper; the bundle (scripts/bundle.mjs)
+  // gives this module the URL of that file, whichever chunk it is in.
   const path = process.env.FLUX_HELPER ?? fileURLToPath(new URL('../../../native/build/flux-helper', import.meta.url));
   try {
     accessSync(path, constants.X_OK);

@@ -2,12 +2,17 @@
  * Running an image already in the store must not load what only pulling needs: the HTTP client,
  * the tar and zstd decoders, the progress bars, registry code, the unpacker, blob writing, keyv.
  * A loader hook records every module `flux run` loads; a static import of any of those on the run
- * path makes this fail.
+ * path makes this fail. From the bundle (dist/flux.mjs) the hook sees chunks: the chunk list the
+ * bundler writes (dist/flux-chunks.json) maps each back to the modules it holds, and a pull-only
+ * module bundled into a chunk the run loads fails the test just the same.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { chmod, mkdtemp, readFile, rm, writeFile, chown } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, rm, writeFile, chown, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
 import { runFlux, tempStore, removeStore, testUser, isRoot } from '../helpers/user.js';
 import { requireTool } from '../helpers/require.js';
@@ -27,6 +32,8 @@ const FORBIDDEN: Array<[string, RegExp]> = [
   ['src/cli/progress', /\/dist\/src\/cli\/progress\.js$/],
 ];
 
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
 let dir: string;
 let store: string;
 let image: string;
@@ -43,8 +50,17 @@ import { register } from 'node:module';
 register('./hooks.mjs', import.meta.url);
 `;
 
+/** Whether bin/flux.js takes the bundle: it exists and is not older than the tsc output. */
+async function bundleIsCurrent(): Promise<boolean> {
+  const bundle = await stat(join(ROOT, 'dist/flux.mjs')).catch(() => null);
+  const compiled = await stat(join(ROOT, 'dist/src/cli/main.js')).catch(() => null);
+  return bundle !== null && bundle.mtimeMs >= (compiled?.mtimeMs ?? 0);
+}
+
 beforeAll(async () => {
   requireTool('newuidmap');
+  // The bundle under test is the one made from the current tsc output.
+  if (!(await bundleIsCurrent())) execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs')], { cwd: ROOT, stdio: 'ignore' });
   await buildFixtures(['busybox']);
   store = await tempStore();
   image = `oci:${await userFixtureDir('busybox')}`;
@@ -66,15 +82,27 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function loadedBy(args: string[]): Promise<{ code: number; stdout: string; modules: string[] }> {
+/** The modules a loaded file stands for: itself, or for a bundle chunk, the modules in it. */
+function expand(url: string, chunks: Record<string, string[]>): string[] {
+  const m = /\/dist\/((?:chunks\/)?[^/]+\.mjs)$/.exec(url);
+  if (!m?.[1]) return [url];
+  const held = chunks[m[1]];
+  if (!held) throw new Error(`${url} is not in dist/flux-chunks.json: the bundle and its chunk list disagree.`);
+  const root = url.slice(0, url.indexOf('/dist/'));
+  return [url, ...held.map((rel) => `${root}/${rel}`)];
+}
+
+async function loadedBy(args: string[]): Promise<{ code: number; stdout: string; loaded: string[]; modules: string[]; bundled: boolean }> {
   const list = join(dir, `modules-${Math.random().toString(36).slice(2)}.txt`);
   const r = await runFlux(args, {
     store,
     env: { NODE_OPTIONS: `--import ${join(dir, 'register.mjs')}`, FLUX_TEST_MODULES: list },
   });
   expect(r.stderr).toBe('');
-  const modules = (await readFile(list, 'utf8')).split('\n').filter(Boolean);
-  return { code: r.code, stdout: r.stdout, modules };
+  const loaded = (await readFile(list, 'utf8')).split('\n').filter(Boolean);
+  const bundled = loaded.some((m) => m.endsWith('/dist/flux.mjs'));
+  const chunks = bundled ? (JSON.parse(await readFile(join(ROOT, 'dist/flux-chunks.json'), 'utf8')) as Record<string, string[]>) : {};
+  return { code: r.code, stdout: r.stdout, loaded, modules: loaded.flatMap((m) => expand(m, chunks)), bundled };
 }
 
 describe('the run path of a stored image', () => {
@@ -91,10 +119,50 @@ describe('the run path of a stored image', () => {
     });
   }
 
+  it('comes from the bundle, which keeps pull-only code in chunks of its own', async () => {
+    const r = await loadedBy(['run', '--network', 'none', image, '--', 'true']);
+    expect(r.code).toBe(0);
+    // A tsc rebuild after the bundle makes bin/flux.js fall back to dist/src; that is checked above.
+    if (!(await bundleIsCurrent())) return;
+    expect(r.bundled).toBe(true);
+    // commander is inlined, not loaded from node_modules; no tsc output file is loaded either.
+    expect(r.modules.some((m) => m.includes('/node_modules/commander/'))).toBe(true);
+    expect(r.loaded.filter((m) => m.includes('/node_modules/commander/') || /\/dist\/(src|store)\//.test(m))).toEqual([]);
+    // The run's own code came from the chunks it loaded.
+    expect(r.modules.some((m) => m.endsWith('/dist/src/commands/run.js'))).toBe(true);
+    const chunks = JSON.parse(await readFile(join(ROOT, 'dist/flux-chunks.json'), 'utf8')) as Record<string, string[]>;
+    const pullOnly = Object.entries(chunks).filter(([, mods]) => mods.some((m) => FORBIDDEN.some(([, re]) => re.test(`/${m}`))));
+    // The pull-only modules exist in the bundle, in chunks the run did not load.
+    expect(pullOnly.length).toBeGreaterThan(0);
+    const loadedChunks = new Set(r.loaded.filter((m) => m.endsWith('.mjs')).map((m) => m.slice(m.indexOf('/dist/') + 6)));
+    expect(pullOnly.map(([file]) => file).filter((file) => loadedChunks.has(file))).toEqual([]);
+  });
+
   it('loads none in the default form `flux IMAGE -- CMD` either', async () => {
     const r = await loadedBy([image, '--', 'true']);
     expect(r.code).toBe(0);
     const offending = FORBIDDEN.filter(([, re]) => r.modules.some((m) => re.test(m))).map(([name]) => name);
     expect(offending).toEqual([]);
+  });
+});
+
+describe('the bundle', () => {
+  it('keeps every path computed from a module URL pointing at a file that exists', async () => {
+    const files = ['flux.mjs', ...(await readdir(join(ROOT, 'dist/chunks'))).map((f) => `chunks/${f}`)];
+    const chunks = JSON.parse(await readFile(join(ROOT, 'dist/flux-chunks.json'), 'utf8')) as Record<string, string[]>;
+    const targets: string[] = [];
+    for (const file of files.filter((f) => f in chunks)) {
+      const code = await readFile(join(ROOT, 'dist', file), 'utf8');
+      // The sandbox helper, the unpack worker, the rootfs copier: each rebased on its module's tsc output file.
+      for (const m of code.matchAll(/new URL\(("[^"]+"), new URL\(("[^"]+"), import\.meta\.url\)\.href\)/g)) {
+        const moduleFile = resolve(dirname(join(ROOT, 'dist', file)), JSON.parse(m[2] as string) as string);
+        targets.push(resolve(dirname(moduleFile), JSON.parse(m[1] as string) as string));
+      }
+      // No module URL is left pointing at the chunk itself.
+      expect(code.replace(/new URL\("[^"]+", import\.meta\.url\)\.href/g, '').replace(/createRequire\(import\.meta\.url\)/g, '')).not.toContain('import.meta.url');
+    }
+    expect(targets.some((t) => t.endsWith('/native/build/flux-helper'))).toBe(true);
+    expect(targets.some((t) => t.endsWith('/dist/src/layers/worker.js'))).toBe(true);
+    expect(targets.filter((t) => !existsSync(t))).toEqual([]);
   });
 });

@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+/**
+ * Bundles the compiled CLI (dist/src/cli/main.js, from `tsc`) into dist/flux.mjs, which
+ * bin/flux.js loads: one file read instead of dozens, and commander (CommonJS, slow to load from
+ * node_modules) inlined. Packages with native parts or only needed to pull stay external and are
+ * still loaded with dynamic `import()`, so they stay off the run path; pull-only code of flux
+ * itself lands in separate chunks under dist/chunks/, loaded only when a pull needs it.
+ *
+ * Every `import.meta.url` in flux's own modules is rewritten to the URL of that module's tsc
+ * output file, so paths computed from it (the sandbox helper, worker scripts) resolve exactly as
+ * they do unbundled, whichever chunk the code ends up in.
+ *
+ *   node scripts/bundle.mjs   (after `tsc -p tsconfig.json`; `npm run build` runs both)
+ */
+import { build } from 'rolldown';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = join(ROOT, 'dist');
+const ENTRY = join(ROOT, 'dist/src/cli/main.js');
+
+/** Loaded at run time from node_modules: native addons, and what only pulling needs. */
+const EXTERNAL = ['got', 'tar-stream', 'zstd-napi', 'koffi', 'cli-progress', 'keyv', '@keyv'];
+
+/**
+ * What a run of a stored image loads, with everything they import, goes into one chunk: a warm
+ * run then reads a handful of files instead of forty. The rest of flux (pulling, unpacking,
+ * registries, matrix, the network helpers) stays in chunks that only what needs them loads.
+ */
+const RUN_ROOTS = ['src/commands/run.js', 'src/image/resolve.js', 'src/sources/lookup.js', 'src/sandbox/network.js', 'store/image-index.js'];
+
+/** commander and the command-line modules; the progress bars only pull. */
+const CLI = /[\\/]node_modules[\\/]commander[\\/]|[\\/]dist[\\/]src[\\/]cli[\\/](?!progress\.js$)[^\\/]+\.js$/;
+
+const MARK = '__fluxModuleUrl';
+
+function ownModule(id) {
+  return id.startsWith(join(ROOT, 'dist') + sep);
+}
+
+/** Rewrites `import.meta.url` so that each module keeps the URL of its unbundled file. */
+function keepModuleUrls(outDir) {
+  return {
+    name: 'flux-keep-module-urls',
+    transform(code, id) {
+      if (!ownModule(id) || !code.includes('import.meta.url')) return null;
+      const rel = relative(outDir, id).split(sep).join('/');
+      return { code: code.replaceAll('import.meta.url', `${MARK}(${JSON.stringify(rel)})`), map: null };
+    },
+    renderChunk(code, chunk) {
+      if (!code.includes(MARK)) return null;
+      const from = dirname(join(outDir, chunk.fileName));
+      const out = code.replace(new RegExp(`${MARK}\\(("[^"]*")\\)`, 'g'), (_, lit) => {
+        let path = relative(from, join(outDir, JSON.parse(lit))).split(sep).join('/');
+        if (!path.startsWith('.')) path = `./${path}`;
+        return `new URL(${JSON.stringify(path)}, import.meta.url).href`;
+      });
+      return { code: out, map: null };
+    },
+  };
+}
+
+/** Writes a file whole: a flux starting meanwhile sees the old one or the new one. */
+function writeAtomic(path, data) {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+/** Chunks of earlier builds, kept a while for a flux that started from the old entry. */
+function pruneOldChunks(outDir, keep) {
+  const dir = join(outDir, 'chunks');
+  for (const name of existsSync(dir) ? readdirSync(dir) : []) {
+    const path = join(dir, name);
+    if (!keep.has(`chunks/${name}`) && Date.now() - statSync(path).mtimeMs > 10 * 60_000) rmSync(path, { force: true });
+  }
+}
+
+export async function bundle(outDir = OUT) {
+  if (!existsSync(ENTRY)) throw new Error(`${ENTRY} is missing: run \`tsc -p tsconfig.json\` first.`);
+  const result = await build({
+    input: { flux: ENTRY },
+    platform: 'node',
+    logLevel: 'warn',
+    onLog(level, log, handler) {
+      // flux imports some modules both ways on purpose (lazily on one path, eagerly on another).
+      if (log.code === 'INEFFECTIVE_DYNAMIC_IMPORT') return;
+      handler(level, log);
+    },
+    external: (id) => EXTERNAL.some((p) => id === p || id.startsWith(`${p}/`)),
+    plugins: [keepModuleUrls(outDir)],
+    output: {
+      dir: outDir,
+      format: 'esm',
+      entryFileNames: '[name].mjs',
+      chunkFileNames: 'chunks/[name]-[hash].mjs',
+      codeSplitting: {
+        // The command line (commander included) goes with it: every command needs it anyway.
+        groups: [{ name: 'run', test: (id) => RUN_ROOTS.some((r) => id === join(ROOT, 'dist', r)) || CLI.test(id) }],
+      },
+    },
+    write: false,
+  });
+  const chunks = result.output.filter((o) => o.type === 'chunk');
+  // Chunks first, the entry that names them last.
+  for (const c of [...chunks].sort((a, b) => Number(a.isEntry) - Number(b.isEntry))) writeAtomic(join(outDir, c.fileName), c.code);
+  const manifest = Object.fromEntries(chunks.map((c) => [c.fileName, c.moduleIds.filter((m) => !m.startsWith('\0')).map((m) => relative(ROOT, m).split(sep).join('/'))]));
+  writeAtomic(join(outDir, 'flux-chunks.json'), `${JSON.stringify(manifest, null, 1)}\n`);
+  pruneOldChunks(outDir, new Set(chunks.map((c) => c.fileName)));
+  return chunks;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const chunks = await bundle();
+  if (process.env.FLUX_BUNDLE_VERBOSE) {
+    for (const c of chunks) console.log(`${c.fileName}\t${c.code.length}\t${c.moduleIds.map((m) => relative(ROOT, m)).join(' ')}`);
+  }
+  const run = chunks.find((c) => c.name === 'run');
+  console.log(`bundled dist/flux.mjs and ${chunks.length - 1} chunks; a run loads dist/${run?.fileName} (${Math.round((run?.code.length ?? 0) / 1024)} KiB)`);
+}
