@@ -10,6 +10,8 @@ import { Store } from '../../store/store.js';
 import { ImageIndex, type ImageRecord, type LayerRecord } from '../../store/image-index.js';
 import { lookupImage } from '../sources/lookup.js';
 import { parseSourceSpec, type SourceSpec } from '../sources/spec.js';
+import type { Lock } from '../../store/lock.js';
+import type { UnpackSession } from '../layers/unpack-session.js';
 import type { Descriptor, Digest, ImageConfig, ImageManifest, ImageSource, Platform } from './types.js';
 
 export type PullPolicy = 'missing' | 'always' | 'never';
@@ -76,6 +78,8 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
   const store = opts.store ?? Store.open();
   const policy = opts.pull ?? 'missing';
   const spec = parseSourceSpec(name);
+  // Asking the registry anyway: load the HTTP client, a pull's largest import, while the store is read.
+  if (spec.kind === 'registry' && policy === 'always' && spec.ref.digest === undefined) import('../registry/source.js').catch(() => undefined);
   const want = await wantedPlatform(opts.platform);
   let cached = await lookupImage(store, name);
   if (cached && want) {
@@ -103,7 +107,7 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
     });
   }
   try {
-    return await fetchImage(store, spec, name, want, opts);
+    return await fetchImage(store, spec, name, want, opts, cached === undefined);
   } catch (err) {
     if (policy === 'always' && cached && isNetworkFailure(err) && (await layersPresent(store, cached))) {
       const why = err instanceof FluxError ? err.message.replace(/\.$/, '') : String(err);
@@ -156,17 +160,29 @@ function checkConfig(name: string, config: unknown, manifest: ImageManifest): Im
   return c as ImageConfig;
 }
 
-async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Platform | undefined, opts: PullOptions): Promise<PullResult> {
-  const [{ openSource }, { parseManifest }, { sha256Digest }, platform] = await Promise.all([
-    import('../sources/index.js'),
-    import('./manifest.js'),
-    import('./digest.js'),
-    import('./platform.js'),
-  ]);
-  const ev = opts.events ?? {};
-  const gc = await store.gcLock('use');
+/**
+ * `cold`: nothing of this name is in the store, so layers will almost surely need unpacking: the
+ * unpacker is started first, and its start-up (a Node process, the id maps) overlaps loading the
+ * HTTP client and the manifest and config fetches.
+ */
+async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Platform | undefined, opts: PullOptions, cold: boolean): Promise<PullResult> {
+  const { startJobRunner } = await import('../layers/run-worker.js');
+  let runner = cold ? startJobRunner() : undefined;
+  let session: UnpackSession | undefined;
+  let gc: Lock | undefined;
   let source: ImageSource | undefined;
   try {
+    const [layersModule, { openSource }, { parseManifest }, { sha256Digest }, platform] = await Promise.all([
+      import('../layers/index.js'),
+      import('../sources/index.js'),
+      import('./manifest.js'),
+      import('./digest.js'),
+      import('./platform.js'),
+      // got and the registry client: the largest import of a pull, started with the rest.
+      spec.kind === 'registry' ? import('../registry/source.js') : undefined,
+    ]);
+    const ev = opts.events ?? {};
+    gc = await store.gcLock('use');
     const opened = await openSource(name, { insecure: opts.insecure, onNotice: ev.notice });
     source = opened.source;
     const src = source;
@@ -225,16 +241,36 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
       ev.blobDone?.(desc, what, { fetched: r.fetched, existed: r.existed });
     };
 
-    await fetchBlob(manifest.config, 'config');
-    const config = checkConfig(src.name, await store.readJson(manifest.config.digest), manifest);
-    await mapLimit(manifest.layers, BLOB_CONCURRENCY, (l) => fetchBlob(l, 'layer'));
-
-    const layers: LayerRecord[] = manifest.layers.map((l, i) => ({
-      digest: l.digest,
-      diffId: config.rootfs.diff_ids[i]!,
-      size: l.size,
-      mediaType: l.mediaType,
-    }));
+    // The layers download alongside the config: their digests are in the manifest already. Each
+    // is unpacked as soon as its blob is verified (and the config has said its diff_id), while the
+    // next ones download. Blob writes never wait for a layer lock, so the two cannot deadlock.
+    const ready: Digest[] = [];
+    let layers: LayerRecord[] = [];
+    let config: ImageConfig | undefined;
+    const withConfig = (async () => {
+      await fetchBlob(manifest.config, 'config');
+      const checked = checkConfig(src.name, await store.readJson(manifest.config.digest), manifest);
+      layers = manifest.layers.map((l, i) => ({
+        digest: l.digest,
+        diffId: checked.rootfs.diff_ids[i]!,
+        size: l.size,
+        mediaType: l.mediaType,
+      }));
+      const started = runner;
+      runner = undefined;
+      session = await layersModule.startUnpackSession(store, layers, started ? { runner: started } : {});
+      config = checked;
+      for (const d of ready.splice(0)) session.blobReady(d);
+    })();
+    const blobs = mapLimit(manifest.layers, BLOB_CONCURRENCY, async (l) => {
+      await fetchBlob(l, 'layer');
+      if (session) session.blobReady(l.digest);
+      else ready.push(l.digest);
+    });
+    // Both settle before anything is thrown: no download may go on once the gc lock is released.
+    const settled = await Promise.allSettled([withConfig, blobs]);
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
+    if (!config || !session) throw new Error('unreachable');
     const now = new Date().toISOString();
     const index = new ImageIndex(store);
     const previous = await index.get(opened.reference);
@@ -253,11 +289,18 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
       pulledAt: previous?.manifestDigest === manifestDigest ? previous.pulledAt : now,
       lastUsed: now,
     };
-    record.unpackedSize = await unpack(store, record, ev);
+    if (session.busy) ev.phase?.('unpacking');
+    const unpacked = await session.finish();
+    session = undefined;
+    record.unpackedSize = unpacked.unpackedSize;
     await index.put(record);
     return { record, fetchedBytes: fetched, fromStore: false };
+  } catch (err) {
+    await session?.abort().catch(() => undefined);
+    await runner?.abort().catch(() => undefined);
+    throw err;
   } finally {
-    gc.release();
+    gc?.release();
     await source?.close?.().catch(() => undefined);
   }
 }

@@ -1,4 +1,4 @@
-/** Jobs the unpack worker runs and what it reports, as JSON lines (one per job) on stdout. */
+/** Jobs the unpack worker runs and what it reports, as JSON lines: jobs on its stdin, results on its stdout as each finishes. */
 import { FluxError } from '../errors.js';
 import type { Digest } from '../image/types.js';
 
@@ -19,4 +19,16 @@ export type JobResult =
 
 export function jobError(e: JobError): FluxError {
   return new FluxError(e.code, e.message, e.hint ? { hint: e.hint } : {});
+}
+
+/** A job as one stdin line of the worker: jobs arrive while earlier ones run. */
+export interface JobLine {
+  id: number;
+  job: Job;
+}
+
+/** A result as one stdout line of the worker, for the job with the same id. */
+export interface ResultLine {
+  id: number;
+  result: JobResult;
 }

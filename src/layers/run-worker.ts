@@ -7,9 +7,18 @@
 import { fileURLToPath } from 'node:url';
 import { FluxError } from '../errors.js';
 import { isRealRoot, spawnInUserNamespace } from '../sandbox/userns.js';
-import type { Job, JobResult } from './protocol.js';
+import type { Job, JobLine, JobResult, ResultLine } from './protocol.js';
 
 export { isRealRoot };
+
+/** Hands jobs to wherever they can run, as they come; see startJobRunner. */
+export interface JobRunner {
+  run(job: Job): Promise<JobResult>;
+  /** No more jobs: resolves once every job has answered and the worker is gone. */
+  close(): Promise<void>;
+  /** Stops the worker now, for a pull that failed; jobs still running are answered with an error. */
+  abort(): Promise<void>;
+}
 
 export async function runJobs(jobs: Job[]): Promise<JobResult[]> {
   if (jobs.length === 0) return [];
@@ -17,40 +26,95 @@ export async function runJobs(jobs: Job[]): Promise<JobResult[]> {
     const { runJobsHere } = await import('./run-job.js');
     return runJobsHere(jobs);
   }
-  return runInWorker(jobs);
+  const runner = startJobRunner();
+  try {
+    // Removals first, as a worker run always did: they clear leftovers the unpacks may meet.
+    const removals = await Promise.all(jobs.filter((j) => j.op === 'remove').map((j) => runner.run(j)));
+    const unpacks = await Promise.all(jobs.filter((j) => j.op !== 'remove').map((j) => runner.run(j)));
+    return jobs.map((j) => (j.op === 'remove' ? removals.shift() : unpacks.shift()) as JobResult);
+  } finally {
+    await runner.close();
+  }
 }
 
-async function runInWorker(jobs: Job[]): Promise<JobResult[]> {
+/**
+ * Starts the place jobs run: this process as real root, else the worker, at once, so that its
+ * start-up (a Node process and the id maps, ~0.1 s) overlaps whatever the caller does next.
+ */
+export function startJobRunner(): JobRunner {
+  if (isRealRoot()) {
+    const queue = import('./run-job.js').then(({ jobQueue }) => jobQueue());
+    return { run: async (job) => (await queue)(job), close: async () => undefined, abort: async () => undefined };
+  }
+  try {
+    return workerRunner();
+  } catch (err) {
+    // A helper or newuidmap that is missing matters only once there is something to unpack.
+    return { run: () => Promise.reject(err), close: async () => undefined, abort: async () => undefined };
+  }
+}
+
+function workerRunner(): JobRunner {
   const worker = fileURLToPath(new URL('./worker.js', import.meta.url));
   // The helper execs the worker in place, so the worker's parent is this process and its
   // parent-death check keeps working.
   const child = spawnInUserNamespace([process.execPath, worker], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const pending = new Map<number, { resolve: (r: JobResult) => void; reject: (e: unknown) => void }>();
+  let nextId = 0;
   let stdout = '';
   let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  child.stdin?.on('error', () => undefined);
-  child.stdin?.end(JSON.stringify({ jobs }));
   let failure: unknown;
-  const code = await new Promise<number | null>((resolve) => {
+  let ended: FluxError | undefined;
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+    let nl: number;
+    while ((nl = stdout.indexOf('\n')) >= 0) {
+      const line = stdout.slice(0, nl);
+      stdout = stdout.slice(nl + 1);
+      let msg: ResultLine;
+      try {
+        msg = JSON.parse(line) as ResultLine;
+      } catch {
+        continue; // not a result line
+      }
+      pending.get(msg.id)?.resolve(msg.result);
+      pending.delete(msg.id);
+    }
+  });
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4096)));
+  child.stdin?.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => {
+    const done = (code: number | null): void => {
+      ended ??= workerError(failure, code, stderr);
+      for (const p of pending.values()) p.reject(ended);
+      pending.clear();
+      resolve();
+    };
     child.on('error', (err) => {
       failure ??= err;
       // A spawn failure emits no 'close'.
-      if (child.pid === undefined) resolve(null);
+      if (child.pid === undefined) done(null);
     });
-    child.on('close', (c) => resolve(c));
+    child.on('close', (c) => done(c));
   });
-  const results: JobResult[] = [];
-  for (const line of stdout.split('\n')) {
-    if (line.trim() === '') continue;
-    try {
-      results.push(JSON.parse(line) as JobResult);
-    } catch {
-      // not a result line
-    }
-  }
-  if (results.length === jobs.length) return results;
-  throw workerError(failure, code, stderr);
+  return {
+    run(job) {
+      if (ended) return Promise.reject(ended);
+      const id = nextId++;
+      return new Promise<JobResult>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        child.stdin?.write(`${JSON.stringify({ id, job } satisfies JobLine)}\n`);
+      });
+    },
+    async close() {
+      child.stdin?.end();
+      await closed;
+    },
+    async abort() {
+      if (!ended) child.kill('SIGKILL');
+      await closed;
+    },
+  };
 }
 
 function workerError(failure: unknown, code: number | null, stderr: string): FluxError {

@@ -1,17 +1,14 @@
 /**
  * The unpack worker: run as root inside the user's mapped user namespace, so that chown to the
  * image's ids, mknod of whiteouts and user.overlay.* xattrs do what they would do as root.
- * Reads `{ jobs: Job[] }` as JSON on stdin and writes one JobResult JSON line per job to
- * stdout, in job order.
+ * Reads JobLine JSON lines on stdin and writes a ResultLine as each job finishes, so a pull can
+ * start it before it knows its layers and hand each layer over as soon as its blob is verified.
+ * Exits once stdin is closed and every job has answered.
  */
-import { runJobsHere } from './run-job.js';
-import type { Job } from './protocol.js';
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
+import { createInterface } from 'node:readline';
+import { nativeLayerFs } from '../native/ffi.js';
+import { jobQueue } from './run-job.js';
+import type { JobLine } from './protocol.js';
 
 /** Stops when the flux process that started us dies: its temp directories are then swept by the next run. */
 function exitWithParent(): void {
@@ -24,8 +21,18 @@ function exitWithParent(): void {
 async function main(): Promise<void> {
   process.umask(0o022);
   exitWithParent();
-  const { jobs } = JSON.parse(await readStdin()) as { jobs: Job[] };
-  for (const r of await runJobsHere(jobs)) process.stdout.write(`${JSON.stringify(r)}\n`);
+  // A pull starts the worker before its first layer has arrived: load libc meanwhile.
+  nativeLayerFs().catch(() => undefined);
+  const run = jobQueue();
+  const pending: Promise<void>[] = [];
+  for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    if (line.trim() === '') continue;
+    const { id, job } = JSON.parse(line) as JobLine;
+    pending.push(run(job).then((result) => {
+      process.stdout.write(`${JSON.stringify({ id, result })}\n`);
+    }));
+  }
+  await Promise.all(pending);
 }
 
 main().catch((err: unknown) => {

@@ -1,0 +1,203 @@
+/**
+ * Unpacking the layers of one image while its blobs are still arriving: the layers the store
+ * lacks are locked up front (in diff_id order, before any blob lock is taken, so two flux
+ * processes cannot wait on each other), and each is handed to the unpacker as soon as its blob
+ * is verified in the store: layer N unpacks while N+1 downloads. A layer is unpacked into tmp/
+ * and renamed into layers/ only once complete and its diff_id verified, so a crash never leaves
+ * a half layer where a run would use it.
+ */
+import { chmod, mkdtemp, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Lock, Store } from '../../store/index.js';
+import { FluxError } from '../errors.js';
+import { assertDigest, digestHex } from '../image/digest.js';
+import type { Digest } from '../image/types.js';
+import { readLayerInfo, writeLayerInfo } from './layer-info.js';
+import { jobError, type JobError } from './protocol.js';
+import { isRealRoot, startJobRunner, type JobRunner } from './run-worker.js';
+import { staleTemps, tempPrefix } from './stale.js';
+
+export interface LayerToUnpack {
+  digest: Digest;
+  diffId: Digest;
+  mediaType: string;
+  size: number;
+}
+
+export interface EnsureUnpackedOptions {
+  /** One call per kind of degradation (skipped devices, unmapped owners, ignored xattrs). Default: stderr. */
+  onWarning?: (message: string) => void;
+  /** Called when a layer is about to be unpacked and when it is done. */
+  onLayer?: (event: { diffId: Digest; state: 'start' | 'done'; size?: number; files?: number }) => void;
+  /** Says that another flux process is unpacking the same layer and we wait for it. */
+  onWait?: (diffId: Digest) => void;
+  /** A runner started earlier (startJobRunner); the session closes it. */
+  runner?: JobRunner;
+}
+
+export interface EnsureUnpackedResult {
+  /** Bytes of file content unpacked by this call. */
+  unpackedBytes: number;
+  /** Bytes of file content of all the given layers, as recorded when each was unpacked. */
+  unpackedSize: number;
+  /** Layers this call unpacked. */
+  unpacked: Digest[];
+}
+
+export interface UnpackSession {
+  /** The blob `digest` is complete and verified in the store: unpack its layer now if it is one this session must. */
+  blobReady(digest: Digest): void;
+  /** Layers this session still has to unpack or is unpacking. */
+  readonly busy: boolean;
+  /** Unpacks what is left (every blob must be in the store by now), waits, releases the locks. */
+  finish(): Promise<EnsureUnpackedResult>;
+  /** Stops: the worker is killed, temp trees removed, locks released. */
+  abort(): Promise<void>;
+}
+
+export async function startUnpackSession(store: Store, layers: LayerToUnpack[], opts: EnsureUnpackedOptions = {}): Promise<UnpackSession> {
+  const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`flux: warning: ${m}\n`));
+  const unique = new Map<Digest, LayerToUnpack>();
+  for (const l of layers) {
+    assertDigest(l.diffId, 'layer diff_id in the image config');
+    assertDigest(l.digest, 'layer digest in the manifest');
+    if (!unique.has(l.diffId)) unique.set(l.diffId, l);
+  }
+  const missing: LayerToUnpack[] = [];
+  for (const l of unique.values()) if (!(await store.hasLayer(l.diffId))) missing.push(l);
+  // Sorted, so two processes needing overlapping layers take their locks in the same order.
+  missing.sort((a, b) => (a.diffId < b.diffId ? -1 : 1));
+  const locks: Lock[] = [];
+  const todo = new Map<Digest, LayerToUnpack>();
+  try {
+    for (const l of missing) {
+      const lock = await store.lock(`layer-${digestHex(l.diffId)}`, { onWait: () => opts.onWait?.(l.diffId) });
+      if (await store.hasLayer(l.diffId)) lock.release();
+      else {
+        locks.push(lock);
+        todo.set(l.diffId, l);
+      }
+    }
+  } catch (err) {
+    for (const lock of locks) lock.release();
+    await opts.runner?.abort();
+    throw err;
+  }
+
+  const userXattr = !isRealRoot();
+  const runner = todo.size > 0 ? (opts.runner ?? startJobRunner()) : undefined;
+  // An unpacker started on spec and not needed (every layer already there) is stopped at once
+  // rather than waited for while it is still starting up.
+  if (!runner) await opts.runner?.abort();
+  const jobs: Promise<void>[] = [];
+  const temps = new Set<string>();
+  const started = new Set<Digest>();
+  const seen = new Set<string>();
+  const unpacked: Digest[] = [];
+  let unpackedBytes = 0;
+  let firstError: JobError | Error | undefined;
+  let left = todo.size;
+
+  const warnOnce = (ws: string[]): void => {
+    for (const w of ws) {
+      if (!seen.has(w)) warn(w);
+      seen.add(w);
+    }
+  };
+
+  if (runner) {
+    // Leftovers of crashed unpacks (of these layers, or of any whose process is gone) go first.
+    const stale = new Set<string>(await staleTemps(store.tmpDir));
+    for (const l of todo.values()) for (const p of await staleTemps(store.tmpDir, digestHex(l.diffId))) stale.add(p);
+    if (stale.size > 0) {
+      jobs.push(runner.run({ op: 'remove', paths: [...stale] }).then((r) => {
+        warnOnce(r.warnings);
+        if (!r.ok) firstError ??= r.error;
+      }, (err: unknown) => void (firstError ??= err as Error)));
+    }
+  }
+
+  const unpackOne = async (l: LayerToUnpack): Promise<void> => {
+    const dir = await mkdtemp(join(store.tmpDir, tempPrefix('unpack', digestHex(l.diffId))));
+    temps.add(dir);
+    await chmod(dir, 0o755);
+    opts.onLayer?.({ diffId: l.diffId, state: 'start' });
+    const r = await runner!.run({ op: 'unpack', blob: store.blobPath(l.digest), mediaType: l.mediaType, diffId: l.diffId, dir, userXattr });
+    warnOnce(r.warnings);
+    if (!r.ok) throw jobError(r.error);
+    if (r.op !== 'unpack') return;
+    const dest = store.layerPath(r.diffId);
+    await writeLayerInfo(dest, { size: r.size, files: r.files, xattr: userXattr ? 'user' : 'trusted' });
+    await rename(dir, dest);
+    temps.delete(dir);
+    unpacked.push(r.diffId);
+    unpackedBytes += r.size;
+    opts.onLayer?.({ diffId: r.diffId, state: 'done', size: r.size, files: r.files });
+  };
+
+  const start = (l: LayerToUnpack): void => {
+    if (started.has(l.diffId)) return;
+    started.add(l.diffId);
+    jobs.push(unpackOne(l).catch((err: unknown) => void (firstError ??= err as Error)).finally(() => void left--));
+  };
+
+  const settle = async (): Promise<void> => {
+    // Jobs may be added while we wait (finish starting the last ones), so loop until none is new.
+    for (let n = 0; n < jobs.length; n = jobs.length) await Promise.all(jobs.slice(n));
+  };
+
+  let done = false;
+  return {
+    get busy() {
+      return left > 0;
+    },
+    blobReady(digest) {
+      if (done || firstError) return;
+      for (const l of todo.values()) if (l.digest === digest) start(l);
+    },
+    async finish() {
+      done = true;
+      try {
+        for (const l of todo.values()) {
+          if (started.has(l.diffId)) continue;
+          if (!(await store.hasBlob(l.digest))) {
+            firstError ??= new FluxError('BLOB_MISSING', `The store ${store.root} lacks the blob of layer ${l.digest.slice(0, 19)}, so it cannot be unpacked.`, {
+              hint: 'Pull the image again to fetch it.',
+            });
+            break;
+          }
+          if (!firstError) start(l);
+        }
+        await settle();
+        await runner?.close();
+        if (firstError) {
+          await removeTemps(temps);
+          throw firstError instanceof Error ? firstError : jobError(firstError);
+        }
+      } finally {
+        for (const lock of locks) lock.release();
+      }
+      let unpackedSize = 0;
+      for (const d of unique.keys()) unpackedSize += (await readLayerInfo(store.layerPath(d)))?.size ?? 0;
+      return { unpackedBytes, unpackedSize, unpacked };
+    },
+    async abort() {
+      done = true;
+      try {
+        await runner?.abort();
+        await settle();
+        await removeTemps(temps);
+      } finally {
+        for (const lock of locks) lock.release();
+      }
+    },
+  };
+}
+
+/**
+ * Temp trees of unpacks that failed. As a user their files may belong to sub-uids this process
+ * cannot delete; what is left is swept as stale by the next unpack once this process is gone.
+ */
+async function removeTemps(temps: Set<string>): Promise<void> {
+  for (const t of temps) await rm(t, { recursive: true, force: true }).catch(() => undefined);
+}
