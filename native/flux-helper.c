@@ -45,6 +45,7 @@
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <linux/openat2.h>
+#include <linux/if_tun.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <net/if.h>
@@ -135,6 +136,8 @@ struct plan {
   long single_uid, single_gid;
   int single_map;
   int wait_go;               /* Node has work to do (network, cgroup) before the command starts */
+  int defer_go;              /* ...which concerns the command only (network): wait just before it starts */
+  const char *tap;           /* a persistent tap device to create for the network helper */
   int seccomp;               /* load the default syscall filter */
 };
 
@@ -300,6 +303,10 @@ static void read_plan(struct plan *p)
       p->seccomp = 1;
     } else if (!strcmp(op, "wait")) {
       p->wait_go = 1;
+    } else if (!strcmp(op, "defer-go")) {
+      p->defer_go = 1;
+    } else if (!strcmp(op, "tap")) {
+      p->tap = tok();
     } else if (!strcmp(op, "cleanup")) {
       p->cleanup = tok();
     } else {
@@ -315,10 +322,9 @@ static void read_plan(struct plan *p)
 
 /* ---------- handshake ---------- */
 
-/* Tell Node the namespaces exist and wait while it writes the maps and wires the network. */
-static void handshake(void)
+/* Wait for Node's go ('G'); anything else means Node gave up. */
+static void await_go(void)
 {
-  ctl_write("R\n");
   char c = 0;
   for (;;) {
     ssize_t r = read(ctl, &c, 1);
@@ -331,6 +337,13 @@ static void handshake(void)
   char nl;
   ssize_t r = read(ctl, &nl, 1);
   (void)r;
+}
+
+/* Tell Node the namespaces exist and wait while it writes the maps and wires the network. */
+static void handshake(void)
+{
+  ctl_write("R\n");
+  await_go();
 }
 
 static void die_with_parent(void)
@@ -659,6 +672,13 @@ static int mount_overlay(const struct plan *p)
   ok = ok && fsconfig(fs, FSCONFIG_SET_STRING, "workdir", p->work, 0) == 0;
   if (ok && p->userxattr)
     ok = fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) == 0;
+  /*
+   * The upper dir is thrown away after the run: without "volatile", unmounting it syncs the
+   * whole host file system beneath (syncfs), which under write load holds the exit of every run
+   * for tens to hundreds of milliseconds. A kernel without the option (< 5.10) just syncs.
+   */
+  if (ok)
+    fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0);
   /* Untrusted layers: never metacopy or redirect_dir (both are off unless asked for). */
   ok = ok && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0;
   int mnt = ok ? fsmount(fs, FSMOUNT_CLOEXEC, 0) : -1;
@@ -1046,6 +1066,10 @@ static _Noreturn void run_init(const struct plan *p)
   if (sfd < 0)
     fail("signalfd", "");
 
+  /* The network was wired while the root was being assembled: the command needs it from here. */
+  if (p->defer_go)
+    await_go();
+
   pid_t child = fork();
   if (child < 0)
     fail("fork", "");
@@ -1255,6 +1279,26 @@ static void loopback_up(void)
     close(s);
 }
 
+/*
+ * slirp4netns attaches to a tap device of this name when one exists. Made persistent, the device
+ * is not torn down when slirp4netns closes it (that waits for RCU grace periods, tens of ms on the
+ * run's exit path), but with the network namespace, by the kernel in the background. Best effort:
+ * without it slirp4netns creates its own device.
+ */
+static void make_tap(const char *name)
+{
+  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  if (ioctl(fd, TUNSETIFF, &ifr) == 0)
+    ioctl(fd, TUNSETPERSIST, 1);
+  close(fd);
+}
+
 static int run(void)
 {
   die_with_parent();
@@ -1267,13 +1311,23 @@ static int run(void)
     um = start_mapper(p.uidmap_argv, getpid());
     gm = start_mapper(p.gidmap_argv, getpid());
   }
+  /*
+   * Node waits on the namespaces for the maps (when it writes them), a cgroup or the network.
+   * Only the network may be wired while the root is assembled; the go is then awaited by init
+   * right before it starts the command.
+   */
+  p.defer_go = p.wait_go && p.defer_go && !(p.userns && !self_maps);
   /* The cgroup namespace comes after Node has put us into the run's cgroup (limits), if any. */
-  int late_cgroup = p.wait_go && (p.ns_flags & CLONE_NEWCGROUP);
+  int late_cgroup = p.wait_go && !p.defer_go && (p.ns_flags & CLONE_NEWCGROUP);
   if (unshare(p.ns_flags & ~(late_cgroup ? CLONE_NEWCGROUP : 0)) < 0)
     fail("unshare", p.userns ? "user namespace" : "namespaces");
   if (self_maps)
     map_ids(&p, &um, &gm);
-  if ((p.userns && !self_maps) || p.wait_go)
+  if (p.tap && (p.ns_flags & CLONE_NEWNET))
+    make_tap(p.tap);
+  if (p.defer_go)
+    ctl_write("R\n");
+  else if ((p.userns && !self_maps) || p.wait_go)
     handshake();
   if (late_cgroup && unshare(CLONE_NEWCGROUP) < 0)
     fail("unshare", "cgroup namespace");

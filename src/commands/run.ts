@@ -168,6 +168,7 @@ function announcing(network: NetworkAttachment, say: (text: string) => void): Ne
     newNamespace: network.newNamespace,
     resolvConf: network.resolvConf,
     hosts: network.hosts,
+    ...(network.tapDevice ? { tapDevice: network.tapDevice } : {}),
     attach: async (pid: number) => {
       await network.attach(pid);
       for (const f of network.published()) say(`flux: published ${f.hostIp}:${f.hostPort} -> ${f.containerPort}/${f.protocol}\n`);
@@ -281,6 +282,9 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
     const spec = (rootfs: SandboxSpec['rootfs']): SandboxSpec => ({
       ...(maps ? { idmap: helperMaps(maps) } : {}),
       waitGo: (network.newNamespace && (o.network ?? 'slirp4netns') !== 'none') || limits !== undefined,
+      // A cgroup must be joined before the namespaces are complete; a network can be wired meanwhile.
+      deferGo: limits === undefined,
+      ...(network.tapDevice ? { tap: network.tapDevice } : {}),
       userns: !root,
       newNet: network.newNamespace,
       fullMap: maps ? !maps.single : true,
@@ -342,6 +346,7 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
     return result.code;
   } finally {
     await network.detach();
+    lap('network down');
     await limits?.remove();
     if (existsSync(rd.dir)) {
       try {

@@ -25,6 +25,8 @@ export interface NetworkAttachment {
   /** Contents for the container's /etc/resolv.conf and /etc/hosts (undefined: copy the host's). */
   readonly resolvConf: string | undefined;
   readonly hosts: string | undefined;
+  /** A tap device the helper should create (persistent) in the new namespace for attach() to use. */
+  readonly tapDevice?: string;
   /** Wire the namespace of `pid` (the container's first process) before the command runs. */
   attach(pid: number): Promise<void>;
   /** Forwards actually set up (after attach), e.g. for -P to print. */

@@ -1,8 +1,8 @@
 import { FluxError } from '../errors.js';
 import type { NetworkAttachment, NetworkRequest, PortForward } from './network-types.js';
-import { parsePublishSpec } from './ports.js';
+import { parsePublishSpec } from './publish-spec.js';
 
-export { describeForward } from './ports.js';
+export { describeForward } from './publish-spec.js';
 
 export type { NetworkAttachment, NetworkRequest, PortForward } from './network-types.js';
 

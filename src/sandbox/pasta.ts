@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { FluxError } from '../errors.js';
 import { runtimeDir } from '../runtime-dir.js';
 import type { NetworkAttachment, NetworkRequest, PortForward } from './network-types.js';
 import { hostsFile } from './network.js';
 import { planForwards } from './slirp4netns.js';
+import { randomHex } from './rootfs.js';
 import { boolOption, checkTun, findExecutable, lastLine, tunError, unknownOption } from './slirp-support.js';
 
 /** Where pasta answers DNS queries in the container (it forwards them to the host's resolver). */
@@ -63,7 +63,7 @@ class PastaAttachment implements NetworkAttachment {
     await this.stop();
     this.detached = false;
     this.active = [];
-    this.pidFile = join(runtimeDir(), `pasta-${pid}-${randomBytes(4).toString('hex')}.pid`);
+    this.pidFile = join(runtimeDir(), `pasta-${pid}-${randomHex(4)}.pid`);
     const ports = (flag: string, proto: PortForward['protocol']): string[] => {
       const list = this.forwards.filter((f) => f.protocol === proto);
       if (list.length === 0) return [flag, 'none'];

@@ -56,8 +56,15 @@ export interface SandboxSpec {
   idmap?: { kind: 'full'; uid: string[]; gid: string[] } | { kind: 'single'; uid: number; gid: number };
   /** Node must act (network, cgroup) after the namespaces exist and before the command starts. */
   waitGo?: boolean;
+  /**
+   * Node's part concerns only the command (the network), not the namespaces: the helper assembles
+   * the root meanwhile and waits for the go just before starting the command.
+   */
+  deferGo?: boolean;
   /** Removed by the helper (inside the user namespace) when the run ends. */
   cleanup?: string;
+  /** A persistent tap device the helper creates in the new network namespace (slirp4netns attaches to it). */
+  tap?: string;
 }
 
 /** OCI/podman default masked paths: read as empty (files: /dev/null; dirs: empty read-only tmpfs). */
@@ -86,6 +93,8 @@ export function buildPlan(s: SandboxSpec): Op[] {
   if (s.userns && s.idmap?.kind === 'full') ops.push(['maps', String(s.idmap.uid.length), ...s.idmap.uid, String(s.idmap.gid.length), ...s.idmap.gid]);
   if (s.userns && s.idmap?.kind === 'single') ops.push(['single-map', String(s.idmap.uid), String(s.idmap.gid)]);
   if (s.waitGo) ops.push(['wait']);
+  if (s.waitGo && s.deferGo) ops.push(['defer-go']);
+  if (s.newNet && s.tap) ops.push(['tap', s.tap]);
 
   const r = s.rootfs;
   if (r.kind === 'overlay') {

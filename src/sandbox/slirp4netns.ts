@@ -2,13 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { readlinkSync, rmSync } from 'node:fs';
 import { dirname, join, resolve as resolvePath } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { FluxError } from '../errors.js';
 import { runtimeDir } from '../runtime-dir.js';
 import type { NetworkAttachment, NetworkRequest, PortForward } from './network-types.js';
 import { hostsFile } from './network.js';
-import { checkHostPort, freeHostPort, hostPortError, parseExposedPorts } from './ports.js';
+import { parseExposedPorts } from './publish-spec.js';
+import { randomHex } from './rootfs.js';
 import { boolOption, checkTun, findExecutable, lastLine, tunError, unknownOption } from './slirp-support.js';
 
 /** The addresses slirp4netns gives with its default CIDR 10.0.2.0/24. */
@@ -106,6 +106,9 @@ function resolvConfInSandbox(): boolean {
  */
 export async function planForwards(req: NetworkRequest): Promise<PortForward[]> {
   const forwards: PortForward[] = [];
+  if (req.publish.length === 0 && !req.publishAll) return forwards;
+  // Socket probing (node:dgram among it) only for a run that publishes ports.
+  const { checkHostPort, freeHostPort } = await import('./ports.js');
   for (const fwd of req.publish) {
     const clash = forwards.find(
       (f) => f.hostPort === fwd.hostPort && f.protocol === fwd.protocol && (f.hostIp === fwd.hostIp || f.hostIp === '0.0.0.0' || fwd.hostIp === '0.0.0.0'),
@@ -135,6 +138,7 @@ export async function planForwards(req: NetworkRequest): Promise<PortForward[]> 
 class SlirpAttachment implements NetworkAttachment {
   readonly newNamespace = true;
   readonly resolvConf = `nameserver ${SLIRP.dns}\n`;
+  readonly tapDevice = SLIRP.device;
   readonly hosts: string;
   private child: ChildProcess | undefined;
   private socketPath: string | undefined;
@@ -155,7 +159,7 @@ class SlirpAttachment implements NetworkAttachment {
     await this.stop();
     this.detached = false;
     this.active = [];
-    this.socketPath = join(runtimeDir(), `slirp4netns-${pid}-${randomBytes(4).toString('hex')}.sock`);
+    this.socketPath = join(runtimeDir(), `slirp4netns-${pid}-${randomHex(4)}.sock`);
     const args = [
       '--configure',
       `--mtu=${this.config.mtu}`,
@@ -219,6 +223,7 @@ class SlirpAttachment implements NetworkAttachment {
     });
     if (reply.error !== undefined) {
       // The port was free when planned; if something took it since, this names it.
+      const { checkHostPort, hostPortError } = await import('./ports.js');
       await checkHostPort(fwd);
       const desc = typeof reply.error === 'object' && reply.error && 'desc' in reply.error ? String(reply.error.desc) : JSON.stringify(reply.error);
       throw hostPortError(fwd, Object.assign(new Error(desc), { code: 'EADDRINUSE' }));

@@ -138,6 +138,18 @@ describe('the run path of a stored image', () => {
     expect(pullOnly.map(([file]) => file).filter((file) => loadedChunks.has(file))).toEqual([]);
   });
 
+  it('loads the port probing (sockets) only for a run that publishes ports', async () => {
+    const r = await loadedBy(['run', image, '--', 'true']);
+    expect(r.code).toBe(0);
+    expect(r.modules.some((m) => m.endsWith('/dist/src/sandbox/slirp4netns.js'))).toBe(true);
+    expect(r.modules.filter((m) => /\/dist\/src\/sandbox\/(ports|pasta)\.js$/.test(m))).toEqual([]);
+    if (!r.bundled) return;
+    // The default network's code travels in the run's own chunk: no extra file to load.
+    const chunks = JSON.parse(await readFile(join(ROOT, 'dist/flux-chunks.json'), 'utf8')) as Record<string, string[]>;
+    const home = Object.entries(chunks).find(([, mods]) => mods.includes('dist/src/sandbox/slirp4netns.js'))?.[1] ?? [];
+    expect(home).toContain('dist/src/commands/run.js');
+  });
+
   it('loads none in the default form `flux IMAGE -- CMD` either', async () => {
     const r = await loadedBy([image, '--', 'true']);
     expect(r.code).toBe(0);
