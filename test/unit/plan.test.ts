@@ -30,6 +30,14 @@ describe('sandbox plan', () => {
     expect(MASKED_PATHS).toContain('/proc/kcore');
   });
 
+  it('asks the helper to make the tap device and to wait for the go only before the command', () => {
+    const ops = buildPlan({ ...base, waitGo: true, deferGo: true, tap: 'tap0' });
+    expect(ops).toContainEqual(['defer-go']);
+    expect(ops).toContainEqual(['tap', 'tap0']);
+    const none = buildPlan({ ...base, newNet: false, waitGo: true, deferGo: false, tap: 'tap0' });
+    expect(none.some((o) => o[0] === 'tap' || o[0] === 'defer-go')).toBe(false);
+  });
+
   it('encodes as a length header and NUL-terminated tokens', () => {
     const buf = encodePlan([['ns', 'mnt'], ['argv', '1', 'é']]);
     const nl = buf.indexOf(10);
