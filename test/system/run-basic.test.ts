@@ -230,6 +230,14 @@ describe('flux run as the unprivileged user', () => {
     expect(off.stdout.trim()).toBe('Seccomp:\t0');
   });
 
+  it('refuses a nested user namespace inside the container unless seccomp=unconfined', async () => {
+    const nested = await run([busybox, '--', 'unshare', '-U', 'true']);
+    expect(nested.code).not.toBe(0);
+    expect(nested.stderr).toContain('Operation not permitted');
+    const allowed = await run(['--security-opt', 'seccomp=unconfined', busybox, '--', 'unshare', '-U', 'true']);
+    expect(allowed.code).toBe(0);
+  });
+
   it('honours the image Env, WorkingDir and User, and -e/-w/-u over them', async () => {
     const r = await run([alt, '--', 'sh', '-c', 'id -un; id -u; id -g; pwd; echo "$APP_MODE|$GREETING|$HOME"; env | grep -c "^HOSTNAME="']);
     expect(r.code).toBe(0);
