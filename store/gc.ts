@@ -1,18 +1,25 @@
 /**
  * Garbage collection: blobs and unpacked layers no image record references, and leftovers in
  * tmp/. It runs under the exclusive gc lock, so no pull is between writing a blob and recording
- * its image. Unpacked layers hold files owned by sub-uids; the caller supplies how to delete them.
+ * its image. Runs take no lock: each lists its layers in its run dir (runs/<pid>-<id>/layers)
+ * before it checks they are present, and a layer a live run lists is never removed.
+ * Unpacked layers hold files owned by sub-uids; the caller supplies how to delete them.
  */
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Digest } from '../src/image/types.js';
+import { isAlive } from '../src/pid-alive.js';
 import { diskUsage } from './disk-usage.js';
 import { ImageIndex, type ImageRecord } from './image-index.js';
 import type { Store } from './store.js';
 
 export interface GcOptions {
-  /** Deletes unpacked layers (they may need the user namespace). */
-  removeLayers: (diffIds: Digest[]) => Promise<void>;
+  /**
+   * Deletes unpacked layers (they may need the user namespace). It takes them out of layers/
+   * first, then asks `inUse()` again and puts back those a run started meanwhile lists; it
+   * returns the ones it put back.
+   */
+  removeLayers: (diffIds: Digest[], inUse: () => Promise<Set<Digest>>) => Promise<Digest[]>;
   /** Deletes trees under tmp/ that a plain rm could not (left by an interrupted unpack). */
   removeTrees?: (paths: string[]) => Promise<void>;
   /** Consider only these blobs and layers (after rmi); default: everything in the store. */
@@ -41,6 +48,29 @@ export function referencedBy(records: ImageRecord[]): { blobs: Set<Digest>; laye
     }
   }
   return { blobs, layers };
+}
+
+/** Layers listed by run dirs whose flux process is alive. */
+export async function layersOfLiveRuns(store: Store): Promise<Set<Digest>> {
+  const out = new Set<Digest>();
+  let names: string[];
+  try {
+    names = await readdir(store.runsDir);
+  } catch {
+    return out;
+  }
+  for (const n of names) {
+    const pid = Number(n.split('-')[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) continue;
+    let text: string;
+    try {
+      text = await readFile(join(store.runsDir, n, 'layers'), 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) if (/^sha256:[a-f0-9]{64}$/.test(line)) out.add(line as Digest);
+  }
+  return out;
 }
 
 async function listDigests(dir: string): Promise<Digest[]> {
@@ -73,15 +103,19 @@ export async function collectGarbage(store: Store, opts: GcOptions): Promise<GcR
   }
 
   const layerCandidates = opts.only ? [...opts.only.layers] : await listDigests(join(store.root, 'layers', 'sha256'));
-  const deadLayers: Digest[] = [];
+  const running = await layersOfLiveRuns(store);
+  const deadLayers = new Map<Digest, number>();
   for (const d of layerCandidates) {
-    if (live.layers.has(d) || !(await store.hasLayer(d))) continue;
-    result.freedBytes += await diskUsage(store.layerPath(d));
-    deadLayers.push(d);
+    if (live.layers.has(d) || running.has(d) || !(await store.hasLayer(d))) continue;
+    deadLayers.set(d, await diskUsage(store.layerPath(d)));
   }
-  if (deadLayers.length > 0) {
-    await opts.removeLayers(deadLayers);
-    result.layers = deadLayers.length;
+  if (deadLayers.size > 0) {
+    const kept = new Set(await opts.removeLayers([...deadLayers.keys()], () => layersOfLiveRuns(store)));
+    for (const [d, size] of deadLayers) {
+      if (kept.has(d)) continue;
+      result.freedBytes += size;
+      result.layers++;
+    }
   }
 
   if (opts.sweepTmp) {

@@ -13,7 +13,7 @@ export async function pruneCommand(): Promise<void> {
     const { removeLayers, removeTrees, cleanStaleUnpacks } = await import('../layers/index.js');
     await cleanStaleUnpacks(store);
     const r = await collectGarbage(store, {
-      removeLayers: (d) => removeLayers(store, d),
+      removeLayers: (d, inUse) => removeLayers(store, d, inUse),
       removeTrees,
       sweepTmp: true,
     });

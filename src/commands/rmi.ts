@@ -18,7 +18,7 @@ export async function rmiCommand(names: string[]): Promise<void> {
     await new ImageIndex(s).remove([...doomed.keys()]);
     const only = referencedBy([...doomed.values()]);
     const { removeLayers } = await import('../layers/index.js');
-    const r = await collectGarbage(s, { only, removeLayers: (d) => removeLayers(s, d) });
+    const r = await collectGarbage(s, { only, removeLayers: (d, inUse) => removeLayers(s, d, inUse) });
     for (const rec of doomed.values()) process.stdout.write(`Untagged: ${rec.reference}\n`);
     const ids = new Set([...doomed.values()].map((x) => imageId(x)));
     const still = new Set((await new ImageIndex(s).list()).map((x) => imageId(x)));

@@ -254,8 +254,17 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
 
   lap('network');
   await cleanStaleRuns(store.runsDir);
-  const rd = makeRunDir(store.runsDir);
+  const diffIds = record.layers.map((l) => l.diffId);
+  const rd = makeRunDir(store.runsDir, diffIds);
+  let again: ReturnType<typeof makeRunDir> | undefined;
   try {
+    // The run dir now names these layers, so garbage collection keeps them from here on; one
+    // removed before that is gone for good.
+    for (const l of lowers) {
+      if (!existsSync(l)) {
+        throw bad('LAYER_REMOVED', `the image ${record.reference} lost its unpacked layers while the run was starting (flux rmi or flux prune ran).`, `Pull it again: flux pull ${image}.`);
+      }
+    }
     const etcFiles: SandboxSpec['etcFiles'] = [];
     const put = (name: string, content: string | undefined, hostFile: string) => {
       let text = content;
@@ -330,9 +339,8 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
       const refused = result.setupError && result.rootfsKind === undefined && /mount (overlay|fuse)/.test(result.setupError.message);
       if (refused && choice === 'auto') {
         if (o.verbose) say(`flux: ${result.setupError!.message} Falling back to a copy of the layers.\n`);
-        const again = makeRunDir(store.runsDir);
+        again = makeRunDir(store.runsDir, diffIds);
         result = await supervise({ ...spec(await prepareCopy(again, lowers)), cleanup: again.dir });
-        if (existsSync(again.dir)) await removeTree([again.dir]);
       }
     }
     lap('sandbox done');
@@ -348,6 +356,7 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
     await network.detach();
     lap('network down');
     await limits?.remove();
+    if (again && existsSync(again.dir)) await removeTree([again.dir]);
     if (existsSync(rd.dir)) {
       try {
         rmSync(rd.dir, { recursive: true, force: true });

@@ -15,21 +15,40 @@ import { jobError } from './protocol.js';
 import { runJobs } from './run-worker.js';
 import { staleTemps, tempPrefix } from './stale.js';
 
-export async function removeLayers(store: Store, diffIds: Digest[]): Promise<void> {
-  const doomed: string[] = [];
+/**
+ * Removes unpacked layers. With `inUse`, asked once they are out of layers/, a layer that a run
+ * started meanwhile lists is put back instead; those are returned.
+ */
+export async function removeLayers(store: Store, diffIds: Digest[], inUse?: () => Promise<Set<Digest>>): Promise<Digest[]> {
+  const parked: Array<{ d: Digest; path: string; parking: string; moved: boolean }> = [];
   for (const d of diffIds) {
     assertDigest(d, 'layer diff_id');
     const path = store.layerPath(d);
     const parking = await mkdtemp(join(store.tmpDir, tempPrefix('removing', digestHex(d))));
+    let moved = true;
     try {
       await rename(path, join(parking, 'layer'));
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') throw err;
+      moved = false;
     }
-    await rm(layerInfoPath(path), { force: true });
-    doomed.push(parking);
+    parked.push({ d, path, parking, moved });
+  }
+  const used = inUse ? await inUse() : new Set<Digest>();
+  const kept: Digest[] = [];
+  const doomed: string[] = [];
+  for (const p of parked) {
+    if (p.moved && used.has(p.d)) {
+      await rename(join(p.parking, 'layer'), p.path);
+      await rmdir(p.parking);
+      kept.push(p.d);
+      continue;
+    }
+    await rm(layerInfoPath(p.path), { force: true });
+    doomed.push(p.parking);
   }
   await removeTrees(doomed);
+  return kept;
 }
 
 /** Deletes trees (temp dirs of the store) whose files may belong to sub-uids. */

@@ -5,21 +5,12 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isAlive } from '../pid-alive.js';
 
 const NAME = /^(unpack|removing)-([a-f0-9]{64})-(\d+)-/;
 
 export function tempPrefix(kind: 'unpack' | 'removing', hex: string): string {
   return `${kind}-${hex}-${process.pid}-`;
-}
-
-export function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Leftover temp trees under `tmpDir`; with `hex`, also live-looking ones of that layer (the caller holds its lock). */

@@ -127,9 +127,10 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
     if (!r.ok) throw jobError(r.error);
     if (r.op !== 'unpack') return;
     const dest = store.layerPath(r.diffId);
-    await writeLayerInfo(dest, { size: r.size, files: r.files, xattr: userXattr ? 'user' : 'trusted' });
+    // The layer first: an info file never stands without its layer.
     await rename(dir, dest);
     temps.delete(dir);
+    await writeLayerInfo(dest, { size: r.size, files: r.files, xattr: userXattr ? 'user' : 'trusted' });
     unpacked.push(r.diffId);
     unpackedBytes += r.size;
     opts.onLayer?.({ diffId: r.diffId, state: 'done', size: r.size, files: r.files });

@@ -88,6 +88,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`flux: copying the layers failed: ${(err as Error).message}\n`);
+  process.stderr.write(`${(err as Error).message}\n`);
   process.exit(1);
 });

@@ -5,12 +5,13 @@
  * nothing ever appears in the host's mount table. Kinds, in order of preference: native overlay
  * (userxattr), fuse-overlayfs, a per-run copy of the layers.
  */
-import { accessSync, closeSync, constants, mkdirSync, openSync, readdirSync, readSync, rmSync, existsSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync, readdirSync, readSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FluxError } from '../errors.js';
+import { isAlive } from '../pid-alive.js';
 import type { RootfsSpec } from './plan.js';
-import { runInUserNamespace, isRealRoot } from './userns.js';
+import { runInUserNamespace, spawnInUserNamespace, isRealRoot } from './userns.js';
 
 export type OverlayChoice = 'auto' | 'native' | 'fuse' | 'copy';
 
@@ -41,24 +42,25 @@ export function randomHex(n: number): string {
   return b.toString('hex');
 }
 
-/** runs/<pid>-<random>: the pid tells the next run whether this one is still alive. */
-export function makeRunDir(runsDir: string): RunDir {
+/** Name of the file in a run dir that lists the run's layers (read by store/gc.ts). */
+export const RUN_LAYERS_FILE = 'layers';
+
+/**
+ * runs/<pid>-<random>: the pid tells the next run, and garbage collection, whether this one is
+ * still alive. The file `layers` lists the diff_ids the run uses; it is written before the
+ * caller checks they are present, so `flux rmi`/`flux prune` keep them while the run lives.
+ */
+export function makeRunDir(runsDir: string, diffIds: readonly string[]): RunDir {
   const id = randomHex(6);
   const dir = join(runsDir, `${process.pid}-${id}`);
   const rd = { id, dir, upper: join(dir, 'upper'), work: join(dir, 'work'), root: join(dir, 'root') };
-  mkdirSync(rd.upper, { recursive: true, mode: 0o755 });
+  mkdirSync(runsDir, { recursive: true, mode: 0o700 });
+  mkdirSync(dir, { mode: 0o700 });
+  writeFileSync(join(dir, RUN_LAYERS_FILE), diffIds.map((d) => `${d}\n`).join(''), { mode: 0o600 });
+  mkdirSync(rd.upper, { mode: 0o755 });
   mkdirSync(rd.work, { mode: 0o700 });
   mkdirSync(rd.root, { mode: 0o755 });
   return rd;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
@@ -74,7 +76,7 @@ export async function cleanStaleRuns(runsDir: string): Promise<void> {
   }
   const stale = names.filter((n) => {
     const pid = Number(n.split('-')[0]);
-    return !Number.isInteger(pid) || pid <= 0 || !alive(pid);
+    return !Number.isInteger(pid) || pid <= 0 || !isAlive(pid);
   });
   if (stale.length === 0) return;
   await removeTree(stale.map((n) => join(runsDir, n)));
@@ -150,9 +152,31 @@ export async function prepareCopy(rd: RunDir, lowers: string[]): Promise<RootfsS
   const dest = join(rd.dir, 'copy');
   const worker = fileURLToPath(new URL('./copy-rootfs.js', import.meta.url));
   const bottomFirst = [...lowers].reverse();
-  const r = await runInUserNamespace([process.execPath, worker, dest, ...bottomFirst], { stdio: ['ignore', 'ignore', 'inherit'], quiet: true });
+  const r = await runCopyWorker([process.execPath, worker, dest, ...bottomFirst]);
   if (r.code !== 0) {
-    throw new FluxError('COPY_ROOTFS', `copying the image's layers into ${dest} failed (exit ${r.code}).`, { hint: 'Check free space in the store, or try FLUX_OVERLAY=native.' });
+    const why = r.lastLine ? `: ${r.lastLine.replace(/\.$/, '')}` : ` (exit ${r.code})`;
+    throw new FluxError('COPY_ROOTFS', `copying the image's layers into ${dest} failed${why}.`, { hint: 'Check free space in the store, or try FLUX_OVERLAY=native.' });
   }
   return { kind: 'copy', src: dest, root: rd.root };
+}
+
+/** Runs the copy worker with its stderr captured: its last line becomes part of flux's one error. */
+function runCopyWorker(argv: string[]): Promise<{ code: number; lastLine: string }> {
+  return new Promise((resolve, reject) => {
+    let failure: unknown;
+    let err = '';
+    const child = spawnInUserNamespace(argv, { stdio: ['ignore', 'ignore', 'pipe'], quiet: true });
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      err = (err + chunk).slice(-4096);
+    });
+    child.on('error', (e) => {
+      failure ??= e;
+    });
+    child.on('close', (code, signal) => {
+      if (failure) return reject(failure);
+      const lastLine = err.trim().split('\n').pop()?.trim() ?? '';
+      resolve({ code: signal ? 128 : (code ?? 0), lastLine });
+    });
+  });
 }

@@ -1,0 +1,86 @@
+/**
+ * `flux rmi` and `flux prune` while a container runs: its unpacked layers are its overlay's
+ * lower dirs and must stay until it exits; after that, prune frees them.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixtureInfo, pushFixtures, type FixtureSummary } from '../helpers/fixtures.js';
+import { startRegistry, type Registry } from '../helpers/registry.js';
+import { requireTool } from '../helpers/require.js';
+import { removeStore, runFlux, tempStore } from '../helpers/user.js';
+
+requireTool('docker-registry');
+requireTool('skopeo');
+
+let reg: Registry;
+let s: string;
+let fx: FixtureSummary;
+
+function layerDirs(store: string): string[] {
+  const dir = join(store, 'layers', 'sha256');
+  return existsSync(dir) ? readdirSync(dir).filter((n) => /^[a-f0-9]{64}$/.test(n)) : [];
+}
+
+/** The run dir of the one running container, once it has listed its layers. */
+async function waitForRunDir(store: string, deadline: Promise<unknown>): Promise<string> {
+  let done = false;
+  void deadline.finally(() => void (done = true));
+  while (!done) {
+    const runs = join(store, 'runs');
+    for (const n of existsSync(runs) ? readdirSync(runs) : []) {
+      if (existsSync(join(runs, n, 'layers')) && existsSync(join(runs, n, 'upper'))) return join(runs, n);
+    }
+    await sleep(50);
+  }
+  throw new Error('the run ended before its run dir appeared');
+}
+
+beforeAll(async () => {
+  reg = await startRegistry();
+  await pushFixtures(reg, ['busybox']);
+  fx = await fixtureInfo('busybox');
+  s = await tempStore();
+  const r = await runFlux(['pull', '-q', `${reg.host}/busybox:latest`], { store: s });
+  if (r.code !== 0) throw new Error(r.stderr);
+});
+
+afterAll(async () => {
+  await reg?.stop();
+  if (s) await removeStore(s);
+});
+
+describe('rmi and prune while a container runs', () => {
+  it('keep the running container\'s layers, and prune frees them after it exits', async () => {
+    const image = `${reg.host}/busybox:latest`;
+    const layers = layerDirs(s);
+    expect(layers.sort()).toEqual(fx.diffIds!.map((d) => d.slice(7)).sort());
+
+    const running = runFlux(['run', '--network', 'none', image, '--', 'sh', '-c', 'sleep 3; cat /etc/os-release'], { store: s });
+    const rundir = await waitForRunDir(s, running);
+    // The run dir is private, and lists the image's layers.
+    expect(statSync(rundir).mode & 0o777).toBe(0o700);
+    expect(readFileSync(join(rundir, 'layers'), 'utf8').trim().split('\n').sort()).toEqual([...fx.diffIds!].sort());
+
+    const rmi = await runFlux(['rmi', image], { store: s });
+    expect(rmi.code, rmi.stderr).toBe(0);
+    expect(rmi.stdout).toContain(`Untagged: ${image}`);
+    expect(rmi.stderr).toMatch(/, 0 unpacked layers/);
+    const prune = await runFlux(['prune'], { store: s });
+    expect(prune.code, prune.stderr).toBe(0);
+    expect(prune.stderr).toMatch(/, 0 unpacked layers,/);
+    expect(layerDirs(s).sort()).toEqual([...layers].sort());
+
+    const r = await running;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('ID=flux-busybox');
+    expect(r.stdout).toContain('PRETTY_NAME="flux busybox fixture"');
+
+    const after = await runFlux(['prune'], { store: s });
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.stderr).toMatch(new RegExp(`, ${layers.length} unpacked layers?,`));
+    expect(layerDirs(s)).toEqual([]);
+    expect(readdirSync(join(s, 'layers', 'sha256')).filter((n) => n.endsWith('.json'))).toEqual([]);
+  });
+});
