@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type http from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureInfo, pushFixtures, type FixtureSummary } from '../helpers/fixtures.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { requireTool } from '../helpers/require.js';
@@ -83,6 +83,11 @@ afterAll(async () => {
 });
 
 describe('pull faults', () => {
+  // A failed test must not leave the registry stalling or truncating for the next one.
+  afterEach(() => {
+    mode = 'pass';
+  });
+
   it('refuses a tampered blob and stores nothing unverified', async () => {
     const s = await store();
     mode = 'tamper';
@@ -122,7 +127,9 @@ describe('pull faults', () => {
       : spawn(process.execPath, argv, { detached: true, stdio: 'ignore', env: { ...process.env, FLUX_STORE: s } });
     const partial = join(s, 'tmp', `${layer.digest.slice(7)}.partial`);
     const deadline = Date.now() + 30_000;
-    while (!(existsSync(partial) && statSync(partial).size >= layer.size >> 1)) {
+    // The config downloads alongside the layers: kill only once it is complete and the layer half-way.
+    const config = join(s, 'blobs', 'sha256', busybox.config!.slice(7));
+    while (!(existsSync(partial) && statSync(partial).size >= layer.size >> 1 && existsSync(config))) {
       if (Date.now() > deadline) throw new Error('the pull never wrote its partial download');
       await sleep(50);
     }
