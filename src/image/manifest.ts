@@ -26,10 +26,6 @@ export function isManifestMediaType(t: string): boolean {
   return INDEX_TYPES.has(t) || IMAGE_TYPES.has(t);
 }
 
-export function isIndexMediaType(t: string): boolean {
-  return INDEX_TYPES.has(t);
-}
-
 export type ParsedManifest =
   | { kind: 'index'; mediaType: string; index: IndexManifest }
   | { kind: 'image'; mediaType: string; manifest: ImageManifest };
@@ -46,10 +42,6 @@ const LAYER_COMPRESSION: Record<string, Compression> = {
   [MEDIA.dockerLayerGzip]: 'gzip',
   [MEDIA.dockerLayerForeignGzip]: 'gzip',
 };
-
-export function isLayerMediaType(t: string): boolean {
-  return Object.hasOwn(LAYER_COMPRESSION, t);
-}
 
 /** How a layer blob is compressed, from its media type; an unknown type is refused. */
 export function layerCompression(mediaType: string): Compression {

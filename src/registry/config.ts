@@ -103,11 +103,6 @@ function config(): RegistriesConfig {
   return cached;
 }
 
-/** For tests: forget the cached config file. */
-export function resetRegistriesConfig(): void {
-  cached = undefined;
-}
-
 export function isInsecureHost(host: string, cfg: RegistriesConfig = config()): boolean {
   return isLoopbackHost(host) || cfg.insecure.includes(host) || cfg.insecure.includes(normalizeRegistryHost(host));
 }
