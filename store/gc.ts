@@ -9,6 +9,7 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Digest } from '../src/image/types.js';
 import { isAlive } from '../src/pid-alive.js';
+import { isDigest } from './digest.js';
 import { diskUsage } from './disk-usage.js';
 import { ImageIndex, type ImageRecord } from './image-index.js';
 import type { Store } from './store.js';
@@ -68,7 +69,7 @@ export async function layersOfLiveRuns(store: Store): Promise<Set<Digest>> {
     } catch {
       continue;
     }
-    for (const line of text.split('\n')) if (/^sha256:[a-f0-9]{64}$/.test(line)) out.add(line as Digest);
+    for (const line of text.split('\n')) if (isDigest(line)) out.add(line);
   }
   return out;
 }
@@ -80,7 +81,7 @@ async function listDigests(dir: string): Promise<Digest[]> {
   } catch {
     return [];
   }
-  return names.filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}` as Digest);
+  return names.map((n) => `sha256:${n}`).filter(isDigest);
 }
 
 /** Removes what no image references. Call with the gc lock held exclusively. */

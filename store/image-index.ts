@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Keyv } from 'keyv';
 import { FluxError } from '../src/errors.js';
 import type { Digest, ImageConfig, Platform } from '../src/image/types.js';
+import { isDigest } from './digest.js';
 import { JsonFileAdapter } from './index-db.js';
 import type { Store } from './store.js';
 
@@ -137,7 +138,7 @@ export class ImageIndex {
       const byRepo = all.filter((r) => (r.manifestDigest === digest || r.indexDigest === digest) && (r.repository === repo || r.reference === repo));
       return byRepo;
     }
-    if (/^sha256:[a-f0-9]{64}$/.test(name)) {
+    if (isDigest(name)) {
       return all.filter((r) => r.manifestDigest === name || r.indexDigest === name || r.configDigest === name);
     }
     const hex = name.startsWith('sha256:') ? name.slice(7) : name;

@@ -1,5 +1,4 @@
 /** Digests are the only names flux ever turns into file names or URL paths, so they are checked first. Pure. */
-import { createHash } from 'node:crypto';
 import { FluxError } from '../errors.js';
 import type { Digest } from './types.js';
 
@@ -22,8 +21,4 @@ export function assertDigest(s: unknown, what: string): Digest {
 /** The 64 hex digits of a digest. */
 export function digestHex(d: Digest): string {
   return d.slice('sha256:'.length);
-}
-
-export function sha256Digest(buf: Buffer | Uint8Array | string): Digest {
-  return `sha256:${createHash('sha256').update(buf).digest('hex')}`;
 }

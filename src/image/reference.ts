@@ -3,6 +3,7 @@
  * `docker.io/library/alpine:latest`. Pure, no I/O.
  */
 import { FluxError } from '../errors.js';
+import { isDigest } from './digest.js';
 import type { Digest } from './types.js';
 
 export const DEFAULT_REGISTRY = 'docker.io';
@@ -33,7 +34,6 @@ const PATH_RE = new RegExp(`^${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
 const DOMAIN_RE = new RegExp(`^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?$`);
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
-const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 const NAME_MAX = 255;
 
 function bad(input: string, why: string): FluxError {
@@ -91,7 +91,7 @@ export function parseReference(input: string): Reference {
   const at = s.indexOf('@');
   if (at !== -1) {
     const d = s.slice(at + 1);
-    if (!DIGEST_RE.test(d)) throw bad(input, 'the digest must be "sha256:" followed by 64 lowercase hex digits');
+    if (!isDigest(d)) throw bad(input, 'the digest must be "sha256:" followed by 64 lowercase hex digits');
     digest = d as Digest;
     s = s.slice(0, at);
   }

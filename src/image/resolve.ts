@@ -5,6 +5,7 @@
  * already in the store it touches neither the network nor any module only pulling needs.
  */
 import { FluxError, errnoCode } from '../errors.js';
+import { isDigest } from './digest.js';
 // The store's modules one by one, not store/index.js: its gc and disk-usage are not needed to run.
 import { Store } from '../../store/store.js';
 import { ImageIndex, type ImageRecord, type LayerRecord } from '../../store/image-index.js';
@@ -149,7 +150,6 @@ function configInvalid(name: string, what: string): FluxError {
 }
 
 function checkConfig(name: string, config: unknown, manifest: ImageManifest): ImageConfig {
-  const { isDigest } = { isDigest: (d: unknown) => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d) };
   if (typeof config !== 'object' || config === null) throw configInvalid(name, 'it is not a JSON object');
   const c = config as Partial<ImageConfig>;
   const diffIds = c.rootfs?.diff_ids;
@@ -176,7 +176,7 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
       import('../layers/index.js'),
       import('../sources/index.js'),
       import('./manifest.js'),
-      import('./digest.js'),
+      import('./sha256.js'),
       import('./platform.js'),
       // got and the registry client: the largest import of a pull, started with the rest.
       spec.kind === 'registry' ? import('../registry/source.js') : undefined,

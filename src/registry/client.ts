@@ -4,7 +4,8 @@
  */
 import { Transform, type Readable } from 'node:stream';
 import { FluxError } from '../errors.js';
-import { assertDigest, isDigest, sha256Digest } from '../image/digest.js';
+import { assertDigest, isDigest } from '../image/digest.js';
+import { sha256Digest } from '../image/sha256.js';
 import { MANIFEST_ACCEPT, MANIFEST_MAX_BYTES, baseMediaType, parseManifest } from '../image/manifest.js';
 import type { Descriptor, Digest, RawManifest } from '../image/types.js';
 import { authModeFrom, basicHeader, bearerToken, type AuthMode } from './auth.js';

@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { FluxError } from '../errors.js';
-import { isDigest, sha256Digest } from '../image/digest.js';
+import { isDigest } from '../image/digest.js';
+import { sha256Digest } from '../image/sha256.js';
 import { MEDIA, type Descriptor, type Digest, type ImageManifest, type ImageSource, type RawManifest } from '../image/types.js';
 import { TarIndex } from './tar-index.js';
 

@@ -2,7 +2,8 @@
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { FluxError } from '../errors.js';
-import { digestHex, isDigest, sha256Digest } from '../image/digest.js';
+import { digestHex, isDigest } from '../image/digest.js';
+import { sha256Digest } from '../image/sha256.js';
 import type { Descriptor, Digest, ImageSource, RawManifest } from '../image/types.js';
 import { dirFiles, tarFiles, type LayoutFiles } from './layout-files.js';
 import { TarIndex } from './tar-index.js';

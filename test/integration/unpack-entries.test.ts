@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTar } from '../../fixtures/hostile/build.mjs';
-import { sha256Digest } from '../../src/image/digest.js';
+import { sha256Digest } from '../../src/image/sha256.js';
 import { lgetxattr, nativeLayerFs } from '../../src/native/ffi.js';
 import { applyLayer, type ApplyLayerResult } from '../../store/unpack/apply-layer.js';
 import type { LayerFs } from '../../store/unpack/layer-fs.js';

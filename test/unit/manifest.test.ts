@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MANIFEST_ACCEPT, layerCompression, parseManifest } from '../../src/image/manifest.js';
-import { assertDigest, digestHex, isDigest, sha256Digest } from '../../src/image/digest.js';
+import { assertDigest, digestHex, isDigest } from '../../src/image/digest.js';
+import { sha256Digest } from '../../src/image/sha256.js';
 import { FluxError } from '../../src/errors.js';
 import { MEDIA, type RawManifest } from '../../src/image/types.js';
 

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compress as zstdCompress } from 'zstd-napi';
-import { sha256Digest } from '../../src/image/digest.js';
+import { sha256Digest } from '../../src/image/sha256.js';
 import type { Digest } from '../../src/image/types.js';
 import { applyLayer } from '../../store/unpack/apply-layer.js';
 import { compressionOfMagic, compressionOfMediaType } from '../../store/unpack/compression.js';
