@@ -8,7 +8,14 @@
  *
  * Two modes:
  *   flux-helper userns CTLFD -- ARGV...   new user+mount namespace, wait for the id maps, exec ARGV as root there
- *   flux-helper run CTLFD                 read a plan from CTLFD and run a container
+ *   flux-helper run CTLFD PLAN...         run a container: PLAN names the namespaces, the rest comes on CTLFD
+ *
+ * The plan comes in two parts. The first names the namespaces and id maps and comes as the
+ * command line's arguments, so the helper starts on it at once: it creates the namespaces and
+ * maps the ids (the slow part, two setuid helpers) while Node is still reading the image and
+ * preparing the rest. The second describes the container (root, mounts, user, command) and
+ * comes on CTLFD. End of input instead of it means Node gave up before the container was
+ * ready (and says why itself): the helper leaves quietly.
  *
  * CTLFD is a socket shared with Node. Helper -> Node, one record per line:
  *   R                       namespaces exist: write the id maps (and wire the network), then say G
@@ -168,13 +175,16 @@ static long num(void)
   return v;
 }
 
-static void read_full(int fd, char *buf, size_t len)
+/* Reads exactly len bytes; end of input before the first byte is 0 when eof_ok, else a failure. */
+static int read_full(int fd, char *buf, size_t len, int eof_ok)
 {
   size_t got = 0;
   while (got < len) {
     ssize_t r = read(fd, buf + got, len - got);
     if (r < 0 && errno == EINTR)
       continue;
+    if (r == 0 && got == 0 && eof_ok)
+      return 0;
     if (r <= 0) {
       if (r == 0)
         errno = EPIPE;
@@ -182,11 +192,47 @@ static void read_full(int fd, char *buf, size_t len)
     }
     got += (size_t)r;
   }
+  return 1;
 }
 
-static void read_plan(struct plan *p)
+/* Operations of the first part of the plan; every other one belongs to the second. */
+static int namespace_op(const char *op)
 {
-  /* "<length>\n" then <length> bytes of NUL-terminated tokens. */
+  static const char *const ops[] = { "ns", "maps", "single-map", "wait", "defer-go", "tap" };
+  for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+    if (!strcmp(op, ops[i]))
+      return 1;
+  return 0;
+}
+
+/*
+ * The first part of the plan: the command line's own arguments after "run CTLFD", one token each.
+ * Copied into one buffer of NUL-terminated tokens, the form the second part arrives in.
+ */
+static void plan_from_args(int argc, char **argv)
+{
+  size_t len = 0;
+  for (int i = 0; i < argc; i++)
+    len += strlen(argv[i]) + 1;
+  plan_buf = malloc(len + 1);
+  if (!plan_buf)
+    fail("malloc", "");
+  plan_len = 0;
+  for (int i = 0; i < argc; i++) {
+    size_t n = strlen(argv[i]) + 1;
+    memcpy(plan_buf + plan_len, argv[i], n);
+    plan_len += n;
+  }
+  plan_pos = 0;
+}
+
+/*
+ * The second part of the plan, from the control socket: "<length>\n" then <length> bytes of
+ * NUL-terminated tokens, in a buffer of its own (p points into it). Returns 0 when Node closed
+ * the socket instead.
+ */
+static int read_container_plan(void)
+{
   char hdr[32];
   size_t i = 0;
   for (;;) {
@@ -194,23 +240,36 @@ static void read_plan(struct plan *p)
       errno = EINVAL;
       fail("plan header", "");
     }
-    read_full(ctl, hdr + i, 1);
+    if (!read_full(ctl, hdr + i, 1, i == 0))
+      return 0;
     if (hdr[i] == '\n')
       break;
     i++;
   }
   hdr[i] = '\0';
   plan_len = strtoul(hdr, NULL, 10);
+  plan_pos = 0;
   plan_buf = malloc(plan_len + 1);
   if (!plan_buf)
     fail("malloc", "");
-  read_full(ctl, plan_buf, plan_len);
+  read_full(ctl, plan_buf, plan_len, 0);
   plan_buf[plan_len] = '\0';
+  return 1;
+}
 
-  memset(p, 0, sizeof *p);
-  p->mounts = calloc(256, sizeof *p->mounts);
+/* Parses the part of the plan in plan_buf into p. */
+static void parse_plan(struct plan *p, int part)
+{
+  if (part == 1) {
+    memset(p, 0, sizeof *p);
+    p->mounts = calloc(256, sizeof *p->mounts);
+  }
   while (plan_pos < plan_len) {
     const char *op = tok();
+    if (namespace_op(op) != (part == 1)) {
+      errno = EINVAL;
+      fail(part == 1 ? "plan operation before the namespaces exist" : "plan operation after the namespaces exist", op);
+    }
     if (!strcmp(op, "ns")) {
       const char *f = tok();
       p->ns_flags = CLONE_NEWNS;
@@ -314,7 +373,7 @@ static void read_plan(struct plan *p)
       fail("plan operation", op);
     }
   }
-  if (!p->root || !p->argv || !p->argv[0]) {
+  if (part == 2 && (!p->root || !p->argv || !p->argv[0])) {
     errno = EINVAL;
     fail("plan", "no rootfs or command");
   }
@@ -1315,11 +1374,12 @@ static void make_tap(const char *name)
   close(fd);
 }
 
-static int run(void)
+static int run(int argc, char **argv)
 {
   die_with_parent();
   struct plan p;
-  read_plan(&p);
+  plan_from_args(argc, argv);
+  parse_plan(&p, 1);
 
   struct mapper um = { -1, -1, -1 }, gm = { -1, -1, -1 };
   int self_maps = p.userns && (p.uidmap_argv || p.single_map);
@@ -1343,7 +1403,10 @@ static int run(void)
     make_tap(p.tap);
   if (p.defer_go)
     ctl_write("R\n");
-  else if ((p.userns && !self_maps) || p.wait_go)
+  if (!read_container_plan())
+    _exit(125);
+  parse_plan(&p, 2);
+  if (!p.defer_go && ((p.userns && !self_maps) || p.wait_go))
     handshake();
   if (late_cgroup && unshare(CLONE_NEWCGROUP) < 0)
     fail("unshare", "cgroup namespace");
@@ -1420,10 +1483,10 @@ int main(int argc, char **argv)
     }
   }
   if (argc >= 3 && !strcmp(argv[1], "run"))
-    return run();
+    return run(argc - 3, argv + 3);
   if (argc >= 5 && !strcmp(argv[1], "userns") && !strcmp(argv[3], "--"))
     return userns(argv + 4);
-  fprintf(stderr, "usage: flux-helper run CTLFD | flux-helper userns CTLFD -- ARGV...\n"
+  fprintf(stderr, "usage: flux-helper run CTLFD PLAN... | flux-helper userns CTLFD -- ARGV...\n"
                   "flux-helper is started by flux; it is not meant to be run by hand.\n");
   return 125;
 }

@@ -60,12 +60,7 @@ export class ImageIndex {
 
   /** keyv, loaded on the first write. */
   private kv(): Promise<Keyv<ImageRecord>> {
-    this.kvReady ??= import('keyv').then(({ Keyv: K }) => {
-      const kv = new K<ImageRecord>({ store: this.adapter, namespace: NAMESPACE, serialize: undefined, deserialize: undefined, throwOnErrors: true });
-      // keyv re-emits adapter errors; without a listener an 'error' event would throw out of band.
-      kv.on('error', () => undefined);
-      return kv;
-    });
+    this.kvReady ??= import('./index-kv.js').then(({ openIndexKv }) => openIndexKv<ImageRecord>(this.adapter, NAMESPACE));
     return this.kvReady;
   }
 

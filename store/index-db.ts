@@ -5,7 +5,9 @@
  * index intact. The file is small: one record per image reference.
  */
 import { EventEmitter } from 'node:events';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+// Synchronous file calls: the run path's one read of the index must not wait on the thread pool,
+// and a write is a few calls on a small file, made under the index lock.
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { FluxError, errnoCode } from '../src/errors.js';
 import type { Lock } from './lock.js';
@@ -27,7 +29,7 @@ export class JsonFileAdapter extends EventEmitter {
   private async load(): Promise<Record<string, unknown>> {
     let text: string;
     try {
-      text = await readFile(this.file, 'utf8');
+      text = readFileSync(this.file, 'utf8');
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return {};
       throw err;
@@ -48,23 +50,23 @@ export class JsonFileAdapter extends EventEmitter {
     const tmp = join(dir, `.${basename(this.file)}.${process.pid}.${Date.now()}.tmp`);
     const body: IndexFile = { version: 1, entries };
     try {
-      const fh = await open(tmp, 'w', 0o600);
+      const fd = openSync(tmp, 'w', 0o600);
       try {
-        await fh.writeFile(`${JSON.stringify(body, null, 1)}\n`);
-        await fh.sync();
+        writeFileSync(fd, `${JSON.stringify(body, null, 1)}\n`);
+        fsyncSync(fd);
       } finally {
-        await fh.close();
+        closeSync(fd);
       }
-      await rename(tmp, this.file);
+      renameSync(tmp, this.file);
     } catch (err) {
-      await rm(tmp, { force: true });
+      rmSync(tmp, { force: true });
       throw err;
     }
-    const dh = await open(dir, 'r');
+    const dfd = openSync(dir, 'r');
     try {
-      await dh.sync();
+      fsyncSync(dfd);
     } finally {
-      await dh.close();
+      closeSync(dfd);
     }
   }
 

@@ -7,11 +7,11 @@
  *   index/               the image index
  *   runs/                per-run upper and work directories
  */
-import { mkdirSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+// Synchronous reads on purpose: a run of a stored image makes a handful of tiny ones, and each
+// asynchronous call would be a round trip through libuv's thread pool (and node:fs/promises to load).
+import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { createReadStream } from 'node:fs';
 import { FluxError, errnoCode } from '../src/errors.js';
 import type { Digest } from '../src/image/types.js';
 import { checkDigest, hexOf, shortDigest } from './digest.js';
@@ -73,7 +73,7 @@ export class Store {
   /** The blob is complete: it exists and, when `size` is given, has that size. Only verified blobs ever get this name. */
   async hasBlob(d: Digest, size?: number): Promise<boolean> {
     try {
-      const st = await stat(this.blobPath(d));
+      const st = statSync(this.blobPath(d));
       return st.isFile() && (size === undefined || st.size === size);
     } catch {
       return false;
@@ -82,7 +82,7 @@ export class Store {
 
   async hasLayer(diffId: Digest): Promise<boolean> {
     try {
-      return (await stat(this.layerPath(diffId))).isDirectory();
+      return statSync(this.layerPath(diffId)).isDirectory();
     } catch {
       return false;
     }
@@ -112,7 +112,7 @@ export class Store {
     } catch (err) {
       // A partial download that filled the disk is worth less than the space it holds.
       const code = errnoCode(err);
-      if (code === 'ENOSPC' || code === 'EDQUOT') await rm(join(this.tmpDir, `${hexOf(digest)}.partial`), { force: true }).catch(() => undefined);
+      if (code === 'ENOSPC' || code === 'EDQUOT') rmSync(join(this.tmpDir, `${hexOf(digest)}.partial`), { force: true });
       throw storeIoError(err, this.root, `writing blob ${shortDigest(digest)}`);
     } finally {
       lock.release();
@@ -121,7 +121,7 @@ export class Store {
 
   async readBlob(d: Digest): Promise<Buffer> {
     try {
-      return await readFile(this.blobPath(d));
+      return readFileSync(this.blobPath(d));
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') {
         throw new FluxError('BLOB_MISSING', `The store ${this.root} lacks blob ${shortDigest(d)}.`, {
@@ -164,6 +164,6 @@ export class Store {
 
   /** A fresh private directory under tmp/. */
   async tempDir(prefix = 'tmp-'): Promise<string> {
-    return mkdtemp(join(this.tmpDir, prefix));
+    return mkdtempSync(join(this.tmpDir, prefix));
   }
 }

@@ -1,31 +1,6 @@
 import type { Command } from 'commander';
 import { FluxError } from '../errors.js';
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin as AsyncIterable<Buffer>) chunks.push(c);
-  // docker strips the trailing newline an `echo` adds, and only that.
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-}
-
-/** Reads a line from the terminal; `hidden` turns echo off for passwords. */
-async function prompt(question: string, hidden: boolean): Promise<string> {
-  const { createInterface } = await import('node:readline');
-  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-  if (hidden) {
-    const write = (rl as unknown as { _writeToOutput: (s: string) => void });
-    write._writeToOutput = (s: string) => { if (s.startsWith(question)) process.stderr.write(question); else if (/[\r\n]/.test(s)) process.stderr.write('\n'); };
-  }
-  try {
-    return await new Promise<string>((resolve, reject) => {
-      rl.question(question, resolve);
-      rl.once('close', () => reject(new FluxError('BAD_LOGIN', 'Login cancelled.', { exitCode: 125 })));
-    });
-  } finally {
-    rl.close();
-  }
-}
-
 export function register(program: Command): void {
   program
     .command('login')
@@ -37,6 +12,7 @@ export function register(program: Command): void {
     .option('--insecure', 'allow plain HTTP and unverified TLS for this registry')
     .action(async (registry: string, opts: { username?: string; password?: string; passwordStdin?: boolean; insecure?: boolean }) => {
       const tty = process.stdin.isTTY === true;
+      const { prompt, readStdin } = await import('./prompt.js');
       if (opts.password !== undefined && opts.passwordStdin) {
         throw new FluxError('BAD_FLAG', '--password and --password-stdin exclude each other.', { hint: 'Use only one of them.', exitCode: 125 });
       }

@@ -9,9 +9,9 @@ import { parseGroup, parsePasswd, resolveUser } from '../image/user.js';
 import { capSet } from '../sandbox/caps.js';
 import { idMapsFor, mappedCount, mapArgs, toolPath, type IdMaps } from '../sandbox/idmap.js';
 import { readLayerFile } from '../sandbox/layer-files.js';
-import type { SandboxSpec, VolumeSpec } from '../sandbox/plan.js';
+import type { ContainerSpec, NamespaceSpec, RootfsSpec, VolumeSpec } from '../sandbox/plan.js';
 import { cleanStaleRuns, makeRunDir, randomHex, overlayChoice, overlaySpec, prepareCopy, removeTree } from '../sandbox/rootfs.js';
-import { runSandbox } from '../sandbox/run.js';
+import { runSandbox, startSandbox, type LaunchOptions, type Sandbox } from '../sandbox/run.js';
 import { isRealRoot, warnSingleMap } from '../sandbox/userns.js';
 import type { NetworkAttachment, PortForward } from '../sandbox/network-types.js';
 import type { Limits } from '../sandbox/limits.js';
@@ -153,7 +153,7 @@ export function parseSecurityOpts(list: string[]): { noNewPrivileges: boolean; s
 }
 
 /** The maps the helper writes itself (newuidmap argv with a placeholder pid, or a single-id map). */
-function helperMaps(m: IdMaps): NonNullable<SandboxSpec['idmap']> {
+function helperMaps(m: IdMaps): NonNullable<NamespaceSpec['idmap']> {
   if (m.single) return { kind: 'single', uid: m.user.uid, gid: m.user.gid };
   return {
     kind: 'full',
@@ -193,7 +193,58 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
   // cgroup code only when a limit is asked for.
   const limits = Object.values(o.limits).some((v) => v !== undefined) ? (await import('../sandbox/limits.js')).checkLimits(o.limits) : undefined;
 
+  const root = isRealRoot();
+  const maps = root ? undefined : idMapsFor();
+  const mode = o.network ?? 'slirp4netns';
+  const needs = (await networking).namespaceNeeds(mode);
   lap('modules');
+
+  // The helper creates the namespaces and maps the ids while the image is read below.
+  const namespaces: NamespaceSpec = {
+    ...(maps ? { idmap: helperMaps(maps) } : {}),
+    waitGo: needs.wired || limits !== undefined,
+    // A cgroup must be joined before the namespaces are complete; a network can be wired meanwhile.
+    deferGo: limits === undefined,
+    ...(needs.tapDevice ? { tap: needs.tapDevice } : {}),
+    userns: !root,
+    newNet: needs.newNamespace,
+  };
+  const launch: LaunchOptions = {
+    ...(maps ? { maps } : {}),
+    interactive: o.interactive,
+    ...(io ? { output: io, ...(io.onSpawn ? { onSpawn: (kill: (sig: NodeJS.Signals) => void) => io.onSpawn?.(kill) } : {}) } : {}),
+  };
+  const sandbox = startSandbox(namespaces, launch);
+  try {
+    return await runImage({ image, cmd, o, say, resolver, networking, security, caps, volumes, choice, limits, maps, mode, namespaces, launch, sandbox });
+  } finally {
+    await sandbox.cancel();
+  }
+}
+
+/** What runCommand settled before reading the image, the started helper included. */
+interface Started {
+  image: string;
+  cmd: string[];
+  o: RunOptions;
+  say: (text: string) => void;
+  resolver: Promise<typeof import('../image/resolve.js')>;
+  networking: Promise<typeof import('../sandbox/network.js')>;
+  security: { noNewPrivileges: boolean; seccomp: boolean };
+  caps: Set<string>;
+  volumes: VolumeSpec[];
+  choice: ReturnType<typeof overlayChoice>;
+  limits: Awaited<ReturnType<typeof import('../sandbox/limits.js').checkLimits>> | undefined;
+  maps: IdMaps | undefined;
+  mode: string;
+  namespaces: NamespaceSpec;
+  launch: LaunchOptions;
+  sandbox: Sandbox;
+}
+
+/** Reads the image, prepares the root and hands the container to the waiting helper. */
+async function runImage(started: Started): Promise<number> {
+  const { image, cmd, o, say, resolver, networking, security, caps, volumes, choice, limits, maps, mode, namespaces, launch, sandbox } = started;
   const store = Store.open();
   const record = await findRecord(image, o, store, say, resolver);
   lap('image');
@@ -208,8 +259,6 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
   const passwd = parsePasswd(readLayerFile(lowers, 'etc/passwd') ?? '');
   const group = parseGroup(readLayerFile(lowers, 'etc/group') ?? '');
   const user = resolveUser(o.user ?? config.User, passwd, group);
-  const root = isRealRoot();
-  const maps = root ? undefined : idMapsFor();
   if (maps) {
     const max = maps.single ? 1 : Math.min(mappedCount(maps.uidRanges), mappedCount(maps.gidRanges));
     const high = Math.max(user.uid, user.gid, ...user.groups);
@@ -245,7 +294,7 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
   const { createNetwork, parsePublishAll } = await networking;
   const publish: PortForward[] = o.publish.flatMap((p) => parsePublishAll(p));
   const network: NetworkAttachment = await createNetwork({
-    mode: o.network ?? 'slirp4netns',
+    mode,
     publish,
     publishAll: o.publishAll,
     exposedPorts: Object.keys(config.ExposedPorts ?? {}),
@@ -253,11 +302,21 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
   });
 
   lap('network');
+  const supervision = {
+    network: o.publishAll ? announcing(network, say) : network,
+    ...(limits ? { onPid: (pid: number) => limits.join(pid) } : {}),
+    onRootfsKind: (k: string) => {
+      if (o.verbose) say(`flux: rootfs: ${k === 'overlay' ? 'native overlayfs' : k === 'fuse' ? 'fuse-overlayfs' : 'copy'}\n`);
+    },
+    onWarning: (t: string) => say(`flux: warning: ${t}\n`),
+  };
   await cleanStaleRuns(store.runsDir);
   const diffIds = record.layers.map((l) => l.diffId);
   const rd = makeRunDir(store.runsDir, diffIds);
   let again: ReturnType<typeof makeRunDir> | undefined;
   try {
+    // The helper may be waiting already: the network is wired while the rest is prepared.
+    sandbox.connect(supervision);
     // The run dir now names these layers, so garbage collection keeps them from here on; one
     // removed before that is gone for good.
     for (const l of lowers) {
@@ -265,7 +324,7 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
         throw bad('LAYER_REMOVED', `the image ${record.reference} lost its unpacked layers while the run was starting (flux rmi or flux prune ran).`, `Pull it again: flux pull ${image}.`);
       }
     }
-    const etcFiles: SandboxSpec['etcFiles'] = [];
+    const etcFiles: ContainerSpec['etcFiles'] = [];
     const put = (name: string, content: string | undefined, hostFile: string) => {
       let text = content;
       if (text === undefined) {
@@ -288,14 +347,7 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
       : undefined;
 
     if (maps?.single) warnSingleMap(maps.user.name);
-    const spec = (rootfs: SandboxSpec['rootfs']): SandboxSpec => ({
-      ...(maps ? { idmap: helperMaps(maps) } : {}),
-      waitGo: (network.newNamespace && (o.network ?? 'slirp4netns') !== 'none') || limits !== undefined,
-      // A cgroup must be joined before the namespaces are complete; a network can be wired meanwhile.
-      deferGo: limits === undefined,
-      ...(network.tapDevice ? { tap: network.tapDevice } : {}),
-      userns: !root,
-      newNet: network.newNamespace,
+    const spec = (rootfs: RootfsSpec): ContainerSpec => ({
       fullMap: maps ? !maps.single : true,
       rootfs,
       hostname,
@@ -317,30 +369,17 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
       ...(tty ? { tty } : {}),
       cleanup: rd.dir,
     });
-    const supervise = (s: SandboxSpec) =>
-      runSandbox(s, {
-        ...(maps ? { maps } : {}),
-        network: o.publishAll ? announcing(network, say) : network,
-        interactive: o.interactive,
-        ...(io ? { output: io, ...(io.onSpawn ? { onSpawn: (kill: (sig: NodeJS.Signals) => void) => io.onSpawn?.(kill) } : {}) } : {}),
-        ...(limits ? { onPid: (pid: number) => limits.join(pid) } : {}),
-        onRootfsKind: (k) => {
-          if (o.verbose) say(`flux: rootfs: ${k === 'overlay' ? 'native overlayfs' : k === 'fuse' ? 'fuse-overlayfs' : 'copy'}\n`);
-        },
-        onWarning: (t) => say(`flux: warning: ${t}\n`),
-      });
-
     lap('prepared');
     let result;
     if (choice === 'copy') {
-      result = await supervise(spec(await prepareCopy(rd, lowers)));
+      result = await sandbox.run(spec(await prepareCopy(rd, lowers)), supervision);
     } else {
-      result = await supervise(spec(overlaySpec(choice, rd, lowers)));
+      result = await sandbox.run(spec(overlaySpec(choice, rd, lowers)), supervision);
       const refused = result.setupError && result.rootfsKind === undefined && /mount (overlay|fuse)/.test(result.setupError.message);
       if (refused && choice === 'auto') {
         if (o.verbose) say(`flux: ${result.setupError!.message} Falling back to a copy of the layers.\n`);
         again = makeRunDir(store.runsDir, diffIds);
-        result = await supervise({ ...spec(await prepareCopy(again, lowers)), cleanup: again.dir });
+        result = await runSandbox({ ...namespaces, ...spec(await prepareCopy(again, lowers)), cleanup: again.dir }, { ...supervision, ...launch });
       }
     }
     lap('sandbox done');
@@ -353,6 +392,8 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
     }
     return result.code;
   } finally {
+    // A run that failed before its container started leaves the helper waiting, maybe wired.
+    await sandbox.cancel();
     await network.detach();
     lap('network down');
     await limits?.remove();

@@ -2,7 +2,7 @@
  * The one place flux talks HTTP, on got. Redirects, retries and auth are decided by the caller,
  * so every hop is visible: got only sends one request and hands back the response stream.
  */
-import got, { type Request } from 'got';
+import type { Request } from 'got';
 import type { IncomingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isRetryableNetworkError } from './errors.js';
@@ -22,10 +22,18 @@ export interface HttpRequestOptions {
   insecureTls?: boolean;
 }
 
+/**
+ * got is published as an ES module only, so it is loaded with import() (which the CommonJS bundle
+ * keeps as is). Loading starts with this module, so it overlaps whatever a pull does first.
+ */
+const gotLoaded = import('got').then((m) => m.default);
+gotLoaded.catch(() => undefined);
+
 export const DEFAULT_USER_AGENT = `flux/${process.env.npm_package_version ?? '0.1.0'}`;
 
 /** Sends one request and resolves once the response headers are in; never follows redirects, never throws on a status. */
-export function send(url: URL, opts: HttpRequestOptions = {}): Promise<HttpResponse> {
+export async function send(url: URL, opts: HttpRequestOptions = {}): Promise<HttpResponse> {
+  const got = await gotLoaded;
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
   headers['user-agent'] ??= DEFAULT_USER_AGENT;

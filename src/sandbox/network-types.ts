@@ -4,6 +4,9 @@
  * container's first process exists (its pid is known, the command has not started yet) calls
  * attach(); the command starts only after attach() resolves. detach() runs however the run ends.
  */
+/** The tap device slirp4netns attaches to, made by the helper in the new namespace. */
+export const SLIRP_DEVICE = 'tap0';
+
 export interface PortForward {
   hostIp: string;        // '127.0.0.1' or '0.0.0.0' (default, as docker)
   hostPort: number;

@@ -1,6 +1,7 @@
 import { FluxError } from '../errors.js';
 import type { NetworkAttachment, NetworkRequest, PortForward } from './network-types.js';
 import { parsePublishSpec } from './publish-spec.js';
+import { SLIRP_DEVICE } from './network-types.js';
 
 export { describeForward } from './publish-spec.js';
 
@@ -31,11 +32,39 @@ export async function createNetwork(req: NetworkRequest): Promise<NetworkAttachm
       return createPasta(req, options);
     }
     default:
-      throw new FluxError('BAD_NETWORK', `unknown network mode "${name}".`, {
-        hint: 'Use --network slirp4netns (the default), pasta, none or host.',
-        exitCode: 125,
-      });
+      return unknownMode(name);
   }
+}
+
+/** What a mode asks of the namespaces, known before the image is read (the helper starts early). */
+export interface NamespaceNeeds {
+  newNamespace: boolean;
+  /** Wired after the namespace exists (attach does work): the command waits for it. */
+  wired: boolean;
+  tapDevice?: string;
+}
+
+/** The namespace needs of a --network value; an unknown mode is refused here, as by createNetwork. */
+export function namespaceNeeds(mode: string): NamespaceNeeds {
+  switch (parseMode(mode).name) {
+    case 'none':
+      return { newNamespace: true, wired: false };
+    case 'host':
+      return { newNamespace: false, wired: false };
+    case 'slirp4netns':
+      return { newNamespace: true, wired: true, tapDevice: SLIRP_DEVICE };
+    case 'pasta':
+      return { newNamespace: true, wired: true };
+    default:
+      return unknownMode(parseMode(mode).name);
+  }
+}
+
+function unknownMode(name: string): never {
+  throw new FluxError('BAD_NETWORK', `unknown network mode "${name}".`, {
+    hint: 'Use --network slirp4netns (the default), pasta, none or host.',
+    exitCode: 125,
+  });
 }
 
 /** One `-p` value; a range yields its first forward only, so the CLI should prefer parsePublishAll. */

@@ -24,9 +24,28 @@ export interface VolumeSpec {
   readOnly: boolean;
 }
 
-export interface SandboxSpec {
+/** What the helper needs first, to create the namespaces and map the ids (known before the image is read). */
+export interface NamespaceSpec {
   userns: boolean;
   newNet: boolean;
+  /**
+   * Id maps the helper writes itself: newuidmap/newgidmap argv (argv[1] is replaced by its pid),
+   * or a single-id map. Absent: Node writes them during the handshake.
+   */
+  idmap?: { kind: 'full'; uid: string[]; gid: string[] } | { kind: 'single'; uid: number; gid: number };
+  /** Node must act (network, cgroup) after the namespaces exist and before the command starts. */
+  waitGo?: boolean;
+  /**
+   * Node's part concerns only the command (the network), not the namespaces: the helper assembles
+   * the root meanwhile and waits for the go just before starting the command.
+   */
+  deferGo?: boolean;
+  /** A persistent tap device the helper creates in the new network namespace (slirp4netns attaches to it). */
+  tap?: string;
+}
+
+/** The container itself: its root, mounts, user and command. */
+export interface ContainerSpec {
   /** The full subordinate map exists (groups such as tty=5 are mapped). */
   fullMap: boolean;
   rootfs: RootfsSpec;
@@ -49,23 +68,11 @@ export interface SandboxSpec {
   argv: string[];
   path: string;
   tty?: { stdin: boolean; rows: number; cols: number };
-  /**
-   * Id maps the helper writes itself: newuidmap/newgidmap argv (argv[1] is replaced by its pid),
-   * or a single-id map. Absent: Node writes them during the handshake.
-   */
-  idmap?: { kind: 'full'; uid: string[]; gid: string[] } | { kind: 'single'; uid: number; gid: number };
-  /** Node must act (network, cgroup) after the namespaces exist and before the command starts. */
-  waitGo?: boolean;
-  /**
-   * Node's part concerns only the command (the network), not the namespaces: the helper assembles
-   * the root meanwhile and waits for the go just before starting the command.
-   */
-  deferGo?: boolean;
   /** Removed by the helper (inside the user namespace) when the run ends. */
   cleanup?: string;
-  /** A persistent tap device the helper creates in the new network namespace (slirp4netns attaches to it). */
-  tap?: string;
 }
+
+export type SandboxSpec = NamespaceSpec & ContainerSpec;
 
 /** OCI/podman default masked paths: read as empty (files: /dev/null; dirs: empty read-only tmpfs). */
 export const MASKED_PATHS = [
@@ -84,7 +91,8 @@ function mount(kind: string, a: string, b = '', c = ''): Op {
   return ['mount', kind, a, b, c];
 }
 
-export function buildPlan(s: SandboxSpec): Op[] {
+/** The first part of the plan (the helper's arguments): namespaces, id maps, handshake. */
+export function namespacePlan(s: NamespaceSpec): Op[] {
   const ops: Op[] = [];
   const ns = ['mnt', 'uts', 'ipc', 'cgroup'];
   if (s.userns) ns.push('user');
@@ -95,7 +103,12 @@ export function buildPlan(s: SandboxSpec): Op[] {
   if (s.waitGo) ops.push(['wait']);
   if (s.waitGo && s.deferGo) ops.push(['defer-go']);
   if (s.newNet && s.tap) ops.push(['tap', s.tap]);
+  return ops;
+}
 
+/** The second part (sent on the control socket): the container inside the namespaces `ns` describes. */
+export function containerPlan(ns: Pick<NamespaceSpec, 'userns'>, s: ContainerSpec): Op[] {
+  const ops: Op[] = [];
   const r = s.rootfs;
   if (r.kind === 'overlay') {
     ops.push(['overlay', r.root, r.upper, r.work, r.userxattr ? '1' : '0', String(r.lowers.length), ...r.lowers]);
@@ -108,7 +121,7 @@ export function buildPlan(s: SandboxSpec): Op[] {
   ops.push(mount('sysfs', '/sys'));
   ops.push(mount('tmpfs', '/dev', 'mode=755,size=65536k', 'nosuid,noexec'));
   for (const d of DEVICES) ops.push(mount('bind', `/dev/${d}`, `/dev/${d}`, 'file,optional'));
-  ops.push(mount('devpts', '/dev/pts', `newinstance,ptmxmode=0666,mode=0620${s.fullMap || !s.userns ? ',gid=5' : ''}`, 'nosuid,noexec'));
+  ops.push(mount('devpts', '/dev/pts', `newinstance,ptmxmode=0666,mode=0620${s.fullMap || !ns.userns ? ',gid=5' : ''}`, 'nosuid,noexec'));
   ops.push(mount('symlink', 'pts/ptmx', '/dev/ptmx'));
   ops.push(mount('symlink', '/proc/self/fd', '/dev/fd'));
   ops.push(mount('symlink', '/proc/self/fd/0', '/dev/stdin'));
@@ -137,6 +150,11 @@ export function buildPlan(s: SandboxSpec): Op[] {
   ops.push(['argv', String(s.argv.length), ...s.argv]);
   if (s.cleanup) ops.push(['cleanup', s.cleanup]);
   return ops;
+}
+
+/** Both parts, in order. */
+export function buildPlan(s: SandboxSpec): Op[] {
+  return [...namespacePlan(s), ...containerPlan(s, s)];
 }
 
 /** `<length>\n` then every token NUL-terminated: trivial for C to split. */

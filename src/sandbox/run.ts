@@ -1,29 +1,29 @@
 /**
- * The run supervisor: starts the native helper with a plan, writes the id maps and wires the
- * network while the helper waits, forwards signals, handles the host terminal for -t, and turns
- * the helper's records into one-sentence errors. The helper removes the run's state itself
- * (inside the user namespace, where the image's sub-uid files can be deleted).
+ * The run supervisor: starts the native helper, hands it the plan in two parts, wires the network
+ * while the helper waits, forwards signals, handles the host terminal for -t, and turns the
+ * helper's records into one-sentence errors. The helper removes the run's state itself (inside
+ * the user namespace, where the image's sub-uid files can be deleted).
+ *
+ * A run starts the helper before it has read the image (startSandbox): creating the namespaces
+ * and mapping the ids then overlaps with reading the image and preparing the root, and the
+ * container part of the plan follows (Sandbox.run).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Socket } from 'node:net';
 import { FluxError } from '../errors.js';
 import { lap } from './timing.js';
-import { helperPath, errnoText } from '../native/helper.js';
+import { helperPath, errnoText, type HelperRecord } from '../native/helper.js';
 import type { NetworkAttachment } from './network-types.js';
 import { mapFailure, type IdMaps } from './idmap.js';
-import { buildPlan, encodePlan, type SandboxSpec } from './plan.js';
+import { containerPlan, encodePlan, namespacePlan, type ContainerSpec, type NamespaceSpec, type SandboxSpec } from './plan.js';
 import { onRecords, setupError, writeIdMaps } from './userns.js';
 
-export interface SupervisorOptions {
+/** Fixed when the helper starts: its stdio and who owns its signalling. */
+export interface LaunchOptions {
   maps?: IdMaps;
-  network: NetworkAttachment;
   /** Pass the host's stdin to the command (-i). */
   interactive: boolean;
-  /** Called when the namespaces exist, before the command starts (e.g. to join a cgroup). */
-  onPid?: (pid: number) => Promise<void>;
-  onRootfsKind?: (kind: string) => void;
-  onWarning?: (text: string) => void;
   /** Where the command's stdout and stderr go instead of the host's (fds 1 and 2 become pipes). */
   output?: { stdout(chunk: Buffer): void; stderr(chunk: Buffer): void };
   /**
@@ -31,6 +31,15 @@ export interface SupervisorOptions {
    * are not forwarded to it (a matrix passes each one on itself, once).
    */
   onSpawn?: (kill: (sig: NodeJS.Signals) => void) => void;
+}
+
+/** Known once the container is ready. */
+export interface SupervisorOptions {
+  network: NetworkAttachment;
+  /** Called when the namespaces exist, before the command starts (e.g. to join a cgroup). */
+  onPid?: (pid: number) => Promise<void>;
+  onRootfsKind?: (kind: string) => void;
+  onWarning?: (text: string) => void;
 }
 
 export interface SupervisorResult {
@@ -60,64 +69,61 @@ function forwardSignals(kill: (sig: NodeJS.Signals) => void): () => void {
   };
 }
 
-export function runSandbox(spec: SandboxSpec, opts: SupervisorOptions): Promise<SupervisorResult> {
-  const plan = encodePlan(buildPlan(spec));
-  const useStdin = opts.interactive || (spec.tty?.stdin ?? false);
-  const out = opts.output;
-  const rawTty = out === undefined && spec.tty !== undefined && process.stdin.isTTY === true;
-  if (rawTty) process.stdin.setRawMode(true);
-  // Setsid (detached): terminal signals reach flux only, which forwards them exactly once.
-  const child = spawn(helperPath(), ['run', '3'], {
-    stdio: [useStdin && out === undefined ? 'inherit' : 'ignore', out ? 'pipe' : 'inherit', out ? 'pipe' : 'inherit', 'pipe'],
-    detached: true,
-    env: {},
-  });
-  const ctl = child.stdio[3] as Socket;
-  // The plan first: the helper waits for it, and can start while the handlers below are set up.
-  ctl.write(plan);
-  let failure: FluxError | undefined;
-  let kind: string | undefined;
+/** A helper started with the namespace part of a plan, waiting for the container part. */
+export class Sandbox {
+  private readonly child: ChildProcess;
+  private readonly ctl: Socket;
+  private readonly closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private failure: FluxError | undefined;
+  private kind: string | undefined;
+  private supervision: SupervisorOptions | undefined;
+  private ready = false;
+  private containerSent = false;
+  private wiring: Promise<boolean> | undefined;
+  private goSent = false;
+  private settled = false;
 
-  if (out) {
-    child.stdout?.on('data', (c: Buffer) => out.stdout(c));
-    child.stderr?.on('data', (c: Buffer) => out.stderr(c));
+  constructor(private readonly ns: NamespaceSpec, private readonly launch: LaunchOptions) {
+    const out = launch.output;
+    // Setsid (detached): terminal signals reach flux only, which forwards them exactly once.
+    // The namespace part of the plan is the helper's command line: it starts on it at once.
+    this.child = spawn(helperPath(), ['run', '3', ...namespacePlan(ns).flat()], {
+      stdio: [launch.interactive && out === undefined ? 'inherit' : 'ignore', out ? 'pipe' : 'inherit', out ? 'pipe' : 'inherit', 'pipe'],
+      detached: true,
+      env: {},
+    });
+    this.ctl = this.child.stdio[3] as Socket;
+    if (out) {
+      this.child.stdout?.on('data', (c: Buffer) => out.stdout(c));
+      this.child.stderr?.on('data', (c: Buffer) => out.stderr(c));
+    }
+    onRecords(this.ctl, (rec) => this.record(rec));
+    this.child.on('error', (err) => {
+      this.failure ??= new FluxError('HELPER', `cannot start the sandbox helper: ${err.message}.`, { hint: 'Rebuild it with `npm run build`.' });
+    });
+    this.closed = new Promise((resolve) => this.child.on('close', (code, signal) => resolve({ code, signal })));
   }
-  const kill = (sig: NodeJS.Signals): void => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(sig);
-  };
-  const unforward = opts.onSpawn ? () => undefined : forwardSignals(kill);
-  opts.onSpawn?.(kill);
 
-  onRecords(ctl, (rec) => {
+  private readonly kill = (sig: NodeJS.Signals): void => {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(sig);
+  };
+
+  private record(rec: HelperRecord): void {
     switch (rec.kind) {
-      case 'ready': {
+      case 'ready':
         lap('helper ready');
-        const pid = child.pid ?? 0;
-        const steps: Promise<unknown>[] = [];
-        if (spec.userns && opts.maps && !spec.idmap) steps.push(writeIdMaps(pid, opts.maps));
-        if (spec.newNet) steps.push(opts.network.attach(pid));
-        if (opts.onPid) steps.push(opts.onPid(pid));
-        Promise.all(steps).then(
-          () => {
-            lap('maps written');
-            ctl.write('G\n');
-          },
-          (err: unknown) => {
-            failure ??= err instanceof FluxError ? err : new FluxError('SANDBOX_SETUP', `${(err as Error).message}.`, { cause: err });
-            ctl.write('A\n');
-          },
-        );
+        this.ready = true;
+        this.startWiring();
         break;
-      }
       case 'rootfs':
-        kind = rec.value;
-        opts.onRootfsKind?.(rec.value);
+        this.kind = rec.value;
+        this.supervision?.onRootfsKind?.(rec.value);
         break;
       case 'error':
-        failure ??= setupError(rec);
+        this.failure ??= setupError(rec);
         break;
       case 'exec':
-        failure ??=
+        this.failure ??=
           rec.errno === 2
             ? new FluxError('EXEC_NOT_FOUND', `${rec.cmd}: executable file not found in $PATH.`, {
                 hint: 'Check the command name, or the image\'s PATH.',
@@ -129,27 +135,100 @@ export function runSandbox(spec: SandboxSpec, opts: SupervisorOptions): Promise<
               });
         break;
       case 'warning':
-        opts.onWarning?.(rec.text);
+        this.supervision?.onWarning?.(rec.text);
         break;
       case 'mapfail':
-        failure ??= opts.maps ? mapFailure(rec.tool, rec.text, opts.maps.user) : new FluxError('IDMAP', `${rec.tool} failed: ${rec.text}.`);
+        this.failure ??= this.launch.maps ? mapFailure(rec.tool, rec.text, this.launch.maps.user) : new FluxError('IDMAP', `${rec.tool} failed: ${rec.text}.`);
         break;
     }
-  });
+  }
 
-  return new Promise((resolve) => {
-    child.on('error', (err) => {
-      failure ??= new FluxError('HELPER', `cannot start the sandbox helper: ${err.message}.`, { hint: 'Rebuild it with `npm run build`.' });
+  /**
+   * Node's part once the namespaces exist: maps written by Node if the helper does not write
+   * them, the network wired, a cgroup joined. It starts as soon as both the namespaces and the
+   * network are there, while the helper may still be waiting for the container part.
+   */
+  private startWiring(): void {
+    const s = this.supervision;
+    if (!this.ready || !s || this.wiring) return;
+    const pid = this.child.pid ?? 0;
+    const steps: Promise<unknown>[] = [];
+    if (this.ns.userns && this.launch.maps && !this.ns.idmap) steps.push(writeIdMaps(pid, this.launch.maps));
+    if (this.ns.newNet) steps.push(s.network.attach(pid));
+    if (s.onPid) steps.push(s.onPid(pid));
+    this.wiring = Promise.all(steps).then(
+      () => true,
+      (err: unknown) => {
+        this.failure ??= err instanceof FluxError ? err : new FluxError('SANDBOX_SETUP', `${(err as Error).message}.`, { cause: err });
+        return false;
+      },
+    );
+    this.maybeGo();
+  }
+
+  /** The go (or the abort) follows the container part, once the wiring is done. */
+  private maybeGo(): void {
+    if (!this.wiring || !this.containerSent || this.goSent) return;
+    this.goSent = true;
+    void this.wiring.then((ok) => {
+      lap('maps written');
+      this.ctl.write(ok ? 'G\n' : 'A\n');
     });
-    child.on('close', (code, signal) => {
-      if (rawTty) process.stdin.setRawMode(false);
-      unforward();
-      const status = signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 125);
-      if (failure && (failure.code === 'EXEC_NOT_FOUND' || failure.code === 'EXEC_DENIED')) {
-        resolve({ code: status, setupError: failure, ...(kind ? { rootfsKind: kind } : {}) });
-        return;
-      }
-      resolve({ code: status, ...(failure ? { setupError: failure } : {}), ...(kind ? { rootfsKind: kind } : {}) });
-    });
-  });
+  }
+
+  /**
+   * Hands over the network (and a cgroup to join) as soon as they exist, so the network is
+   * wired while the rest of the container is prepared. Optional: run() does it otherwise.
+   */
+  connect(opts: SupervisorOptions): void {
+    if (this.supervision) return;
+    this.supervision = opts;
+    this.startWiring();
+  }
+
+  /** Sends the container part and supervises the run to its end. */
+  async run(spec: ContainerSpec, opts: SupervisorOptions): Promise<SupervisorResult> {
+    if (this.settled) throw new Error('sandbox already used');
+    this.settled = true;
+    this.connect(opts);
+    const rawTty = this.launch.output === undefined && spec.tty !== undefined && process.stdin.isTTY === true;
+    if (rawTty) process.stdin.setRawMode(true);
+    const unforward = this.launch.onSpawn ? () => undefined : forwardSignals(this.kill);
+    this.launch.onSpawn?.(this.kill);
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.ctl.write(encodePlan(containerPlan(this.ns, spec)));
+      this.containerSent = true;
+      this.maybeGo();
+    }
+    const { code, signal } = await this.closed;
+    if (rawTty) process.stdin.setRawMode(false);
+    unforward();
+    const status = signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 125);
+    const failure = this.failure;
+    return { code: status, ...(failure ? { setupError: failure } : {}), ...(this.kind ? { rootfsKind: this.kind } : {}) };
+  }
+
+  /**
+   * No container will follow: the helper leaves (quietly) once its socket closes. Resolves when it
+   * is gone and any wiring has settled, so the network can be taken down after. Idempotent; after
+   * run() it only waits.
+   */
+  async cancel(): Promise<void> {
+    if (!this.settled) {
+      this.settled = true;
+      this.ctl.end();
+    }
+    await this.closed;
+    await this.wiring;
+  }
+}
+
+/** Starts the helper on the namespace part of a plan (see Sandbox). */
+export function startSandbox(ns: NamespaceSpec, launch: LaunchOptions): Sandbox {
+  return new Sandbox(ns, launch);
+}
+
+/** A whole run in one call: start the helper, then hand it the container. */
+export function runSandbox(spec: SandboxSpec, opts: SupervisorOptions & LaunchOptions): Promise<SupervisorResult> {
+  return startSandbox(spec, opts).run(spec, opts);
 }

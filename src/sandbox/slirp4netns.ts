@@ -5,14 +5,14 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { FluxError } from '../errors.js';
 import { runtimeDir } from '../runtime-dir.js';
-import type { NetworkAttachment, NetworkRequest, PortForward } from './network-types.js';
+import { SLIRP_DEVICE, type NetworkAttachment, type NetworkRequest, type PortForward } from './network-types.js';
 import { hostsFile } from './network.js';
 import { parseExposedPorts } from './publish-spec.js';
 import { randomHex } from './rootfs.js';
 import { boolOption, checkTun, findExecutable, lastLine, tunError, unknownOption } from './slirp-support.js';
 
 /** The addresses slirp4netns gives with its default CIDR 10.0.2.0/24. */
-export const SLIRP = { guest: '10.0.2.100', gateway: '10.0.2.2', dns: '10.0.2.3', device: 'tap0' } as const;
+export const SLIRP = { guest: '10.0.2.100', gateway: '10.0.2.2', dns: '10.0.2.3', device: SLIRP_DEVICE } as const;
 
 const KNOWN_OPTIONS = ['allow_host_loopback', 'enable_ipv6', 'mtu', 'port_handler', 'enable_sandbox', 'enable_seccomp'];
 const READY_TIMEOUT_MS = 10_000;

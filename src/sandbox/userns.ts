@@ -1,5 +1,5 @@
 import { spawn, execFile, type ChildProcess, type StdioOptions, type IOType } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { FluxError } from '../errors.js';
@@ -34,11 +34,9 @@ export function warnSingleMap(name: string): void {
 export async function writeIdMaps(pid: number, maps: IdMaps, quiet = false): Promise<void> {
   if (maps.single) {
     if (!quiet) warnSingleMap(maps.user.name);
-    await writeFile(`/proc/${pid}/setgroups`, 'deny');
-    await Promise.all([
-      writeFile(`/proc/${pid}/uid_map`, `0 ${maps.user.uid} 1\n`),
-      writeFile(`/proc/${pid}/gid_map`, `0 ${maps.user.gid} 1\n`),
-    ]);
+    writeFileSync(`/proc/${pid}/setgroups`, 'deny');
+    writeFileSync(`/proc/${pid}/uid_map`, `0 ${maps.user.uid} 1\n`);
+    writeFileSync(`/proc/${pid}/gid_map`, `0 ${maps.user.gid} 1\n`);
     return;
   }
   const run = (tool: string, args: string[]) =>

@@ -1,10 +1,11 @@
 /**
  * Running an image already in the store must not load what only pulling needs: the HTTP client,
  * the tar and zstd decoders, the progress bars, registry code, the unpacker, blob writing, keyv.
- * A loader hook records every module `flux run` loads; a static import of any of those on the run
- * path makes this fail. From the bundle (dist/flux.mjs) the hook sees chunks: the chunk list the
- * bundler writes (dist/flux-chunks.json) maps each back to the modules it holds, and a pull-only
- * module bundled into a chunk the run loads fails the test just the same.
+ * Every module `flux run` loads is recorded (CommonJS ones from require.cache at exit, ES modules
+ * by a loader hook); a static import of any of those on the run path makes this fail. From the
+ * bundle (dist/, CommonJS) the record holds chunks: the chunk list the bundler writes
+ * (dist/flux-chunks.json) maps each back to the modules it holds, and a pull-only module bundled
+ * into a chunk the run loads fails the test just the same.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { chmod, mkdtemp, readFile, readdir, rm, writeFile, chown, stat } from 'node:fs/promises';
@@ -49,10 +50,18 @@ const REGISTER = `
 import { register } from 'node:module';
 register('./hooks.mjs', import.meta.url);
 `;
+// The bundle's chunks are CommonJS, the main one entered in require.cache by bin/load-bundle.js.
+const RECORD_CJS = `
+const { appendFileSync } = require('node:fs');
+const { pathToFileURL } = require('node:url');
+process.on('exit', () => {
+  appendFileSync(process.env.FLUX_TEST_MODULES, Object.keys(require.cache).map((f) => pathToFileURL(f).href + '\\n').join(''));
+});
+`;
 
 /** Whether bin/flux.js takes the bundle: it exists and is not older than the tsc output. */
 async function bundleIsCurrent(): Promise<boolean> {
-  const bundle = await stat(join(ROOT, 'dist/flux.mjs')).catch(() => null);
+  const bundle = await stat(join(ROOT, 'dist/flux-entry.json')).catch(() => null);
   const compiled = await stat(join(ROOT, 'dist/src/cli/main.js')).catch(() => null);
   return bundle !== null && bundle.mtimeMs >= (compiled?.mtimeMs ?? 0);
 }
@@ -70,6 +79,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'flux-imports-'));
   await writeFile(join(dir, 'hooks.mjs'), HOOKS);
   await writeFile(join(dir, 'register.mjs'), REGISTER);
+  await writeFile(join(dir, 'record.cjs'), RECORD_CJS);
   await chmod(dir, 0o755);
   if (isRoot) {
     const u = await testUser();
@@ -84,7 +94,7 @@ afterAll(async () => {
 
 /** The modules a loaded file stands for: itself, or for a bundle chunk, the modules in it. */
 function expand(url: string, chunks: Record<string, string[]>): string[] {
-  const m = /\/dist\/((?:chunks\/)?[^/]+\.mjs)$/.exec(url);
+  const m = /\/dist\/((?:chunks\/)?[^/]+\.cjs)$/.exec(url);
   if (!m?.[1]) return [url];
   const held = chunks[m[1]];
   if (!held) throw new Error(`${url} is not in dist/flux-chunks.json: the bundle and its chunk list disagree.`);
@@ -96,11 +106,11 @@ async function loadedBy(args: string[]): Promise<{ code: number; stdout: string;
   const list = join(dir, `modules-${Math.random().toString(36).slice(2)}.txt`);
   const r = await runFlux(args, {
     store,
-    env: { NODE_OPTIONS: `--import ${join(dir, 'register.mjs')}`, FLUX_TEST_MODULES: list },
+    env: { NODE_OPTIONS: `--import ${join(dir, 'register.mjs')} --require ${join(dir, 'record.cjs')}`, FLUX_TEST_MODULES: list },
   });
   expect(r.stderr).toBe('');
-  const loaded = (await readFile(list, 'utf8')).split('\n').filter(Boolean);
-  const bundled = loaded.some((m) => m.endsWith('/dist/flux.mjs'));
+  const loaded = [...new Set((await readFile(list, 'utf8')).split('\n').filter(Boolean))];
+  const bundled = loaded.some((m) => /\/dist\/chunks\/[^/]+\.cjs$/.test(m));
   const chunks = bundled ? (JSON.parse(await readFile(join(ROOT, 'dist/flux-chunks.json'), 'utf8')) as Record<string, string[]>) : {};
   return { code: r.code, stdout: r.stdout, loaded, modules: loaded.flatMap((m) => expand(m, chunks)), bundled };
 }
@@ -134,7 +144,7 @@ describe('the run path of a stored image', () => {
     const pullOnly = Object.entries(chunks).filter(([, mods]) => mods.some((m) => FORBIDDEN.some(([, re]) => re.test(`/${m}`))));
     // The pull-only modules exist in the bundle, in chunks the run did not load.
     expect(pullOnly.length).toBeGreaterThan(0);
-    const loadedChunks = new Set(r.loaded.filter((m) => m.endsWith('.mjs')).map((m) => m.slice(m.indexOf('/dist/') + 6)));
+    const loadedChunks = new Set(r.loaded.filter((m) => m.endsWith('.cjs')).map((m) => m.slice(m.indexOf('/dist/') + 6)));
     expect(pullOnly.map(([file]) => file).filter((file) => loadedChunks.has(file))).toEqual([]);
   });
 
@@ -160,21 +170,36 @@ describe('the run path of a stored image', () => {
 
 describe('the bundle', () => {
   it('keeps every path computed from a module URL pointing at a file that exists', async () => {
-    const files = ['flux.mjs', ...(await readdir(join(ROOT, 'dist/chunks'))).map((f) => `chunks/${f}`)];
+    const files = ['flux.cjs', ...(await readdir(join(ROOT, 'dist/chunks'))).map((f) => `chunks/${f}`)];
     const chunks = JSON.parse(await readFile(join(ROOT, 'dist/flux-chunks.json'), 'utf8')) as Record<string, string[]>;
     const targets: string[] = [];
+    const moduleUrl = 'require("node:url").pathToFileURL(__filename)';
     for (const file of files.filter((f) => f in chunks)) {
       const code = await readFile(join(ROOT, 'dist', file), 'utf8');
       // The sandbox helper, the unpack worker, the rootfs copier: each rebased on its module's tsc output file.
-      for (const m of code.matchAll(/new URL\(("[^"]+"), new URL\(("[^"]+"), import\.meta\.url\)\.href\)/g)) {
+      for (const m of code.matchAll(/new URL\(("[^"]+"), new URL\(("[^"]+"), require\("node:url"\)\.pathToFileURL\(__filename\)\)\.href\)/g)) {
         const moduleFile = resolve(dirname(join(ROOT, 'dist', file)), JSON.parse(m[2] as string) as string);
         targets.push(resolve(dirname(moduleFile), JSON.parse(m[1] as string) as string));
       }
-      // No module URL is left pointing at the chunk itself.
-      expect(code.replace(/new URL\("[^"]+", import\.meta\.url\)\.href/g, '').replace(/createRequire\(import\.meta\.url\)/g, '')).not.toContain('import.meta.url');
+      // No module URL is left pointing at the chunk itself, and none is an ES module's.
+      expect(code.replace(/new URL\("[^"]+", require\("node:url"\)\.pathToFileURL\(__filename\)\)\.href/g, '')).not.toContain(moduleUrl);
+      expect(code).not.toContain('import.meta');
     }
     expect(targets.some((t) => t.endsWith('/native/build/flux-helper'))).toBe(true);
     expect(targets.some((t) => t.endsWith('/dist/src/layers/worker.js'))).toBe(true);
     expect(targets.filter((t) => !existsSync(t))).toEqual([]);
+  });
+
+  it('names its main chunk and a code cache for it, which V8 accepts', async () => {
+    const entry = JSON.parse(await readFile(join(ROOT, 'dist/flux-entry.json'), 'utf8')) as { main: string; codeCache: string | null };
+    const chunks = JSON.parse(await readFile(join(ROOT, 'dist/flux-chunks.json'), 'utf8')) as Record<string, string[]>;
+    expect(chunks[entry.main]).toContain('dist/src/commands/run.js');
+    expect(entry.codeCache).toBe(`${entry.main}.v8`);
+    // The same compile bin/load-bundle.js makes, in a Node of its own.
+    const check = `const vm = require('node:vm'), fs = require('node:fs'), Module = require('node:module');
+      const s = new vm.Script(Module.wrap(fs.readFileSync(process.argv[1], 'utf8')), { filename: process.argv[1], cachedData: fs.readFileSync(process.argv[2]) });
+      process.stdout.write(String(s.cachedDataRejected));`;
+    const out = execFileSync(process.execPath, ['-e', check, join(ROOT, 'dist', entry.main), join(ROOT, 'dist', entry.codeCache as string)], { encoding: 'utf8' });
+    expect(out).toBe('false');
   });
 });
