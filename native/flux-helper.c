@@ -92,11 +92,14 @@ static void ctl_write(const char *fmt, ...)
   (void)r;
 }
 
+static void stop_net_helper(void);
+
 /* Report (operation, errno, path) and stop: Node turns it into one sentence. */
 static _Noreturn void fail(const char *op, const char *path)
 {
   int e = errno;
   ctl_write("E%s\t%d\t%s\n", op, e, path ? path : "");
+  stop_net_helper();
   _exit(125);
 }
 
@@ -145,6 +148,7 @@ struct plan {
   int wait_go;               /* Node has work to do (network, cgroup) before the command starts */
   int defer_go;              /* ...which concerns the command only (network): wait just before it starts */
   const char *tap;           /* a persistent tap device to create for the network helper */
+  char **net_argv;           /* the network helper (slirp4netns) we start ourselves; "PID" is our pid */
   int seccomp;               /* load the default syscall filter */
 };
 
@@ -198,7 +202,7 @@ static int read_full(int fd, char *buf, size_t len, int eof_ok)
 /* Operations of the first part of the plan; every other one belongs to the second. */
 static int namespace_op(const char *op)
 {
-  static const char *const ops[] = { "ns", "maps", "single-map", "wait", "defer-go", "tap" };
+  static const char *const ops[] = { "ns", "maps", "single-map", "wait", "defer-go", "tap", "net-helper" };
   for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
     if (!strcmp(op, ops[i]))
       return 1;
@@ -366,6 +370,11 @@ static void parse_plan(struct plan *p, int part)
       p->defer_go = 1;
     } else if (!strcmp(op, "tap")) {
       p->tap = tok();
+    } else if (!strcmp(op, "net-helper")) {
+      int n = (int)num();
+      p->net_argv = calloc((size_t)n + 1, sizeof *p->net_argv);
+      for (int k = 0; k < n; k++)
+        p->net_argv[k] = (char *)tok();
     } else if (!strcmp(op, "cleanup")) {
       p->cleanup = tok();
     } else {
@@ -1331,6 +1340,93 @@ static void map_ids(const struct plan *p, struct mapper *um, struct mapper *gm)
   finish_mapper(gm, "newgidmap");
 }
 
+/* ---------- the network helper, started by us ---------- */
+
+static pid_t net_pid = -1;
+static pid_t net_parent = -1;   /* the process that started it (init and the command inherit these statics) */
+static int net_go = -1;         /* closing it without a byte cancels the start */
+static int net_exit = -1;       /* our end of its exit fd: closing it makes slirp4netns exit */
+
+/*
+ * slirp4netns is forked before unshare, so it runs in the host's namespaces, and released once
+ * the namespaces and the tap device exist: it attaches to our pid at once, without a round trip
+ * to Node. Node reads its readiness (our fd 4, its --ready-fd) and its stderr (our fd 5)
+ * directly; its exit fd (its fd 3) is a pipe only we hold the other end of, so it stops when we
+ * close it, or when we die.
+ */
+static void start_net_helper(char **argv, pid_t target)
+{
+  if (fcntl(4, F_GETFD) < 0 || fcntl(5, F_GETFD) < 0)
+    fail("network helper", "no readiness or error pipe from Node");
+  int go[2], ex[2];
+  if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ex, O_CLOEXEC) < 0)
+    fail("pipe", "");
+  net_pid = fork();
+  if (net_pid < 0)
+    fail("fork", argv[0]);
+  if (net_pid == 0) {
+    char c, pid[16];
+    close(go[1]);
+    close(ex[1]);
+    if (read(go[0], &c, 1) != 1)
+      _exit(125);
+    snprintf(pid, sizeof pid, "%d", (int)target);
+    for (char **a = argv; *a; a++)
+      if (!strcmp(*a, "PID"))
+        *a = pid;
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(5, 2) < 0 || dup2(ex[0], 3) < 0)
+      _exit(125);
+    /* 0-4 stay (dup2 clears close-on-exec; 4 came from Node without it); nothing else goes along. */
+    syscall(SYS_close_range, 5, ~0U, 0);
+    execv(argv[0], argv);
+    dprintf(2, "%s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  close(go[0]);
+  close(ex[0]);
+  /* Node sees the end of both once slirp4netns is gone. */
+  close(4);
+  close(5);
+  net_parent = getpid();
+  net_go = go[1];
+  net_exit = ex[1];
+}
+
+static void release_net_helper(void)
+{
+  if (net_go < 0)
+    return;
+  ssize_t w = write(net_go, "g", 1);
+  (void)w;
+  close(net_go);
+  net_go = -1;
+}
+
+/* Stops and reaps it: nothing of the run outlives the helper. */
+static void stop_net_helper(void)
+{
+  if (net_pid <= 0 || getpid() != net_parent)
+    return;
+  if (net_go >= 0)
+    close(net_go);
+  net_go = -1;
+  if (net_exit >= 0)
+    close(net_exit);
+  net_exit = -1;
+  /* It exits when its exit fd closes; a slirp4netns that hangs is not waited for long. */
+  for (int i = 0; i < 2000; i++) {
+    if (waitpid(net_pid, NULL, WNOHANG) == net_pid)
+      goto done;
+    struct timespec ts = { 0, 1000000 };
+    nanosleep(&ts, NULL);
+  }
+  kill(net_pid, SIGKILL);
+  waitpid(net_pid, NULL, 0);
+done:
+  net_pid = -1;
+}
+
 /* ---------- modes ---------- */
 
 static pid_t init_pid = -1;
@@ -1387,6 +1483,8 @@ static int run(int argc, char **argv)
     um = start_mapper(p.uidmap_argv, getpid());
     gm = start_mapper(p.gidmap_argv, getpid());
   }
+  if (p.net_argv && (p.ns_flags & CLONE_NEWNET))
+    start_net_helper(p.net_argv, getpid());
   /*
    * Node waits on the namespaces for the maps (when it writes them), a cgroup or the network.
    * Only the network may be wired while the root is assembled; the go is then awaited by init
@@ -1401,10 +1499,13 @@ static int run(int argc, char **argv)
     map_ids(&p, &um, &gm);
   if (p.tap && (p.ns_flags & CLONE_NEWNET))
     make_tap(p.tap);
+  release_net_helper();
   if (p.defer_go)
     ctl_write("R\n");
-  if (!read_container_plan())
+  if (!read_container_plan()) {
+    stop_net_helper();
     _exit(125);
+  }
   parse_plan(&p, 2);
   if (!p.defer_go && ((p.userns && !self_maps) || p.wait_go))
     handshake();
@@ -1441,6 +1542,11 @@ static int run(int argc, char **argv)
     ;
   int code = status_code(st);
 
+  /* The network helper stops meanwhile (stop_net_helper below reaps it). */
+  if (net_exit >= 0) {
+    close(net_exit);
+    net_exit = -1;
+  }
   /* Take the rootfs down before removing the run dir beneath it. */
   if (umount2(p.root, MNT_DETACH) < 0 && errno != EINVAL)
     ctl_write("W unmount %s: %s\n", p.root, strerror(errno));
@@ -1450,6 +1556,7 @@ static int run(int argc, char **argv)
   }
   if (p.cleanup)
     remove_tree(AT_FDCWD, p.cleanup);
+  stop_net_helper();
   return code;
 }
 

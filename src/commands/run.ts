@@ -196,7 +196,10 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
   const root = isRealRoot();
   const maps = root ? undefined : idMapsFor();
   const mode = o.network ?? 'slirp4netns';
-  const needs = (await networking).namespaceNeeds(mode);
+  const { parsePublishAll, planNetwork } = await networking;
+  // Network first: a bad -p or mode is refused before anything touches the disk.
+  const publish: PortForward[] = o.publish.flatMap((p) => parsePublishAll(p));
+  const needs = await planNetwork(mode, publish, o.publishAll);
   lap('modules');
 
   // The helper creates the namespaces and maps the ids while the image is read below.
@@ -206,6 +209,7 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
     // A cgroup must be joined before the namespaces are complete; a network can be wired meanwhile.
     deferGo: limits === undefined,
     ...(needs.tapDevice ? { tap: needs.tapDevice } : {}),
+    ...(needs.launch ? { netHelper: needs.launch.argv } : {}),
     userns: !root,
     newNet: needs.newNamespace,
   };
@@ -216,9 +220,10 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
   };
   const sandbox = startSandbox(namespaces, launch);
   try {
-    return await runImage({ image, cmd, o, say, resolver, networking, security, caps, volumes, choice, limits, maps, mode, namespaces, launch, sandbox });
+    return await runImage({ image, cmd, o, say, resolver, networking, security, caps, volumes, choice, limits, maps, mode, publish, network: needs, namespaces, launch, sandbox });
   } finally {
     await sandbox.cancel();
+    needs.launch?.release();
   }
 }
 
@@ -237,6 +242,8 @@ interface Started {
   limits: Awaited<ReturnType<typeof import('../sandbox/limits.js').checkLimits>> | undefined;
   maps: IdMaps | undefined;
   mode: string;
+  publish: PortForward[];
+  network: import('../sandbox/network.js').NetworkPlan;
   namespaces: NamespaceSpec;
   launch: LaunchOptions;
   sandbox: Sandbox;
@@ -244,7 +251,7 @@ interface Started {
 
 /** Reads the image, prepares the root and hands the container to the waiting helper. */
 async function runImage(started: Started): Promise<number> {
-  const { image, cmd, o, say, resolver, networking, security, caps, volumes, choice, limits, maps, mode, namespaces, launch, sandbox } = started;
+  const { image, cmd, o, say, resolver, networking, security, caps, volumes, choice, limits, maps, mode, publish, namespaces, launch, sandbox } = started;
   const store = Store.open();
   const record = await findRecord(image, o, store, say, resolver);
   lap('image');
@@ -290,15 +297,14 @@ async function runImage(started: Started): Promise<number> {
   );
   const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
 
-  // Network first: a bad -p or mode is refused before anything touches the disk.
-  const { createNetwork, parsePublishAll } = await networking;
-  const publish: PortForward[] = o.publish.flatMap((p) => parsePublishAll(p));
+  const { createNetwork } = await networking;
   const network: NetworkAttachment = await createNetwork({
     mode,
     publish,
     publishAll: o.publishAll,
     exposedPorts: Object.keys(config.ExposedPorts ?? {}),
     hostname,
+    ...(started.network.launch ? { launch: started.network.launch } : {}),
   });
 
   lap('network');
@@ -379,7 +385,9 @@ async function runImage(started: Started): Promise<number> {
       if (refused && choice === 'auto') {
         if (o.verbose) say(`flux: ${result.setupError!.message} Falling back to a copy of the layers.\n`);
         again = makeRunDir(store.runsDir, diffIds);
-        result = await runSandbox({ ...namespaces, ...spec(await prepareCopy(again, lowers)), cleanup: again.dir }, { ...supervision, ...launch });
+        // A fresh helper, and the network wired by Node this time (the first helper took its slirp4netns along).
+        const { netHelper: _first, ...fresh } = namespaces;
+        result = await runSandbox({ ...fresh, ...spec(await prepareCopy(again, lowers)), cleanup: again.dir }, { ...supervision, ...launch });
       }
     }
     lap('sandbox done');

@@ -4,6 +4,8 @@
  * container's first process exists (its pid is known, the command has not started yet) calls
  * attach(); the command starts only after attach() resolves. detach() runs however the run ends.
  */
+import type { Readable } from 'node:stream';
+
 /** The tap device slirp4netns attaches to, made by the helper in the new namespace. */
 export const SLIRP_DEVICE = 'tap0';
 
@@ -14,12 +16,31 @@ export interface PortForward {
   protocol: 'tcp' | 'udp';
 }
 
+/**
+ * A network helper the sandbox helper starts itself, the moment the namespace exists (no round
+ * trip to Node). Planned before the image is read; the mode's own data rides along.
+ */
+export interface NetworkLaunch {
+  /** Its command line; the word PID stands for the sandbox helper's pid. */
+  readonly argv: string[];
+  /** Removes what it leaves on the host (its API socket); for after the run. */
+  release(): void;
+}
+
+/** What the sandbox hands back of a network helper it started: its readiness and its stderr. */
+export interface LaunchedHelper {
+  ready: Readable;
+  stderr: Readable;
+}
+
 export interface NetworkRequest {
   mode: string;                  // 'slirp4netns[:opt=v,…]' | 'none' | 'host' | 'pasta'
   publish: PortForward[];        // from -p
   publishAll: boolean;           // -P
   exposedPorts: string[];        // image config ExposedPorts keys, e.g. '80/tcp'
   hostname: string;
+  /** Set when the sandbox starts the network helper (planNetwork planned it). */
+  launch?: NetworkLaunch;
 }
 
 export interface NetworkAttachment {
@@ -30,8 +51,11 @@ export interface NetworkAttachment {
   readonly hosts: string | undefined;
   /** A tap device the helper should create (persistent) in the new namespace for attach() to use. */
   readonly tapDevice?: string;
-  /** Wire the namespace of `pid` (the container's first process) before the command runs. */
-  attach(pid: number): Promise<void>;
+  /**
+   * Wire the namespace of `pid` (the container's first process) before the command runs; with
+   * `launched`, the network helper the sandbox started (NetworkRequest.launch) is already at it.
+   */
+  attach(pid: number, launched?: LaunchedHelper): Promise<void>;
   /** Forwards actually set up (after attach), e.g. for -P to print. */
   published(): PortForward[];
   /** Stop helpers (slirp4netns), remove sockets. Idempotent, never throws. */

@@ -1,5 +1,5 @@
 import { FluxError } from '../errors.js';
-import type { NetworkAttachment, NetworkRequest, PortForward } from './network-types.js';
+import type { NetworkAttachment, NetworkLaunch, NetworkRequest, PortForward } from './network-types.js';
 import { parsePublishSpec } from './publish-spec.js';
 import { SLIRP_DEVICE } from './network-types.js';
 
@@ -58,6 +58,24 @@ export function namespaceNeeds(mode: string): NamespaceNeeds {
     default:
       return unknownMode(parseMode(mode).name);
   }
+}
+
+export interface NetworkPlan extends NamespaceNeeds {
+  /** The network helper the sandbox starts itself; createNetwork must get it back (NetworkRequest.launch). */
+  launch?: NetworkLaunch;
+}
+
+/**
+ * What a run's network asks of the sandbox, before the image is read. slirp4netns is then
+ * started by the sandbox helper itself, as soon as the namespace exists, except with -P: the
+ * ports to publish (and so its options) depend on the image.
+ */
+export async function planNetwork(mode: string, publish: PortForward[], publishAll: boolean): Promise<NetworkPlan> {
+  const needs = namespaceNeeds(mode);
+  const { name, options } = parseMode(mode);
+  if (name !== 'slirp4netns' || publishAll) return needs;
+  const { planSlirpLaunch } = await import('./slirp4netns.js');
+  return { ...needs, launch: planSlirpLaunch(options, publish) };
 }
 
 function unknownMode(name: string): never {

@@ -42,6 +42,11 @@ export interface NamespaceSpec {
   deferGo?: boolean;
   /** A persistent tap device the helper creates in the new network namespace (slirp4netns attaches to it). */
   tap?: string;
+  /**
+   * A network helper (slirp4netns) the helper starts itself once the namespaces and the tap exist;
+   * PID in it stands for the helper's pid. Its readiness and stderr come to Node on fds 4 and 5.
+   */
+  netHelper?: string[];
 }
 
 /** The container itself: its root, mounts, user and command. */
@@ -103,6 +108,7 @@ export function namespacePlan(s: NamespaceSpec): Op[] {
   if (s.waitGo) ops.push(['wait']);
   if (s.waitGo && s.deferGo) ops.push(['defer-go']);
   if (s.newNet && s.tap) ops.push(['tap', s.tap]);
+  if (s.newNet && s.netHelper) ops.push(['net-helper', String(s.netHelper.length), ...s.netHelper]);
   return ops;
 }
 

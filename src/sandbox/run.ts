@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { FluxError } from '../errors.js';
 import { lap } from './timing.js';
 import { helperPath, errnoText, type HelperRecord } from '../native/helper.js';
@@ -87,8 +88,10 @@ export class Sandbox {
     const out = launch.output;
     // Setsid (detached): terminal signals reach flux only, which forwards them exactly once.
     // The namespace part of the plan is the helper's command line: it starts on it at once.
+    // fds 4 and 5: readiness and stderr of the network helper the helper starts (netHelper).
+    const netPipes: 'pipe'[] = ns.newNet && ns.netHelper ? ['pipe', 'pipe'] : [];
     this.child = spawn(helperPath(), ['run', '3', ...namespacePlan(ns).flat()], {
-      stdio: [launch.interactive && out === undefined ? 'inherit' : 'ignore', out ? 'pipe' : 'inherit', out ? 'pipe' : 'inherit', 'pipe'],
+      stdio: [launch.interactive && out === undefined ? 'inherit' : 'ignore', out ? 'pipe' : 'inherit', out ? 'pipe' : 'inherit', 'pipe', ...netPipes],
       detached: true,
       env: {},
     });
@@ -154,7 +157,10 @@ export class Sandbox {
     const pid = this.child.pid ?? 0;
     const steps: Promise<unknown>[] = [];
     if (this.ns.userns && this.launch.maps && !this.ns.idmap) steps.push(writeIdMaps(pid, this.launch.maps));
-    if (this.ns.newNet) steps.push(s.network.attach(pid));
+    if (this.ns.newNet) {
+      const [ready, stderr] = (this.child.stdio as unknown as (Readable | null)[]).slice(4, 6);
+      steps.push(s.network.attach(pid, this.ns.netHelper && ready && stderr ? { ready, stderr } : undefined));
+    }
     if (s.onPid) steps.push(s.onPid(pid));
     this.wiring = Promise.all(steps).then(
       () => true,

@@ -5,7 +5,7 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { FluxError } from '../errors.js';
 import { runtimeDir } from '../runtime-dir.js';
-import { SLIRP_DEVICE, type NetworkAttachment, type NetworkRequest, type PortForward } from './network-types.js';
+import { SLIRP_DEVICE, type LaunchedHelper, type NetworkAttachment, type NetworkLaunch, type NetworkRequest, type PortForward } from './network-types.js';
 import { hostsFile } from './network.js';
 import { parseExposedPorts } from './publish-spec.js';
 import { randomHex } from './rootfs.js';
@@ -28,22 +28,66 @@ interface SlirpConfig {
 }
 
 export async function createSlirp4netns(req: NetworkRequest, options: Map<string, string>): Promise<NetworkAttachment> {
+  const launch = req.launch as SlirpLaunch | undefined;
+  const config = launch?.config ?? slirpConfig(options);
+  if (!launch) checkTun('slirp4netns');
+  const forwards = await planForwards(req);
+  if (!launch) allowLoopbackForUdp(config, options, forwards);
+  return new SlirpAttachment(config, forwards, req.hostname, launch);
+}
+
+/** slirp4netns as the sandbox helper starts it: planned from the flags alone, before the image is read. */
+export interface SlirpLaunch extends NetworkLaunch {
+  readonly socketPath: string;
+  readonly config: SlirpConfig;
+}
+
+export function planSlirpLaunch(options: Map<string, string>, publish: PortForward[]): SlirpLaunch {
   const config = slirpConfig(options);
   checkTun('slirp4netns');
-  const forwards = await planForwards(req);
-  if (forwards.some((f) => f.protocol === 'udp') && !config.allowHostLoopback) {
-    // With --disable-host-loopback libslirp drops every guest packet addressed to 10.0.2.2, and
-    // that is where the replies to a forwarded UDP datagram go (podman#4586).
-    if (options.get('allow_host_loopback') !== undefined) {
-      throw new FluxError('UDP_NEEDS_LOOPBACK', 'UDP port forwards through slirp4netns need allow_host_loopback=true: without it the replies to the host are dropped.', {
-        hint: 'Drop allow_host_loopback=false, or use --network pasta.',
-        exitCode: 125,
-      });
-    }
-    config.allowHostLoopback = true;
-    process.stderr.write('flux: note: UDP port forwards need host loopback access, so the container can reach services on the host\'s 127.0.0.1 through 10.0.2.2 (use --network pasta to avoid that).\n');
+  allowLoopbackForUdp(config, options, publish);
+  const socketPath = apiSocketPath();
+  return {
+    argv: [config.binary, ...slirpArgs(config, socketPath, 'PID')],
+    socketPath,
+    config,
+    release: () => rmSync(socketPath, { force: true }),
+  };
+}
+
+function allowLoopbackForUdp(config: SlirpConfig, options: Map<string, string>, forwards: PortForward[]): void {
+  if (!forwards.some((f) => f.protocol === 'udp') || config.allowHostLoopback) return;
+  // With --disable-host-loopback libslirp drops every guest packet addressed to 10.0.2.2, and
+  // that is where the replies to a forwarded UDP datagram go (podman#4586).
+  if (options.get('allow_host_loopback') !== undefined) {
+    throw new FluxError('UDP_NEEDS_LOOPBACK', 'UDP port forwards through slirp4netns need allow_host_loopback=true: without it the replies to the host are dropped.', {
+      hint: 'Drop allow_host_loopback=false, or use --network pasta.',
+      exitCode: 125,
+    });
   }
-  return new SlirpAttachment(config, forwards, req.hostname);
+  config.allowHostLoopback = true;
+  process.stderr.write('flux: note: UDP port forwards need host loopback access, so the container can reach services on the host\'s 127.0.0.1 through 10.0.2.2 (use --network pasta to avoid that).\n');
+}
+
+function apiSocketPath(): string {
+  return join(runtimeDir(), `slirp4netns-${process.pid}-${randomHex(4)}.sock`);
+}
+
+/** fd 3: it exits when the other end closes; fd 4: it writes "1" there once tap0 is configured. */
+function slirpArgs(config: SlirpConfig, socketPath: string, pid: string): string[] {
+  return [
+    '--configure',
+    `--mtu=${config.mtu}`,
+    ...(config.allowHostLoopback ? [] : ['--disable-host-loopback']),
+    ...(config.ipv6 ? ['--enable-ipv6'] : []),
+    ...(config.sandbox ? ['--enable-sandbox'] : []),
+    ...(config.seccomp ? ['--enable-seccomp'] : []),
+    `--api-socket=${socketPath}`,
+    '--exit-fd=3',
+    '--ready-fd=4',
+    pid,
+    SLIRP.device,
+  ];
 }
 
 function slirpConfig(options: Map<string, string>): SlirpConfig {
@@ -149,40 +193,33 @@ class SlirpAttachment implements NetworkAttachment {
     private readonly config: SlirpConfig,
     private readonly forwards: PortForward[],
     hostname: string,
+    private readonly launch?: SlirpLaunch,
   ) {
     const extra = config.allowHostLoopback ? [`${SLIRP.gateway}\thost.containers.internal host.flux.internal`] : [];
     this.hosts = hostsFile(hostname, SLIRP.guest, extra);
   }
 
-  async attach(pid: number): Promise<void> {
+  async attach(pid: number, launched?: LaunchedHelper): Promise<void> {
     // A second attach (the run retried with another rootfs) re-wires the new namespace.
     await this.stop();
     this.detached = false;
     this.active = [];
-    this.socketPath = join(runtimeDir(), `slirp4netns-${pid}-${randomHex(4)}.sock`);
-    const args = [
-      '--configure',
-      `--mtu=${this.config.mtu}`,
-      ...(this.config.allowHostLoopback ? [] : ['--disable-host-loopback']),
-      ...(this.config.ipv6 ? ['--enable-ipv6'] : []),
-      ...(this.config.sandbox ? ['--enable-sandbox'] : []),
-      ...(this.config.seccomp ? ['--enable-seccomp'] : []),
-      `--api-socket=${this.socketPath}`,
-      '--exit-fd=3',
-      '--ready-fd=4',
-      String(pid),
-      SLIRP.device,
-    ];
-    // fd 3: slirp4netns exits when our end closes, so it cannot outlive flux even after SIGKILL.
-    // fd 4: it writes "1" there once tap0 is configured.
-    const child = spawn(this.config.binary, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
-    this.child = child;
     try {
-      await waitReady(child);
-      // From here slirp4netns must not keep flux alive: if flux ends without detach(), its exit
-      // closes fd 3 and slirp4netns follows.
-      child.unref();
-      for (const stream of [child.stderr, child.stdio[3], child.stdio[4]]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
+      if (launched && this.launch) {
+        // The sandbox helper started it on our plan; it stops it when the run ends.
+        this.socketPath = this.launch.socketPath;
+        await waitLaunchedReady(launched);
+      } else {
+        this.socketPath = apiSocketPath();
+        // As our own child, fd 3 is a pipe to us: it cannot outlive flux even after SIGKILL.
+        const child = spawn(this.config.binary, slirpArgs(this.config, this.socketPath, String(pid)), { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+        this.child = child;
+        await waitReady(child);
+        // From here slirp4netns must not keep flux alive: if flux ends without detach(), its exit
+        // closes fd 3 and slirp4netns follows.
+        child.unref();
+        for (const stream of [child.stderr, child.stdio[3], child.stdio[4]]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
+      }
       for (const fwd of this.forwards) {
         await this.addForward(fwd);
         this.active.push(fwd);
@@ -259,6 +296,47 @@ function waitReady(child: ChildProcess): Promise<void> {
     ready.on('error', () => {});
     child.once('exit', onExit);
     child.once('error', onError);
+  });
+}
+
+/** Readiness of a slirp4netns the sandbox helper started: "1" on its ready pipe, or the pipe's end if it died. */
+function waitLaunchedReady(l: LaunchedHelper): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let stderr = '';
+    let stderrDone = false;
+    let onStderrDone: (() => void) | undefined;
+    l.stderr.setEncoding('utf8');
+    l.stderr.on('data', (chunk: string) => {
+      if (stderr.length < 16384) stderr += chunk;
+    });
+    l.stderr.on('error', () => {});
+    l.stderr.once('close', () => {
+      stderrDone = true;
+      onStderrDone?.();
+    });
+    const timer = setTimeout(() => finish(startError(`it did not configure the network within ${READY_TIMEOUT_MS / 1000} s`, stderr)), READY_TIMEOUT_MS);
+    let settled = false;
+    const finish = (err?: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      l.ready.removeAllListeners('data');
+      if (err) reject(err);
+      else resolve();
+    };
+    l.ready.on('data', (chunk: Buffer) => {
+      if (chunk.includes('1')) finish();
+    });
+    l.ready.on('error', () => {});
+    // Every writer gone without a "1": it died. Its stderr, closing with it, says why.
+    l.ready.once('end', () => {
+      const fail = (): void => finish(startError('it exited before the network was configured', stderr));
+      if (stderrDone) fail();
+      else {
+        onStderrDone = fail;
+        setTimeout(fail, 200);
+      }
+    });
   });
 }
 

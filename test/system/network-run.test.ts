@@ -75,6 +75,19 @@ function helpers(): string[] {
   return found;
 }
 
+function ppidOf(pid: number): number {
+  const m = /^\d+ \(.*\) \S (\d+)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  return Number(m?.[1] ?? 0);
+}
+
+function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
 function leftovers(): string[] {
   const dir = join(xdg, 'flux');
   return existsSync(dir) ? readdirSync(dir).filter((f) => /^(slirp4netns|pasta)-/.test(f)) : [];
@@ -139,6 +152,33 @@ describe.skipIf(!ready)('flux run networking (slirp4netns by default), as the te
     expect(r.stdout).toContain('nameserver 10.0.2.3');
     expect(r.stdout).toMatch(/^10\.0\.2\.100\s+netbox$/m);
     expect(r.stdout).toMatch(/lo: <LOOPBACK,UP/);
+    await expectClean();
+  });
+
+  it('slirp4netns is started by the sandbox helper, and stops with the run', async () => {
+    const run = flux(['run', BUSYBOX, '--', 'sh', '-c', 'sleep 2; echo done']);
+    let parent = '';
+    for (let i = 0; i < 150 && !parent; i++) {
+      const found = helpers().find((h) => h.endsWith(' slirp4netns'));
+      if (found) parent = commOf(ppidOf(Number(found.split(' ')[0])));
+      else await new Promise((r) => setTimeout(r, 20));
+    }
+    // Started by the helper as soon as the namespace exists, not by flux after a round trip.
+    expect(parent).toBe('flux-helper');
+    const r = await run;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('done\n');
+    await expectClean();
+  });
+
+  it('a slirp4netns that fails to start: one sentence quoting it, exit 125, and the command never runs', async () => {
+    const bin = tempDir('flux-fake-slirp-');
+    chmodSync(bin, 0o755);
+    writeFileSync(join(bin, 'slirp4netns'), '#!/bin/sh\necho "fake slirp4netns: cannot attach to the namespace" >&2\nexit 1\n', { mode: 0o755 });
+    const r = await flux(['run', BUSYBOX, '--', 'echo', 'THE-COMMAND-RAN'], { env: { PATH: `${bin}:/usr/local/bin:/usr/bin:/bin` } });
+    expect(r.code).toBe(125);
+    expect(r.stdout).not.toContain('THE-COMMAND-RAN');
+    expect(r.stderr).toBe('flux: slirp4netns failed to set up the container network: it exited before the network was configured (fake slirp4netns: cannot attach to the namespace). Run with --network none to do without a network, or check that slirp4netns works (slirp4netns --version).\n');
     await expectClean();
   });
 

@@ -109,6 +109,24 @@ describe('flux run as the unprivileged user', () => {
     expect(r.code).toBe(code);
   });
 
+  it('refuses a run that fails after the sandbox helper started in one sentence, and leaves nothing', async () => {
+    // The helper starts before the image is read; each of these is found out after that.
+    const cases: Array<[string[], RegExp]> = [
+      [['--pull', 'never', 'localhost:5999/no-such-image:1'], /^flux: The image localhost:5999\/no-such-image:1 is not in the store, and --pull=never forbids fetching it\. /],
+      [['-u', '70000', busybox], /^flux: the image's user 70000 \(id 70000\) lies outside the \d+ ids mapped for you\. /],
+      [['-u', 'nosuchuser', busybox], /^flux: cannot run as user "nosuchuser": no user named "nosuchuser" in the image's \/etc\/passwd\. /],
+    ];
+    for (const [args, sentence] of cases) {
+      const r = await run([...args, '--', 'echo', 'THE-COMMAND-RAN']);
+      expect(r.code, r.stderr).toBe(125);
+      expect(r.stdout).toBe('');
+      // One line: the helper leaves without a word of its own.
+      expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+      expect(r.stderr).toMatch(sentence);
+    }
+    expect(await runDirsEmpty()).toEqual([]);
+  });
+
   it('exits 127 for a missing command and 126 for a non-executable one, in one sentence', async () => {
     const a = await run([busybox, '--', 'no-such-cmd']);
     expect(a.code).toBe(127);

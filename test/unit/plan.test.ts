@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { buildPlan, encodePlan, MASKED_PATHS, type SandboxSpec } from '../../src/sandbox/plan.js';
+import { buildPlan, containerPlan, encodePlan, namespacePlan, MASKED_PATHS, type SandboxSpec } from '../../src/sandbox/plan.js';
 import { capSet, capMask, DEFAULT_CAPS } from '../../src/sandbox/caps.js';
 
 const base: SandboxSpec = {
@@ -36,6 +36,28 @@ describe('sandbox plan', () => {
     expect(ops).toContainEqual(['tap', 'tap0']);
     const none = buildPlan({ ...base, newNet: false, waitGo: true, deferGo: false, tap: 'tap0' });
     expect(none.some((o) => o[0] === 'tap' || o[0] === 'defer-go')).toBe(false);
+  });
+
+  it('splits into the namespace part (the helper\'s arguments) and the container part', () => {
+    const spec: SandboxSpec = {
+      ...base,
+      waitGo: true,
+      deferGo: true,
+      tap: 'tap0',
+      idmap: { kind: 'full', uid: ['/usr/bin/newuidmap', 'PID', '0', '1000', '1'], gid: ['/usr/bin/newgidmap', 'PID', '0', '1000', '1'] },
+      netHelper: ['/usr/bin/slirp4netns', '--ready-fd=4', 'PID', 'tap0'],
+    };
+    const first = namespacePlan(spec);
+    const second = containerPlan(spec, spec);
+    // The helper refuses an operation in the wrong part; these are the first part's.
+    const NAMESPACE_OPS = ['ns', 'maps', 'single-map', 'wait', 'defer-go', 'tap', 'net-helper'];
+    expect(first.map((o) => o[0])).toEqual(['ns', 'maps', 'wait', 'defer-go', 'tap', 'net-helper']);
+    expect(second.filter((o) => NAMESPACE_OPS.includes(o[0] as string))).toEqual([]);
+    expect(first).toContainEqual(['net-helper', '4', '/usr/bin/slirp4netns', '--ready-fd=4', 'PID', 'tap0']);
+    expect(buildPlan(spec)).toEqual([...first, ...second]);
+    // Without a network namespace there is no tap and no network helper.
+    const host = namespacePlan({ ...spec, newNet: false });
+    expect(host.some((o) => o[0] === 'tap' || o[0] === 'net-helper')).toBe(false);
   });
 
   it('encodes as a length header and NUL-terminated tokens', () => {
