@@ -330,11 +330,12 @@ function waitLaunchedReady(l: LaunchedHelper): Promise<void> {
     l.ready.on('error', () => {});
     // Every writer gone without a "1": it died. Its stderr, closing with it, says why.
     l.ready.once('end', () => {
+      if (settled) return;
       const fail = (): void => finish(startError('it exited before the network was configured', stderr));
       if (stderrDone) fail();
       else {
         onStderrDone = fail;
-        setTimeout(fail, 200);
+        setTimeout(fail, 200).unref();
       }
     });
   });
