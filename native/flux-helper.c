@@ -22,6 +22,7 @@
  *   K<kind>                 which rootfs kind was mounted (overlay, fuse, bind)
  *   E<op>\t<errno>\t<path>  a setup step failed; the helper exits 125
  *   X<errno>\t<cmd>         the command could not be executed; exit 127 or 126
+ *   D<status>               the run is over and cleaned up; the helper only exits after this
  * Node -> helper: "G\n" (go) or "A\n" (abort).
  *
  * Process tree of a run (rootless):
@@ -580,6 +581,36 @@ static void bind_fd(int src_dfd, const char *src, int rec, int ro, int target_fd
   close(t);
 }
 
+/*
+ * /etc/resolv.conf, /etc/hosts and /etc/hostname: written into a tmpfs that is never attached
+ * anywhere (no file on the host disk to create and remove for each run), then bound like a file.
+ */
+static void bind_content(const char *content, int target_fd, const char *what)
+{
+  static int files = -1;
+  static unsigned n;
+  if (files < 0) {
+    int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+    if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "size", "1m", 0) < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+        fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+      fail("tmpfs for", what);
+    files = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    if (files < 0)
+      fail("tmpfs for", what);
+    close(fs);
+  }
+  char name[16];
+  snprintf(name, sizeof name, "%u", n++);
+  int fd = openat(files, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0)
+    fail("create", what);
+  size_t len = strlen(content);
+  if (write(fd, content, len) != (ssize_t)len)
+    fail("write", what);
+  close(fd);
+  bind_fd(files, name, 0, 0, target_fd, what);
+}
+
 static int has_opt(const char *opts, const char *name)
 {
   size_t n = strlen(name);
@@ -667,6 +698,13 @@ static void do_mount(const struct mount_op *m)
     if (t < 0)
       fail("mkdir", m->b);
     bind_fd(AT_FDCWD, m->a, has_opt(m->c, "rec"), has_opt(m->c, "ro"), t, m->b);
+    close(t);
+  } else if (!strcmp(k, "content")) {
+    /* a = file content, b = target: a file of a small tmpfs of its own, bound over the target. */
+    int t = target_in_root(m->b, 0);
+    if (t < 0)
+      fail("mkdir", m->b);
+    bind_content(m->a, t, m->b);
     close(t);
   } else if (!strcmp(k, "symlink")) {
     /* a = link text, b = path of the link */
@@ -1557,6 +1595,8 @@ static int run(int argc, char **argv)
   if (p.cleanup)
     remove_tree(AT_FDCWD, p.cleanup);
   stop_net_helper();
+  /* Everything is cleaned up: Node need not wait for our exit to finish before it goes on. */
+  ctl_write("D%d\n", code);
   return code;
 }
 

@@ -1,5 +1,5 @@
 /** `flux run`: find (or pull) the image, turn its config and the flags into a sandbox, run it. */
-import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { isAbsolute, join, posix, resolve as resolvePath } from 'node:path';
 import { FluxError } from '../errors.js';
 import { lap } from '../sandbox/timing.js';
@@ -340,9 +340,8 @@ async function runImage(started: Started): Promise<number> {
           text = '';
         }
       }
-      const p = join(rd.dir, name);
-      writeFileSync(p, text, { mode: 0o644 });
-      etcFiles.push({ path: `/etc/${name}`, host: p });
+      // The plan's tokens end at NUL; no text file of these holds one.
+      etcFiles.push({ path: `/etc/${name}`, content: text.replaceAll('\0', '') });
     };
     put('resolv.conf', network.resolvConf, '/etc/resolv.conf');
     put('hosts', network.hosts ?? `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`, '/etc/hosts');

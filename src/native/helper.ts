@@ -28,7 +28,8 @@ export type HelperRecord =
   | { kind: 'error'; op: string; errno: number; path: string }
   | { kind: 'exec'; errno: number; cmd: string }
   | { kind: 'warning'; text: string }
-  | { kind: 'mapfail'; tool: string; text: string };
+  | { kind: 'mapfail'; tool: string; text: string }
+  | { kind: 'done'; status: number };
 
 export function parseRecord(line: string): HelperRecord | undefined {
   const tag = line[0];
@@ -51,6 +52,10 @@ export function parseRecord(line: string): HelperRecord | undefined {
     case 'M': {
       const [tool = '', text = ''] = body.split('\t');
       return { kind: 'mapfail', tool, text };
+    }
+    case 'D': {
+      const status = Number(body);
+      return Number.isInteger(status) && status >= 0 && status <= 255 ? { kind: 'done', status } : undefined;
     }
     default:
       return undefined;

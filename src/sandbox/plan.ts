@@ -55,8 +55,8 @@ export interface ContainerSpec {
   fullMap: boolean;
   rootfs: RootfsSpec;
   hostname: string;
-  /** Host files bind-mounted over /etc/resolv.conf, /etc/hosts, /etc/hostname. */
-  etcFiles: { path: string; host: string }[];
+  /** Files put over /etc/resolv.conf, /etc/hosts, /etc/hostname (the helper keeps them in memory). */
+  etcFiles: { path: string; content: string }[];
   volumes: VolumeSpec[];
   tmpfs: string[];
   readOnly: boolean;
@@ -135,7 +135,7 @@ export function containerPlan(ns: Pick<NamespaceSpec, 'userns'>, s: ContainerSpe
   ops.push(mount('symlink', '/proc/self/fd/2', '/dev/stderr'));
   ops.push(mount('tmpfs', '/dev/shm', 'mode=1777,size=65536k', 'nosuid,nodev,noexec'));
   ops.push(mount('mqueue', '/dev/mqueue', '', 'nosuid,nodev,noexec'));
-  for (const f of s.etcFiles) ops.push(mount('bind', f.host, f.path, 'file'));
+  for (const f of s.etcFiles) ops.push(mount('content', f.content, f.path));
   for (const v of s.volumes) ops.push(mount('bind', v.host, v.container, v.readOnly ? 'rec,ro' : 'rec'));
   for (const t of s.tmpfs) ops.push(mount('tmpfs', t, 'mode=1777', 'nosuid,nodev'));
   if (!s.privileged) {

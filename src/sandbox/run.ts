@@ -74,7 +74,9 @@ function forwardSignals(kill: (sig: NodeJS.Signals) => void): () => void {
 export class Sandbox {
   private readonly child: ChildProcess;
   private readonly ctl: Socket;
-  private readonly closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The helper's end: its exit (and its pipes' end), or, sooner, its word that all is cleaned up. */
+  private readonly over: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private finished: ((end: { code: number | null; signal: NodeJS.Signals | null }) => void) | undefined;
   private failure: FluxError | undefined;
   private kind: string | undefined;
   private supervision: SupervisorOptions | undefined;
@@ -90,12 +92,14 @@ export class Sandbox {
     // The namespace part of the plan is the helper's command line: it starts on it at once.
     // fds 4 and 5: readiness and stderr of the network helper the helper starts (netHelper).
     const netPipes: 'pipe'[] = ns.newNet && ns.netHelper ? ['pipe', 'pipe'] : [];
+    lap('spawn');
     this.child = spawn(helperPath(), ['run', '3', ...namespacePlan(ns).flat()], {
       stdio: [launch.interactive && out === undefined ? 'inherit' : 'ignore', out ? 'pipe' : 'inherit', out ? 'pipe' : 'inherit', 'pipe', ...netPipes],
       detached: true,
       env: {},
     });
     this.ctl = this.child.stdio[3] as Socket;
+    lap('spawned');
     if (out) {
       this.child.stdout?.on('data', (c: Buffer) => out.stdout(c));
       this.child.stderr?.on('data', (c: Buffer) => out.stderr(c));
@@ -104,7 +108,10 @@ export class Sandbox {
     this.child.on('error', (err) => {
       this.failure ??= new FluxError('HELPER', `cannot start the sandbox helper: ${err.message}.`, { hint: 'Rebuild it with `npm run build`.' });
     });
-    this.closed = new Promise((resolve) => this.child.on('close', (code, signal) => resolve({ code, signal })));
+    this.over = new Promise((resolve) => {
+      this.finished = resolve;
+      this.child.on('close', (code, signal) => resolve({ code, signal }));
+    });
   }
 
   private readonly kill = (sig: NodeJS.Signals): void => {
@@ -139,6 +146,14 @@ export class Sandbox {
         break;
       case 'warning':
         this.supervision?.onWarning?.(rec.text);
+        break;
+      case 'done':
+        // Only its exit is left: nothing to wait for, unless its output still comes through pipes
+        // (a matrix), which only 'close' sees to the end. It must not keep flux alive meanwhile.
+        if (this.launch.output) break;
+        this.child.unref();
+        this.ctl.unref();
+        this.finished?.({ code: rec.status, signal: null });
         break;
       case 'mapfail':
         this.failure ??= this.launch.maps ? mapFailure(rec.tool, rec.text, this.launch.maps.user) : new FluxError('IDMAP', `${rec.tool} failed: ${rec.text}.`);
@@ -206,7 +221,7 @@ export class Sandbox {
       this.containerSent = true;
       this.maybeGo();
     }
-    const { code, signal } = await this.closed;
+    const { code, signal } = await this.over;
     if (rawTty) process.stdin.setRawMode(false);
     unforward();
     const status = signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 125);
@@ -224,7 +239,7 @@ export class Sandbox {
       this.settled = true;
       this.ctl.end();
     }
-    await this.closed;
+    await this.over;
     await this.wiring;
   }
 }

@@ -78,6 +78,25 @@ describe('flux run as the unprivileged user', () => {
     expect(b.stdout.trim().split('\n')).toEqual(['box1', 'box1', 'box1']);
   });
 
+  it('has /etc/hosts, /etc/hostname and /etc/resolv.conf of its own, writable, and in memory only', async () => {
+    const hostHosts = await readFile('/etc/hosts', 'utf8');
+    const r = await run(['--hostname', 'box2', busybox, '--', 'sh', '-c',
+      'echo 10.9.9.9 extra >> /etc/hosts && tail -1 /etc/hosts; head -1 /etc/resolv.conf; grep -c box2 /etc/hosts; awk \'$2 ~ /^\\/etc\\// {print $2, $3}\' /proc/mounts']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')).toEqual([
+      '10.9.9.9 extra',
+      '# no network (--network none)',
+      '1',
+      // Not files of the host's disk bound in: a memory filesystem the helper filled.
+      '/etc/resolv.conf tmpfs',
+      '/etc/hosts tmpfs',
+      '/etc/hostname tmpfs',
+      '',
+    ]);
+    expect(await readFile('/etc/hosts', 'utf8')).toBe(hostHosts);
+    expect(await runDirsEmpty()).toEqual([]);
+  });
+
   it('has the image as / and no host path reachable', async () => {
     const r = await run([busybox, '--', 'sh', '-c', `ls /; test -e ${store} && echo STORE; test -e /work && echo WORK; test -e /home/fluxtest && echo HOME; cat /proc/self/mountinfo | wc -l`]);
     expect(r.code).toBe(0);

@@ -5,7 +5,7 @@ import { capSet, capMask, DEFAULT_CAPS } from '../../src/sandbox/caps.js';
 const base: SandboxSpec = {
   userns: true, newNet: true, fullMap: true,
   rootfs: { kind: 'overlay', root: '/s/runs/x/root', upper: '/s/runs/x/upper', work: '/s/runs/x/work', lowers: ['/s/l/top', '/s/l/bottom'], userxattr: true },
-  hostname: 'h', etcFiles: [{ path: '/etc/hosts', host: '/s/runs/x/hosts' }], volumes: [{ host: '/data', container: '/d', readOnly: true }],
+  hostname: 'h', etcFiles: [{ path: '/etc/hosts', content: '127.0.0.1\tlocalhost\n' }], volumes: [{ host: '/data', container: '/d', readOnly: true }],
   tmpfs: ['/t'], readOnly: false, privileged: false, caps: new Set(DEFAULT_CAPS), noNewPrivileges: false,
   uid: 0, gid: 0, groups: [0], cwd: '/', env: ['PATH=/bin'], argv: ['sh', '-c', 'true'], path: '/bin', cleanup: '/s/runs/x',
 };
@@ -16,6 +16,7 @@ describe('sandbox plan', () => {
     expect(ops[0]).toEqual(['ns', 'mnt,uts,ipc,cgroup,user,net']);
     expect(ops[1]).toEqual(['overlay', '/s/runs/x/root', '/s/runs/x/upper', '/s/runs/x/work', '1', '2', '/s/l/top', '/s/l/bottom']);
     expect(ops).toContainEqual(['mount', 'bind', '/data', '/d', 'rec,ro']);
+    expect(ops).toContainEqual(['mount', 'content', '127.0.0.1\tlocalhost\n', '/etc/hosts', '']);
     expect(ops).toContainEqual(['mount', 'mask', '/proc/keys', '', '']);
     expect(ops).toContainEqual(['mount', 'ro', '/proc/sys', '', '']);
     expect(ops).toContainEqual(['caps', capMask(DEFAULT_CAPS)]);
