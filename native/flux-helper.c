@@ -581,36 +581,6 @@ static void bind_fd(int src_dfd, const char *src, int rec, int ro, int target_fd
   close(t);
 }
 
-/*
- * /etc/resolv.conf, /etc/hosts and /etc/hostname: written into a tmpfs that is never attached
- * anywhere (no file on the host disk to create and remove for each run), then bound like a file.
- */
-static void bind_content(const char *content, int target_fd, const char *what)
-{
-  static int files = -1;
-  static unsigned n;
-  if (files < 0) {
-    int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
-    if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "size", "1m", 0) < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
-        fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-      fail("tmpfs for", what);
-    files = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-    if (files < 0)
-      fail("tmpfs for", what);
-    close(fs);
-  }
-  char name[16];
-  snprintf(name, sizeof name, "%u", n++);
-  int fd = openat(files, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
-  if (fd < 0)
-    fail("create", what);
-  size_t len = strlen(content);
-  if (write(fd, content, len) != (ssize_t)len)
-    fail("write", what);
-  close(fd);
-  bind_fd(files, name, 0, 0, target_fd, what);
-}
-
 static int has_opt(const char *opts, const char *name)
 {
   size_t n = strlen(name);
@@ -636,6 +606,11 @@ static int dev_null_fd(void)
   }
   return fd;
 }
+
+/* The run's own files (see make_files_layer): the tmpfs holding them, and whether the root has them. */
+static int files_layer = -1;
+static int files_in_root;
+static int keep_files_writable;
 
 static void do_mount(const struct mount_op *m)
 {
@@ -700,12 +675,27 @@ static void do_mount(const struct mount_op *m)
     bind_fd(AT_FDCWD, m->a, has_opt(m->c, "rec"), has_opt(m->c, "ro"), t, m->b);
     close(t);
   } else if (!strcmp(k, "content")) {
-    /* a = file content, b = target: a file of a small tmpfs of its own, bound over the target. */
+    /* a = file content, b = target (/etc/hosts and the like). */
+    if (files_in_root) {
+      /* Already in place, from the overlay's top layer; a read-only root keeps it writable. */
+      if (!keep_files_writable)
+        return;
+      int fd = open_in_root(m->b, O_PATH | O_NOFOLLOW);
+      if (fd < 0)
+        fail("open", m->b);
+      bind_fd(fd, "", 0, 0, fd, m->b);
+      close(fd);
+      return;
+    }
     int t = target_in_root(m->b, 0);
     if (t < 0)
       fail("mkdir", m->b);
-    bind_content(m->a, t, m->b);
     close(t);
+    int fd = open_in_root(m->b, O_WRONLY | O_TRUNC);
+    size_t len = strlen(m->a);
+    if (fd < 0 || write(fd, m->a, len) != (ssize_t)len)
+      fail("write", m->b);
+    close(fd);
   } else if (!strcmp(k, "symlink")) {
     /* a = link text, b = path of the link */
     char parent[PATH_MAX];
@@ -746,6 +736,61 @@ static void do_mount(const struct mount_op *m)
   }
 }
 
+/* ---------- the run's own files (/etc/hosts, /etc/hostname, /etc/resolv.conf) ---------- */
+
+/*
+ * Written into a tmpfs that is never attached anywhere and stacked on the image as the overlay's
+ * top layer: nothing to create in the upper dir on the host disk (the image seldom has these
+ * files, and creating them would copy /etc up) and nothing to remove after the run. Without a
+ * native overlay they are written into the root instead.
+ */
+
+static void put_file(const char *rel, const char *content)
+{
+  char path[PATH_MAX];
+  while (*rel == '/')
+    rel++;
+  if (snprintf(path, sizeof path, "%s", rel) >= (int)sizeof path || !*path)
+    fail("file path", rel);
+  for (char *c = path; (c = strchr(c, '/')); c++) {
+    *c = '\0';
+    if (mkdirat(files_layer, path, 0755) < 0 && errno != EEXIST)
+      fail("mkdir", rel);
+    *c = '/';
+  }
+  int fd = openat(files_layer, path, O_CREAT | O_TRUNC | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+  size_t len = strlen(content);
+  if (fd < 0 || write(fd, content, len) != (ssize_t)len)
+    fail("write", rel);
+  close(fd);
+}
+
+/* The layer of every "content" mount of the plan; -1 when there are none or no tmpfs can be made. */
+static int make_files_layer(const struct plan *p)
+{
+  int any = 0;
+  for (int i = 0; i < p->nmounts; i++)
+    any |= !strcmp(p->mounts[i].kind, "content");
+  if (!any)
+    return -1;
+  int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+  if (fs < 0)
+    return -1;
+  if (fsconfig(fs, FSCONFIG_SET_STRING, "size", "1m", 0) < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+      fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+    close(fs);
+    return -1;
+  }
+  files_layer = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+  close(fs);
+  if (files_layer < 0)
+    return -1;
+  for (int i = 0; i < p->nmounts; i++)
+    if (!strcmp(p->mounts[i].kind, "content"))
+      put_file(p->mounts[i].b, p->mounts[i].a);
+  return files_layer;
+}
+
 /* ---------- rootfs ---------- */
 
 static int mount_overlay(const struct plan *p)
@@ -754,20 +799,25 @@ static int mount_overlay(const struct plan *p)
   if (fs < 0)
     return -1;
   int ok = 1;
+  char files[32] = "";
+  if (make_files_layer(p) >= 0)
+    snprintf(files, sizeof files, "/proc/self/fd/%d", files_layer);
   /* lowerdir+ (Linux 6.8) takes one layer per call: no option-length limit, 128 layers fit. */
+  if (*files)
+    ok = fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", files, 0) == 0;
   for (int i = 0; ok && i < p->nlower; i++)
     ok = fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", p->lower[i], 0) == 0;
   if (!ok && errno == EINVAL) {
     /* Older kernel: one colon-separated string, relative to the layers' common parent. */
     close(fs);
     fs = fsopen("overlay", FSOPEN_CLOEXEC);
-    size_t len = 0;
+    size_t len = strlen(files) + 1;
     for (int i = 0; i < p->nlower; i++)
       len += strlen(p->lower[i]) + 1;
     char *s = malloc(len + 1);
-    s[0] = '\0';
+    strcpy(s, files);
     for (int i = 0; i < p->nlower; i++) {
-      if (i)
+      if (*s)
         strcat(s, ":");
       strcat(s, p->lower[i]);
     }
@@ -872,6 +922,7 @@ static void mount_rootfs(const struct plan *p)
   }
   if (!p->fuse_only) {
     if (mount_overlay(p) == 0) {
+      files_in_root = files_layer >= 0;
       ctl_write("Koverlay\n");
       return;
     }
@@ -1127,6 +1178,7 @@ static _Noreturn void run_init(const struct plan *p)
   if (root_fd < 0)
     fail("open", p->root);
 
+  keep_files_writable = p->readonly_root;
   for (int i = 0; i < p->nmounts; i++)
     do_mount(&p->mounts[i]);
   if (p->readonly_root) {
@@ -1265,30 +1317,41 @@ static _Noreturn void run_init(const struct plan *p)
 
 /* ---------- cleanup ---------- */
 
-/* rm -rf inside the user namespace: the run dir holds files of the image's (sub-)uids. */
+/*
+ * rm -rf inside the user namespace: the run dir holds files of the image's (sub-)uids. Most of
+ * a run dir is empty directories (upper, work/work, root): removing first and opening only what
+ * is not empty saves a directory walk each (and overlay's work/work is mode 000, which rmdir
+ * does not mind: it needs write access to the parent only).
+ */
+static void remove_tree_once(int dfd, const char *name, int retry)
+{
+  if (unlinkat(dfd, name, 0) == 0 || (errno != EISDIR && errno != EPERM))
+    return;
+  if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || (errno != ENOTEMPTY && errno != EEXIST && errno != EACCES))
+    return;
+  int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == EACCES && fchmodat(dfd, name, 0700, 0) == 0)
+    fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  DIR *d = fdopendir(fd);
+  if (!d) {
+    close(fd);
+    return;
+  }
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+      remove_tree_once(fd, e->d_name, 1);
+  closedir(d);
+  /* A directory we could not write into keeps its entries: open it up, retry once. */
+  if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno == ENOTEMPTY && retry && fchmodat(dfd, name, 0700, 0) == 0)
+    remove_tree_once(dfd, name, 0);
+}
+
 static void remove_tree(int dfd, const char *name)
 {
-  int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd >= 0) {
-    DIR *d = fdopendir(fd);
-    if (d) {
-      struct dirent *e;
-      while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-          remove_tree(fd, e->d_name);
-      closedir(d);
-    } else {
-      close(fd);
-    }
-    if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno == EACCES && fchmodat(dfd, name, 0700, 0) == 0)
-      unlinkat(dfd, name, AT_REMOVEDIR);
-  } else if (errno == EACCES) {
-    /* A directory we may not read (overlay's work/work is mode 000): open it up, retry once. */
-    if (fchmodat(dfd, name, 0700, 0) == 0)
-      remove_tree(dfd, name);
-  } else {
-    unlinkat(dfd, name, 0);
-  }
+  remove_tree_once(dfd, name, 1);
 }
 
 /* ---------- id maps, written by the helper itself ---------- */
