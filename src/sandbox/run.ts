@@ -148,6 +148,7 @@ export class Sandbox {
         this.supervision?.onWarning?.(rec.text);
         break;
       case 'done':
+        lap('helper done');
         // Only its exit is left: nothing to wait for, unless its output still comes through pipes
         // (a matrix), which only 'close' sees to the end. It must not keep flux alive meanwhile.
         if (this.launch.output) break;
