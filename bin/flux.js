@@ -19,4 +19,7 @@ loadCli()
   })
   .finally(() => {
     settled = true;
+    // Everything the command started has been awaited by now (output to pipes, files and
+    // terminals is written synchronously on Linux): exiting here spares Node's teardown, a few ms.
+    process.exit();
   });
