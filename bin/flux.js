@@ -11,8 +11,14 @@ process.on('exit', () => {
   process.stderr.write('flux: internal error: stopped before the command finished.\n');
   process.exitCode = 125;
 });
+const argv = process.argv.slice(2);
 loadCli()
-  .then(({ main }) => main(process.argv.slice(2)))
+  .then(async ({ cli, learn }) => {
+    await cli.main(argv);
+    // The first run that got as far as its command teaches the code cache what a run compiles
+    // (125 is flux's own failure; any other status is the command's).
+    if (process.exitCode !== 125 && cli.withDefaultCommand(argv)[0] === 'run') learn();
+  })
   .catch((err) => {
     process.stderr.write(`flux: internal error: ${err?.message ?? String(err)}\n`);
     process.exitCode = 125;

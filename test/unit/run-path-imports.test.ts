@@ -12,7 +12,7 @@ import { chmod, mkdtemp, readFile, readdir, rm, writeFile, chown, stat } from 'n
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
 import { runFlux, tempStore, removeStore, testUser, isRoot } from '../helpers/user.js';
@@ -201,5 +201,47 @@ describe('the bundle', () => {
       process.stdout.write(String(s.cachedDataRejected));`;
     const out = execFileSync(process.execPath, ['-e', check, join(ROOT, 'dist', entry.main), join(ROOT, 'dist', entry.codeCache as string)], { encoding: 'utf8' });
     expect(out).toBe('false');
+  });
+});
+
+describe('the code cache a run teaches', () => {
+  it('is written by the first run of an image, used as is by the next, and replaced when V8 refuses it', async () => {
+    const cache = await mkdtemp(join(tmpdir(), 'flux-code-cache-'));
+    try {
+      await chmod(cache, 0o755);
+      if (isRoot) {
+        const u = await testUser();
+        await chown(cache, u.uid, u.gid);
+      }
+      const env = { XDG_CACHE_HOME: cache };
+      // A command other than run teaches nothing.
+      const images = await runFlux(['images'], { store, env });
+      expect(images.code).toBe(0);
+      expect(existsSync(join(cache, 'flux'))).toBe(false);
+
+      const first = await runFlux(['run', '--network', 'none', image, '--', 'echo', 'one'], { store, env });
+      expect(first.stdout).toBe('one\n');
+      const entry = JSON.parse(await readFile(join(ROOT, 'dist/flux-entry.json'), 'utf8')) as { main: string; codeCache: string };
+      const file = join(cache, 'flux', 'code-cache', `${basename(entry.main)}-${process.version}.v8`);
+      const learned = await stat(file);
+      expect(learned.mode & 0o777).toBe(0o600);
+      // More than the build's cache: it also holds the functions the run compiled.
+      expect(learned.size).toBeGreaterThan((await stat(join(ROOT, 'dist', entry.codeCache))).size);
+
+      const second = await runFlux(['run', '--network', 'none', image, '--', 'echo', 'two'], { store, env });
+      expect(second.stdout).toBe('two\n');
+      // Accepted by V8, so not written again.
+      expect((await stat(file)).mtimeMs).toBe(learned.mtimeMs);
+
+      // Bytes V8 refuses do no harm: the run compiles as usual and the cache is made anew.
+      const junk = Buffer.alloc(learned.size, 7);
+      await writeFile(file, junk);
+      const third = await runFlux(['run', '--network', 'none', image, '--', 'echo', 'three'], { store, env });
+      expect(third.code).toBe(0);
+      expect(third.stdout).toBe('three\n');
+      expect((await readFile(file)).equals(junk)).toBe(false);
+    } finally {
+      await rm(cache, { recursive: true, force: true });
+    }
   });
 });
