@@ -1422,7 +1422,8 @@ static void write_file(const char *path, const char *text)
   close(fd);
 }
 
-static void map_ids(const struct plan *p, struct mapper *um, struct mapper *gm)
+/* Writes a single-id map, or lets newuidmap and newgidmap go (finish_maps waits for them). */
+static void start_maps(const struct plan *p, struct mapper *um, struct mapper *gm)
 {
   if (p->single_map) {
     char buf[64];
@@ -1437,6 +1438,12 @@ static void map_ids(const struct plan *p, struct mapper *um, struct mapper *gm)
     fail("start newuidmap", "");
   close(um->go);
   close(gm->go);
+}
+
+static void finish_maps(const struct plan *p, struct mapper *um, struct mapper *gm)
+{
+  if (p->single_map)
+    return;
   finish_mapper(um, "newuidmap");
   finish_mapper(gm, "newgidmap");
 }
@@ -1597,9 +1604,12 @@ static int run(int argc, char **argv)
   if (unshare(p.ns_flags & ~(late_cgroup ? CLONE_NEWCGROUP : 0)) < 0)
     fail("unshare", p.userns ? "user namespace" : "namespaces");
   if (self_maps)
-    map_ids(&p, &um, &gm);
+    start_maps(&p, &um, &gm);
+  /* The tap needs only the namespaces (we hold every capability in ours): made while the ids map. */
   if (p.tap && (p.ns_flags & CLONE_NEWNET))
     make_tap(p.tap);
+  if (self_maps)
+    finish_maps(&p, &um, &gm);
   release_net_helper();
   if (p.defer_go)
     ctl_write("R\n");
