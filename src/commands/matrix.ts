@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { availableParallelism, constants as osConstants } from 'node:os';
 import { dirname, resolve as resolvePath, basename, join } from 'node:path';
 import { FluxError } from '../errors.js';
-import { Store } from '../../store/index.js';
+import { Store } from '../../store/store.js';
 import { collectImages, parseImagesFile, splitList, type MatrixImage } from '../matrix/images.js';
 import { parseShard, selectShard } from '../matrix/shard.js';
 import { Matrix } from '../matrix/scheduler.js';
