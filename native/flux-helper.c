@@ -150,6 +150,7 @@ struct plan {
   int defer_go;              /* ...which concerns the command only (network): wait just before it starts */
   const char *tap;           /* a persistent tap device to create for the network helper */
   char **net_argv;           /* the network helper (slirp4netns) we start ourselves; "PID" is our pid */
+  const char *run_dir;       /* the run dir whose upper/, work/ and root/ we make while Node reads the image */
   int seccomp;               /* load the default syscall filter */
 };
 
@@ -203,7 +204,7 @@ static int read_full(int fd, char *buf, size_t len, int eof_ok)
 /* Operations of the first part of the plan; every other one belongs to the second. */
 static int namespace_op(const char *op)
 {
-  static const char *const ops[] = { "ns", "maps", "single-map", "wait", "defer-go", "tap", "net-helper" };
+  static const char *const ops[] = { "ns", "maps", "single-map", "wait", "defer-go", "tap", "net-helper", "run-dir" };
   for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
     if (!strcmp(op, ops[i]))
       return 1;
@@ -371,6 +372,8 @@ static void parse_plan(struct plan *p, int part)
       p->defer_go = 1;
     } else if (!strcmp(op, "tap")) {
       p->tap = tok();
+    } else if (!strcmp(op, "run-dir")) {
+      p->run_dir = tok();
     } else if (!strcmp(op, "net-helper")) {
       int n = (int)num();
       p->net_argv = calloc((size_t)n + 1, sizeof *p->net_argv);
@@ -1535,6 +1538,26 @@ done:
   net_pid = -1;
 }
 
+/* ---------- the run dir ---------- */
+
+/* Node makes the run dir too (whoever is first), and names the run's layers in it. */
+static void make_dir(const char *dir, const char *name, mode_t mode)
+{
+  char path[PATH_MAX];
+  if (snprintf(path, sizeof path, "%s%s%s", dir, *name ? "/" : "", name) >= (int)sizeof path)
+    fail("run dir", dir);
+  if (mkdir(path, mode) < 0 && errno != EEXIST)
+    fail("mkdir", path);
+}
+
+static void make_run_dir(const char *dir)
+{
+  make_dir(dir, "", 0700);
+  make_dir(dir, "upper", 0755);
+  make_dir(dir, "work", 0700);
+  make_dir(dir, "root", 0755);
+}
+
 /* ---------- modes ---------- */
 
 static pid_t init_pid = -1;
@@ -1613,6 +1636,8 @@ static int run(int argc, char **argv)
   release_net_helper();
   if (p.defer_go)
     ctl_write("R\n");
+  if (p.run_dir)
+    make_run_dir(p.run_dir);
   if (!read_container_plan()) {
     stop_net_helper();
     _exit(125);

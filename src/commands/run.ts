@@ -10,7 +10,7 @@ import { capSet } from '../sandbox/caps.js';
 import { idMapsFor, mappedCount, mapArgs, toolPath, type IdMaps } from '../sandbox/idmap.js';
 import { readLayerFile } from '../sandbox/layer-files.js';
 import type { ContainerSpec, NamespaceSpec, RootfsSpec, VolumeSpec } from '../sandbox/plan.js';
-import { cleanStaleRuns, makeRunDir, randomHex, overlayChoice, overlaySpec, prepareCopy, removeTree } from '../sandbox/rootfs.js';
+import { claimRunDir, cleanStaleRuns, makeRunDir, planRunDir, randomHex, overlayChoice, overlaySpec, prepareCopy, removeTree, type RunDir } from '../sandbox/rootfs.js';
 import { runSandbox, startSandbox, type LaunchOptions, type Sandbox } from '../sandbox/run.js';
 import { isRealRoot, warnSingleMap } from '../sandbox/userns.js';
 import type { NetworkAttachment, PortForward } from '../sandbox/network-types.js';
@@ -202,8 +202,11 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
   const needs = await planNetwork(mode, publish, o.publishAll);
   lap('modules');
 
-  // The helper creates the namespaces and maps the ids while the image is read below.
+  const store = Store.open();
+  const rd = planRunDir(store.runsDir);
+  // The helper creates the namespaces, maps the ids and makes the run dir while the image is read below.
   const namespaces: NamespaceSpec = {
+    runDir: rd.dir,
     ...(maps ? { idmap: helperMaps(maps) } : {}),
     waitGo: needs.wired || limits !== undefined,
     // A cgroup must be joined before the namespaces are complete; a network can be wired meanwhile.
@@ -220,10 +223,12 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
   };
   const sandbox = startSandbox(namespaces, launch);
   try {
-    return await runImage({ image, cmd, o, say, resolver, networking, security, caps, volumes, choice, limits, maps, mode, publish, network: needs, namespaces, launch, sandbox });
+    return await runImage({ image, cmd, o, say, resolver, networking, security, caps, volumes, choice, limits, maps, mode, publish, network: needs, namespaces, launch, sandbox, store, rd });
   } finally {
     await sandbox.cancel();
     needs.launch?.release();
+    // A run refused before its container started leaves the run dir the helper began.
+    if (existsSync(rd.dir)) rmSync(rd.dir, { recursive: true, force: true });
   }
 }
 
@@ -247,12 +252,14 @@ interface Started {
   namespaces: NamespaceSpec;
   launch: LaunchOptions;
   sandbox: Sandbox;
+  store: Store;
+  /** Chosen, not yet made: the helper and claimRunDir make it. */
+  rd: RunDir;
 }
 
 /** Reads the image, prepares the root and hands the container to the waiting helper. */
 async function runImage(started: Started): Promise<number> {
-  const { image, cmd, o, say, resolver, networking, security, caps, volumes, choice, limits, maps, mode, publish, namespaces, launch, sandbox } = started;
-  const store = Store.open();
+  const { image, cmd, o, say, resolver, networking, security, caps, volumes, choice, limits, maps, mode, publish, namespaces, launch, sandbox, store, rd } = started;
   const record = await findRecord(image, o, store, say, resolver);
   lap('image');
   const config = record.config.config ?? {};
@@ -318,7 +325,7 @@ async function runImage(started: Started): Promise<number> {
   };
   await cleanStaleRuns(store.runsDir);
   const diffIds = record.layers.map((l) => l.diffId);
-  const rd = makeRunDir(store.runsDir, diffIds);
+  claimRunDir(rd, diffIds);
   let again: ReturnType<typeof makeRunDir> | undefined;
   try {
     // The helper may be waiting already: the network is wired while the rest is prepared.
@@ -385,7 +392,7 @@ async function runImage(started: Started): Promise<number> {
         if (o.verbose) say(`flux: ${result.setupError!.message} Falling back to a copy of the layers.\n`);
         again = makeRunDir(store.runsDir, diffIds);
         // A fresh helper, and the network wired by Node this time (the first helper took its slirp4netns along).
-        const { netHelper: _first, ...fresh } = namespaces;
+        const { netHelper: _first, runDir: _made, ...fresh } = namespaces;
         result = await runSandbox({ ...fresh, ...spec(await prepareCopy(again, lowers)), cleanup: again.dir }, { ...supervision, ...launch });
       }
     }

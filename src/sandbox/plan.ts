@@ -47,6 +47,8 @@ export interface NamespaceSpec {
    * PID in it stands for the helper's pid. Its readiness and stderr come to Node on fds 4 and 5.
    */
   netHelper?: string[];
+  /** The run dir whose upper/, work/ and root/ the helper makes once the ids are mapped. */
+  runDir?: string;
 }
 
 /** The container itself: its root, mounts, user and command. */
@@ -109,6 +111,7 @@ export function namespacePlan(s: NamespaceSpec): Op[] {
   if (s.waitGo && s.deferGo) ops.push(['defer-go']);
   if (s.newNet && s.tap) ops.push(['tap', s.tap]);
   if (s.newNet && s.netHelper) ops.push(['net-helper', String(s.netHelper.length), ...s.netHelper]);
+  if (s.runDir) ops.push(['run-dir', s.runDir]);
   return ops;
 }
 

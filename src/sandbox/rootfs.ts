@@ -47,16 +47,30 @@ export const RUN_LAYERS_FILE = 'layers';
 
 /**
  * runs/<pid>-<random>: the pid tells the next run, and garbage collection, whether this one is
- * still alive. The file `layers` lists the diff_ids the run uses; it is written before the
- * caller checks they are present, so `flux rmi`/`flux prune` keep them while the run lives.
+ * still alive. Only the paths: a run chooses them before the sandbox helper starts, which makes
+ * upper/, work/ and root/ itself while flux reads the image (RunDir paths in the plan).
  */
-export function makeRunDir(runsDir: string, diffIds: readonly string[]): RunDir {
+export function planRunDir(runsDir: string): RunDir {
   const id = randomHex(6);
   const dir = join(runsDir, `${process.pid}-${id}`);
-  const rd = { id, dir, upper: join(dir, 'upper'), work: join(dir, 'work'), root: join(dir, 'root') };
+  return { id, dir, upper: join(dir, 'upper'), work: join(dir, 'work'), root: join(dir, 'root') };
+}
+
+/**
+ * Makes the run dir (if the helper has not yet) and writes `layers`, the diff_ids the run uses:
+ * written before the caller checks they are present, so `flux rmi`/`flux prune` keep them while
+ * the run lives.
+ */
+export function claimRunDir(rd: RunDir, diffIds: readonly string[]): void {
+  mkdirSync(rd.dir, { recursive: true, mode: 0o700 });
+  writeFileSync(join(rd.dir, RUN_LAYERS_FILE), diffIds.map((d) => `${d}\n`).join(''), { mode: 0o600 });
+}
+
+/** A run dir made whole here, for a run whose helper does not make it (the copy fallback). */
+export function makeRunDir(runsDir: string, diffIds: readonly string[]): RunDir {
+  const rd = planRunDir(runsDir);
   mkdirSync(runsDir, { recursive: true, mode: 0o700 });
-  mkdirSync(dir, { mode: 0o700 });
-  writeFileSync(join(dir, RUN_LAYERS_FILE), diffIds.map((d) => `${d}\n`).join(''), { mode: 0o600 });
+  claimRunDir(rd, diffIds);
   mkdirSync(rd.upper, { mode: 0o755 });
   mkdirSync(rd.work, { mode: 0o700 });
   mkdirSync(rd.root, { mode: 0o755 });
