@@ -47,12 +47,14 @@ describe('sandbox plan', () => {
       tap: 'tap0',
       idmap: { kind: 'full', uid: ['/usr/bin/newuidmap', 'PID', '0', '1000', '1'], gid: ['/usr/bin/newgidmap', 'PID', '0', '1000', '1'] },
       netHelper: ['/usr/bin/slirp4netns', '--ready-fd=4', 'PID', 'tap0'],
+      runDir: '/s/runs/x',
     };
     const first = namespacePlan(spec);
     const second = containerPlan(spec, spec);
     // The helper refuses an operation in the wrong part; these are the first part's.
-    const NAMESPACE_OPS = ['ns', 'maps', 'single-map', 'wait', 'defer-go', 'tap', 'net-helper'];
-    expect(first.map((o) => o[0])).toEqual(['ns', 'maps', 'wait', 'defer-go', 'tap', 'net-helper']);
+    const NAMESPACE_OPS = ['ns', 'maps', 'single-map', 'wait', 'defer-go', 'tap', 'net-helper', 'run-dir'];
+    expect(first.map((o) => o[0])).toEqual(['ns', 'maps', 'wait', 'defer-go', 'tap', 'net-helper', 'run-dir']);
+    expect(first).toContainEqual(['run-dir', '/s/runs/x']);
     expect(second.filter((o) => NAMESPACE_OPS.includes(o[0] as string))).toEqual([]);
     expect(first).toContainEqual(['net-helper', '4', '/usr/bin/slirp4netns', '--ready-fd=4', 'PID', 'tap0']);
     expect(buildPlan(spec)).toEqual([...first, ...second]);
