@@ -5,6 +5,7 @@
  *   node bench/worker.js CONFIG.json RESULTS.json
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { makeContext } from './lib/context.js';
 import { log } from './lib/proc.js';
 import { benchAssembly } from './sections/assembly.js';
@@ -23,6 +24,9 @@ const results = {};
 
 async function section(name, fn) {
   if (!want(name)) return;
+  // Each section starts on a synced disk: the write-back of the one before (the debian pull
+  // writes hundreds of MB) would otherwise land on this one's figures, flux's and its peers'.
+  spawnSync('sync', { stdio: 'ignore' });
   log(`${name}…`);
   const t0 = Date.now();
   try {
