@@ -1693,7 +1693,16 @@ static int run(int argc, char **argv)
   if (p.cleanup)
     remove_tree(AT_FDCWD, p.cleanup);
   stop_net_helper();
-  /* Everything is cleaned up: Node need not wait for our exit to finish before it goes on. */
+  /*
+   * Everything is cleaned up: Node need not wait for our exit to finish before it goes on. Our
+   * stdout and stderr go first, so output Node reads through pipes ends now, not at our exit.
+   */
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null >= 0) {
+    dup2(null, 1);
+    dup2(null, 2);
+    close(null);
+  }
   ctl_write("D%d\n", code);
   return code;
 }

@@ -147,15 +147,22 @@ export class Sandbox {
       case 'warning':
         this.supervision?.onWarning?.(rec.text);
         break;
-      case 'done':
+      case 'done': {
         lap('helper done');
-        // Only its exit is left: nothing to wait for, unless its output still comes through pipes
-        // (a matrix), which only 'close' sees to the end. It must not keep flux alive meanwhile.
-        if (this.launch.output) break;
-        this.child.unref();
-        this.ctl.unref();
-        this.finished?.({ code: rec.status, signal: null });
+        // Only its exit is left, which must not keep flux waiting nor alive. Output through pipes
+        // (a matrix) is read to its end first: the helper let go of them before it said so.
+        const status = rec.status;
+        const piped = [this.child.stdout, this.child.stderr].filter((p) => p !== null && !p.readableEnded);
+        let open = piped.length;
+        const finish = (): void => {
+          this.child.unref();
+          this.ctl.unref();
+          this.finished?.({ code: status, signal: null });
+        };
+        if (open === 0) finish();
+        for (const p of piped) p?.once('end', () => --open === 0 && finish());
         break;
+      }
       case 'mapfail':
         this.failure ??= this.launch.maps ? mapFailure(rec.tool, rec.text, this.launch.maps.user) : new FluxError('IDMAP', `${rec.tool} failed: ${rec.text}.`);
         break;
