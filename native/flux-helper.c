@@ -1633,6 +1633,7 @@ static int run(int argc, char **argv)
     make_tap(p.tap);
   if (self_maps)
     finish_maps(&p, &um, &gm);
+  /* slirp4netns joins the namespaces: it fails now and then while the ids are not mapped yet. */
   release_net_helper();
   if (p.defer_go)
     ctl_write("R\n");

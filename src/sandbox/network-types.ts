@@ -4,7 +4,6 @@
  * container's first process exists (its pid is known, the command has not started yet) calls
  * attach(); the command starts only after attach() resolves. detach() runs however the run ends.
  */
-import type { Readable } from 'node:stream';
 
 /** The tap device slirp4netns attaches to, made by the helper in the new namespace. */
 export const SLIRP_DEVICE = 'tap0';
@@ -27,10 +26,17 @@ export interface NetworkLaunch {
   release(): void;
 }
 
-/** What the sandbox hands back of a network helper it started: its readiness and its stderr. */
+/**
+ * What the sandbox tells of a network helper it started, watched from the moment it was spawned
+ * (it may be ready, or dead, before anyone asks).
+ */
 export interface LaunchedHelper {
-  ready: Readable;
-  stderr: Readable;
+  /** true once it reported ready; false if it went away without. */
+  readonly ready: Promise<boolean>;
+  /** Settles when its stderr has closed (it is gone), or after `ms`. */
+  stderrDone(ms: number): Promise<void>;
+  /** What it wrote on stderr so far (at most 16 KiB). */
+  stderr(): string;
 }
 
 export interface NetworkRequest {

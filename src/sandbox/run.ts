@@ -15,7 +15,7 @@ import type { Readable } from 'node:stream';
 import { FluxError } from '../errors.js';
 import { lap } from './timing.js';
 import { helperPath, errnoText, type HelperRecord } from '../native/helper.js';
-import type { NetworkAttachment } from './network-types.js';
+import type { LaunchedHelper, NetworkAttachment } from './network-types.js';
 import { mapFailure, type IdMaps } from './idmap.js';
 import { containerPlan, encodePlan, namespacePlan, type ContainerSpec, type NamespaceSpec, type SandboxSpec } from './plan.js';
 import { onRecords, setupError, writeIdMaps } from './userns.js';
@@ -70,6 +70,31 @@ function forwardSignals(kill: (sig: NodeJS.Signals) => void): () => void {
   };
 }
 
+/** Watches the readiness and stderr pipes of a network helper (see LaunchedHelper). */
+export function watchLaunched(ready: Readable, stderr: Readable): LaunchedHelper {
+  let text = '';
+  stderr.setEncoding('utf8');
+  stderr.on('data', (chunk: string) => {
+    if (text.length < 16384) text += chunk;
+  });
+  stderr.on('error', () => {});
+  const closed = new Promise<void>((resolve) => stderr.once('close', () => resolve()));
+  const readyState = new Promise<boolean>((resolve) => {
+    ready.on('data', (chunk: Buffer) => {
+      if (chunk.includes('1')) resolve(true);
+    });
+    // Every writer gone without a "1": it died.
+    ready.once('end', () => resolve(false));
+    ready.once('close', () => resolve(false));
+    ready.on('error', () => {});
+  });
+  return {
+    ready: readyState,
+    stderrDone: (ms) => Promise.race([closed, new Promise<void>((resolve) => setTimeout(resolve, ms).unref())]),
+    stderr: () => text,
+  };
+}
+
 /** A helper started with the namespace part of a plan, waiting for the container part. */
 export class Sandbox {
   private readonly child: ChildProcess;
@@ -85,6 +110,8 @@ export class Sandbox {
   private wiring: Promise<boolean> | undefined;
   private goSent = false;
   private settled = false;
+  /** The network helper the helper starts (netHelper in the plan), watched from the start. */
+  private netHelper: LaunchedHelper | undefined;
 
   constructor(private readonly ns: NamespaceSpec, private readonly launch: LaunchOptions) {
     const out = launch.output;
@@ -99,6 +126,8 @@ export class Sandbox {
       env: {},
     });
     this.ctl = this.child.stdio[3] as Socket;
+    const [ready, netStderr] = (this.child.stdio as unknown as (Readable | null)[]).slice(4, 6);
+    if (ready && netStderr) this.netHelper = watchLaunched(ready, netStderr);
     lap('spawned');
     if (out) {
       this.child.stdout?.on('data', (c: Buffer) => out.stdout(c));
@@ -181,8 +210,7 @@ export class Sandbox {
     const steps: Promise<unknown>[] = [];
     if (this.ns.userns && this.launch.maps && !this.ns.idmap) steps.push(writeIdMaps(pid, this.launch.maps));
     if (this.ns.newNet) {
-      const [ready, stderr] = (this.child.stdio as unknown as (Readable | null)[]).slice(4, 6);
-      steps.push(s.network.attach(pid, this.ns.netHelper && ready && stderr ? { ready, stderr } : undefined));
+      steps.push(s.network.attach(pid, this.netHelper));
     }
     if (s.onPid) steps.push(s.onPid(pid));
     this.wiring = Promise.all(steps).then(

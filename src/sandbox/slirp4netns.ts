@@ -299,46 +299,18 @@ function waitReady(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Readiness of a slirp4netns the sandbox helper started: "1" on its ready pipe, or the pipe's end if it died. */
-function waitLaunchedReady(l: LaunchedHelper): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    let stderrDone = false;
-    let onStderrDone: (() => void) | undefined;
-    l.stderr.setEncoding('utf8');
-    l.stderr.on('data', (chunk: string) => {
-      if (stderr.length < 16384) stderr += chunk;
-    });
-    l.stderr.on('error', () => {});
-    l.stderr.once('close', () => {
-      stderrDone = true;
-      onStderrDone?.();
-    });
-    const timer = setTimeout(() => finish(startError(`it did not configure the network within ${READY_TIMEOUT_MS / 1000} s`, stderr)), READY_TIMEOUT_MS);
-    let settled = false;
-    const finish = (err?: Error): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      l.ready.removeAllListeners('data');
-      if (err) reject(err);
-      else resolve();
-    };
-    l.ready.on('data', (chunk: Buffer) => {
-      if (chunk.includes('1')) finish();
-    });
-    l.ready.on('error', () => {});
-    // Every writer gone without a "1": it died. Its stderr, closing with it, says why.
-    l.ready.once('end', () => {
-      if (settled) return;
-      const fail = (): void => finish(startError('it exited before the network was configured', stderr));
-      if (stderrDone) fail();
-      else {
-        onStderrDone = fail;
-        setTimeout(fail, 200).unref();
-      }
-    });
+/** Readiness of a slirp4netns the sandbox helper started; if it died, its stderr says why. */
+async function waitLaunchedReady(l: LaunchedHelper): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), READY_TIMEOUT_MS);
   });
+  const outcome = await Promise.race([l.ready, timedOut]);
+  clearTimeout(timer);
+  if (outcome === true) return;
+  if (outcome === 'timeout') throw startError(`it did not configure the network within ${READY_TIMEOUT_MS / 1000} s`, l.stderr());
+  await l.stderrDone(200);
+  throw startError('it exited before the network was configured', l.stderr());
 }
 
 function startError(what: string, stderr: string): FluxError {
