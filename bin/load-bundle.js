@@ -15,7 +15,7 @@
  * The chunk becomes an ordinary CommonJS module: it is entered in require.cache under its own
  * path before it runs, so the other chunks that require it get this very instance.
  */
-const { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } = require('node:fs');
+const { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { basename, dirname, join } = require('node:path');
 const Module = require('node:module');
 const vm = require('node:vm');
@@ -98,6 +98,8 @@ async function loadCli() {
     try {
       mkdirSync(dirname(own), { recursive: true, mode: 0o700 });
       writeAtomic(own, script.createCachedData());
+      // Caches of earlier builds or other Node versions would only pile up.
+      for (const name of readdirSync(dirname(own))) if (name !== basename(own)) rmSync(join(dirname(own), name), { force: true });
     } catch {
       // Only a speed-up: a read-only or full home changes nothing else.
     }

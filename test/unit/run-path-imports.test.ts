@@ -8,7 +8,7 @@
  * into a chunk the run loads fails the test just the same.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { chmod, mkdtemp, readFile, readdir, rm, writeFile, chown, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile, chown, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -219,12 +219,21 @@ describe('the code cache a run teaches', () => {
       expect(images.code).toBe(0);
       expect(existsSync(join(cache, 'flux'))).toBe(false);
 
+      // One left by another build: replaced, not kept beside.
+      await mkdir(join(cache, 'flux', 'code-cache'), { recursive: true });
+      const stale = join(cache, 'flux', 'code-cache', `run-0ld0ld0l.cjs-${process.version}.v8`);
+      await writeFile(stale, 'stale');
+      if (isRoot) {
+        const u = await testUser();
+        for (const d of [join(cache, 'flux'), join(cache, 'flux', 'code-cache'), stale]) await chown(d, u.uid, u.gid);
+      }
       const first = await runFlux(['run', '--network', 'none', image, '--', 'echo', 'one'], { store, env });
       expect(first.stdout).toBe('one\n');
       const entry = JSON.parse(await readFile(join(ROOT, 'dist/flux-entry.json'), 'utf8')) as { main: string; codeCache: string };
       const file = join(cache, 'flux', 'code-cache', `${basename(entry.main)}-${process.version}.v8`);
       const learned = await stat(file);
       expect(learned.mode & 0o777).toBe(0o600);
+      expect(existsSync(stale)).toBe(false);
       // More than the build's cache: it also holds the functions the run compiled.
       expect(learned.size).toBeGreaterThan((await stat(join(ROOT, 'dist', entry.codeCache))).size);
 
