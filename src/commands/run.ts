@@ -227,8 +227,15 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
   } finally {
     await sandbox.cancel();
     needs.launch?.release();
-    // A run refused before its container started leaves the run dir the helper began.
-    if (existsSync(rd.dir)) rmSync(rd.dir, { recursive: true, force: true });
+    // The helper removes the run dir when the run ends; one refused earlier, or a helper that
+    // died, leaves it (with the image's sub-uid files, only removable in the user namespace).
+    if (existsSync(rd.dir)) {
+      try {
+        rmSync(rd.dir, { recursive: true, force: true });
+      } catch {
+        await removeTree([rd.dir]);
+      }
+    }
   }
 }
 
@@ -412,12 +419,5 @@ async function runImage(started: Started): Promise<number> {
     lap('network down');
     await limits?.remove();
     if (again && existsSync(again.dir)) await removeTree([again.dir]);
-    if (existsSync(rd.dir)) {
-      try {
-        rmSync(rd.dir, { recursive: true, force: true });
-      } catch {
-        await removeTree([rd.dir]);
-      }
-    }
   }
 }

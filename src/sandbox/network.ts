@@ -36,46 +36,39 @@ export async function createNetwork(req: NetworkRequest): Promise<NetworkAttachm
   }
 }
 
-/** What a mode asks of the namespaces, known before the image is read (the helper starts early). */
-export interface NamespaceNeeds {
+/** What a run's network asks of the sandbox, known before the image is read (the helper starts early). */
+export interface NetworkPlan {
   newNamespace: boolean;
   /** Wired after the namespace exists (attach does work): the command waits for it. */
   wired: boolean;
   tapDevice?: string;
-}
-
-/** The namespace needs of a --network value; an unknown mode is refused here, as by createNetwork. */
-export function namespaceNeeds(mode: string): NamespaceNeeds {
-  switch (parseMode(mode).name) {
-    case 'none':
-      return { newNamespace: true, wired: false };
-    case 'host':
-      return { newNamespace: false, wired: false };
-    case 'slirp4netns':
-      return { newNamespace: true, wired: true, tapDevice: SLIRP_DEVICE };
-    case 'pasta':
-      return { newNamespace: true, wired: true };
-    default:
-      return unknownMode(parseMode(mode).name);
-  }
-}
-
-export interface NetworkPlan extends NamespaceNeeds {
   /** The network helper the sandbox starts itself; createNetwork must get it back (NetworkRequest.launch). */
   launch?: NetworkLaunch;
 }
 
 /**
- * What a run's network asks of the sandbox, before the image is read. slirp4netns is then
- * started by the sandbox helper itself, as soon as the namespace exists, except with -P: the
- * ports to publish (and so its options) depend on the image.
+ * The plan for a --network value; an unknown mode is refused here, as by createNetwork.
+ * slirp4netns is started by the sandbox helper itself, as soon as the namespace exists, except
+ * with -P: the ports to publish (and so its options) depend on the image.
  */
 export async function planNetwork(mode: string, publish: PortForward[], publishAll: boolean): Promise<NetworkPlan> {
-  const needs = namespaceNeeds(mode);
   const { name, options } = parseMode(mode);
-  if (name !== 'slirp4netns' || publishAll) return needs;
-  const { planSlirpLaunch } = await import('./slirp4netns.js');
-  return { ...needs, launch: planSlirpLaunch(options, publish) };
+  switch (name) {
+    case 'none':
+      return { newNamespace: true, wired: false };
+    case 'host':
+      return { newNamespace: false, wired: false };
+    case 'pasta':
+      return { newNamespace: true, wired: true };
+    case 'slirp4netns': {
+      const plan = { newNamespace: true, wired: true, tapDevice: SLIRP_DEVICE };
+      if (publishAll) return plan;
+      const { planSlirpLaunch } = await import('./slirp4netns.js');
+      return { ...plan, launch: planSlirpLaunch(options, publish) };
+    }
+    default:
+      return unknownMode(name);
+  }
 }
 
 function unknownMode(name: string): never {
