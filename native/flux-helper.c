@@ -22,6 +22,8 @@
  *   K<kind>                 which rootfs kind was mounted (overlay, fuse, bind)
  *   E<op>\t<errno>\t<path>  a setup step failed; the helper exits 125
  *   X<errno>\t<cmd>         the command could not be executed; exit 127 or 126
+ *   N                       the network helper we started is ready; the command starts now
+ *   S                       the network helper we started went away before it was ready; exit 125
  *   D<status>               the run is over and cleaned up; the helper only exits after this
  * Node -> helper: "G\n" (go) or "A\n" (abort).
  *
@@ -74,8 +76,22 @@
 #endif
 
 static int ctl = -1;
+/* The ready fd of the network helper we started (start_net_helper): "1" once the network is configured, EOF if it died. */
+static int net_ready = -1;
 
 /* ---------- reporting ---------- */
+
+/* FLUX_TIMING=1: Node passes the epoch ms of its own start, and each step is timed against it. */
+static double timing_origin = -1;
+
+static void lap(const char *label)
+{
+  if (timing_origin < 0)
+    return;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  dprintf(2, "flux: timing: helper %s %.1f ms\n", label, (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6 - timing_origin);
+}
 
 static void ctl_write(const char *fmt, ...)
 {
@@ -409,6 +425,48 @@ static void await_go(void)
   char nl;
   ssize_t r = read(ctl, &nl, 1);
   (void)r;
+}
+
+/*
+ * Init waits here for the network helper we started: "1" on its ready fd, or its end (then S,
+ * and Node quotes its stderr). Node may abort meanwhile (A, or its end), e.g. after a timeout.
+ * Returns 1 if Node's go came early (it is then not awaited again).
+ */
+static int await_net_ready(void)
+{
+  int went = 0;
+  for (;;) {
+    struct pollfd fds[2] = { { net_ready, POLLIN, 0 }, { ctl, POLLIN, 0 } };
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      fail("poll", "network helper");
+    }
+    if (fds[1].revents) {
+      char c = 0;
+      ssize_t r = read(ctl, &c, 1);
+      if (r == 1 && c == 'G')
+        went = 1;
+      else if (r == 1 && c == '\n')
+        ;
+      else if (!(r < 0 && errno == EINTR))
+        _exit(125); /* Node aborted or died: it has already said why. */
+    }
+    if (fds[0].revents) {
+      char c = 0;
+      ssize_t r = read(net_ready, &c, 1);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r == 1 && c == '1')
+        break;
+      ctl_write("S\n");
+      _exit(125);
+    }
+  }
+  close(net_ready);
+  net_ready = -1;
+  ctl_write("N\n");
+  return went;
 }
 
 /* Tell Node the namespaces exist and wait while it writes the maps and wires the network. */
@@ -1205,6 +1263,7 @@ static _Noreturn void run_init(const struct plan *p)
   if (chdir("/") < 0)
     fail("chdir", "/");
   close(root_fd);
+  lap("pivoted");
   if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
     fail("sethostname", p->hostname);
 
@@ -1243,9 +1302,13 @@ static _Noreturn void run_init(const struct plan *p)
   if (sfd < 0)
     fail("signalfd", "");
 
-  /* The network was wired while the root was being assembled: the command needs it from here. */
-  if (p->defer_go)
+  /* The network came up while the root was being assembled: the command needs it from here. */
+  int went = 0;
+  if (net_ready >= 0)
+    went = await_net_ready();
+  if (p->defer_go && !went)
     await_go();
+  lap("go");
 
   pid_t child = fork();
   if (child < 0)
@@ -1306,6 +1369,7 @@ static _Noreturn void run_init(const struct plan *p)
           code = status_code(st);
     }
     if (code >= 0) {
+      lap("command exited");
       /* Drain what the command wrote last before the terminal goes away. */
       if (master >= 0) {
         ssize_t r;
@@ -1461,16 +1525,17 @@ static int net_exit = -1;       /* our end of its exit fd: closing it makes slir
 /*
  * slirp4netns is forked before unshare, so it runs in the host's namespaces, and released once
  * the namespaces and the tap device exist: it attaches to our pid at once, without a round trip
- * to Node. Node reads its readiness (our fd 4, its --ready-fd) and its stderr (our fd 5)
- * directly; its exit fd (its fd 3) is a pipe only we hold the other end of, so it stops when we
+ * to Node. Its readiness (its --ready-fd 4) comes to us: init starts the command once it is
+ * there, and tells Node (N, or S if it went away first). Node reads its stderr (our fd 4)
+ * directly. Its exit fd (its fd 3) is a pipe only we hold the other end of, so it stops when we
  * close it, or when we die.
  */
 static void start_net_helper(char **argv, pid_t target)
 {
-  if (fcntl(4, F_GETFD) < 0 || fcntl(5, F_GETFD) < 0)
-    fail("network helper", "no readiness or error pipe from Node");
-  int go[2], ex[2];
-  if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ex, O_CLOEXEC) < 0)
+  if (fcntl(4, F_GETFD) < 0)
+    fail("network helper", "no error pipe from Node");
+  int go[2], ex[2], rd[2];
+  if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ex, O_CLOEXEC) < 0 || pipe2(rd, O_CLOEXEC) < 0)
     fail("pipe", "");
   net_pid = fork();
   if (net_pid < 0)
@@ -1479,6 +1544,7 @@ static void start_net_helper(char **argv, pid_t target)
     char c, pid[16];
     close(go[1]);
     close(ex[1]);
+    close(rd[0]);
     if (read(go[0], &c, 1) != 1)
       _exit(125);
     snprintf(pid, sizeof pid, "%d", (int)target);
@@ -1486,9 +1552,9 @@ static void start_net_helper(char **argv, pid_t target)
       if (!strcmp(*a, "PID"))
         *a = pid;
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(5, 2) < 0 || dup2(ex[0], 3) < 0)
+    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(4, 2) < 0 || dup2(ex[0], 3) < 0 || dup2(rd[1], 4) < 0)
       _exit(125);
-    /* 0-4 stay (dup2 clears close-on-exec; 4 came from Node without it); nothing else goes along. */
+    /* 0-4 stay (dup2 clears close-on-exec); nothing else goes along. */
     syscall(SYS_close_range, 5, ~0U, 0);
     execv(argv[0], argv);
     dprintf(2, "%s: %s\n", argv[0], strerror(errno));
@@ -1496,9 +1562,10 @@ static void start_net_helper(char **argv, pid_t target)
   }
   close(go[0]);
   close(ex[0]);
-  /* Node sees the end of both once slirp4netns is gone. */
+  close(rd[1]);
+  /* Node sees the end of its stderr once slirp4netns is gone. */
   close(4);
-  close(5);
+  net_ready = rd[0];
   net_parent = getpid();
   net_go = go[1];
   net_exit = ex[1];
@@ -1526,6 +1593,13 @@ static void stop_net_helper(void)
     close(net_exit);
   net_exit = -1;
   /* It exits when its exit fd closes; a slirp4netns that hangs is not waited for long. */
+  int pidfd = (int)syscall(SYS_pidfd_open, net_pid, 0);
+  if (pidfd >= 0) {
+    struct pollfd pfd = { pidfd, POLLIN, 0 };
+    while (poll(&pfd, 1, 2000) < 0 && errno == EINTR)
+      ;
+    close(pidfd);
+  }
   for (int i = 0; i < 2000; i++) {
     if (waitpid(net_pid, NULL, WNOHANG) == net_pid)
       goto done;
@@ -1624,26 +1698,40 @@ static int run(int argc, char **argv)
   p.defer_go = p.wait_go && p.defer_go && !(p.userns && !self_maps);
   /* The cgroup namespace comes after Node has put us into the run's cgroup (limits), if any. */
   int late_cgroup = p.wait_go && !p.defer_go && (p.ns_flags & CLONE_NEWCGROUP);
-  if (unshare(p.ns_flags & ~(late_cgroup ? CLONE_NEWCGROUP : 0)) < 0)
-    fail("unshare", p.userns ? "user namespace" : "namespaces");
-  if (self_maps)
+  int ns_flags = p.ns_flags & ~(late_cgroup ? CLONE_NEWCGROUP : 0);
+  /*
+   * The user namespace first, so newuidmap and newgidmap start on it at once: the other
+   * namespaces (a network namespace costs most) are made while they run. We hold every
+   * capability in the new user namespace from its creation, mapped or not.
+   */
+  if (self_maps) {
+    if (unshare(CLONE_NEWUSER) < 0)
+      fail("unshare", "user namespace");
     start_maps(&p, &um, &gm);
+    ns_flags &= ~CLONE_NEWUSER;
+  }
+  if (unshare(ns_flags) < 0)
+    fail("unshare", p.userns ? "user namespace" : "namespaces");
+  lap("unshared");
   /* The tap needs only the namespaces (we hold every capability in ours): made while the ids map. */
   if (p.tap && (p.ns_flags & CLONE_NEWNET))
     make_tap(p.tap);
   if (self_maps)
     finish_maps(&p, &um, &gm);
+  lap("mapped");
   /* slirp4netns joins the namespaces: it fails now and then while the ids are not mapped yet. */
   release_net_helper();
   if (p.defer_go)
     ctl_write("R\n");
   if (p.run_dir)
     make_run_dir(p.run_dir);
+  lap("run dir made");
   if (!read_container_plan()) {
     stop_net_helper();
     _exit(125);
   }
   parse_plan(&p, 2);
+  lap("container plan read");
   if (!p.defer_go && ((p.userns && !self_maps) || p.wait_go))
     handshake();
   if (late_cgroup && unshare(CLONE_NEWCGROUP) < 0)
@@ -1657,6 +1745,7 @@ static int run(int argc, char **argv)
     fail("make mounts private", "/");
 
   mount_rootfs(&p);
+  lap("root mounted");
   root_fd = open(p.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0)
     fail("open", p.root);
@@ -1678,6 +1767,7 @@ static int run(int argc, char **argv)
   while (waitpid(init_pid, &st, 0) < 0 && errno == EINTR)
     ;
   int code = status_code(st);
+  lap("init exited");
 
   /* The network helper stops meanwhile (stop_net_helper below reaps it). */
   if (net_exit >= 0) {
@@ -1693,6 +1783,7 @@ static int run(int argc, char **argv)
   }
   if (p.cleanup)
     remove_tree(AT_FDCWD, p.cleanup);
+  lap("cleaned up");
   stop_net_helper();
   /*
    * Everything is cleaned up: Node need not wait for our exit to finish before it goes on. Our
@@ -1728,6 +1819,10 @@ static int userns(char **argv)
 
 int main(int argc, char **argv)
 {
+  const char *origin = getenv("FLUX_TIMING_ORIGIN");
+  if (origin)
+    timing_origin = strtod(origin, NULL);
+  lap("started");
   if (argc >= 3) {
     ctl = atoi(argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "run"))

@@ -400,7 +400,8 @@ async function runImage(started: Started): Promise<number> {
         again = makeRunDir(store.runsDir, diffIds);
         // A fresh helper, and the network wired by Node this time (the first helper took its slirp4netns along).
         const { netHelper: _first, runDir: _made, ...fresh } = namespaces;
-        result = await runSandbox({ ...fresh, ...spec(await prepareCopy(again, lowers)), cleanup: again.dir }, { ...supervision, ...launch });
+        const waitGo = fresh.waitGo === true || namespaces.netHelper !== undefined;
+        result = await runSandbox({ ...fresh, waitGo, ...spec(await prepareCopy(again, lowers)), cleanup: again.dir }, { ...supervision, ...launch });
       }
     }
     lap('sandbox done');

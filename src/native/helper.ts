@@ -24,6 +24,8 @@ export function helperPath(): string {
 /** A record the helper sent on its control socket. */
 export type HelperRecord =
   | { kind: 'ready' }
+  | { kind: 'netready' }
+  | { kind: 'netfailed' }
   | { kind: 'rootfs'; value: string }
   | { kind: 'error'; op: string; errno: number; path: string }
   | { kind: 'exec'; errno: number; cmd: string }
@@ -37,6 +39,10 @@ export function parseRecord(line: string): HelperRecord | undefined {
   switch (tag) {
     case 'R':
       return { kind: 'ready' };
+    case 'N':
+      return { kind: 'netready' };
+    case 'S':
+      return { kind: 'netfailed' };
     case 'K':
       return { kind: 'rootfs', value: body };
     case 'E': {

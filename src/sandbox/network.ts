@@ -39,7 +39,7 @@ export async function createNetwork(req: NetworkRequest): Promise<NetworkAttachm
 /** What a run's network asks of the sandbox, known before the image is read (the helper starts early). */
 export interface NetworkPlan {
   newNamespace: boolean;
-  /** Wired after the namespace exists (attach does work): the command waits for it. */
+  /** Wired by Node after the namespace exists (attach does work): the command waits for Node's go. */
   wired: boolean;
   tapDevice?: string;
   /** The network helper the sandbox starts itself; createNetwork must get it back (NetworkRequest.launch). */
@@ -64,7 +64,8 @@ export async function planNetwork(mode: string, publish: PortForward[], publishA
       const plan = { newNamespace: true, wired: true, tapDevice: SLIRP_DEVICE };
       if (publishAll) return plan;
       const { planSlirpLaunch } = await import('./slirp4netns.js');
-      return { ...plan, launch: planSlirpLaunch(options, publish) };
+      // Started by the helper, whose init awaits its readiness: Node has work only for -p.
+      return { ...plan, wired: publish.length > 0, launch: planSlirpLaunch(options, publish) };
     }
     default:
       return unknownMode(name);

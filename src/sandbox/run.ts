@@ -13,7 +13,7 @@ import { constants } from 'node:os';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { FluxError } from '../errors.js';
-import { lap } from './timing.js';
+import { lap, timingEnv } from './timing.js';
 import { helperPath, errnoText, type HelperRecord } from '../native/helper.js';
 import type { LaunchedHelper, NetworkAttachment } from './network-types.js';
 import { mapFailure, type IdMaps } from './idmap.js';
@@ -70,8 +70,11 @@ function forwardSignals(kill: (sig: NodeJS.Signals) => void): () => void {
   };
 }
 
-/** Watches the readiness and stderr pipes of a network helper (see LaunchedHelper). */
-export function watchLaunched(ready: Readable, stderr: Readable): LaunchedHelper {
+/**
+ * Watches a network helper the sandbox helper started (see LaunchedHelper): its stderr comes on
+ * a pipe, its readiness through the helper's records (settle).
+ */
+export function watchLaunched(stderr: Readable): LaunchedHelper & { settle(ready: boolean): void } {
   let text = '';
   stderr.setEncoding('utf8');
   stderr.on('data', (chunk: string) => {
@@ -79,17 +82,13 @@ export function watchLaunched(ready: Readable, stderr: Readable): LaunchedHelper
   });
   stderr.on('error', () => {});
   const closed = new Promise<void>((resolve) => stderr.once('close', () => resolve()));
-  const readyState = new Promise<boolean>((resolve) => {
-    ready.on('data', (chunk: Buffer) => {
-      if (chunk.includes('1')) resolve(true);
-    });
-    // Every writer gone without a "1": it died.
-    ready.once('end', () => resolve(false));
-    ready.once('close', () => resolve(false));
-    ready.on('error', () => {});
+  let settle: (ready: boolean) => void = () => undefined;
+  const ready = new Promise<boolean>((resolve) => {
+    settle = resolve;
   });
   return {
-    ready: readyState,
+    ready,
+    settle: (ok) => settle(ok),
     stderrDone: (ms) => Promise.race([closed, new Promise<void>((resolve) => setTimeout(resolve, ms).unref())]),
     stderr: () => text,
   };
@@ -111,23 +110,29 @@ export class Sandbox {
   private goSent = false;
   private settled = false;
   /** The network helper the helper starts (netHelper in the plan), watched from the start. */
-  private netHelper: LaunchedHelper | undefined;
+  private netHelper: ReturnType<typeof watchLaunched> | undefined;
+  /**
+   * The helper waits for Node before the command starts (maps Node writes, a network Node wires,
+   * a cgroup to join): it says R, and Node answers G. Otherwise Node only answers A if its part fails.
+   */
+  private readonly handshake: boolean;
 
   constructor(private readonly ns: NamespaceSpec, private readonly launch: LaunchOptions) {
     const out = launch.output;
     // Setsid (detached): terminal signals reach flux only, which forwards them exactly once.
     // The namespace part of the plan is the helper's command line: it starts on it at once.
-    // fds 4 and 5: readiness and stderr of the network helper the helper starts (netHelper).
-    const netPipes: 'pipe'[] = ns.newNet && ns.netHelper ? ['pipe', 'pipe'] : [];
+    // fd 4: stderr of the network helper the helper starts (netHelper).
+    const netPipes: 'pipe'[] = ns.newNet && ns.netHelper ? ['pipe'] : [];
+    this.handshake = ns.waitGo === true || (ns.userns && ns.idmap === undefined);
     lap('spawn');
     this.child = spawn(helperPath(), ['run', '3', ...namespacePlan(ns).flat()], {
       stdio: [launch.interactive && out === undefined ? 'inherit' : 'ignore', out ? 'pipe' : 'inherit', out ? 'pipe' : 'inherit', 'pipe', ...netPipes],
       detached: true,
-      env: {},
+      env: timingEnv(),
     });
     this.ctl = this.child.stdio[3] as Socket;
-    const [ready, netStderr] = (this.child.stdio as unknown as (Readable | null)[]).slice(4, 6);
-    if (ready && netStderr) this.netHelper = watchLaunched(ready, netStderr);
+    const netStderr = (this.child.stdio as unknown as (Readable | null)[])[4];
+    if (netStderr) this.netHelper = watchLaunched(netStderr);
     lap('spawned');
     if (out) {
       this.child.stdout?.on('data', (c: Buffer) => out.stdout(c));
@@ -141,6 +146,8 @@ export class Sandbox {
       this.finished = resolve;
       this.child.on('close', (code, signal) => resolve({ code, signal }));
     });
+    // Gone, or done, without a word of the network helper's readiness: it never was.
+    void this.over.then(() => this.netHelper?.settle(false));
   }
 
   private readonly kill = (sig: NodeJS.Signals): void => {
@@ -153,6 +160,13 @@ export class Sandbox {
         lap('helper ready');
         this.ready = true;
         this.startWiring();
+        break;
+      case 'netready':
+        lap('network ready');
+        this.netHelper?.settle(true);
+        break;
+      case 'netfailed':
+        this.netHelper?.settle(false);
         break;
       case 'rootfs':
         this.kind = rec.value;
@@ -205,7 +219,7 @@ export class Sandbox {
    */
   private startWiring(): void {
     const s = this.supervision;
-    if (!this.ready || !s || this.wiring) return;
+    if ((this.handshake && !this.ready) || !s || this.wiring) return;
     const pid = this.child.pid ?? 0;
     const steps: Promise<unknown>[] = [];
     if (this.ns.userns && this.launch.maps && !this.ns.idmap) steps.push(writeIdMaps(pid, this.launch.maps));
@@ -228,8 +242,8 @@ export class Sandbox {
     if (!this.wiring || !this.containerSent || this.goSent) return;
     this.goSent = true;
     void this.wiring.then((ok) => {
-      lap('maps written');
-      this.ctl.write(ok ? 'G\n' : 'A\n');
+      lap('wired');
+      if (this.handshake || !ok) this.ctl.write(ok ? 'G\n' : 'A\n');
     });
   }
 
@@ -258,6 +272,8 @@ export class Sandbox {
       this.maybeGo();
     }
     const { code, signal } = await this.over;
+    // Unawaited by the helper, Node's part may still be settling (why the network failed).
+    if (!this.handshake) await this.wiring;
     if (rawTty) process.stdin.setRawMode(false);
     unforward();
     const status = signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 125);

@@ -182,6 +182,18 @@ describe.skipIf(!ready)('flux run networking (slirp4netns by default), as the te
     await expectClean();
   });
 
+  it('a slirp4netns that never gets ready: after 10 s one sentence, exit 125, the command never runs', async () => {
+    const bin = tempDir('flux-stuck-slirp-');
+    chmodSync(bin, 0o755);
+    // Never writes its ready fd; leaves when its exit fd (3) closes, as slirp4netns does.
+    writeFileSync(join(bin, 'slirp4netns'), '#!/bin/sh\necho "fake slirp4netns: stuck" >&2\nread line <&3\n', { mode: 0o755 });
+    const r = await flux(['run', BUSYBOX, '--', 'echo', 'THE-COMMAND-RAN'], { env: { PATH: `${bin}:/usr/local/bin:/usr/bin:/bin` } });
+    expect(r.code).toBe(125);
+    expect(r.stdout).not.toContain('THE-COMMAND-RAN');
+    expect(r.stderr).toBe('flux: slirp4netns failed to set up the container network: it did not configure the network within 10 s (fake slirp4netns: stuck). Run with --network none to do without a network, or check that slirp4netns works (slirp4netns --version).\n');
+    await expectClean();
+  }, 30_000);
+
   it('reaches a host loopback server through 10.0.2.2 with allow_host_loopback=true, and not without', async () => {
     const url = `http://10.0.2.2:${serverPort}/`;
     const open = await flux(['run', '--network', 'slirp4netns:allow_host_loopback=true', BUSYBOX, '--', 'timeout', '10', 'wget', '-qO-', url]);
