@@ -17,7 +17,8 @@
  */
 const { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { basename, dirname, join } = require('node:path');
-const Module = require('node:module');
+// The CommonJS loader's own class (requiring node:module would cost half a millisecond more).
+const Module = module.constructor;
 const vm = require('node:vm');
 
 const DIST = join(__dirname, '..', 'dist');

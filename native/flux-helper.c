@@ -1777,6 +1777,7 @@ static int run(int argc, char **argv)
   /* Take the rootfs down before removing the run dir beneath it. */
   if (umount2(p.root, MNT_DETACH) < 0 && errno != EINVAL)
     ctl_write("W unmount %s: %s\n", p.root, strerror(errno));
+  lap("unmounted");
   if (fuse_pid > 0) {
     kill(fuse_pid, SIGTERM);
     waitpid(fuse_pid, NULL, 0);
