@@ -70,9 +70,9 @@ function readCache(file) {
   }
 }
 
-function writeAtomic(file, data) {
+function writeAtomic(file, data, mode) {
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data, { mode: 0o600 });
+  writeFileSync(tmp, data, { mode });
   renameSync(tmp, file);
 }
 
@@ -98,7 +98,7 @@ async function loadCli() {
     if (fromOwn || !own) return;
     try {
       mkdirSync(dirname(own), { recursive: true, mode: 0o700 });
-      writeAtomic(own, script.createCachedData());
+      writeAtomic(own, script.createCachedData(), 0o600);
       // Caches of earlier builds or other Node versions would only pile up.
       for (const name of readdirSync(dirname(own))) if (name !== basename(own)) rmSync(join(dirname(own), name), { force: true });
     } catch {
@@ -115,7 +115,8 @@ async function loadCli() {
 function writeCodeCache(main, out) {
   const script = compile(main, undefined);
   instantiate(script, main).buildProgram('run');
-  writeAtomic(out, script.createCachedData());
+  // Readable like the chunk itself: the users of an installation made by root need it too.
+  writeAtomic(out, script.createCachedData(), 0o644);
 }
 
 module.exports = { loadCli, writeCodeCache };

@@ -201,6 +201,8 @@ describe('the bundle', () => {
       process.stdout.write(String(s.cachedDataRejected));`;
     const out = execFileSync(process.execPath, ['-e', check, join(ROOT, 'dist', entry.main), join(ROOT, 'dist', entry.codeCache as string)], { encoding: 'utf8' });
     expect(out).toBe('false');
+    // An installation made by root serves its users: they must be able to read it.
+    expect((await stat(join(ROOT, 'dist', entry.codeCache as string))).mode & 0o044).toBe(0o044);
   });
 });
 
