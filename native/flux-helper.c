@@ -1421,6 +1421,30 @@ static void remove_tree(int dfd, const char *name)
   remove_tree_once(dfd, name, 1);
 }
 
+/*
+ * A run that wrote nothing leaves only what we and overlayfs made (with "volatile" overlayfs
+ * marks its work dir incompat/volatile/dirty). Removed by name, deepest first, that is one
+ * system call an entry: each costs about 0.1 ms on ext4, and the walk of remove_tree nearly
+ * doubles that. Anything else there (the command's files in upper/) is left to remove_tree.
+ */
+static void remove_run_dir(const char *dir)
+{
+  static const char *const made[] = {
+    "work/work/incompat/volatile/dirty", "work/work/incompat/volatile", "work/work/incompat",
+    "work/work", "work/index", "work", "upper", "root", "layers",
+  };
+  int dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd >= 0) {
+    for (size_t i = 0; i < sizeof made / sizeof *made; i++)
+      if (unlinkat(dfd, made[i], AT_REMOVEDIR) < 0 && errno == ENOTDIR)
+        unlinkat(dfd, made[i], 0);
+    close(dfd);
+    if (rmdir(dir) == 0 || errno == ENOENT)
+      return;
+  }
+  remove_tree(AT_FDCWD, dir);
+}
+
 /* ---------- id maps, written by the helper itself ---------- */
 
 struct mapper {
@@ -1783,7 +1807,7 @@ static int run(int argc, char **argv)
     waitpid(fuse_pid, NULL, 0);
   }
   if (p.cleanup)
-    remove_tree(AT_FDCWD, p.cleanup);
+    remove_run_dir(p.cleanup);
   lap("cleaned up");
   stop_net_helper();
   /*
