@@ -1793,8 +1793,14 @@ static int run(int argc, char **argv)
   int code = status_code(st);
   lap("init exited");
 
-  /* The network helper stops meanwhile (stop_net_helper below reaps it). */
+  /*
+   * The network helper stops meanwhile (stop_net_helper below reaps it). Nobody is left to use
+   * it and it has nothing to save (flux removes its API socket): killed, it is gone at once,
+   * where asked through its exit fd it takes about 2 ms.
+   */
   if (net_exit >= 0) {
+    if (net_pid > 0)
+      kill(net_pid, SIGKILL);
     close(net_exit);
     net_exit = -1;
   }
@@ -1810,6 +1816,7 @@ static int run(int argc, char **argv)
     remove_run_dir(p.cleanup);
   lap("cleaned up");
   stop_net_helper();
+  lap("network helper gone");
   /*
    * Everything is cleaned up: Node need not wait for our exit to finish before it goes on. Our
    * stdout and stderr go first, so output Node reads through pipes ends now, not at our exit.
