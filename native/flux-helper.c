@@ -56,6 +56,8 @@
 #include <stddef.h>
 #include <linux/openat2.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <net/if.h>
@@ -76,8 +78,10 @@
 #endif
 
 static int ctl = -1;
-/* The ready fd of the network helper we started (start_net_helper): "1" once the network is configured, EOF if it died. */
+/* The ready fd of the network helper we started (start_net_helper): "1" once it is ready, EOF if it died. */
 static int net_ready = -1;
+/* Route changes of the new network namespace (watch_routes), or -1. */
+static int net_routes = -1;
 
 /* ---------- reporting ---------- */
 
@@ -428,16 +432,54 @@ static void await_go(void)
 }
 
 /*
- * Init waits here for the network helper we started: "1" on its ready fd, or its end (then S,
- * and Node quotes its stderr). Node may abort meanwhile (A, or its end), e.g. after a timeout.
- * Returns 1 if Node's go came early (it is then not awaited again).
+ * slirp4netns configures the namespace (tap0 up, its address, then the default route) before it
+ * makes its sandbox and seccomp filter, and says it is ready only after those, some 3 ms later.
+ * Once the route is there, packets the command sends wait in tap0's queue until slirp4netns
+ * reads them, which it does only from inside its sandbox: the command can start. We subscribe
+ * before slirp4netns starts, so the route cannot come unseen.
+ */
+static void watch_routes(void)
+{
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+  struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_IPV4_ROUTE };
+  if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    close(fd);
+    fd = -1;
+  }
+  net_routes = fd; /* without it, init waits for slirp4netns's own word */
+}
+
+/* 1 once a default IPv4 route has been added in our network namespace. */
+static int default_route_added(void)
+{
+  char buf[8192];
+  for (;;) {
+    ssize_t n = recv(net_routes, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return 0;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct rtmsg)))
+        continue;
+      struct rtmsg *rt = NLMSG_DATA(h);
+      if (rt->rtm_family == AF_INET && rt->rtm_dst_len == 0 && rt->rtm_table == RT_TABLE_MAIN)
+        return 1;
+    }
+  }
+}
+
+/*
+ * Init waits here for the network helper we started: its default route (watch_routes), or "1"
+ * on its ready fd, or its end (then S, and Node quotes its stderr). Node may abort meanwhile (A,
+ * or its end), e.g. after a timeout. Returns 1 if Node's go came early (it is then not awaited again).
  */
 static int await_net_ready(void)
 {
   int went = 0;
   for (;;) {
-    struct pollfd fds[2] = { { net_ready, POLLIN, 0 }, { ctl, POLLIN, 0 } };
-    if (poll(fds, 2, -1) < 0) {
+    struct pollfd fds[3] = { { net_ready, POLLIN, 0 }, { ctl, POLLIN, 0 }, { net_routes, POLLIN, 0 } };
+    if (poll(fds, net_routes >= 0 ? 3 : 2, -1) < 0) {
       if (errno == EINTR)
         continue;
       fail("poll", "network helper");
@@ -462,9 +504,14 @@ static int await_net_ready(void)
       ctl_write("S\n");
       _exit(125);
     }
+    if (net_routes >= 0 && fds[2].revents && default_route_added())
+      break;
   }
   close(net_ready);
   net_ready = -1;
+  if (net_routes >= 0)
+    close(net_routes);
+  net_routes = -1;
   ctl_write("N\n");
   return went;
 }
@@ -1656,6 +1703,32 @@ static void make_run_dir(const char *dir)
   make_dir(dir, "root", 0755);
 }
 
+/*
+ * A child of ours makes the run dir, still outside the user namespace, while newuidmap and
+ * newgidmap run: on a busy ext4 each mkdir can wait milliseconds for the journal. Made there by
+ * the user's own id, the entries have the owner they would have from inside (that id is root there).
+ */
+static pid_t start_run_dir(const char *dir)
+{
+  pid_t pid = fork();
+  if (pid < 0)
+    fail("fork", "run dir");
+  if (pid == 0) {
+    make_run_dir(dir);
+    _exit(0);
+  }
+  return pid;
+}
+
+static void finish_run_dir(pid_t pid)
+{
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    _exit(125); /* it has said why (an E record) */
+}
+
 /* ---------- modes ---------- */
 
 static pid_t init_pid = -1;
@@ -1722,6 +1795,7 @@ static int run(int argc, char **argv)
   p.defer_go = p.wait_go && p.defer_go && !(p.userns && !self_maps);
   /* The cgroup namespace comes after Node has put us into the run's cgroup (limits), if any. */
   int late_cgroup = p.wait_go && !p.defer_go && (p.ns_flags & CLONE_NEWCGROUP);
+  pid_t dir_maker = p.run_dir ? start_run_dir(p.run_dir) : -1;
   int ns_flags = p.ns_flags & ~(late_cgroup ? CLONE_NEWCGROUP : 0);
   /*
    * The user namespace first, so newuidmap and newgidmap start on it at once: the other
@@ -1743,12 +1817,17 @@ static int run(int argc, char **argv)
   if (self_maps)
     finish_maps(&p, &um, &gm);
   lap("mapped");
-  /* slirp4netns joins the namespaces: it fails now and then while the ids are not mapped yet. */
+  /*
+   * slirp4netns joins the namespaces: it fails now and then while the ids are not mapped yet.
+   * With work of Node's to wait for (-p), the command waits for its full readiness instead.
+   */
+  if (p.net_argv && !p.defer_go)
+    watch_routes();
   release_net_helper();
   if (p.defer_go)
     ctl_write("R\n");
-  if (p.run_dir)
-    make_run_dir(p.run_dir);
+  if (dir_maker > 0)
+    finish_run_dir(dir_maker);
   lap("run dir made");
   if (!read_container_plan()) {
     stop_net_helper();
@@ -1786,12 +1865,25 @@ static int run(int argc, char **argv)
   if (init_pid == 0)
     run_init(&p);
   close(root_fd);
+  if (net_routes >= 0)
+    close(net_routes);
+  net_routes = -1;
 
   int st = 0;
   while (waitpid(init_pid, &st, 0) < 0 && errno == EINTR)
     ;
   int code = status_code(st);
   lap("init exited");
+  /*
+   * A network helper that went away on its own before we stop it (it never said it was ready, or
+   * it died since): the command ran without a network. Node says so, quoting it.
+   */
+  if (net_ready >= 0 && net_pid > 0) {
+    struct pollfd pf = { net_ready, POLLIN, 0 };
+    char c;
+    if (poll(&pf, 1, 0) == 1 && read(net_ready, &c, 1) == 0)
+      ctl_write("S\n");
+  }
 
   /*
    * The network helper stops meanwhile (stop_net_helper below reaps it). Nobody is left to use

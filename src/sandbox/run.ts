@@ -116,6 +116,9 @@ export class Sandbox {
    * a cgroup to join): it says R, and Node answers G. Otherwise Node only answers A if its part fails.
    */
   private readonly handshake: boolean;
+  private netReady = false;
+  /** The network helper went away while the command ran. */
+  private netLost = false;
 
   constructor(private readonly ns: NamespaceSpec, private readonly launch: LaunchOptions) {
     const out = launch.output;
@@ -163,9 +166,12 @@ export class Sandbox {
         break;
       case 'netready':
         lap('network ready');
+        this.netReady = true;
         this.netHelper?.settle(true);
         break;
       case 'netfailed':
+        // After the command started (the network was configured), it only loses the network.
+        if (this.netReady) this.netLost = true;
         this.netHelper?.settle(false);
         break;
       case 'rootfs':
@@ -274,6 +280,11 @@ export class Sandbox {
     const { code, signal } = await this.over;
     // Unawaited by the helper, Node's part may still be settling (why the network failed).
     if (!this.handshake) await this.wiring;
+    if (this.netLost && this.netHelper) {
+      await this.netHelper.stderrDone(200);
+      const detail = this.netHelper.stderr().trim().split('\n').pop();
+      opts.onWarning?.(`slirp4netns stopped while the command ran, so the container lost its network${detail ? ` (${detail})` : ''}.`);
+    }
     if (rawTty) process.stdin.setRawMode(false);
     unforward();
     const status = signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 125);

@@ -194,6 +194,47 @@ describe.skipIf(!ready)('flux run networking (slirp4netns by default), as the te
     await expectClean();
   }, 30_000);
 
+  /**
+   * A stand-in for slirp4netns that configures the namespace as slirp4netns does (tap0 up, its
+   * address, the default route), then behaves as `after` says, never writing its ready fd.
+   */
+  function configuringSlirp(after: string): string {
+    const bin = tempDir('flux-configuring-slirp-');
+    chmodSync(bin, 0o755);
+    const script = [
+      '#!/bin/bash',
+      'pid=${@: -2:1}',
+      'ns() { nsenter --target "$pid" --user --net --preserve-credentials "$@"; }',
+      'ns ip link set tap0 up && ns ip addr add 10.0.2.100/24 dev tap0 && ns ip route add default via 10.0.2.2 dev tap0 || exit 1',
+      after,
+      '',
+    ].join('\n');
+    writeFileSync(join(bin, 'slirp4netns'), script, { mode: 0o755 });
+    return bin;
+  }
+
+  it('the command starts once slirp4netns has configured the network, before it reports ready', async () => {
+    if (!requireTool('nsenter') || !requireTool('ip')) return;
+    // Never says it is ready (flux would give up after 10 s, exit 125): the command must not wait for it.
+    const bin = configuringSlirp('read -t 20 line <&3');
+    const r = await flux(['run', BUSYBOX, '--', 'ip', 'route'], { env: { PATH: `${bin}:/usr/local/bin:/usr/bin:/usr/sbin:/bin:/sbin` } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('default via 10.0.2.2 dev tap0');
+    expect(r.stderr).toBe('');
+    await expectClean();
+  }, 30_000);
+
+  it('a slirp4netns that dies while the command runs: the command goes on, and flux says the network was lost', async () => {
+    if (!requireTool('nsenter') || !requireTool('ip')) return;
+    // Dead before the command starts, it would fail the run (the test above); here it dies during it.
+    const bin = configuringSlirp('sleep 0.5; echo "fake slirp4netns: create_sandbox failed" >&2; exit 1');
+    const r = await flux(['run', BUSYBOX, '--', 'sh', '-c', 'sleep 2; echo THE-COMMAND-RAN'], { env: { PATH: `${bin}:/usr/local/bin:/usr/bin:/usr/sbin:/bin:/sbin` } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('THE-COMMAND-RAN\n');
+    expect(r.stderr).toBe('flux: warning: slirp4netns stopped while the command ran, so the container lost its network (fake slirp4netns: create_sandbox failed).\n');
+    await expectClean();
+  }, 30_000);
+
   it('reaches a host loopback server through 10.0.2.2 with allow_host_loopback=true, and not without', async () => {
     const url = `http://10.0.2.2:${serverPort}/`;
     const open = await flux(['run', '--network', 'slirp4netns:allow_host_loopback=true', BUSYBOX, '--', 'timeout', '10', 'wget', '-qO-', url]);
