@@ -1875,14 +1875,12 @@ static int run(int argc, char **argv)
   int code = status_code(st);
   lap("init exited");
   /*
-   * A network helper that went away on its own before we stop it (it never said it was ready, or
-   * it died since): the command ran without a network. Node says so, quoting it.
+   * A network helper that went away on its own before we stop it (it failed after configuring
+   * the network, or crashed): the command ran without a network. Node says so, quoting it.
    */
-  if (net_ready >= 0 && net_pid > 0) {
-    struct pollfd pf = { net_ready, POLLIN, 0 };
-    char c;
-    if (poll(&pf, 1, 0) == 1 && read(net_ready, &c, 1) == 0)
-      ctl_write("S\n");
+  if (net_pid > 0 && getpid() == net_parent && waitpid(net_pid, NULL, WNOHANG) == net_pid) {
+    net_pid = -1;
+    ctl_write("S\n");
   }
 
   /*

@@ -38,7 +38,8 @@ export async function createSlirp4netns(req: NetworkRequest, options: Map<string
 
 /** slirp4netns as the sandbox helper starts it: planned from the flags alone, before the image is read. */
 export interface SlirpLaunch extends NetworkLaunch {
-  readonly socketPath: string;
+  /** Its API socket, for the port forwards; none without -p. */
+  readonly socketPath: string | undefined;
   readonly config: SlirpConfig;
 }
 
@@ -46,12 +47,15 @@ export function planSlirpLaunch(options: Map<string, string>, publish: PortForwa
   const config = slirpConfig(options);
   checkTun('slirp4netns');
   allowLoopbackForUdp(config, options, publish);
-  const socketPath = apiSocketPath();
+  // Only port forwards use the API socket: without them there is no socket to make or remove.
+  const socketPath = publish.length > 0 ? apiSocketPath() : undefined;
   return {
     argv: [config.binary, ...slirpArgs(config, socketPath, 'PID')],
     socketPath,
     config,
-    release: () => rmSync(socketPath, { force: true }),
+    release: () => {
+      if (socketPath) rmSync(socketPath, { force: true });
+    },
   };
 }
 
@@ -74,7 +78,7 @@ function apiSocketPath(): string {
 }
 
 /** fd 3: it exits when the other end closes; fd 4: it writes "1" there once tap0 is configured. */
-function slirpArgs(config: SlirpConfig, socketPath: string, pid: string): string[] {
+function slirpArgs(config: SlirpConfig, socketPath: string | undefined, pid: string): string[] {
   return [
     '--configure',
     `--mtu=${config.mtu}`,
@@ -82,7 +86,7 @@ function slirpArgs(config: SlirpConfig, socketPath: string, pid: string): string
     ...(config.ipv6 ? ['--enable-ipv6'] : []),
     ...(config.sandbox ? ['--enable-sandbox'] : []),
     ...(config.seccomp ? ['--enable-seccomp'] : []),
-    `--api-socket=${socketPath}`,
+    ...(socketPath ? [`--api-socket=${socketPath}`] : []),
     '--exit-fd=3',
     '--ready-fd=4',
     pid,

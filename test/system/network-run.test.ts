@@ -60,14 +60,18 @@ function flux(args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return runFlux(args, { store, timeoutMs: 60_000, ...opts, env: { XDG_RUNTIME_DIR: xdg, ...opts.env } });
 }
 
-/** slirp4netns / pasta processes started by our runs (their arguments name our runtime dir). */
+/**
+ * slirp4netns / pasta processes of our runs: those whose arguments name our runtime dir (an API
+ * socket), those whose flux (an ancestor) runs with our runtime dir, and any slirp4netns whose
+ * sandbox helper is gone (leaked, whoever started it).
+ */
 function helpers(): string[] {
   const found: string[] = [];
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const m = /^\d+ \((.*)\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'));
       if (!m || m[2] === 'Z' || !/^(slirp4netns|pasta|passt)/.test(m[1] ?? '')) continue;
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(xdg)) found.push(`${pid} ${m[1]}`);
+      if (ours(Number(pid), readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) found.push(`${pid} ${m[1]}`);
     } catch {
       // gone meanwhile
     }
@@ -75,9 +79,31 @@ function helpers(): string[] {
   return found;
 }
 
+function ours(pid: number, cmdline: string): boolean {
+  if (cmdline.includes(xdg)) return true;
+  for (let p = ppidOf(pid), i = 0; p > 1 && i < 3; p = ppidOf(p), i++) {
+    if (environOf(p).includes(`XDG_RUNTIME_DIR=${xdg}`)) return true;
+  }
+  const args = cmdline.split('\0').filter(Boolean);
+  const target = Number(args[args.length - 2]);
+  return /slirp4netns$/.test(args[0] ?? '') && target > 0 && !existsSync(`/proc/${target}`);
+}
+
+function environOf(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+}
+
 function ppidOf(pid: number): number {
-  const m = /^\d+ \(.*\) \S (\d+)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  return Number(m?.[1] ?? 0);
+  try {
+    const m = /^\d+ \(.*\) \S (\d+)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return Number(m?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }
 
 function commOf(pid: number): string {
