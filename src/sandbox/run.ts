@@ -267,16 +267,18 @@ export class Sandbox {
   async run(spec: ContainerSpec, opts: SupervisorOptions): Promise<SupervisorResult> {
     if (this.settled) throw new Error('sandbox already used');
     this.settled = true;
-    this.connect(opts);
     const rawTty = this.launch.output === undefined && spec.tty !== undefined && process.stdin.isTTY === true;
     if (rawTty) process.stdin.setRawMode(true);
-    const unforward = this.launch.onSpawn ? () => undefined : forwardSignals(this.kill);
-    this.launch.onSpawn?.(this.kill);
-    if (this.child.exitCode === null && this.child.signalCode === null) {
+    // The helper is waiting for it: the rest of Node's part follows while it builds the container.
+    const alive = this.child.exitCode === null && this.child.signalCode === null;
+    if (alive) {
       this.ctl.write(encodePlan(containerPlan(this.ns, spec)));
       this.containerSent = true;
-      this.maybeGo();
     }
+    this.connect(opts);
+    const unforward = this.launch.onSpawn ? () => undefined : forwardSignals(this.kill);
+    this.launch.onSpawn?.(this.kill);
+    if (alive) this.maybeGo();
     const { code, signal } = await this.over;
     // Unawaited by the helper, Node's part may still be settling (why the network failed).
     if (!this.handshake) await this.wiring;
