@@ -11,6 +11,8 @@ export function register(program: Command): void {
     .option('--insecure', 'allow plain HTTP and unverified TLS for this registry')
     .action(async (image: string, o: { platform?: string; pull?: string; quiet?: boolean; insecure?: boolean }) => {
       const { pullCommand } = await import('../commands/pull.js');
-      await pullCommand(image, o);
+      const { createPullProgress } = await import('./progress.js');
+      // The progress is the command line's own; the command only reports to it.
+      await pullCommand(image, o, await createPullProgress({ quiet: o.quiet }));
     });
 }

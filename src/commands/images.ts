@@ -1,6 +1,6 @@
 /** `flux images`: the images in the store, as a table or as stable JSON. */
 import { ImageIndex, Store, imageId, type ImageRecord } from '../../store/index.js';
-import { humanAge, humanSize } from '../cli/progress.js';
+import { humanAge, humanSize } from '../format.js';
 import { FluxError } from '../errors.js';
 import { parseSourceSpec } from '../sources/spec.js';
 

@@ -1,6 +1,6 @@
 /** `flux prune`: removes every blob and unpacked layer no image references, and leftovers in tmp/. */
 import { Store, collectGarbage } from '../../store/index.js';
-import { humanSize } from '../cli/progress.js';
+import { humanSize } from '../format.js';
 
 export async function pruneCommand(): Promise<void> {
   const store = Store.openExisting();

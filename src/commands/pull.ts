@@ -1,6 +1,6 @@
 /** `flux pull`: fetch an image into the store and print its digest. */
-import { parsePullPolicy, pullImage } from '../image/resolve.js';
-import { createPullProgress, humanSize } from '../cli/progress.js';
+import { parsePullPolicy, pullImage, type PullEvents } from '../image/resolve.js';
+import { humanSize } from '../format.js';
 
 export interface PullCommandOptions {
   platform?: string;
@@ -10,11 +10,16 @@ export interface PullCommandOptions {
   insecure?: boolean;
 }
 
-export async function pullCommand(name: string, o: PullCommandOptions): Promise<void> {
-  const policy = parsePullPolicy(o.pull ?? 'always');
-  const progress = await createPullProgress({ quiet: o.quiet });
+/** How the pull shows its progress (the command line's bars or lines); stopped once, whatever happened. */
+export interface PullReporter {
+  events: PullEvents;
+  stop(): void;
+}
+
+export async function pullCommand(name: string, o: PullCommandOptions, progress: PullReporter): Promise<void> {
   let result;
   try {
+    const policy = parsePullPolicy(o.pull ?? 'always');
     result = await pullImage(name, { platform: o.platform, pull: policy, insecure: o.insecure, events: progress.events });
   } finally {
     progress.stop();

@@ -4,7 +4,7 @@
  * an image ID or digest removes every name of that image.
  */
 import { ImageIndex, Store, collectGarbage, imageId, referencedBy, type ImageRecord } from '../../store/index.js';
-import { humanSize } from '../cli/progress.js';
+import { humanSize } from '../format.js';
 import { resolveImages } from './images.js';
 
 export async function rmiCommand(names: string[]): Promise<void> {
