@@ -76,10 +76,13 @@ function writeAtomic(file, data, mode) {
   renameSync(tmp, file);
 }
 
-/** The user's cache for `chunk`: $XDG_CACHE_HOME/flux (or ~/.cache/flux), per Node version. */
-function userCacheFile(chunk) {
+/**
+ * The user's cache for `chunk`: $XDG_CACHE_HOME/flux (or ~/.cache/flux), per Node version and per
+ * content (`id`, a hash of the chunk as written: the build may change a chunk after naming it).
+ */
+function userCacheFile(chunk, id) {
   const base = process.env.XDG_CACHE_HOME || (process.env.HOME ? join(process.env.HOME, '.cache') : '');
-  return base ? join(base, 'flux', 'code-cache', `${basename(chunk)}-${process.version}.v8`) : undefined;
+  return base ? join(base, 'flux', 'code-cache', `${basename(chunk)}-${id ? `${id}-` : ''}${process.version}.v8`) : undefined;
 }
 
 /**
@@ -90,7 +93,7 @@ async function loadCli() {
   const entry = bundleEntry();
   if (!entry) return { cli: await import('../dist/src/cli/main.js'), learn: () => undefined };
   const main = join(DIST, entry.main);
-  const own = userCacheFile(main);
+  const own = userCacheFile(main, entry.id);
   const ownData = own && readCache(own);
   const script = compile(main, ownData ?? (entry.codeCache ? readCache(join(DIST, entry.codeCache)) : undefined));
   const fromOwn = ownData !== undefined && !script.cachedDataRejected;

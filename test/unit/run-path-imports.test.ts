@@ -7,6 +7,7 @@
  * (dist/flux-chunks.json) maps each back to the modules it holds, and a pull-only module bundled
  * into a chunk the run loads fails the test just the same.
  */
+import { createHash } from 'node:crypto';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile, chown, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -231,8 +232,10 @@ describe('the code cache a run teaches', () => {
       }
       const first = await runFlux(['run', '--network', 'none', image, '--', 'echo', 'one'], { store, env });
       expect(first.stdout).toBe('one\n');
-      const entry = JSON.parse(await readFile(join(ROOT, 'dist/flux-entry.json'), 'utf8')) as { main: string; codeCache: string };
-      const file = join(cache, 'flux', 'code-cache', `${basename(entry.main)}-${process.version}.v8`);
+      const entry = JSON.parse(await readFile(join(ROOT, 'dist/flux-entry.json'), 'utf8')) as { main: string; codeCache: string; id: string };
+      // Named after the chunk as written (the build changes it after the bundler named it).
+      expect(entry.id).toBe(createHash('sha256').update(await readFile(join(ROOT, 'dist', entry.main))).digest('hex').slice(0, 16));
+      const file = join(cache, 'flux', 'code-cache', `${basename(entry.main)}-${entry.id}-${process.version}.v8`);
       const learned = await stat(file);
       expect(learned.mode & 0o777).toBe(0o600);
       expect(existsSync(stale)).toBe(false);
