@@ -8,8 +8,9 @@
  * itself lands in separate chunks under dist/chunks/, loaded only when a pull needs it.
  *
  * Every `import.meta.url` in flux's own modules is rewritten to the URL of that module's tsc
- * output file, so paths computed from it (the sandbox helper, worker scripts) resolve exactly as
- * they do unbundled, whichever chunk the code ends up in.
+ * output file, and every `import.meta.dirname` to its directory, so paths computed from them (the
+ * sandbox helper, worker scripts) resolve exactly as they do unbundled, whichever chunk the code
+ * ends up in.
  *
  * dist/flux-entry.json, written last, names the main chunk, its code cache and a hash of its content.
  *
@@ -41,6 +42,7 @@ const RUN_ROOTS = ['src/commands/run.js', 'src/image/resolve.js', 'src/sources/l
 const CLI = /[\\/]node_modules[\\/]commander[\\/]|[\\/]dist[\\/]src[\\/]cli[\\/](?!progress\.js$|prompt\.js$)[^\\/]+\.js$/;
 
 const MARK = '__fluxModuleUrl';
+const DIR_MARK = '__fluxModuleDir';
 
 function ownModule(id) {
   return id.startsWith(join(ROOT, 'dist') + sep);
@@ -51,18 +53,24 @@ function keepModuleUrls(outDir) {
   return {
     name: 'flux-keep-module-urls',
     transform(code, id) {
-      if (!ownModule(id) || !code.includes('import.meta.url')) return null;
+      if (!ownModule(id) || !code.includes('import.meta.')) return null;
       const rel = relative(outDir, id).split(sep).join('/');
-      return { code: code.replaceAll('import.meta.url', `${MARK}(${JSON.stringify(rel)})`), map: null };
+      const out = code
+        .replaceAll('import.meta.url', `${MARK}(${JSON.stringify(rel)})`)
+        .replaceAll('import.meta.dirname', `${DIR_MARK}(${JSON.stringify(rel)})`);
+      return { code: out, map: null };
     },
     renderChunk(code, chunk) {
-      if (!code.includes(MARK)) return null;
+      if (!code.includes(MARK) && !code.includes(DIR_MARK)) return null;
       const from = dirname(join(outDir, chunk.fileName));
-      const out = code.replace(new RegExp(`${MARK}\\(("[^"]*")\\)`, 'g'), (_, lit) => {
-        let path = relative(from, join(outDir, JSON.parse(lit))).split(sep).join('/');
-        if (!path.startsWith('.')) path = `./${path}`;
-        return `new URL(${JSON.stringify(path)}, require("node:url").pathToFileURL(__filename)).href`;
-      });
+      const fromChunk = (lit) => {
+        const path = relative(from, join(outDir, JSON.parse(lit))).split(sep).join('/');
+        return path.startsWith('.') ? path : `./${path}`;
+      };
+      const out = code
+        .replace(new RegExp(`${MARK}\\(("[^"]*")\\)`, 'g'), (_, lit) => `new URL(${JSON.stringify(fromChunk(lit))}, require("node:url").pathToFileURL(__filename)).href`)
+        // import.meta.dirname: the directory of the module's tsc output file, as a plain path.
+        .replace(new RegExp(`${DIR_MARK}\\(("[^"]*")\\)`, 'g'), (_, lit) => `require("node:path").join(__dirname, ${JSON.stringify(dirname(fromChunk(lit)))})`);
       return { code: out, map: null };
     },
   };

@@ -1,4 +1,5 @@
 import { accessSync, constants } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FluxError } from '../errors.js';
 
@@ -8,8 +9,10 @@ let cached: string | undefined;
 export function helperPath(): string {
   if (cached) return cached;
   // dist/src/native/helper.js → <package>/native/build/flux-helper; the bundle (scripts/bundle.mjs)
-  // gives this module the URL of that file, whichever chunk it is in.
-  const path = process.env.FLUX_HELPER ?? fileURLToPath(new URL('../../../native/build/flux-helper', import.meta.url));
+  // gives this module the directory of that file, whichever chunk it is in. A plain path: on the
+  // run path the URL class would cost its first use, about 1 ms. (import.meta.dirname: Node 20.11.)
+  const here = import.meta.dirname ?? dirname(fileURLToPath(import.meta.url));
+  const path = process.env.FLUX_HELPER ?? join(here, '../../../native/build/flux-helper');
   try {
     accessSync(path, constants.X_OK);
   } catch {

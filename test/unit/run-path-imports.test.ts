@@ -182,6 +182,12 @@ describe('the bundle', () => {
         const moduleFile = resolve(dirname(join(ROOT, 'dist', file)), JSON.parse(m[2] as string) as string);
         targets.push(resolve(dirname(moduleFile), JSON.parse(m[1] as string) as string));
       }
+      // import.meta.dirname: its module's directory, as a plain path (the helper's is found from it).
+      for (const m of code.matchAll(/require\("node:path"\)\.join\(__dirname, ("[^"]+")\)/g)) {
+        const moduleDir = resolve(dirname(join(ROOT, 'dist', file)), JSON.parse(m[1] as string) as string);
+        targets.push(moduleDir);
+        if (code.includes('"../../../native/build/flux-helper"')) targets.push(resolve(moduleDir, '../../../native/build/flux-helper'));
+      }
       // No module URL is left pointing at the chunk itself, and none is an ES module's.
       expect(code.replace(/new URL\("[^"]+", require\("node:url"\)\.pathToFileURL\(__filename\)\)\.href/g, '')).not.toContain(moduleUrl);
       expect(code).not.toContain('import.meta');
