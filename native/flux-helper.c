@@ -23,7 +23,8 @@
  *   E<op>\t<errno>\t<path>  a setup step failed; the helper exits 125
  *   X<errno>\t<cmd>         the command could not be executed; exit 127 or 126
  *   N                       the network helper we started is ready; the command starts now
- *   S                       the network helper we started went away before it was ready; exit 125
+ *   S                       the network helper we started went away: before it was ready (then
+ *                           exit 125), or while the command ran (Node warns)
  *   D<status>               the run is over and cleaned up; the helper only exits after this
  * Node -> helper: "G\n" (go) or "A\n" (abort).
  *
@@ -1652,7 +1653,11 @@ static void release_net_helper(void)
   net_go = -1;
 }
 
-/* Stops and reaps it: nothing of the run outlives the helper. */
+/*
+ * Stops and reaps it: nothing of the run outlives the helper. It has nothing to save (flux
+ * removes its API socket), so it is killed rather than asked through its exit fd: that is
+ * immediate, where asking takes about 2 ms and a slirp4netns that hangs would need a timeout.
+ */
 static void stop_net_helper(void)
 {
   if (net_pid <= 0 || getpid() != net_parent)
@@ -1663,23 +1668,9 @@ static void stop_net_helper(void)
   if (net_exit >= 0)
     close(net_exit);
   net_exit = -1;
-  /* It exits when its exit fd closes; a slirp4netns that hangs is not waited for long. */
-  int pidfd = (int)syscall(SYS_pidfd_open, net_pid, 0);
-  if (pidfd >= 0) {
-    struct pollfd pfd = { pidfd, POLLIN, 0 };
-    while (poll(&pfd, 1, 2000) < 0 && errno == EINTR)
-      ;
-    close(pidfd);
-  }
-  for (int i = 0; i < 2000; i++) {
-    if (waitpid(net_pid, NULL, WNOHANG) == net_pid)
-      goto done;
-    struct timespec ts = { 0, 1000000 };
-    nanosleep(&ts, NULL);
-  }
   kill(net_pid, SIGKILL);
-  waitpid(net_pid, NULL, 0);
-done:
+  while (waitpid(net_pid, NULL, 0) < 0 && errno == EINTR)
+    ;
   net_pid = -1;
 }
 
@@ -1878,22 +1869,14 @@ static int run(int argc, char **argv)
    * A network helper that went away on its own before we stop it (it failed after configuring
    * the network, or crashed): the command ran without a network. Node says so, quoting it.
    */
-  if (net_pid > 0 && getpid() == net_parent && waitpid(net_pid, NULL, WNOHANG) == net_pid) {
+  if (net_pid > 0 && waitpid(net_pid, NULL, WNOHANG) == net_pid) {
     net_pid = -1;
     ctl_write("S\n");
   }
 
-  /*
-   * The network helper stops meanwhile (stop_net_helper below reaps it). Nobody is left to use
-   * it and it has nothing to save (flux removes its API socket): killed, it is gone at once,
-   * where asked through its exit fd it takes about 2 ms.
-   */
-  if (net_exit >= 0) {
-    if (net_pid > 0)
-      kill(net_pid, SIGKILL);
-    close(net_exit);
-    net_exit = -1;
-  }
+  /* Nobody is left to use the network helper: it goes meanwhile (stop_net_helper below reaps it). */
+  if (net_pid > 0)
+    kill(net_pid, SIGKILL);
   /* Take the rootfs down before removing the run dir beneath it. */
   if (umount2(p.root, MNT_DETACH) < 0 && errno != EINVAL)
     ctl_write("W unmount %s: %s\n", p.root, strerror(errno));
