@@ -31,7 +31,7 @@ export interface NetworkLaunch {
  * (it may be ready, or dead, before anyone asks).
  */
 export interface LaunchedHelper {
-  /** true once it reported ready; false if it went away without. */
+  /** true once it had the network ready for the command; false if it went away before. */
   readonly ready: Promise<boolean>;
   /** Settles when its stderr has closed (it is gone), or after `ms`. */
   stderrDone(ms: number): Promise<void>;

@@ -19,6 +19,7 @@ import type { LaunchedHelper, NetworkAttachment } from './network-types.js';
 import { mapFailure, type IdMaps } from './idmap.js';
 import { containerPlan, encodePlan, namespacePlan, type ContainerSpec, type NamespaceSpec, type SandboxSpec } from './plan.js';
 import { onRecords, setupError, writeIdMaps } from './userns.js';
+import { lastLine } from './slirp-support.js';
 
 /** Fixed when the helper starts: its stdio and who owns its signalling. */
 export interface LaunchOptions {
@@ -284,7 +285,7 @@ export class Sandbox {
     if (!this.handshake) await this.wiring;
     if (this.netLost && this.netHelper) {
       await this.netHelper.stderrDone(200);
-      const detail = this.netHelper.stderr().trim().split('\n').pop();
+      const detail = lastLine(this.netHelper.stderr());
       opts.onWarning?.(`slirp4netns stopped while the command ran, so the container lost its network${detail ? ` (${detail})` : ''}.`);
     }
     if (rawTty) process.stdin.setRawMode(false);
