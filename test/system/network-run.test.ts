@@ -197,11 +197,17 @@ describe.skipIf(!ready)('flux run networking (slirp4netns by default), as the te
     await expectClean();
   });
 
-  it('a slirp4netns that fails to start: one sentence quoting it, exit 125, and the command never runs', async () => {
+  /** flux finding `script` as slirp4netns on its PATH. */
+  function fakeSlirp(script: string): RunOptions {
     const bin = tempDir('flux-fake-slirp-');
     chmodSync(bin, 0o755);
-    writeFileSync(join(bin, 'slirp4netns'), '#!/bin/sh\necho "fake slirp4netns: cannot attach to the namespace" >&2\nexit 1\n', { mode: 0o755 });
-    const r = await flux(['run', BUSYBOX, '--', 'echo', 'THE-COMMAND-RAN'], { env: { PATH: `${bin}:/usr/local/bin:/usr/bin:/bin` } });
+    writeFileSync(join(bin, 'slirp4netns'), script, { mode: 0o755 });
+    return { env: { PATH: `${bin}:/usr/local/bin:/usr/bin:/bin` } };
+  }
+
+  it('a slirp4netns that fails to start: one sentence quoting it, exit 125, and the command never runs', async () => {
+    const slirp = fakeSlirp('#!/bin/sh\necho "fake slirp4netns: cannot attach to the namespace" >&2\nexit 1\n');
+    const r = await flux(['run', BUSYBOX, '--', 'echo', 'THE-COMMAND-RAN'], slirp);
     expect(r.code).toBe(125);
     expect(r.stdout).not.toContain('THE-COMMAND-RAN');
     expect(r.stderr).toBe('flux: slirp4netns failed to set up the container network: it exited before the network was configured (fake slirp4netns: cannot attach to the namespace). Run with --network none to do without a network, or check that slirp4netns works (slirp4netns --version).\n');
@@ -209,11 +215,9 @@ describe.skipIf(!ready)('flux run networking (slirp4netns by default), as the te
   });
 
   it('a slirp4netns that never gets ready: after 10 s one sentence, exit 125, the command never runs', async () => {
-    const bin = tempDir('flux-stuck-slirp-');
-    chmodSync(bin, 0o755);
     // Never writes its ready fd; leaves when its exit fd (3) closes, as slirp4netns does.
-    writeFileSync(join(bin, 'slirp4netns'), '#!/bin/sh\necho "fake slirp4netns: stuck" >&2\nread line <&3\n', { mode: 0o755 });
-    const r = await flux(['run', BUSYBOX, '--', 'echo', 'THE-COMMAND-RAN'], { env: { PATH: `${bin}:/usr/local/bin:/usr/bin:/bin` } });
+    const slirp = fakeSlirp('#!/bin/sh\necho "fake slirp4netns: stuck" >&2\nread line <&3\n');
+    const r = await flux(['run', BUSYBOX, '--', 'echo', 'THE-COMMAND-RAN'], slirp);
     expect(r.code).toBe(125);
     expect(r.stdout).not.toContain('THE-COMMAND-RAN');
     expect(r.stderr).toBe('flux: slirp4netns failed to set up the container network: it did not configure the network within 10 s (fake slirp4netns: stuck). Run with --network none to do without a network, or check that slirp4netns works (slirp4netns --version).\n');
@@ -224,26 +228,21 @@ describe.skipIf(!ready)('flux run networking (slirp4netns by default), as the te
    * A stand-in for slirp4netns that configures the namespace as slirp4netns does (tap0 up, its
    * address, the default route), then behaves as `after` says, never writing its ready fd.
    */
-  function configuringSlirp(after: string): string {
-    const bin = tempDir('flux-configuring-slirp-');
-    chmodSync(bin, 0o755);
-    const script = [
+  function configuringSlirp(after: string): RunOptions {
+    return fakeSlirp([
       '#!/bin/bash',
       'pid=${@: -2:1}',
       'ns() { nsenter --target "$pid" --user --net --preserve-credentials "$@"; }',
       'ns ip link set tap0 up && ns ip addr add 10.0.2.100/24 dev tap0 && ns ip route add default via 10.0.2.2 dev tap0 || exit 1',
       after,
       '',
-    ].join('\n');
-    writeFileSync(join(bin, 'slirp4netns'), script, { mode: 0o755 });
-    return bin;
+    ].join('\n'));
   }
 
   it('the command starts once slirp4netns has configured the network, before it reports ready', async () => {
     if (!requireTool('nsenter') || !requireTool('ip')) return;
     // Never says it is ready (flux would give up after 10 s, exit 125): the command must not wait for it.
-    const bin = configuringSlirp('read -t 20 line <&3');
-    const r = await flux(['run', BUSYBOX, '--', 'ip', 'route'], { env: { PATH: `${bin}:/usr/local/bin:/usr/bin:/usr/sbin:/bin:/sbin` } });
+    const r = await flux(['run', BUSYBOX, '--', 'ip', 'route'], configuringSlirp('read -t 20 line <&3'));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('default via 10.0.2.2 dev tap0');
     expect(r.stderr).toBe('');
@@ -253,8 +252,8 @@ describe.skipIf(!ready)('flux run networking (slirp4netns by default), as the te
   it('a slirp4netns that dies while the command runs: the command goes on, and flux says the network was lost', async () => {
     if (!requireTool('nsenter') || !requireTool('ip')) return;
     // Dead before the command starts, it would fail the run (the test above); here it dies during it.
-    const bin = configuringSlirp('sleep 0.5; echo "fake slirp4netns: create_sandbox failed" >&2; exit 1');
-    const r = await flux(['run', BUSYBOX, '--', 'sh', '-c', 'sleep 2; echo THE-COMMAND-RAN'], { env: { PATH: `${bin}:/usr/local/bin:/usr/bin:/usr/sbin:/bin:/sbin` } });
+    const slirp = configuringSlirp('sleep 0.5; echo "fake slirp4netns: create_sandbox failed" >&2; exit 1');
+    const r = await flux(['run', BUSYBOX, '--', 'sh', '-c', 'sleep 2; echo THE-COMMAND-RAN'], slirp);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('THE-COMMAND-RAN\n');
     expect(r.stderr).toBe('flux: warning: slirp4netns stopped while the command ran, so the container lost its network (fake slirp4netns: create_sandbox failed).\n');
