@@ -75,7 +75,7 @@ function forwardSignals(kill: (sig: NodeJS.Signals) => void): () => void {
  * Watches a network helper the sandbox helper started (see LaunchedHelper): its stderr comes on
  * a pipe, its readiness through the helper's records (settle).
  */
-export function watchLaunched(stderr: Readable): LaunchedHelper & { settle(ready: boolean): void } {
+function watchLaunched(stderr: Readable): LaunchedHelper & { settle(ready: boolean): void } {
   let text = '';
   stderr.setEncoding('utf8');
   stderr.on('data', (chunk: string) => {
