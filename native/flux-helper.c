@@ -1686,12 +1686,23 @@ static void make_dir(const char *dir, const char *name, mode_t mode)
     fail("mkdir", path);
 }
 
+/*
+ * The layers file is made here, empty (it names no layers yet), so that Node only writes into
+ * it: on this side the new inode costs nothing Node waits for. Never truncated here: Node may
+ * have made and written it first.
+ */
 static void make_run_dir(const char *dir)
 {
   make_dir(dir, "", 0700);
   make_dir(dir, "upper", 0755);
   make_dir(dir, "work", 0700);
   make_dir(dir, "root", 0755);
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/layers", dir);
+  int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0)
+    fail("create", path);
+  close(fd);
 }
 
 /*

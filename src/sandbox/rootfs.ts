@@ -5,7 +5,7 @@
  * nothing ever appears in the host's mount table. Kinds, in order of preference: native overlay
  * (userxattr), fuse-overlayfs, a per-run copy of the layers.
  */
-import { accessSync, closeSync, constants, mkdirSync, openSync, readdirSync, readSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync, readdirSync, readSync, rmSync, existsSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FluxError } from '../errors.js';
@@ -59,11 +59,17 @@ export function planRunDir(runsDir: string): RunDir {
 /**
  * Makes the run dir (if the helper has not yet) and writes `layers`, the diff_ids the run uses:
  * written before the caller checks they are present, so `flux rmi`/`flux prune` keep them while
- * the run lives.
+ * the run lives. The helper usually made the file already, empty: it is written in one write,
+ * so a reader finds no layers or all of them, never a part.
  */
 export function claimRunDir(rd: RunDir, diffIds: readonly string[]): void {
   mkdirSync(rd.dir, { recursive: true, mode: 0o700 });
-  writeFileSync(join(rd.dir, RUN_LAYERS_FILE), diffIds.map((d) => `${d}\n`).join(''), { mode: 0o600 });
+  const fd = openSync(join(rd.dir, RUN_LAYERS_FILE), constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  try {
+    writeSync(fd, diffIds.map((d) => `${d}\n`).join(''));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** A run dir made whole here, for a run whose helper does not make it (the copy fallback). */
