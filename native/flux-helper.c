@@ -1604,7 +1604,12 @@ static int net_exit = -1;       /* our end of its exit fd: closing it makes slir
  */
 static void start_net_helper(char **argv, pid_t target)
 {
-  if (fcntl(4, F_GETFD) < 0)
+  /*
+   * Node reads this pipe only when it wants the text (a failure): non-blocking, a full pipe
+   * drops slirp4netns's later messages instead of stopping its network.
+   */
+  int fl = fcntl(4, F_GETFL);
+  if (fl < 0 || fcntl(4, F_SETFL, fl | O_NONBLOCK) < 0)
     fail("network helper", "no error pipe from Node");
   int go[2], ex[2], rd[2];
   if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ex, O_CLOEXEC) < 0 || pipe2(rd, O_CLOEXEC) < 0)

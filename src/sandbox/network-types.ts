@@ -33,10 +33,11 @@ export interface NetworkLaunch {
 export interface LaunchedHelper {
   /** true once it had the network ready for the command; false if it went away before. */
   readonly ready: Promise<boolean>;
-  /** Settles when its stderr has closed (it is gone), or after `ms`. */
-  stderrDone(ms: number): Promise<void>;
-  /** What it wrote on stderr so far (at most 16 KiB). */
-  stderr(): string;
+  /**
+   * What it wrote on stderr (at most 16 KiB): until it closed (it is gone), or for `ms` at most.
+   * Read only when asked: a run that needs no word of it skips the work of its end of file.
+   */
+  stderr(ms: number): Promise<string>;
 }
 
 export interface NetworkRequest {

@@ -312,9 +312,8 @@ async function waitLaunchedReady(l: LaunchedHelper): Promise<void> {
   const outcome = await Promise.race([l.ready, timedOut]);
   clearTimeout(timer);
   if (outcome === true) return;
-  if (outcome === 'timeout') throw startError(`it did not configure the network within ${READY_TIMEOUT_MS / 1000} s`, l.stderr());
-  await l.stderrDone(200);
-  throw startError('it exited before the network was configured', l.stderr());
+  if (outcome === 'timeout') throw startError(`it did not configure the network within ${READY_TIMEOUT_MS / 1000} s`, await l.stderr(200));
+  throw startError('it exited before the network was configured', await l.stderr(200));
 }
 
 function startError(what: string, stderr: string): FluxError {

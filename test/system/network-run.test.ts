@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFixtures, FIXTURES_OUT } from '../helpers/fixtures.js';
-import { requireTool } from '../helpers/require.js';
+import { requireTool, which } from '../helpers/require.js';
 import { removeStore, runFlux, tempStore, testUser, type RunOptions, type RunResult, type TestUser } from '../helpers/user.js';
 
 const tempDirs: string[] = [];
@@ -223,6 +223,15 @@ describe.skipIf(!ready)('flux run networking (slirp4netns by default), as the te
     expect(r.stderr).toBe('flux: slirp4netns failed to set up the container network: it did not configure the network within 10 s (fake slirp4netns: stuck). Run with --network none to do without a network, or check that slirp4netns works (slirp4netns --version).\n');
     await expectClean();
   }, 30_000);
+
+  it('a slirp4netns that writes more on stderr than its pipe holds still brings the network up', async () => {
+    // flux reads that pipe only on a failure: a full pipe must not stop slirp4netns.
+    const slirp = fakeSlirp(`#!/bin/sh\nhead -c 1048576 /dev/zero | tr '\\0' x >&2\nexec ${which('slirp4netns')} "$@"\n`);
+    const r = await flux(['run', BUSYBOX, '--', 'cat', '/proc/net/route'], slirp);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^tap0\s+00000000\s+0202000A\s/m);
+    await expectClean();
+  });
 
   /**
    * A stand-in for slirp4netns that configures the namespace as slirp4netns does (tap0 up, its
