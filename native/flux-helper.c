@@ -1711,9 +1711,11 @@ static void make_run_dir(const char *dir)
 }
 
 /*
- * A child of ours makes the run dir, still outside the user namespace, while newuidmap and
- * newgidmap run: on a busy ext4 each mkdir can wait milliseconds for the journal. Made there by
- * the user's own id, the entries have the owner they would have from inside (that id is root there).
+ * The run dir is made while other work runs: each entry costs 0.1 ms or more on ext4. With
+ * newuidmap and newgidmap to wait for, we make it ourselves meanwhile (a child of ours would
+ * only compete with them for the CPU); otherwise a child makes it while we create the
+ * namespaces. Either way the entries are made by the user's own id (unmapped or not, it is the
+ * id the disk records), so they have the owner they would have from inside (root there).
  */
 static pid_t start_run_dir(const char *dir)
 {
@@ -1802,7 +1804,8 @@ static int run(int argc, char **argv)
   p.defer_go = p.wait_go && p.defer_go && !(p.userns && !self_maps);
   /* The cgroup namespace comes after Node has put us into the run's cgroup (limits), if any. */
   int late_cgroup = p.wait_go && !p.defer_go && (p.ns_flags & CLONE_NEWCGROUP);
-  pid_t dir_maker = p.run_dir ? start_run_dir(p.run_dir) : -1;
+  int maps_to_wait = self_maps && !p.single_map;
+  pid_t dir_maker = p.run_dir && !maps_to_wait ? start_run_dir(p.run_dir) : -1;
   int ns_flags = p.ns_flags & ~(late_cgroup ? CLONE_NEWCGROUP : 0);
   /*
    * The user namespace first, so newuidmap and newgidmap start on it at once: the other
@@ -1821,6 +1824,8 @@ static int run(int argc, char **argv)
   /* The tap needs only the namespaces (we hold every capability in ours): made while the ids map. */
   if (p.tap && (p.ns_flags & CLONE_NEWNET))
     make_tap(p.tap);
+  if (maps_to_wait && p.run_dir)
+    make_run_dir(p.run_dir);
   if (self_maps)
     finish_maps(&p, &um, &gm);
   lap("mapped");
