@@ -168,11 +168,10 @@ export function buildPlan(s: SandboxSpec): Op[] {
 
 /** `<length>\n` then every token NUL-terminated: trivial for C to split. */
 export function encodePlan(ops: Op[]): Buffer {
-  for (const op of ops) {
-    for (const t of op) {
-      if (t.includes('\0')) throw new Error(`plan token contains NUL: ${JSON.stringify(t)}`);
-    }
+  const tokens = ops.flat();
+  for (const t of tokens) {
+    if (t.includes('\0')) throw new Error(`plan token contains NUL: ${JSON.stringify(t)}`);
   }
-  const body = Buffer.from(ops.map((op) => op.map((t) => `${t}\0`).join('')).join(''), 'utf8');
-  return Buffer.concat([Buffer.from(`${body.length}\n`), body]);
+  const body = `${tokens.join('\0')}\0`;
+  return Buffer.from(`${Buffer.byteLength(body)}\n${body}`);
 }
