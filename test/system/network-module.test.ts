@@ -126,6 +126,25 @@ function inside(a: Attached, args: string[], timeoutMs = 20_000) {
   return runAs(user, 'nsenter', ['-t', String(a.pid), '-U', '-n', '--preserve-credentials', '--', ...args], { timeoutMs });
 }
 
+/**
+ * A server started as the test user in the namespace, and stop() to end it: runuser stays its
+ * parent, so the whole process group it leads is killed, not runuser alone.
+ */
+function serveInside(a: Attached, args: string[]): { stop(): Promise<void> } {
+  const child = spawn('runuser', ['-u', user.name, '--', 'nsenter', '-t', String(a.pid), '-U', '-n', '--preserve-credentials', '--', ...args], { stdio: 'ignore', detached: true });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    async stop() {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      await exited;
+    },
+  };
+}
+
 /** Live (not zombie) processes whose command name matches and whose arguments name our runtime dir. */
 function liveProcesses(name: RegExp): string[] {
   const found: string[] = [];
@@ -256,7 +275,7 @@ describe.skipIf(!ready)('slirp4netns attached to a namespace, as the test user',
     const www = tempDir('flux-www-');
     chmodSync(www, 0o755);
     writeFileSync(join(www, 'index.html'), 'served from the namespace\n', { mode: 0o644 });
-    const httpd = spawn('runuser', ['-u', user.name, '--', 'nsenter', '-t', String(a.pid), '-U', '-n', '--preserve-credentials', '--', 'busybox', 'httpd', '-f', '-p', '80', '-h', www], { stdio: 'ignore' });
+    const httpd = serveInside(a, ['busybox', 'httpd', '-f', '-p', '80', '-h', www]);
     try {
       let body = '';
       for (let i = 0; i < 50 && !body.includes('served'); i++) {
@@ -265,7 +284,7 @@ describe.skipIf(!ready)('slirp4netns attached to a namespace, as the test user',
       }
       expect(body).toContain('served from the namespace');
     } finally {
-      httpd.kill('SIGKILL');
+      await httpd.stop();
       await release(a);
     }
   });
@@ -274,11 +293,11 @@ describe.skipIf(!ready)('slirp4netns attached to a namespace, as the test user',
     const port = await freePort();
     const a = await attach({ ...base, mode: 'slirp4netns', publish: [{ hostIp: '127.0.0.1', hostPort: port, containerPort: 5353, protocol: 'udp' }] });
     expect(a.ok, a.message).toBe(true);
-    const echo = spawn('runuser', ['-u', user.name, '--', 'nsenter', '-t', String(a.pid), '-U', '-n', '--preserve-credentials', '--', 'perl', '-e', UDP_ECHO, '5353'], { stdio: 'ignore' });
+    const echo = serveInside(a, ['perl', '-e', UDP_ECHO, '5353']);
     try {
       expect(await udpExchange(port, 'ping')).toBe('echo:ping');
     } finally {
-      echo.kill('SIGKILL');
+      await echo.stop();
       await release(a);
     }
   });
@@ -308,7 +327,7 @@ describe.skipIf(!ready)('slirp4netns attached to a namespace, as the test user',
       const www = tempDir('flux-www-');
       chmodSync(www, 0o755);
       writeFileSync(join(www, 'index.html'), `namespace ${i}\n`, { mode: 0o644 });
-      return spawn('runuser', ['-u', user.name, '--', 'nsenter', '-t', String(x.pid), '-U', '-n', '--preserve-credentials', '--', 'busybox', 'httpd', '-f', '-p', '80', '-h', www], { stdio: 'ignore' });
+      return serveInside(x, ['busybox', 'httpd', '-f', '-p', '80', '-h', www]);
     });
     try {
       for (const [port, want] of [[p1, 'namespace 0'], [p2, 'namespace 1']] as const) {
@@ -320,7 +339,7 @@ describe.skipIf(!ready)('slirp4netns attached to a namespace, as the test user',
         expect(body).toContain(want);
       }
     } finally {
-      for (const s of servers) s.kill('SIGKILL');
+      for (const s of servers) await s.stop();
       await release(a);
       await release(b);
     }
@@ -398,7 +417,7 @@ describe.skipIf(!ready)('pasta attached to a namespace, as the test user', () =>
       const www = tempDir('flux-www-');
       chmodSync(www, 0o755);
       writeFileSync(join(www, 'index.html'), 'served through pasta\n', { mode: 0o644 });
-      const httpd = spawn('runuser', ['-u', user.name, '--', 'nsenter', '-t', String(a.pid), '-U', '-n', '--preserve-credentials', '--', 'busybox', 'httpd', '-f', '-p', '80', '-h', www], { stdio: 'ignore' });
+      const httpd = serveInside(a, ['busybox', 'httpd', '-f', '-p', '80', '-h', www]);
       try {
         let body = '';
         for (let i = 0; i < 50 && !body.includes('served'); i++) {
@@ -407,7 +426,7 @@ describe.skipIf(!ready)('pasta attached to a namespace, as the test user', () =>
         }
         expect(body).toContain('served through pasta');
       } finally {
-        httpd.kill('SIGKILL');
+        await httpd.stop();
       }
     } finally {
       await release(a);
