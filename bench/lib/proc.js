@@ -1,6 +1,6 @@
 /** Timed child processes. */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -58,4 +58,37 @@ export function has(cmd) {
 
 export function log(msg) {
   process.stderr.write(`bench: ${msg}\n`);
+}
+
+/**
+ * Waits (untimed) until no process of ours with one of these command names is left, for at
+ * most `timeoutMs`. `podman run --rm` returns while conmon finishes the container's cleanup
+ * (and its slirp4netns still runs) for a second or two: timed then, the next contender would
+ * pay for that work.
+ */
+export function waitForExit(names, timeoutMs = 10_000) {
+  const uid = process.getuid();
+  const deadline = Date.now() + timeoutMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    if (!processesNamed(names, uid).length || Date.now() > deadline) return;
+    Atomics.wait(pause, 0, 0, 20);
+  }
+}
+
+function processesNamed(names, uid) {
+  const found = [];
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const name = /^Name:\s+(.*)$/m.exec(status)?.[1];
+      const owner = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+      const state = /^State:\s+(\S)/m.exec(status)?.[1];
+      if (owner === uid && state !== 'Z' && names.includes(name)) found.push(Number(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
 }

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { interleave } from '../lib/loop.js';
-import { must } from '../lib/proc.js';
+import { must, waitForExit } from '../lib/proc.js';
 import { topOfProfile } from '../lib/cpu-profile.js';
 
 export function prepareWarmStore(ctx, images) {
@@ -27,6 +27,17 @@ export function unpackedTree(ctx, store, image) {
   return existsSync(join(dir, 'bin')) ? dir : undefined;
 }
 
+/**
+ * `podman run --rm`, timed until it returns, as its users see it; then, untimed, until the
+ * conmon and slirp4netns it leaves behind for the container's cleanup are gone, so that the
+ * next contender does not run alongside them.
+ */
+function podmanRun(ctx, args) {
+  const r = ctx.podman(['run', '--rm', ...args]);
+  waitForExit(['conmon', 'slirp4netns', 'podman']);
+  return r;
+}
+
 export function benchWarm(ctx) {
   const store = prepareWarmStore(ctx, ['busybox']);
   const ref = ctx.ref('busybox');
@@ -34,9 +45,9 @@ export function benchWarm(ctx) {
   const tree = unpackedTree(ctx, store, 'busybox');
   const contenders = [
     { name: 'flux none', run: () => ctx.flux(['run', '--network', 'none', ref, '--', 'true'], { store }) },
-    { name: 'podman none', run: () => (pulled.code ? pulled : ctx.podman(['run', '--rm', '--network', 'none', ref, 'true'])) },
+    { name: 'podman none', run: () => (pulled.code ? pulled : podmanRun(ctx, ['--network', 'none', ref, 'true'])) },
     { name: 'flux default', run: () => ctx.flux(['run', ref, '--', 'true'], { store }) },
-    { name: 'podman default', run: () => (pulled.code ? pulled : ctx.podman(['run', '--rm', ref, 'true'])) },
+    { name: 'podman default', run: () => (pulled.code ? pulled : podmanRun(ctx, [ref, 'true'])) },
     {
       name: 'bwrap',
       run: () => (tree ? ctx.run('bwrap', ['--unshare-all', '--die-with-parent', '--ro-bind', tree, '/', '--proc', '/proc', '--dev', '/dev', '/bin/true']) : { code: 1, stderr: 'no unpacked busybox tree in the flux store' }),
