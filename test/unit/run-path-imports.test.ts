@@ -211,6 +211,16 @@ describe('the bundle', () => {
     // An installation made by root serves its users: they must be able to read it.
     expect((await stat(join(ROOT, 'dist', entry.codeCache as string))).mode & 0o044).toBe(0o044);
   });
+
+  it('writes chunks of ASCII only, with the messages that had other characters unchanged', async () => {
+    const chunks = Object.keys(JSON.parse(await readFile(join(ROOT, 'dist/flux-chunks.json'), 'utf8')) as Record<string, string[]>);
+    const outside: string[] = [];
+    for (const c of chunks) if (/[^\x00-\x7f]/.test(await readFile(join(ROOT, 'dist', c), 'utf8'))) outside.push(c);
+    expect(outside).toEqual([]);
+    // Escaped in the chunk, the ellipsis of `flux pull --help` still prints as one.
+    const help = execFileSync(process.execPath, [join(ROOT, 'bin/flux.js'), 'pull', '--help'], { encoding: 'utf8' });
+    expect(help).toContain('localhost:5000/app@sha256:\u2026,');
+  });
 });
 
 describe('the code cache a run teaches', () => {
