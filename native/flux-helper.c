@@ -1235,6 +1235,23 @@ static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGU
 
 static void noop(int s) { (void)s; }
 
+/*
+ * With a terminal, the pty belongs to the command's user (as a login terminal does), who can then
+ * reopen it by name, and /dev/console is that pty, as runc and podman make it.
+ */
+static void setup_console(int slave, const struct plan *p)
+{
+  if (fchown(slave, p->uid, (gid_t)-1) < 0)
+    fail("chown", "the terminal");
+  int target = open("/dev/console", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (target < 0 && errno == EEXIST)
+    return; /* the user mounted something there (-v): theirs wins */
+  if (target < 0)
+    fail("create", "/dev/console");
+  bind_fd(slave, "", 0, 0, target, "/dev/console");
+  close(target);
+}
+
 static int status_code(int st)
 {
   if (WIFEXITED(st))
@@ -1331,6 +1348,7 @@ static _Noreturn void run_init(const struct plan *p)
       ioctl(master, TIOCSWINSZ, &ws);
     else
       copy_winsize(1, master);
+    setup_console(slave, p);
   }
 
   sigset_t mask, old;

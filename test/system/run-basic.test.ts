@@ -321,6 +321,22 @@ describe('flux run as the unprivileged user', () => {
     expect(r.stdout).toMatch(/^30 100\r?$/m);
   });
 
+  it('makes /dev/console the terminal with -t, owned like the terminal by the command\'s user, and has none without -t', async () => {
+    requireTool('script');
+    const bin = await fluxBin();
+    const script = `ls -ln $(tty) /dev/console; echo through-the-console > /dev/console`;
+    const inner = `${process.execPath} ${bin} run --network none -t -u 1000:1000 ${busybox} -- sh -c '${script}'`;
+    const r = await runAs(await testUser(), 'script', ['-qefc', inner, '/dev/null'], { store });
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split(/\r?\n/).filter((l) => l.startsWith('c'));
+    // Both name the same device (136, 0), and the user owns it.
+    expect(lines).toHaveLength(2);
+    for (const l of lines) expect(l).toMatch(/^crw--w----\s+1\s+1000\s+5\s+136,\s+0\s/);
+    expect(r.stdout).toContain('through-the-console');
+    const plain = await run([busybox, '--', 'sh', '-c', 'test -e /dev/console && echo present || echo absent']);
+    expect(plain.stdout).toBe('absent\n');
+  });
+
   it('passes stdin only with -i', async () => {
     const a = await run(['-i', busybox, '--', 'cat'], { input: 'hello\n' });
     expect(a.stdout).toBe('hello\n');
