@@ -33,7 +33,11 @@ export class Store {
   /** Opens (creating if needed) the store at `root`, default FLUX_STORE / $XDG_DATA_HOME/flux / ~/.local/share/flux. */
   static open(root: string = defaultStoreRoot()): Store {
     try {
-      for (const d of STORE_DIRS) mkdirSync(join(root, d), { recursive: true, mode: 0o700 });
+      for (const d of STORE_DIRS) {
+        const dir = join(root, d);
+        // A store that exists (every run's case) costs one stat a directory, not a mkdir and a stat.
+        if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) mkdirSync(dir, { recursive: true, mode: 0o700 });
+      }
     } catch (err) {
       throw storeIoError(err, root, 'creating it');
     }
