@@ -61,17 +61,22 @@ export function log(msg) {
 }
 
 /**
- * Waits (untimed) until no process of ours with one of these command names is left, for at
- * most `timeoutMs`. `podman run --rm` returns while conmon finishes the container's cleanup
- * (and its slirp4netns still runs) for a second or two: timed then, the next contender would
- * pay for that work.
+ * The processes of ours with one of these command names, to wait for later with waitForExit.
+ * `podman run --rm` returns while conmon finishes the container's cleanup (and its slirp4netns
+ * still runs) for a second or two: timed then, the next contender would pay for that work.
  */
-export function waitForExit(names, timeoutMs = 10_000) {
+export function snapshotProcesses(names) {
+  return new Set(processesNamed(names, process.getuid()));
+}
+
+/** Waits (untimed), at most `timeoutMs`, until those named processes not in `before` are gone. */
+export function waitForExit(names, before, timeoutMs = 10_000) {
   const uid = process.getuid();
   const deadline = Date.now() + timeoutMs;
   const pause = new Int32Array(new SharedArrayBuffer(4));
   for (;;) {
-    if (!processesNamed(names, uid).length || Date.now() > deadline) return;
+    const left = processesNamed(names, uid).filter((pid) => !before.has(pid));
+    if (!left.length || Date.now() > deadline) return;
     Atomics.wait(pause, 0, 0, 20);
   }
 }

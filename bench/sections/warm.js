@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { interleave } from '../lib/loop.js';
-import { must, waitForExit } from '../lib/proc.js';
+import { must, snapshotProcesses, waitForExit } from '../lib/proc.js';
 import { topOfProfile } from '../lib/cpu-profile.js';
 
 export function prepareWarmStore(ctx, images) {
@@ -29,12 +29,14 @@ export function unpackedTree(ctx, store, image) {
 
 /**
  * `podman run --rm`, timed until it returns, as its users see it; then, untimed, until the
- * conmon and slirp4netns it leaves behind for the container's cleanup are gone, so that the
- * next contender does not run alongside them.
+ * conmon and slirp4netns it left behind for the container's cleanup are gone (others that ran
+ * before it are not waited for), so that the next contender does not run alongside them.
  */
 function podmanRun(ctx, args) {
+  const names = ['conmon', 'slirp4netns', 'podman'];
+  const before = snapshotProcesses(names);
   const r = ctx.podman(['run', '--rm', ...args]);
-  waitForExit(['conmon', 'slirp4netns', 'podman']);
+  waitForExit(names, before);
   return r;
 }
 
