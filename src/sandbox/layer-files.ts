@@ -11,10 +11,12 @@ export function readLayerFile(lowersTopFirst: string[], rel: string): string | u
     const p = join(layer, rel);
     let st;
     try {
-      st = lstatSync(p);
+      // A layer without the file is the common case (a file of the base layer): no exception for it.
+      st = lstatSync(p, { throwIfNoEntry: false });
     } catch {
-      continue;
+      continue; // e.g. a file where the path expects a directory
     }
+    if (st === undefined) continue;
     if (!st.isFile()) return undefined;
     if (st.size > 4 * 1024 * 1024) return undefined;
     try {

@@ -1,4 +1,4 @@
-import { accessSync, constants, openSync, closeSync } from 'node:fs';
+import { accessSync, constants, openSync, closeSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FluxError, errnoCode } from '../errors.js';
 
@@ -9,11 +9,13 @@ export function findExecutable(name: string): string | undefined {
   for (const dir of (process.env.PATH || DEFAULT_PATH).split(':')) {
     if (!dir) continue;
     const candidate = join(dir, name);
+    // Most directories of PATH lack it: a stat that does not throw skips them cheaply.
+    if (!statSync(candidate, { throwIfNoEntry: false })?.isFile()) continue;
     try {
       accessSync(candidate, constants.X_OK);
       return candidate;
     } catch {
-      // not here
+      // not executable by us
     }
   }
   return undefined;
