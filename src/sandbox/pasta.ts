@@ -7,7 +7,8 @@ import type { NetworkAttachment, NetworkRequest, PortForward } from './network-t
 import { hostsFile } from './network.js';
 import { planForwards } from './slirp4netns.js';
 import { randomHex } from './rootfs.js';
-import { boolOption, checkTun, findExecutable, lastLine, tunError, unknownOption } from './slirp-support.js';
+import { findExecutable } from '../executables.js';
+import { boolOption, checkTun, lastLine, tunError, unknownOption } from './slirp-support.js';
 
 /** Where pasta answers DNS queries in the container (it forwards them to the host's resolver). */
 export const PASTA_DNS = '169.254.1.1';

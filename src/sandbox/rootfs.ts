@@ -9,6 +9,7 @@ import { accessSync, closeSync, constants, mkdirSync, openSync, readdirSync, rea
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FluxError } from '../errors.js';
+import { findExecutable } from '../executables.js';
 import { isAlive } from '../pid-alive.js';
 import type { RootfsSpec } from './plan.js';
 import { runInUserNamespace, spawnInUserNamespace, isRealRoot } from './userns.js';
@@ -117,17 +118,7 @@ export async function removeTree(paths: string[]): Promise<void> {
 }
 
 export function findFuseOverlayfs(): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':').concat(['/usr/bin', '/usr/local/bin'])) {
-    if (!dir) continue;
-    const p = join(dir, 'fuse-overlayfs');
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // next
-    }
-  }
-  return undefined;
+  return findExecutable('fuse-overlayfs', ['/usr/bin', '/usr/local/bin']);
 }
 
 function fuseUsable(): boolean {

@@ -1,25 +1,5 @@
-import { accessSync, constants, openSync, closeSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { constants, openSync, closeSync } from 'node:fs';
 import { FluxError, errnoCode } from '../errors.js';
-
-const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin';
-
-/** The absolute path of an executable on $PATH (or the usual directories when PATH is unset). */
-export function findExecutable(name: string): string | undefined {
-  for (const dir of (process.env.PATH || DEFAULT_PATH).split(':')) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    // Most directories of PATH lack it: a stat that does not throw skips them cheaply.
-    if (!statSync(candidate, { throwIfNoEntry: false })?.isFile()) continue;
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not executable by us
-    }
-  }
-  return undefined;
-}
 
 /**
  * slirp4netns and pasta both create a tap device, which needs /dev/net/tun readable and writable

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
-import { readlinkSync, rmSync } from 'node:fs';
+import { lstatSync, readlinkSync, rmSync } from 'node:fs';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { FluxError } from '../errors.js';
@@ -9,7 +9,8 @@ import { SLIRP_DEVICE, type LaunchedHelper, type NetworkAttachment, type Network
 import { hostsFile } from './network.js';
 import { parseExposedPorts } from './publish-spec.js';
 import { randomHex } from './rootfs.js';
-import { boolOption, checkTun, findExecutable, lastLine, tunError, unknownOption } from './slirp-support.js';
+import { findExecutable } from '../executables.js';
+import { boolOption, checkTun, lastLine, tunError, unknownOption } from './slirp-support.js';
 
 /** The addresses slirp4netns gives with its default CIDR 10.0.2.0/24. */
 export const SLIRP = { guest: '10.0.2.100', gateway: '10.0.2.2', dns: '10.0.2.3', device: SLIRP_DEVICE } as const;
@@ -137,11 +138,13 @@ function resolvConfInSandbox(): boolean {
   let path = '/etc/resolv.conf';
   for (let hop = 0; hop < 16; hop++) {
     if (!/^\/(etc|run)\//.test(path)) return false;
+    // Not a link (or absent): nothing outside /etc and /run is needed.
+    if (!lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink()) return true;
     let target: string;
     try {
       target = readlinkSync(path);
     } catch {
-      return true; // not a link (or absent): nothing outside /etc and /run is needed
+      return true;
     }
     path = resolvePath(dirname(path), target);
   }

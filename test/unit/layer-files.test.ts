@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readLayerFile } from '../../dist/src/sandbox/layer-files.js';
-import { findExecutable } from '../../dist/src/sandbox/slirp-support.js';
+import { findExecutable } from '../../dist/src/executables.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'flux-layer-files-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

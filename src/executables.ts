@@ -1,0 +1,25 @@
+/** Finding the system programs flux starts (slirp4netns, pasta, fuse-overlayfs) on $PATH. */
+import { accessSync, constants, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin';
+
+/**
+ * The absolute path of an executable file on $PATH (or the usual directories when PATH is unset),
+ * then in `alsoIn`.
+ */
+export function findExecutable(name: string, alsoIn: string[] = []): string | undefined {
+  for (const dir of [...(process.env.PATH || DEFAULT_PATH).split(':'), ...alsoIn]) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    // Most directories of PATH lack it: a stat that does not throw skips them cheaply.
+    if (!statSync(candidate, { throwIfNoEntry: false })?.isFile()) continue;
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not executable by us
+    }
+  }
+  return undefined;
+}
