@@ -12,13 +12,13 @@ export function findExecutable(name: string, alsoIn: string[] = []): string | un
   for (const dir of [...(process.env.PATH || DEFAULT_PATH).split(':'), ...alsoIn]) {
     if (!dir) continue;
     const candidate = join(dir, name);
-    // Most directories of PATH lack it: a stat that does not throw skips them cheaply.
-    if (!statSync(candidate, { throwIfNoEntry: false })?.isFile()) continue;
     try {
+      // Most directories of PATH lack it: they are skipped without an exception.
+      if (!statSync(candidate, { throwIfNoEntry: false })?.isFile()) continue;
       accessSync(candidate, constants.X_OK);
       return candidate;
     } catch {
-      // not executable by us
+      // a directory we may not search, or a file we may not execute
     }
   }
   return undefined;

@@ -138,10 +138,10 @@ function resolvConfInSandbox(): boolean {
   let path = '/etc/resolv.conf';
   for (let hop = 0; hop < 16; hop++) {
     if (!/^\/(etc|run)\//.test(path)) return false;
-    // Not a link (or absent): nothing outside /etc and /run is needed.
-    if (!lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink()) return true;
     let target: string;
     try {
+      // Not a link (or absent): nothing outside /etc and /run is needed.
+      if (!lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink()) return true;
       target = readlinkSync(path);
     } catch {
       return true;

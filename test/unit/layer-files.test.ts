@@ -64,7 +64,8 @@ describe('findExecutable', () => {
     mkdirSync(join(exec, 'subdir-tool'), { recursive: true });
     const saved = process.env.PATH;
     try {
-      process.env.PATH = [missing, plain, exec].join(':');
+      // A PATH entry that is a file, not a directory, is passed over too.
+      process.env.PATH = [missing, join(plain, 'tool'), plain, exec].join(':');
       // Root may execute what is executable by anyone only: 0644 stays unexecutable for it too.
       expect(findExecutable('tool')).toBe(join(exec, 'tool'));
       expect(findExecutable('subdir-tool')).toBeUndefined();
