@@ -224,6 +224,17 @@ describe.skipIf(!ready)('flux run networking (slirp4netns by default), as the te
     await expectClean();
   }, 30_000);
 
+  it('finds slirp4netns past a PATH directory the user may not search', async () => {
+    // Made here as root (or by the user running the tests), mode 0700: searching it is refused.
+    const closed = tempDir('flux-closed-bin-');
+    chmodSync(closed, 0o700);
+    if (process.getuid?.() !== 0) chmodSync(closed, 0o000);
+    const r = await flux(['run', BUSYBOX, '--', 'cat', '/proc/net/route'], { env: { PATH: `${closed}:/usr/local/bin:/usr/bin:/bin` } });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^tap0\s+00000000\s/m);
+  });
+
   it('a slirp4netns that writes more on stderr than its pipe holds still brings the network up', async () => {
     // flux reads that pipe only on a failure: a full pipe must not stop slirp4netns.
     const slirp = fakeSlirp(`#!/bin/sh\nhead -c 1048576 /dev/zero | tr '\\0' x >&2\nexec ${which('slirp4netns')} "$@"\n`);
