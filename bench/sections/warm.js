@@ -56,7 +56,7 @@ export function benchWarm(ctx) {
     },
     { name: 'node -e 0', run: () => ctx.run(process.execPath, ['-e', '0']) },
   ];
-  const res = interleave(contenders, { runs: ctx.runs, warmups: 2, label: 'warm start' });
+  const res = interleave(contenders, { runs: ctx.warmRuns ?? ctx.runs, warmups: 2, label: 'warm start' });
 
   // Peak RSS of a warm run, and where the time goes (FLUX_TIMING phases, a CPU profile).
   const rss = [];
