@@ -15,9 +15,10 @@ const argv = process.argv.slice(2);
 loadCli()
   .then(async ({ cli, learn }) => {
     await cli.main(argv);
-    // The first run that got as far as its command teaches the code cache what a run compiles
-    // (125 is flux's own failure; any other status is the command's).
-    if (process.exitCode !== 125 && cli.withDefaultCommand(argv)[0] === 'run') learn();
+    // The first run of each kind that got as far as its command teaches the code cache what such
+    // a run compiles (125 is flux's own failure; any other status is the command's).
+    const kind = cli.runKind?.();
+    if (process.exitCode !== 125 && kind) learn(kind);
   })
   .catch((err) => {
     process.stderr.write(`flux: internal error: ${err?.message ?? String(err)}\n`);

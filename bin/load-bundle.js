@@ -7,7 +7,8 @@
  * Two caches: the build's, beside the chunk (the top level and the run command's definition),
  * and the user's own, written after their first run of an image, which also holds every function
  * that run compiled on its way (reading the image, building the sandbox): a few ms more off each
- * later run. V8 refuses a cache made by another Node or with other flags (`cachedDataRejected`);
+ * later run. It is written again after the first run of each other kind (another network), whose
+ * code it did not hold yet. V8 refuses a cache made by another Node or with other flags (`cachedDataRejected`);
  * the chunk then compiles as usual and the user's cache is written afresh. A cache is only ever
  * read for the chunk it was made from: the chunk's name carries a hash of its content, and each
  * cache is named after the chunk.
@@ -70,6 +71,15 @@ function readCache(file) {
   }
 }
 
+/** The kinds of run a learned cache has seen (see learn), one a line. */
+function readKinds(file) {
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
 function writeAtomic(file, data, mode) {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, data, { mode });
@@ -87,7 +97,8 @@ function userCacheFile(chunk, id) {
 
 /**
  * The command line's exports (`main` and friends), from the bundle or from the tsc output, and
- * `learn()`: after a run, keep what it compiled in the user's cache unless it came from there.
+ * `learn(kind)`: after a run, keep what it compiled in the user's cache, unless that cache was used
+ * and has learned this kind of run already.
  */
 async function loadCli() {
   const entry = bundleEntry();
@@ -97,13 +108,20 @@ async function loadCli() {
   const ownData = own && readCache(own);
   const script = compile(main, ownData ?? (entry.codeCache ? readCache(join(DIST, entry.codeCache)) : undefined));
   const fromOwn = ownData !== undefined && !script.cachedDataRejected;
-  const learn = () => {
-    if (fromOwn || !own) return;
+  const learn = (kind) => {
+    if (!own) return;
+    const kindsFile = `${own}.kinds`;
+    // A run of another kind (another network) compiled code the cache lacks: learned once more,
+    // the cache then holds both (the functions it brought were compiled too).
+    const learned = fromOwn ? readKinds(kindsFile) : [];
+    if (learned.includes(kind)) return;
     try {
       mkdirSync(dirname(own), { recursive: true, mode: 0o700 });
       writeAtomic(own, script.createCachedData(), 0o600);
+      writeAtomic(kindsFile, `${[...learned, kind].join('\n')}\n`, 0o600);
       // Caches of earlier builds or other Node versions would only pile up.
-      for (const name of readdirSync(dirname(own))) if (name !== basename(own)) rmSync(join(dirname(own), name), { force: true });
+      const keep = new Set([basename(own), basename(kindsFile)]);
+      for (const name of readdirSync(dirname(own))) if (!keep.has(name)) rmSync(join(dirname(own), name), { force: true });
     } catch {
       // Only a speed-up: a read-only or full home changes nothing else.
     }

@@ -79,3 +79,4 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 export { FluxError };
+export { runKind } from './run.js';

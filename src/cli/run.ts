@@ -105,6 +105,21 @@ export function runOptionsFromCli(o: CliRunOpts): RunOptions {
   };
 }
 
+/**
+ * What kind of run the last `flux run` was, as far as the code it needs goes (its network and
+ * whether it forwarded ports): the learned code cache (bin/load-bundle.js) learns each kind once.
+ */
+let lastRunKind: string | undefined;
+
+export function runKind(): string | undefined {
+  return lastRunKind;
+}
+
+function kindOf(o: CliRunOpts): string {
+  const network = (o.network ?? 'slirp4netns').split(':')[0];
+  return `run:${network}${(o.publish?.length ?? 0) > 0 || o.publishAll ? '+ports' : ''}`;
+}
+
 export function register(program: Command): void {
   const cmd = program
     .command('run')
@@ -116,6 +131,7 @@ export function register(program: Command): void {
   addRunOptions(cmd).action(async (image: string, command: string[], o: CliRunOpts) => {
     const { runCommand } = await import('../commands/run.js');
     const argv = command[0] === '--' ? command.slice(1) : command;
+    lastRunKind = kindOf(o);
     process.exitCode = await runCommand(image, argv, runOptionsFromCli(o));
   });
 }

@@ -224,7 +224,7 @@ describe('the bundle', () => {
 });
 
 describe('the code cache a run teaches', () => {
-  it('is written by the first run of an image, used as is by the next, and replaced when V8 refuses it', async () => {
+  it('is written by the first run of each kind (network), used as is by the next, and replaced when V8 refuses it', async () => {
     const cache = await mkdtemp(join(tmpdir(), 'flux-code-cache-'));
     try {
       await chmod(cache, 0o755);
@@ -258,18 +258,34 @@ describe('the code cache a run teaches', () => {
       // More than the build's cache: it also holds the functions the run compiled.
       expect(learned.size).toBeGreaterThan((await stat(join(ROOT, 'dist', entry.codeCache))).size);
 
+      const kinds = `${file}.kinds`;
+      expect(await readFile(kinds, 'utf8')).toBe('run:none\n');
+
       const second = await runFlux(['run', '--network', 'none', image, '--', 'echo', 'two'], { store, env });
       expect(second.stdout).toBe('two\n');
-      // Accepted by V8, so not written again.
+      // Accepted by V8, and this kind of run already learned: not written again.
       expect((await stat(file)).mtimeMs).toBe(learned.mtimeMs);
 
+      // A run of another kind compiles code the cache lacks: learned once, and kept.
+      const host = await runFlux(['run', '--network', 'host', image, '--', 'echo', 'host'], { store, env });
+      expect(host.stdout).toBe('host\n');
+      const both = await stat(file);
+      expect(both.mtimeMs).toBeGreaterThan(learned.mtimeMs);
+      expect(both.size).toBeGreaterThan(learned.size);
+      expect(await readFile(kinds, 'utf8')).toBe('run:none\nrun:host\n');
+      const again = await runFlux(['run', '--network', 'host', image, '--', 'echo', 'again'], { store, env });
+      expect(again.stdout).toBe('again\n');
+      expect((await stat(file)).mtimeMs).toBe(both.mtimeMs);
+
       // Bytes V8 refuses do no harm: the run compiles as usual and the cache is made anew.
-      const junk = Buffer.alloc(learned.size, 7);
+      const junk = Buffer.alloc(both.size, 7);
       await writeFile(file, junk);
       const third = await runFlux(['run', '--network', 'none', image, '--', 'echo', 'three'], { store, env });
       expect(third.code).toBe(0);
       expect(third.stdout).toBe('three\n');
       expect((await readFile(file)).equals(junk)).toBe(false);
+      // Made anew, it has learned only the run that made it.
+      expect(await readFile(kinds, 'utf8')).toBe('run:none\n');
     } finally {
       await rm(cache, { recursive: true, force: true });
     }
