@@ -117,10 +117,6 @@ export async function removeTree(paths: string[]): Promise<void> {
   }
 }
 
-export function findFuseOverlayfs(): string | undefined {
-  return findExecutable('fuse-overlayfs', ['/usr/bin', '/usr/local/bin']);
-}
-
 function fuseUsable(): boolean {
   try {
     accessSync('/dev/fuse', constants.R_OK | constants.W_OK);
@@ -146,7 +142,7 @@ function fuseError(): FluxError {
 export function overlaySpec(choice: 'auto' | 'native' | 'fuse', rd: RunDir, lowers: string[]): RootfsSpec {
   const spec: RootfsSpec = { kind: 'overlay', root: rd.root, upper: rd.upper, work: rd.work, lowers, userxattr: !isRealRoot() };
   if (choice === 'native') return spec;
-  const bin = findFuseOverlayfs();
+  const bin = findExecutable('fuse-overlayfs', ['/usr/bin', '/usr/local/bin']);
   if (choice === 'fuse') {
     if (!bin || !fuseUsable()) throw fuseError();
     return { ...spec, fuse: { bin, only: true } };

@@ -205,23 +205,25 @@ describe.skipIf(!ready)('flux run networking (slirp4netns by default), as the te
     return { env: { PATH: `${bin}:/usr/local/bin:/usr/bin:/bin` } };
   }
 
-  it('a slirp4netns that fails to start: one sentence quoting it, exit 125, and the command never runs', async () => {
-    const slirp = fakeSlirp('#!/bin/sh\necho "fake slirp4netns: cannot attach to the namespace" >&2\nexit 1\n');
-    const r = await flux(['run', BUSYBOX, '--', 'echo', 'THE-COMMAND-RAN'], slirp);
+  /** A run whose slirp4netns never brings the network up: one sentence saying why, exit 125, and the command never runs. */
+  async function expectNetworkRefused(script: string, why: string): Promise<void> {
+    const r = await flux(['run', BUSYBOX, '--', 'echo', 'THE-COMMAND-RAN'], fakeSlirp(script));
     expect(r.code).toBe(125);
     expect(r.stdout).not.toContain('THE-COMMAND-RAN');
-    expect(r.stderr).toBe('flux: slirp4netns failed to set up the container network: it exited before the network was configured (fake slirp4netns: cannot attach to the namespace). Run with --network none to do without a network, or check that slirp4netns works (slirp4netns --version).\n');
+    expect(r.stderr).toBe(`flux: slirp4netns failed to set up the container network: ${why}. Run with --network none to do without a network, or check that slirp4netns works (slirp4netns --version).\n`);
     await expectClean();
+  }
+
+  it('a slirp4netns that fails to start: one sentence quoting it, exit 125, and the command never runs', async () => {
+    await expectNetworkRefused(
+      '#!/bin/sh\necho "fake slirp4netns: cannot attach to the namespace" >&2\nexit 1\n',
+      'it exited before the network was configured (fake slirp4netns: cannot attach to the namespace)',
+    );
   });
 
   it('a slirp4netns that never gets ready: after 10 s one sentence, exit 125, the command never runs', async () => {
     // Never writes its ready fd; leaves when its exit fd (3) closes, as slirp4netns does.
-    const slirp = fakeSlirp('#!/bin/sh\necho "fake slirp4netns: stuck" >&2\nread line <&3\n');
-    const r = await flux(['run', BUSYBOX, '--', 'echo', 'THE-COMMAND-RAN'], slirp);
-    expect(r.code).toBe(125);
-    expect(r.stdout).not.toContain('THE-COMMAND-RAN');
-    expect(r.stderr).toBe('flux: slirp4netns failed to set up the container network: it did not configure the network within 10 s (fake slirp4netns: stuck). Run with --network none to do without a network, or check that slirp4netns works (slirp4netns --version).\n');
-    await expectClean();
+    await expectNetworkRefused('#!/bin/sh\necho "fake slirp4netns: stuck" >&2\nread line <&3\n', 'it did not configure the network within 10 s (fake slirp4netns: stuck)');
   }, 30_000);
 
   it('finds slirp4netns past a PATH directory the user may not search', async () => {
