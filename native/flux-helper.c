@@ -25,12 +25,15 @@
  *   N                       the network helper we started is ready; the command starts now
  *   S                       the network helper we started went away: before it was ready (then
  *                           exit 125), or while the command ran (Node warns)
+ *   C<status>               the command ended and nothing runs in the container any more; the
+ *                           helper cleans up meanwhile
  *   D<status>               the run is over and cleaned up; the helper only exits after this
  * Node -> helper: "G\n" (go) or "A\n" (abort).
  *
  * Process tree of a run (rootless):
- *   node ─ helper (new user/mnt/uts/ipc/cgroup[/net] ns; mounts the rootfs; supervises; cleans up)
- *            └─ init (pid 1 of a new pid ns; mounts /proc, /dev…, pivots; reaps, forwards signals)
+ *   node ─ helper (new user/mnt/uts/ipc/cgroup[/net] ns; makes the rootfs; supervises; cleans up)
+ *            └─ init (pid 1 of a new pid ns; attaches the rootfs, mounts /proc, /dev…, pivots;
+ *                     reaps, forwards signals; ends what the command left running)
  *                 └─ command
  * Every level dies with its parent (PR_SET_PDEATHSIG), so kill -9 of flux leaves no process.
  */
@@ -719,6 +722,8 @@ static int dev_null_fd(void)
 /* The run's own files (see make_files_layer): the tmpfs holding them, and whether the root has them. */
 static int files_layer = -1;
 static int files_in_root;
+/* The native overlay, made but not yet attached anywhere (see attach_root). */
+static int root_mnt = -1;
 static int keep_files_writable;
 
 static void do_mount(const struct mount_op *m)
@@ -953,14 +958,24 @@ static int mount_overlay(const struct plan *p)
     errno = e;
     return -1;
   }
-  if (move_mount(mnt, "", AT_FDCWD, p->root, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
-    e = errno;
-    close(mnt);
-    errno = e;
-    return -1;
-  }
-  close(mnt);
+  /* Attached by init, in the container's mount namespace only (see attach_root). */
+  root_mnt = mnt;
   return 0;
+}
+
+/*
+ * The native overlay is mounted in init's mount namespace only: when the command ends, the
+ * helper need not unmount it (which would wait on init taking the container's other mounts
+ * down) and removes the run dir while init's exit releases the overlay.
+ */
+static void attach_root(const struct plan *p)
+{
+  if (root_mnt < 0)
+    return;
+  if (move_mount(root_mnt, "", AT_FDCWD, p->root, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    fail("mount overlay on", p->root);
+  close(root_mnt);
+  root_mnt = -1;
 }
 
 static pid_t fuse_pid = -1;
@@ -1287,6 +1302,29 @@ static ssize_t write_all(int fd, const char *b, size_t n)
   return (ssize_t)off;
 }
 
+/* Write end of the pipe on which init tells the helper the command's status (see report_end). */
+static int init_report = -1;
+
+/*
+ * The command has ended: end every process left in the container and reap them, then tell the
+ * helper the status before exiting. Nothing of the container runs any more, so the helper
+ * removes the run's state while our own exit takes the container's mounts down.
+ */
+static _Noreturn void report_end(int code)
+{
+  int st;
+  if (kill(-1, SIGKILL) == 0 || errno == ESRCH) {
+    while (waitpid(-1, &st, 0) > 0 || errno == EINTR)
+      ;
+    if (errno == ECHILD) {
+      unsigned char c = (unsigned char)code;
+      while (write(init_report, &c, 1) < 0 && errno == EINTR)
+        ;
+    }
+  }
+  _exit(code);
+}
+
 static _Noreturn void run_init(const struct plan *p)
 {
   die_with_parent();
@@ -1298,6 +1336,7 @@ static _Noreturn void run_init(const struct plan *p)
    */
   if (unshare(CLONE_NEWNS) < 0)
     fail("unshare", "mount namespace");
+  attach_root(p);
   /* fds from the helper's namespace name its mounts, not ours: open the root again. */
   close(root_fd);
   root_fd = open(p->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -1442,7 +1481,7 @@ static _Noreturn void run_init(const struct plan *p)
         while ((r = read(master, buf, sizeof buf)) > 0)
           write_all(1, buf, (size_t)r);
       }
-      _exit(code);
+      report_end(code);
     }
   }
   _exit(125);
@@ -1889,21 +1928,43 @@ static int run(int argc, char **argv)
     struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
     sigaction(forwarded[i], &sa, NULL);
   }
+  int ends[2] = { -1, -1 };
+  if (pipe2(ends, O_CLOEXEC) < 0)
+    ends[0] = ends[1] = -1;
   init_pid = fork();
   if (init_pid < 0)
     fail("fork", "init");
-  if (init_pid == 0)
+  if (init_pid == 0) {
+    init_report = ends[1];
     run_init(&p);
+  }
   close(root_fd);
+  if (root_mnt >= 0)
+    close(root_mnt);
+  if (ends[1] >= 0)
+    close(ends[1]);
   if (net_routes >= 0)
     close(net_routes);
   net_routes = -1;
 
-  int st = 0;
-  while (waitpid(init_pid, &st, 0) < 0 && errno == EINTR)
+  /* Init's word that the container is empty (report_end), or else its exit. */
+  int code = -1, st = 0;
+  unsigned char status;
+  ssize_t got = 0;
+  while (ends[0] >= 0 && (got = read(ends[0], &status, 1)) < 0 && errno == EINTR)
     ;
-  int code = status_code(st);
-  lap("init exited");
+  if (ends[0] >= 0 && got == 1) {
+    code = status;
+    lap("container empty");
+  } else {
+    while (waitpid(init_pid, &st, 0) < 0 && errno == EINTR)
+      ;
+    init_pid = -1;
+    code = status_code(st);
+    lap("init exited");
+  }
+  if (ends[0] >= 0)
+    close(ends[0]);
   /*
    * A network helper that went away on its own before we stop it (it failed after configuring
    * the network, or crashed): the command ran without a network. Node says so, quoting it.
@@ -1912,6 +1973,8 @@ static int run(int argc, char **argv)
     net_pid = -1;
     ctl_write("S\n");
   }
+  /* Node may go on with its own part of the ending while we clean up. */
+  ctl_write("C%d\n", code);
 
   /* Nobody is left to use the network helper: it goes meanwhile (stop_net_helper below reaps it). */
   if (net_pid > 0)
@@ -1929,6 +1992,13 @@ static int run(int argc, char **argv)
   lap("cleaned up");
   stop_net_helper();
   lap("network helper gone");
+  /* Init was only taking the container's mounts down: nothing of the run outlives flux. */
+  if (init_pid > 0) {
+    while (waitpid(init_pid, &st, 0) < 0 && errno == EINTR)
+      ;
+    init_pid = -1;
+    lap("init exited");
+  }
   /*
    * Everything is cleaned up: Node need not wait for our exit to finish before it goes on. Our
    * stdout and stderr go first, so output Node reads through pipes ends now, not at our exit.

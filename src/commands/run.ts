@@ -227,6 +227,7 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
   } finally {
     await sandbox.cancel();
     needs.launch?.release();
+    await sandbox.cleanedUp();
     // The helper removes the run dir when the run ends; one refused earlier, or a helper that
     // died, leaves it (with the image's sub-uid files, only removable in the user namespace).
     if (existsSync(rd.dir)) {

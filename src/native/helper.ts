@@ -34,6 +34,7 @@ export type HelperRecord =
   | { kind: 'exec'; errno: number; cmd: string }
   | { kind: 'warning'; text: string }
   | { kind: 'mapfail'; tool: string; text: string }
+  | { kind: 'ended'; status: number }
   | { kind: 'done'; status: number };
 
 export function parseRecord(line: string): HelperRecord | undefined {
@@ -62,9 +63,11 @@ export function parseRecord(line: string): HelperRecord | undefined {
       const [tool = '', text = ''] = body.split('\t');
       return { kind: 'mapfail', tool, text };
     }
+    case 'C':
     case 'D': {
-      const status = Number(body);
-      return Number.isInteger(status) && status >= 0 && status <= 255 ? { kind: 'done', status } : undefined;
+      const status = /^\d{1,3}$/.test(body) ? Number(body) : 256;
+      if (status > 255) return undefined;
+      return { kind: tag === 'C' ? 'ended' : 'done', status };
     }
     default:
       return undefined;

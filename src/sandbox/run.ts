@@ -108,9 +108,15 @@ function watchLaunched(pipe: Readable): LaunchedHelper & { settle(ready: boolean
 export class Sandbox {
   private readonly child: ChildProcess;
   private readonly ctl: Socket;
-  /** The helper's end: its exit (and its pipes' end), or, sooner, its word that all is cleaned up. */
+  /**
+   * The command's end: the helper's word that the container is empty (when Node's part of the
+   * ending may overlap the helper's clean-up), else as `gone`.
+   */
   private readonly over: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private finished: ((end: { code: number | null; signal: NodeJS.Signals | null }) => void) | undefined;
+  /** The helper's end: its exit (and its pipes' end), or, sooner, its word that all is cleaned up. */
+  private readonly gone: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private departed: ((end: { code: number | null; signal: NodeJS.Signals | null }) => void) | undefined;
   private failure: FluxError | undefined;
   private kind: string | undefined;
   private supervision: SupervisorOptions | undefined;
@@ -155,9 +161,13 @@ export class Sandbox {
     this.child.on('error', (err) => {
       this.failure ??= new FluxError('HELPER', `cannot start the sandbox helper: ${err.message}.`, { hint: 'Rebuild it with `npm run build`.' });
     });
+    this.gone = new Promise((resolve) => {
+      this.departed = resolve;
+      this.child.on('close', (code, signal) => resolve({ code, signal }));
+    });
     this.over = new Promise((resolve) => {
       this.finished = resolve;
-      this.child.on('close', (code, signal) => resolve({ code, signal }));
+      void this.gone.then(resolve);
     });
     // Gone, or done, without a word of the network helper's readiness: it never was.
     void this.over.then(() => this.netHelper?.settle(false));
@@ -206,6 +216,11 @@ export class Sandbox {
       case 'warning':
         this.supervision?.onWarning?.(rec.text);
         break;
+      case 'ended':
+        lap('helper ended');
+        // Output through pipes (a matrix) and a cgroup (limits) are only done with the helper.
+        if (!this.launch.output && !this.supervision?.onPid) this.finished?.({ code: rec.status, signal: null });
+        break;
       case 'done': {
         lap('helper done');
         // Only its exit is left, which must not keep flux waiting nor alive. Output through pipes
@@ -216,7 +231,7 @@ export class Sandbox {
         const finish = (): void => {
           this.child.unref();
           this.ctl.unref();
-          this.finished?.({ code: status, signal: null });
+          this.departed?.({ code: status, signal: null });
         };
         if (open === 0) finish();
         for (const p of piped) p?.once('end', () => --open === 0 && finish());
@@ -307,9 +322,10 @@ export class Sandbox {
   }
 
   /**
-   * No container will follow: the helper leaves (quietly) once its socket closes. Resolves when it
-   * is gone and any wiring has settled, so the network can be taken down after. Idempotent; after
-   * run() it only waits.
+   * No container will follow: the helper leaves (quietly) once its socket closes. Resolves when
+   * nothing runs in the container any more (the helper may still be cleaning up: see cleanedUp)
+   * and any wiring has settled, so the network can be taken down after. Idempotent; after run()
+   * it only waits.
    */
   async cancel(): Promise<void> {
     if (!this.settled) {
@@ -319,6 +335,11 @@ export class Sandbox {
     await this.over;
     await this.wiring;
   }
+
+  /** Resolves once the helper has cleaned up after the run (or is gone). */
+  async cleanedUp(): Promise<void> {
+    await this.gone;
+  }
 }
 
 /** Starts the helper on the namespace part of a plan (see Sandbox). */
@@ -327,6 +348,9 @@ export function startSandbox(ns: NamespaceSpec, launch: LaunchOptions): Sandbox 
 }
 
 /** A whole run in one call: start the helper, then hand it the container. */
-export function runSandbox(spec: SandboxSpec, opts: SupervisorOptions & LaunchOptions): Promise<SupervisorResult> {
-  return startSandbox(spec, opts).run(spec, opts);
+export async function runSandbox(spec: SandboxSpec, opts: SupervisorOptions & LaunchOptions): Promise<SupervisorResult> {
+  const sandbox = startSandbox(spec, opts);
+  const result = await sandbox.run(spec, opts);
+  await sandbox.cleanedUp();
+  return result;
 }

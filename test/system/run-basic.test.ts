@@ -170,6 +170,23 @@ describe('flux run as the unprivileged user', () => {
     expect(r.stdout.trim()).toBe('0');
   });
 
+  it('ends what the command left running, and its files go with the run dir', async () => {
+    // A sleeper that ignores the polite signals and a loop still creating files in the upper dir
+    // when the command exits: both must be gone, and the run dir with every file they made.
+    const marker = `sleep ${31000 + (process.pid % 1000)}`;
+    const r = await run([busybox, '--', 'sh', '-c', `(trap "" TERM HUP INT; ${marker}) & (while :; do : > /tmp/f$RANDOM; done) & sleep 0.2; echo left`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe('left');
+    expect(await runDirsEmpty()).toEqual([]);
+    const survivors: string[] = [];
+    for (const pid of await readdir('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (cmdline.replaceAll('\0', ' ').trim() === marker) survivors.push(pid);
+    }
+    expect(survivors).toEqual([]);
+  });
+
   it('forwards SIGTERM sent to flux to the command', async () => {
     const vol = await mkdtemp(join(tmpdir(), 'flux-sig-'));
     await chmod(vol, 0o777);
