@@ -312,10 +312,11 @@ export class Sandbox {
       opts.onWarning?.(`slirp4netns stopped while the command ran, so the container lost its network${detail ? ` (${detail})` : ''}.`);
     }
     if (rawTty) process.stdin.setRawMode(false);
-    // On the next turn of the event loop: flux that has nothing left to do exits before then,
-    // sparing the removal of seven signal handlers (about half a millisecond). A signal in
-    // between reaches a helper that has finished.
-    setImmediate(unforward);
+    // Signals still reach the helper while it cleans up (a Ctrl-C then must not end flux, and
+    // the helper with it, halfway). After that, on the next turn of the event loop: flux that has
+    // nothing left to do exits before then, sparing the removal of seven signal handlers (about
+    // half a millisecond). A signal in between reaches a helper that has finished.
+    void this.gone.then(() => setImmediate(unforward));
     const status = signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 125);
     const failure = this.failure;
     return { code: status, ...(failure ? { setupError: failure } : {}), ...(this.kind ? { rootfsKind: this.kind } : {}) };
