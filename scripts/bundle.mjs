@@ -85,7 +85,7 @@ function writeAtomic(path, data) {
 }
 
 /**
- * The main chunk is compiled by bin/load-bundle.js with a code cache, and code compiled that way
+ * The main chunk is compiled by bin/flux.js with a code cache, and code compiled that way
  * has no working import() (Node 20: the callback is not restored from a cache). Its lazy loads
  * must be of flux's own modules, which the bundle turns into require() of their chunks; a
  * package or built-in loaded lazily goes behind a small module of its own.
@@ -111,7 +111,7 @@ function refuseImportExpressions(fileName, code) {
  */
 function writeCodeCache(outDir, mainFile) {
   const cacheFile = `${mainFile}.v8`;
-  const script = `require(${JSON.stringify(join(ROOT, 'bin/load-bundle.js'))}).writeCodeCache(${JSON.stringify(join(outDir, mainFile))}, ${JSON.stringify(join(outDir, cacheFile))})`;
+  const script = `require(${JSON.stringify(join(ROOT, 'bin/flux.js'))}).writeCodeCache(${JSON.stringify(join(outDir, mainFile))}, ${JSON.stringify(join(outDir, cacheFile))})`;
   try {
     execFileSync(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'inherit'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
     return cacheFile;

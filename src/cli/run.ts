@@ -107,7 +107,7 @@ export function runOptionsFromCli(o: CliRunOpts): RunOptions {
 
 /**
  * What kind of run the last `flux run` was, as far as the code it needs goes (its network and
- * whether it forwarded ports): the learned code cache (bin/load-bundle.js) learns each kind once.
+ * whether it forwarded ports): the learned code cache (bin/flux.js) learns each kind once.
  */
 let lastRunKind: string | undefined;
 

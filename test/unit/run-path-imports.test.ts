@@ -51,7 +51,7 @@ const REGISTER = `
 import { register } from 'node:module';
 register('./hooks.mjs', import.meta.url);
 `;
-// The bundle's chunks are CommonJS, the main one entered in require.cache by bin/load-bundle.js.
+// The bundle's chunks are CommonJS, the main one entered in require.cache by bin/flux.js.
 const RECORD_CJS = `
 const { appendFileSync } = require('node:fs');
 const { pathToFileURL } = require('node:url');
@@ -202,7 +202,7 @@ describe('the bundle', () => {
     const chunks = JSON.parse(await readFile(join(ROOT, 'dist/flux-chunks.json'), 'utf8')) as Record<string, string[]>;
     expect(chunks[entry.main]).toContain('dist/src/commands/run.js');
     expect(entry.codeCache).toBe(`${entry.main}.v8`);
-    // The same compile bin/load-bundle.js makes, in a Node of its own.
+    // The same compile bin/flux.js makes, in a Node of its own.
     const check = `const vm = require('node:vm'), fs = require('node:fs'), Module = require('node:module');
       const s = new vm.Script(Module.wrap(fs.readFileSync(process.argv[1], 'utf8')), { filename: process.argv[1], cachedData: fs.readFileSync(process.argv[2]) });
       process.stdout.write(String(s.cachedDataRejected));`;
