@@ -23,14 +23,25 @@ function layerDirs(store: string): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((n) => /^[a-f0-9]{64}$/.test(n)) : [];
 }
 
-/** The run dir of the one running container, once it has listed its layers. */
+function listedLayers(rundir: string): boolean {
+  try {
+    return readFileSync(join(rundir, 'layers'), 'utf8').trim() !== '';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The run dir of the one running container, once it has listed its layers: the sandbox helper
+ * makes the `layers` file empty, and flux writes the list into it a moment later.
+ */
 async function waitForRunDir(store: string, deadline: Promise<unknown>): Promise<string> {
   let done = false;
   void deadline.finally(() => void (done = true));
   while (!done) {
     const runs = join(store, 'runs');
     for (const n of existsSync(runs) ? readdirSync(runs) : []) {
-      if (existsSync(join(runs, n, 'layers')) && existsSync(join(runs, n, 'upper'))) return join(runs, n);
+      if (listedLayers(join(runs, n)) && existsSync(join(runs, n, 'upper'))) return join(runs, n);
     }
     await sleep(50);
   }
