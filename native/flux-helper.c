@@ -1250,6 +1250,9 @@ static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGU
 
 static void noop(int s) { (void)s; }
 
+/* The helper's signal mask before it held the forwarded signals back for init (see run). */
+static sigset_t unblocked;
+
 /*
  * With a terminal, the pty belongs to the command's user (as a login terminal does), who can then
  * reopen it by name, and /dev/console is that pty, as runc and podman make it.
@@ -1390,7 +1393,7 @@ static _Noreturn void run_init(const struct plan *p)
     setup_console(slave, p);
   }
 
-  sigset_t mask, old;
+  sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);
   for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) {
@@ -1402,7 +1405,7 @@ static _Noreturn void run_init(const struct plan *p)
     sigaction(forwarded[i], &sa, NULL);
     sigaddset(&mask, forwarded[i]);
   }
-  sigprocmask(SIG_BLOCK, &mask, &old);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0)
     fail("signalfd", "");
@@ -1419,7 +1422,7 @@ static _Noreturn void run_init(const struct plan *p)
   if (child < 0)
     fail("fork", "");
   if (child == 0)
-    command_child(p, slave, &old);
+    command_child(p, slave, &unblocked);
   if (slave >= 0)
     close(slave);
   close(ctl);
@@ -1924,6 +1927,16 @@ static int run(int argc, char **argv)
 
   if (unshare(CLONE_NEWPID) < 0)
     fail("unshare", "pid namespace");
+  /*
+   * A signal for the command may come while init still builds the container, before it reads
+   * signals on its signalfd: held back (blocked) from here, it waits for init instead of being
+   * lost. Init inherits the blocked set; we let ours through once init exists.
+   */
+  sigset_t held;
+  sigemptyset(&held);
+  for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
+    sigaddset(&held, forwarded[i]);
+  sigprocmask(SIG_BLOCK, &held, &unblocked);
   for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) {
     struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
     sigaction(forwarded[i], &sa, NULL);
@@ -1938,6 +1951,7 @@ static int run(int argc, char **argv)
     init_report = ends[1];
     run_init(&p);
   }
+  sigprocmask(SIG_SETMASK, &unblocked, NULL);
   close(root_fd);
   if (root_mnt >= 0)
     close(root_mnt);

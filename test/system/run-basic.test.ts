@@ -3,7 +3,7 @@
  * image's config, and nothing left behind.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { mkdtemp, readdir, readFile, chmod, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,16 @@ const run = (args: string[], opts: Parameters<typeof runFlux>[1] = {}) => runFlu
 
 async function runDirsEmpty(): Promise<string[]> {
   return readdir(join(store, 'runs')).catch(() => []);
+}
+
+/** flux as the test user, its signals going straight to it (setpriv execs; runuser would stay in between and answer them). */
+async function spawnFlux(args: string[], extraEnv: Record<string, string> = {}, stdio: StdioOptions = 'ignore'): Promise<ChildProcess> {
+  const user = await testUser();
+  const bin = await fluxBin();
+  const env = { HOME: user.home, PATH: USER_PATH, FLUX_STORE: store, ...extraEnv };
+  return isRoot
+    ? spawn('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', 'env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, bin, ...args], { stdio, cwd: '/' })
+    : spawn(process.execPath, [bin, ...args], { stdio, env });
 }
 
 function hostMounts(): Promise<string> {
@@ -190,14 +200,7 @@ describe('flux run as the unprivileged user', () => {
   it('forwards SIGTERM sent to flux to the command', async () => {
     const vol = await mkdtemp(join(tmpdir(), 'flux-sig-'));
     await chmod(vol, 0o777);
-    const user = await testUser();
-    const bin = await fluxBin();
-    const args = ['run', '--network', 'none', '-v', `${vol}:/out`, busybox, '--', 'sh', '-c', 'trap "echo got-term > /out/marker; exit 7" TERM; echo ready > /out/ready; while true; do sleep 0.05; done'];
-    const env = { HOME: user.home, PATH: USER_PATH, FLUX_STORE: store };
-    // setpriv execs flux itself (runuser would stay in between and answer the signal itself).
-    const child = isRoot
-      ? spawn('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', 'env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, bin, ...args], { stdio: 'ignore', cwd: '/' })
-      : spawn(process.execPath, [bin, ...args], { stdio: 'ignore', env });
+    const child = await spawnFlux(['run', '--network', 'none', '-v', `${vol}:/out`, busybox, '--', 'sh', '-c', 'trap "echo got-term > /out/marker; exit 7" TERM; echo ready > /out/ready; while true; do sleep 0.05; done']);
     const code = await new Promise<number>((resolve) => {
       const poll = setInterval(async () => {
         const ready = await readFile(join(vol, 'ready'), 'utf8').catch(() => '');
@@ -217,15 +220,32 @@ describe('flux run as the unprivileged user', () => {
     await rm(vol, { recursive: true, force: true });
   });
 
+  it('forwards a SIGTERM that comes while the container is still being built', async () => {
+    // Two hundred read-only volumes keep init mounting for tens of ms after flux has begun to
+    // forward signals ("wired"): a SIGTERM then must wait for the command, not be lost.
+    const vol = await mkdtemp(join(tmpdir(), 'flux-early-'));
+    await chmod(vol, 0o755);
+    const volumes = Array.from({ length: 200 }, (_, i) => ['-v', `${vol}:/v${i}:ro`]).flat();
+    const started = Date.now();
+    const child = await spawnFlux(['run', '--network', 'none', ...volumes, busybox, '--', 'sleep', '30'], { FLUX_TIMING: '1' }, ['ignore', 'ignore', 'pipe']);
+    let sent = false;
+    child.stderr?.on('data', (d: Buffer) => {
+      if (!sent && d.toString().includes('flux: timing: wired')) {
+        sent = true;
+        child.kill('SIGTERM');
+      }
+    });
+    const code = await new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? 128 + (s === 'SIGTERM' ? 15 : 0))));
+    expect(sent).toBe(true);
+    expect(code).toBe(143);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(await runDirsEmpty()).toEqual([]);
+    await rm(vol, { recursive: true, force: true });
+  }, 40_000);
+
   it('dies with flux on kill -9, and the next run removes the stale run dir', async () => {
-    const user = await testUser();
-    const bin = await fluxBin();
     const marker = `sleep ${31000 + Math.floor(Math.random() * 1000)}`;
-    const env = { HOME: user.home, PATH: USER_PATH, FLUX_STORE: store };
-    const args = ['run', '--network', 'none', busybox, '--', 'sh', '-c', `${marker}; true`];
-    const child = isRoot
-      ? spawn('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', 'env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, bin, ...args], { stdio: 'ignore', cwd: '/' })
-      : spawn(process.execPath, [bin, ...args], { stdio: 'ignore', env });
+    const child = await spawnFlux(['run', '--network', 'none', busybox, '--', 'sh', '-c', `${marker}; true`]);
     const running = async () => {
       const out = await new Promise<string>((resolve) => {
         const ps = spawn('ps', ['-eo', 'args']);
