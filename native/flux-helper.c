@@ -1250,6 +1250,12 @@ static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGU
 
 static void noop(int s) { (void)s; }
 
+static void add_forwarded(sigset_t *set)
+{
+  for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
+    sigaddset(set, forwarded[i]);
+}
+
 /* The helper's signal mask before it held the forwarded signals back for init (see run). */
 static sigset_t unblocked;
 
@@ -1268,6 +1274,15 @@ static void setup_console(int slave, const struct plan *p)
     fail("create", "/dev/console");
   bind_fd(slave, "", 0, 0, target, "/dev/console");
   close(target);
+}
+
+/* Waits for our child `pid` and gives its wait status (0 if it was not ours to wait for). */
+static int wait_for(pid_t pid)
+{
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  return st;
 }
 
 static int status_code(int st)
@@ -1396,6 +1411,7 @@ static _Noreturn void run_init(const struct plan *p)
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);
+  add_forwarded(&mask);
   for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) {
     /*
      * pid 1 drops a signal whose handler is SIG_DFL, even when blocked for signalfd:
@@ -1403,7 +1419,6 @@ static _Noreturn void run_init(const struct plan *p)
      */
     struct sigaction sa = { .sa_handler = noop };
     sigaction(forwarded[i], &sa, NULL);
-    sigaddset(&mask, forwarded[i]);
   }
   sigprocmask(SIG_BLOCK, &mask, NULL);
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -1596,9 +1611,7 @@ static struct mapper start_mapper(char **argv, pid_t target)
 
 static void finish_mapper(struct mapper *m, const char *tool)
 {
-  int st = 0;
-  while (waitpid(m->pid, &st, 0) < 0 && errno == EINTR)
-    ;
+  int st = wait_for(m->pid);
   if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
     close(m->err);
     return;
@@ -1734,8 +1747,7 @@ static void stop_net_helper(void)
     close(net_exit);
   net_exit = -1;
   kill(net_pid, SIGKILL);
-  while (waitpid(net_pid, NULL, 0) < 0 && errno == EINTR)
-    ;
+  wait_for(net_pid);
   net_pid = -1;
 }
 
@@ -1791,9 +1803,7 @@ static pid_t start_run_dir(const char *dir)
 
 static void finish_run_dir(pid_t pid)
 {
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-    ;
+  int st = wait_for(pid);
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
     _exit(125); /* it has said why (an E record) */
 }
@@ -1934,8 +1944,7 @@ static int run(int argc, char **argv)
    */
   sigset_t held;
   sigemptyset(&held);
-  for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
-    sigaddset(&held, forwarded[i]);
+  add_forwarded(&held);
   sigprocmask(SIG_BLOCK, &held, &unblocked);
   for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) {
     struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
@@ -1962,7 +1971,7 @@ static int run(int argc, char **argv)
   net_routes = -1;
 
   /* Init's word that the container is empty (report_end), or else its exit. */
-  int code = -1, st = 0;
+  int code = -1;
   unsigned char status;
   ssize_t got = 0;
   while (ends[0] >= 0 && (got = read(ends[0], &status, 1)) < 0 && errno == EINTR)
@@ -1971,10 +1980,8 @@ static int run(int argc, char **argv)
     code = status;
     lap("container empty");
   } else {
-    while (waitpid(init_pid, &st, 0) < 0 && errno == EINTR)
-      ;
+    code = status_code(wait_for(init_pid));
     init_pid = -1;
-    code = status_code(st);
     lap("init exited");
   }
   if (ends[0] >= 0)
@@ -1993,7 +2000,10 @@ static int run(int argc, char **argv)
   /* Nobody is left to use the network helper: it goes meanwhile (stop_net_helper below reaps it). */
   if (net_pid > 0)
     kill(net_pid, SIGKILL);
-  /* Take the rootfs down before removing the run dir beneath it. */
+  /*
+   * Take the rootfs down before removing the run dir beneath it: fuse-overlayfs or a copy (the
+   * native overlay is attached in init's mount namespace only, and goes with it).
+   */
   if (umount2(p.root, MNT_DETACH) < 0 && errno != EINVAL)
     ctl_write("W unmount %s: %s\n", p.root, strerror(errno));
   lap("unmounted");
@@ -2008,8 +2018,7 @@ static int run(int argc, char **argv)
   lap("network helper gone");
   /* Init was only taking the container's mounts down: nothing of the run outlives flux. */
   if (init_pid > 0) {
-    while (waitpid(init_pid, &st, 0) < 0 && errno == EINTR)
-      ;
+    wait_for(init_pid);
     init_pid = -1;
     lap("init exited");
   }
