@@ -65,8 +65,8 @@ export function parseRecord(line: string): HelperRecord | undefined {
     }
     case 'C':
     case 'D': {
-      const status = /^\d{1,3}$/.test(body) ? Number(body) : 256;
-      if (status > 255) return undefined;
+      const status = Number(body);
+      if (!/^\d{1,3}$/.test(body) || status > 255) return undefined;
       return { kind: tag === 'C' ? 'ended' : 'done', status };
     }
     default:
