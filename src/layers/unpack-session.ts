@@ -130,7 +130,7 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
     // The layer first: an info file never stands without its layer.
     await rename(dir, dest);
     temps.delete(dir);
-    await writeLayerInfo(dest, { size: r.size, files: r.files, xattr: userXattr ? 'user' : 'trusted' });
+    await writeLayerInfo(dest, { size: r.size, files: r.files, xattr: userXattr ? 'user' : 'trusted', opaque: r.opaque });
     unpacked.push(r.diffId);
     unpackedBytes += r.size;
     opts.onLayer?.({ diffId: r.diffId, state: 'done', size: r.size, files: r.files });
