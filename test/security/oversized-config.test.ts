@@ -5,6 +5,7 @@
  * manifest alone: neither the config nor any layer is fetched, and the refusal names both limits.
  * The images are pushed, as built, to a real registry (docker-registry).
  */
+import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -70,6 +71,7 @@ function fetched(digests: string[]): string[] {
 beforeAll(async () => {
   requireTool('docker-registry');
   requireTool('newuidmap');
+  requireTool('busybox', () => readFileSync('/bin/busybox').length > 0, 'the 128-layer image runs a static busybox');
   // A proxy in front records what flux asks for; it passes everything on.
   reg = await startRegistry({ intercept: () => false });
   store = await tempStore();
@@ -107,11 +109,20 @@ describe('image size limits', () => {
     expect(await readdir(join(store, 'layers', 'sha256'))).toEqual([]);
   }, 120_000);
 
-  it('still pulls an image of 128 layers', async () => {
-    const tars = await Promise.all(Array.from({ length: 128 }, (_, i) => makeTar([{ name: `g${i}`, content: `${i}\n` }])));
+  it('still pulls and runs an image of 128 layers', async () => {
+    const busybox = await makeTar([
+      { name: 'bin/', type: 'directory' },
+      { name: 'bin/busybox', content: readFileSync('/bin/busybox'), mode: 0o755 },
+      { name: 'bin/sh', type: 'symlink', linkname: 'busybox' },
+    ]);
+    const rest = await Promise.all(Array.from({ length: 127 }, (_, i) => makeTar([{ name: `g${i + 1}`, content: `${i + 1}\n` }])));
+    const tars = [busybox, ...rest];
     await pushImage('max-layers', configFor(tars.map((t) => sha256(t))), tars.map((t) => gzipSync(t)));
-    const r = await runFlux(['pull', '-q', `${reg.host}/max-layers:latest`], { store });
-    expect(r.stderr).toBe('');
+    const pulled = await runFlux(['pull', '-q', `${reg.host}/max-layers:latest`], { store });
+    expect(pulled.stderr).toBe('');
+    expect(pulled.code).toBe(0);
+    const r = await runFlux(['run', '--network', 'none', `${reg.host}/max-layers:latest`, '--', 'sh', '-c', 'cat /g1 /g127'], { store });
+    expect(r.stdout).toBe('1\n127\n');
     expect(r.code).toBe(0);
   }, 120_000);
 });
