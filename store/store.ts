@@ -9,7 +9,7 @@
  */
 // Synchronous reads on purpose: a run of a stored image makes a handful of tiny ones, and each
 // asynchronous call would be a round trip through libuv's thread pool (and node:fs/promises to load).
-import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FluxError, errnoCode } from '../src/errors.js';
@@ -17,6 +17,7 @@ import type { Digest } from '../src/image/types.js';
 import { checkDigest, hexOf, shortDigest } from './digest.js';
 import { storeIoError } from './errors.js';
 import { defaultStoreRoot } from './location.js';
+import { checkStoreDir } from './ownership.js';
 import type { Lock, LockOptions } from './lock.js';
 import type { BlobSource, WriteBlobOptions, WriteResult } from './write-blob.js';
 
@@ -33,10 +34,25 @@ export class Store {
   /** Opens (creating if needed) the store at `root`, default FLUX_STORE / $XDG_DATA_HOME/flux / ~/.local/share/flux. */
   static open(root: string = defaultStoreRoot()): Store {
     try {
+      // A store that exists (every run's case) costs one stat a directory, not a mkdir and a stat.
+      let top = statSync(root, { throwIfNoEntry: false });
+      if (!top) {
+        mkdirSync(root, { recursive: true, mode: 0o700 });
+        top = statSync(root);
+      }
+      checkStoreDir(root, top, true);
       for (const d of STORE_DIRS) {
-        const dir = join(root, d);
-        // A store that exists (every run's case) costs one stat a directory, not a mkdir and a stat.
-        if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) mkdirSync(dir, { recursive: true, mode: 0o700 });
+        // Parents first (blobs before blobs/sha256): none may be a symlink or someone else's.
+        const parts = d.split('/');
+        for (let i = 1; i <= parts.length; i++) {
+          const dir = join(root, ...parts.slice(0, i));
+          let st = lstatSync(dir, { throwIfNoEntry: false });
+          if (!st) {
+            mkdirSync(dir, { mode: 0o700 });
+            st = lstatSync(dir);
+          }
+          checkStoreDir(dir, st, false);
+        }
       }
     } catch (err) {
       throw storeIoError(err, root, 'creating it');

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { FluxError, isFluxError } from '../errors.js';
+import { escapeText } from '../escape.js';
 import { register as registerRun } from './run.js';
 import { register as registerPull } from './pull.js';
 import { register as registerImages } from './images.js';
@@ -51,7 +52,8 @@ export function buildProgram(only?: string): Command {
 export function reportError(err: unknown): number {
   if (isFluxError(err)) {
     const hint = err.hint ? ` ${err.hint}` : '';
-    process.stderr.write(`flux: ${err.message}${hint}\n`);
+    // Messages quote image data (a command, a working directory, a tag): never raw.
+    process.stderr.write(`flux: ${escapeText(`${err.message}${hint}`)}\n`);
     if (process.env.FLUX_DEBUG && err.cause) process.stderr.write(`${String((err.cause as Error).stack ?? err.cause)}\n`);
     return err.exitCode;
   }
@@ -60,7 +62,7 @@ export function reportError(err: unknown): number {
     return err.exitCode === 0 ? 0 : 125;
   }
   const e = err as Error;
-  process.stderr.write(`flux: internal error: ${e?.message ?? String(err)}\n`);
+  process.stderr.write(`flux: internal error: ${escapeText(e?.message ?? String(err))}\n`);
   if (process.env.FLUX_DEBUG) process.stderr.write(`${e?.stack ?? ''}\n`);
   return 125;
 }

@@ -6,6 +6,7 @@
 import type { Descriptor } from '../image/types.js';
 import type { PullEvents } from '../image/resolve.js';
 import { humanSize } from '../format.js';
+import { escapeText } from '../escape.js';
 
 function short(d: string): string {
   return `${d.slice(0, 19)}…`;
@@ -26,7 +27,7 @@ export interface ProgressOptions {
 
 export async function createPullProgress(opts: ProgressOptions = {}): Promise<PullProgress> {
   const write = opts.write ?? ((s: string) => void process.stderr.write(s));
-  const notice = (m: string): void => write(`flux: ${m}\n`);
+  const notice = (m: string): void => write(`flux: ${escapeText(m)}\n`);
   if (opts.quiet) return { events: { notice }, stop() {} };
   const tty = opts.tty ?? process.stderr.isTTY === true;
   if (!tty) {

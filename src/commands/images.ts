@@ -2,6 +2,7 @@
 import { ImageIndex, Store, imageId, type ImageRecord } from '../../store/index.js';
 import { humanAge, humanSize } from '../format.js';
 import { FluxError } from '../errors.js';
+import { escapeJson, escapeText } from '../escape.js';
 import { parseSourceSpec } from '../sources/spec.js';
 
 export interface ImagesJsonEntry {
@@ -45,7 +46,7 @@ export async function imagesCommand(o: { json?: boolean }): Promise<void> {
   const store = Store.openExisting();
   const records = store ? await new ImageIndex(store).list() : [];
   if (o.json) {
-    process.stdout.write(`${JSON.stringify(records.map(toJson), null, 2)}\n`);
+    process.stdout.write(`${escapeJson(JSON.stringify(records.map(toJson), null, 2))}\n`);
     return;
   }
   const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE', 'UNPACKED']];
@@ -59,7 +60,7 @@ export async function imagesCommand(o: { json?: boolean }): Promise<void> {
       r.unpackedSize === undefined ? '-' : humanSize(r.unpackedSize),
     ]);
   }
-  process.stdout.write(table(rows));
+  process.stdout.write(table(rows.map((r) => r.map(escapeText))));
 }
 
 export function formatPlatformOf(r: ImageRecord): string {

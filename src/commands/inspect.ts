@@ -1,6 +1,7 @@
 /** `flux inspect`: an image's record, manifest and config as a JSON array (like `podman image inspect`). */
 import { Store } from '../../store/index.js';
 import type { Digest } from '../image/types.js';
+import { escapeJson } from '../escape.js';
 import { formatPlatformOf, resolveImages } from './images.js';
 
 export async function inspectCommand(names: string[]): Promise<void> {
@@ -34,5 +35,5 @@ export async function inspectCommand(names: string[]): Promise<void> {
       });
     }
   }
-  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  process.stdout.write(`${escapeJson(JSON.stringify(out, null, 2))}\n`);
 }

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { availableParallelism, constants as osConstants } from 'node:os';
 import { dirname, resolve as resolvePath, basename, join } from 'node:path';
 import { FluxError } from '../errors.js';
+import { escapeJson, escapeText } from '../escape.js';
 import { Store } from '../../store/store.js';
 import { collectImages, parseImagesFile, splitList, type MatrixImage } from '../matrix/images.js';
 import { parseShard, selectShard } from '../matrix/shard.js';
@@ -142,7 +143,7 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
   }
   if (resultsDir === undefined && input.output !== 'prefix') showFailures(entries, sinks, (t) => status.write(stderr, t));
 
-  if (input.json) stdout.write(`${JSON.stringify(jsonResults(entries), null, 2)}\n`);
+  if (input.json) stdout.write(`${escapeJson(JSON.stringify(jsonResults(entries), null, 2))}\n`);
   else stdout.write(summaryTable(entries));
 
   if (interrupted) return signalExit(interrupted);
@@ -162,10 +163,11 @@ function signalExit(sig: NodeJS.Signals): number {
 function showFailures(entries: Entry[], sinks: SinkFactory, write: (t: string) => void): void {
   for (const e of entries) {
     if (e.phase !== 'failed') continue;
-    const err = sinks.kept.get(e)?.stderr.text().trimEnd() ?? (e.error ? `flux: ${e.error}` : '');
+    // The run's own stderr is the container's output, shown as it came; flux's messages are escaped.
+    const err = sinks.kept.get(e)?.stderr.text().trimEnd() ?? (e.error ? `flux: ${escapeText(e.error)}` : '');
     if (err === '') continue;
     const tail = err.split('\n').slice(-10);
-    write(`--- ${e.image.ref} (stderr, last ${tail.length} lines) ---\n${tail.join('\n')}\n`);
+    write(`--- ${escapeText(e.image.ref)} (stderr, last ${tail.length} lines) ---\n${tail.join('\n')}\n`);
   }
 }
 

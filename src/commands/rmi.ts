@@ -5,6 +5,7 @@
  */
 import { ImageIndex, Store, collectGarbage, imageId, referencedBy, type ImageRecord } from '../../store/index.js';
 import { humanSize } from '../format.js';
+import { escapeText } from '../escape.js';
 import { resolveImages } from './images.js';
 
 export async function rmiCommand(names: string[]): Promise<void> {
@@ -19,7 +20,7 @@ export async function rmiCommand(names: string[]): Promise<void> {
     const only = referencedBy([...doomed.values()]);
     const { removeLayers } = await import('../layers/index.js');
     const r = await collectGarbage(s, { only, removeLayers: (d, inUse) => removeLayers(s, d, inUse) });
-    for (const rec of doomed.values()) process.stdout.write(`Untagged: ${rec.reference}\n`);
+    for (const rec of doomed.values()) process.stdout.write(`Untagged: ${escapeText(rec.reference)}\n`);
     const ids = new Set([...doomed.values()].map((x) => imageId(x)));
     const still = new Set((await new ImageIndex(s).list()).map((x) => imageId(x)));
     for (const id of ids) if (!still.has(id)) process.stdout.write(`Deleted: ${id}\n`);

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { isAbsolute, join, posix, resolve as resolvePath } from 'node:path';
 import { FluxError } from '../errors.js';
+import { escapeText } from '../escape.js';
 import { lap } from '../sandbox/timing.js';
 import { Store } from '../../store/store.js';
 import type { ImageRecord } from '../../store/image-index.js';
@@ -136,7 +137,7 @@ async function findRecord(image: string, o: RunOptions, store: Store, say: (text
     pull: o.pull,
     ...(o.platform ? { platform: o.platform } : {}),
     insecure: o.insecure,
-    events: { notice: (m: string) => say(`flux: ${m}\n`) },
+    events: { notice: (m: string) => say(`flux: ${escapeText(m)}\n`) },
   });
 }
 
@@ -329,7 +330,7 @@ async function runImage(started: Started): Promise<number> {
     onRootfsKind: (k: string) => {
       if (o.verbose) say(`flux: rootfs: ${k === 'overlay' ? 'native overlayfs' : k === 'fuse' ? 'fuse-overlayfs' : 'copy'}\n`);
     },
-    onWarning: (t: string) => say(`flux: warning: ${t}\n`),
+    onWarning: (t: string) => say(`flux: warning: ${escapeText(t)}\n`),
   };
   await cleanStaleRuns(store.runsDir);
   const diffIds = record.layers.map((l) => l.diffId);
@@ -397,7 +398,7 @@ async function runImage(started: Started): Promise<number> {
       result = await sandbox.run(spec(overlaySpec(choice, rd, lowers)), supervision);
       const refused = result.setupError && result.rootfsKind === undefined && /mount (overlay|fuse)/.test(result.setupError.message);
       if (refused && choice === 'auto') {
-        if (o.verbose) say(`flux: ${result.setupError!.message} Falling back to a copy of the layers.\n`);
+        if (o.verbose) say(`flux: ${escapeText(result.setupError!.message)} Falling back to a copy of the layers.\n`);
         again = makeRunDir(store.runsDir, diffIds);
         // A fresh helper, and the network wired by Node this time (the first helper took its slirp4netns along).
         const { netHelper: _first, runDir: _made, ...fresh } = namespaces;

@@ -6,6 +6,7 @@
  */
 import { FluxError, errnoCode } from '../errors.js';
 import { isDigest } from './digest.js';
+import { checkImageLimits } from './image-limits.js';
 // The store's modules one by one, not store/index.js: its gc and disk-usage are not needed to run.
 import { Store } from '../../store/store.js';
 import { ImageIndex, type ImageRecord, type LayerRecord } from '../../store/image-index.js';
@@ -224,6 +225,7 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     }
     if (parsed.kind !== 'image') throw new Error('unreachable');
     const manifest = parsed.manifest;
+    checkImageLimits(src.name, manifest);
 
     const fetchBlob = async (desc: Descriptor, what: 'config' | 'layer'): Promise<void> => {
       let started = false;

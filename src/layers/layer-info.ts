@@ -12,6 +12,12 @@ export interface LayerInfo {
   files: number;
   /** Which overlay xattr namespace the whiteouts' opaque markers use: mount with `userxattr` when 'user'. */
   xattr: 'user' | 'trusted';
+  /**
+   * Directories of the layer marked opaque (relative, '' for its root). Recorded because a run
+   * reads the image's /etc/passwd from the layers without loading the native bindings that read
+   * xattrs; absent in layers unpacked before it was recorded.
+   */
+  opaque?: string[];
 }
 
 export function layerInfoPath(layerPath: string): string {
@@ -22,7 +28,10 @@ export async function readLayerInfo(layerPath: string): Promise<LayerInfo | unde
   try {
     const v = JSON.parse(await readFile(layerInfoPath(layerPath), 'utf8')) as Partial<LayerInfo>;
     if (typeof v.size !== 'number' || typeof v.files !== 'number') return undefined;
-    return { size: v.size, files: v.files, xattr: v.xattr === 'trusted' ? 'trusted' : 'user' };
+    return {
+      size: v.size, files: v.files, xattr: v.xattr === 'trusted' ? 'trusted' : 'user',
+      ...(Array.isArray(v.opaque) ? { opaque: v.opaque.filter((p): p is string => typeof p === 'string') } : {}),
+    };
   } catch {
     return undefined;
   }

@@ -13,7 +13,7 @@ export interface JobError {
 }
 
 export type JobResult =
-  | { ok: true; op: 'unpack'; diffId: Digest; size: number; files: number; warnings: string[] }
+  | { ok: true; op: 'unpack'; diffId: Digest; size: number; files: number; opaque: string[]; warnings: string[] }
   | { ok: true; op: 'remove'; warnings: string[] }
   | { ok: false; error: JobError; warnings: string[] };
 

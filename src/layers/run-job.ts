@@ -21,7 +21,7 @@ export async function runJob(job: Job): Promise<JobResult> {
       fs,
       onWarning: (m) => warnings.push(m),
     });
-    return { ok: true, op: 'unpack', diffId: r.diffId, size: r.size, files: r.files, warnings };
+    return { ok: true, op: 'unpack', diffId: r.diffId, size: r.size, files: r.files, opaque: r.opaque, warnings };
   } catch (err) {
     if (err instanceof FluxError) {
       return { ok: false, error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) }, warnings };

@@ -10,6 +10,7 @@ import { chmod, mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Lock, Store } from '../../store/index.js';
 import { FluxError } from '../errors.js';
+import { escapeText } from '../escape.js';
 import { assertDigest, digestHex } from '../image/digest.js';
 import type { Digest } from '../image/types.js';
 import { readLayerInfo, writeLayerInfo } from './layer-info.js';
@@ -56,7 +57,7 @@ export interface UnpackSession {
 }
 
 export async function startUnpackSession(store: Store, layers: LayerToUnpack[], opts: EnsureUnpackedOptions = {}): Promise<UnpackSession> {
-  const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`flux: warning: ${m}\n`));
+  const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`flux: warning: ${escapeText(m)}\n`));
   const unique = new Map<Digest, LayerToUnpack>();
   for (const l of layers) {
     assertDigest(l.diffId, 'layer diff_id in the image config');
@@ -130,7 +131,7 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
     // The layer first: an info file never stands without its layer.
     await rename(dir, dest);
     temps.delete(dir);
-    await writeLayerInfo(dest, { size: r.size, files: r.files, xattr: userXattr ? 'user' : 'trusted' });
+    await writeLayerInfo(dest, { size: r.size, files: r.files, xattr: userXattr ? 'user' : 'trusted', opaque: r.opaque });
     unpacked.push(r.diffId);
     unpackedBytes += r.size;
     opts.onLayer?.({ diffId: r.diffId, state: 'done', size: r.size, files: r.files });

@@ -1,5 +1,6 @@
 /** The end of a matrix: the summary table for people, `--json` for programs. Pure. */
 import { verdictOf, type Entry, type Verdict } from './types.js';
+import { escapeText } from '../escape.js';
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
@@ -16,7 +17,7 @@ function shortDigest(d: string | undefined): string {
 
 export function summaryTable(entries: readonly Entry[]): string {
   const rows = entries.map((e) => [
-    e.image.ref,
+    escapeText(e.image.ref),
     shortDigest(e.digest),
     e.exitCode === null ? '-' : String(e.exitCode),
     e.durationMs === 0 && (verdictOf(e) === 'skipped' || e.error !== undefined) ? '-' : formatDuration(e.durationMs),

@@ -3,6 +3,7 @@
  * passed, failed, with the elapsed time), redrawn in place. Otherwise: one line per change of
  * state, so CI logs read top to bottom.
  */
+import { escapeText } from '../escape.js';
 import { formatDuration } from './format.js';
 import type { Entry } from './types.js';
 
@@ -55,7 +56,7 @@ class LineStatus implements StatusDisplay {
     const now = (this.opts.now ?? Date.now)();
     const detail = e.phase === 'passed' || e.phase === 'failed' ? elapsed(e, now) : e.note ?? '';
     const why = e.phase === 'failed' && e.error ? `: ${e.error}` : '';
-    this.opts.stderr.write(`[${e.image.ref}] ${e.phase}${detail ? ` (${detail})` : ''}${why}\n`);
+    this.opts.stderr.write(`[${escapeText(e.image.ref)}] ${e.phase}${escapeText(`${detail ? ` (${detail})` : ''}${why}`)}\n`);
   }
 
   write(stream: NodeJS.WriteStream, text: string): void {
@@ -105,7 +106,8 @@ class LiveStatus implements StatusDisplay {
       const phase = e.phase === 'waiting' ? 'queued' : e.phase;
       const t = elapsed(e, now);
       const room = Math.max(8, cols - 1 - 10 - t.length - 2);
-      const name = e.image.ref.length > room ? `${e.image.ref.slice(0, room - 1)}…` : e.image.ref.padEnd(Math.min(this.width, room));
+      const ref = escapeText(e.image.ref);
+      const name = ref.length > room ? `${ref.slice(0, room - 1)}…` : ref.padEnd(Math.min(this.width, room));
       return `${name}  ${paint(this.opts.colour, e.phase, phase.padEnd(8))} ${t}`;
     });
     if (hidden) {

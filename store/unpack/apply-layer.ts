@@ -37,6 +37,8 @@ export interface ApplyLayerResult {
   size: number;
   /** Tar entries applied. */
   files: number;
+  /** Directories (relative, `/`-joined, '' for the root) marked opaque. */
+  opaque: string[];
 }
 
 export async function applyLayer(input: Readable, opts: ApplyLayerOptions): Promise<ApplyLayerResult> {
@@ -80,7 +82,7 @@ async function apply(input: Readable, opts: ApplyLayerOptions): Promise<ApplyLay
       { hint: 'The image is corrupt or was tampered with; remove it (flux rmi) and pull it again from a trusted source.' },
     );
   }
-  return { diffId, size: writer.bytes, files: writer.files };
+  return { diffId, size: writer.bytes, files: writer.files, opaque: [...writer.opaque].sort() };
 }
 
 /** Hashes the uncompressed stream on its way to the tar parser: the diff_id. */

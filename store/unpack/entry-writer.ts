@@ -52,6 +52,8 @@ export class EntryWriter {
   private readonly realDirs = new Set<string>(['']);
   /** Whiteout devices this layer created. */
   private readonly whiteouts = new Set<string>();
+  /** Directories this layer made opaque: recorded in the layer's info file too, so that reading the image's /etc/passwd needs no xattr call. */
+  readonly opaque = new Set<string>();
   /** Directory metadata, applied at the end so that creating children does not undo it. */
   private readonly dirMeta = new Map<string, Meta>();
   private readonly warned = new Set<string>();
@@ -307,7 +309,7 @@ export class EntryWriter {
 
   private forget(rel: string): void {
     const under = `${rel}/`;
-    for (const set of [this.realDirs, this.whiteouts]) {
+    for (const set of [this.realDirs, this.whiteouts, this.opaque]) {
       for (const p of set) if (p === rel || p.startsWith(under)) set.delete(p);
     }
     for (const p of this.dirMeta.keys()) if (p === rel || p.startsWith(under)) this.dirMeta.delete(p);
@@ -315,6 +317,7 @@ export class EntryWriter {
 
   private setOpaque(rel: string): void {
     this.layerFs.lsetxattr(this.abs(rel), this.opaqueXattr, Buffer.from('y'));
+    this.opaque.add(rel);
   }
 
   private xattrs(rel: string, header: Header): void {

@@ -54,9 +54,11 @@ describe.skipIf(!isRoot)('layer entries, in-process as real root', () => {
   });
 
   it('a whiteout of a directory the layer then fills: the new directory is opaque', async () => {
-    const { dir } = await unpack([{ name: '.wh.d', content: '' }, { name: 'd/new', content: 'new\n' }]);
+    const { dir, r } = await unpack([{ name: '.wh.d', content: '' }, { name: 'd/new', content: 'new\n' }]);
     expect(lstatSync(join(dir, 'd')).isDirectory()).toBe(true);
     expect(opaque(join(dir, 'd'))).toBe('y');
+    // Recorded for the layer's info file too (a run reads /etc/passwd without reading xattrs).
+    expect(r.opaque).toEqual(['d']);
     expect(readdirSync(join(dir, 'd'))).toEqual(['new']);
   });
 
@@ -67,9 +69,10 @@ describe.skipIf(!isRoot)('layer entries, in-process as real root', () => {
   });
 
   it('a plain whiteout is a 0/0 character device and the .wh. entry itself never appears', async () => {
-    const { dir } = await unpack([{ name: 'etc', type: 'directory' }, { name: 'etc/.wh.motd', content: '' }, { name: 'etc/.wh..wh..opq', content: '' }]);
+    const { dir, r } = await unpack([{ name: 'etc', type: 'directory' }, { name: 'etc/.wh.motd', content: '' }, { name: 'etc/.wh..wh..opq', content: '' }]);
     expect(isWhiteout(join(dir, 'etc/motd'))).toBe(true);
     expect(opaque(join(dir, 'etc'))).toBe('y');
+    expect(r.opaque).toEqual(['etc']);
     expect(readdirSync(join(dir, 'etc'))).toEqual(['motd']);
   });
 

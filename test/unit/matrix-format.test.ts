@@ -29,6 +29,14 @@ describe('summary and JSON', () => {
     expect(t).toContain('1 passed, 1 failed, 1 skipped');
   });
 
+  it('escapes control characters of an image name in the table', () => {
+    const es = entries();
+    es[0]!.image = { ...es[0]!.image, ref: 'evil\u001b[2J\nname' };
+    const t = summaryTable(es);
+    expect(t).toContain('evil\\x1b[2J\\nname');
+    expect(t).not.toContain('\u001b');
+  });
+
   it('gives stable JSON with the full digest', () => {
     const j = jsonResults(entries());
     expect(j[0]).toEqual({ image: 'busybox', digest: D, exitCode: 0, durationMs: 312, verdict: 'passed' });

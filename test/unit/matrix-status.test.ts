@@ -30,6 +30,16 @@ describe('matrix status lines', () => {
     expect(err.text).toBe('[busybox] running\n[busybox] failed (1.2s, exit 2)\n');
   });
 
+  it('escapes image data in a line: an error quoting an Entrypoint cannot forge a line or drive the terminal', () => {
+    const err = fakeStream(false);
+    const es = entries();
+    const st = createStatus({ entries: es, stderr: err, live: false, colour: false, now: () => 0 });
+    es[0]!.phase = 'failed';
+    es[0]!.error = '/bin/x\n[debian:12] passed\u001b[2J: executable file not found in $PATH.';
+    st.change(es[0]!);
+    expect(err.text).toBe('[busybox] failed: /bin/x\\n[debian:12] passed\\x1b[2J: executable file not found in $PATH.\n');
+  });
+
   it('on a terminal: one line per image, redrawn in place, output written above it', () => {
     const err = fakeStream(true);
     const out = fakeStream(true);

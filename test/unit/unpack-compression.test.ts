@@ -71,7 +71,7 @@ describe('applyLayer: one pass, checked against media type, magic and diff_id', 
       const tar = await makeTar(entries);
       const dir = await emptyDir();
       const r = await applyLayer(Readable.from([pack(tar)]), { dir, mediaType, expectedDiffId: sha256Digest(tar), userXattr: true, fs: fakeFs });
-      expect(r).toEqual({ diffId: sha256Digest(tar), size: 6, files: 2 });
+      expect(r).toEqual({ diffId: sha256Digest(tar), size: 6, files: 2, opaque: [] });
       expect(await readdir(join(dir, 'etc'))).toEqual(['hello']);
     });
   }
