@@ -129,6 +129,17 @@ for (const { mode, asUser, root } of MODES) {
           expect(await readFile(join(hostDir, f), 'utf8')).toBe(ORIGINAL);
         }
       });
+
+      it('keeps them writable with --read-only, still apart from the image\'s files', async () => {
+        if (kind === 'fuse') needFuse();
+        const script = `${FILES.map((f) => `echo added >> /etc/${f}`).join(' && ')} && ${FILES.map((f) => `cat /etc/${f} /srv/${f}`).join(' && ')}`;
+        const r = await runFlux(['run', '--read-only', '--network', 'none', '--hostname', HOSTNAME, `oci:${images.image}`, '--', 'sh', '-c', script], {
+          store, asUser: asUser && isRoot, env: { FLUX_OVERLAY: kind },
+        });
+        expect(r.stderr).toBe('');
+        expect(r.code).toBe(0);
+        expect(r.stdout).toBe(FILES.map((f) => `${GENERATED[f]}added\n${ORIGINAL}`).join(''));
+      });
     });
   });
 }
