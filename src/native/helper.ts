@@ -83,6 +83,7 @@ const ERRNO_TEXT: Record<number, string> = {
   17: 'File exists',
   19: 'No such device',
   20: 'Not a directory',
+  21: 'Is a directory',
   22: 'Invalid argument',
   28: 'No space left on device',
   36: 'File name too long',
