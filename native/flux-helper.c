@@ -1462,7 +1462,14 @@ static int make_dir_in_root(const char *rel, int depth)
     errno = ENOENT;
     return -1;
   }
-  if (mkdirat(pfd, base, 0755) < 0 && errno == EEXIST) {
+  int made = mkdirat(pfd, base, 0755) == 0;
+  if (!made && errno != EEXIST) {
+    int e = errno; /* a read-only root, say */
+    close(pfd);
+    errno = e;
+    return -1;
+  }
+  if (!made) {
     ssize_t n = readlinkat(pfd, base, link, sizeof link - 1);
     if (n > 0) {
       /* A relative target is relative to the link's directory. */

@@ -86,6 +86,7 @@ const ERRNO_TEXT: Record<number, string> = {
   21: 'Is a directory',
   22: 'Invalid argument',
   28: 'No space left on device',
+  30: 'Read-only file system',
   36: 'File name too long',
   38: 'Function not implemented',
   40: 'Too many levels of symbolic links',
