@@ -892,8 +892,9 @@ static void do_mount(const struct mount_op *m)
 /*
  * Written into a tmpfs that is never attached anywhere and stacked on the image as the overlay's
  * top layer: nothing to create in the upper dir on the host disk (the image seldom has these
- * files, and creating them would copy /etc up) and nothing to remove after the run. Without a
- * native overlay they are written into the root instead.
+ * files, and creating them would copy /etc up) and nothing to remove after the run; the image's
+ * entries at those paths are hidden, never followed. Without a native overlay they replace those
+ * entries in the root instead (replace_file).
  */
 
 static void put_file(const char *rel, const char *content)
