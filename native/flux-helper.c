@@ -72,6 +72,8 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -719,12 +721,55 @@ static int dev_null_fd(void)
   return fd;
 }
 
+/* The working directory, resolved by init inside the new root (open_workdir). */
+static int workdir_fd = -1;
 /* The run's own files (see make_files_layer): the tmpfs holding them, and whether the root has them. */
 static int files_layer = -1;
 static int files_in_root;
 /* The native overlay, made but not yet attached anywhere (see attach_root). */
 static int root_mnt = -1;
 static int keep_files_writable;
+
+/*
+ * Puts a new file holding CONTENT at REL in the root, in place of whatever the image has there
+ * (a symlink to /proc/sys/kernel/core_pattern or to a host path, a hard link to one of its
+ * binaries): written under a temporary name in the same directory and renamed over the entry,
+ * so nothing is ever written through it. Only the directory is looked up, inside the root.
+ */
+static void replace_file(const char *rel, const char *content)
+{
+  char parent[PATH_MAX], tmp[NAME_MAX + 1];
+  if (snprintf(parent, sizeof parent, "%s", rel) >= (int)sizeof parent)
+    fail("file path", rel);
+  char *slash = strrchr(parent, '/');
+  const char *base = slash ? rel + (slash - parent) + 1 : rel;
+  if (slash)
+    *slash = '\0';
+  if (!*base || snprintf(tmp, sizeof tmp, ".%s.flux-new", base) >= (int)sizeof tmp) {
+    errno = EINVAL;
+    fail("file path", rel);
+  }
+  int pfd = target_in_root(slash && *parent ? parent : ".", 1);
+  if (pfd < 0)
+    fail("mkdir", parent);
+  unlinkat(pfd, tmp, 0); /* left by the image, or by an earlier try */
+  int fd = openat(pfd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+  size_t len = strlen(content);
+  if (fd < 0 || write(fd, content, len) != (ssize_t)len)
+    fail("write", rel);
+  close(fd);
+  if (renameat(pfd, tmp, pfd, base) < 0)
+    fail("replace", rel);
+  if (keep_files_writable) {
+    /* A read-only root keeps these writable, as docker's bind-mounted ones are. */
+    fd = openat(pfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+      fail("open", rel);
+    bind_fd(fd, "", 0, 0, fd, rel);
+    close(fd);
+  }
+  close(pfd);
+}
 
 static void do_mount(const struct mount_op *m)
 {
@@ -801,15 +846,7 @@ static void do_mount(const struct mount_op *m)
       close(fd);
       return;
     }
-    int t = target_in_root(m->b, 0);
-    if (t < 0)
-      fail("mkdir", m->b);
-    close(t);
-    int fd = open_in_root(m->b, O_WRONLY | O_TRUNC);
-    size_t len = strlen(m->a);
-    if (fd < 0 || write(fd, m->a, len) != (ssize_t)len)
-      fail("write", m->b);
-    close(fd);
+    replace_file(m->b, m->a);
   } else if (!strcmp(k, "symlink")) {
     /* a = link text, b = path of the link */
     char parent[PATH_MAX];
@@ -855,8 +892,9 @@ static void do_mount(const struct mount_op *m)
 /*
  * Written into a tmpfs that is never attached anywhere and stacked on the image as the overlay's
  * top layer: nothing to create in the upper dir on the host disk (the image seldom has these
- * files, and creating them would copy /etc up) and nothing to remove after the run. Without a
- * native overlay they are written into the root instead.
+ * files, and creating them would copy /etc up) and nothing to remove after the run; the image's
+ * entries at those paths are hidden, never followed. Without a native overlay they replace those
+ * entries in the root instead (replace_file).
  */
 
 static void put_file(const char *rel, const char *content)
@@ -951,7 +989,8 @@ static int mount_overlay(const struct plan *p)
     fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0);
   /* Untrusted layers: never metacopy or redirect_dir (both are off unless asked for). */
   ok = ok && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0;
-  int mnt = ok ? fsmount(fs, FSMOUNT_CLOEXEC, 0) : -1;
+  /* nodev: a device node in a layer (the host disk's numbers) must not open (see make_nodev). */
+  int mnt = ok ? fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV) : -1;
   int e = errno;
   close(fs);
   if (mnt < 0) {
@@ -1033,6 +1072,20 @@ static int mount_fuse(const struct plan *p)
   return -1;
 }
 
+/*
+ * The image's device nodes never work, whatever the root kind: a layer may carry a block device
+ * with the host disk's numbers, which real root could otherwise open. The root is nodev (the
+ * container's /dev is a tmpfs of its own with the host's few safe devices bound in).
+ */
+static void make_nodev(const char *root)
+{
+  int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  struct mount_attr attr = { .attr_set = MOUNT_ATTR_NODEV };
+  if (fd < 0 || mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+    fail("remount nodev", root);
+  close(fd);
+}
+
 static void mount_rootfs(const struct plan *p)
 {
   if (!strcmp(p->rootfs_kind, "bind")) {
@@ -1041,6 +1094,7 @@ static void mount_rootfs(const struct plan *p)
       fail("open", p->root);
     bind_fd(AT_FDCWD, p->bind_src, 1, 0, t, p->root);
     close(t);
+    make_nodev(p->root);
     ctl_write("Kcopy\n");
     return;
   }
@@ -1054,6 +1108,7 @@ static void mount_rootfs(const struct plan *p)
       fail("mount overlay on", p->root);
   }
   if (mount_fuse(p) == 0) {
+    make_nodev(p->root);
     ctl_write("Kfuse\n");
     return;
   }
@@ -1223,6 +1278,10 @@ static void command_child(const struct plan *p, int slave, const sigset_t *oldma
   for (int s = 1; s < NSIG; s++)
     signal(s, SIG_DFL);
   sigprocmask(SIG_SETMASK, oldmask, NULL);
+  /* Into the working directory init resolved (open_workdir): as root first, as runc does. */
+  int in_workdir = fchdir(workdir_fd) == 0;
+  if (!in_workdir && errno != EACCES && errno != EPERM)
+    fail("workdir", p->cwd);
   if (p->userns && p->ngroups >= 0 && setgroups((size_t)p->ngroups, p->groups) < 0 && errno != EPERM)
     fail("setgroups", "");
   if (!p->userns && setgroups((size_t)p->ngroups, p->groups) < 0)
@@ -1235,9 +1294,9 @@ static void command_child(const struct plan *p, int slave, const sigset_t *oldma
   set_caps(p);
   if (p->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     fail("no_new_privs", "");
-  /* The working directory is resolved after pivot_root, never inherited from the host. */
-  if (chdir(p->cwd ? p->cwd : "/") < 0)
-    fail("chdir", p->cwd ? p->cwd : "/");
+  /* Else as the command's user: a directory only that user may enter (a volume it owns). */
+  if (!in_workdir && fchdir(workdir_fd) < 0)
+    fail("workdir", p->cwd);
   /* Only 0, 1 and 2 cross into the command (CVE-2024-21626); ctl stays open until exec. */
   if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
     fail("close_range", "");
@@ -1343,6 +1402,118 @@ static _Noreturn void report_end(int code)
   _exit(code);
 }
 
+/*
+ * Init keeps only what it still uses: its stdio, the control socket, its report pipe and the
+ * network helper's readiness. Everything else it inherited (the files layer, the host's
+ * /dev/null, pipes of the helper's) is closed before the working directory is looked up.
+ */
+static void close_unneeded_fds(void)
+{
+  int keep[] = { ctl, init_report, net_ready, net_routes };
+  enum { N = sizeof keep / sizeof *keep };
+  for (int i = 1; i < N; i++)
+    for (int j = i; j > 0 && keep[j] < keep[j - 1]; j--) {
+      int t = keep[j];
+      keep[j] = keep[j - 1];
+      keep[j - 1] = t;
+    }
+  unsigned from = 3;
+  for (int i = 0; i < N; i++) {
+    if (keep[i] < (int)from)
+      continue;
+    if ((unsigned)keep[i] > from && syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0) < 0)
+      fail("close_range", "");
+    from = (unsigned)keep[i] + 1;
+  }
+  if (syscall(SYS_close_range, from, ~0U, 0) < 0)
+    fail("close_range", "");
+  files_layer = -1;
+}
+
+/*
+ * mkdir -p inside the root, a directory that exists already included; an O_PATH fd on it. Unlike
+ * target_in_root it never replaces what the image has: a dangling symlink on the way is followed,
+ * inside the root, and its target made, as docker makes a missing WorkingDir.
+ */
+static int make_dir_in_root(const char *rel, int depth)
+{
+  int fd = open_in_root(rel, O_PATH | O_DIRECTORY);
+  if (fd >= 0 || errno != ENOENT)
+    return fd;
+  if (depth > 40) {
+    errno = ELOOP;
+    return -1;
+  }
+  char parent[PATH_MAX], link[PATH_MAX];
+  if (snprintf(parent, sizeof parent, "%s", rel) >= (int)sizeof parent) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  char *slash = strrchr(parent, '/');
+  const char *base = slash ? rel + (slash - parent) + 1 : rel;
+  if (slash)
+    *slash = '\0';
+  int pfd = make_dir_in_root(slash && *parent ? parent : ".", depth + 1);
+  if (pfd < 0)
+    return -1;
+  /* Nothing is made in /proc or /sys, nor a link there followed (our own lookup adds fds to /proc/self/fd). */
+  struct statfs sfs;
+  if (fstatfs(pfd, &sfs) < 0 || sfs.f_type == PROC_SUPER_MAGIC || sfs.f_type == SYSFS_MAGIC) {
+    close(pfd);
+    errno = ENOENT;
+    return -1;
+  }
+  int made = mkdirat(pfd, base, 0755) == 0;
+  if (!made && errno != EEXIST) {
+    int e = errno; /* a read-only root, say */
+    close(pfd);
+    errno = e;
+    return -1;
+  }
+  if (!made) {
+    ssize_t n = readlinkat(pfd, base, link, sizeof link - 1);
+    if (n > 0) {
+      /* A relative target is relative to the link's directory. */
+      link[n] = '\0';
+      char target[PATH_MAX];
+      if (snprintf(target, sizeof target, "%s/%s", link[0] == '/' || !slash ? "" : parent, link) >= (int)sizeof target) {
+        close(pfd);
+        errno = ENAMETOOLONG;
+        return -1;
+      }
+      close(pfd);
+      return make_dir_in_root(target, depth + 1);
+    }
+  }
+  close(pfd);
+  return open_in_root(rel, O_PATH | O_DIRECTORY);
+}
+
+/*
+ * The working directory, looked up after pivot_root inside the new root without following magic
+ * links: an image symlink stays inside the root, and /proc/self/fd/N, /proc/N/cwd or /proc/N/root
+ * (where /dev/fd leads) are refused, so no path names a directory outside the container. A
+ * missing directory is made, as before.
+ */
+static int open_workdir(const char *cwd)
+{
+  root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0)
+    fail("open", "/");
+  int fd = make_dir_in_root(cwd, 0);
+  struct stat st;
+  if (fd >= 0 && fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode)) {
+    close(fd);
+    fd = -1;
+    errno = ENOTDIR;
+  }
+  if (fd < 0)
+    fail("workdir", cwd);
+  close(root_fd);
+  root_fd = -1;
+  return fd;
+}
+
 static _Noreturn void run_init(const struct plan *p)
 {
   die_with_parent();
@@ -1362,17 +1533,21 @@ static _Noreturn void run_init(const struct plan *p)
     fail("open", p->root);
 
   keep_files_writable = p->readonly_root;
+  /*
+   * flux's own files (/etc/hosts…) first: while nothing else is mounted in the root, a lookup
+   * inside it can only reach the image's own files, never /proc, /sys or a volume. Nothing is
+   * written into the root after this (mount points aside) until the read-only paths are in place.
+   */
   for (int i = 0; i < p->nmounts; i++)
-    do_mount(&p->mounts[i]);
+    if (!strcmp(p->mounts[i].kind, "content"))
+      do_mount(&p->mounts[i]);
+  for (int i = 0; i < p->nmounts; i++)
+    if (strcmp(p->mounts[i].kind, "content"))
+      do_mount(&p->mounts[i]);
   if (p->readonly_root) {
     struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
     if (mount_setattr(root_fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
       fail("remount read-only", "/");
-  }
-  if (p->cwd) {
-    int fd = target_in_root(p->cwd, 1);
-    if (fd >= 0)
-      close(fd);
   }
 
   /* pivot_root, then drop the old root: no host path stays reachable. */
@@ -1385,7 +1560,11 @@ static _Noreturn void run_init(const struct plan *p)
   if (chdir("/") < 0)
     fail("chdir", "/");
   close(root_fd);
+  root_fd = -1;
   lap("pivoted");
+  /* Nothing of the host, nor flux's files layer, may be left open for the working directory to name. */
+  close_unneeded_fds();
+  workdir_fd = open_workdir(p->cwd ? p->cwd : "/");
   if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
     fail("sethostname", p->hostname);
 

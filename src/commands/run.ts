@@ -120,7 +120,10 @@ export function parseVolume(spec: string, cwd = process.cwd()): VolumeSpec {
   return { host: abs, container: posix.normalize(container), readOnly: mode?.split(',').includes('ro') ?? false };
 }
 
-/** A working directory must be absolute and never a file-descriptor path (CVE-2024-21626). */
+/**
+ * A working directory must be absolute and never a file-descriptor path (CVE-2024-21626). A first
+ * filter only: the helper looks the directory up inside the root without following magic links.
+ */
 export function checkWorkdir(dir: string): string {
   if (!dir.startsWith('/')) throw bad('BAD_WORKDIR', `the working directory "${dir}" is not absolute.`, 'Give -w an absolute path inside the container.');
   const n = posix.normalize(dir);

@@ -74,9 +74,23 @@ export function onRecords(sock: Socket, fn: (r: HelperRecord) => void): void {
   });
 }
 
+const ELOOP = 40;
+const ENOTDIR = 20;
+
+/** The helper could not enter the working directory it looked up inside the container. */
+function workdirError(dir: string, errno: number): FluxError {
+  const hint = { hint: 'Give -w (or the image\'s WorkingDir) a real directory of the image.' };
+  if (errno === ELOOP) {
+    return new FluxError('BAD_WORKDIR', `the working directory ${dir} leads through a /proc link to a file descriptor, a working directory or a root (or through a symlink loop), which could lead outside the container.`, hint);
+  }
+  if (errno === ENOTDIR) return new FluxError('BAD_WORKDIR', `the working directory ${dir} is not a directory.`, hint);
+  return new FluxError('BAD_WORKDIR', `the working directory ${dir} cannot be entered: ${errnoText(errno)}.`, hint);
+}
+
 /** A helper error record as the one sentence a user sees. */
 export function setupError(rec: { op: string; errno: number; path: string }): FluxError {
   if (rec.op === 'unshare' && rec.path === 'user namespace') return usernsRefused(rec.errno);
+  if (rec.op === 'workdir') return workdirError(rec.path, rec.errno);
   const where = rec.path ? ` ${rec.path}` : '';
   const text = `${rec.op}${where}: ${errnoText(rec.errno)}`;
   if (rec.errno === 1 && /mount|unshare|remount|pivot/.test(rec.op)) {
