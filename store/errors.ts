@@ -1,5 +1,6 @@
 /** Store failures a user can cause or fix: no space, no permission. */
 import { FluxError, errnoCode } from '../src/errors.js';
+import { fsError } from '../src/fs-error.js';
 
 /** Turns an fs error under the store into one sentence naming the store and the fix; other errors pass through. */
 export function storeIoError(err: unknown, root: string, doing: string): unknown {
@@ -17,5 +18,6 @@ export function storeIoError(err: unknown, root: string, doing: string): unknown
       cause: err,
     });
   }
-  return err;
+  // Any other errno (EMLINK, EIO, …) still ends in one sentence naming where and what to do.
+  return fsError(err, root);
 }

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { FluxError, isFluxError } from '../errors.js';
+import { fsError } from '../fs-error.js';
 import { register as registerRun } from './run.js';
 import { register as registerPull } from './pull.js';
 import { register as registerImages } from './images.js';
@@ -49,6 +50,9 @@ export function buildProgram(only?: string): Command {
 }
 
 export function reportError(err: unknown): number {
+  // A file-system error that reached here unexplained still gets its one sentence and fix.
+  const fsErr = fsError(err);
+  if (fsErr !== err) return reportError(fsErr);
   if (isFluxError(err)) {
     const hint = err.hint ? ` ${err.hint}` : '';
     process.stderr.write(`flux: ${err.message}${hint}\n`);

@@ -13,6 +13,7 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { FluxError, errnoCode } from '../../src/errors.js';
+import { fsError, isErrnoCode } from '../../src/fs-error.js';
 import type { Digest } from '../../src/image/types.js';
 import { MagicCheck, declaredCompression, decompressor } from './compression.js';
 import { EntryWriter, type Header } from './entry-writer.js';
@@ -97,18 +98,14 @@ function asFluxError(err: unknown, dir: string): FluxError {
   if (err instanceof FluxError) return err;
   const code = errnoCode(err);
   const msg = err instanceof Error ? err.message : String(err);
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new FluxError('NO_SPACE', `There is no space left to unpack the layer into ${dir}.`, {
-      hint: 'Free some disk space (flux prune removes images no longer used) or point FLUX_STORE to a larger disk.',
-      cause: err,
-    });
-  }
   if (code === 'ENAMETOOLONG') {
     return new FluxError('LAYER_NAME_TOO_LONG', `The layer has a file name longer than the filesystem of ${dir} allows.`, {
       hint: 'The image cannot be unpacked on this filesystem; point FLUX_STORE to another one or use another image.',
       cause: err,
     });
   }
+  // A full disk, a quota, a read-only mount, a link limit…: one sentence naming the path and errno.
+  if (isErrnoCode(code)) return fsError(err, dir) as FluxError;
   const systemError = code !== undefined && !code.startsWith('Z_') && !code.startsWith('ERR_');
   if (!systemError && (code?.startsWith('Z_') || /incorrect header check|unexpected end of file|invalid (block|distance|stored|code)|zstd|frame|Unknown frame descriptor/i.test(msg))) {
     return new FluxError('LAYER_CORRUPT', `The layer could not be decompressed (${msg}).`, {
