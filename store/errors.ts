@@ -7,7 +7,7 @@ export function storeIoError(err: unknown, root: string, doing: string): unknown
   if (err instanceof FluxError) return err;
   const code = errnoCode(err);
   if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new FluxError('NO_SPACE', `No space left on the device holding the image store ${root} while ${doing}.`, {
+    return new FluxError('NO_SPACE', `No space left on the device holding the image store ${root} while ${doing} (${code}).`, {
       hint: 'Free some space, or run `flux prune` to remove blobs and layers no image uses, then try again.',
       cause: err,
     });

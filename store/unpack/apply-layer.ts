@@ -68,7 +68,10 @@ async function apply(input: Readable, opts: ApplyLayerOptions): Promise<ApplyLay
     }
   })();
   const [piped, consumed] = await Promise.allSettled([piping, consuming]);
-  if (consumed.status === 'rejected' && consumed.reason instanceof FluxError) throw consumed.reason;
+  // The writer's own failure (a refused entry, a full disk) destroys the parser, so the pipeline
+  // then fails with a mere "Premature close": the writer's error is the one that says why.
+  const writerFailed = consumed.status === 'rejected' && (consumed.reason instanceof FluxError || isErrnoCode(errnoCode(consumed.reason)));
+  if (writerFailed) throw consumed.reason;
   if (piped.status === 'rejected') throw piped.reason;
   if (consumed.status === 'rejected') throw consumed.reason;
 
