@@ -68,7 +68,7 @@ export function buildRows(res) {
   }
   const u = res.unpack;
   if (u && !u.error) {
-    rows.push({ figure: 'unpack: N dirs each replaced by a file', flux: Object.entries(u).map(([k, v]) => `${k}: ${v.usPerEntry} µs/entry`).join(', '), peer: '', ratio: '', target: 'flat in N', met: '' });
+    rows.push({ figure: 'unpack: N dirs each replaced by a file', flux: Object.entries(u).map(([k, v]) => `${k}: ${v.usPerEntry} µs (CPU ${v.cpuUsPerEntry})`).join(', '), peer: '', ratio: '', target: 'flat in N', met: '' });
   }
   const n = res.network;
   if (n && !n.error) {
