@@ -48,8 +48,9 @@ export const RUN_LAYERS_FILE = 'layers';
 
 /**
  * runs/<owner>-<random>: the owner (pid, start time, pid namespace, boot; process-owner.ts)
- * tells the next run, and garbage collection, whether this one is still alive. Only the paths: a run chooses them before the sandbox helper starts, which makes
- * upper/, work/ and root/ itself while flux reads the image (RunDir paths in the plan).
+ * tells the next run, and garbage collection, whether this one is still alive. Only the paths:
+ * a run chooses them before the sandbox helper starts, which makes upper/, work/ and root/
+ * itself while flux reads the image (RunDir paths in the plan).
  */
 export function planRunDir(runsDir: string): RunDir {
   const id = randomHex(6);
