@@ -3,11 +3,11 @@
  * whose root `./` is 0555, nested 0555 directories with content, 0550/0500 directories owned by
  * another id. Moving such a layer root into layers/ needs write permission on the directory
  * itself, which the pull once lacked ("internal error: EACCES … rename"). They must pull with
- * their modes intact, run (overlay and copy root), and go again with rmi and prune; a leftover
- * temp tree of read-only directories (an unpack killed midway) is swept.
+ * their modes intact, run (native overlay, fuse-overlayfs and copy root), and go again with rmi
+ * and prune; a leftover temp tree of read-only directories (an unpack killed midway) is swept.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,7 +59,7 @@ afterAll(async () => {
 
 describe('an image whose layer root and directories are read-only', () => {
   for (const mode of isRoot ? (['rootless', 'root'] as const) : (['rootless'] as const)) {
-    it(`${mode}: pulls with its modes intact, runs (overlay and copy), and rmi and prune remove it`, async () => {
+    it(`${mode}: pulls with its modes intact, runs (native, fuse and copy roots), and rmi and prune remove it`, async () => {
       const asUser = mode === 'rootless';
       const user = asUser ? await testUser() : undefined;
       const s = await tempStore(user ?? 'root');
@@ -82,8 +82,16 @@ describe('an image whose layer root and directories are read-only', () => {
         expect(readdirSync(join(s, 'tmp'))).toEqual([]);
 
         const script = 'cat /ro/inner/file /root/.profile /home/u/secret; stat -c "%a %u" /ro /ro/inner /root /home/u';
-        for (const overlay of ['auto', 'copy']) {
-          const run = await runFlux(['run', '--network', 'none', image, '--', 'sh', '-c', script], { store: s, asUser, env: { FLUX_OVERLAY: overlay } });
+        for (const overlay of ['native', 'fuse', 'copy']) {
+          if (overlay === 'fuse') {
+            requireTool('fuse-overlayfs');
+            requireTool('/dev/fuse', () => {
+              accessSync('/dev/fuse', constants.R_OK | constants.W_OK);
+              return true;
+            }, 'must be readable and writable by the test user');
+          }
+          const run = await runFlux(['run', '--verbose', '--network', 'none', image, '--', 'sh', '-c', script], { store: s, asUser, env: { FLUX_OVERLAY: overlay } });
+          expect(run.stderr).toContain(`flux: rootfs: ${{ native: 'native overlayfs', fuse: 'fuse-overlayfs', copy: 'copy' }[overlay]}`);
           expect(run.stderr).not.toMatch(/internal error/);
           expect(run.code, `${overlay}: ${run.stderr}`).toBe(0);
           expect(run.stdout).toContain('inside two read-only directories\nroot profile\nuser 1000 only\n');
