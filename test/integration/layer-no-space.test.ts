@@ -2,7 +2,7 @@
  * A layer that does not fit where it is unpacked: its blob (zeros, gzip makes it a few KiB)
  * fits the store, its files do not. The pull ends with one sentence naming ENOSPC and the path,
  * non-zero, and the store stays consistent: no half layer in layers/, no temp tree, no image
- * record, and a prune afterwards works.
+ * record, and a prune afterwards works. A store on a read-only file system says EROFS likewise.
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
@@ -78,5 +78,33 @@ describe.skipIf(!isRoot)('a layer larger than the store\'s file system', () => {
         execFileSync('umount', [mnt]);
       }
     }, 120_000);
+  }
+});
+
+describe.skipIf(!isRoot)('a store on a read-only file system', () => {
+  for (const made of [false, true]) {
+    it(`${made ? 'an existing' : 'a new'} store: one sentence naming EROFS and the path`, async () => {
+      const user = await testUser();
+      const mnt = mkdtempSync(join(work, 'ro-'));
+      chmodSync(work, 0o711);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0711', 'flux-ro', mnt]);
+      try {
+        const store = join(mnt, 'store');
+        mkdirSync(store, { mode: 0o700 });
+        if (made) for (const d of ['blobs/sha256', 'layers/sha256', 'tmp', 'locks', 'index', 'runs']) mkdirSync(join(store, d), { recursive: true });
+        execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, store]);
+        execFileSync('mount', ['-o', 'remount,ro', mnt]);
+        const r = await runFlux(['pull', image], { store });
+        expect(r.code).not.toBe(0);
+        const lines = r.stderr.split('\n').filter((l) => l.startsWith('flux: '));
+        expect(lines, r.stderr).toHaveLength(1);
+        // Node's recursive mkdir says ENOENT for a read-only file system; flux finds the real cause.
+        expect(lines[0]).toMatch(/\(EROFS\)/);
+        expect(lines[0]).toContain(store);
+        expect(lines[0]).not.toMatch(/internal error/);
+      } finally {
+        execFileSync('umount', [mnt]);
+      }
+    }, 60_000);
   }
 });
