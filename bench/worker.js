@@ -12,6 +12,7 @@ import { benchAssembly } from './sections/assembly.js';
 import { benchMatrix } from './sections/matrix.js';
 import { benchPull } from './sections/pull.js';
 import { benchStore } from './sections/store.js';
+import { benchUnpack } from './sections/unpack.js';
 import { benchWarm } from './sections/warm.js';
 
 const [cfgFile, outFile] = process.argv.slice(2);
@@ -49,6 +50,7 @@ await section('matrix', () => benchMatrix(ctx, ['busybox', 'distro-alt', 'multil
 await section('pull', () => benchPull(ctx, ['busybox', 'multilayer', 'debian'].filter(has)));
 await section('store', () => benchStore(ctx, ['busybox', 'distro-alt']));
 await section('assembly', () => benchAssembly(ctx, ['busybox', 'multilayer', 'debian'].filter(has)));
+await section('unpack', () => benchUnpack(ctx, cfg.quick ? [1000, 4000] : undefined));
 await section('network', async () => {
   const { benchNetwork } = await import('./network.mjs');
   return await benchNetwork({ runs: cfg.runs, mb: cfg.quick ? 32 : 256, fluxRun: false });

@@ -1,12 +1,13 @@
 /** Store failures a user can cause or fix: no space, no permission. */
 import { FluxError, errnoCode } from '../src/errors.js';
+import { fsError } from '../src/fs-error.js';
 
 /** Turns an fs error under the store into one sentence naming the store and the fix; other errors pass through. */
 export function storeIoError(err: unknown, root: string, doing: string): unknown {
   if (err instanceof FluxError) return err;
   const code = errnoCode(err);
   if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new FluxError('NO_SPACE', `No space left on the device holding the image store ${root} while ${doing}.`, {
+    return new FluxError('NO_SPACE', `No space left on the device holding the image store ${root} while ${doing} (${code}).`, {
       hint: 'Free some space, or run `flux prune` to remove blobs and layers no image uses, then try again.',
       cause: err,
     });
@@ -17,5 +18,6 @@ export function storeIoError(err: unknown, root: string, doing: string): unknown
       cause: err,
     });
   }
-  return err;
+  // Any other errno (EMLINK, EIO, …) still ends in one sentence naming where and what to do.
+  return fsError(err, root);
 }

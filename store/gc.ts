@@ -1,14 +1,16 @@
 /**
  * Garbage collection: blobs and unpacked layers no image record references, and leftovers in
  * tmp/. It runs under the exclusive gc lock, so no pull is between writing a blob and recording
- * its image. Runs take no lock: each lists its layers in its run dir (runs/<pid>-<id>/layers)
- * before it checks they are present, and a layer a live run lists is never removed.
+ * its image. Runs take no lock: each lists its layers in its run dir (runs/<owner>-<id>/layers)
+ * before it checks they are present, and a layer a live run lists is never removed; the owner
+ * names the run's process exactly (src/process-owner.ts), so a reused pid or a pid from another
+ * pid namespace is never taken for it.
  * Unpacked layers hold files owned by sub-uids; the caller supplies how to delete them.
  */
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Digest } from '../src/image/types.js';
-import { isAlive } from '../src/pid-alive.js';
+import { ownerAlive, parseOwner } from '../src/process-owner.js';
 import { isDigest } from './digest.js';
 import { diskUsage } from './disk-usage.js';
 import { ImageIndex, type ImageRecord } from './image-index.js';
@@ -61,8 +63,8 @@ export async function layersOfLiveRuns(store: Store): Promise<Set<Digest>> {
     return out;
   }
   for (const n of names) {
-    const pid = Number(n.split('-')[0]);
-    if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) continue;
+    const o = parseOwner(n.split('-'));
+    if (!o || !ownerAlive(o.owner)) continue;
     let text: string;
     try {
       text = await readFile(join(store.runsDir, n, 'layers'), 'utf8');

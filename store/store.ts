@@ -9,8 +9,8 @@
  */
 // Synchronous reads on purpose: a run of a stored image makes a handful of tiny ones, and each
 // asynchronous call would be a round trip through libuv's thread pool (and node:fs/promises to load).
-import { createReadStream, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FluxError, errnoCode } from '../src/errors.js';
 import type { Digest } from '../src/image/types.js';
@@ -28,6 +28,23 @@ export interface BlobWriteResult extends WriteResult {
   existed: boolean;
 }
 
+/**
+ * mkdir -p. Node's recursive mkdir reports ENOENT for whatever stopped it (a read-only file
+ * system, a directory not writable by us), so on ENOENT the missing levels are made one by one,
+ * which throws the real error.
+ */
+function makeDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw err;
+    const missing: string[] = [];
+    for (let p = dir; !existsSync(p) && dirname(p) !== p; p = dirname(p)) missing.unshift(p);
+    for (const p of missing) mkdirSync(p, { mode: 0o700 });
+    throw err;
+  }
+}
+
 export class Store {
   private constructor(readonly root: string) {}
 
@@ -37,7 +54,7 @@ export class Store {
       // A store that exists (every run's case) costs one stat a directory, not a mkdir and a stat.
       let top = statSync(root, { throwIfNoEntry: false });
       if (!top) {
-        mkdirSync(root, { recursive: true, mode: 0o700 });
+        makeDir(root);
         top = statSync(root);
       }
       checkStoreDir(root, top, true);

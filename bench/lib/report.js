@@ -66,6 +66,10 @@ export function buildRows(res) {
     const t = median(a.totalMs);
     rows.push({ figure: `rootfs assembly ${image} (${a.layers} layer${a.layers > 1 ? 's' : ''})`, flux: ms(t), peer: `mount ${ms(median(a.mountMs))}, umount ${ms(median(a.umountMs))}`, ratio: '', target: '< 10 ms', met: t < 10 ? 'yes' : 'no' });
   }
+  const u = res.unpack;
+  if (u && !u.error) {
+    rows.push({ figure: 'unpack: N dirs each replaced by a file', flux: Object.entries(u).map(([k, v]) => `${k}: ${v.usPerEntry} µs (CPU ${v.cpuUsPerEntry})`).join(', '), peer: '', ratio: '', target: 'flat in N', met: '' });
+  }
   const n = res.network;
   if (n && !n.error) {
     rows.push({ figure: 'network attach (module)', flux: `slirp4netns ${ms(n.attachSlirp4netnsMs)}`, peer: n.attachPastaMs !== undefined ? `pasta ${ms(n.attachPastaMs)}` : '', ratio: '', target: '', met: '' });

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { FluxError, isFluxError } from '../errors.js';
 import { escapeText } from '../escape.js';
+import { fsError } from '../fs-error.js';
 import { register as registerRun } from './run.js';
 import { register as registerPull } from './pull.js';
 import { register as registerImages } from './images.js';
@@ -50,6 +51,9 @@ export function buildProgram(only?: string): Command {
 }
 
 export function reportError(err: unknown): number {
+  // A file-system error that reached here unexplained still gets its one sentence and fix.
+  const fsErr = fsError(err);
+  if (fsErr !== err) return reportError(fsErr);
   if (isFluxError(err)) {
     const hint = err.hint ? ` ${err.hint}` : '';
     // Messages quote image data (a command, a working directory, a tag): never raw.

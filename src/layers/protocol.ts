@@ -3,8 +3,11 @@ import { FluxError } from '../errors.js';
 import type { Digest } from '../image/types.js';
 
 export type Job =
-  | { op: 'unpack'; blob: string; mediaType: string; diffId: Digest; dir: string; userXattr: boolean }
-  | { op: 'remove'; paths: string[] };
+  /** Unpacks into `dir`, then renames it to `dest` (see run-job.ts for why the unpacker renames). */
+  | { op: 'unpack'; blob: string; mediaType: string; diffId: Digest; dir: string; dest: string; userXattr: boolean }
+  | { op: 'remove'; paths: string[] }
+  /** Renames a tree whose root only root in the user namespace may move (a read-only directory). */
+  | { op: 'rename'; from: string; to: string };
 
 export interface JobError {
   code: string;
@@ -15,6 +18,7 @@ export interface JobError {
 export type JobResult =
   | { ok: true; op: 'unpack'; diffId: Digest; size: number; files: number; opaque: string[]; warnings: string[] }
   | { ok: true; op: 'remove'; warnings: string[] }
+  | { ok: true; op: 'rename'; warnings: string[] }
   | { ok: false; error: JobError; warnings: string[] };
 
 export function jobError(e: JobError): FluxError {

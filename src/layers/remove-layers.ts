@@ -4,13 +4,13 @@
  * into tmp/ so it disappears from layers/ at once: an interrupted removal never leaves a
  * half-deleted layer that a run would use.
  */
-import { mkdtemp, rename, rm, rmdir } from 'node:fs/promises';
+import { mkdtemp, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Store } from '../../store/index.js';
-import { errnoCode } from '../errors.js';
 import { assertDigest, digestHex } from '../image/digest.js';
 import type { Digest } from '../image/types.js';
 import { layerInfoPath } from './layer-info.js';
+import { moveDir } from './move-dir.js';
 import { jobError } from './protocol.js';
 import { runJobs } from './run-worker.js';
 import { staleTemps, tempPrefix } from './stale.js';
@@ -25,13 +25,7 @@ export async function removeLayers(store: Store, diffIds: Digest[], inUse?: () =
     assertDigest(d, 'layer diff_id');
     const path = store.layerPath(d);
     const parking = await mkdtemp(join(store.tmpDir, tempPrefix('removing', digestHex(d))));
-    let moved = true;
-    try {
-      await rename(path, join(parking, 'layer'));
-    } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') throw err;
-      moved = false;
-    }
+    const moved = await moveDir(path, join(parking, 'layer'));
     parked.push({ d, path, parking, moved });
   }
   const used = inUse ? await inUse() : new Set<Digest>();
@@ -39,7 +33,7 @@ export async function removeLayers(store: Store, diffIds: Digest[], inUse?: () =
   const doomed: string[] = [];
   for (const p of parked) {
     if (p.moved && used.has(p.d)) {
-      await rename(join(p.parking, 'layer'), p.path);
+      await moveDir(join(p.parking, 'layer'), p.path);
       await rmdir(p.parking);
       kept.push(p.d);
       continue;

@@ -1,7 +1,8 @@
 /** Runs one job in this process: inside the worker (in the user namespace), or directly as real root. */
-import { createReadStream, rmSync } from 'node:fs';
+import { createReadStream, renameSync, rmSync } from 'node:fs';
 import { applyLayer } from '../../store/unpack/apply-layer.js';
 import { FluxError } from '../errors.js';
+import { fsError } from '../fs-error.js';
 import { nativeLayerFs } from '../native/ffi.js';
 import type { Job, JobResult } from './protocol.js';
 
@@ -12,6 +13,10 @@ export async function runJob(job: Job): Promise<JobResult> {
       for (const p of job.paths) rmSync(p, { recursive: true, force: true, maxRetries: 2 });
       return { ok: true, op: 'remove', warnings };
     }
+    if (job.op === 'rename') {
+      renameSync(job.from, job.to);
+      return { ok: true, op: 'rename', warnings };
+    }
     const fs = await nativeLayerFs();
     const r = await applyLayer(createReadStream(job.blob, { highWaterMark: 256 * 1024 }), {
       dir: job.dir,
@@ -21,8 +26,19 @@ export async function runJob(job: Job): Promise<JobResult> {
       fs,
       onWarning: (m) => warnings.push(m),
     });
+    // Here, not in flux's own process: moving a directory to another parent changes its `..`,
+    // which needs write permission on the directory itself, and a layer root the image made
+    // read-only (0555, as Fedora's and RHEL's are) grants that only to root in the namespace
+    // that owns it. The layer keeps its modes and still appears in layers/ whole or not at all.
+    try {
+      renameSync(job.dir, job.dest);
+    } catch (err) {
+      rmSync(job.dir, { recursive: true, force: true, maxRetries: 2 });
+      throw err;
+    }
     return { ok: true, op: 'unpack', diffId: r.diffId, size: r.size, files: r.files, opaque: r.opaque, warnings };
   } catch (err) {
+    err = fsError(err);
     if (err instanceof FluxError) {
       return { ok: false, error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) }, warnings };
     }

@@ -6,11 +6,12 @@
  * and renamed into layers/ only once complete and its diff_id verified, so a crash never leaves
  * a half layer where a run would use it.
  */
-import { chmod, mkdtemp, rename, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Lock, Store } from '../../store/index.js';
 import { FluxError } from '../errors.js';
 import { escapeText } from '../escape.js';
+import { fsError } from '../fs-error.js';
 import { assertDigest, digestHex } from '../image/digest.js';
 import type { Digest } from '../image/types.js';
 import { readLayerInfo, writeLayerInfo } from './layer-info.js';
@@ -123,14 +124,14 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
     temps.add(dir);
     await chmod(dir, 0o755);
     opts.onLayer?.({ diffId: l.diffId, state: 'start' });
-    const r = await runner!.run({ op: 'unpack', blob: store.blobPath(l.digest), mediaType: l.mediaType, diffId: l.diffId, dir, userXattr });
+    const dest = store.layerPath(l.diffId);
+    // The unpacker renames the finished layer into layers/ itself (run-job.ts says why).
+    const r = await runner!.run({ op: 'unpack', blob: store.blobPath(l.digest), mediaType: l.mediaType, diffId: l.diffId, dir, dest, userXattr });
     warnOnce(r.warnings);
     if (!r.ok) throw jobError(r.error);
     if (r.op !== 'unpack') return;
-    const dest = store.layerPath(r.diffId);
-    // The layer first: an info file never stands without its layer.
-    await rename(dir, dest);
     temps.delete(dir);
+    // The layer first: an info file never stands without its layer.
     await writeLayerInfo(dest, { size: r.size, files: r.files, xattr: userXattr ? 'user' : 'trusted', opaque: r.opaque });
     unpacked.push(r.diffId);
     unpackedBytes += r.size;
@@ -140,7 +141,7 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
   const start = (l: LayerToUnpack): void => {
     if (started.has(l.diffId)) return;
     started.add(l.diffId);
-    jobs.push(unpackOne(l).catch((err: unknown) => void (firstError ??= err as Error)).finally(() => void left--));
+    jobs.push(unpackOne(l).catch((err: unknown) => void (firstError ??= fsError(err, store.tmpDir) as Error)).finally(() => void left--));
   };
 
   const settle = async (): Promise<void> => {

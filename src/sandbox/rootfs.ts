@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FluxError } from '../errors.js';
 import { findExecutable } from '../executables.js';
-import { isAlive } from '../pid-alive.js';
+import { ownerAlive, ownerToken, parseOwner } from '../process-owner.js';
 import type { RootfsSpec } from './plan.js';
 import { runInUserNamespace, spawnInUserNamespace, isRealRoot } from './userns.js';
 
@@ -47,13 +47,14 @@ export function randomHex(n: number): string {
 export const RUN_LAYERS_FILE = 'layers';
 
 /**
- * runs/<pid>-<random>: the pid tells the next run, and garbage collection, whether this one is
- * still alive. Only the paths: a run chooses them before the sandbox helper starts, which makes
- * upper/, work/ and root/ itself while flux reads the image (RunDir paths in the plan).
+ * runs/<owner>-<random>: the owner (pid, start time, pid namespace, boot; process-owner.ts)
+ * tells the next run, and garbage collection, whether this one is still alive. Only the paths:
+ * a run chooses them before the sandbox helper starts, which makes upper/, work/ and root/
+ * itself while flux reads the image (RunDir paths in the plan).
  */
 export function planRunDir(runsDir: string): RunDir {
   const id = randomHex(6);
-  const dir = join(runsDir, `${process.pid}-${id}`);
+  const dir = join(runsDir, `${ownerToken()}-${id}`);
   return { id, dir, upper: join(dir, 'upper'), work: join(dir, 'work'), root: join(dir, 'root') };
 }
 
@@ -96,8 +97,8 @@ export async function cleanStaleRuns(runsDir: string): Promise<void> {
     return;
   }
   const stale = names.filter((n) => {
-    const pid = Number(n.split('-')[0]);
-    return !Number.isInteger(pid) || pid <= 0 || !isAlive(pid);
+    const o = parseOwner(n.split('-'));
+    return !o || !ownerAlive(o.owner);
   });
   if (stale.length === 0) return;
   await removeTree(stale.map((n) => join(runsDir, n)));

@@ -13,6 +13,7 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { FluxError, errnoCode } from '../../src/errors.js';
+import { fsError, isErrnoCode } from '../../src/fs-error.js';
 import type { Digest } from '../../src/image/types.js';
 import { MagicCheck, declaredCompression, decompressor } from './compression.js';
 import { EntryWriter, type Header } from './entry-writer.js';
@@ -69,7 +70,10 @@ async function apply(input: Readable, opts: ApplyLayerOptions): Promise<ApplyLay
     }
   })();
   const [piped, consumed] = await Promise.allSettled([piping, consuming]);
-  if (consumed.status === 'rejected' && consumed.reason instanceof FluxError) throw consumed.reason;
+  // The writer's own failure (a refused entry, a full disk) destroys the parser, so the pipeline
+  // then fails with a mere "Premature close": the writer's error is the one that says why.
+  const writerFailed = consumed.status === 'rejected' && (consumed.reason instanceof FluxError || isErrnoCode(errnoCode(consumed.reason)));
+  if (writerFailed) throw consumed.reason;
   if (piped.status === 'rejected') throw piped.reason;
   if (consumed.status === 'rejected') throw consumed.reason;
 
@@ -82,7 +86,7 @@ async function apply(input: Readable, opts: ApplyLayerOptions): Promise<ApplyLay
       { hint: 'The image is corrupt or was tampered with; remove it (flux rmi) and pull it again from a trusted source.' },
     );
   }
-  return { diffId, size: writer.bytes, files: writer.files, opaque: [...writer.opaque].sort() };
+  return { diffId, size: writer.bytes, files: writer.files, opaque: [...writer.opaque.entries()].map(([p]) => p).sort() };
 }
 
 /** Hashes the uncompressed stream on its way to the tar parser: the diff_id. */
@@ -99,18 +103,14 @@ function asFluxError(err: unknown, dir: string): FluxError {
   if (err instanceof FluxError) return err;
   const code = errnoCode(err);
   const msg = err instanceof Error ? err.message : String(err);
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new FluxError('NO_SPACE', `There is no space left to unpack the layer into ${dir}.`, {
-      hint: 'Free some disk space (flux prune removes images no longer used) or point FLUX_STORE to a larger disk.',
-      cause: err,
-    });
-  }
   if (code === 'ENAMETOOLONG') {
     return new FluxError('LAYER_NAME_TOO_LONG', `The layer has a file name longer than the filesystem of ${dir} allows.`, {
       hint: 'The image cannot be unpacked on this filesystem; point FLUX_STORE to another one or use another image.',
       cause: err,
     });
   }
+  // A full disk, a quota, a read-only mount, a link limit…: one sentence naming the path and errno.
+  if (isErrnoCode(code)) return fsError(err, dir) as FluxError;
   const systemError = code !== undefined && !code.startsWith('Z_') && !code.startsWith('ERR_');
   if (!systemError && (code?.startsWith('Z_') || /incorrect header check|unexpected end of file|invalid (block|distance|stored|code)|zstd|frame|Unknown frame descriptor/i.test(msg))) {
     return new FluxError('LAYER_CORRUPT', `The layer could not be decompressed (${msg}).`, {
