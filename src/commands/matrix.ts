@@ -69,7 +69,7 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
     {
       async prepare(image, pulling) {
         // The store's locks make concurrent pulls of images sharing a layer fetch and unpack it once.
-        const { pullImage } = await import('../image/resolve.js');
+        const { pullImage } = await import('../pull/pull-image.js');
         if (input.pull === 'always') pulling();
         let said = input.pull === 'always';
         const events = {

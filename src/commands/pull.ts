@@ -1,5 +1,5 @@
 /** `flux pull`: fetch an image into the store and print its digest. */
-import { parsePullPolicy, pullImage, type PullEvents } from '../image/resolve.js';
+import { parsePullPolicy, pullImage, type PullEvents } from '../pull/pull-image.js';
 import { humanSize } from '../format.js';
 
 export interface PullCommandOptions {

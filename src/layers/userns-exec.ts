@@ -1,5 +1,5 @@
 /** The first subordinate range of a user, as /etc/subuid lists it (the unpacker maps it from 1 up). */
-import { parseSubIds, type SubRange } from '../sandbox/idmap.js';
+import { parseSubIds, type SubRange } from '../userns/idmap.js';
 
 export type IdRange = SubRange;
 

@@ -6,12 +6,12 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isFluxError } from '../errors.js';
-import { addRunOptions, runOptionsFromCli } from '../cli/run.js';
-import type { RunOptions } from '../commands/run.js';
+import { addRunOptions, runOptionsFromCli } from '../flags/run-flags.js';
+import type { RunOptions } from '../container/run-container.js';
 import type { ExitStatus, OutputSink, RunningChild } from './types.js';
 
 // Loaded while the first images are still being made present, not when the first run starts.
-const running = import('../commands/run.js');
+const running = import('../container/run-container.js');
 running.catch(() => undefined);
 
 /** The run options of a matrix, parsed once: every run gets the same. */

@@ -2,6 +2,7 @@ import { FluxError } from '../errors.js';
 import type { NetworkAttachment, NetworkLaunch, NetworkRequest, PortForward } from './network-types.js';
 import { parsePublishSpec } from './publish-spec.js';
 import { SLIRP_DEVICE } from './network-types.js';
+import { hostsFile } from './hosts-file.js';
 
 export { describeForward } from './publish-spec.js';
 
@@ -133,16 +134,6 @@ function refusePublish(req: NetworkRequest, why: string): void {
       exitCode: 125,
     });
   }
-}
-
-export function hostsFile(hostname: string, address: string, extra: string[] = []): string {
-  return [
-    '127.0.0.1\tlocalhost',
-    '::1\tlocalhost ip6-localhost ip6-loopback',
-    `${address}\t${hostname}`,
-    ...extra,
-    '',
-  ].join('\n');
 }
 
 function noneNetwork(hostname: string): NetworkAttachment {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { FluxError } from '../errors.js';
 import { runtimeDir } from '../runtime-dir.js';
 import type { NetworkAttachment, NetworkRequest, PortForward } from './network-types.js';
-import { hostsFile } from './network.js';
+import { hostsFile } from './hosts-file.js';
 import { planForwards } from './slirp4netns.js';
 import { randomHex } from './rootfs.js';
 import { findExecutable } from '../executables.js';

@@ -6,7 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import { FluxError } from '../errors.js';
 import { runtimeDir } from '../runtime-dir.js';
 import { SLIRP_DEVICE, type LaunchedHelper, type NetworkAttachment, type NetworkLaunch, type NetworkRequest, type PortForward } from './network-types.js';
-import { hostsFile } from './network.js';
+import { hostsFile } from './hosts-file.js';
 import { parseExposedPorts } from './publish-spec.js';
 import { randomHex } from './rootfs.js';
 import { findExecutable } from '../executables.js';

@@ -7,12 +7,12 @@ import { Store } from '../../store/store.js';
 import type { ImageRecord } from '../../store/image-index.js';
 import { parseGroup, parsePasswd, resolveUser } from '../image/user.js';
 import { capSet } from '../sandbox/caps.js';
-import { idMapsFor, mappedCount, mapArgs, toolPath, type IdMaps } from '../sandbox/idmap.js';
+import { idMapsFor, mappedCount, mapArgs, toolPath, type IdMaps } from '../userns/idmap.js';
 import { readLayerFile } from '../sandbox/layer-files.js';
 import type { ContainerSpec, NamespaceSpec, RootfsSpec, VolumeSpec } from '../sandbox/plan.js';
 import { claimRunDir, cleanStaleRuns, makeRunDir, planRunDir, randomHex, overlayChoice, overlaySpec, prepareCopy, removeTree, type RunDir } from '../sandbox/rootfs.js';
 import { runSandbox, startSandbox, type LaunchOptions, type Sandbox } from '../sandbox/run.js';
-import { isRealRoot, warnSingleMap } from '../sandbox/userns.js';
+import { isRealRoot, warnSingleMap } from '../userns/userns.js';
 import type { NetworkAttachment, PortForward } from '../sandbox/network-types.js';
 import type { Limits } from '../sandbox/limits.js';
 
@@ -129,7 +129,7 @@ export function checkWorkdir(dir: string): string {
   return n;
 }
 
-async function findRecord(image: string, o: RunOptions, store: Store, say: (text: string) => void, resolver = import('../image/resolve.js')): Promise<ImageRecord> {
+async function findRecord(image: string, o: RunOptions, store: Store, say: (text: string) => void, resolver = import('../pull/pull-image.js')): Promise<ImageRecord> {
   const { ensureImage } = await resolver;
   return ensureImage(image, {
     store,
@@ -181,7 +181,7 @@ function announcing(network: NetworkAttachment, say: (text: string) => void): Ne
 export async function runCommand(image: string, cmd: string[], o: RunOptions, io?: RunIO): Promise<number> {
   const say = io ? (text: string) => io.stderr(Buffer.from(text)) : (text: string) => void process.stderr.write(text);
   // Both are needed on every run: start loading them now, alongside the checks below.
-  const resolver = import('../image/resolve.js');
+  const resolver = import('../pull/pull-image.js');
   const networking = import('../sandbox/network.js');
   resolver.catch(() => undefined);
   networking.catch(() => undefined);
@@ -246,7 +246,7 @@ interface Started {
   cmd: string[];
   o: RunOptions;
   say: (text: string) => void;
-  resolver: Promise<typeof import('../image/resolve.js')>;
+  resolver: Promise<typeof import('../pull/pull-image.js')>;
   networking: Promise<typeof import('../sandbox/network.js')>;
   security: { noNewPrivileges: boolean; seccomp: boolean };
   caps: Set<string>;

@@ -5,7 +5,7 @@
  * already in the store it touches neither the network nor any module only pulling needs.
  */
 import { FluxError, errnoCode } from '../errors.js';
-import { isDigest } from './digest.js';
+import { isDigest } from '../image/digest.js';
 // The store's modules one by one, not store/index.js: its gc and disk-usage are not needed to run.
 import { Store } from '../../store/store.js';
 import { ImageIndex, type ImageRecord, type LayerRecord } from '../../store/image-index.js';
@@ -13,7 +13,7 @@ import { lookupImage } from '../sources/lookup.js';
 import { parseSourceSpec, type SourceSpec } from '../sources/spec.js';
 import type { Lock } from '../../store/lock.js';
 import type { UnpackSession } from '../layers/unpack-session.js';
-import type { Descriptor, Digest, ImageConfig, ImageManifest, ImageSource, Platform } from './types.js';
+import type { Descriptor, Digest, ImageConfig, ImageManifest, ImageSource, Platform } from '../image/types.js';
 
 export type PullPolicy = 'missing' | 'always' | 'never';
 
@@ -60,7 +60,7 @@ export async function ensureImage(name: string, opts: PullOptions = {}): Promise
 async function wantedPlatform(p: PullOptions['platform']): Promise<Platform | undefined> {
   if (p === undefined) return undefined;
   if (typeof p !== 'string') return p;
-  const { parsePlatform } = await import('./platform.js');
+  const { parsePlatform } = await import('../image/platform.js');
   return parsePlatform(p);
 }
 
@@ -84,7 +84,7 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
   const want = await wantedPlatform(opts.platform);
   let cached = await lookupImage(store, name);
   if (cached && want) {
-    const { platformMatches } = await import('./platform.js');
+    const { platformMatches } = await import('../image/platform.js');
     if (!platformMatches(want, cached.platform)) cached = undefined;
   }
   const pinned = spec.kind === 'registry' && spec.ref.digest !== undefined;
@@ -175,9 +175,9 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     const [layersModule, { openSource }, { parseManifest }, { sha256Digest }, platform] = await Promise.all([
       import('../layers/index.js'),
       import('../sources/index.js'),
-      import('./manifest.js'),
-      import('./sha256.js'),
-      import('./platform.js'),
+      import('../image/manifest.js'),
+      import('../image/sha256.js'),
+      import('../image/platform.js'),
       // got and the registry client: the largest import of a pull, started with the rest.
       spec.kind === 'registry' ? import('../registry/source.js') : undefined,
     ]);
