@@ -1,6 +1,5 @@
-/** `flux run`: find (or pull) the image, turn its config and the flags into a sandbox, run it. */
+/** A foreground run: find (or pull) the image, turn its config and the options into a sandbox, run it. */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { isAbsolute, join, posix, resolve as resolvePath } from 'node:path';
 import { FluxError } from '../errors.js';
 import { lap } from '../sandbox/timing.js';
 import { Store } from '../../store/store.js';
@@ -15,6 +14,7 @@ import { runSandbox, startSandbox, type LaunchOptions, type Sandbox } from '../s
 import { isRealRoot, warnSingleMap } from '../userns/userns.js';
 import type { NetworkAttachment, PortForward } from '../sandbox/network-types.js';
 import type { Limits } from '../sandbox/limits.js';
+import { commandLine, parseEnvFile, parseSecurityOpts, parseVolume, processSpec } from './process-spec.js';
 
 export interface RunOptions {
   env: string[];
@@ -52,82 +52,7 @@ export interface RunIO {
   onSpawn?(kill: (sig: NodeJS.Signals) => void): void;
 }
 
-export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
 const bad = (code: string, message: string, hint: string) => new FluxError(code, message, { hint, exitCode: 125 });
-
-/** docker's argv rule: --entrypoint replaces Entrypoint and drops the image's Cmd. */
-export function commandLine(config: ImageRecord['config']['config'], cmd: string[], entrypoint: string | undefined): string[] {
-  const c = config ?? {};
-  let ep = c.Entrypoint ?? [];
-  let args = cmd.length > 0 ? cmd : (c.Cmd ?? []);
-  if (entrypoint !== undefined) {
-    ep = entrypoint === '' ? [] : [entrypoint];
-    if (cmd.length === 0) args = [];
-  }
-  return [...ep, ...args];
-}
-
-/** `K=V`, or bare `K` taking the host's value (dropped when the host has none). */
-export function envEntry(raw: string, host: NodeJS.ProcessEnv): string | undefined {
-  const eq = raw.indexOf('=');
-  if (eq === 0) throw bad('BAD_ENV', `invalid environment variable "${raw}": the name is empty.`, 'Write -e NAME=VALUE or -e NAME.');
-  if (eq > 0) return raw;
-  const v = host[raw];
-  return v === undefined ? undefined : `${raw}=${v}`;
-}
-
-export function parseEnvFile(text: string, host: NodeJS.ProcessEnv): string[] {
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    const l = line.replace(/\r$/, '');
-    if (l.trim() === '' || l.trimStart().startsWith('#')) continue;
-    const e = envEntry(l.trimStart(), host);
-    if (e !== undefined) out.push(e);
-  }
-  return out;
-}
-
-/** Later entries win; order of first appearance is kept. */
-export function mergeEnv(...lists: string[][]): string[] {
-  const m = new Map<string, string>();
-  for (const list of lists) {
-    for (const e of list) {
-      const eq = e.indexOf('=');
-      const k = eq < 0 ? e : e.slice(0, eq);
-      m.set(k, e);
-    }
-  }
-  return [...m.values()];
-}
-
-export function parseVolume(spec: string, cwd = process.cwd()): VolumeSpec {
-  const parts = spec.split(':');
-  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) {
-    throw bad('BAD_VOLUME', `invalid volume "${spec}".`, 'Write -v HOST_PATH:CONTAINER_PATH[:ro|rw].');
-  }
-  const [host, container, mode] = parts as [string, string, string | undefined];
-  if (mode !== undefined && !/^(ro|rw)(,(ro|rw))*$/.test(mode)) {
-    throw bad('BAD_VOLUME', `invalid volume mode "${mode}" in "${spec}".`, 'The mode is ro or rw.');
-  }
-  if (!isAbsolute(container)) throw bad('BAD_VOLUME', `the container path "${container}" in -v ${spec} is not absolute.`, 'Write it from /, e.g. -v ./data:/data.');
-  if (!isAbsolute(host) && !host.startsWith('.')) {
-    throw bad('BAD_VOLUME', `"${host}" in -v ${spec} is not a host path (named volumes are not supported).`, 'Give an absolute path or one starting with ./');
-  }
-  const abs = resolvePath(cwd, host);
-  if (!existsSync(abs)) throw bad('BAD_VOLUME', `the host path ${abs} of -v ${spec} does not exist.`, 'Create it first, or fix the path.');
-  return { host: abs, container: posix.normalize(container), readOnly: mode?.split(',').includes('ro') ?? false };
-}
-
-/** A working directory must be absolute and never a file-descriptor path (CVE-2024-21626). */
-export function checkWorkdir(dir: string): string {
-  if (!dir.startsWith('/')) throw bad('BAD_WORKDIR', `the working directory "${dir}" is not absolute.`, 'Give -w an absolute path inside the container.');
-  const n = posix.normalize(dir);
-  if (/^\/proc\/(self|thread-self|\d+)(\/task\/\d+)?\/fd(\/|$)/.test(n) || /^\/proc\/(self|thread-self|\d+)\/cwd(\/|$)/.test(n)) {
-    throw bad('BAD_WORKDIR', `the working directory ${dir} is a file-descriptor path, which could lead outside the container.`, 'Use a real directory of the image.');
-  }
-  return n;
-}
 
 async function findRecord(image: string, o: RunOptions, store: Store, say: (text: string) => void, resolver = import('../pull/pull-image.js')): Promise<ImageRecord> {
   const { ensureImage } = await resolver;
@@ -138,18 +63,6 @@ async function findRecord(image: string, o: RunOptions, store: Store, say: (text
     insecure: o.insecure,
     events: { notice: (m: string) => say(`flux: ${m}\n`) },
   });
-}
-
-export function parseSecurityOpts(list: string[]): { noNewPrivileges: boolean; seccomp: boolean } {
-  let nnp = false;
-  let seccomp = true;
-  for (const s of list) {
-    if (s === 'no-new-privileges' || s === 'no-new-privileges=true' || s === 'no-new-privileges:true') nnp = true;
-    else if (s === 'no-new-privileges=false' || s === 'no-new-privileges:false') nnp = false;
-    else if (s === 'seccomp=unconfined' || s === 'seccomp:unconfined') seccomp = false;
-    else throw bad('BAD_SECURITY_OPT', `unsupported --security-opt "${s}".`, 'flux supports --security-opt no-new-privileges and seccomp=unconfined.');
-  }
-  return { noNewPrivileges: nnp, seccomp };
 }
 
 /** The maps the helper writes itself (newuidmap argv with a placeholder pid, or a single-id map). */
@@ -291,7 +204,6 @@ async function runImage(started: Started): Promise<number> {
     if (maps.single) user.groups = [];
   }
 
-  const workdir = checkWorkdir(o.workdir ?? (config.WorkingDir || '/'));
   const hostname = o.hostname ?? randomHex(6);
   const fileEnv = o.envFile.flatMap((f) => {
     try {
@@ -300,17 +212,7 @@ async function runImage(started: Started): Promise<number> {
       throw bad('BAD_ENV_FILE', `cannot read the env file ${f}: ${(err as Error).message}.`, 'Check the path of --env-file.');
     }
   });
-  const cliEnv = o.env.map((e) => envEntry(e, process.env)).filter((e): e is string => e !== undefined);
-  const env = mergeEnv(
-    [`PATH=${DEFAULT_PATH}`],
-    config.Env ?? [],
-    [`HOSTNAME=${hostname}`],
-    (config.Env ?? []).some((e) => e.startsWith('HOME=')) ? [] : [`HOME=${user.home}`],
-    o.tty ? [`TERM=${process.env.TERM && process.env.TERM !== 'dumb' ? process.env.TERM : 'xterm'}`] : [],
-    fileEnv,
-    cliEnv,
-  );
-  const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  const proc = processSpec(config, { cmd, ...(o.entrypoint !== undefined ? { entrypoint: o.entrypoint } : {}), ...(o.workdir !== undefined ? { workdir: o.workdir } : {}), env: o.env, fileEnv, tty: o.tty }, user, hostname, process.env);
 
   const { createNetwork } = await networking;
   const network: NetworkAttachment = await createNetwork({
@@ -382,10 +284,10 @@ async function runImage(started: Started): Promise<number> {
       uid: user.uid,
       gid: user.gid,
       groups: user.groups,
-      cwd: workdir,
-      env,
-      argv,
-      path: pathVar,
+      cwd: proc.cwd,
+      env: proc.env,
+      argv: proc.argv,
+      path: proc.path,
       ...(tty ? { tty } : {}),
       cleanup: rd.dir,
     });
