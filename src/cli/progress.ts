@@ -4,7 +4,7 @@
  * the stored image) are printed even when quiet: they change what the user gets.
  */
 import type { Descriptor } from '../image/types.js';
-import type { PullEvents } from '../pull/pull-image.js';
+import type { PullEvents } from '../library/api-types.js';
 import { humanSize } from '../format.js';
 
 function short(d: string): string {

@@ -19,15 +19,15 @@ function kindOf(o: CliRunOpts): string {
 export function register(program: Command): void {
   const cmd = program
     .command('run')
-    .description('Run a command in a throw-away container of IMAGE (pulled when missing). The exit code is the command\'s.')
-    .usage('[options] IMAGE [--] [COMMAND...]')
-    .argument('<image>', 'image reference, image ID, or oci:DIR[:tag] / oci-archive:FILE / docker-archive:FILE')
+    .description('Run a command in a throw-away container of IMAGE (pulled when missing), or of an unpacked root filesystem (--rootfs DIR). The exit code is the command\'s.')
+    .usage('[options] IMAGE [--] [COMMAND...]  |  flux run --rootfs DIR [options] -- COMMAND...')
+    .argument('[image]', 'image reference, image ID, or oci:DIR[:tag] / oci-archive:FILE / docker-archive:FILE')
     .argument('[command...]', 'command and arguments (default: the image\'s entrypoint and cmd)')
+    .option('--rootfs <dir>', 'run in this unpacked root filesystem instead of an image (never written: a throw-away overlay goes on top)')
     .passThroughOptions();
-  addRunOptions(cmd).action(async (image: string, command: string[], o: CliRunOpts) => {
-    const { runCommand } = await import('../container/run-container.js');
-    const argv = command[0] === '--' ? command.slice(1) : command;
+  addRunOptions(cmd).action(async (image: string | undefined, command: string[], o: CliRunOpts & { rootfs?: string }) => {
+    const { runCommand } = await import('../commands/run.js');
     lastRunKind = kindOf(o);
-    process.exitCode = await runCommand(image, argv, runOptionsFromCli(o));
+    process.exitCode = await runCommand(image, command, o);
   });
 }

@@ -1,5 +1,6 @@
 /** A foreground run: find (or pull) the image, turn its config and the options into a sandbox, run it. */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { FluxError } from '../errors.js';
 import { lap } from '../sandbox/timing.js';
 import { Store } from '../../store/store.js';
@@ -42,6 +43,10 @@ export interface RunOptions {
   verbose: boolean;
   quiet: boolean;
   limits: Limits;
+  /** The store's root; the default is FLUX_STORE or the XDG data directory. */
+  store?: string;
+  /** The directory for sockets and pid files; the default is $XDG_RUNTIME_DIR/flux or /tmp/flux-UID. */
+  runtimeDir?: string;
 }
 
 /** Where a run's output and flux's own messages go when not the host's (a matrix runs many at once). */
@@ -50,6 +55,29 @@ export interface RunIO {
   stderr(chunk: Buffer): void;
   /** Receives a way to signal the sandbox; the host's signals are then not forwarded to it. */
   onSpawn?(kill: (sig: NodeJS.Signals) => void): void;
+  /** flux's own notices and warnings; without it they go where the run's stderr goes. */
+  say?(text: string): void;
+}
+
+/** What a run starts from: an image (pulled by the policy), or an unpacked root filesystem directory. */
+export type RunTarget = string | { rootfs: string };
+
+/** The directory a run starts from, checked before anything is started: never written, only read. */
+function checkRootfs(dir: string): string {
+  const abs = resolvePath(dir);
+  let st;
+  try {
+    st = statSync(abs);
+  } catch {
+    throw bad('BAD_ROOTFS', `the root filesystem ${abs} does not exist.`, 'Give --rootfs an unpacked root filesystem directory.');
+  }
+  if (!st.isDirectory()) throw bad('BAD_ROOTFS', `the root filesystem ${abs} is not a directory.`, 'Give --rootfs an unpacked root filesystem directory.');
+  try {
+    accessSync(abs, constants.R_OK | constants.X_OK);
+  } catch {
+    throw bad('BAD_ROOTFS', `the root filesystem ${abs} is not readable by you.`, 'Give --rootfs a directory you can read, or fix its permissions.');
+  }
+  return abs;
 }
 
 const bad = (code: string, message: string, hint: string) => new FluxError(code, message, { hint, exitCode: 125 });
@@ -91,8 +119,9 @@ function announcing(network: NetworkAttachment, say: (text: string) => void): Ne
   };
 }
 
-export async function runCommand(image: string, cmd: string[], o: RunOptions, io?: RunIO): Promise<number> {
-  const say = io ? (text: string) => io.stderr(Buffer.from(text)) : (text: string) => void process.stderr.write(text);
+export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions, io?: RunIO): Promise<number> {
+  const say = io?.say ?? (io ? (text: string) => io.stderr(Buffer.from(text)) : (text: string) => void process.stderr.write(text));
+  const image = typeof target === 'string' ? target : { rootfs: checkRootfs(target.rootfs) };
   // Both are needed on every run: start loading them now, alongside the checks below.
   const resolver = import('../pull/pull-image.js');
   const networking = import('../sandbox/network.js');
@@ -112,10 +141,10 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
   const { parsePublishAll, planNetwork } = await networking;
   // Network first: a bad -p or mode is refused before anything touches the disk.
   const publish: PortForward[] = o.publish.flatMap((p) => parsePublishAll(p));
-  const needs = await planNetwork(mode, publish, o.publishAll);
+  const needs = await planNetwork(mode, publish, o.publishAll, o.runtimeDir);
   lap('modules');
 
-  const store = Store.open();
+  const store = Store.open(o.store);
   const rd = planRunDir(store.runsDir);
   // The helper creates the namespaces, maps the ids and makes the run dir while the image is read below.
   const namespaces: NamespaceSpec = {
@@ -155,7 +184,7 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
 
 /** What runCommand settled before reading the image, the started helper included. */
 interface Started {
-  image: string;
+  image: string | { rootfs: string };
   cmd: string[];
   o: RunOptions;
   say: (text: string) => void;
@@ -181,15 +210,17 @@ interface Started {
 /** Reads the image, prepares the root and hands the container to the waiting helper. */
 async function runImage(started: Started): Promise<number> {
   const { image, cmd, o, say, resolver, networking, security, caps, volumes, choice, limits, maps, mode, publish, namespaces, launch, sandbox, store, rd } = started;
-  const record = await findRecord(image, o, store, say, resolver);
+  // A root filesystem directory is a single read-only layer with no image config.
+  const record = typeof image === 'string' ? await findRecord(image, o, store, say, resolver) : undefined;
   lap('image');
-  const config = record.config.config ?? {};
+  const config = record?.config.config ?? {};
   const argv = commandLine(config, cmd, o.entrypoint);
   if (argv.length === 0) {
-    throw bad('NO_COMMAND', `no command given and the image ${record.reference} has no Entrypoint or Cmd.`, `Name one: flux run ${image} -- sh.`);
+    if (!record) throw bad('NO_COMMAND', 'no command given, and a root filesystem directory has no Entrypoint or Cmd.', 'Name one after --: flux run --rootfs DIR -- sh.');
+    throw bad('NO_COMMAND', `no command given and the image ${record.reference} has no Entrypoint or Cmd.`, `Name one: flux run ${image as string} -- sh.`);
   }
-  const lowers = record.layers.map((l) => store.layerPath(l.diffId)).reverse();
-  if (lowers.length === 0) throw bad('NO_LAYERS', `the image ${record.reference} has no layers.`, 'Pull a complete image.');
+  const lowers = record ? record.layers.map((l) => store.layerPath(l.diffId)).reverse() : [(image as { rootfs: string }).rootfs];
+  if (lowers.length === 0) throw bad('NO_LAYERS', `the image ${record!.reference} has no layers.`, 'Pull a complete image.');
 
   const passwd = parsePasswd(readLayerFile(lowers, 'etc/passwd') ?? '');
   const group = parseGroup(readLayerFile(lowers, 'etc/group') ?? '');
@@ -222,6 +253,7 @@ async function runImage(started: Started): Promise<number> {
     exposedPorts: Object.keys(config.ExposedPorts ?? {}),
     hostname,
     ...(started.network.launch ? { launch: started.network.launch } : {}),
+    ...(o.runtimeDir !== undefined ? { runtimeDir: o.runtimeDir } : {}),
   });
 
   lap('network');
@@ -234,7 +266,7 @@ async function runImage(started: Started): Promise<number> {
     onWarning: (t: string) => say(`flux: warning: ${t}\n`),
   };
   await cleanStaleRuns(store.runsDir);
-  const diffIds = record.layers.map((l) => l.diffId);
+  const diffIds = record ? record.layers.map((l) => l.diffId) : [];
   claimRunDir(rd, diffIds);
   let again: ReturnType<typeof makeRunDir> | undefined;
   try {
@@ -242,9 +274,9 @@ async function runImage(started: Started): Promise<number> {
     sandbox.connect(supervision);
     // The run dir now names these layers, so garbage collection keeps them from here on; one
     // removed before that is gone for good.
-    for (const l of lowers) {
+    for (const l of record ? lowers : []) {
       if (!existsSync(l)) {
-        throw bad('LAYER_REMOVED', `the image ${record.reference} lost its unpacked layers while the run was starting (flux rmi or flux prune ran).`, `Pull it again: flux pull ${image}.`);
+        throw bad('LAYER_REMOVED', `the image ${record!.reference} lost its unpacked layers while the run was starting (flux rmi or flux prune ran).`, `Pull it again: flux pull ${image}.`);
       }
     }
     const etcFiles: ContainerSpec['etcFiles'] = [];
@@ -268,7 +300,7 @@ async function runImage(started: Started): Promise<number> {
       ? { stdin: o.interactive, rows: process.stdout.rows ?? 0, cols: process.stdout.columns ?? 0 }
       : undefined;
 
-    if (maps?.single) warnSingleMap(maps.user.name);
+    if (maps?.single) warnSingleMap(maps.user.name, say);
     const spec = (rootfs: RootfsSpec): ContainerSpec => ({
       fullMap: maps ? !maps.single : true,
       rootfs,

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { FluxError } from '../errors.js';
-import type { RunOptions } from '../container/run-container.js';
+import type { ContainerOptions as RunOptions } from '../library/foreground-run.js';
+import { parsePullPolicy } from '../library/foreground-run.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -68,10 +69,7 @@ export interface CliRunOpts {
 }
 
 export function runOptionsFromCli(o: CliRunOpts): RunOptions {
-  const pull = o.pull ?? 'missing';
-  if (pull !== 'missing' && pull !== 'always' && pull !== 'never') {
-    throw new FluxError('BAD_FLAG', `--pull=${pull} is not a pull policy.`, { hint: 'Use missing, always or never.', exitCode: 125 });
-  }
+  const pull = parsePullPolicy(o.pull ?? 'missing');
   return {
     env: o.env ?? [],
     envFile: o.envFile ?? [],

@@ -15,7 +15,9 @@ import type { Lock } from '../../store/lock.js';
 import type { UnpackSession } from '../layers/unpack-session.js';
 import type { Descriptor, Digest, ImageConfig, ImageManifest, ImageSource, Platform } from '../image/types.js';
 
-export type PullPolicy = 'missing' | 'always' | 'never';
+import type { PullPolicy } from './pull-policy.js';
+
+export type { PullPolicy };
 
 export interface PullEvents {
   /** A blob is about to be fetched; `resumed` bytes of it were already on disk. */
@@ -46,11 +48,6 @@ export interface PullResult {
 }
 
 export const BLOB_CONCURRENCY = 4;
-
-export function parsePullPolicy(s: string): PullPolicy {
-  if (s === 'missing' || s === 'always' || s === 'never') return s;
-  throw new FluxError('BAD_FLAG', `--pull=${s} is not a pull policy.`, { hint: 'Use --pull=missing (default), --pull=always or --pull=never.', exitCode: 125 });
-}
 
 /** The image for `name`, pulled according to the policy if needed. For `flux run` and `flux matrix`. */
 export async function ensureImage(name: string, opts: PullOptions = {}): Promise<ImageRecord> {

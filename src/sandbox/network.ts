@@ -52,7 +52,7 @@ export interface NetworkPlan {
  * slirp4netns is started by the sandbox helper itself, as soon as the namespace exists, except
  * with -P: the ports to publish (and so its options) depend on the image.
  */
-export async function planNetwork(mode: string, publish: PortForward[], publishAll: boolean): Promise<NetworkPlan> {
+export async function planNetwork(mode: string, publish: PortForward[], publishAll: boolean, runtimeDir?: string): Promise<NetworkPlan> {
   const { name, options } = parseMode(mode);
   switch (name) {
     case 'none':
@@ -66,7 +66,7 @@ export async function planNetwork(mode: string, publish: PortForward[], publishA
       if (publishAll) return plan;
       const { planSlirpLaunch } = await import('./slirp4netns.js');
       // Started by the helper, whose init awaits its readiness: Node has work only for -p.
-      return { ...plan, wired: publish.length > 0, launch: planSlirpLaunch(options, publish) };
+      return { ...plan, wired: publish.length > 0, launch: planSlirpLaunch(options, publish, runtimeDir) };
     }
     default:
       return unknownMode(name);

@@ -145,7 +145,7 @@ export class Sandbox {
     this.handshake = ns.waitGo === true || (ns.userns && ns.idmap === undefined);
     lap('spawn');
     this.child = spawn(helperPath(), ['run', '3', ...namespacePlan(ns).flat()], {
-      stdio: [launch.interactive && out === undefined ? 'inherit' : 'ignore', out ? 'pipe' : 'inherit', out ? 'pipe' : 'inherit', 'pipe', ...netPipes],
+      stdio: [launch.interactive ? 'inherit' : 'ignore', out ? 'pipe' : 'inherit', out ? 'pipe' : 'inherit', 'pipe', ...netPipes],
       detached: true,
       env: timingEnv(),
     });
