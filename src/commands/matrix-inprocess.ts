@@ -7,11 +7,11 @@
 import { Command, CommanderError } from 'commander';
 import { isFluxError } from '../errors.js';
 import { addRunOptions, runOptionsFromCli } from '../flags/run-flags.js';
-import type { ContainerOptions as RunOptions } from '../library/foreground-run.js';
+import type { ContainerOptions as RunOptions } from '../library/host-run.js';
 import type { ExitStatus, OutputSink, RunningChild } from '../matrix/types.js';
 
 // Loaded while the first images are still being made present, not when the first run starts.
-const running = import('../library/foreground-run.js');
+const running = import('../library/host-run.js');
 running.catch(() => undefined);
 
 /** The run options of a matrix, parsed once: every run gets the same. */

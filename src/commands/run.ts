@@ -1,7 +1,7 @@
 /** `flux run`: the flags become the run's options; the run is the library's, with the host's terminal and signals. */
 import { FluxError } from '../errors.js';
 import { runOptionsFromCli, type CliRunOpts } from '../flags/run-flags.js';
-import { hostRun } from '../library/foreground-run.js';
+import { hostRun } from '../library/host-run.js';
 
 export async function runCommand(image: string | undefined, command: string[], o: CliRunOpts & { rootfs?: string }): Promise<number> {
   if (o.rootfs !== undefined) {

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { FluxError } from '../errors.js';
-import type { ContainerOptions as RunOptions } from '../library/foreground-run.js';
-import { parsePullPolicy } from '../library/foreground-run.js';
+import type { ContainerOptions as RunOptions } from '../library/host-run.js';
+import { parsePullPolicy } from '../library/host-run.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 

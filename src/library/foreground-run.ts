@@ -9,8 +9,6 @@ import { FluxError } from '../errors.js';
 import { runCommand, type RunIO, type RunOptions as ContainerOptions, type RunTarget } from '../container/run-container.js';
 import type { FluxOptions, OutputTarget, RunOptions, RunResult } from './api-types.js';
 
-export type { ContainerOptions, RunTarget };
-export { parsePullPolicy } from '../pull/pull-policy.js';
 
 const bad = (code: string, message: string, hint: string) => new FluxError(code, message, { hint, exitCode: 125 });
 
@@ -125,13 +123,4 @@ export async function foregroundRun(o: RunOptions, flux: FluxOptions = {}): Prom
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
   }
-}
-
-/**
- * The command line's runs: `flux run` with the host's own stdio and terminal and the host's
- * signals forwarded to the container (no io), or a `flux matrix` run with its output and its
- * signalling in the caller's hands (io). A library caller gets neither; see foregroundRun.
- */
-export function hostRun(target: RunTarget, cmd: string[], o: ContainerOptions, io?: RunIO): Promise<number> {
-  return runCommand(target, cmd, o, io);
 }
