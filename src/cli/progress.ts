@@ -3,7 +3,7 @@
  * one line per finished blob otherwise, nothing with --quiet. Notices (such as falling back to
  * the stored image) are printed even when quiet: they change what the user gets.
  */
-import type { Descriptor } from '../image/types.js';
+import type { Descriptor } from '../library/api-types.js';
 import type { PullEvents } from '../library/api-types.js';
 import { humanSize } from '../format.js';
 

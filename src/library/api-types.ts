@@ -8,6 +8,7 @@ import type { Writable } from 'node:stream';
 import type { PullEvents, PullPolicy } from '../pull/pull-image.js';
 
 export type { PullEvents, PullPolicy };
+export type { Descriptor } from '../image/types.js';
 
 export interface FluxOptions {
   /** The store's root. Default: FLUX_STORE, else $XDG_DATA_HOME/flux, else ~/.local/share/flux (as the CLI). */
