@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { FluxError, isFluxError } from '../errors.js';
-import { register as registerRun } from './run.js';
+import { register as registerRun } from './run-command.js';
 import { register as registerPull } from './pull.js';
 import { register as registerImages } from './images.js';
 import { register as registerLogin } from './login.js';
@@ -79,4 +79,4 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 export { FluxError };
-export { runKind } from './run.js';
+export { runKind } from './run-command.js';

@@ -11,7 +11,7 @@ import { idMapsFor, mappedCount, mapArgs, toolPath, type IdMaps } from '../usern
 import { readLayerFile } from '../sandbox/layer-files.js';
 import type { ContainerSpec, NamespaceSpec, RootfsSpec, VolumeSpec } from '../sandbox/plan.js';
 import { claimRunDir, cleanStaleRuns, makeRunDir, planRunDir, randomHex, overlayChoice, overlaySpec, prepareCopy, removeTree, type RunDir } from '../sandbox/rootfs.js';
-import { runSandbox, startSandbox, type LaunchOptions, type Sandbox } from '../sandbox/run.js';
+import { runSandbox, startSandbox, type LaunchOptions, type Sandbox } from '../sandbox/supervisor.js';
 import { isRealRoot, warnSingleMap } from '../userns/userns.js';
 import type { NetworkAttachment, PortForward } from '../sandbox/network-types.js';
 import type { Limits } from '../sandbox/limits.js';
