@@ -49,6 +49,9 @@ out.aborted = { exitCode: aborted.exitCode, signal: aborted.signal ?? null };
 
 out.missingRun = await codeOf(flux.run({ image: missing, command: ['true'], network: 'none', stdout: 'ignore', stderr: 'ignore' }));
 out.missingInspect = await codeOf(flux.inspect('no-such-image:never'));
+const events = [];
+out.matrix = await flux.matrix({ images: [ref, missing], command: ['sh', '-c', 'echo from-$HOSTNAME >/dev/null; exit 0'], network: 'none', jobs: 2, onEvent: (e) => events.push(e.image + ':' + e.phase) });
+out.matrixEvents = events;
 out.inspect = (await flux.inspect(ref)).map((i) => i.Reference);
 out.listeners = { before, after: listeners() };
 out.removed = (await flux.removeImage(ref)).untagged;
@@ -107,6 +110,10 @@ describe("import { Flux } from 'flux' in another project", () => {
     expect(out.missingRun).toMatchObject({ isFluxError: true });
     expect(['MANIFEST_UNKNOWN', 'NAME_UNKNOWN']).toContain(out.missingRun.code);
     expect(out.missingInspect).toMatchObject({ isFluxError: true, code: 'IMAGE_NOT_FOUND' });
+    expect(out.matrix.map((m: { image: string; verdict: string; exitCode: number | null }) => [m.image, m.verdict, m.exitCode === 0])).toEqual([[ref, 'passed', true], [missing, 'failed', false]]);
+    expect(out.matrix[1].error).toContain(missing);
+    expect(out.matrixEvents).toContain(`${ref}:running`);
+    expect(out.matrixEvents).toContain(`${ref}:passed`);
     expect(out.inspect).toEqual([ref]);
     // The library installed no signal handler and left no listener behind.
     expect(out.listeners.before.slice(0, 4)).toEqual([0, 0, 0, 0]);
