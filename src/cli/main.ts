@@ -70,7 +70,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     const args = withDefaultCommand(argv);
     // A run needs its command module anyway: load it while commander parses.
-    if (args[0] === 'run') import('../commands/run.js').catch(() => undefined);
+    if (args[0] === 'run') import('../commands/run-image.js').catch(() => undefined);
     await buildProgram(args[0]).parseAsync(args, { from: 'user' });
     if (process.exitCode === undefined) process.exitCode = 0;
   } catch (err) {

@@ -26,7 +26,7 @@ export function register(program: Command): void {
     .option('--rootfs <dir>', 'run in this unpacked root filesystem instead of an image (never written: a throw-away overlay goes on top)')
     .passThroughOptions();
   addRunOptions(cmd).action(async (image: string | undefined, command: string[], o: CliRunOpts & { rootfs?: string }) => {
-    const { runCommand } = await import('../commands/run.js');
+    const { runCommand } = await import('../commands/run-image.js');
     lastRunKind = kindOf(o);
     process.exitCode = await runCommand(image, command, o);
   });
