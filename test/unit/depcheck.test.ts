@@ -129,10 +129,10 @@ describe('depcheck: the imports follow the layering', () => {
   it('fails on an import against the picture, and on a cycle', () => {
     const graph = importGraph(files, read);
     const upward = new Map(graph);
-    upward.set('store/store.ts', [...graph.get('store/store.ts')!, 'src/sandbox/run.ts']);
-    expect(violations(upward)).toContain('store/store.ts (store) imports src/sandbox/run.ts (sandbox): not allowed by the picture');
+    upward.set('store/store.ts', [...graph.get('store/store.ts')!, 'src/sandbox/supervisor.ts']);
+    expect(violations(upward)).toContain('store/store.ts (store) imports src/sandbox/supervisor.ts (sandbox): not allowed by the picture');
     const cyclic = new Map(graph);
-    cyclic.set('src/sandbox/plan.ts', [...graph.get('src/sandbox/plan.ts')!, 'src/sandbox/run.ts']);
+    cyclic.set('src/sandbox/plan.ts', [...graph.get('src/sandbox/plan.ts')!, 'src/sandbox/supervisor.ts']);
     expect(violations(cyclic).some((v) => v.startsWith('file cycle: ') && v.includes('src/sandbox/plan.ts'))).toBe(true);
   });
 
