@@ -84,7 +84,32 @@ afterAll(async () => {
   if (project) await rm(project, { recursive: true, force: true });
 });
 
+const TYPED = `
+import { Flux, FluxError, type ImageInfo, type RunResult } from 'flux';
+const flux = new Flux({ store: '/nowhere' });
+export async function use(): Promise<number> {
+  const image: ImageInfo = await flux.pull('busybox', { policy: 'missing' });
+  const r: RunResult = await flux.run({ image: image.reference, command: ['true'], stdout: 'pipe', signal: new AbortController().signal });
+  try {
+    await flux.inspect('x');
+  } catch (e) {
+    if (e instanceof FluxError) return e.code.length + (e.hint ?? '').length;
+  }
+  // @ts-expect-error: not a run option
+  await flux.run({ image: 'x', nope: 1 });
+  return r.exitCode;
+}
+`;
+
 describe("import { Flux } from 'flux' in another project", () => {
+  it('type-checks a TypeScript program against the published declarations', async () => {
+    await writeFile(join(project, 'typed.ts'), TYPED);
+    await writeFile(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, types: ['node'] }, files: ['typed.ts'] }));
+    await symlink(realpathSync(join(REPO_ROOT, 'node_modules/@types')), join(project, 'node_modules/@types')).catch(() => undefined);
+    const tsc = join(REPO_ROOT, 'node_modules/.bin/tsc');
+    expect(() => execFileSync(tsc, ['-p', join(project, 'tsconfig.json')], { encoding: 'utf8', stdio: 'pipe' })).not.toThrow();
+  }, 120_000);
+
   it('installs with its build, types and helper, and exports only the entry', async () => {
     const pkg = JSON.parse(await readFile(join(project, 'node_modules/flux/package.json'), 'utf8')) as { exports: Record<string, unknown>; types: string };
     expect(Object.keys(pkg.exports)).toEqual(['.', './package.json']);
