@@ -36,7 +36,7 @@ const EXTERNAL = ['got', 'tar-stream', 'zstd-napi', 'koffi', 'cli-progress', 'ke
  * run then reads a handful of files instead of forty. The rest of flux (pulling, unpacking,
  * registries, matrix, the network helpers) stays in chunks that only what needs them loads.
  */
-const RUN_ROOTS = ['src/commands/run.js', 'src/image/resolve.js', 'src/sources/lookup.js', 'src/sandbox/network.js', 'src/sandbox/slirp4netns.js', 'store/image-index.js'];
+const RUN_ROOTS = ['src/commands/run-image.js', 'src/container/run-container.js', 'src/pull/pull-image.js', 'src/sources/lookup.js', 'src/flags/run-flags.js', 'src/sandbox/network.js', 'src/sandbox/slirp4netns.js', 'store/image-index.js'];
 
 /** commander and the command-line modules; the progress bars only pull, the password prompt only logs in. */
 const CLI = /[\\/]node_modules[\\/]commander[\\/]|[\\/]dist[\\/]src[\\/]cli[\\/](?!progress\.js$|prompt\.js$)[^\\/]+\.js$/;

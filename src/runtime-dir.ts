@@ -8,8 +8,10 @@ import { FluxError } from './errors.js';
  * has one, else a private /tmp/flux-UID that we create 0700 and refuse to use when someone else
  * owns it (another user could have planted it to read or swap our sockets).
  */
-export function runtimeDir(): string {
+export function runtimeDir(chosen?: string): string {
   const uid = process.getuid?.() ?? 0;
+  // A library caller's own choice (Flux({ runtimeDir })) is held to the same rule: private and theirs.
+  if (chosen !== undefined) return ensurePrivate(chosen, uid);
   const xdg = process.env.XDG_RUNTIME_DIR;
   if (xdg && isPrivateDir(xdg, uid)) return ensurePrivate(join(xdg, 'flux'), uid);
   return ensurePrivate(join(tmpdir(), `flux-${uid}`), uid);

@@ -1,26 +1,16 @@
-/** The store names files after digests, so it checks them itself rather than trusting callers. */
-import { FluxError } from '../src/errors.js';
+/**
+ * The store names files after digests, so it checks them itself rather than trusting callers,
+ * with the checks of src/image/digest.ts (one implementation), under the store's names.
+ */
+import { assertDigest, digestHex, isDigest, shortDigest } from '../src/image/digest.js';
 import type { Digest } from '../src/image/types.js';
 
-const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
-
-/** Exactly `sha256:` + 64 lowercase hex. */
-export function isDigest(d: string): d is Digest {
-  return DIGEST_RE.test(d);
-}
+export { isDigest, shortDigest };
 
 export function checkDigest(d: string, what = 'digest'): Digest {
-  if (isDigest(d)) return d;
-  throw new FluxError('BAD_DIGEST', `The ${what} ${JSON.stringify(d.slice(0, 80))} is not a valid sha256 digest.`, {
-    hint: 'A digest must be "sha256:" followed by 64 lowercase hex digits.',
-  });
+  return assertDigest(d, what);
 }
 
 export function hexOf(d: Digest): string {
-  return checkDigest(d).slice(7);
-}
-
-/** `sha256:0123456789ab…` for messages. */
-export function shortDigest(d: string): string {
-  return d.length > 19 ? `${d.slice(0, 19)}…` : d;
+  return digestHex(checkDigest(d));
 }

@@ -65,7 +65,12 @@ export class Store {
           const dir = join(root, ...parts.slice(0, i));
           let st = lstatSync(dir, { throwIfNoEntry: false });
           if (!st) {
-            mkdirSync(dir, { mode: 0o700 });
+            // Another flux process may make it between the lstat and here: theirs is as good.
+            try {
+              mkdirSync(dir, { mode: 0o700 });
+            } catch (err) {
+              if (errnoCode(err) !== 'EEXIST') throw err;
+            }
             st = lstatSync(dir);
           }
           checkStoreDir(dir, st, false);

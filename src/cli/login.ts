@@ -29,7 +29,7 @@ export function register(program: Command): void {
       } else {
         process.stderr.write('flux: warning: a password given with -p is visible to other users; prefer --password-stdin.\n');
       }
-      const { login } = await import('../commands/login.js');
+      const { login } = await import('../library/login.js');
       const { path, needed } = await login({ registry, username, password, insecure: opts.insecure });
       if (!needed) process.stderr.write(`flux: note: ${registry} asks for no login; the credentials were saved anyway.\n`);
       process.stderr.write(`Login succeeded; credentials saved in ${path}.\n`);
@@ -40,7 +40,7 @@ export function register(program: Command): void {
     .description('Remove the credentials `flux login` saved for a registry.')
     .argument('<registry>', 'registry host')
     .action(async (registry: string) => {
-      const { logout } = await import('../commands/logout.js');
+      const { logout } = await import('../library/logout.js');
       const path = await logout(registry);
       process.stderr.write(`Removed the credentials for ${registry} from ${path}.\n`);
     });

@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { FluxError, isFluxError } from '../errors.js';
 import { escapeText } from '../escape.js';
 import { fsError } from '../fs-error.js';
-import { register as registerRun } from './run.js';
+import { register as registerRun } from './run-command.js';
 import { register as registerPull } from './pull.js';
 import { register as registerImages } from './images.js';
 import { register as registerLogin } from './login.js';
@@ -76,7 +76,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     const args = withDefaultCommand(argv);
     // A run needs its command module anyway: load it while commander parses.
-    if (args[0] === 'run') import('../commands/run.js').catch(() => undefined);
+    if (args[0] === 'run') import('../commands/run-image.js').catch(() => undefined);
     await buildProgram(args[0]).parseAsync(args, { from: 'user' });
     if (process.exitCode === undefined) process.exitCode = 0;
   } catch (err) {
@@ -85,4 +85,4 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 export { FluxError };
-export { runKind } from './run.js';
+export { runKind } from './run-command.js';

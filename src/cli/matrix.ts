@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { FluxError } from '../errors.js';
-import { addRunOptions } from './run.js';
+import { addRunOptions } from '../flags/run-flags.js';
 import type { MatrixInput, OutputMode, PullPolicy } from '../commands/matrix.js';
 
 /** Run options that make no sense for many runs at once with captured output. */

@@ -3,8 +3,8 @@
  * one line per finished blob otherwise, nothing with --quiet. Notices (such as falling back to
  * the stored image) are printed even when quiet: they change what the user gets.
  */
-import type { Descriptor } from '../image/types.js';
-import type { PullEvents } from '../image/resolve.js';
+import type { Descriptor } from '../library/api-types.js';
+import type { PullEvents } from '../library/api-types.js';
 import { humanSize } from '../format.js';
 import { escapeText } from '../escape.js';
 

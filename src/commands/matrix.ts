@@ -4,20 +4,21 @@ import { availableParallelism, constants as osConstants } from 'node:os';
 import { dirname, resolve as resolvePath, basename, join } from 'node:path';
 import { FluxError } from '../errors.js';
 import { escapeJson, escapeText } from '../escape.js';
-import { Store } from '../../store/store.js';
+import { storeRoot } from '../library/store-root.js';
 import { collectImages, parseImagesFile, splitList, type MatrixImage } from '../matrix/images.js';
 import { parseShard, selectShard } from '../matrix/shard.js';
 import { Matrix } from '../matrix/scheduler.js';
 import { SinkFactory } from '../matrix/output-sink.js';
 import { safeNames } from '../matrix/results-dir.js';
-import { spawnRun } from '../matrix/child-runner.js';
+import { spawnRun } from './matrix-children.js';
 import { createStatus } from '../matrix/status.js';
 import { jsonResults, summaryTable } from '../matrix/format.js';
 import { junitXml } from '../matrix/junit.js';
 import type { Entry } from '../matrix/types.js';
 
 export type OutputMode = 'prefix' | 'none';
-export type PullPolicy = 'missing' | 'always' | 'never';
+export type { PullPolicy } from '../library/api-types.js';
+import type { PullPolicy } from '../library/api-types.js';
 
 export interface MatrixInput {
   /** Positional lists (`A,B`), `--image` values, and the `--images-file` path. */
@@ -63,14 +64,14 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
       : {}),
   });
 
-  const store = Store.open();
-  const env = { ...process.env, FLUX_STORE: store.root };
+  const root = storeRoot();
+  const env = { ...process.env, FLUX_STORE: root };
   const matrix = new Matrix(
     images,
     {
       async prepare(image, pulling) {
         // The store's locks make concurrent pulls of images sharing a layer fetch and unpack it once.
-        const { pullImage } = await import('../image/resolve.js');
+        const { pullReport } = await import('../library/pull-images.js');
         if (input.pull === 'always') pulling();
         let said = input.pull === 'always';
         const events = {
@@ -80,8 +81,8 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
           },
           notice: (m: string) => status.write(stderr, `[${image.ref}] ${m}\n`),
         };
-        const opts = { pull: input.pull, store, events, ...(input.platform ? { platform: input.platform } : {}), ...(input.insecure ? { insecure: true } : {}) };
-        return (await pullImage(image.ref, opts)).record.manifestDigest;
+        const opts = { policy: input.pull, onProgress: events, ...(input.platform ? { platform: input.platform } : {}), ...(input.insecure ? { insecure: true } : {}) };
+        return (await pullReport(image.ref, opts, root)).image.digest;
       },
       run: (image, sink) => spawnRun(image.ref, sink, { runArgs: input.runArgs, command: input.command, env }),
       sink: (e) => sinks.create(e),

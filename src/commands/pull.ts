@@ -1,6 +1,7 @@
 /** `flux pull`: fetch an image into the store and print its digest. */
-import { parsePullPolicy, pullImage, type PullEvents } from '../image/resolve.js';
 import { humanSize } from '../format.js';
+import { parsePullPolicy, pullReport } from '../library/pull-images.js';
+import type { PullEvents } from '../library/api-types.js';
 
 export interface PullCommandOptions {
   platform?: string;
@@ -20,7 +21,7 @@ export async function pullCommand(name: string, o: PullCommandOptions, progress:
   let result;
   try {
     const policy = parsePullPolicy(o.pull ?? 'always');
-    result = await pullImage(name, { platform: o.platform, pull: policy, insecure: o.insecure, events: progress.events });
+    result = await pullReport(name, { ...(o.platform !== undefined ? { platform: o.platform } : {}), policy, ...(o.insecure ? { insecure: true } : {}), onProgress: progress.events }, undefined);
   } finally {
     progress.stop();
   }
@@ -28,5 +29,5 @@ export async function pullCommand(name: string, o: PullCommandOptions, progress:
     const what = result.fromStore ? 'image already in the store; ' : '';
     process.stderr.write(`${what}fetched ${result.fetchedBytes} bytes (${humanSize(result.fetchedBytes)})\n`);
   }
-  process.stdout.write(`${result.record.manifestDigest}\n`);
+  process.stdout.write(`${result.image.digest}\n`);
 }

@@ -1,4 +1,7 @@
-/** Digests are the only names flux ever turns into file names or URL paths, so they are checked first. Pure. */
+/**
+ * Digests are the only names flux ever turns into file names or URL paths, so they are checked
+ * first. Pure. The one digest module: the store (store/digest.ts) uses these very checks.
+ */
 import { FluxError } from '../errors.js';
 import type { Digest } from './types.js';
 
@@ -21,4 +24,9 @@ export function assertDigest(s: unknown, what: string): Digest {
 /** The 64 hex digits of a digest. */
 export function digestHex(d: Digest): string {
   return d.slice('sha256:'.length);
+}
+
+/** `sha256:0123456789ab…` for messages. */
+export function shortDigest(d: string): string {
+  return d.length > 19 ? `${d.slice(0, 19)}…` : d;
 }

@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { FluxError } from '../errors.js';
-import { isRealRoot, spawnInUserNamespace } from '../sandbox/userns.js';
+import { isRealRoot, spawnInUserNamespace } from '../userns/userns.js';
 import type { Job, JobLine, JobResult, ResultLine } from './protocol.js';
 
 export { isRealRoot };

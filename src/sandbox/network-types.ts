@@ -48,6 +48,8 @@ export interface NetworkRequest {
   hostname: string;
   /** Set when the sandbox starts the network helper (planNetwork planned it). */
   launch?: NetworkLaunch;
+  /** Where sockets and pid files go instead of the default runtime directory. */
+  runtimeDir?: string;
 }
 
 export interface NetworkAttachment {

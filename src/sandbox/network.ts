@@ -2,6 +2,7 @@ import { FluxError } from '../errors.js';
 import type { NetworkAttachment, NetworkLaunch, NetworkRequest, PortForward } from './network-types.js';
 import { parsePublishSpec } from './publish-spec.js';
 import { SLIRP_DEVICE } from './network-types.js';
+import { hostsFile } from './hosts-file.js';
 
 export { describeForward } from './publish-spec.js';
 
@@ -51,7 +52,7 @@ export interface NetworkPlan {
  * slirp4netns is started by the sandbox helper itself, as soon as the namespace exists, except
  * with -P: the ports to publish (and so its options) depend on the image.
  */
-export async function planNetwork(mode: string, publish: PortForward[], publishAll: boolean): Promise<NetworkPlan> {
+export async function planNetwork(mode: string, publish: PortForward[], publishAll: boolean, runtimeDir?: string): Promise<NetworkPlan> {
   const { name, options } = parseMode(mode);
   switch (name) {
     case 'none':
@@ -65,7 +66,7 @@ export async function planNetwork(mode: string, publish: PortForward[], publishA
       if (publishAll) return plan;
       const { planSlirpLaunch } = await import('./slirp4netns.js');
       // Started by the helper, whose init awaits its readiness: Node has work only for -p.
-      return { ...plan, wired: publish.length > 0, launch: planSlirpLaunch(options, publish) };
+      return { ...plan, wired: publish.length > 0, launch: planSlirpLaunch(options, publish, runtimeDir) };
     }
     default:
       return unknownMode(name);
@@ -133,16 +134,6 @@ function refusePublish(req: NetworkRequest, why: string): void {
       exitCode: 125,
     });
   }
-}
-
-export function hostsFile(hostname: string, address: string, extra: string[] = []): string {
-  return [
-    '127.0.0.1\tlocalhost',
-    '::1\tlocalhost ip6-localhost ip6-loopback',
-    `${address}\t${hostname}`,
-    ...extra,
-    '',
-  ].join('\n');
 }
 
 function noneNetwork(hostname: string): NetworkAttachment {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { FluxError } from '../errors.js';
 import { runtimeDir } from '../runtime-dir.js';
 import type { NetworkAttachment, NetworkRequest, PortForward } from './network-types.js';
-import { hostsFile } from './network.js';
+import { hostsFile } from './hosts-file.js';
 import { planForwards } from './slirp4netns.js';
 import { randomHex } from './rootfs.js';
 import { findExecutable } from '../executables.js';
@@ -31,7 +31,7 @@ export async function createPasta(req: NetworkRequest, options: Map<string, stri
   const allowHostLoopback = boolOption(options, 'allow_host_loopback', 'pasta') ?? false;
   checkTun('pasta');
   const forwards = await planForwards(req);
-  return new PastaAttachment(binary, mtu, allowHostLoopback, forwards, req.hostname);
+  return new PastaAttachment(binary, mtu, allowHostLoopback, forwards, req.hostname, req.runtimeDir);
 }
 
 /**
@@ -55,6 +55,7 @@ class PastaAttachment implements NetworkAttachment {
     private readonly allowHostLoopback: boolean,
     private readonly forwards: PortForward[],
     hostname: string,
+    private readonly dir?: string,
   ) {
     this.hosts = hostsFile(hostname, '127.0.1.1');
   }
@@ -64,7 +65,7 @@ class PastaAttachment implements NetworkAttachment {
     await this.stop();
     this.detached = false;
     this.active = [];
-    this.pidFile = join(runtimeDir(), `pasta-${pid}-${randomHex(4)}.pid`);
+    this.pidFile = join(runtimeDir(this.dir), `pasta-${pid}-${randomHex(4)}.pid`);
     const ports = (flag: string, proto: PortForward['protocol']): string[] => {
       const list = this.forwards.filter((f) => f.protocol === proto);
       if (list.length === 0) return [flag, 'none'];

@@ -12,7 +12,7 @@ import { FluxError } from '../errors.js';
 import { findExecutable } from '../executables.js';
 import { ownerAlive, ownerToken, parseOwner } from '../process-owner.js';
 import type { RootfsSpec } from './plan.js';
-import { runInUserNamespace, spawnInUserNamespace, isRealRoot } from './userns.js';
+import { runInUserNamespace, spawnInUserNamespace, isRealRoot } from '../userns/userns.js';
 
 export type OverlayChoice = 'auto' | 'native' | 'fuse' | 'copy';
 

@@ -6,7 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import { FluxError } from '../errors.js';
 import { runtimeDir } from '../runtime-dir.js';
 import { SLIRP_DEVICE, type LaunchedHelper, type NetworkAttachment, type NetworkLaunch, type NetworkRequest, type PortForward } from './network-types.js';
-import { hostsFile } from './network.js';
+import { hostsFile } from './hosts-file.js';
 import { parseExposedPorts } from './publish-spec.js';
 import { randomHex } from './rootfs.js';
 import { findExecutable } from '../executables.js';
@@ -34,7 +34,7 @@ export async function createSlirp4netns(req: NetworkRequest, options: Map<string
   if (!launch) checkTun('slirp4netns');
   const forwards = await planForwards(req);
   if (!launch) allowLoopbackForUdp(config, options, forwards);
-  return new SlirpAttachment(config, forwards, req.hostname, launch);
+  return new SlirpAttachment(config, forwards, req.hostname, launch, req.runtimeDir);
 }
 
 /** slirp4netns as the sandbox helper starts it: planned from the flags alone, before the image is read. */
@@ -44,12 +44,12 @@ export interface SlirpLaunch extends NetworkLaunch {
   readonly config: SlirpConfig;
 }
 
-export function planSlirpLaunch(options: Map<string, string>, publish: PortForward[]): SlirpLaunch {
+export function planSlirpLaunch(options: Map<string, string>, publish: PortForward[], dir?: string): SlirpLaunch {
   const config = slirpConfig(options);
   checkTun('slirp4netns');
   allowLoopbackForUdp(config, options, publish);
   // Only port forwards use the API socket: without them there is no socket to make or remove.
-  const socketPath = publish.length > 0 ? apiSocketPath() : undefined;
+  const socketPath = publish.length > 0 ? apiSocketPath(dir) : undefined;
   return {
     argv: [config.binary, ...slirpArgs(config, socketPath, 'PID')],
     socketPath,
@@ -74,8 +74,8 @@ function allowLoopbackForUdp(config: SlirpConfig, options: Map<string, string>, 
   process.stderr.write('flux: note: UDP port forwards need host loopback access, so the container can reach services on the host\'s 127.0.0.1 through 10.0.2.2 (use --network pasta to avoid that).\n');
 }
 
-function apiSocketPath(): string {
-  return join(runtimeDir(), `slirp4netns-${process.pid}-${randomHex(4)}.sock`);
+function apiSocketPath(dir: string | undefined): string {
+  return join(runtimeDir(dir), `slirp4netns-${process.pid}-${randomHex(4)}.sock`);
 }
 
 /** fd 3: it exits when the other end closes; fd 4: it writes "1" there once tap0 is configured. */
@@ -201,6 +201,7 @@ class SlirpAttachment implements NetworkAttachment {
     private readonly forwards: PortForward[],
     hostname: string,
     private readonly launch?: SlirpLaunch,
+    private readonly dir?: string,
   ) {
     const extra = config.allowHostLoopback ? [`${SLIRP.gateway}\thost.containers.internal host.flux.internal`] : [];
     this.hosts = hostsFile(hostname, SLIRP.guest, extra);
@@ -217,7 +218,7 @@ class SlirpAttachment implements NetworkAttachment {
         this.socketPath = this.launch.socketPath;
         await waitLaunchedReady(launched);
       } else {
-        this.socketPath = apiSocketPath();
+        this.socketPath = apiSocketPath(this.dir);
         // As our own child, fd 3 is a pipe to us: it cannot outlive flux even after SIGKILL.
         const child = spawn(this.config.binary, slirpArgs(this.config, this.socketPath, String(pid)), { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
         this.child = child;

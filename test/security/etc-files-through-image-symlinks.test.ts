@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { busyboxWith } from '../helpers/image-layer.js';
 import { runFlux, tempStore, removeStore, isRoot, testUser } from '../helpers/user.js';
 import { requireTool } from '../helpers/require.js';
-import { hostsFile } from '../../src/sandbox/network.js';
+import { hostsFile } from '../../src/sandbox/hosts-file.js';
 
 const FILES = ['hosts', 'hostname', 'resolv.conf'] as const;
 const HOSTNAME = 'etc-files-test';

@@ -14,7 +14,7 @@ beforeAll(async () => {
   dir = await appDir();
 });
 
-const script = (body: string) => `import { runInUserNamespace } from '${join(dir, 'dist/src/sandbox/userns.js')}';\n${body}`;
+const script = (body: string) => `import { runInUserNamespace } from '${join(dir, 'dist/src/userns/userns.js')}';\n${body}`;
 
 describe('runInUserNamespace', () => {
   it('runs argv as uid 0 with the subordinate range mapped, and chown to a sub-uid works', async () => {

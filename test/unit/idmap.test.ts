@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseSubIds, mapArgs, mappedCount, idMapsFor, mapFailure, usernsRefused } from '../../src/sandbox/idmap.js';
+import { parseSubIds, mapArgs, mappedCount, idMapsFor, mapFailure, usernsRefused } from '../../src/userns/idmap.js';
 
 const user = { name: 'alice', uid: 1000, gid: 1000 };
 

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runArgv, spawnRun } from '../../src/matrix/child-runner.js';
+import { runArgv, spawnRun } from '../../src/commands/matrix-children.js';
 import type { OutputSink } from '../../src/matrix/types.js';
 
 /** Stands in for bin/flux.js: echoes its argv, then behaves as the command asks. */

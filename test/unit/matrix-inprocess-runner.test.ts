@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRunArgs, startInProcess } from '../../src/matrix/inprocess-runner.js';
+import { parseRunArgs, startInProcess } from '../../src/commands/matrix-inprocess.js';
 import type { OutputSink } from '../../src/matrix/types.js';
 
 function memorySink(): OutputSink & { out: string; err: string } {

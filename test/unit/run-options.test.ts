@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { Command } from 'commander';
-import { addRunOptions, runOptionsFromCli } from '../../src/cli/run.js';
-import { commandLine, envEntry, parseEnvFile, mergeEnv, parseVolume, checkWorkdir } from '../../src/commands/run.js';
+import { addRunOptions, runOptionsFromCli } from '../../src/flags/run-flags.js';
+import { commandLine, envEntry, parseEnvFile, mergeEnv, parseVolume, checkWorkdir } from '../../src/container/process-spec.js';
 import { parseMemory, parseCpus } from '../../src/sandbox/limits.js';
 
 describe('run options', () => {

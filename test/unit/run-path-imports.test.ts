@@ -123,7 +123,7 @@ describe('the run path of a stored image', () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toBe('ran\n');
       // The hook itself works: the run path's own modules are in the list.
-      expect(r.modules.some((m) => m.endsWith('/dist/src/commands/run.js'))).toBe(true);
+      expect(r.modules.some((m) => m.endsWith('/dist/src/commands/run-image.js'))).toBe(true);
       expect(r.modules.some((m) => m.endsWith('/dist/store/store.js'))).toBe(true);
       const offending = FORBIDDEN.filter(([, re]) => r.modules.some((m) => re.test(m))).map(([name]) => name);
       expect(offending).toEqual([]);
@@ -140,7 +140,7 @@ describe('the run path of a stored image', () => {
     expect(r.modules.some((m) => m.includes('/node_modules/commander/'))).toBe(true);
     expect(r.loaded.filter((m) => m.includes('/node_modules/commander/') || /\/dist\/(src|store)\//.test(m))).toEqual([]);
     // The run's own code came from the chunks it loaded.
-    expect(r.modules.some((m) => m.endsWith('/dist/src/commands/run.js'))).toBe(true);
+    expect(r.modules.some((m) => m.endsWith('/dist/src/commands/run-image.js'))).toBe(true);
     const chunks = JSON.parse(await readFile(join(ROOT, 'dist/flux-chunks.json'), 'utf8')) as Record<string, string[]>;
     const pullOnly = Object.entries(chunks).filter(([, mods]) => mods.some((m) => FORBIDDEN.some(([, re]) => re.test(`/${m}`))));
     // The pull-only modules exist in the bundle, in chunks the run did not load.
@@ -158,7 +158,7 @@ describe('the run path of a stored image', () => {
     // The default network's code travels in the run's own chunk: no extra file to load.
     const chunks = JSON.parse(await readFile(join(ROOT, 'dist/flux-chunks.json'), 'utf8')) as Record<string, string[]>;
     const home = Object.entries(chunks).find(([, mods]) => mods.includes('dist/src/sandbox/slirp4netns.js'))?.[1] ?? [];
-    expect(home).toContain('dist/src/commands/run.js');
+    expect(home).toContain('dist/src/commands/run-image.js');
   });
 
   it('loads none in the default form `flux IMAGE -- CMD` either', async () => {
@@ -200,7 +200,7 @@ describe('the bundle', () => {
   it('names its main chunk and a code cache for it, which V8 accepts', async () => {
     const entry = JSON.parse(await readFile(join(ROOT, 'dist/flux-entry.json'), 'utf8')) as { main: string; codeCache: string | null };
     const chunks = JSON.parse(await readFile(join(ROOT, 'dist/flux-chunks.json'), 'utf8')) as Record<string, string[]>;
-    expect(chunks[entry.main]).toContain('dist/src/commands/run.js');
+    expect(chunks[entry.main]).toContain('dist/src/commands/run-image.js');
     expect(entry.codeCache).toBe(`${entry.main}.v8`);
     // The same compile bin/flux.js makes, in a Node of its own.
     const check = `const vm = require('node:vm'), fs = require('node:fs'), Module = require('node:module');

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { subordinateRange } from '../../src/layers/userns-exec.js';
+import { parseSubIds } from '../../src/userns/idmap.js';
+
+/** The first range of a user, as the unpacker's namespace maps it. */
+const subordinateRange = (text: string, user: { name: string; id: number }) => parseSubIds(text, { name: user.name, uid: user.id }).find((r) => r.start > 0);
 
 describe('subordinateRange: the ids the unpack worker maps', () => {
   const file = ['# comment', 'alice:100000:65536', 'bob:165536:1000', '1003:300000:65536', 'broken:x:y', ''].join('\n');

@@ -1,12 +1,12 @@
 /**
- * A matrix run: inside the matrix process by default (see inprocess-runner.ts), or as its own
+ * A matrix run: inside the matrix process by default (see matrix-inprocess.ts), or as its own
  * `flux run` process when another entry script is named. Children get their own process group,
  * so a Ctrl-C on the terminal reaches only the matrix, which passes it on once to each run.
  */
 import { spawn } from 'node:child_process';
-import type { ExitStatus, OutputSink, RunningChild } from './types.js';
+import type { ExitStatus, OutputSink, RunningChild } from '../matrix/types.js';
 import { constants } from 'node:os';
-import { startInProcess } from './inprocess-runner.js';
+import { startInProcess } from './matrix-inprocess.js';
 
 export interface ChildRunOptions {
   /** `flux run` options, as given on the command line. */

@@ -1,4 +1,4 @@
-/** `flux logout`: forget a registry's credentials in the file `flux login` writes. */
+/** Logging out: forget a registry's credentials in the file `flux login` writes. */
 import { FluxError } from '../errors.js';
 import { authFilesForReading, eraseCredentials, lookupCredentials } from '../registry/credentials.js';
 import { loginRegistryName } from './login.js';

@@ -6,12 +6,12 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isFluxError } from '../errors.js';
-import { addRunOptions, runOptionsFromCli } from '../cli/run.js';
-import type { RunOptions } from '../commands/run.js';
-import type { ExitStatus, OutputSink, RunningChild } from './types.js';
+import { addRunOptions, runOptionsFromCli } from '../flags/run-flags.js';
+import type { ContainerOptions as RunOptions } from '../library/host-run.js';
+import type { ExitStatus, OutputSink, RunningChild } from '../matrix/types.js';
 
 // Loaded while the first images are still being made present, not when the first run starts.
-const running = import('../commands/run.js');
+const running = import('../library/host-run.js');
 running.catch(() => undefined);
 
 /** The run options of a matrix, parsed once: every run gets the same. */
@@ -57,8 +57,8 @@ export function startInProcess(image: string, sink: OutputSink, opts: { runArgs:
   const done = (async (): Promise<ExitStatus> => {
     try {
       const o = parseRunArgs(opts.runArgs);
-      const { runCommand } = await running;
-      return { exitCode: await runCommand(image, [...opts.command], o, io) };
+      const { hostRun } = await running;
+      return { exitCode: await hostRun(image, [...opts.command], o, io) };
     } catch (err) {
       const r = report(err);
       sink.stderr(Buffer.from(r.text));

@@ -21,10 +21,10 @@ export function isRealRoot(): boolean {
 let warned = false;
 
 /** The single-id-map warning, at most once per flux process (an unpack and a run may both need it). */
-export function warnSingleMap(name: string): void {
+export function warnSingleMap(name: string, write: (text: string) => void = (t) => void process.stderr.write(t)): void {
   if (warned) return;
   warned = true;
-  process.stderr.write(singleMapWarning(name));
+  write(singleMapWarning(name));
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { FluxError } from '../errors.js';
-import type { RunOptions } from '../commands/run.js';
+import type { ContainerOptions as RunOptions } from '../library/host-run.js';
+import { parsePullPolicy } from '../library/host-run.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -37,7 +38,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('-q, --quiet', 'no progress output');
 }
 
-interface CliRunOpts {
+export interface CliRunOpts {
   env?: string[];
   envFile?: string[];
   workdir?: string;
@@ -68,10 +69,7 @@ interface CliRunOpts {
 }
 
 export function runOptionsFromCli(o: CliRunOpts): RunOptions {
-  const pull = o.pull ?? 'missing';
-  if (pull !== 'missing' && pull !== 'always' && pull !== 'never') {
-    throw new FluxError('BAD_FLAG', `--pull=${pull} is not a pull policy.`, { hint: 'Use missing, always or never.', exitCode: 125 });
-  }
+  const pull = parsePullPolicy(o.pull ?? 'missing');
   return {
     env: o.env ?? [],
     envFile: o.envFile ?? [],
@@ -103,35 +101,4 @@ export function runOptionsFromCli(o: CliRunOpts): RunOptions {
       ...(o.pidsLimit !== undefined ? { pidsLimit: o.pidsLimit } : {}),
     },
   };
-}
-
-/**
- * What kind of run the last `flux run` was, as far as the code it needs goes (its network and
- * whether it forwarded ports): the learned code cache (bin/flux.js) learns each kind once.
- */
-let lastRunKind: string | undefined;
-
-export function runKind(): string | undefined {
-  return lastRunKind;
-}
-
-function kindOf(o: CliRunOpts): string {
-  const network = (o.network ?? 'slirp4netns').split(':')[0];
-  return `run:${network}${(o.publish?.length ?? 0) > 0 || o.publishAll ? '+ports' : ''}`;
-}
-
-export function register(program: Command): void {
-  const cmd = program
-    .command('run')
-    .description('Run a command in a throw-away container of IMAGE (pulled when missing). The exit code is the command\'s.')
-    .usage('[options] IMAGE [--] [COMMAND...]')
-    .argument('<image>', 'image reference, image ID, or oci:DIR[:tag] / oci-archive:FILE / docker-archive:FILE')
-    .argument('[command...]', 'command and arguments (default: the image\'s entrypoint and cmd)')
-    .passThroughOptions();
-  addRunOptions(cmd).action(async (image: string, command: string[], o: CliRunOpts) => {
-    const { runCommand } = await import('../commands/run.js');
-    const argv = command[0] === '--' ? command.slice(1) : command;
-    lastRunKind = kindOf(o);
-    process.exitCode = await runCommand(image, argv, runOptionsFromCli(o));
-  });
 }

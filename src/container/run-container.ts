@@ -1,6 +1,6 @@
-/** `flux run`: find (or pull) the image, turn its config and the flags into a sandbox, run it. */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { isAbsolute, join, posix, resolve as resolvePath } from 'node:path';
+/** A foreground run: find (or pull) the image, turn its config and the options into a sandbox, run it. */
+import { accessSync, constants, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { FluxError } from '../errors.js';
 import { escapeText } from '../escape.js';
 import { lap } from '../sandbox/timing.js';
@@ -8,14 +8,15 @@ import { Store } from '../../store/store.js';
 import type { ImageRecord } from '../../store/image-index.js';
 import { parseGroup, parsePasswd, resolveUser } from '../image/user.js';
 import { capSet } from '../sandbox/caps.js';
-import { idMapsFor, mappedCount, mapArgs, toolPath, type IdMaps } from '../sandbox/idmap.js';
+import { idMapsFor, mappedCount, mapArgs, toolPath, type IdMaps } from '../userns/idmap.js';
 import { readLayerFile } from '../sandbox/layer-files.js';
 import type { ContainerSpec, NamespaceSpec, RootfsSpec, VolumeSpec } from '../sandbox/plan.js';
 import { claimRunDir, cleanStaleRuns, makeRunDir, planRunDir, randomHex, overlayChoice, overlaySpec, prepareCopy, removeTree, type RunDir } from '../sandbox/rootfs.js';
-import { runSandbox, startSandbox, type LaunchOptions, type Sandbox } from '../sandbox/run.js';
-import { isRealRoot, warnSingleMap } from '../sandbox/userns.js';
+import { runSandbox, startSandbox, type LaunchOptions, type Sandbox } from '../sandbox/supervisor.js';
+import { isRealRoot, warnSingleMap } from '../userns/userns.js';
 import type { NetworkAttachment, PortForward } from '../sandbox/network-types.js';
 import type { Limits } from '../sandbox/limits.js';
+import { commandLine, parseEnvFile, parseSecurityOpts, parseVolume, processSpec } from './process-spec.js';
 
 export interface RunOptions {
   env: string[];
@@ -43,6 +44,10 @@ export interface RunOptions {
   verbose: boolean;
   quiet: boolean;
   limits: Limits;
+  /** The store's root; the default is FLUX_STORE or the XDG data directory. */
+  store?: string;
+  /** The directory for sockets and pid files; the default is $XDG_RUNTIME_DIR/flux or /tmp/flux-UID. */
+  runtimeDir?: string;
 }
 
 /** Where a run's output and flux's own messages go when not the host's (a matrix runs many at once). */
@@ -51,89 +56,34 @@ export interface RunIO {
   stderr(chunk: Buffer): void;
   /** Receives a way to signal the sandbox; the host's signals are then not forwarded to it. */
   onSpawn?(kill: (sig: NodeJS.Signals) => void): void;
+  /** flux's own notices and warnings; without it they go where the run's stderr goes. */
+  say?(text: string): void;
 }
 
-export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** What a run starts from: an image (pulled by the policy), or an unpacked root filesystem directory. */
+export type RunTarget = string | { rootfs: string };
+
+/** The directory a run starts from, checked before anything is started: never written, only read. */
+function checkRootfs(dir: string): string {
+  const abs = resolvePath(dir);
+  let st;
+  try {
+    st = statSync(abs);
+  } catch {
+    throw bad('BAD_ROOTFS', `the root filesystem ${abs} does not exist.`, 'Give --rootfs an unpacked root filesystem directory.');
+  }
+  if (!st.isDirectory()) throw bad('BAD_ROOTFS', `the root filesystem ${abs} is not a directory.`, 'Give --rootfs an unpacked root filesystem directory.');
+  try {
+    accessSync(abs, constants.R_OK | constants.X_OK);
+  } catch {
+    throw bad('BAD_ROOTFS', `the root filesystem ${abs} is not readable by you.`, 'Give --rootfs a directory you can read, or fix its permissions.');
+  }
+  return abs;
+}
 
 const bad = (code: string, message: string, hint: string) => new FluxError(code, message, { hint, exitCode: 125 });
 
-/** docker's argv rule: --entrypoint replaces Entrypoint and drops the image's Cmd. */
-export function commandLine(config: ImageRecord['config']['config'], cmd: string[], entrypoint: string | undefined): string[] {
-  const c = config ?? {};
-  let ep = c.Entrypoint ?? [];
-  let args = cmd.length > 0 ? cmd : (c.Cmd ?? []);
-  if (entrypoint !== undefined) {
-    ep = entrypoint === '' ? [] : [entrypoint];
-    if (cmd.length === 0) args = [];
-  }
-  return [...ep, ...args];
-}
-
-/** `K=V`, or bare `K` taking the host's value (dropped when the host has none). */
-export function envEntry(raw: string, host: NodeJS.ProcessEnv): string | undefined {
-  const eq = raw.indexOf('=');
-  if (eq === 0) throw bad('BAD_ENV', `invalid environment variable "${raw}": the name is empty.`, 'Write -e NAME=VALUE or -e NAME.');
-  if (eq > 0) return raw;
-  const v = host[raw];
-  return v === undefined ? undefined : `${raw}=${v}`;
-}
-
-export function parseEnvFile(text: string, host: NodeJS.ProcessEnv): string[] {
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    const l = line.replace(/\r$/, '');
-    if (l.trim() === '' || l.trimStart().startsWith('#')) continue;
-    const e = envEntry(l.trimStart(), host);
-    if (e !== undefined) out.push(e);
-  }
-  return out;
-}
-
-/** Later entries win; order of first appearance is kept. */
-export function mergeEnv(...lists: string[][]): string[] {
-  const m = new Map<string, string>();
-  for (const list of lists) {
-    for (const e of list) {
-      const eq = e.indexOf('=');
-      const k = eq < 0 ? e : e.slice(0, eq);
-      m.set(k, e);
-    }
-  }
-  return [...m.values()];
-}
-
-export function parseVolume(spec: string, cwd = process.cwd()): VolumeSpec {
-  const parts = spec.split(':');
-  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) {
-    throw bad('BAD_VOLUME', `invalid volume "${spec}".`, 'Write -v HOST_PATH:CONTAINER_PATH[:ro|rw].');
-  }
-  const [host, container, mode] = parts as [string, string, string | undefined];
-  if (mode !== undefined && !/^(ro|rw)(,(ro|rw))*$/.test(mode)) {
-    throw bad('BAD_VOLUME', `invalid volume mode "${mode}" in "${spec}".`, 'The mode is ro or rw.');
-  }
-  if (!isAbsolute(container)) throw bad('BAD_VOLUME', `the container path "${container}" in -v ${spec} is not absolute.`, 'Write it from /, e.g. -v ./data:/data.');
-  if (!isAbsolute(host) && !host.startsWith('.')) {
-    throw bad('BAD_VOLUME', `"${host}" in -v ${spec} is not a host path (named volumes are not supported).`, 'Give an absolute path or one starting with ./');
-  }
-  const abs = resolvePath(cwd, host);
-  if (!existsSync(abs)) throw bad('BAD_VOLUME', `the host path ${abs} of -v ${spec} does not exist.`, 'Create it first, or fix the path.');
-  return { host: abs, container: posix.normalize(container), readOnly: mode?.split(',').includes('ro') ?? false };
-}
-
-/**
- * A working directory must be absolute and never a file-descriptor path (CVE-2024-21626). A first
- * filter only: the helper looks the directory up inside the root without following magic links.
- */
-export function checkWorkdir(dir: string): string {
-  if (!dir.startsWith('/')) throw bad('BAD_WORKDIR', `the working directory "${dir}" is not absolute.`, 'Give -w an absolute path inside the container.');
-  const n = posix.normalize(dir);
-  if (/^\/proc\/(self|thread-self|\d+)(\/task\/\d+)?\/fd(\/|$)/.test(n) || /^\/proc\/(self|thread-self|\d+)\/cwd(\/|$)/.test(n)) {
-    throw bad('BAD_WORKDIR', `the working directory ${dir} is a file-descriptor path, which could lead outside the container.`, 'Use a real directory of the image.');
-  }
-  return n;
-}
-
-async function findRecord(image: string, o: RunOptions, store: Store, say: (text: string) => void, resolver = import('../image/resolve.js')): Promise<ImageRecord> {
+async function findRecord(image: string, o: RunOptions, store: Store, say: (text: string) => void, resolver = import('../pull/pull-image.js')): Promise<ImageRecord> {
   const { ensureImage } = await resolver;
   return ensureImage(image, {
     store,
@@ -142,18 +92,6 @@ async function findRecord(image: string, o: RunOptions, store: Store, say: (text
     insecure: o.insecure,
     events: { notice: (m: string) => say(`flux: ${escapeText(m)}\n`) },
   });
-}
-
-export function parseSecurityOpts(list: string[]): { noNewPrivileges: boolean; seccomp: boolean } {
-  let nnp = false;
-  let seccomp = true;
-  for (const s of list) {
-    if (s === 'no-new-privileges' || s === 'no-new-privileges=true' || s === 'no-new-privileges:true') nnp = true;
-    else if (s === 'no-new-privileges=false' || s === 'no-new-privileges:false') nnp = false;
-    else if (s === 'seccomp=unconfined' || s === 'seccomp:unconfined') seccomp = false;
-    else throw bad('BAD_SECURITY_OPT', `unsupported --security-opt "${s}".`, 'flux supports --security-opt no-new-privileges and seccomp=unconfined.');
-  }
-  return { noNewPrivileges: nnp, seccomp };
 }
 
 /** The maps the helper writes itself (newuidmap argv with a placeholder pid, or a single-id map). */
@@ -182,10 +120,11 @@ function announcing(network: NetworkAttachment, say: (text: string) => void): Ne
   };
 }
 
-export async function runCommand(image: string, cmd: string[], o: RunOptions, io?: RunIO): Promise<number> {
-  const say = io ? (text: string) => io.stderr(Buffer.from(text)) : (text: string) => void process.stderr.write(text);
+export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions, io?: RunIO): Promise<number> {
+  const say = io?.say ?? (io ? (text: string) => io.stderr(Buffer.from(text)) : (text: string) => void process.stderr.write(text));
+  const image = typeof target === 'string' ? target : { rootfs: checkRootfs(target.rootfs) };
   // Both are needed on every run: start loading them now, alongside the checks below.
-  const resolver = import('../image/resolve.js');
+  const resolver = import('../pull/pull-image.js');
   const networking = import('../sandbox/network.js');
   resolver.catch(() => undefined);
   networking.catch(() => undefined);
@@ -203,10 +142,10 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
   const { parsePublishAll, planNetwork } = await networking;
   // Network first: a bad -p or mode is refused before anything touches the disk.
   const publish: PortForward[] = o.publish.flatMap((p) => parsePublishAll(p));
-  const needs = await planNetwork(mode, publish, o.publishAll);
+  const needs = await planNetwork(mode, publish, o.publishAll, o.runtimeDir);
   lap('modules');
 
-  const store = Store.open();
+  const store = Store.open(o.store);
   const rd = planRunDir(store.runsDir);
   // The helper creates the namespaces, maps the ids and makes the run dir while the image is read below.
   const namespaces: NamespaceSpec = {
@@ -246,11 +185,11 @@ export async function runCommand(image: string, cmd: string[], o: RunOptions, io
 
 /** What runCommand settled before reading the image, the started helper included. */
 interface Started {
-  image: string;
+  image: string | { rootfs: string };
   cmd: string[];
   o: RunOptions;
   say: (text: string) => void;
-  resolver: Promise<typeof import('../image/resolve.js')>;
+  resolver: Promise<typeof import('../pull/pull-image.js')>;
   networking: Promise<typeof import('../sandbox/network.js')>;
   security: { noNewPrivileges: boolean; seccomp: boolean };
   caps: Set<string>;
@@ -272,15 +211,17 @@ interface Started {
 /** Reads the image, prepares the root and hands the container to the waiting helper. */
 async function runImage(started: Started): Promise<number> {
   const { image, cmd, o, say, resolver, networking, security, caps, volumes, choice, limits, maps, mode, publish, namespaces, launch, sandbox, store, rd } = started;
-  const record = await findRecord(image, o, store, say, resolver);
+  // A root filesystem directory is a single read-only layer with no image config.
+  const record = typeof image === 'string' ? await findRecord(image, o, store, say, resolver) : undefined;
   lap('image');
-  const config = record.config.config ?? {};
+  const config = record?.config.config ?? {};
   const argv = commandLine(config, cmd, o.entrypoint);
   if (argv.length === 0) {
-    throw bad('NO_COMMAND', `no command given and the image ${record.reference} has no Entrypoint or Cmd.`, `Name one: flux run ${image} -- sh.`);
+    if (!record) throw bad('NO_COMMAND', 'no command given, and a root filesystem directory has no Entrypoint or Cmd.', 'Name one after --: flux run --rootfs DIR -- sh.');
+    throw bad('NO_COMMAND', `no command given and the image ${record.reference} has no Entrypoint or Cmd.`, `Name one: flux run ${image as string} -- sh.`);
   }
-  const lowers = record.layers.map((l) => store.layerPath(l.diffId)).reverse();
-  if (lowers.length === 0) throw bad('NO_LAYERS', `the image ${record.reference} has no layers.`, 'Pull a complete image.');
+  const lowers = record ? record.layers.map((l) => store.layerPath(l.diffId)).reverse() : [(image as { rootfs: string }).rootfs];
+  if (lowers.length === 0) throw bad('NO_LAYERS', `the image ${record!.reference} has no layers.`, 'Pull a complete image.');
 
   const passwd = parsePasswd(readLayerFile(lowers, 'etc/passwd') ?? '');
   const group = parseGroup(readLayerFile(lowers, 'etc/group') ?? '');
@@ -295,7 +236,6 @@ async function runImage(started: Started): Promise<number> {
     if (maps.single) user.groups = [];
   }
 
-  const workdir = checkWorkdir(o.workdir ?? (config.WorkingDir || '/'));
   const hostname = o.hostname ?? randomHex(6);
   const fileEnv = o.envFile.flatMap((f) => {
     try {
@@ -304,17 +244,7 @@ async function runImage(started: Started): Promise<number> {
       throw bad('BAD_ENV_FILE', `cannot read the env file ${f}: ${(err as Error).message}.`, 'Check the path of --env-file.');
     }
   });
-  const cliEnv = o.env.map((e) => envEntry(e, process.env)).filter((e): e is string => e !== undefined);
-  const env = mergeEnv(
-    [`PATH=${DEFAULT_PATH}`],
-    config.Env ?? [],
-    [`HOSTNAME=${hostname}`],
-    (config.Env ?? []).some((e) => e.startsWith('HOME=')) ? [] : [`HOME=${user.home}`],
-    o.tty ? [`TERM=${process.env.TERM && process.env.TERM !== 'dumb' ? process.env.TERM : 'xterm'}`] : [],
-    fileEnv,
-    cliEnv,
-  );
-  const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  const proc = processSpec(config, { cmd, ...(o.entrypoint !== undefined ? { entrypoint: o.entrypoint } : {}), ...(o.workdir !== undefined ? { workdir: o.workdir } : {}), env: o.env, fileEnv, tty: o.tty }, user, hostname, process.env);
 
   const { createNetwork } = await networking;
   const network: NetworkAttachment = await createNetwork({
@@ -324,6 +254,7 @@ async function runImage(started: Started): Promise<number> {
     exposedPorts: Object.keys(config.ExposedPorts ?? {}),
     hostname,
     ...(started.network.launch ? { launch: started.network.launch } : {}),
+    ...(o.runtimeDir !== undefined ? { runtimeDir: o.runtimeDir } : {}),
   });
 
   lap('network');
@@ -336,7 +267,7 @@ async function runImage(started: Started): Promise<number> {
     onWarning: (t: string) => say(`flux: warning: ${escapeText(t)}\n`),
   };
   await cleanStaleRuns(store.runsDir);
-  const diffIds = record.layers.map((l) => l.diffId);
+  const diffIds = record ? record.layers.map((l) => l.diffId) : [];
   claimRunDir(rd, diffIds);
   let again: ReturnType<typeof makeRunDir> | undefined;
   try {
@@ -344,9 +275,9 @@ async function runImage(started: Started): Promise<number> {
     sandbox.connect(supervision);
     // The run dir now names these layers, so garbage collection keeps them from here on; one
     // removed before that is gone for good.
-    for (const l of lowers) {
+    for (const l of record ? lowers : []) {
       if (!existsSync(l)) {
-        throw bad('LAYER_REMOVED', `the image ${record.reference} lost its unpacked layers while the run was starting (flux rmi or flux prune ran).`, `Pull it again: flux pull ${image}.`);
+        throw bad('LAYER_REMOVED', `the image ${record!.reference} lost its unpacked layers while the run was starting (flux rmi or flux prune ran).`, `Pull it again: flux pull ${image}.`);
       }
     }
     const etcFiles: ContainerSpec['etcFiles'] = [];
@@ -370,7 +301,7 @@ async function runImage(started: Started): Promise<number> {
       ? { stdin: o.interactive, rows: process.stdout.rows ?? 0, cols: process.stdout.columns ?? 0 }
       : undefined;
 
-    if (maps?.single) warnSingleMap(maps.user.name);
+    if (maps?.single) warnSingleMap(maps.user.name, say);
     const spec = (rootfs: RootfsSpec): ContainerSpec => ({
       fullMap: maps ? !maps.single : true,
       rootfs,
@@ -386,10 +317,10 @@ async function runImage(started: Started): Promise<number> {
       uid: user.uid,
       gid: user.gid,
       groups: user.groups,
-      cwd: workdir,
-      env,
-      argv,
-      path: pathVar,
+      cwd: proc.cwd,
+      env: proc.env,
+      argv: proc.argv,
+      path: proc.path,
       ...(tty ? { tty } : {}),
       cleanup: rd.dir,
     });

@@ -16,9 +16,9 @@ import { FluxError } from '../errors.js';
 import { lap, timingEnv } from './timing.js';
 import { helperPath, errnoText, type HelperRecord } from '../native/helper.js';
 import type { LaunchedHelper, NetworkAttachment } from './network-types.js';
-import { mapFailure, type IdMaps } from './idmap.js';
+import { mapFailure, type IdMaps } from '../userns/idmap.js';
 import { containerPlan, encodePlan, namespacePlan, type ContainerSpec, type NamespaceSpec, type SandboxSpec } from './plan.js';
-import { onRecords, setupError, writeIdMaps } from './userns.js';
+import { onRecords, setupError, writeIdMaps } from '../userns/userns.js';
 import { lastLine } from './slirp-support.js';
 
 /** Fixed when the helper starts: its stdio and who owns its signalling. */
@@ -145,7 +145,7 @@ export class Sandbox {
     this.handshake = ns.waitGo === true || (ns.userns && ns.idmap === undefined);
     lap('spawn');
     this.child = spawn(helperPath(), ['run', '3', ...namespacePlan(ns).flat()], {
-      stdio: [launch.interactive && out === undefined ? 'inherit' : 'ignore', out ? 'pipe' : 'inherit', out ? 'pipe' : 'inherit', 'pipe', ...netPipes],
+      stdio: [launch.interactive ? 'inherit' : 'ignore', out ? 'pipe' : 'inherit', out ? 'pipe' : 'inherit', 'pipe', ...netPipes],
       detached: true,
       env: timingEnv(),
     });

@@ -5,8 +5,8 @@
  * already in the store it touches neither the network nor any module only pulling needs.
  */
 import { FluxError, errnoCode } from '../errors.js';
-import { isDigest } from './digest.js';
-import { checkImageLimits } from './image-limits.js';
+import { isDigest } from '../image/digest.js';
+import { checkImageLimits } from '../image/image-limits.js';
 // The store's modules one by one, not store/index.js: its gc and disk-usage are not needed to run.
 import { Store } from '../../store/store.js';
 import { ImageIndex, type ImageRecord, type LayerRecord } from '../../store/image-index.js';
@@ -14,9 +14,11 @@ import { lookupImage } from '../sources/lookup.js';
 import { parseSourceSpec, type SourceSpec } from '../sources/spec.js';
 import type { Lock } from '../../store/lock.js';
 import type { UnpackSession } from '../layers/unpack-session.js';
-import type { Descriptor, Digest, ImageConfig, ImageManifest, ImageSource, Platform } from './types.js';
+import type { Descriptor, Digest, ImageConfig, ImageManifest, ImageSource, Platform } from '../image/types.js';
 
-export type PullPolicy = 'missing' | 'always' | 'never';
+import type { PullPolicy } from './pull-policy.js';
+
+export type { PullPolicy };
 
 export interface PullEvents {
   /** A blob is about to be fetched; `resumed` bytes of it were already on disk. */
@@ -48,11 +50,6 @@ export interface PullResult {
 
 export const BLOB_CONCURRENCY = 4;
 
-export function parsePullPolicy(s: string): PullPolicy {
-  if (s === 'missing' || s === 'always' || s === 'never') return s;
-  throw new FluxError('BAD_FLAG', `--pull=${s} is not a pull policy.`, { hint: 'Use --pull=missing (default), --pull=always or --pull=never.', exitCode: 125 });
-}
-
 /** The image for `name`, pulled according to the policy if needed. For `flux run` and `flux matrix`. */
 export async function ensureImage(name: string, opts: PullOptions = {}): Promise<ImageRecord> {
   return (await pullImage(name, opts)).record;
@@ -61,7 +58,7 @@ export async function ensureImage(name: string, opts: PullOptions = {}): Promise
 async function wantedPlatform(p: PullOptions['platform']): Promise<Platform | undefined> {
   if (p === undefined) return undefined;
   if (typeof p !== 'string') return p;
-  const { parsePlatform } = await import('./platform.js');
+  const { parsePlatform } = await import('../image/platform.js');
   return parsePlatform(p);
 }
 
@@ -85,7 +82,7 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
   const want = await wantedPlatform(opts.platform);
   let cached = await lookupImage(store, name);
   if (cached && want) {
-    const { platformMatches } = await import('./platform.js');
+    const { platformMatches } = await import('../image/platform.js');
     if (!platformMatches(want, cached.platform)) cached = undefined;
   }
   const pinned = spec.kind === 'registry' && spec.ref.digest !== undefined;
@@ -176,9 +173,9 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     const [layersModule, { openSource }, { parseManifest }, { sha256Digest }, platform] = await Promise.all([
       import('../layers/index.js'),
       import('../sources/index.js'),
-      import('./manifest.js'),
-      import('./sha256.js'),
-      import('./platform.js'),
+      import('../image/manifest.js'),
+      import('../image/sha256.js'),
+      import('../image/platform.js'),
       // got and the registry client: the largest import of a pull, started with the rest.
       spec.kind === 'registry' ? import('../registry/source.js') : undefined,
     ]);

@@ -1,4 +1,4 @@
-/** `flux login`: check credentials against the registry, then save them where docker and podman look. */
+/** Logging in to a registry: check the credentials against it, then save them where docker and podman look. */
 import { FluxError } from '../errors.js';
 import { RegistryClient } from '../registry/client.js';
 import { apiHost, isInsecureHost, normalizeRegistryHost } from '../registry/config.js';

@@ -1,0 +1,8 @@
+/**
+ * flux's public entry: `import { Flux, FluxError } from 'flux'`. Only what is exported here is
+ * the library's API; everything else under src/ may change.
+ */
+export { Flux } from './library/flux.js';
+export { FluxError, isFluxError } from './errors.js';
+export type { FluxOptions, ImageInfo, OutputTarget, PruneResult, PullEvents, PullOptions, PullPolicy, RemoveResult, RunOptions, RunResult } from './library/api-types.js';
+export type { MatrixEvent, MatrixOptions, MatrixRecord } from './library/matrix-run.js';

@@ -1,0 +1,63 @@
+/**
+ * flux as a library: `new Flux(options)` is a handle on one store (and runtime directory), with
+ * the operations of the command line as methods that return records instead of printing them.
+ * Nothing here prints, exits or installs a signal handler; failures are FluxError rejections.
+ * Each method loads the modules it needs when called, so importing flux stays cheap.
+ */
+import { FluxError } from '../errors.js';
+import type { FluxOptions, ImageInfo, PruneResult, PullOptions, RemoveResult, RunOptions, RunResult } from './api-types.js';
+import type { MatrixOptions, MatrixRecord } from './matrix-run.js';
+
+export class Flux {
+  /** The options this handle was made with (store, runtimeDir); undefined fields take the CLI's defaults. */
+  readonly options: Readonly<FluxOptions>;
+
+  constructor(options: FluxOptions = {}) {
+    if (options.store !== undefined && (typeof options.store !== 'string' || options.store === '')) {
+      throw new FluxError('BAD_OPTION', 'the store option is not a directory path.', { hint: 'Give new Flux({ store }) a path, or leave it out for the default.' });
+    }
+    this.options = { ...options };
+  }
+
+  /** Fetches an image into the store (policy 'always' by default, as `flux pull`) and returns its record. */
+  async pull(ref: string, o: PullOptions = {}): Promise<ImageInfo> {
+    const { pullReport } = await import('./pull-images.js');
+    return (await pullReport(ref, o, this.options.store)).image;
+  }
+
+  /** Every stored image, as `flux images --json`. */
+  async images(): Promise<ImageInfo[]> {
+    const { listImages, toJson } = await import('./image-records.js');
+    return (await listImages(this.options.store)).map(toJson);
+  }
+
+  /** Record, manifest and config of every image `ref` names (a reference, an ID or a digest), as `flux inspect`. */
+  async inspect(ref: string): Promise<Record<string, unknown>[]> {
+    const { inspectImages } = await import('./image-records.js');
+    return inspectImages([ref], this.options.store);
+  }
+
+  /** Removes images (references, IDs or digests) and what no other image uses, as `flux rmi`. */
+  async removeImage(refs: string | string[], o: { onWait?: () => void } = {}): Promise<RemoveResult> {
+    const { removeImages } = await import('./remove-images.js');
+    return removeImages(Array.isArray(refs) ? refs : [refs], this.options.store, o.onWait ?? (() => undefined));
+  }
+
+  /** Removes every blob and unpacked layer no image uses, as `flux prune`. */
+  async prune(o: { onWait?: () => void } = {}): Promise<PruneResult> {
+    const { pruneStore } = await import('./remove-images.js');
+    return pruneStore(this.options.store, o.onWait ?? (() => undefined));
+  }
+
+  /** A throw-away container in the foreground; resolves with the command's exit status, whatever it is. */
+  async run(o: RunOptions): Promise<RunResult> {
+    const { foregroundRun } = await import('./foreground-run.js');
+    return foregroundRun(o, this.options);
+  }
+
+  /** One command over many images in parallel, one record per image (as `flux matrix --json`). */
+  async matrix(o: MatrixOptions): Promise<MatrixRecord[]> {
+    const { matrixRun } = await import('./matrix-run.js');
+    return matrixRun(o, this.options);
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Removing images: the records first, then right away the blobs and unpacked layers that no
+ * remaining image uses (as `docker rmi` frees the space). A reference removes that name only;
+ * an image ID or digest removes every name of that image. And pruning: everything no image uses.
+ */
+import { ImageIndex, Store, collectGarbage, imageId, referencedBy, type ImageRecord } from '../../store/index.js';
+import { resolveImages } from './image-records.js';
+import type { PruneResult, RemoveResult } from './api-types.js';
+
+export async function removeImages(names: string[], root: string | undefined, onWait: () => void): Promise<RemoveResult> {
+  const store = Store.openExisting(root);
+  // Resolve every name first: an unknown one removes nothing at all.
+  const doomed = new Map<string, ImageRecord>();
+  for (const n of names) for (const r of await resolveImages(store, n)) doomed.set(r.reference, r);
+  const s = store!;
+  const gc = await s.gcLock('collect', { onWait });
+  try {
+    await new ImageIndex(s).remove([...doomed.keys()]);
+    const only = referencedBy([...doomed.values()]);
+    const { removeLayers } = await import('../layers/index.js');
+    const r = await collectGarbage(s, { only, removeLayers: (d, inUse) => removeLayers(s, d, inUse) });
+    const ids = new Set([...doomed.values()].map((x) => imageId(x)));
+    const still = new Set((await new ImageIndex(s).list()).map((x) => imageId(x)));
+    return {
+      untagged: [...doomed.keys()],
+      deleted: [...ids].filter((id) => !still.has(id)),
+      freedBytes: r.freedBytes,
+      blobs: r.blobs,
+      layers: r.layers,
+    };
+  } finally {
+    gc.release();
+  }
+}
+
+export async function pruneStore(root: string | undefined, onWait: () => void): Promise<PruneResult> {
+  const store = Store.openExisting(root);
+  if (!store) return { blobs: 0, layers: 0, tmpEntries: 0, freedBytes: 0 };
+  const gc = await store.gcLock('collect', { onWait });
+  try {
+    const { removeLayers, removeTrees, cleanStaleUnpacks } = await import('../layers/index.js');
+    await cleanStaleUnpacks(store);
+    const r = await collectGarbage(store, {
+      removeLayers: (d, inUse) => removeLayers(store, d, inUse),
+      removeTrees,
+      sweepTmp: true,
+    });
+    return { blobs: r.blobs, layers: r.layers, tmpEntries: r.tmpEntries, freedBytes: r.freedBytes };
+  } finally {
+    gc.release();
+  }
+}
