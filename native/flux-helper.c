@@ -83,7 +83,9 @@
 
 static int ctl = -1;
 #ifdef FLUX_FUZZ
+/* The plan fuzzer (native/fuzz): a refusal returns to it, and it frees what a plan allocated. */
 _Noreturn void flux_fuzz_refused(void);
+void flux_fuzz_allocated(void *m);
 #endif
 /* The ready fd of the network helper we started (start_net_helper): "1" once it is ready, EOF if it died. */
 static int net_ready = -1;
@@ -189,6 +191,9 @@ static void *xcalloc(size_t n, size_t size)
     errno = ENOMEM;
     fail("allocate memory", "");
   }
+#ifdef FLUX_FUZZ
+  flux_fuzz_allocated(m);
+#endif
   return m;
 }
 
