@@ -61,6 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (part == 1) {
     plan_buf = xmalloc(size + 1);
     memcpy(plan_buf, data, size);
+    plan_buf[size] = '\0'; /* as plan_from_args ends its last token */
     plan_len = size;
     plan_pos = 0;
     parse_plan(&p, 1);
