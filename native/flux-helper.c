@@ -28,6 +28,8 @@
  *   C<status>               the command ended and nothing runs in the container any more; the
  *                           helper cleans up meanwhile
  *   D<status>               the run is over and cleaned up; the helper only exits after this
+ * Strings in a record (a path, a command: image data) are escaped, \n \t \r \\ and \xHH, so
+ * none can end a record or split its fields (put_escaped).
  * Node -> helper: "G\n" (go) or "A\n" (abort).
  *
  * Process tree of a run (rootless):
