@@ -37,9 +37,29 @@ export type HelperRecord =
   | { kind: 'ended'; status: number }
   | { kind: 'done'; status: number };
 
+/**
+ * A field as the helper escaped it (ctl_write: \n \t \r \\ \xHH), back to its own text.
+ * The escaping only frames the record; the text is escaped again for the terminal where it is
+ * printed (printable), never twice.
+ */
+export function unescapeField(field: string): string {
+  return field.replace(/\\(x[0-9a-fA-F]{2}|[ntr\\])/g, (_m, e: string) =>
+    e === 'n' ? '\n' : e === 't' ? '\t' : e === 'r' ? '\r' : e === '\\' ? '\\' : String.fromCharCode(parseInt(e.slice(1), 16)),
+  );
+}
+
+/** Text for the terminal: control characters (a newline, an escape sequence) shown as escapes. */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) =>
+    c === '\n' ? '\\n' : c === '\t' ? '\\t' : c === '\r' ? '\\r' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
 export function parseRecord(line: string): HelperRecord | undefined {
   const tag = line[0];
   const body = line.slice(1);
+  // Fields are split on the record's own tabs first: an escaped tab inside one is no separator.
+  const fields = (): string[] => body.split('\t').map(unescapeField);
   switch (tag) {
     case 'R':
       return { kind: 'ready' };
@@ -50,17 +70,17 @@ export function parseRecord(line: string): HelperRecord | undefined {
     case 'K':
       return { kind: 'rootfs', value: body };
     case 'E': {
-      const [op = '', errno = '0', path = ''] = body.split('\t');
+      const [op = '', errno = '0', path = ''] = fields();
       return { kind: 'error', op, errno: Number(errno), path };
     }
     case 'X': {
-      const [errno = '0', cmd = ''] = body.split('\t');
+      const [errno = '0', cmd = ''] = fields();
       return { kind: 'exec', errno: Number(errno), cmd };
     }
     case 'W':
-      return { kind: 'warning', text: body.trim() };
+      return { kind: 'warning', text: unescapeField(body.trim()) };
     case 'M': {
-      const [tool = '', text = ''] = body.split('\t');
+      const [tool = '', text = ''] = fields();
       return { kind: 'mapfail', tool, text };
     }
     case 'C':
@@ -78,6 +98,8 @@ const ERRNO_TEXT: Record<number, string> = {
   1: 'Operation not permitted',
   2: 'No such file or directory',
   5: 'Input/output error',
+  7: 'Argument list too long',
+  12: 'Cannot allocate memory',
   13: 'Permission denied',
   16: 'Device or resource busy',
   17: 'File exists',
@@ -87,6 +109,7 @@ const ERRNO_TEXT: Record<number, string> = {
   22: 'Invalid argument',
   28: 'No space left on device',
   30: 'Read-only file system',
+  34: 'Numerical result out of range',
   36: 'File name too long',
   38: 'Function not implemented',
   40: 'Too many levels of symbolic links',

@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { FluxError } from '../errors.js';
 import { lap, timingEnv } from './timing.js';
-import { helperPath, errnoText, type HelperRecord } from '../native/helper.js';
+import { helperPath, errnoText, printable, type HelperRecord } from '../native/helper.js';
 import type { LaunchedHelper, NetworkAttachment } from './network-types.js';
 import { mapFailure, type IdMaps } from '../userns/idmap.js';
 import { containerPlan, encodePlan, namespacePlan, type ContainerSpec, type NamespaceSpec, type SandboxSpec } from './plan.js';
@@ -204,17 +204,17 @@ export class Sandbox {
       case 'exec':
         this.failure ??=
           rec.errno === 2
-            ? new FluxError('EXEC_NOT_FOUND', `${rec.cmd}: executable file not found in $PATH.`, {
+            ? new FluxError('EXEC_NOT_FOUND', `${printable(rec.cmd)}: executable file not found in $PATH.`, {
                 hint: 'Check the command name, or the image\'s PATH.',
                 exitCode: 127,
               })
-            : new FluxError('EXEC_DENIED', `${rec.cmd}: ${errnoText(rec.errno).toLowerCase()}.`, {
+            : new FluxError('EXEC_DENIED', `${printable(rec.cmd)}: ${errnoText(rec.errno).toLowerCase()}.`, {
                 hint: 'The file is not an executable the container can run.',
                 exitCode: 126,
               });
         break;
       case 'warning':
-        this.supervision?.onWarning?.(rec.text);
+        this.supervision?.onWarning?.(printable(rec.text));
         break;
       case 'ended':
         lap('helper ended');
@@ -238,7 +238,7 @@ export class Sandbox {
         break;
       }
       case 'mapfail':
-        this.failure ??= this.launch.maps ? mapFailure(rec.tool, rec.text, this.launch.maps.user) : new FluxError('IDMAP', `${rec.tool} failed: ${rec.text}.`);
+        this.failure ??= this.launch.maps ? mapFailure(rec.tool, rec.text, this.launch.maps.user) : new FluxError('IDMAP', `${rec.tool} failed: ${printable(rec.text)}.`);
         break;
     }
   }

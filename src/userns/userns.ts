@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { FluxError } from '../errors.js';
-import { helperPath, parseRecord, errnoText, type HelperRecord } from '../native/helper.js';
+import { helperPath, parseRecord, errnoText, printable, type HelperRecord } from '../native/helper.js';
 import { idMapsFor, mapArgs, mapFailure, singleMapWarning, usernsRefused, type IdMaps } from './idmap.js';
 
 export interface UsernsOptions {
@@ -90,9 +90,10 @@ function workdirError(dir: string, errno: number): FluxError {
 /** A helper error record as the one sentence a user sees. */
 export function setupError(rec: { op: string; errno: number; path: string }): FluxError {
   if (rec.op === 'unshare' && rec.path === 'user namespace') return usernsRefused(rec.errno);
-  if (rec.op === 'workdir') return workdirError(rec.path, rec.errno);
-  const where = rec.path ? ` ${rec.path}` : '';
-  const text = `${rec.op}${where}: ${errnoText(rec.errno)}`;
+  if (rec.op === 'workdir') return workdirError(printable(rec.path), rec.errno);
+  // The path may be image data (a WorkingDir): shown with its control characters escaped.
+  const where = rec.path ? ` ${printable(rec.path)}` : '';
+  const text = `${printable(rec.op)}${where}: ${errnoText(rec.errno)}`;
   if (rec.errno === 1 && /mount|unshare|remount|pivot/.test(rec.op)) {
     return new FluxError('SANDBOX_SETUP', `${text}.`, {
       hint: 'The kernel or a security policy (AppArmor: kernel.apparmor_restrict_unprivileged_userns=0) forbids this in an unprivileged user namespace.',
@@ -138,7 +139,7 @@ export function spawnInUserNamespace(argv: string[], opts: UsernsOptions = {}): 
     } else if (rec.kind === 'error') {
       child.emit('error', setupError(rec));
     } else if (rec.kind === 'exec') {
-      child.emit('error', new FluxError('EXEC', `${rec.cmd}: ${errnoText(rec.errno)}.`, { exitCode: rec.errno === 2 ? 127 : 126 }));
+      child.emit('error', new FluxError('EXEC', `${printable(rec.cmd)}: ${errnoText(rec.errno)}.`, { exitCode: rec.errno === 2 ? 127 : 126 }));
     }
   });
   return child;

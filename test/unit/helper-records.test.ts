@@ -17,3 +17,16 @@ describe('the sandbox helper records', () => {
     expect(parseRecord('X2\tnope')).toEqual({ kind: 'exec', errno: 2, cmd: 'nope' });
   });
 });
+
+describe('the framing of record fields', () => {
+  it('undoes the helper\'s escapes, so an escaped newline or tab stays inside its field', () => {
+    expect(parseRecord('X2\t/a\\nWforged\\tx\\\\n\\x1b[2J')).toEqual({ kind: 'exec', errno: 2, cmd: '/a\nWforged\tx\\n\x1b[2J' });
+    expect(parseRecord('Echdir\t20\t/w\\r\\nC0')).toEqual({ kind: 'error', op: 'chdir', errno: 20, path: '/w\r\nC0' });
+  });
+
+  it('shows control characters escaped, and other text as it is', async () => {
+    const { printable } = await import('../../src/native/helper.js');
+    expect(printable('/a\nWforged\t\x1b[2J\x7f\u009b')).toBe('/a\\nWforged\\t\\x1b[2J\\x7f\\x9b');
+    expect(printable('C:\\path ünïcode')).toBe('C:\\path ünïcode');
+  });
+});
