@@ -9,7 +9,7 @@ import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { parseRecord } from '../../src/native/helper.js';
-import { setupError } from '../../src/sandbox/userns.js';
+import { setupError } from '../../src/userns/userns.js';
 import { REPO_ROOT } from '../helpers/user.js';
 import { requireTool } from '../helpers/require.js';
 
