@@ -12,7 +12,7 @@ import { safeNames } from '../matrix/results-dir.js';
 import { spawnRun } from '../matrix/child-runner.js';
 import { createStatus } from '../matrix/status.js';
 import { jsonResults, summaryTable } from '../matrix/format.js';
-import { junitXml } from '../matrix/junit.js';
+import { junitSuiteName, junitXml } from '../matrix/junit.js';
 import type { Entry } from '../matrix/types.js';
 
 export type OutputMode = 'prefix' | 'none';
@@ -43,7 +43,8 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
   const names = [...input.lists.flatMap(splitList), ...input.images.flatMap(splitList)];
   if (input.imagesFile !== undefined) names.push(...parseImagesFile(readImagesFile(input.imagesFile)));
   let images = collectImages(names);
-  if (input.shard !== undefined) images = selectShard(images, parseShard(input.shard));
+  const shard = input.shard === undefined ? undefined : parseShard(input.shard);
+  if (shard !== undefined) images = selectShard(images, shard);
 
   const jobs = input.jobs ?? availableParallelism();
   const resultsDir = input.results === undefined ? undefined : prepareResultsDir(input.results);
@@ -137,7 +138,7 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
       const kept = sinks.kept.get(entry);
       return { entry, stdout: kept?.stdout.text() ?? '', stderr: kept?.stderr.text() ?? '' };
     });
-    const xml = junitXml(cases, { timestamp: started, durationMs: totalMs, command: input.command.map(shellWord).join(' ') });
+    const xml = junitXml(cases, { timestamp: started, durationMs: totalMs, command: input.command.map(shellWord).join(' '), suite: junitSuiteName(shard) });
     writeReport(input.junit, xml);
   }
   if (resultsDir === undefined && input.output !== 'prefix') showFailures(entries, sinks, (t) => status.write(stderr, t));

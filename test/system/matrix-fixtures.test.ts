@@ -145,14 +145,20 @@ describe.skipIf(!ready)('flux matrix over the fixture distros', () => {
     expect(rows[2]!.exitCode).toBeNull();
   });
 
-  it('--shard K/N: the shards together run each image exactly once', async () => {
+  it('--shard K/N: the shards together run each image exactly once, each in the given order, with reports that merge', async () => {
     const all = NAMES.map((n) => img[n]);
-    for (const total of [2, 3]) {
+    for (const total of [1, 2, 3]) {
       const seen: string[] = [];
       for (let k = 1; k <= total; k++) {
-        const r = await runFlux(['matrix', '--json', '--shard', `${k}/${total}`, all.join(','), '--', 'true'], { store });
+        const junit = join(work, `shard-${k}-${total}.xml`);
+        const r = await runFlux(['matrix', '--json', '--junit', junit, '--shard', `${k}/${total}`, all.join(','), '--', 'true'], { store });
         expect(r.code, r.stderr).toBe(0);
-        seen.push(...(JSON.parse(r.stdout) as JsonRow[]).map((x) => x.image));
+        const mine = (JSON.parse(r.stdout) as JsonRow[]).map((x) => x.image);
+        expect(mine).toEqual(all.filter((i) => mine.includes(i)));
+        seen.push(...mine);
+        const root = parseXml(await readFile(junit, 'utf8'));
+        expect(findAll(root, 'testsuite')[0]!.attrs.name).toBe(`flux matrix shard ${k}/${total}`);
+        expect(findAll(root, 'testcase').map((c) => [c.attrs.classname, c.attrs.name])).toEqual(mine.map((i) => [`flux matrix shard ${k}/${total}`, i]));
       }
       expect([...seen].sort()).toEqual([...all].sort());
     }
