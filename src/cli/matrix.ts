@@ -50,7 +50,7 @@ const PULL_ONLY = new Set(['--insecure']);
 export function register(program: Command): void {
   const cmd = program
     .command('matrix')
-    .summary('run one command in many images in parallel, with one verdict per image')
+    .summary('Run one command in many images in parallel, with one verdict per image')
     .description(
       'Run one command in every image, in parallel, and print a verdict per image. Images missing from the store are pulled first (shared layers once).\nExit status: 0 when every run passed, else 1.',
     )

@@ -74,6 +74,7 @@ export class Matrix {
       e.durationMs = 0;
       e.error = isFluxError(err) ? `${err.message}${err.hint ? ` ${err.hint}` : ''}` : (err as Error)?.message ?? String(err);
       e.exitCode = isFluxError(err) ? err.exitCode : 125;
+      e.note = 'not run: the pull failed';
       const sink = this.deps.sink(e);
       await sink.close(e.exitCode, e.error);
       this.fail(e);

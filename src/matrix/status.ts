@@ -41,6 +41,7 @@ function elapsed(e: Entry, now: number): string {
       return formatDuration(now - e.phaseSince);
     case 'passed':
     case 'failed':
+      if (e.note !== undefined) return e.note;
       return e.exitCode === null ? '' : `${formatDuration(e.durationMs)}, exit ${e.exitCode}`;
     default:
       return '';
@@ -53,9 +54,9 @@ class LineStatus implements StatusDisplay {
   change(e: Entry): void {
     if (e.phase === 'queued' || e.phase === 'waiting') return;
     const now = (this.opts.now ?? Date.now)();
-    const detail = e.phase === 'passed' || e.phase === 'failed' ? elapsed(e, now) : e.note ?? '';
-    const why = e.phase === 'failed' && e.error ? `: ${e.error}` : '';
-    this.opts.stderr.write(`[${e.image.ref}] ${e.phase}${detail ? ` (${detail})` : ''}${why}\n`);
+    // The error itself is shown once, with the failed runs' output at the end.
+    const detail = e.note ?? (e.phase === 'passed' || e.phase === 'failed' ? elapsed(e, now) : '');
+    this.opts.stderr.write(`[${e.image.ref}] ${e.phase}${detail ? ` (${detail})` : ''}\n`);
   }
 
   write(stream: NodeJS.WriteStream, text: string): void {

@@ -17,7 +17,7 @@ export interface Entry {
   durationMs: number;
   /** Why flux could not run it (pull failed, …), when that is the cause of the failure. */
   error?: string;
-  /** Why it was skipped, when it had started. */
+  /** Why it was skipped when it had started, or why a failed image never ran. */
   note?: string;
   stdoutPath?: string;
   stderrPath?: string;

@@ -30,6 +30,15 @@ describe('matrix status lines', () => {
     expect(err.text).toBe('[busybox] running\n[busybox] failed (1.2s, exit 2)\n');
   });
 
+  it('an image whose pull failed is said not to have run, its error left to the end of the matrix', () => {
+    const err = fakeStream(false);
+    const es = entries();
+    const st = createStatus({ entries: es, stderr: err, live: false, colour: false, now: () => 0 });
+    Object.assign(es[1]!, { phase: 'failed', exitCode: 125, error: 'no such image debian:12.', note: 'not run: the pull failed' });
+    st.change(es[1]!);
+    expect(err.text).toBe('[debian:12] failed (not run: the pull failed)\n');
+  });
+
   it('on a terminal: one line per image, redrawn in place, output written above it', () => {
     const err = fakeStream(true);
     const out = fakeStream(true);
