@@ -13,6 +13,7 @@ import { spawnRun } from '../matrix/child-runner.js';
 import { createStatus } from '../matrix/status.js';
 import { jsonResults, summaryTable } from '../matrix/format.js';
 import { junitSuiteName, junitXml } from '../matrix/junit.js';
+import { failureReport } from '../matrix/failure-report.js';
 import type { Entry } from '../matrix/types.js';
 
 export type OutputMode = 'prefix' | 'none';
@@ -141,10 +142,8 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
     const xml = junitXml(cases, { timestamp: started, durationMs: totalMs, command: input.command.map(shellWord).join(' '), suite: junitSuiteName(shard) });
     writeReport(input.junit, xml);
   }
-  if (resultsDir === undefined && input.output !== 'prefix') showFailures(entries, sinks, (t) => status.write(stderr, t));
-
   if (input.json) stdout.write(`${JSON.stringify(jsonResults(entries), null, 2)}\n`);
-  else stdout.write(summaryTable(entries));
+  else stdout.write(summaryTable(entries) + failureReport(entries));
 
   if (interrupted) return signalExit(interrupted);
   return entries.every((e) => e.phase === 'passed') ? 0 : 1;
@@ -157,17 +156,6 @@ function shellWord(w: string): string {
 
 function signalExit(sig: NodeJS.Signals): number {
   return 128 + (osConstants.signals[sig] ?? 15);
-}
-
-/** Without a results directory, the end of each failed run's stderr is the only trace of why. */
-function showFailures(entries: Entry[], sinks: SinkFactory, write: (t: string) => void): void {
-  for (const e of entries) {
-    if (e.phase !== 'failed') continue;
-    const err = sinks.kept.get(e)?.stderr.text().trimEnd() ?? (e.error ? `flux: ${e.error}` : '');
-    if (err === '') continue;
-    const tail = err.split('\n').slice(-10);
-    write(`--- ${e.image.ref} (stderr, last ${tail.length} lines) ---\n${tail.join('\n')}\n`);
-  }
 }
 
 function readImagesFile(path: string): string {

@@ -47,6 +47,8 @@ export interface JsonResult {
   stdoutPath?: string;
   stderrPath?: string;
   error?: string;
+  /** A failed run's last lines of output, stdout and stderr in the order written. */
+  outputTail?: string[];
 }
 
 /** The stable `--json` form: keys in this order, always present except the optional ones. */
@@ -62,6 +64,7 @@ export function jsonResults(entries: readonly Entry[]): JsonResult[] {
     if (e.stdoutPath !== undefined) r.stdoutPath = e.stdoutPath;
     if (e.stderrPath !== undefined) r.stderrPath = e.stderrPath;
     if (e.error !== undefined) r.error = e.error;
+    if (r.verdict === 'failed' && e.outputTail !== undefined) r.outputTail = e.outputTail;
     return r;
   });
 }

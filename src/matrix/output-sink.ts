@@ -6,6 +6,7 @@ import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'n
 import { join } from 'node:path';
 import { FluxError } from '../errors.js';
 import type { Entry, OutputSink } from './types.js';
+import { OutputTail } from './output-tail.js';
 
 /** Output kept in memory per stream; more than this is cut in the middle (head and tail kept). */
 export const MEMORY_LIMIT = 1 << 20;
@@ -115,17 +116,20 @@ export class SinkFactory {
       mem = { stdout: new BoundedBuffer(), stderr: new BoundedBuffer() };
       this.kept.set(entry, mem);
     }
+    const tail = new OutputTail();
     const outLines = prefix ? new LineSplitter((l) => prefix(entry, 'stdout', l)) : undefined;
     const errLines = prefix ? new LineSplitter((l) => prefix(entry, 'stderr', l)) : undefined;
     return {
       stdout(chunk) {
         files?.out.write(chunk);
         mem?.stdout.push(chunk);
+        tail.stdout(chunk);
         outLines?.push(chunk);
       },
       stderr(chunk) {
         files?.err.write(chunk);
         mem?.stderr.push(chunk);
+        tail.stderr(chunk);
         errLines?.push(chunk);
       },
       async close(exitCode, error) {
@@ -135,7 +139,9 @@ export class SinkFactory {
           const line = Buffer.from(`flux: ${error}\n`);
           files?.err.write(line);
           mem?.stderr.push(line);
+          tail.stderr(line);
         }
+        entry.outputTail = tail.lines();
         if (!files) return;
         await Promise.all([endStream(files.out), endStream(files.err)]);
         writeFileSync(join(files.dir, 'exit-code'), exitCode === null ? '' : `${exitCode}\n`);

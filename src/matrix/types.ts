@@ -21,6 +21,8 @@ export interface Entry {
   note?: string;
   stdoutPath?: string;
   stderrPath?: string;
+  /** The last lines of its output, both streams in the order written (see output-tail.ts). */
+  outputTail?: string[];
 }
 
 export function verdictOf(e: Entry): Verdict {
