@@ -1,6 +1,6 @@
 /** `flux matrix`: one command over many images, in parallel, with one verdict per image. */
 import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
-import { availableParallelism, constants as osConstants } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve as resolvePath, basename, join } from 'node:path';
 import { FluxError } from '../errors.js';
 import { Store } from '../../store/store.js';
@@ -14,6 +14,7 @@ import { createStatus } from '../matrix/status.js';
 import { jsonResults, summaryTable } from '../matrix/format.js';
 import { junitSuiteName, junitXml } from '../matrix/junit.js';
 import { failureReport } from '../matrix/failure-report.js';
+import { handleInterrupts, signalExit } from '../matrix/interrupt.js';
 import type { Entry } from '../matrix/types.js';
 
 export type OutputMode = 'prefix' | 'none';
@@ -31,6 +32,8 @@ export interface MatrixInput {
   json: boolean;
   junit?: string;
   shard?: string;
+  /** Seconds between the stop signal and the kill of runs still going (default 10). */
+  stopTimeout?: number;
   /** `flux run` options as given on the command line, passed to every run. */
   runArgs: string[];
   pull: PullPolicy;
@@ -97,18 +100,7 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
     quiet: input.quiet,
   });
 
-  let interrupted: NodeJS.Signals | undefined;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (interrupted) {
-      // A second signal: the user will not wait for runs and pulls to finish cleaning up.
-      process.exit(signalExit(sig));
-    }
-    interrupted = sig;
-    status.write(stderr, `flux: ${sig} received: stopping every run (send it again to quit at once).\n`);
-    matrix.stop(sig);
-  };
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  for (const s of signals) process.on(s, onSignal);
+  const interrupts = handleInterrupts(matrix, { stopTimeoutMs: (input.stopTimeout ?? 10) * 1000, say: (t) => status.write(stderr, t) });
 
   // Should the event loop ever drain with runs unfinished, exit non-zero and say so, never 0.
   let finished = false;
@@ -126,7 +118,6 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
   } finally {
     finished = true;
     process.off('exit', onExit);
-    for (const s of signals) process.off(s, onSignal);
     status.finish();
   }
   const totalMs = Date.now() - started.getTime();
@@ -145,17 +136,14 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
   if (input.json) stdout.write(`${JSON.stringify(jsonResults(entries), null, 2)}\n`);
   else stdout.write(summaryTable(entries) + failureReport(entries));
 
-  if (interrupted) return signalExit(interrupted);
+  interrupts.dispose();
+  if (interrupts.signal) return signalExit(interrupts.signal);
   return entries.every((e) => e.phase === 'passed') ? 0 : 1;
 }
 
 /** The command as one would type it, for reports. */
 function shellWord(w: string): string {
   return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
-}
-
-function signalExit(sig: NodeJS.Signals): number {
-  return 128 + (osConstants.signals[sig] ?? 15);
 }
 
 function readImagesFile(path: string): string {

@@ -28,12 +28,12 @@ export function summaryTable(entries: readonly Entry[]): string {
   const lines = all.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] ?? 0))).join('   '));
   const counts = countVerdicts(entries);
   lines.push('');
-  lines.push(`${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+  lines.push(`${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped${counts.interrupted > 0 ? `, ${counts.interrupted} interrupted` : ''}`);
   return `${lines.join('\n')}\n`;
 }
 
 export function countVerdicts(entries: readonly Entry[]): Record<Verdict, number> {
-  const c: Record<Verdict, number> = { passed: 0, failed: 0, skipped: 0 };
+  const c: Record<Verdict, number> = { passed: 0, failed: 0, skipped: 0, interrupted: 0 };
   for (const e of entries) c[verdictOf(e)]++;
   return c;
 }

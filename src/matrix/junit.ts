@@ -49,7 +49,7 @@ export function junitXml(cases: readonly JunitCase[], opts: { timestamp: Date; d
   const suite = xmlAttr(opts.suite ?? junitSuiteName());
   const out: string[] = [];
   out.push('<?xml version="1.0" encoding="UTF-8"?>');
-  const attrs = `tests="${cases.length}" failures="${n.failed}" errors="0" skipped="${n.skipped}" time="${secs(opts.durationMs)}"`;
+  const attrs = `tests="${cases.length}" failures="${n.failed}" errors="${n.interrupted}" skipped="${n.skipped}" time="${secs(opts.durationMs)}"`;
   out.push(`<testsuites name="${suite}" ${attrs}>`);
   out.push(`  <testsuite name="${suite}" ${attrs} timestamp="${opts.timestamp.toISOString().replace(/\.\d+Z$/, '')}">`);
   out.push(`    <properties><property name="command" value="${xmlAttr(opts.command)}"/></properties>`);
@@ -61,6 +61,9 @@ export function junitXml(cases: readonly JunitCase[], opts: { timestamp: Date; d
       const msg = e.error !== undefined ? e.error : `exit code ${e.exitCode}`;
       const type = e.error !== undefined ? 'flux-error' : 'exit-code';
       out.push(`      <failure message="${xmlAttr(msg)}" type="${type}">exit code ${e.exitCode ?? 'none'}</failure>`);
+    } else if (verdict === 'interrupted') {
+      // Started and stopped from outside: neither a pass nor the image's failure, and not "not run".
+      out.push(`      <error message="interrupted before it finished" type="interrupted">exit code ${e.exitCode ?? 'none'}</error>`);
     } else if (verdict === 'skipped') {
       out.push(`      <skipped message="${xmlAttr(e.note ?? 'not run: the matrix was stopped')}"/>`);
     }

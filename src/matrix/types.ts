@@ -1,8 +1,9 @@
 /** What the matrix knows about each image, from queued to its verdict. */
 import type { MatrixImage } from './images.js';
 
-export type Phase = 'queued' | 'pulling' | 'waiting' | 'running' | 'passed' | 'failed' | 'skipped';
-export type Verdict = 'passed' | 'failed' | 'skipped';
+export type Phase = 'queued' | 'pulling' | 'waiting' | 'running' | 'passed' | 'failed' | 'skipped' | 'interrupted';
+/** `interrupted`: the run was under way when a signal stopped the matrix, so it has no verdict of its own. */
+export type Verdict = 'passed' | 'failed' | 'skipped' | 'interrupted';
 
 export interface Entry {
   readonly image: MatrixImage;
@@ -26,7 +27,7 @@ export interface Entry {
 }
 
 export function verdictOf(e: Entry): Verdict {
-  if (e.phase === 'passed' || e.phase === 'failed') return e.phase;
+  if (e.phase === 'passed' || e.phase === 'failed' || e.phase === 'interrupted') return e.phase;
   return 'skipped';
 }
 
