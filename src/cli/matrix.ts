@@ -54,7 +54,7 @@ function recordRaw(cmd: Command, skip: Set<string>): string[] {
   return raw;
 }
 
-const MATRIX_FLAGS = new Set(['--image', '--images-file', '--jobs', '--fail-fast', '--output', '--results', '--json', '--junit', '--shard', '--stop-timeout', '--help', '--version']);
+const MATRIX_FLAGS = new Set(['--image', '--images-file', '--jobs', '--fail-fast', '--output', '--results', '--json', '--junit', '--shard', '--stop-timeout', '--lock', '--update-lock', '--help', '--version']);
 /** Options only the pulls need; `flux run` never pulls here. */
 const PULL_ONLY = new Set(['--insecure']);
 
@@ -76,7 +76,9 @@ export function register(program: Command): void {
     .option('--json', 'print the results as JSON instead of the table')
     .option('--junit <file>', 'write a JUnit XML report to FILE')
     .option('--shard <K/N>', 'run only the K-th of N slices of the matrix (stable split)')
-    .option('--stop-timeout <secs>', 'on Ctrl-C or SIGTERM, kill runs still going after SECS seconds (default: 10)', seconds);
+    .option('--stop-timeout <secs>', 'on Ctrl-C or SIGTERM, kill runs still going after SECS seconds (default: 10)', seconds)
+    .option('--lock <file>', 'run the manifest digests locked in FILE; lock those of images not in it yet (FILE is created)')
+    .option('--update-lock', 'with --lock: resolve every image again and rewrite the lock');
   addRunOptions(cmd);
   for (const opt of cmd.options) if (opt.long && REFUSED.has(opt.long)) opt.hideHelp();
   const raw = recordRaw(cmd, MATRIX_FLAGS);
@@ -114,6 +116,13 @@ export function register(program: Command): void {
     if (typeof opts.junit === 'string') input.junit = opts.junit;
     if (typeof opts.shard === 'string') input.shard = opts.shard;
     if (typeof opts.stopTimeout === 'number') input.stopTimeout = opts.stopTimeout;
+    if (typeof opts.lock === 'string') input.lock = opts.lock;
+    if (opts.updateLock === true) {
+      if (input.lock === undefined) {
+        throw new FluxError('MATRIX_OPTION', '--update-lock rewrites a lock file, and no --lock FILE was given.', { hint: 'Add --lock FILE.', exitCode: 125 });
+      }
+      input.updateLock = true;
+    }
     process.exitCode = await matrixCommand(input);
   });
 }

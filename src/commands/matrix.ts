@@ -15,6 +15,7 @@ import { jsonResults, summaryTable } from '../matrix/format.js';
 import { junitSuiteName, junitXml } from '../matrix/junit.js';
 import { failureReport } from '../matrix/failure-report.js';
 import { handleInterrupts, signalExit } from '../matrix/interrupt.js';
+import { MatrixLock } from '../matrix/lock.js';
 import type { Entry } from '../matrix/types.js';
 
 export type OutputMode = 'prefix' | 'none';
@@ -34,6 +35,9 @@ export interface MatrixInput {
   shard?: string;
   /** Seconds between the stop signal and the kill of runs still going (default 10). */
   stopTimeout?: number;
+  /** --lock FILE, and --update-lock. */
+  lock?: string;
+  updateLock?: boolean;
   /** `flux run` options as given on the command line, passed to every run. */
   runArgs: string[];
   pull: PullPolicy;
@@ -49,6 +53,7 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
   let images = collectImages(names);
   const shard = input.shard === undefined ? undefined : parseShard(input.shard);
   if (shard !== undefined) images = selectShard(images, shard);
+  const lock = input.lock === undefined ? undefined : MatrixLock.open({ path: input.lock, update: input.updateLock === true, ...(input.platform ? { platform: input.platform } : {}) });
 
   const jobs = input.jobs ?? availableParallelism();
   const resultsDir = input.results === undefined ? undefined : prepareResultsDir(input.results);
@@ -84,10 +89,12 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
           },
           notice: (m: string) => status.write(stderr, `[${image.ref}] ${m}\n`),
         };
-        const opts = { pull: input.pull, store, events, ...(input.platform ? { platform: input.platform } : {}), ...(input.insecure ? { insecure: true } : {}) };
-        return (await pullImage(image.ref, opts)).record.manifestDigest;
+        const opts = { pull: lock?.pullPolicy(image, input.pull) ?? input.pull, store, events, ...(input.platform ? { platform: input.platform } : {}), ...(input.insecure ? { insecure: true } : {}) };
+        const { record } = await pullImage(lock?.source(image) ?? image.ref, opts);
+        lock?.resolved(image, record);
+        return record.manifestDigest;
       },
-      run: (image, sink) => spawnRun(image.ref, sink, { runArgs: input.runArgs, command: input.command, env }),
+      run: (image, sink) => spawnRun(lock?.source(image) ?? image.ref, sink, { runArgs: input.runArgs, command: input.command, env }),
       sink: (e) => sinks.create(e),
     },
     { jobs, pullJobs: Math.max(jobs, 4), failFast: input.failFast, onChange: (e) => status.change(e) },
@@ -111,6 +118,7 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
   };
   process.on('exit', onExit);
 
+  if (lock) status.write(stderr, lock.startNote(images));
   const started = new Date();
   let entries: Entry[];
   try {
@@ -136,6 +144,8 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
   if (input.json) stdout.write(`${JSON.stringify(jsonResults(entries), null, 2)}\n`);
   else stdout.write(summaryTable(entries) + failureReport(entries));
 
+  const locked = lock?.save();
+  if (locked) stderr.write(locked);
   interrupts.dispose();
   if (interrupts.signal) return signalExit(interrupts.signal);
   return entries.every((e) => e.phase === 'passed') ? 0 : 1;
