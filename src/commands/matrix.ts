@@ -141,8 +141,11 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
     const xml = junitXml(cases, { timestamp: started, durationMs: totalMs, command: input.command.map(shellWord).join(' '), suite: junitSuiteName(shard) });
     writeReport(input.junit, xml);
   }
-  if (input.json) stdout.write(`${JSON.stringify(jsonResults(entries), null, 2)}\n`);
-  else stdout.write(summaryTable(entries) + failureReport(entries));
+  // With --json, stdout is the JSON alone: the failures are explained on stderr (and in outputTail).
+  if (input.json) {
+    stdout.write(`${JSON.stringify(jsonResults(entries), null, 2)}\n`);
+    stderr.write(failureReport(entries).replace(/^\n/, ''));
+  } else stdout.write(summaryTable(entries) + failureReport(entries));
 
   const locked = lock?.save();
   if (locked) stderr.write(locked);

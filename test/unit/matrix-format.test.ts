@@ -89,6 +89,17 @@ describe('JUnit XML', () => {
     expect(junitSuiteName()).toBe('flux matrix');
   });
 
+  it('reports runs a signal interrupted as interrupted: in the counts, and as a JUnit <error>', () => {
+    const [p, f, s] = entries();
+    f!.phase = 'interrupted';
+    f!.exitCode = 137;
+    expect(summaryTable([p!, f!, s!])).toContain('1 passed, 0 failed, 1 skipped, 1 interrupted\n');
+    expect(summaryTable([p!, f!, s!])).toMatch(/^debian:12\s.*\s137\s.*interrupted$/m);
+    const root = parseXml(junitXml([{ entry: f!, stdout: '', stderr: '' }], { timestamp: new Date(0), durationMs: 1, command: 'true' }));
+    expect(findAll(root, 'testsuite')[0]!.attrs).toMatchObject({ errors: '1', failures: '0' });
+    expect(findAll(findAll(root, 'testcase')[0]!, 'error')[0]!.attrs.type).toBe('interrupted');
+  });
+
   it('escapes markup', () => {
     expect(xmlText('<a>&</a>')).toBe('&lt;a&gt;&amp;&lt;/a&gt;');
   });
