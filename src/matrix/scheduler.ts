@@ -142,7 +142,7 @@ export class Matrix {
     this.set(e, 'skipped');
   }
 
-    private fail(e: Entry): void {
+  private fail(e: Entry): void {
     this.set(e, 'failed');
     if (this.opts.failFast && !this.stopped) this.stop('SIGTERM');
   }
