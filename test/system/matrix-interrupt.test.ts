@@ -15,8 +15,11 @@ import { userFixtureDir } from '../helpers/fixtures.js';
 import { appDir, isRoot, removeStore, tempStore, testUser } from '../helpers/user.js';
 import { findAll, parseXml } from '../support/xml-parser.js';
 import { requireTool } from '../helpers/require.js';
+import { startRegistry } from '../helpers/registry.js';
+import { pushFixtures } from '../helpers/fixtures.js';
+import type { ServerResponse } from 'node:http';
 
-const ready = requireTool('newuidmap') && requireTool('skopeo');
+const ready = requireTool('newuidmap') && requireTool('skopeo') && requireTool('docker-registry');
 
 interface Flux {
   out: () => string;
@@ -151,6 +154,43 @@ describe.skipIf(!ready)('Ctrl-C during a matrix and a run', () => {
     expect((JSON.parse(json) as { verdict: string }[]).map((r) => r.verdict)).toEqual(['interrupted', 'interrupted']);
     await expectNothingLeft(marker);
   }, 90_000);
+
+  it('a pull that never ends does not hold the report up: the image is skipped, exit 130', async () => {
+    const held: ServerResponse[] = [];
+    const shared = store;
+    const cleanup: string[] = [];
+    // Every blob of this repository hangs: its pull never finishes.
+    const reg = await startRegistry({
+      intercept: (req, res) => {
+        if (req.method !== 'GET' || !/^\/v2\/stalled\/blobs\//.test(req.url ?? '')) return false;
+        held.push(res);
+        return true;
+      },
+    });
+    try {
+      await pushFixtures(reg, ['busybox'], { repo: () => 'stalled' });
+      const marker = `flux-int-${randomBytes(6).toString('hex')}`;
+      const stalled = `${reg.host}/stalled:latest`;
+      // An image whose blobs the store has not got yet (distro-alt shares busybox's layer, not its config).
+      const running = images.split(',')[1]!;
+      store = await tempStore();
+      cleanup.push(store);
+      const results = join(work, 'stalled');
+      const f = await startFlux(['matrix', '--stop-timeout', '1', '--network', 'none', '--output', 'prefix', '--results', results, `${running},${stalled}`, '--', ...stubborn(marker)]);
+      await f.waitFor(() => f.out().includes(`[${running}] started`) && held.length > 0, 'one run started, the other image pulling');
+      f.signal('SIGINT');
+      expect(await f.exited, f.err()).toBe(130);
+      expect(f.out()).toMatch(/0 passed, 0 failed, 1 skipped, 1 interrupted/);
+      const rows = JSON.parse(await readFile(join(results, 'results.json'), 'utf8')) as { image: string; verdict: string }[];
+      expect(rows.map((r) => [r.image, r.verdict])).toEqual([[running, 'interrupted'], [stalled, 'skipped']]);
+      await expectNothingLeft(marker);
+    } finally {
+      for (const res of held) res.destroy();
+      await reg.stop();
+      store = shared;
+      for (const s of cleanup) await removeStore(s);
+    }
+  }, 300_000);
 
   it('flux run: the first SIGINT goes to the command, a second kills the container at once', async () => {
     const marker = `flux-int-${randomBytes(6).toString('hex')}`;
