@@ -81,6 +81,8 @@ export class MatrixLock {
         exitCode: 125,
       });
     }
+    // Named by digest already: pinned without the lock.
+    if (image.key.includes('@sha256:')) return;
     const platform = formatPlatform(record.platform);
     const id = lockId(image.key, platform);
     if (this.entries.get(id)?.digest === record.manifestDigest) return;

@@ -96,6 +96,17 @@ describe('a matrix lock', () => {
     expect(text).toContain(`localhost:5000/other:1 linux/amd64 ${A}\n`);
   });
 
+  it('leaves an image named by digest out of the lock: it is pinned already', () => {
+    dir = mkdtempSync(join(tmpdir(), 'flux-lock-'));
+    const path = join(dir, 'flux.lock');
+    const [byDigest] = collectImages([`localhost:5000/debian@${A}`]);
+    const lock = MatrixLock.open({ path, update: false, platform: 'linux/amd64' });
+    expect(lock.source(byDigest!)).toBe(`localhost:5000/debian@${A}`);
+    lock.resolved(byDigest!, record(A));
+    lock.save();
+    expect(parseLock(readFileSync(path, 'utf8'), path)).toEqual([]);
+  });
+
   it('refuses a malformed lock file before anything runs', () => {
     dir = mkdtempSync(join(tmpdir(), 'flux-lock-'));
     const path = join(dir, 'flux.lock');
