@@ -38,6 +38,8 @@
  *                     reaps, forwards signals; ends what the command left running)
  *                 └─ command
  * Every level dies with its parent (PR_SET_PDEATHSIG), so kill -9 of flux leaves no process.
+ * SIGALRM to the helper ends the container at once: init, and with it every process of the
+ * container, gets SIGKILL, and the helper cleans up as after any run (`docker stop`'s last step).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -2165,6 +2167,21 @@ static void forward(int s)
     kill(init_pid, s);
 }
 
+/* The container was to be killed before init existed: it is, as soon as it does. */
+static volatile sig_atomic_t kill_asked;
+
+/*
+ * SIGALRM: kill the container now. SIGKILL to pid 1 of a pid namespace kills every process in
+ * it, whatever signals they ignore, so a command that passes nothing on cannot keep it alive.
+ */
+static void kill_container(int s)
+{
+  (void)s;
+  kill_asked = 1;
+  if (init_pid > 0)
+    kill(init_pid, SIGKILL);
+}
+
 /* A new network namespace starts with lo down; containers expect 127.0.0.1 to work. */
 static void loopback_up(void)
 {
@@ -2201,6 +2218,8 @@ static void make_tap(const char *name)
 static int run(int argc, char **argv)
 {
   die_with_parent();
+  struct sigaction killer = { .sa_handler = kill_container, .sa_flags = SA_RESTART };
+  sigaction(SIGALRM, &killer, NULL);
   struct plan p;
   plan_from_args(argc, argv);
   parse_plan(&p, 1);
@@ -2305,8 +2324,11 @@ static int run(int argc, char **argv)
     fail("fork", "init");
   if (init_pid == 0) {
     init_report = ends[1];
+    signal(SIGALRM, SIG_DFL);
     run_init(&p);
   }
+  if (kill_asked)
+    kill(init_pid, SIGKILL);
   sigprocmask(SIG_SETMASK, &unblocked, NULL);
   close(root_fd);
   if (root_mnt >= 0)

@@ -21,6 +21,17 @@ function positiveInt(v: string): number {
   return n;
 }
 
+function seconds(v: string): number {
+  const n = Number(v);
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(v) || !Number.isFinite(n)) {
+    throw new FluxError('BAD_STOP_TIMEOUT', `"${v}" is not a valid number of seconds for --stop-timeout.`, {
+      hint: 'Give it a number of seconds of at least 0, e.g. --stop-timeout 30.',
+      exitCode: 125,
+    });
+  }
+  return n;
+}
+
 /**
  * Records run options exactly as typed, in order, so each child `flux run` gets the same
  * options and parses (and validates) them itself.
@@ -43,16 +54,16 @@ function recordRaw(cmd: Command, skip: Set<string>): string[] {
   return raw;
 }
 
-const MATRIX_FLAGS = new Set(['--image', '--images-file', '--jobs', '--fail-fast', '--output', '--results', '--json', '--junit', '--shard', '--help', '--version']);
+const MATRIX_FLAGS = new Set(['--image', '--images-file', '--jobs', '--fail-fast', '--output', '--results', '--json', '--junit', '--shard', '--stop-timeout', '--lock', '--update-lock', '--help', '--version']);
 /** Options only the pulls need; `flux run` never pulls here. */
 const PULL_ONLY = new Set(['--insecure']);
 
 export function register(program: Command): void {
   const cmd = program
     .command('matrix')
-    .summary('run one command in many images in parallel, with one verdict per image')
+    .summary('Run one command in many images in parallel, with one verdict per image')
     .description(
-      'Run one command in every image, in parallel, and print a verdict per image. Images missing from the store are pulled first (shared layers once).\nExit status: 0 when every run passed, else 1.',
+      'Run one command in every image, in parallel, and print a verdict per image. Images missing from the store are pulled first (shared layers once).\nExit status: 0 when every run passed, else 1; 130 after Ctrl-C, 143 after SIGTERM.',
     )
     .usage('[options] IMAGE[,IMAGE…] [-- COMMAND...]')
     .argument('[images...]', 'images, comma-separated or as separate words before --')
@@ -64,7 +75,10 @@ export function register(program: Command): void {
     .option('--results <dir>', 'keep each run\'s stdout, stderr and exit code in DIR/<image>/')
     .option('--json', 'print the results as JSON instead of the table')
     .option('--junit <file>', 'write a JUnit XML report to FILE')
-    .option('--shard <K/N>', 'run only the K-th of N slices of the matrix (stable split)');
+    .option('--shard <K/N>', 'run only the K-th of N slices of the matrix (stable split)')
+    .option('--stop-timeout <secs>', 'on Ctrl-C or SIGTERM, kill runs still going after SECS seconds (default: 10)', seconds)
+    .option('--lock <file>', 'run the manifest digests locked in FILE; lock those of images not in it yet (FILE is created)')
+    .option('--update-lock', 'with --lock: resolve every image again and rewrite the lock');
   addRunOptions(cmd);
   for (const opt of cmd.options) if (opt.long && REFUSED.has(opt.long)) opt.hideHelp();
   const raw = recordRaw(cmd, MATRIX_FLAGS);
@@ -101,6 +115,14 @@ export function register(program: Command): void {
     if (typeof opts.results === 'string') input.results = opts.results;
     if (typeof opts.junit === 'string') input.junit = opts.junit;
     if (typeof opts.shard === 'string') input.shard = opts.shard;
+    if (typeof opts.stopTimeout === 'number') input.stopTimeout = opts.stopTimeout;
+    if (typeof opts.lock === 'string') input.lock = opts.lock;
+    if (opts.updateLock === true) {
+      if (input.lock === undefined) {
+        throw new FluxError('MATRIX_OPTION', '--update-lock rewrites a lock file, and no --lock FILE was given.', { hint: 'Add --lock FILE.', exitCode: 125 });
+      }
+      input.updateLock = true;
+    }
     process.exitCode = await matrixCommand(input);
   });
 }

@@ -57,10 +57,24 @@ function spawnChild(image: string, sink: OutputSink, opts: ChildRunOptions & { b
       settle();
     });
   });
+  let signalled = false;
+  const send = (sig: NodeJS.Signals): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+  };
   return {
     done,
     signal(sig) {
-      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+      if (sig !== 'SIGKILL') {
+        signalled = true;
+        send(sig);
+        return;
+      }
+      // SIGKILL would end `flux run` and leave its container to die without clean-up; a second
+      // stop signal makes it kill the container itself, then clean up. Two signals sent at once
+      // could merge into one: the second follows a moment later.
+      send('SIGTERM');
+      if (!signalled) setTimeout(() => send('SIGTERM'), 100).unref();
+      signalled = true;
     },
   };
 }

@@ -1,6 +1,6 @@
 /** `flux matrix`: one command over many images, in parallel, with one verdict per image. */
 import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
-import { availableParallelism, constants as osConstants } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve as resolvePath, basename, join } from 'node:path';
 import { FluxError } from '../errors.js';
 import { escapeJson, escapeText } from '../escape.js';
@@ -13,7 +13,10 @@ import { safeNames } from '../matrix/results-dir.js';
 import { spawnRun } from './matrix-children.js';
 import { createStatus } from '../matrix/status.js';
 import { jsonResults, summaryTable } from '../matrix/format.js';
-import { junitXml } from '../matrix/junit.js';
+import { junitSuiteName, junitXml } from '../matrix/junit.js';
+import { failureReport } from '../matrix/failure-report.js';
+import { handleInterrupts, signalExit } from '../matrix/interrupt.js';
+import { MatrixLock } from '../matrix/lock.js';
 import type { Entry } from '../matrix/types.js';
 
 export type OutputMode = 'prefix' | 'none';
@@ -32,6 +35,11 @@ export interface MatrixInput {
   json: boolean;
   junit?: string;
   shard?: string;
+  /** Seconds between the stop signal and the kill of runs still going (default 10). */
+  stopTimeout?: number;
+  /** --lock FILE, and --update-lock. */
+  lock?: string;
+  updateLock?: boolean;
   /** `flux run` options as given on the command line, passed to every run. */
   runArgs: string[];
   pull: PullPolicy;
@@ -45,7 +53,9 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
   const names = [...input.lists.flatMap(splitList), ...input.images.flatMap(splitList)];
   if (input.imagesFile !== undefined) names.push(...parseImagesFile(readImagesFile(input.imagesFile)));
   let images = collectImages(names);
-  if (input.shard !== undefined) images = selectShard(images, parseShard(input.shard));
+  const shard = input.shard === undefined ? undefined : parseShard(input.shard);
+  if (shard !== undefined) images = selectShard(images, shard);
+  const lock = input.lock === undefined ? undefined : MatrixLock.open({ path: input.lock, update: input.updateLock === true, ...(input.platform ? { platform: input.platform } : {}) });
 
   const jobs = input.jobs ?? availableParallelism();
   const resultsDir = input.results === undefined ? undefined : prepareResultsDir(input.results);
@@ -81,10 +91,12 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
           },
           notice: (m: string) => status.write(stderr, `[${image.ref}] ${m}\n`),
         };
-        const opts = { policy: input.pull, onProgress: events, ...(input.platform ? { platform: input.platform } : {}), ...(input.insecure ? { insecure: true } : {}) };
-        return (await pullReport(image.ref, opts, root)).image.digest;
+        const opts = { policy: lock?.pullPolicy(image, input.pull) ?? input.pull, onProgress: events, ...(input.platform ? { platform: input.platform } : {}), ...(input.insecure ? { insecure: true } : {}) };
+        const r = await pullReport(lock?.source(image) ?? image.ref, opts, root);
+        lock?.resolved(image, r.record);
+        return r.image.digest;
       },
-      run: (image, sink) => spawnRun(image.ref, sink, { runArgs: input.runArgs, command: input.command, env }),
+      run: (image, sink) => spawnRun(lock?.source(image) ?? image.ref, sink, { runArgs: input.runArgs, command: input.command, env }),
       sink: (e) => sinks.create(e),
     },
     { jobs, pullJobs: Math.max(jobs, 4), failFast: input.failFast, onChange: (e) => status.change(e) },
@@ -97,18 +109,7 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
     quiet: input.quiet,
   });
 
-  let interrupted: NodeJS.Signals | undefined;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (interrupted) {
-      // A second signal: the user will not wait for runs and pulls to finish cleaning up.
-      process.exit(signalExit(sig));
-    }
-    interrupted = sig;
-    status.write(stderr, `flux: ${sig} received: stopping every run (send it again to quit at once).\n`);
-    matrix.stop(sig);
-  };
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  for (const s of signals) process.on(s, onSignal);
+  const interrupts = handleInterrupts(matrix, { stopTimeoutMs: (input.stopTimeout ?? 10) * 1000, say: (t) => status.write(stderr, t) });
 
   // Should the event loop ever drain with runs unfinished, exit non-zero and say so, never 0.
   let finished = false;
@@ -119,6 +120,7 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
   };
   process.on('exit', onExit);
 
+  if (lock) status.write(stderr, lock.startNote(images));
   const started = new Date();
   let entries: Entry[];
   try {
@@ -126,7 +128,6 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
   } finally {
     finished = true;
     process.off('exit', onExit);
-    for (const s of signals) process.off(s, onSignal);
     status.finish();
   }
   const totalMs = Date.now() - started.getTime();
@@ -139,37 +140,25 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
       const kept = sinks.kept.get(entry);
       return { entry, stdout: kept?.stdout.text() ?? '', stderr: kept?.stderr.text() ?? '' };
     });
-    const xml = junitXml(cases, { timestamp: started, durationMs: totalMs, command: input.command.map(shellWord).join(' ') });
+    const xml = junitXml(cases, { timestamp: started, durationMs: totalMs, command: input.command.map(shellWord).join(' '), suite: junitSuiteName(shard) });
     writeReport(input.junit, xml);
   }
-  if (resultsDir === undefined && input.output !== 'prefix') showFailures(entries, sinks, (t) => status.write(stderr, t));
+  // With --json, stdout is the JSON alone: the failures are explained on stderr (and in outputTail).
+  if (input.json) {
+    stdout.write(`${escapeJson(JSON.stringify(jsonResults(entries), null, 2))}\n`);
+    stderr.write(failureReport(entries).replace(/^\n/, ''));
+  } else stdout.write(summaryTable(entries) + failureReport(entries));
 
-  if (input.json) stdout.write(`${escapeJson(JSON.stringify(jsonResults(entries), null, 2))}\n`);
-  else stdout.write(summaryTable(entries));
-
-  if (interrupted) return signalExit(interrupted);
+  const locked = lock?.save();
+  if (locked) stderr.write(locked);
+  interrupts.dispose();
+  if (interrupts.signal) return signalExit(interrupts.signal);
   return entries.every((e) => e.phase === 'passed') ? 0 : 1;
 }
 
 /** The command as one would type it, for reports. */
 function shellWord(w: string): string {
   return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
-}
-
-function signalExit(sig: NodeJS.Signals): number {
-  return 128 + (osConstants.signals[sig] ?? 15);
-}
-
-/** Without a results directory, the end of each failed run's stderr is the only trace of why. */
-function showFailures(entries: Entry[], sinks: SinkFactory, write: (t: string) => void): void {
-  for (const e of entries) {
-    if (e.phase !== 'failed') continue;
-    // The run's own stderr is the container's output, shown as it came; flux's messages are escaped.
-    const err = sinks.kept.get(e)?.stderr.text().trimEnd() ?? (e.error ? `flux: ${escapeText(e.error)}` : '');
-    if (err === '') continue;
-    const tail = err.split('\n').slice(-10);
-    write(`--- ${escapeText(e.image.ref)} (stderr, last ${tail.length} lines) ---\n${tail.join('\n')}\n`);
-  }
 }
 
 function readImagesFile(path: string): string {

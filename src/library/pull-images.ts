@@ -2,6 +2,7 @@
 import { pullImage } from '../pull/pull-image.js';
 import { parsePullPolicy } from '../pull/pull-policy.js';
 import { Store } from '../../store/store.js';
+import type { ImageRecord } from '../../store/image-index.js';
 import { toJson } from './image-records.js';
 import type { ImageInfo, PullOptions } from './api-types.js';
 
@@ -9,6 +10,8 @@ export { parsePullPolicy };
 
 export interface PullReport {
   image: ImageInfo;
+  /** The record in the store's index, for callers below the library's API (the CLI's matrix lock). */
+  record: ImageRecord;
   /** Bytes downloaded by this pull (0 when everything was in the store). */
   fetchedBytes: number;
   /** No source was contacted. */
@@ -23,5 +26,5 @@ export async function pullReport(ref: string, o: PullOptions, root: string | und
     ...(o.insecure ? { insecure: true } : {}),
     ...(o.onProgress ? { events: o.onProgress } : {}),
   });
-  return { image: toJson(r.record), fetchedBytes: r.fetchedBytes, fromStore: r.fromStore };
+  return { image: toJson(r.record), record: r.record, fetchedBytes: r.fetchedBytes, fromStore: r.fromStore };
 }

@@ -29,12 +29,12 @@ export function summaryTable(entries: readonly Entry[]): string {
   const lines = all.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] ?? 0))).join('   '));
   const counts = countVerdicts(entries);
   lines.push('');
-  lines.push(`${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+  lines.push(`${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped${counts.interrupted > 0 ? `, ${counts.interrupted} interrupted` : ''}`);
   return `${lines.join('\n')}\n`;
 }
 
 export function countVerdicts(entries: readonly Entry[]): Record<Verdict, number> {
-  const c: Record<Verdict, number> = { passed: 0, failed: 0, skipped: 0 };
+  const c: Record<Verdict, number> = { passed: 0, failed: 0, skipped: 0, interrupted: 0 };
   for (const e of entries) c[verdictOf(e)]++;
   return c;
 }
@@ -48,6 +48,8 @@ export interface JsonResult {
   stdoutPath?: string;
   stderrPath?: string;
   error?: string;
+  /** A failed run's last lines of output, stdout and stderr in the order written. */
+  outputTail?: string[];
 }
 
 /** The stable `--json` form: keys in this order, always present except the optional ones. */
@@ -63,6 +65,7 @@ export function jsonResults(entries: readonly Entry[]): JsonResult[] {
     if (e.stdoutPath !== undefined) r.stdoutPath = e.stdoutPath;
     if (e.stderrPath !== undefined) r.stderrPath = e.stderrPath;
     if (e.error !== undefined) r.error = e.error;
+    if (r.verdict === 'failed' && e.outputTail !== undefined) r.outputTail = e.outputTail;
     return r;
   });
 }

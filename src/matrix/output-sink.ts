@@ -6,6 +6,10 @@ import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'n
 import { join } from 'node:path';
 import { FluxError } from '../errors.js';
 import type { Entry, OutputSink } from './types.js';
+import { OutputTail } from './output-tail.js';
+import { LineSplitter } from './line-splitter.js';
+
+export { LineSplitter };
 
 /** Output kept in memory per stream; more than this is cut in the middle (head and tail kept). */
 export const MEMORY_LIMIT = 1 << 20;
@@ -52,27 +56,6 @@ export class BoundedBuffer {
   }
 }
 
-/** Splits a byte stream into lines; the last partial line is given at `end()`. */
-export class LineSplitter {
-  private rest = '';
-  private readonly decoder = new TextDecoder('utf-8');
-
-  constructor(private readonly onLine: (line: string) => void) {}
-
-  push(chunk: Buffer): void {
-    const text = this.rest + this.decoder.decode(chunk, { stream: true });
-    const lines = text.split('\n');
-    this.rest = lines.pop() ?? '';
-    for (const l of lines) this.onLine(l.endsWith('\r') ? l.slice(0, -1) : l);
-  }
-
-  end(): void {
-    const last = this.rest + this.decoder.decode();
-    this.rest = '';
-    if (last !== '') this.onLine(last);
-  }
-}
-
 export interface SinkOptions {
   /** Results directory, created by the caller. */
   resultsDir?: string;
@@ -115,17 +98,20 @@ export class SinkFactory {
       mem = { stdout: new BoundedBuffer(), stderr: new BoundedBuffer() };
       this.kept.set(entry, mem);
     }
+    const tail = new OutputTail();
     const outLines = prefix ? new LineSplitter((l) => prefix(entry, 'stdout', l)) : undefined;
     const errLines = prefix ? new LineSplitter((l) => prefix(entry, 'stderr', l)) : undefined;
     return {
       stdout(chunk) {
         files?.out.write(chunk);
         mem?.stdout.push(chunk);
+        tail.stdout(chunk);
         outLines?.push(chunk);
       },
       stderr(chunk) {
         files?.err.write(chunk);
         mem?.stderr.push(chunk);
+        tail.stderr(chunk);
         errLines?.push(chunk);
       },
       async close(exitCode, error) {
@@ -135,7 +121,9 @@ export class SinkFactory {
           const line = Buffer.from(`flux: ${error}\n`);
           files?.err.write(line);
           mem?.stderr.push(line);
+          tail.stderr(line);
         }
+        entry.outputTail = tail.lines();
         if (!files) return;
         await Promise.all([endStream(files.out), endStream(files.err)]);
         writeFileSync(join(files.dir, 'exit-code'), exitCode === null ? '' : `${exitCode}\n`);

@@ -3,7 +3,8 @@
  * (code-point order, independent of locale and of the order they were given in), and slice K
  * takes those at sorted positions i with i % N == K-1. Every machine computes the same split from
  * the same list, the slices are disjoint, their union is the whole matrix, and their sizes differ
- * by at most one. Pure.
+ * by at most one. Each slice keeps the images in the order they were given: the sort only decides
+ * which slice an image falls in, never the order of a report. Pure.
  */
 import { FluxError } from '../errors.js';
 
@@ -27,5 +28,6 @@ export function parseShard(s: string): Shard {
 
 export function selectShard<T extends { key: string }>(items: readonly T[], shard: Shard): T[] {
   const sorted = [...items].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return sorted.filter((_, i) => i % shard.total === shard.index - 1);
+  const mine = new Set(sorted.filter((_, i) => i % shard.total === shard.index - 1));
+  return items.filter((item) => mine.has(item));
 }

@@ -28,7 +28,7 @@ export function createStatus(opts: StatusOptions): StatusDisplay {
   return opts.live ? new LiveStatus(opts) : new LineStatus(opts);
 }
 
-const COLOURS: Partial<Record<Entry['phase'], string>> = { passed: '32', failed: '31', skipped: '33', pulling: '36', running: '36' };
+const COLOURS: Partial<Record<Entry['phase'], string>> = { passed: '32', failed: '31', skipped: '33', interrupted: '33', pulling: '36', running: '36' };
 
 function paint(on: boolean, phase: Entry['phase'], s: string): string {
   const c = COLOURS[phase];
@@ -42,6 +42,8 @@ function elapsed(e: Entry, now: number): string {
       return formatDuration(now - e.phaseSince);
     case 'passed':
     case 'failed':
+    case 'interrupted':
+      if (e.note !== undefined) return e.note;
       return e.exitCode === null ? '' : `${formatDuration(e.durationMs)}, exit ${e.exitCode}`;
     default:
       return '';
@@ -54,9 +56,9 @@ class LineStatus implements StatusDisplay {
   change(e: Entry): void {
     if (e.phase === 'queued' || e.phase === 'waiting') return;
     const now = (this.opts.now ?? Date.now)();
-    const detail = e.phase === 'passed' || e.phase === 'failed' ? elapsed(e, now) : e.note ?? '';
-    const why = e.phase === 'failed' && e.error ? `: ${e.error}` : '';
-    this.opts.stderr.write(`[${escapeText(e.image.ref)}] ${e.phase}${escapeText(`${detail ? ` (${detail})` : ''}${why}`)}\n`);
+    // The error itself is shown once, with the failed runs' output at the end.
+    const detail = e.note ?? (e.phase === 'passed' || e.phase === 'failed' || e.phase === 'interrupted' ? elapsed(e, now) : '');
+    this.opts.stderr.write(`[${escapeText(e.image.ref)}] ${e.phase}${escapeText(detail ? ` (${detail})` : '')}\n`);
   }
 
   write(stream: NodeJS.WriteStream, text: string): void {

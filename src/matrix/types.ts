@@ -1,8 +1,9 @@
 /** What the matrix knows about each image, from queued to its verdict. */
 import type { MatrixImage } from './images.js';
 
-export type Phase = 'queued' | 'pulling' | 'waiting' | 'running' | 'passed' | 'failed' | 'skipped';
-export type Verdict = 'passed' | 'failed' | 'skipped';
+export type Phase = 'queued' | 'pulling' | 'waiting' | 'running' | 'passed' | 'failed' | 'skipped' | 'interrupted';
+/** `interrupted`: the run was under way when a signal stopped the matrix, so it has no verdict of its own. */
+export type Verdict = 'passed' | 'failed' | 'skipped' | 'interrupted';
 
 export interface Entry {
   readonly image: MatrixImage;
@@ -17,14 +18,16 @@ export interface Entry {
   durationMs: number;
   /** Why flux could not run it (pull failed, …), when that is the cause of the failure. */
   error?: string;
-  /** Why it was skipped, when it had started. */
+  /** Why it was skipped when it had started, or why a failed image never ran. */
   note?: string;
   stdoutPath?: string;
   stderrPath?: string;
+  /** The last lines of its output, both streams in the order written (see output-tail.ts). */
+  outputTail?: string[];
 }
 
 export function verdictOf(e: Entry): Verdict {
-  if (e.phase === 'passed' || e.phase === 'failed') return e.phase;
+  if (e.phase === 'passed' || e.phase === 'failed' || e.phase === 'interrupted') return e.phase;
   return 'skipped';
 }
 

@@ -58,8 +58,14 @@ const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2
  * signals: many runs in one process add no listeners, and with none left the defaults return.
  */
 const forwarding = new Set<(sig: NodeJS.Signals) => void>();
+/** Signals that ask the run to stop: the first is the command's to handle, a second kills it. */
+const STOPPING = new Set<NodeJS.Signals>(['SIGINT', 'SIGTERM', 'SIGHUP']);
+let stops = 0;
 const dispatch = (sig: NodeJS.Signals): void => {
-  for (const kill of forwarding) kill(sig);
+  // A second Ctrl-C: the user will not wait for a command that does not stop (`sh -c` that passes
+  // nothing on); the container is killed at once, and cleaned up as usual.
+  const again = STOPPING.has(sig) && stops++ > 0;
+  for (const kill of forwarding) kill(again ? 'SIGKILL' : sig);
 };
 
 function forwardSignals(kill: (sig: NodeJS.Signals) => void): () => void {
@@ -173,8 +179,13 @@ export class Sandbox {
     void this.over.then(() => this.netHelper?.settle(false));
   }
 
+  /**
+   * Signals the command (through the helper and init); SIGKILL kills the whole container at
+   * once, which the helper does for SIGALRM (SIGKILL would end the helper, not the container,
+   * and leave its clean-up undone).
+   */
   private readonly kill = (sig: NodeJS.Signals): void => {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(sig);
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(sig === 'SIGKILL' ? 'SIGALRM' : sig);
   };
 
   private record(rec: HelperRecord): void {

@@ -145,14 +145,20 @@ describe.skipIf(!ready)('flux matrix over the fixture distros', () => {
     expect(rows[2]!.exitCode).toBeNull();
   });
 
-  it('--shard K/N: the shards together run each image exactly once', async () => {
+  it('--shard K/N: the shards together run each image exactly once, each in the given order, with reports that merge', async () => {
     const all = NAMES.map((n) => img[n]);
-    for (const total of [2, 3]) {
+    for (const total of [1, 2, 3]) {
       const seen: string[] = [];
       for (let k = 1; k <= total; k++) {
-        const r = await runFlux(['matrix', '--json', '--shard', `${k}/${total}`, all.join(','), '--', 'true'], { store });
+        const junit = join(work, `shard-${k}-${total}.xml`);
+        const r = await runFlux(['matrix', '--json', '--junit', junit, '--shard', `${k}/${total}`, all.join(','), '--', 'true'], { store });
         expect(r.code, r.stderr).toBe(0);
-        seen.push(...(JSON.parse(r.stdout) as JsonRow[]).map((x) => x.image));
+        const mine = (JSON.parse(r.stdout) as JsonRow[]).map((x) => x.image);
+        expect(mine).toEqual(all.filter((i) => mine.includes(i)));
+        seen.push(...mine);
+        const root = parseXml(await readFile(junit, 'utf8'));
+        expect(findAll(root, 'testsuite')[0]!.attrs.name).toBe(`flux matrix shard ${k}/${total}`);
+        expect(findAll(root, 'testcase').map((c) => [c.attrs.classname, c.attrs.name])).toEqual(mine.map((i) => [`flux matrix shard ${k}/${total}`, i]));
       }
       expect([...seen].sort()).toEqual([...all].sort());
     }
@@ -170,7 +176,7 @@ describe.skipIf(!ready)('flux matrix over the fixture distros', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('Ctrl-C reaches every run, the matrix waits for them, then reports and exits 130', async () => {
+  it('Ctrl-C reaches every run, the matrix waits for them, then reports them interrupted and exits 130', async () => {
     const u = await testUser();
     const app = await appDir();
     const script = 'trap "echo got-int; exit 7" INT; echo started; while :; do sleep 0.1; done';
@@ -193,7 +199,7 @@ describe.skipIf(!ready)('flux matrix over the fixture distros', () => {
     expect(code, err).toBe(130);
     expect(out).toContain(`[${img.busybox}] got-int\n`);
     expect(out).toContain(`[${img['distro-alt']}] got-int\n`);
-    expect(out).toMatch(/0 passed, 0 failed, 2 skipped/);
+    expect(out).toMatch(/0 passed, 0 failed, 0 skipped, 2 interrupted/);
     expect(err).not.toMatch(/internal error|\n\s+at /);
     // Each run cleaned up after itself before the matrix exited.
     expect(await readdir(join(store, 'runs')).catch(() => [])).toEqual([]);

@@ -17,6 +17,13 @@ if (cmd[0] === 'wait') {
   setInterval(() => {}, 1000);
 }
 if (cmd[0] === 'die') process.kill(process.pid, 'SIGKILL');
+if (cmd[0] === 'stubborn') {
+  // As flux run does: the first stop signal is the command's, a second kills the container.
+  let n = 0;
+  process.on('SIGTERM', () => { n++; process.stdout.write('term ' + n + '\\n'); if (n === 2) setTimeout(() => process.exit(137), 10); });
+  process.stdout.write('ready\\n');
+  setInterval(() => {}, 1000);
+}
 `;
 
 function memorySink(): OutputSink & { out: string; err: string } {
@@ -66,6 +73,15 @@ describe('a matrix run as a child flux run', () => {
     child.signal('SIGTERM');
     expect((await child.done).exitCode).toBe(143);
     expect(sink.out).toContain('cleaning up\n');
+  });
+
+  it('kills a run as a second stop signal, which flux run answers by killing its container and cleaning up', async () => {
+    const sink = memorySink();
+    const child = spawnRun('img', sink, { runArgs: [], command: ['stubborn'], bin });
+    while (!sink.out.includes('ready')) await new Promise((r) => setTimeout(r, 10));
+    child.signal('SIGKILL');
+    expect((await child.done).exitCode).toBe(137);
+    expect(sink.out).toContain('term 2\n');
   });
 
   it('reports death by signal as 128+N', async () => {

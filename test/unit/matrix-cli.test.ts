@@ -23,6 +23,17 @@ describe('flux matrix command line', () => {
     process.exitCode = undefined;
   });
 
+  it('describes every command in `flux --help` starting with a capital, matrix too', () => {
+    const help = buildProgram().helpInformation();
+    // commander's own `help` line aside.
+    const lines = help.slice(help.indexOf('Commands:')).split('\n').slice(1).filter((l) => /^\s{2}\S/.test(l) && !l.trim().startsWith('help'));
+    expect(lines.some((l) => l.trim().startsWith('matrix'))).toBe(true);
+    for (const l of lines) {
+      const text = l.trim().split(/\s{2,}/)[1] ?? '';
+      expect(text, l).toMatch(/^[A-Z]/);
+    }
+  });
+
   it('takes images before -- and the command after it, even with --image', async () => {
     const a = await parse(['busybox,debian', '--image', 'alpine', '-j', '3', '--', 'grep', '-q', '--', 'x']);
     expect(a.lists).toEqual(['busybox,debian']);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatDuration, jsonResults, summaryTable } from '../../src/matrix/format.js';
-import { junitXml, xmlText } from '../../src/matrix/junit.js';
+import { junitSuiteName, junitXml, xmlText } from '../../src/matrix/junit.js';
 import { safeNames } from '../../src/matrix/results-dir.js';
 import { BoundedBuffer, LineSplitter } from '../../src/matrix/output-sink.js';
 import { collectImages } from '../../src/matrix/images.js';
@@ -76,6 +76,36 @@ describe('JUnit XML', () => {
     expect(findAll(cases[1]!, 'system-err')[0]!.text).toBe('grep: no match\n');
     expect(findAll(cases[2]!, 'skipped')).toHaveLength(1);
     expect(cases[1]!.attrs.time).toBe('1.530');
+  });
+
+  it('names the suite and the class of each case after the shard, so merged shard reports keep every case', () => {
+    const [p, f] = entries();
+    const names = [1, 2].map((index) => {
+      const xml = junitXml([{ entry: index === 1 ? p! : f!, stdout: '', stderr: '' }], {
+        timestamp: new Date(0),
+        durationMs: 1,
+        command: 'true',
+        suite: junitSuiteName({ index, total: 2 }),
+      });
+      const root = parseXml(xml);
+      return [findAll(root, 'testsuite')[0]!.attrs.name, findAll(root, 'testcase')[0]!.attrs.classname];
+    });
+    expect(names).toEqual([
+      ['flux matrix shard 1/2', 'flux matrix shard 1/2'],
+      ['flux matrix shard 2/2', 'flux matrix shard 2/2'],
+    ]);
+    expect(junitSuiteName()).toBe('flux matrix');
+  });
+
+  it('reports runs a signal interrupted as interrupted: in the counts, and as a JUnit <error>', () => {
+    const [p, f, s] = entries();
+    f!.phase = 'interrupted';
+    f!.exitCode = 137;
+    expect(summaryTable([p!, f!, s!])).toContain('1 passed, 0 failed, 1 skipped, 1 interrupted\n');
+    expect(summaryTable([p!, f!, s!])).toMatch(/^debian:12\s.*\s137\s.*interrupted$/m);
+    const root = parseXml(junitXml([{ entry: f!, stdout: '', stderr: '' }], { timestamp: new Date(0), durationMs: 1, command: 'true' }));
+    expect(findAll(root, 'testsuite')[0]!.attrs).toMatchObject({ errors: '1', failures: '0' });
+    expect(findAll(findAll(root, 'testcase')[0]!, 'error')[0]!.attrs.type).toBe('interrupted');
   });
 
   it('escapes markup', () => {

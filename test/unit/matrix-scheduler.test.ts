@@ -126,14 +126,29 @@ describe('matrix scheduler', () => {
     expect(f.output.get('missing')).toContain('no such image');
   });
 
-  it('stop() from outside (Ctrl-C) signals the runs with that signal and marks them skipped', async () => {
+  it('interrupt() (Ctrl-C) signals the runs under way, marks them interrupted and the rest skipped', async () => {
     const f = fakeDeps({ a: { code: 0, ms: 5000 }, b: { code: 0, ms: 5000 }, c: { code: 0, ms: 1 } });
     const m = new Matrix(collectImages(['a', 'b', 'c']), f.deps, { jobs: 2, pullJobs: 3, failFast: false });
     const run = m.run();
     await new Promise((r) => setTimeout(r, 30));
-    m.stop('SIGINT');
+    m.interrupt('SIGINT');
     const entries = await run;
     expect(f.signalled.sort()).toEqual(['a:SIGINT', 'b:SIGINT']);
-    expect(entries.map((e) => e.phase)).toEqual(['skipped', 'skipped', 'skipped']);
+    expect(entries.map((e) => e.phase)).toEqual(['interrupted', 'interrupted', 'skipped']);
+    expect(entries[2]!.note).toBe('not run: the matrix was interrupted');
+  });
+
+  it('kill() sends SIGKILL to the runs under way, and a pull in progress is not waited for', async () => {
+    const f = fakeDeps({ a: { code: 0, ms: 60_000 }, b: { code: 0, ms: 1 } });
+    const prepare = f.deps.prepare;
+    // b's pull never ends.
+    f.deps.prepare = (image, pulling) => (image.ref === 'b' ? new Promise(() => pulling()) : prepare(image, pulling));
+    const m = new Matrix(collectImages(['a', 'b']), f.deps, { jobs: 2, pullJobs: 2, failFast: false });
+    const run = m.run();
+    while (f.started.length === 0) await new Promise((r) => setTimeout(r, 5));
+    m.kill();
+    const entries = await run;
+    expect(f.signalled).toEqual(['a:SIGKILL']);
+    expect(entries.map((e) => e.phase)).toEqual(['interrupted', 'skipped']);
   });
 });

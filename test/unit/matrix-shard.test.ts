@@ -29,7 +29,16 @@ describe('--shard K/N', () => {
     const a = collectImages(names);
     const b = collectImages([...names].reverse().map((n) => (n === 'busybox' ? 'docker.io/library/busybox:latest' : n)));
     for (let k = 1; k <= 3; k++) {
-      expect(selectShard(a, { index: k, total: 3 }).map((i) => i.key)).toEqual(selectShard(b, { index: k, total: 3 }).map((i) => i.key));
+      expect(selectShard(a, { index: k, total: 3 }).map((i) => i.key).sort()).toEqual(selectShard(b, { index: k, total: 3 }).map((i) => i.key).sort());
+    }
+  });
+
+  it('keeps the order the images were given in, in every slice', () => {
+    const images = collectImages(names);
+    expect(selectShard(images, { index: 1, total: 1 }).map((i) => i.ref)).toEqual(names);
+    for (let k = 1; k <= 3; k++) {
+      const slice = selectShard(images, { index: k, total: 3 }).map((i) => i.ref);
+      expect(slice).toEqual(names.filter((n) => slice.includes(n)));
     }
   });
 });

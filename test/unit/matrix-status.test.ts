@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { failureReport } from '../../src/matrix/failure-report.js';
 import { createStatus } from '../../src/matrix/status.js';
 import { collectImages } from '../../src/matrix/images.js';
 import type { Entry } from '../../src/matrix/types.js';
@@ -30,14 +31,19 @@ describe('matrix status lines', () => {
     expect(err.text).toBe('[busybox] running\n[busybox] failed (1.2s, exit 2)\n');
   });
 
-  it('escapes image data in a line: an error quoting an Entrypoint cannot forge a line or drive the terminal', () => {
+  it('escapes image data in the failure report: an error quoting an Entrypoint cannot forge a line or drive the terminal', () => {
+    const es = entries();
+    Object.assign(es[0]!, { phase: 'failed', exitCode: 127, error: '/bin/x\n[debian:12] passed\u001b[2J: executable file not found in $PATH.' });
+    expect(failureReport(es)).toBe('\n--- busybox: last line of output ---\nflux: /bin/x\\n[debian:12] passed\\x1b[2J: executable file not found in $PATH.\n');
+  });
+
+  it('an image whose pull failed is said not to have run, its error left to the end of the matrix', () => {
     const err = fakeStream(false);
     const es = entries();
     const st = createStatus({ entries: es, stderr: err, live: false, colour: false, now: () => 0 });
-    es[0]!.phase = 'failed';
-    es[0]!.error = '/bin/x\n[debian:12] passed\u001b[2J: executable file not found in $PATH.';
-    st.change(es[0]!);
-    expect(err.text).toBe('[busybox] failed: /bin/x\\n[debian:12] passed\\x1b[2J: executable file not found in $PATH.\n');
+    Object.assign(es[1]!, { phase: 'failed', exitCode: 125, error: 'no such image debian:12.', note: 'not run: the pull failed' });
+    st.change(es[1]!);
+    expect(err.text).toBe('[debian:12] failed (not run: the pull failed)\n');
   });
 
   it('on a terminal: one line per image, redrawn in place, output written above it', () => {
