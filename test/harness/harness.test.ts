@@ -55,6 +55,17 @@ describe('registry modes', () => {
     requireTool('openssl');
   });
 
+  it('a registry started on a port another registry holds is refused, not mistaken for that one', async () => {
+    const first = await startRegistry();
+    try {
+      const port = Number(first.directHost.split(':')[1]);
+      // Ours cannot bind the port and exits, or the other one answers first: never a success.
+      await expect(startRegistry({ port })).rejects.toThrow(new RegExp(`another registry answers on http://127\\.0\\.0\\.1:${port}|docker-registry exited`));
+    } finally {
+      await first.stop();
+    }
+  });
+
   it('no auth: accepts a push, serves the manifest by the fixture digest', async () => {
     const reg = await startRegistry();
     try {

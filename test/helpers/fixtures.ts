@@ -44,18 +44,21 @@ const built = new Map<string, Promise<void>>();
 
 /**
  * Build the fixtures (default: all but `debian`, which debootstraps and is built only when
- * named) once per process, under a lock so parallel workers never race. Returns fixtures/out.
+ * named) once per process. Each fixture has a lock of its own, so a worker needing busybox
+ * never waits for another one's minutes of debootstrap. Returns fixtures/out.
  */
 export async function buildFixtures(names: FixtureName[] = DEFAULT_FIXTURES): Promise<string> {
-  const missing = names.filter((n) => !built.has(n));
-  if (missing.length) {
+  for (const name of names) {
+    if (built.has(name)) continue;
     const p = (async () => {
       await mkdir(FIXTURES_OUT, { recursive: true });
-      await withLock(join(FIXTURES_OUT, '.lock'), async () => {
-        await builder.build(missing, { outDir: FIXTURES_OUT });
+      await withLock(join(FIXTURES_OUT, `.lock-${name}`), async () => {
+        await builder.build([name], { outDir: FIXTURES_OUT });
       });
     })();
-    for (const n of missing) built.set(n, p);
+    // A failed build is tried again by the next caller rather than remembered.
+    p.catch(() => built.delete(name));
+    built.set(name, p);
   }
   await Promise.all(names.map((n) => built.get(n)));
   return FIXTURES_OUT;

@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export type AuthMode = 'none' | 'basic' | 'token';
@@ -51,6 +51,8 @@ export interface RegistryOptions {
   redirectBlobsTo?: boolean | 301 | 302 | 303 | 307 | 308;
   /** Put a proxy in front that lets the test answer or alter requests. */
   intercept?: Intercept;
+  /** Listen on this port instead of a free one (to test what happens when it is taken). */
+  port?: number;
 }
 
 export interface Registry {
@@ -308,7 +310,10 @@ async function startProxy(target: string, opts: { intercept?: Intercept; redirec
   return { server, host: `127.0.0.1:${port}` };
 }
 
-function registryConfig(o: { dir: string; port: number; auth: string }): string {
+/** A header every response of this registry carries, so it is told apart from one that took its port. */
+const ID_HEADER = 'X-Flux-Test-Registry';
+
+function registryConfig(o: { dir: string; port: number; auth: string; id: string }): string {
   return [
     'version: 0.1',
     'log:',
@@ -326,22 +331,28 @@ function registryConfig(o: { dir: string; port: number; auth: string }): string 
     'http:',
     `  addr: 127.0.0.1:${o.port}`,
     `  secret: ${randomBytes(16).toString('hex')}`,
+    '  headers:',
+    `    ${ID_HEADER}: [${o.id}]`,
     o.auth,
     '',
   ].join('\n');
 }
 
-async function waitForRegistry(child: ChildProcess, url: string, stderr: () => string): Promise<void> {
+async function waitForRegistry(child: ChildProcess, url: string, id: string, stderr: () => string): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}: ${stderr()}`);
+    let other: string | null = null;
     try {
       const r = await fetch(`${url}/v2/`);
       await r.arrayBuffer();
-      if (r.status === 200 || r.status === 401) return;
+      other = r.headers.get(ID_HEADER);
+      if ((r.status === 200 || r.status === 401) && other === id) return;
     } catch {
       /* not listening yet */
     }
+    // Another server (a registry of a test running alongside) has the port: ours cannot bind it.
+    if (other !== null && other !== id) throw new Error(`another registry answers on ${url}`);
     await sleep(50);
   }
   throw new Error(`docker-registry did not answer on ${url}: ${stderr()}`);
@@ -387,9 +398,9 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
     // The port is picked then handed over, so another process may grab it: retry a few times.
     let port = 0;
     for (let attempt = 0; ; attempt++) {
-      port = await freePort();
+      port = opts.port ?? (await freePort());
       const cfg = join(dir, 'config.yml');
-      await writeFile(cfg, registryConfig({ dir, port, auth: authYaml }));
+      await writeFile(cfg, registryConfig({ dir, port, auth: authYaml, id: `${basename(dir)}-${attempt}` }));
       let err = '';
       child = spawn(REGISTRY_BIN, ['serve', cfg], {
         stdio: ['ignore', 'ignore', 'pipe'],
@@ -401,7 +412,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
       c.once('exit', () => running.delete(c));
       child.stderr?.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-4000); });
       try {
-        await waitForRegistry(child, `http://127.0.0.1:${port}`, () => err);
+        await waitForRegistry(child, `http://127.0.0.1:${port}`, `${basename(dir)}-${attempt}`, () => err);
         break;
       } catch (e) {
         if (child.exitCode === null) child.kill('SIGKILL');

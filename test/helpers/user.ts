@@ -45,6 +45,8 @@ export interface RunOptions {
   cwd?: string;
   /** run under a pseudo-terminal (util-linux `script`); stdout then holds the terminal's output */
   tty?: boolean;
+  /** called with all of stderr so far each time more arrives, to act on a line while flux runs */
+  onStderr?: (stderr: string) => void;
 }
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -241,6 +243,7 @@ interface SpawnSpec {
   timeoutMs: number;
   cwd: string;
   tty?: boolean | undefined;
+  onStderr?: ((stderr: string) => void) | undefined;
 }
 
 const shellQuote = (a: string) => `'${a.replaceAll("'", `'\\''`)}'`;
@@ -260,7 +263,10 @@ async function run(spec: SpawnSpec): Promise<RunResult> {
     let stderr = '';
     let timedOut = false;
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      spec.onStderr?.(stderr);
+    });
     child.stdin.on('error', () => undefined);
     child.stdin.end(spec.input ?? '');
     const timer = setTimeout(() => {
@@ -298,7 +304,7 @@ export async function runFlux(args: string[], opts: RunOptions = {}): Promise<Ru
   const userArgs = dir === REPO_ROOT ? args : args.map((a) => a.split(`${REPO_ROOT}/`).join(`${dir}/`));
   return await run({
     user, asUser, cmd: process.execPath, args: [join(dir, 'bin/flux.js'), ...userArgs], env,
-    input: opts.input, timeoutMs: opts.timeoutMs ?? 50_000, cwd: opts.cwd ?? dir, tty: opts.tty,
+    input: opts.input, timeoutMs: opts.timeoutMs ?? 50_000, cwd: opts.cwd ?? dir, tty: opts.tty, onStderr: opts.onStderr,
   });
 }
 
@@ -312,7 +318,7 @@ export async function runAs(
   const u = await resolveUser(user);
   const asUser = isRoot && u.uid !== 0;
   const env = cleanEnv(u, { ...(opts.store ? { FLUX_STORE: opts.store } : {}), ...opts.env });
-  return await run({ user: u, asUser, cmd, args, env, input: opts.input, timeoutMs: opts.timeoutMs ?? 50_000, cwd: opts.cwd ?? (asUser ? '/' : process.cwd()), tty: opts.tty });
+  return await run({ user: u, asUser, cmd, args, env, input: opts.input, timeoutMs: opts.timeoutMs ?? 50_000, cwd: opts.cwd ?? (asUser ? '/' : process.cwd()), tty: opts.tty, onStderr: opts.onStderr });
 }
 
 const stores = new Set<string>();

@@ -2,7 +2,8 @@
  * `flux rmi` and `flux prune` while a container runs: its unpacked layers are its overlay's
  * lower dirs and must stay until it exits; after that, prune frees them.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,12 +64,17 @@ afterAll(async () => {
 });
 
 describe('rmi and prune while a container runs', () => {
-  it('keep the running container\'s layers, and prune frees them after it exits', async () => {
+  it('keep the running container\'s layers, and prune frees them after it exits', { timeout: 120_000 }, async () => {
     const image = `${reg.host}/busybox:latest`;
     const layers = layerDirs(s);
     expect(layers.sort()).toEqual(fx.diffIds!.map((d) => d.slice(7)).sort());
 
-    const running = runFlux(['run', '--network', 'none', image, '--', 'sh', '-c', 'sleep 3; cat /etc/os-release'], { store: s });
+    // The container runs until the test has done its rmi and prune (it creates `go`), however
+    // long they take on a loaded machine.
+    const sig = mkdtempSync(join(tmpdir(), 'flux-prune-running-'));
+    chmodSync(sig, 0o777);
+    const wait = 'i=0; while [ ! -e /sig/go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done';
+    const running = runFlux(['run', '--network', 'none', '-v', `${sig}:/sig:ro`, image, '--', 'sh', '-c', `${wait}; cat /etc/os-release`], { store: s, timeoutMs: 90_000 });
     const rundir = await waitForRunDir(s, running);
     // The run dir is private, and lists the image's layers.
     expect(statSync(rundir).mode & 0o777).toBe(0o700);
@@ -83,7 +89,9 @@ describe('rmi and prune while a container runs', () => {
     expect(prune.stderr).toMatch(/, 0 unpacked layers,/);
     expect(layerDirs(s).sort()).toEqual([...layers].sort());
 
+    writeFileSync(join(sig, 'go'), '');
     const r = await running;
+    rmSync(sig, { recursive: true, force: true });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('ID=flux-busybox');
     expect(r.stdout).toContain('PRETTY_NAME="flux busybox fixture"');

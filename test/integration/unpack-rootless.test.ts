@@ -234,7 +234,7 @@ describe.skipIf(!isRoot)('unpack as the unprivileged user', () => {
       child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
       // Wait until the unpack is under way: its temp directory has files in it.
       let tmpDir: string | undefined;
-      for (let i = 0; i < 400 && !tmpDir; i++) {
+      for (let i = 0; i < 2400 && !tmpDir && child.exitCode === null; i++) {
         await new Promise((r) => setTimeout(r, 25));
         for (const n of await readdir(join(store, 'tmp')).catch(() => [] as string[])) {
           if (!n.startsWith('unpack-')) continue;

@@ -27,13 +27,18 @@ afterAll(() => {
 
 const DRIVER = `
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 const [app, reqJson] = process.argv.slice(2);
 const { createNetwork } = await import(app + '/dist/src/sandbox/network.js');
 const req = JSON.parse(reqJson);
 const ns = spawn('unshare', ['--user', '--map-root-user', '--net', 'sleep', '120'], { stdio: 'ignore' });
-await new Promise((r) => setTimeout(r, 150));
+// unshare execs sleep only once the namespaces and the id map are made: attach after that.
+while (comm(ns.pid) !== 'sleep') {
+  if (ns.exitCode !== null) throw new Error('unshare exited before making the namespace');
+  await new Promise((r) => setTimeout(r, 10));
+}
 let net;
 try {
   net = await createNetwork(req);
@@ -52,6 +57,14 @@ rl.on('close', async () => {
   ns.kill('SIGKILL');
   console.log(JSON.stringify({ detached: true }));
 });
+
+function comm(pid) {
+  try {
+    return readFileSync('/proc/' + pid + '/comm', 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
 `;
 
 interface Attached {
@@ -170,6 +183,13 @@ function sockets(): string[] {
   return readdirSync(runtime).filter((f) => f.startsWith('slirp4netns-') || f.startsWith('pasta-'));
 }
 
+/**
+ * How many times a test looks again, 100 ms apart, for what it waits on (a page, a reply, a
+ * process gone): it stops at the first success, so the bound only decides when to give up on a
+ * machine whose other work slows everything down.
+ */
+const POLLS = 400;
+
 let server: Server;
 let serverPort: number;
 
@@ -219,7 +239,7 @@ async function udpExchange(port: number, text: string): Promise<string> {
       });
       sock.on('error', reject);
       const send = (): void => {
-        if (++tries > 60) return reject(new Error('no UDP reply'));
+        if (++tries > POLLS) return reject(new Error('no UDP reply'));
         sock.send(text, port, '127.0.0.1');
         timer = setTimeout(send, 100);
       };
@@ -278,7 +298,7 @@ describe.skipIf(!ready)('slirp4netns attached to a namespace, as the test user',
     const httpd = serveInside(a, ['busybox', 'httpd', '-f', '-p', '80', '-h', www]);
     try {
       let body = '';
-      for (let i = 0; i < 50 && !body.includes('served'); i++) {
+      for (let i = 0; i < POLLS && !body.includes('served'); i++) {
         body = await httpGet(port).catch(() => '');
         if (!body.includes('served')) await new Promise((r) => setTimeout(r, 100));
       }
@@ -332,7 +352,7 @@ describe.skipIf(!ready)('slirp4netns attached to a namespace, as the test user',
     try {
       for (const [port, want] of [[p1, 'namespace 0'], [p2, 'namespace 1']] as const) {
         let body = '';
-        for (let i = 0; i < 50 && !body.includes(want); i++) {
+        for (let i = 0; i < POLLS && !body.includes(want); i++) {
           body = await httpGet(port).catch(() => '');
           if (!body.includes(want)) await new Promise((r) => setTimeout(r, 100));
         }
@@ -354,7 +374,7 @@ describe.skipIf(!ready)('slirp4netns attached to a namespace, as the test user',
     process.kill(a.driverPid as number, 'SIGKILL');
     await closed;
     spawnSync('kill', ['-KILL', String(a.pid)]);
-    for (let i = 0; i < 50 && slirpProcesses().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < POLLS && slirpProcesses().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
     expect(slirpProcesses()).toEqual([]);
     // Nobody was left to remove the API socket; a later run is not disturbed by it.
     for (const f of sockets()) rmSync(join(runtime, f), { force: true });
@@ -420,7 +440,7 @@ describe.skipIf(!ready)('pasta attached to a namespace, as the test user', () =>
       const httpd = serveInside(a, ['busybox', 'httpd', '-f', '-p', '80', '-h', www]);
       try {
         let body = '';
-        for (let i = 0; i < 50 && !body.includes('served'); i++) {
+        for (let i = 0; i < POLLS && !body.includes('served'); i++) {
           body = await httpGet(port).catch(() => '');
           if (!body.includes('served')) await new Promise((r) => setTimeout(r, 100));
         }
@@ -445,7 +465,7 @@ describe.skipIf(!ready)('pasta attached to a namespace, as the test user', () =>
     await closed;
     spawnSync('kill', ['-KILL', String(a.pid)]);
     // The watchdog ends pasta, then removes its pid file: both within 5 s.
-    for (let i = 0; i < 50 && (liveProcesses(/^(pasta|passt)/).length > 0 || sockets().length > 0); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < POLLS && (liveProcesses(/^(pasta|passt)/).length > 0 || sockets().length > 0); i++) await new Promise((r) => setTimeout(r, 100));
     expect(liveProcesses(/^(pasta|passt)/)).toEqual([]);
     expect(sockets()).toEqual([]);
   });

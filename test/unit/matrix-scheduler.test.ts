@@ -130,7 +130,8 @@ describe('matrix scheduler', () => {
     const f = fakeDeps({ a: { code: 0, ms: 5000 }, b: { code: 0, ms: 5000 }, c: { code: 0, ms: 1 } });
     const m = new Matrix(collectImages(['a', 'b', 'c']), f.deps, { jobs: 2, pullJobs: 3, failFast: false });
     const run = m.run();
-    await new Promise((r) => setTimeout(r, 30));
+    // Stop once a and b run (c waits for a slot), however long a loaded machine takes to get there.
+    while (f.started.length < 2) await new Promise((r) => setTimeout(r, 5));
     m.interrupt('SIGINT');
     const entries = await run;
     expect(f.signalled.sort()).toEqual(['a:SIGINT', 'b:SIGINT']);
