@@ -8,7 +8,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { constants, userInfo } from 'node:os';
+import { constants, tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withLock } from './lock.js';
@@ -319,6 +319,17 @@ export async function runAs(
   const asUser = isRoot && u.uid !== 0;
   const env = cleanEnv(u, { ...(opts.store ? { FLUX_STORE: opts.store } : {}), ...opts.env });
   return await run({ user: u, asUser, cmd, args, env, input: opts.input, timeoutMs: opts.timeoutMs ?? 50_000, cwd: opts.cwd ?? (asUser ? '/' : process.cwd()), tty: opts.tty, onStderr: opts.onStderr });
+}
+
+/** A fresh temp directory (reports, results) the test user can write and everyone can read. */
+export async function userWorkDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  if (isRoot) {
+    const u = await testUser();
+    await chown(dir, u.uid, u.gid);
+  }
+  await chmod(dir, 0o755);
+  return dir;
 }
 
 const stores = new Set<string>();

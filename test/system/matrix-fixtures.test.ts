@@ -3,14 +3,13 @@
  * real registry: verdicts, summary, results directory, JUnit, JSON, fail-fast, shards, and a layer
  * shared by two images fetched once.
  */
-import { mkdtemp, readFile, readdir, rm, chown, chmod } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { fixtureInfo, pushFixtures, type FixtureName, type FixtureSummary } from '../helpers/fixtures.js';
 import { spawn } from 'node:child_process';
-import { appDir, isRoot, removeStore, runFlux, tempStore, testUser } from '../helpers/user.js';
+import { appDir, isRoot, removeStore, runFlux, tempStore, testUser, userWorkDir } from '../helpers/user.js';
 import { requireTool } from '../helpers/require.js';
 import { findAll, parseXml } from '../support/xml-parser.js';
 
@@ -45,12 +44,7 @@ describe.skipIf(!ready)('flux matrix over the fixture distros', () => {
     for (const n of NAMES) info.set(n, await fixtureInfo(n));
     img = Object.fromEntries(NAMES.map((n) => [n, `${reg.host}/${n}:latest`])) as Record<FixtureName, string>;
     store = await tempStore();
-    work = await mkdtemp(join(tmpdir(), 'flux-matrix-'));
-    if (isRoot) {
-      const u = await testUser();
-      await chown(work, u.uid, u.gid);
-    }
-    await chmod(work, 0o755);
+    work = await userWorkDir('flux-matrix-');
   }, 900_000);
 
   afterAll(async () => {

@@ -4,15 +4,14 @@
  * second signal), the report is written whatever ended the matrix, the exit code tells of the
  * signal, and no process, mount or run directory is left behind.
  */
-import { mkdtemp, readFile, readdir, rm, chmod, chown } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import { readFileSync, readdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userFixtureDir } from '../helpers/fixtures.js';
-import { appDir, isRoot, removeStore, tempStore, testUser } from '../helpers/user.js';
+import { appDir, isRoot, removeStore, tempStore, testUser, userWorkDir } from '../helpers/user.js';
 import { findAll, parseXml } from '../support/xml-parser.js';
 import { requireTool } from '../helpers/require.js';
 import { startRegistry } from '../helpers/registry.js';
@@ -52,12 +51,7 @@ describe.skipIf(!ready)('Ctrl-C during a matrix and a run', () => {
   beforeAll(async () => {
     images = [`oci:${await userFixtureDir('busybox')}`, `oci:${await userFixtureDir('distro-alt')}`].join(',');
     store = await tempStore();
-    work = await mkdtemp(join(tmpdir(), 'flux-matrix-int-'));
-    if (isRoot) {
-      const u = await testUser();
-      await chown(work, u.uid, u.gid);
-    }
-    await chmod(work, 0o755);
+    work = await userWorkDir('flux-matrix-int-');
   }, 600_000);
 
   afterAll(async () => {

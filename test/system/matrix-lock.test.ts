@@ -5,13 +5,12 @@
  * --update-lock follows the tag; a locked matrix runs with the registry gone; a broken lock is
  * refused with the line at fault.
  */
-import { mkdtemp, readFile, rm, writeFile, chmod, chown } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile, chown } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { fixtureInfo, pushFixtures } from '../helpers/fixtures.js';
-import { isRoot, removeStore, runFlux, tempStore, testUser } from '../helpers/user.js';
+import { isRoot, removeStore, runFlux, tempStore, testUser, userWorkDir } from '../helpers/user.js';
 import { requireTool } from '../helpers/require.js';
 
 const ready = requireTool('docker-registry') && requireTool('skopeo') && requireTool('newuidmap');
@@ -35,12 +34,7 @@ describe.skipIf(!ready)('flux matrix --lock', () => {
     image = `${reg.host}/pinned:latest`;
     store = await tempStore();
     fresh = await tempStore();
-    work = await mkdtemp(join(tmpdir(), 'flux-matrix-lock-'));
-    if (isRoot) {
-      const u = await testUser();
-      await chown(work, u.uid, u.gid);
-    }
-    await chmod(work, 0o755);
+    work = await userWorkDir('flux-matrix-lock-');
   }, 900_000);
 
   afterAll(async () => {

@@ -2,12 +2,11 @@
  * What a matrix reports, as the unprivileged test user over the oci: fixtures: a failed run is
  * explained by the last lines of its output (stdout too), in the table output and in JSON.
  */
-import { mkdtemp, rm, chmod, chown } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userFixtureDir } from '../helpers/fixtures.js';
-import { isRoot, removeStore, runFlux, tempStore, testUser } from '../helpers/user.js';
+import { removeStore, runFlux, tempStore, userWorkDir } from '../helpers/user.js';
 import { requireTool } from '../helpers/require.js';
 
 const ready = requireTool('newuidmap') && requireTool('skopeo');
@@ -23,12 +22,7 @@ describe.skipIf(!ready)('matrix reports', () => {
   beforeAll(async () => {
     busybox = `oci:${await userFixtureDir('busybox')}`;
     store = await tempStore();
-    work = await mkdtemp(join(tmpdir(), 'flux-matrix-report-'));
-    if (isRoot) {
-      const u = await testUser();
-      await chown(work, u.uid, u.gid);
-    }
-    await chmod(work, 0o755);
+    work = await userWorkDir('flux-matrix-report-');
   }, 600_000);
 
   afterAll(async () => {
