@@ -1,0 +1,1 @@
+export async function infoCommand(o: { format?: string }): Promise<void> { void o; }
