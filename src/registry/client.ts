@@ -213,7 +213,8 @@ export class RegistryClient {
 
   /**
    * A request to the registry (a path, or an upload URL it handed out) with auth, as `get`;
-   * `body` makes a fresh body for each try. A status of 400 or more is thrown as one sentence.
+   * `body` makes a fresh body for each try (a POST or PUT without one sends an empty body:
+   * got's stream would otherwise wait to be written to). A status of 400 or more is thrown as one sentence.
    */
   async request(method: 'GET' | 'HEAD' | 'POST' | 'PUT', path: string | URL, headers: Record<string, string>, ctx: { what: string; kind: 'manifest' | 'blob' }, body?: () => Buffer | Readable): Promise<HttpResponse> {
     await this.ping();
@@ -227,7 +228,7 @@ export class RegistryClient {
       for (let attempt = 0; ; attempt++) {
         let res: HttpResponse;
         try {
-          res = await send(url, { method, headers: { ...headers, authorization: auth, 'user-agent': this.opts.userAgent }, insecureTls: this.endpoint.insecure, ...(body ? { body: body() } : {}) });
+          res = await send(url, { method, headers: { ...headers, authorization: auth, 'user-agent': this.opts.userAgent }, insecureTls: this.endpoint.insecure, ...(body ? { body: body() } : method === 'POST' || method === 'PUT' ? { body: Buffer.alloc(0) } : {}) });
         } catch (err) {
           throw this.netError(err);
         }
