@@ -9,6 +9,7 @@ import type { FluxOptions, ImageInfo, PruneResult, PullOptions, RemoveResult, Ru
 import type { Readable, Writable } from 'node:stream';
 import type { SaveOptions } from './save-images.js';
 import type { PushImageOptions, PushResult } from './push-image.js';
+import type { FluxInfo } from './machine-info.js';
 import type { MatrixOptions, MatrixRecord } from './matrix-run.js';
 
 export class Flux {
@@ -80,6 +81,15 @@ export class Flux {
   async push(ref: string, destination?: string, o: PushImageOptions = {}): Promise<PushResult & { reference: string }> {
     const { pushImage } = await import('./push-image.js');
     return pushImage(ref, destination, o, this.options.store);
+  }
+
+  /**
+   * What flux found on this machine and will use (kernel, user namespaces, id ranges, overlay,
+   * network helpers, cgroups, store), with a one-line fix for each missing piece, as `flux info`.
+   */
+  async info(): Promise<FluxInfo> {
+    const { machineInfo } = await import('./machine-info.js');
+    return machineInfo(this.options);
   }
 
   /** A throw-away container in the foreground; resolves with the command's exit status, whatever it is. */
