@@ -1,10 +1,11 @@
 /** `flux load`: the images of a docker or OCI archive into the store, under the names they carry. */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Store } from '../../store/index.js';
+import { FluxError } from '../errors.js';
 import { storeFromSource } from '../pull/pull-image.js';
 import { archiveImages } from '../sources/archive-images.js';
 import { toJson } from './image-records.js';
@@ -19,6 +20,9 @@ export async function loadImages(input: string | Readable, root?: string): Promi
   let file: string;
   let tmpDir: string | undefined;
   if (typeof input === 'string') {
+    if (!statSync(input, { throwIfNoEntry: false })?.isFile()) {
+      throw new FluxError('SOURCE_NOT_FOUND', `There is no archive file ${input}.`, { hint: 'Check the path given to -i (a file written by flux save, podman save or docker save).', exitCode: 125 });
+    }
     file = input;
   } else {
     tmpDir = await store.tempDir('load-');

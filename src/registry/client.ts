@@ -179,7 +179,7 @@ export class RegistryClient {
     if (challenge?.scheme === 'basic' || (!challenge && mode?.kind === 'basic')) {
       const c = await this.credentials();
       if (!c) {
-        throw new RegistryError('UNAUTHORIZED', `The registry ${this.opts.registry} requires a login to pull ${this.opts.registry}/${this.opts.repository}.`, {
+        throw new RegistryError('UNAUTHORIZED', `The registry ${this.opts.registry} requires a login to ${this.opts.push ? 'push to' : 'pull'} ${this.opts.registry}/${this.opts.repository}.`, {
           hint: `Log in with \`flux login ${this.endpoint.authHost}\`.`,
           status: 401,
         });

@@ -65,7 +65,8 @@ export async function pushToRegistry(ref: Reference, manifest: RawManifest, blob
   };
   for (const b of blobs) {
     const what = `blob ${b.digest}`;
-    const ctx = { what, kind: 'blob' as const };
+    // Named as the push it belongs to: a 401 or 403 here is about the destination, not the blob.
+    const ctx = { what: `a push to ${ref.toString()}`, kind: 'blob' as const };
     const head = await client.request('HEAD', `/v2/${repo}/blobs/${b.digest}`, {}, ctx);
     discard(head);
     if (head.status === 200) {

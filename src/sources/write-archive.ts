@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
-import { FluxError } from '../errors.js';
+import { FluxError, errnoCode } from '../errors.js';
 import { digestHex } from '../image/digest.js';
 import type { Digest } from '../image/types.js';
 
@@ -37,6 +37,27 @@ function blobName(d: Digest): string {
 function tagOf(name: string): string {
   const colon = name.lastIndexOf(':');
   return colon > name.lastIndexOf('/') ? name.slice(colon + 1) : 'latest';
+}
+
+/** The archive's own file could not be written: the path the user chose, not the store, is at fault. */
+function cannotWrite(file: string, err: unknown): unknown {
+  const code = errnoCode(err);
+  if (code === undefined) return err;
+  const why: Record<string, string> = {
+    ENOENT: 'its directory does not exist',
+    ENOTDIR: 'a part of its path is not a directory',
+    EACCES: 'you may not write into its directory',
+    EPERM: 'you may not write into its directory',
+    EROFS: 'its directory is on a read-only file system',
+    ENOSPC: 'no space is left on the device',
+    EDQUOT: 'your disk quota is used up',
+    EISDIR: 'it is a directory',
+  };
+  return new FluxError('ARCHIVE_WRITE', `Cannot write the archive ${file}: ${why[code] ?? code}.`, {
+    hint: 'Give -o a file in a directory that exists, that you may write, with room for the images.',
+    exitCode: 125,
+    cause: err,
+  });
 }
 
 export function indexJson(images: ArchiveImage[], sizeOf: (d: Digest) => number): Buffer {
@@ -116,7 +137,7 @@ export async function writeArchive(file: string | Writable, format: ArchiveForma
     pack.destroy();
     await written.catch(() => undefined);
     if (tmp !== undefined) rmSync(tmp, { force: true });
-    throw err;
+    throw typeof file === 'string' ? cannotWrite(file, err) : err;
   }
   return total;
 }

@@ -224,3 +224,24 @@ describe('flux push', () => {
     }
   });
 });
+
+describe('errors a user can cause, each in one sentence with its fix', () => {
+  it('names the bad path, format or destination', async () => {
+    const s = await store();
+    expect((await runFlux(['pull', `${reg.host}/busybox`], { store: s })).code).toBe(0);
+    const cases: Array<[string[], string]> = [
+      [['save', '-o', '/nonexistent/dir/x.tar', `${reg.host}/busybox`], 'Cannot write the archive /nonexistent/dir/x.tar: its directory does not exist.'],
+      [['save', '--format', 'zip', '-o', join(work, 'x.tar'), `${reg.host}/busybox`], '"zip" is not an archive format'],
+      [['load', '-i', '/nonexistent.tar'], 'There is no archive file /nonexistent.tar.'],
+      [['load', '-i', '/etc/passwd'], 'is not a tar archive'],
+      [['push', `${reg.host}/busybox`, `docker-archive:${join(work, 'y.tar')}`], 'is not a registry to push to'],
+      [['push', 'no-such-image', `${reg.host}/x`], 'There is no image "no-such-image"'],
+    ];
+    for (const [args, said] of cases) {
+      const r = await runFlux(args, { store: s });
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr).toContain(said);
+      expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+    }
+  });
+});
