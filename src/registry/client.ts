@@ -219,12 +219,11 @@ export class RegistryClient {
   async request(method: 'GET' | 'HEAD' | 'POST' | 'PUT', path: string | URL, headers: Record<string, string>, ctx: { what: string; kind: 'manifest' | 'blob' }, body?: () => Buffer | Readable): Promise<HttpResponse> {
     await this.ping();
     const url = new URL(path, this.base);
-    if (url.origin !== this.base!.origin) {
-      // Upload URLs come from the registry's Location header; credentials go to its own origin only.
-      throw new RegistryError('BAD_REDIRECT', `The registry ${this.opts.registry} sent an upload location on another host (${url.host}).`, { hint: 'The registry is misconfigured or hostile; contact its operator.' });
-    }
+    // Upload URLs come from the registry's Location header and may name other storage: that gets
+    // no credentials (as a redirected blob download), only what the URL itself carries.
+    const sameOrigin = url.origin === this.base!.origin;
     return withRetry(async () => {
-      let auth = await this.authorization();
+      let auth = sameOrigin ? await this.authorization() : undefined;
       for (let attempt = 0; ; attempt++) {
         let res: HttpResponse;
         try {
@@ -232,7 +231,7 @@ export class RegistryClient {
         } catch (err) {
           throw this.netError(err);
         }
-        if (res.status === 401 && attempt === 0) {
+        if (res.status === 401 && attempt === 0 && sameOrigin) {
           const challenges = parseChallenges(res.headers['www-authenticate']);
           discard(res);
           const ch = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');

@@ -55,6 +55,13 @@ export async function pushToRegistry(ref: Reference, manifest: RawManifest, blob
     push: true,
     ...(mountFrom !== undefined ? { alsoPullFrom: [mountFrom] } : {}),
   });
+  if (ref.digest !== undefined && ref.digest !== manifest.digest) {
+    throw new FluxError('DIGEST_MISMATCH', `The image's manifest is ${manifest.digest.slice(0, 19)}…, not the ${ref.digest.slice(0, 19)}… the destination names.`, {
+      hint: 'Push to a tag, or leave the digest out of the destination.',
+      exitCode: 125,
+    });
+  }
+  const tagOrDigest = ref.digest ?? ref.tag ?? 'latest';
   const repo = ref.repository;
   const result: PushResult = { digest: manifest.digest, sent: 0, present: 0, mounted: 0, sentBytes: 0 };
   const location = (res: HttpResponse, what: string): URL => {
@@ -97,13 +104,6 @@ export async function pushToRegistry(ref: Reference, manifest: RawManifest, blob
     result.sent++;
     result.sentBytes += b.size;
     o.onBlob?.(b.digest, 'sent');
-  }
-  const tagOrDigest = ref.digest ?? ref.tag ?? 'latest';
-  if (ref.digest !== undefined && ref.digest !== manifest.digest) {
-    throw new FluxError('DIGEST_MISMATCH', `The image's manifest is ${manifest.digest.slice(0, 19)}…, not the ${ref.digest.slice(0, 19)}… the destination names.`, {
-      hint: 'Push to a tag, or leave the digest out of the destination.',
-      exitCode: 125,
-    });
   }
   const put = await client.request('PUT', `/v2/${repo}/manifests/${tagOrDigest}`, { 'content-type': manifest.mediaType, 'content-length': String(manifest.bytes.length) }, { what: `the manifest of ${ref.toString()}`, kind: 'manifest' }, () => manifest.bytes);
   discard(put);
