@@ -154,6 +154,21 @@ describe('flux save and flux load', () => {
   });
 });
 
+describe('flux load names', () => {
+  it('records an image whose archive names only a tag as the oci-archive: source would be', async () => {
+    const file = join(work, 'bare-tag.tar');
+    execFileSync('skopeo', ['--insecure-policy', 'copy', '--src-tls-verify=false', `docker://${reg.directHost}/busybox:latest`, `oci-archive:${file}:v7`], { stdio: 'pipe' });
+    if (isRoot) await chown(file, (await testUser()).uid, -1);
+    const fresh = await store();
+    const load = await runFlux(['load', '-i', file], { store: fresh });
+    expect(load.code, load.stderr).toBe(0);
+    // Not docker.io/library/v7: a bare tag is no image name.
+    expect(load.stdout).toBe(`Loaded image: oci-archive:${file}:v7\n`);
+    const run = await runFlux(['run', '--network', 'none', '--pull', 'never', `oci-archive:${file}:v7`, '--', 'echo', 'bare'], { store: fresh });
+    expect(run.stdout, run.stderr).toBe('bare\n');
+  });
+});
+
 describe('flux push', () => {
   it('pushes to the local registry, a pull back gives the same digest, and a second push sends no blob', async () => {
     const s = await store();
