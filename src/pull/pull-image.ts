@@ -159,11 +159,6 @@ function checkConfig(name: string, config: unknown, manifest: ImageManifest): Im
 }
 
 /**
- * `cold`: nothing of this name is in the store, so layers will almost surely need unpacking: the
- * unpacker is started first, and its start-up (a Node process, the id maps) overlaps loading the
- * HTTP client and the manifest and config fetches.
- */
-/**
  * An image read from a source opened by the caller (an archive `flux load` reads, which may
  * hold several images): which manifest to start from, and the name to record it under.
  */
@@ -183,6 +178,11 @@ export async function storeFromSource(given: GivenSource, opts: PullOptions = {}
   return fetchImage(store, spec, given.reference, await wantedPlatform(opts.platform), opts, true, given);
 }
 
+/**
+ * `cold`: nothing of this name is in the store, so layers will almost surely need unpacking: the
+ * unpacker is started first, and its start-up (a Node process, the id maps) overlaps loading the
+ * HTTP client and the manifest and config fetches.
+ */
 async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Platform | undefined, opts: PullOptions, cold: boolean, given?: GivenSource): Promise<PullResult> {
   const { startJobRunner } = await import('../layers/run-worker.js');
   let runner = cold ? startJobRunner() : undefined;

@@ -227,7 +227,7 @@ export class RegistryClient {
       for (let attempt = 0; ; attempt++) {
         let res: HttpResponse;
         try {
-          res = await send(url, { method, headers: { ...headers, authorization: auth, 'user-agent': this.opts.userAgent }, insecureTls: this.endpoint.insecure, ...(body ? { body: body() } : method === 'POST' || method === 'PUT' ? { body: Buffer.alloc(0) } : {}) });
+          res = await send(url, { method, headers: { ...headers, authorization: auth, 'user-agent': this.opts.userAgent }, insecureTls: sameOrigin ? this.endpoint.insecure : isLoopbackHost(url.host), ...(body ? { body: body() } : method === 'POST' || method === 'PUT' ? { body: Buffer.alloc(0) } : {}) });
         } catch (err) {
           throw this.netError(err);
         }
