@@ -5,7 +5,7 @@
  * Docker 25 writes them, so the manifests travel byte for byte and a load keeps their digests.
  * Layers are written as stored (compressed); readers of manifest.json decompress them.
  */
-import { createReadStream, createWriteStream, renameSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -107,6 +107,13 @@ export async function writeArchive(file: string | Writable, format: ArchiveForma
     }
   }
   const tmp = typeof file === 'string' ? join(dirname(file), `.${process.pid}.flux-save.tmp`) : undefined;
+  let fd: number | undefined;
+  try {
+    // Opened before anything is packed: a path that cannot be written fails here, with its reason.
+    if (tmp !== undefined) fd = openSync(tmp, 'w', 0o644);
+  } catch (err) {
+    throw cannotWrite(file as string, err);
+  }
   const pack = tar.pack();
   let total = 0;
   const counter = new Transform({
@@ -115,7 +122,9 @@ export async function writeArchive(file: string | Writable, format: ArchiveForma
       cb(null, chunk);
     },
   });
-  const written = pipeline(pack, counter, tmp !== undefined ? createWriteStream(tmp, { mode: 0o644 }) : (file as Writable));
+  const written = pipeline(pack, counter, fd !== undefined ? createWriteStream('', { fd }) : (file as Writable));
+  // Awaited below; a failure of the output before then must not go unhandled meanwhile.
+  written.catch(() => undefined);
   const mtime = new Date(0);
   const small = async (name: string, body: Buffer): Promise<void> => {
     await new Promise<void>((resolve, reject) => pack.entry({ name, mtime, mode: 0o644 }, body, (err) => (err ? reject(err) : resolve())));

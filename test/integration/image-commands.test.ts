@@ -1,6 +1,6 @@
 /** flux tag, save, load and push through the binary as the unprivileged user, against a local registry. */
 import { execFileSync } from 'node:child_process';
-import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureInfo, pushFixtures, type FixtureSummary } from '../helpers/fixtures.js';
@@ -244,8 +244,13 @@ describe('errors a user can cause, each in one sentence with its fix', () => {
   it('names the bad path, format or destination', async () => {
     const s = await store();
     expect((await runFlux(['pull', `${reg.host}/busybox`], { store: s })).code).toBe(0);
+    // A directory no one but root may write into.
+    const rootOnly = join(work, 'read-only-dir');
+    await mkdir(rootOnly);
+    await chmod(rootOnly, 0o555);
     const cases: Array<[string[], string]> = [
-      [['save', '-o', '/nonexistent/dir/x.tar', `${reg.host}/busybox`], 'Cannot write the archive /nonexistent/dir/x.tar: its directory does not exist.'],
+      [['save', '-o', join(work, 'no-such-dir', 'x.tar'), `${reg.host}/busybox`], `Cannot write the archive ${join(work, 'no-such-dir', 'x.tar')}: its directory does not exist.`],
+      [['save', '-o', join(rootOnly, 'x.tar'), `${reg.host}/busybox`], `Cannot write the archive ${join(rootOnly, 'x.tar')}: you may not write into its directory.`],
       [['save', '--format', 'zip', '-o', join(work, 'x.tar'), `${reg.host}/busybox`], '"zip" is not an archive format'],
       [['load', '-i', '/nonexistent.tar'], 'There is no archive file /nonexistent.tar.'],
       [['load', '-i', '/etc/passwd'], 'is not a tar archive'],
