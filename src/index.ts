@@ -6,3 +6,6 @@ export { Flux } from './library/flux.js';
 export { FluxError, isFluxError } from './errors.js';
 export type { FluxOptions, ImageInfo, OutputTarget, PruneResult, PullEvents, PullOptions, PullPolicy, RemoveResult, RunOptions, RunResult } from './library/api-types.js';
 export type { MatrixEvent, MatrixOptions, MatrixRecord } from './library/matrix-run.js';
+export type { SaveOptions, ArchiveFormat } from './library/save-images.js';
+export type { PushImageOptions, PushResult } from './library/push-image.js';
+export type { FluxInfo, Missing } from './library/machine-info.js';

@@ -7,8 +7,9 @@ import { register as registerPull } from './pull.js';
 import { register as registerImages } from './images.js';
 import { register as registerLogin } from './login.js';
 import { register as registerMatrix } from './matrix.js';
+import { register as registerInfo } from './info.js';
 
-const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune', 'login', 'logout', 'matrix', 'help']);
+const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune', 'tag', 'save', 'load', 'push', 'info', 'login', 'logout', 'matrix', 'help']);
 
 /** `flux IMAGE -- CMD` is `flux run IMAGE -- CMD`: anything that is not a subcommand or a global flag starts a run. */
 export function withDefaultCommand(argv: string[]): string[] {
@@ -27,11 +28,16 @@ const REGISTRAR: Record<string, Registrar> = {
   inspect: registerImages,
   rmi: registerImages,
   prune: registerImages,
+  tag: registerImages,
+  save: registerImages,
+  load: registerImages,
+  push: registerImages,
+  info: registerInfo,
   login: registerLogin,
   logout: registerLogin,
   matrix: registerMatrix,
 };
-const ALL: Registrar[] = [registerRun, registerPull, registerImages, registerLogin, registerMatrix];
+const ALL: Registrar[] = [registerRun, registerPull, registerImages, registerLogin, registerMatrix, registerInfo];
 
 /**
  * The commander program. With `only`, just that subcommand's definitions are built: a warm

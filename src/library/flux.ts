@@ -6,6 +6,10 @@
  */
 import { FluxError } from '../errors.js';
 import type { FluxOptions, ImageInfo, PruneResult, PullOptions, RemoveResult, RunOptions, RunResult } from './api-types.js';
+import type { Readable, Writable } from 'node:stream';
+import type { SaveOptions } from './save-images.js';
+import type { PushImageOptions, PushResult } from './push-image.js';
+import type { FluxInfo } from './machine-info.js';
 import type { MatrixOptions, MatrixRecord } from './matrix-run.js';
 
 export class Flux {
@@ -47,6 +51,45 @@ export class Flux {
   async prune(o: { onWait?: () => void } = {}): Promise<PruneResult> {
     const { pruneStore } = await import('./remove-images.js');
     return pruneStore(this.options.store, o.onWait ?? (() => undefined));
+  }
+
+  /** Gives the stored image `source` the name `target` (NAME[:TAG]), as `flux tag`; returns the new record. */
+  async tag(source: string, target: string): Promise<ImageInfo> {
+    const { tagImage } = await import('./tag-image.js');
+    return tagImage(source, target, this.options.store);
+  }
+
+  /**
+   * Writes stored images into one archive (a file path, or a stream), as `flux save`:
+   * docker-archive by default, or oci-archive.
+   */
+  async save(refs: string | string[], output: string | Writable, o: SaveOptions = {}): Promise<{ images: number; bytes: number }> {
+    const { saveImages } = await import('./save-images.js');
+    return saveImages(Array.isArray(refs) ? refs : [refs], output, o, this.options.store);
+  }
+
+  /** Stores every image of a docker or OCI archive (a file path, or a stream) under its names, as `flux load`. */
+  async load(input: string | Readable): Promise<ImageInfo[]> {
+    const { loadImages } = await import('./load-images.js');
+    return loadImages(input, this.options.store);
+  }
+
+  /**
+   * Sends a stored image to a registry (to `destination`, else to its own name), as `flux push`:
+   * blobs the registry has are not sent again; the manifest keeps its digest.
+   */
+  async push(ref: string, destination?: string, o: PushImageOptions = {}): Promise<PushResult & { reference: string }> {
+    const { pushImage } = await import('./push-image.js');
+    return pushImage(ref, destination, o, this.options.store);
+  }
+
+  /**
+   * What flux found on this machine and will use (kernel, user namespaces, id ranges, overlay,
+   * network helpers, cgroups, store), with a one-line fix for each missing piece, as `flux info`.
+   */
+  async info(): Promise<FluxInfo> {
+    const { machineInfo } = await import('./machine-info.js');
+    return machineInfo(this.options);
   }
 
   /** A throw-away container in the foreground; resolves with the command's exit status, whatever it is. */

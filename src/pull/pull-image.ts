@@ -159,11 +159,31 @@ function checkConfig(name: string, config: unknown, manifest: ImageManifest): Im
 }
 
 /**
+ * An image read from a source opened by the caller (an archive `flux load` reads, which may
+ * hold several images): which manifest to start from, and the name to record it under.
+ */
+export interface GivenSource {
+  source: ImageSource;
+  /** A tag or digest the source knows; undefined for a source holding one image. */
+  first?: string;
+  reference: string;
+  repository: string;
+  tag?: string;
+}
+
+/** Stores the image `given` names from its already opened source, as a pull would (the caller closes the source). */
+export async function storeFromSource(given: GivenSource, opts: PullOptions = {}): Promise<PullResult> {
+  const store = opts.store ?? Store.open();
+  const spec = parseSourceSpec(given.reference);
+  return fetchImage(store, spec, given.reference, await wantedPlatform(opts.platform), opts, true, given);
+}
+
+/**
  * `cold`: nothing of this name is in the store, so layers will almost surely need unpacking: the
  * unpacker is started first, and its start-up (a Node process, the id maps) overlaps loading the
  * HTTP client and the manifest and config fetches.
  */
-async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Platform | undefined, opts: PullOptions, cold: boolean): Promise<PullResult> {
+async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Platform | undefined, opts: PullOptions, cold: boolean, given?: GivenSource): Promise<PullResult> {
   const { startJobRunner } = await import('../layers/run-worker.js');
   let runner = cold ? startJobRunner() : undefined;
   let session: UnpackSession | undefined;
@@ -177,13 +197,16 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
       import('../image/sha256.js'),
       import('../image/platform.js'),
       // got and the registry client: the largest import of a pull, started with the rest.
-      spec.kind === 'registry' ? import('../registry/source.js') : undefined,
+      !given && spec.kind === 'registry' ? import('../registry/source.js') : undefined,
     ]);
     const ev = opts.events ?? {};
     gc = await store.gcLock('use');
-    const opened = await openSource(name, { insecure: opts.insecure, onNotice: ev.notice });
-    source = opened.source;
-    const src = source;
+    const opened = given
+      ? { source: given.source, reference: given.reference }
+      : await openSource(name, { insecure: opts.insecure, onNotice: ev.notice });
+    // A given source is the caller's to close.
+    if (!given) source = opened.source;
+    const src = opened.source;
     let fetched = 0;
 
     const storeManifest = async (bytes: Buffer, mediaType: string, expected?: Digest): Promise<Digest> => {
@@ -199,9 +222,9 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
       return digest;
     };
 
-    const first = spec.kind === 'registry' ? spec.ref.ref : spec.tag;
+    const first = given ? given.first : spec.kind === 'registry' ? spec.ref.ref : spec.tag;
     const raw = await src.getManifest(first);
-    const pinnedDigest = spec.kind === 'registry' ? spec.ref.digest : undefined;
+    const pinnedDigest = given ? (given.first !== undefined && isDigest(given.first) ? given.first : undefined) : spec.kind === 'registry' ? spec.ref.digest : undefined;
     let parsed = parseManifest(raw, { source: src.name });
     let manifestDigest = await storeManifest(raw.bytes, parsed.mediaType, pinnedDigest);
     let indexDigest: Digest | undefined;
@@ -275,8 +298,8 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     const previous = await index.get(opened.reference);
     const record: ImageRecord = {
       reference: opened.reference,
-      repository: spec.repository,
-      ...(spec.tag !== undefined ? { tag: spec.tag } : {}),
+      repository: given ? given.repository : spec.repository,
+      ...((given ? given.tag : spec.tag) !== undefined ? { tag: (given ? given.tag : spec.tag)! } : {}),
       manifestDigest,
       manifestMediaType: parsed.mediaType,
       ...(indexDigest ? { indexDigest } : {}),

@@ -36,6 +36,10 @@ export interface ClientOptions {
   lookupCredentials?: (registry: string, repository: string) => Promise<Credentials | undefined>;
   onRetry?: (info: RetryInfo & { what: string }) => void;
   userAgent?: string;
+  /** Ask tokens to push as well as pull (flux push). */
+  push?: boolean;
+  /** Other repositories of the registry to pull from (the source of a cross-repository mount). */
+  alsoPullFrom?: string[];
 }
 
 /** A blob stream, with where it starts: always the offset asked for. */
@@ -58,8 +62,9 @@ export class RegistryClient {
     this.opts = opts;
   }
 
-  private get scope(): string {
-    return `repository:${this.opts.repository}:pull`;
+  private get scopes(): string[] {
+    const own = `repository:${this.opts.repository}:${this.opts.push ? 'pull,push' : 'pull'}`;
+    return [own, ...(this.opts.alsoPullFrom ?? []).map((r) => `repository:${r}:pull`)];
   }
 
   private retryPolicy(what: string) {
@@ -174,7 +179,7 @@ export class RegistryClient {
     if (challenge?.scheme === 'basic' || (!challenge && mode?.kind === 'basic')) {
       const c = await this.credentials();
       if (!c) {
-        throw new RegistryError('UNAUTHORIZED', `The registry ${this.opts.registry} requires a login to pull ${this.opts.registry}/${this.opts.repository}.`, {
+        throw new RegistryError('UNAUTHORIZED', `The registry ${this.opts.registry} requires a login to ${this.opts.push ? 'push to' : 'pull'} ${this.opts.registry}/${this.opts.repository}.`, {
           hint: `Log in with \`flux login ${this.endpoint.authHost}\`.`,
           status: 401,
         });
@@ -183,7 +188,7 @@ export class RegistryClient {
     }
     const ch = challenge ?? (mode?.kind === 'bearer' ? mode.challenge : undefined);
     if (!ch) return undefined;
-    const scopes = [this.scope];
+    const scopes = [...this.scopes];
     const asked = ch.params.scope;
     if (asked && !scopes.includes(asked)) scopes.push(...asked.split(' ').filter((s) => s !== '' && !scopes.includes(s)));
     const token = await bearerToken({
@@ -202,19 +207,31 @@ export class RegistryClient {
    * GET on the registry with auth; on 401 takes the response's own challenge and tries once more
    * with a fresh token. Retries 429/5xx/resets. Redirects are returned, not followed.
    */
-  private async get(path: string, headers: Record<string, string>, ctx: { what: string; kind: 'manifest' | 'blob' }): Promise<HttpResponse> {
+  private get(path: string, headers: Record<string, string>, ctx: { what: string; kind: 'manifest' | 'blob' }): Promise<HttpResponse> {
+    return this.request('GET', path, headers, ctx);
+  }
+
+  /**
+   * A request to the registry (a path, or an upload URL it handed out) with auth, as `get`;
+   * `body` makes a fresh body for each try (a POST or PUT without one sends an empty body:
+   * got's stream would otherwise wait to be written to). A status of 400 or more is thrown as one sentence.
+   */
+  async request(method: 'GET' | 'HEAD' | 'POST' | 'PUT', path: string | URL, headers: Record<string, string>, ctx: { what: string; kind: 'manifest' | 'blob' }, body?: () => Buffer | Readable): Promise<HttpResponse> {
     await this.ping();
     const url = new URL(path, this.base);
+    // Upload URLs come from the registry's Location header and may name other storage: that gets
+    // no credentials (as a redirected blob download), only what the URL itself carries.
+    const sameOrigin = url.origin === this.base!.origin;
     return withRetry(async () => {
-      let auth = await this.authorization();
+      let auth = sameOrigin ? await this.authorization() : undefined;
       for (let attempt = 0; ; attempt++) {
         let res: HttpResponse;
         try {
-          res = await send(url, { headers: { ...headers, authorization: auth, 'user-agent': this.opts.userAgent }, insecureTls: this.endpoint.insecure });
+          res = await send(url, { method, headers: { ...headers, authorization: auth, 'user-agent': this.opts.userAgent }, insecureTls: sameOrigin ? this.endpoint.insecure : isLoopbackHost(url.host), ...(body ? { body: body() } : method === 'POST' || method === 'PUT' ? { body: Buffer.alloc(0) } : {}) });
         } catch (err) {
           throw this.netError(err);
         }
-        if (res.status === 401 && attempt === 0) {
+        if (res.status === 401 && attempt === 0 && sameOrigin) {
           const challenges = parseChallenges(res.headers['www-authenticate']);
           discard(res);
           const ch = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');
@@ -223,9 +240,9 @@ export class RegistryClient {
             continue;
           }
         }
-        if (res.status >= 400) {
-          const body = await readBody(res, 64 * 1024, () => new Error('too large')).catch(() => undefined);
-          const err = errorFromResponse(res.status, body, { registry: this.opts.registry, ...ctx });
+        if (res.status >= 400 && !(method === 'HEAD' && res.status === 404)) {
+          const errBody = await readBody(res, 64 * 1024, () => new Error('too large')).catch(() => undefined);
+          const err = errorFromResponse(res.status, errBody, { registry: this.opts.registry, ...ctx });
           throw Object.assign(err, { retryAfterMs: parseRetryAfter(res.headers['retry-after']) });
         }
         return res;

@@ -4,6 +4,7 @@
  */
 import type { Request } from 'got';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isRetryableNetworkError } from './errors.js';
 
@@ -16,7 +17,9 @@ export interface HttpResponse {
 }
 
 export interface HttpRequestOptions {
-  method?: 'GET' | 'HEAD';
+  method?: 'GET' | 'HEAD' | 'POST' | 'PUT';
+  /** A request body (pushes): the bytes, or a stream of `content-length` bytes. */
+  body?: Buffer | Readable;
   headers?: Record<string, string | undefined>;
   /** Accept any certificate: only for loopback and registries the user marked insecure. */
   insecureTls?: boolean;
@@ -46,6 +49,7 @@ export async function send(url: URL, opts: HttpRequestOptions = {}): Promise<Htt
     retry: { limit: 0 },
     timeout: { lookup: 15_000, connect: 15_000, secureConnect: 15_000, response: 60_000, socket: 60_000 },
     https: { rejectUnauthorized: opts.insecureTls !== true },
+    ...(opts.body !== undefined ? { body: opts.body } : {}),
   });
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
