@@ -307,12 +307,15 @@ export class Sandbox {
     if (rawTty) process.stdin.setRawMode(true);
     // The helper is waiting for it: the rest of Node's part follows while it builds the container.
     const alive = this.child.exitCode === null && this.child.signalCode === null;
+    // Before the plan goes: once it is sent the command may start, print, and be signalled
+    // through flux before this process runs again (a loaded machine); a SIGTERM that found no
+    // handler would end flux itself instead of reaching the command.
+    const unforward = this.launch.onSpawn ? () => undefined : forwardSignals(this.kill);
     if (alive) {
       this.ctl.write(encodePlan(containerPlan(this.ns, spec)));
       this.containerSent = true;
     }
     this.connect(opts);
-    const unforward = this.launch.onSpawn ? () => undefined : forwardSignals(this.kill);
     this.launch.onSpawn?.(this.kill);
     if (alive) this.maybeGo();
     const { code, signal } = await this.over;
