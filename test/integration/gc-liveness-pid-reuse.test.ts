@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureInfo, pushFixtures, type FixtureSummary } from '../helpers/fixtures.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { requireTool } from '../helpers/require.js';
-import { isRoot, removeStore, runFlux, tempStore, testUser } from '../helpers/user.js';
+import { isRoot, removeStore, runFlux, tempStore, testUser, userWorkDir } from '../helpers/user.js';
 
 requireTool('docker-registry');
 requireTool('skopeo');
@@ -115,12 +115,15 @@ describe('gc liveness of runs', () => {
     const s = await tempStore();
     try {
       await pull(s);
-      const running = runFlux(['run', '--network', 'none', image, '--', 'sh', '-c', 'sleep 3; echo done'], { store: s });
+      // The run lasts until the test says so, however slow the machine: rmi must meet it alive.
+      const work = await userWorkDir('flux-gc-live-');
+      const running = runFlux(['run', '--network', 'none', '-v', `${work}:/w`, image, '--', 'sh', '-c', 'until [ -e /w/go ]; do sleep 0.05; done; echo done'], { store: s });
       let dir: string | undefined;
       for (let i = 0; i < 200 && !dir; i++) {
         for (const n of existsSync(join(s, 'runs')) ? readdirSync(join(s, 'runs')) : []) {
           const p = join(s, 'runs', n);
-          if (existsSync(join(p, 'upper')) && readFileSync(join(p, 'layers'), 'utf8').trim() !== '') dir = p;
+          // The layers file is written after the dir is made: read it only once it is there.
+          if (existsSync(join(p, 'upper')) && existsSync(join(p, 'layers')) && readFileSync(join(p, 'layers'), 'utf8').trim() !== '') dir = p;
         }
         if (!dir) await sleep(50);
       }
@@ -133,7 +136,9 @@ describe('gc liveness of runs', () => {
       const rmi = await runFlux(['rmi', image], { store: s });
       expect(rmi.code, rmi.stderr).toBe(0);
       expect(rmi.stderr).toMatch(/, 0 unpacked layers/);
+      writeFileSync(join(work, 'go'), '');
       const r = await running;
+      rmSync(work, { recursive: true, force: true });
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toContain('done');
       const prune = await runFlux(['prune'], { store: s });
