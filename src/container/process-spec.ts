@@ -9,6 +9,7 @@ import { FluxError } from '../errors.js';
 import type { ImageConfig } from '../image/types.js';
 import type { ResolvedUser } from '../image/user.js';
 import type { VolumeSpec } from '../sandbox/plan.js';
+import { entrypointArgv } from './entrypoint.js';
 
 type ContainerConfig = NonNullable<ImageConfig['config']>;
 
@@ -22,7 +23,7 @@ export function commandLine(config: ImageConfig['config'], cmd: string[], entryp
   let ep = c.Entrypoint ?? [];
   let args = cmd.length > 0 ? cmd : (c.Cmd ?? []);
   if (entrypoint !== undefined) {
-    ep = entrypoint === '' ? [] : [entrypoint];
+    ep = entrypointArgv(entrypoint);
     if (cmd.length === 0) args = [];
   }
   return [...ep, ...args];
