@@ -3,13 +3,13 @@
  * argv (docker's Entrypoint/Cmd rule), environment, working directory and PATH. Pure apart from
  * the existence check of a volume's host path: no sandbox, no store, unit-tested on its own.
  */
-import { existsSync } from 'node:fs';
-import { isAbsolute, posix, resolve as resolvePath } from 'node:path';
+import { posix } from 'node:path';
 import { FluxError } from '../errors.js';
 import type { ImageConfig } from '../image/types.js';
 import type { ResolvedUser } from '../image/user.js';
-import type { VolumeSpec } from '../sandbox/plan.js';
 import { entrypointArgv } from './entrypoint.js';
+
+export { parseVolume } from './volume-options.js';
 
 type ContainerConfig = NonNullable<ImageConfig['config']>;
 
@@ -60,24 +60,6 @@ export function mergeEnv(...lists: string[][]): string[] {
     }
   }
   return [...m.values()];
-}
-
-export function parseVolume(spec: string, cwd = process.cwd()): VolumeSpec {
-  const parts = spec.split(':');
-  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) {
-    throw bad('BAD_VOLUME', `invalid volume "${spec}".`, 'Write -v HOST_PATH:CONTAINER_PATH[:ro|rw].');
-  }
-  const [host, container, mode] = parts as [string, string, string | undefined];
-  if (mode !== undefined && !/^(ro|rw)(,(ro|rw))*$/.test(mode)) {
-    throw bad('BAD_VOLUME', `invalid volume mode "${mode}" in "${spec}".`, 'The mode is ro or rw.');
-  }
-  if (!isAbsolute(container)) throw bad('BAD_VOLUME', `the container path "${container}" in -v ${spec} is not absolute.`, 'Write it from /, e.g. -v ./data:/data.');
-  if (!isAbsolute(host) && !host.startsWith('.')) {
-    throw bad('BAD_VOLUME', `"${host}" in -v ${spec} is not a host path (named volumes are not supported).`, 'Give an absolute path or one starting with ./');
-  }
-  const abs = resolvePath(cwd, host);
-  if (!existsSync(abs)) throw bad('BAD_VOLUME', `the host path ${abs} of -v ${spec} does not exist.`, 'Create it first, or fix the path.');
-  return { host: abs, container: posix.normalize(container), readOnly: mode?.split(',').includes('ro') ?? false };
 }
 
 /**

@@ -10,13 +10,24 @@ import { parseGroup, parsePasswd, resolveUser } from '../image/user.js';
 import { capSet } from '../sandbox/caps.js';
 import { idMapsFor, mappedCount, mapArgs, toolPath, type IdMaps } from '../userns/idmap.js';
 import { readLayerFile } from '../sandbox/layer-files.js';
-import type { ContainerSpec, NamespaceSpec, RootfsSpec, VolumeSpec } from '../sandbox/plan.js';
+import type { ContainerSpec, NamespaceSpec, RootfsSpec, TmpfsSpec } from '../sandbox/plan.js';
 import { claimRunDir, cleanStaleRuns, makeRunDir, planRunDir, randomHex, overlayChoice, overlaySpec, prepareCopy, removeTree, type RunDir } from '../sandbox/rootfs.js';
 import { runSandbox, startSandbox, type LaunchOptions, type Sandbox } from '../sandbox/supervisor.js';
 import { isRealRoot, warnSingleMap } from '../userns/userns.js';
 import type { NetworkAttachment, PortForward } from '../sandbox/network-types.js';
 import type { Limits } from '../sandbox/limits.js';
-import { commandLine, parseEnvFile, parseSecurityOpts, parseVolume, processSpec } from './process-spec.js';
+import { commandLine, parseEnvFile, parseSecurityOpts, processSpec } from './process-spec.js';
+import { parseVolume, type VolumeRequest } from './volume-options.js';
+import { parseTmpfs } from './tmpfs-options.js';
+import { parseMount } from './mount-flag.js';
+import { chownVolumes } from './chown-volumes.js';
+
+/** What z/Z come to here: flux never relabels; without SELinux there is nothing to relabel. */
+function relabelNote(mark: 'z' | 'Z'): string {
+  return existsSync('/sys/fs/selinux/enforce')
+    ? `option ${mark} accepted; flux does not relabel, the host's SELinux labels stay.`
+    : `option ${mark} accepted; this host has no SELinux, so there is nothing to relabel.`;
+}
 
 export interface RunOptions {
   env: string[];
@@ -27,6 +38,8 @@ export interface RunOptions {
   hostname?: string;
   volume: string[];
   tmpfs: string[];
+  /** docker's --mount type=bind|tmpfs,… */
+  mount?: string[];
   readOnly: boolean;
   name?: string;
   interactive: boolean;
@@ -131,7 +144,12 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   const security = parseSecurityOpts(o.securityOpt);
   const caps = capSet(o.capAdd, o.capDrop);
   const volumes = o.volume.map((v) => parseVolume(v));
-  for (const t of o.tmpfs) if (!t.startsWith('/')) throw bad('BAD_TMPFS', `--tmpfs ${t} is not an absolute path.`, 'Write --tmpfs /path.');
+  const tmpfs = o.tmpfs.map((t) => parseTmpfs(t));
+  for (const m of (o.mount ?? []).map((spec) => parseMount(spec))) {
+    if (m.kind === 'bind') volumes.push(m.volume);
+    else tmpfs.push(m.tmpfs);
+  }
+  if (o.verbose) for (const v of volumes) if (v.relabel) say(`flux: volume ${v.host}: ${relabelNote(v.relabel)}\n`);
   const choice = overlayChoice();
   // cgroup code only when a limit is asked for.
   const limits = Object.values(o.limits).some((v) => v !== undefined) ? (await import('../sandbox/limits.js')).checkLimits(o.limits) : undefined;
@@ -166,7 +184,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   };
   const sandbox = startSandbox(namespaces, launch);
   try {
-    return await runImage({ image, cmd, o, say, resolver, networking, security, caps, volumes, choice, limits, maps, mode, publish, network: needs, namespaces, launch, sandbox, store, rd });
+    return await runImage({ image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, choice, limits, maps, mode, publish, network: needs, namespaces, launch, sandbox, store, rd });
   } finally {
     await sandbox.cancel();
     needs.launch?.release();
@@ -193,7 +211,8 @@ interface Started {
   networking: Promise<typeof import('../sandbox/network.js')>;
   security: { noNewPrivileges: boolean; seccomp: boolean };
   caps: Set<string>;
-  volumes: VolumeSpec[];
+  volumes: VolumeRequest[];
+  tmpfs: TmpfsSpec[];
   choice: ReturnType<typeof overlayChoice>;
   limits: Awaited<ReturnType<typeof import('../sandbox/limits.js').checkLimits>> | undefined;
   maps: IdMaps | undefined;
@@ -210,7 +229,7 @@ interface Started {
 
 /** Reads the image, prepares the root and hands the container to the waiting helper. */
 async function runImage(started: Started): Promise<number> {
-  const { image, cmd, o, say, resolver, networking, security, caps, volumes, choice, limits, maps, mode, publish, namespaces, launch, sandbox, store, rd } = started;
+  const { image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, choice, limits, maps, mode, publish, namespaces, launch, sandbox, store, rd } = started;
   // A root filesystem directory is a single read-only layer with no image config.
   const record = typeof image === 'string' ? await findRecord(image, o, store, say, resolver) : undefined;
   lap('image');
@@ -235,6 +254,7 @@ async function runImage(started: Started): Promise<number> {
     }
     if (maps.single) user.groups = [];
   }
+  if (volumes.some((v) => v.chown)) await chownVolumes(volumes, user.uid, user.gid);
 
   const hostname = o.hostname ?? randomHex(6);
   const fileEnv = o.envFile.flatMap((f) => {
@@ -308,7 +328,7 @@ async function runImage(started: Started): Promise<number> {
       hostname,
       etcFiles,
       volumes,
-      tmpfs: o.tmpfs,
+      tmpfs,
       readOnly: o.readOnly,
       privileged: o.privileged,
       caps,

@@ -14,8 +14,9 @@ export function addRunOptions(cmd: Command): Command {
     .option('-u, --user <user[:group]>', 'user (name or uid) and group to run as, from the image\'s /etc/passwd')
     .option('--entrypoint <cmd>', 'override the image\'s entrypoint ("" for none)')
     .option('--hostname <name>', 'host name inside the container')
-    .option('-v, --volume <HOST:CTR[:ro|rw]>', 'bind-mount a host path (repeatable)', collect, [])
-    .option('--tmpfs <path>', 'mount an empty tmpfs (repeatable)', collect, [])
+    .option('-v, --volume <HOST:CTR[:OPTS]>', 'bind-mount a host path; OPTS a comma list of ro, rw, z, Z, U (repeatable)', collect, [])
+    .option('--mount <type=bind|tmpfs,...>', 'docker\'s long form: type=bind,source=…,target=…[,readonly] or type=tmpfs,target=…[,tmpfs-size=…] (repeatable)', collect, [])
+    .option('--tmpfs <path[:opts]>', 'mount an empty tmpfs; opts size=, mode=, ro, noexec (repeatable)', collect, [])
     .option('--read-only', 'mount the root file system read-only')
     .option('--name <name>', 'a name for the run (accepted; runs are anonymous)')
     .option('-i, --interactive', 'pass stdin to the command')
@@ -47,6 +48,7 @@ export interface CliRunOpts {
   hostname?: string;
   volume?: string[];
   tmpfs?: string[];
+  mount?: string[];
   readOnly?: boolean;
   name?: string;
   interactive?: boolean;
@@ -79,6 +81,7 @@ export function runOptionsFromCli(o: CliRunOpts): RunOptions {
     ...(o.hostname !== undefined ? { hostname: o.hostname } : {}),
     volume: o.volume ?? [],
     tmpfs: o.tmpfs ?? [],
+    mount: o.mount ?? [],
     readOnly: o.readOnly ?? false,
     ...(o.name !== undefined ? { name: o.name } : {}),
     interactive: o.interactive ?? false,

@@ -81,8 +81,11 @@ export interface RunOptions {
   /** Replaces the image's Entrypoint ('' for none). */
   entrypoint?: string;
   hostname?: string;
-  /** `HOST:CONTAINER[:ro|rw]`, as -v. */
+  /** `HOST:CONTAINER[:OPTIONS]`, as -v (OPTIONS a comma list of ro, rw, z, Z, U). */
   volumes?: string[];
+  /** `type=bind,source=…,target=…` or `type=tmpfs,target=…`, as --mount. */
+  mounts?: string[];
+  /** `PATH[:size=…,mode=…]`, as --tmpfs. */
   tmpfs?: string[];
   readOnly?: boolean;
   /** slirp4netns (default), pasta, none or host, with options as --network. */

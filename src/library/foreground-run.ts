@@ -38,6 +38,7 @@ export function containerOptions(o: RunOptions, flux: FluxOptions = {}): Contain
     ...(o.hostname !== undefined ? { hostname: o.hostname } : {}),
     volume: list(o.volumes, 'volumes'),
     tmpfs: list(o.tmpfs, 'tmpfs'),
+    mount: list(o.mounts, 'mounts'),
     readOnly: o.readOnly ?? false,
     interactive: o.stdin === 'inherit',
     tty: o.tty ?? false,

@@ -24,6 +24,14 @@ export interface VolumeSpec {
   readOnly: boolean;
 }
 
+/** A tmpfs mount: its file-system options (mode=, size=) and whether it is read-only or noexec; always nosuid, nodev. */
+export interface TmpfsSpec {
+  path: string;
+  options: string;
+  readOnly?: boolean;
+  noexec?: boolean;
+}
+
 /** What the helper needs first, to create the namespaces and map the ids (known before the image is read). */
 export interface NamespaceSpec {
   userns: boolean;
@@ -60,7 +68,7 @@ export interface ContainerSpec {
   /** Files put over /etc/resolv.conf, /etc/hosts, /etc/hostname (the helper keeps them in memory). */
   etcFiles: { path: string; content: string }[];
   volumes: VolumeSpec[];
-  tmpfs: string[];
+  tmpfs: TmpfsSpec[];
   readOnly: boolean;
   privileged: boolean;
   caps: Set<string>;
@@ -140,7 +148,7 @@ export function containerPlan(ns: Pick<NamespaceSpec, 'userns'>, s: ContainerSpe
   ops.push(mount('mqueue', '/dev/mqueue', '', 'nosuid,nodev,noexec'));
   for (const f of s.etcFiles) ops.push(mount('content', f.content, f.path));
   for (const v of s.volumes) ops.push(mount('bind', v.host, v.container, v.readOnly ? 'rec,ro' : 'rec'));
-  for (const t of s.tmpfs) ops.push(mount('tmpfs', t, 'mode=1777', 'nosuid,nodev'));
+  for (const t of s.tmpfs) ops.push(mount('tmpfs', t.path, t.options, ['nosuid', 'nodev', ...(t.readOnly ? ['ro'] : []), ...(t.noexec ? ['noexec'] : [])].join(',')));
   if (!s.privileged) {
     for (const p of MASKED_PATHS) ops.push(mount('mask', p));
     for (const p of READONLY_PATHS) ops.push(mount('ro', p));

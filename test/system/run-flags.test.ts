@@ -3,8 +3,11 @@
  * each one's output, exit code or files.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { chown, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
-import { runFlux, tempStore, removeStore } from '../helpers/user.js';
+import { runFlux, tempStore, removeStore, testUser, isRoot } from '../helpers/user.js';
 import { requireTool } from '../helpers/require.js';
 
 let store: string;
@@ -22,9 +25,28 @@ beforeAll(async () => {
   expect(r.code).toBe(0);
 });
 
+const dirs: string[] = [];
+
 afterAll(async () => {
   if (store) await removeStore(store);
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
+
+/** A directory of the test user's, for volumes. */
+async function userDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'flux-vol-'));
+  dirs.push(d);
+  const u = await testUser();
+  if (isRoot) await chown(d, u.uid, u.gid);
+  return d;
+}
+
+/** The first id of the test user's subordinate range (id 1 in the container). */
+async function subStart(file: '/etc/subuid' | '/etc/subgid'): Promise<number> {
+  const u = await testUser();
+  const line = (await readFile(file, 'utf8')).split('\n').find((l) => l.startsWith(`${u.name}:`) || l.startsWith(`${u.uid}:`))!;
+  return Number(line.split(':')[1]);
+}
 
 describe('--entrypoint', () => {
   it('takes the JSON-array form as the whole entrypoint argv', async () => {
@@ -40,5 +62,77 @@ describe('--entrypoint', () => {
     const r = await run(['--entrypoint', '["/bin/echo",', busybox]);
     expect(r.code).toBe(125);
     expect(r.stderr).toMatch(/is not one of strings/);
+  });
+});
+
+describe('volume options as docker and podman write them', () => {
+  it('accepts z, Z and comma lists, with ro enforced and rw writable', async () => {
+    const d = await userDir();
+    const rw = await run(['-v', `${d}:/data:rw,z`, busybox, '--', 'sh', '-c', 'echo a > /data/a && cat /data/a']);
+    expect(rw.stderr).toBe('');
+    expect(rw.code).toBe(0);
+    expect(rw.stdout).toBe('a\n');
+    const z = await run(['-v', `${d}:/data:Z`, busybox, '--', 'cat', '/data/a']);
+    expect(z.code).toBe(0);
+    expect(z.stdout).toBe('a\n');
+    const ro = await run(['-v', `${d}:/data:ro,Z`, busybox, '--', 'sh', '-c', 'echo b > /data/b']);
+    expect(ro.code).not.toBe(0);
+    expect(ro.stderr).toMatch(/Read-only file system/);
+  });
+
+  it('says with --verbose that z and Z have nothing to do', async () => {
+    const d = await userDir();
+    const r = await run(['--verbose', '-v', `${d}:/data:Z`, busybox, '--', 'true']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/option Z accepted; (this host has no SELinux|flux does not relabel)/);
+  });
+
+  it('refuses an unknown option naming the ones there are', async () => {
+    const d = await userDir();
+    const r = await run(['-v', `${d}:/data:rx`, busybox, '--', 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/invalid volume option "rx".*ro, rw, z, Z and U/s);
+  });
+
+  it('U gives the volume to the container user, so it can write it', async () => {
+    const d = await userDir();
+    await writeFile(join(d, 'old'), 'x');
+    if (isRoot) await chown(join(d, 'old'), (await testUser()).uid, (await testUser()).gid);
+    const denied = await run(['-u', '1000:1000', '-v', `${d}:/data`, busybox, '--', 'touch', '/data/new']);
+    expect(denied.code).not.toBe(0);
+    const r = await run(['-u', '1000:1000', '-v', `${d}:/data:rw,U`, busybox, '--', 'sh', '-c', 'touch /data/new && stat -c %u:%g /data /data/old /data/new']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('1000:1000\n1000:1000\n1000:1000\n');
+    const host = await stat(join(d, 'new'));
+    expect(host.uid).toBe((await subStart('/etc/subuid')) + 999);
+    expect(host.gid).toBe((await subStart('/etc/subgid')) + 999);
+  });
+
+  it('--mount type=bind with readonly, and type=tmpfs with a size', async () => {
+    const d = await userDir();
+    const w = await run(['--mount', `type=bind,source=${d},target=/data`, busybox, '--', 'sh', '-c', 'echo m > /data/m && cat /data/m']);
+    expect(w.stderr).toBe('');
+    expect(w.stdout).toBe('m\n');
+    const ro = await run(['--mount', `type=bind,src=${d},dst=/data,readonly`, busybox, '--', 'sh', '-c', 'cat /data/m; echo n > /data/n']);
+    expect(ro.stdout).toBe('m\n');
+    expect(ro.stderr).toMatch(/Read-only file system/);
+    expect(ro.code).not.toBe(0);
+    const t = await run(['--mount', 'type=tmpfs,target=/scratch,tmpfs-size=1m,tmpfs-mode=1770', busybox, '--', 'sh', '-c', 'grep " /scratch " /proc/mounts; stat -c %a /scratch']);
+    expect(t.stderr).toBe('');
+    expect(t.code).toBe(0);
+    expect(t.stdout).toMatch(/^\S+ \/scratch tmpfs rw,nosuid,nodev,.*size=1024k,mode=1770/);
+    expect(t.stdout.trim().split('\n')[1]).toBe('1770');
+    const tf = await run(['--tmpfs', '/s2:size=2m,noexec', busybox, '--', 'grep', ' /s2 ', '/proc/mounts']);
+    expect(tf.stdout).toMatch(/nosuid,nodev,noexec,.*size=2048k/);
+  });
+
+  it('--mount refuses named volumes and unknown keys in one sentence', async () => {
+    const a = await run(['--mount', 'type=volume,source=data,target=/data', busybox, '--', 'true']);
+    expect(a.code).toBe(125);
+    expect(a.stderr).toMatch(/named volume/);
+    const b = await run(['--mount', 'type=tmpfs,target=/t,colour=red', busybox, '--', 'true']);
+    expect(b.code).toBe(125);
+    expect(b.stderr).toMatch(/"colour" is not an option of type=tmpfs/);
   });
 });

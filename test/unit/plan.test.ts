@@ -6,7 +6,7 @@ const base: SandboxSpec = {
   userns: true, newNet: true, fullMap: true,
   rootfs: { kind: 'overlay', root: '/s/runs/x/root', upper: '/s/runs/x/upper', work: '/s/runs/x/work', lowers: ['/s/l/top', '/s/l/bottom'], userxattr: true },
   hostname: 'h', etcFiles: [{ path: '/etc/hosts', content: '127.0.0.1\tlocalhost\n' }], volumes: [{ host: '/data', container: '/d', readOnly: true }],
-  tmpfs: ['/t'], readOnly: false, privileged: false, caps: new Set(DEFAULT_CAPS), noNewPrivileges: false,
+  tmpfs: [{ path: '/t', options: 'mode=1777' }], readOnly: false, privileged: false, caps: new Set(DEFAULT_CAPS), noNewPrivileges: false,
   uid: 0, gid: 0, groups: [0], cwd: '/', env: ['PATH=/bin'], argv: ['sh', '-c', 'true'], path: '/bin', cleanup: '/s/runs/x',
 };
 
