@@ -14,7 +14,7 @@ import type { ContainerSpec, NamespaceSpec, RootfsSpec, TmpfsSpec } from '../san
 import { claimRunDir, cleanStaleRuns, makeRunDir, planRunDir, randomHex, overlayChoice, overlaySpec, prepareCopy, removeTree, type RunDir } from '../sandbox/rootfs.js';
 import { runSandbox, startSandbox, type LaunchOptions, type Sandbox } from '../sandbox/supervisor.js';
 import { isRealRoot, warnSingleMap } from '../userns/userns.js';
-import type { NetworkAttachment, PortForward } from '../sandbox/network-types.js';
+import type { LaunchedHelper, NetworkAttachment, PortForward } from '../sandbox/network-types.js';
 import type { Limits } from '../sandbox/limits.js';
 import { commandLine, parseEnvFile, parseSecurityOpts, processSpec } from './process-spec.js';
 import { parseVolume, type VolumeRequest } from './volume-options.js';
@@ -117,15 +117,15 @@ function helperMaps(m: IdMaps): NonNullable<NamespaceSpec['idmap']> {
   };
 }
 
-/** With -P the host ports are flux's choice: say which, once they are set up. */
+/** With -P or -p PORT the host ports are flux's choice: say which, once they are set up. */
 function announcing(network: NetworkAttachment, say: (text: string) => void): NetworkAttachment {
   return {
     newNamespace: network.newNamespace,
     resolvConf: network.resolvConf,
     hosts: network.hosts,
     ...(network.tapDevice ? { tapDevice: network.tapDevice } : {}),
-    attach: async (pid: number) => {
-      await network.attach(pid);
+    attach: async (pid: number, launched?: LaunchedHelper) => {
+      await network.attach(pid, launched);
       for (const f of network.published()) say(`flux: published ${f.hostIp}:${f.hostPort} -> ${f.containerPort}/${f.protocol}\n`);
     },
     published: () => network.published(),
@@ -159,7 +159,10 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   const mode = o.network ?? 'slirp4netns';
   const { parsePublishAll, planNetwork } = await networking;
   // Network first: a bad -p or mode is refused before anything touches the disk.
-  const publish: PortForward[] = o.publish.flatMap((p) => parsePublishAll(p));
+  const asked: PortForward[] = o.publish.flatMap((p) => parsePublishAll(p));
+  // `-p 80`: flux picks the host port, and says which once it is set up (as with -P).
+  const chosen = asked.some((f) => f.hostPort === 0);
+  const publish = chosen ? await (await import('../sandbox/ports.js')).choosePorts(asked) : asked;
   const needs = await planNetwork(mode, publish, o.publishAll, o.runtimeDir);
   lap('modules');
 
@@ -184,7 +187,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   };
   const sandbox = startSandbox(namespaces, launch);
   try {
-    return await runImage({ image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, choice, limits, maps, mode, publish, network: needs, namespaces, launch, sandbox, store, rd });
+    return await runImage({ image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, choice, limits, maps, mode, publish, chosen, network: needs, namespaces, launch, sandbox, store, rd });
   } finally {
     await sandbox.cancel();
     needs.launch?.release();
@@ -218,6 +221,8 @@ interface Started {
   maps: IdMaps | undefined;
   mode: string;
   publish: PortForward[];
+  /** A host port of -p was flux's choice. */
+  chosen: boolean;
   network: import('../sandbox/network.js').NetworkPlan;
   namespaces: NamespaceSpec;
   launch: LaunchOptions;
@@ -279,7 +284,7 @@ async function runImage(started: Started): Promise<number> {
 
   lap('network');
   const supervision = {
-    network: o.publishAll ? announcing(network, say) : network,
+    network: o.publishAll || started.chosen ? announcing(network, say) : network,
     ...(limits ? { onPid: (pid: number) => limits.join(pid) } : {}),
     onRootfsKind: (k: string) => {
       if (o.verbose) say(`flux: rootfs: ${k === 'overlay' ? 'native overlayfs' : k === 'fuse' ? 'fuse-overlayfs' : 'copy'}\n`);

@@ -336,9 +336,9 @@ describe.skipIf(!ready)('flux run networking (slirp4netns by default), as the te
   });
 
   it('a bad -p is refused with the syntax', async () => {
-    const r = await flux(['run', '-p', '80', BUSYBOX, '--', 'true']);
+    const r = await flux(['run', '-p', '8080:0', BUSYBOX, '--', 'true']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/^flux: invalid port mapping "80": .* Use -p \[IP:\]HOSTPORT:CONTAINERPORT/m);
+    expect(r.stderr).toMatch(/^flux: invalid port mapping "8080:0": .* Use -p \[\[IP:\]\[HOSTPORT\]:\]CONTAINERPORT/m);
   });
 
   it('--network none shows only lo, and it is up', async () => {
@@ -424,6 +424,40 @@ describe.skipIf(!ready)('-P publishes the exposed ports', () => {
     expect(body).toContain('published with -P');
     expect(done.code, done.stderr).toBe(0);
     expect(done.stdout + done.stderr).toMatch(new RegExp(`\\b${port}\\b.*\\b80/tcp|80/tcp.*\\b${port}\\b`));
+    await expectClean();
+  });
+});
+
+describe.skipIf(!ready)('-p CONTAINERPORT publishes on a free host port', () => {
+  it('-p IP::PORT: printed, reachable on that address', async () => {
+    const run = flux(['run', '-p', '127.0.0.1::80', BUSYBOX, '--', 'sh', '-c', httpdScript('published with -p IP::80')]);
+    let port = 0;
+    let finished = false;
+    void run.then(() => (finished = true));
+    for (let i = 0; i < 300 && port === 0 && !finished; i++) {
+      const dir = join(xdg, 'flux');
+      const sock = existsSync(dir) ? readdirSync(dir).find((f) => f.startsWith('slirp4netns-')) : undefined;
+      if (sock) {
+        const list = await apiList(join(dir, sock)).catch(() => []);
+        port = list.find((e) => e.guest_port === 80)?.host_port ?? 0;
+      }
+      if (port === 0) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(port).toBeGreaterThan(0);
+    const body = await fetchUntil(port, 'published with -p IP::80');
+    await httpGet(port, '/cgi-bin/stop').catch(() => '');
+    const done = await run;
+    expect(body).toContain('published with -p IP::80');
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stderr).toContain(`flux: published 127.0.0.1:${port} -> 80/tcp`);
+    await expectClean();
+  });
+
+  it('-p PORT: a free port on every address, printed', async () => {
+    const r = await flux(['run', '-p', '80', '-p', '53/udp', BUSYBOX, '--', 'true']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^flux: published 0\.0\.0\.0:\d+ -> 80\/tcp$/m);
+    expect(r.stderr).toMatch(/^flux: published 0\.0\.0\.0:\d+ -> 53\/udp$/m);
     await expectClean();
   });
 });
