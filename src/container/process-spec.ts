@@ -109,7 +109,7 @@ export interface ProcessSpec {
 }
 
 /**
- * Merges the image's config and the run's options. Later wins: flux's defaults, the image's Env,
+ * Merges the image's config and the run's options. Later wins: flux's defaults (PATH, container=flux), the image's Env,
  * HOSTNAME, HOME (unless the image sets it), TERM for a terminal, the env files, then `-e`.
  * Returns undefined argv when neither the run nor the image names a command.
  */
@@ -119,7 +119,8 @@ export function processSpec(config: ContainerConfig | undefined, o: ProcessOptio
   const cwd = checkWorkdir(o.workdir ?? (c.WorkingDir || '/'));
   const cliEnv = o.env.map((e) => envEntry(e, host)).filter((e): e is string => e !== undefined);
   const env = mergeEnv(
-    [`PATH=${DEFAULT_PATH}`],
+    // container=flux: what systemd and others read to know they run in a container (podman sets container=podman).
+    [`PATH=${DEFAULT_PATH}`, 'container=flux'],
     c.Env ?? [],
     [`HOSTNAME=${hostname}`],
     (c.Env ?? []).some((e) => e.startsWith('HOME=')) ? [] : [`HOME=${user.home}`],

@@ -21,6 +21,16 @@ import { parseVolume, type VolumeRequest } from './volume-options.js';
 import { parseTmpfs } from './tmpfs-options.js';
 import { parseMount } from './mount-flag.js';
 import { chownVolumes } from './chown-volumes.js';
+import { containerEnvFile } from './containerenv.js';
+import { containerHosts } from './etc-hosts.js';
+
+function readHostFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 /** What z/Z come to here: flux never relabels; without SELinux there is nothing to relabel. */
 function relabelNote(mark: 'z' | 'Z'): string {
@@ -42,6 +52,8 @@ export interface RunOptions {
   mount?: string[];
   readOnly: boolean;
   name?: string;
+  /** --add-host NAME:IP|host-gateway */
+  addHost?: string[];
   interactive: boolean;
   tty: boolean;
   network?: string;
@@ -123,6 +135,7 @@ function announcing(network: NetworkAttachment, say: (text: string) => void): Ne
     newNamespace: network.newNamespace,
     resolvConf: network.resolvConf,
     hosts: network.hosts,
+    ...(network.hostGateway ? { hostGateway: network.hostGateway } : {}),
     ...(network.tapDevice ? { tapDevice: network.tapDevice } : {}),
     attach: async (pid: number, launched?: LaunchedHelper) => {
       await network.attach(pid, launched);
@@ -261,7 +274,9 @@ async function runImage(started: Started): Promise<number> {
   }
   if (volumes.some((v) => v.chown)) await chownVolumes(volumes, user.uid, user.gid);
 
-  const hostname = o.hostname ?? randomHex(6);
+  // podman's shape: a 64-digit id, whose first 12 digits are the default hostname and name.
+  const id = randomHex(32);
+  const hostname = o.hostname ?? id.slice(0, 12);
   const fileEnv = o.envFile.flatMap((f) => {
     try {
       return parseEnvFile(readFileSync(f, 'utf8'), process.env);
@@ -319,8 +334,26 @@ async function runImage(started: Started): Promise<number> {
       etcFiles.push({ path: `/etc/${name}`, content: text.replaceAll('\0', '') });
     };
     put('resolv.conf', network.resolvConf, '/etc/resolv.conf');
-    put('hosts', network.hosts ?? `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`, '/etc/hosts');
+    const baseHosts = network.newNamespace
+      ? (network.hosts ?? `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`)
+      : (network.hosts ?? readHostFile('/etc/hosts'));
+    put('hosts', containerHosts(baseHosts, {
+      hostname,
+      ...(o.name !== undefined ? { name: o.name } : {}),
+      ...(network.hostGateway ? { gateway: network.hostGateway } : {}),
+      addHosts: o.addHost ?? [],
+    }), '/etc/hosts');
     put('hostname', `${hostname}\n`, '/etc/hostname');
+    etcFiles.push({
+      path: '/run/.containerenv',
+      content: containerEnvFile({
+        name: o.name ?? id.slice(0, 12),
+        id,
+        image: record ? record.reference : (image as { rootfs: string }).rootfs,
+        imageId: record ? record.configDigest.replace(/^sha256:/, '') : '',
+        rootless: !isRealRoot(),
+      }).replaceAll('\0', ''),
+    });
 
     const tty = o.tty
       ? { stdin: o.interactive, rows: process.stdout.rows ?? 0, cols: process.stdout.columns ?? 0 }

@@ -18,7 +18,8 @@ export function addRunOptions(cmd: Command): Command {
     .option('--mount <type=bind|tmpfs,...>', 'docker\'s long form: type=bind,source=…,target=…[,readonly] or type=tmpfs,target=…[,tmpfs-size=…] (repeatable)', collect, [])
     .option('--tmpfs <path[:opts]>', 'mount an empty tmpfs; opts size=, mode=, ro, noexec (repeatable)', collect, [])
     .option('--read-only', 'mount the root file system read-only')
-    .option('--name <name>', 'a name for the run (accepted; runs are anonymous)')
+    .option('--name <name>', 'a name for the run: in /etc/hosts and /run/.containerenv')
+    .option('--add-host <name:ip>', 'add a line to /etc/hosts; ip may be host-gateway (repeatable)', collect, [])
     .option('-i, --interactive', 'pass stdin to the command')
     .option('-t, --tty', 'give the command a pseudo-terminal')
     .option('--rm', 'remove the container afterwards (always the case)')
@@ -51,6 +52,7 @@ export interface CliRunOpts {
   mount?: string[];
   readOnly?: boolean;
   name?: string;
+  addHost?: string[];
   interactive?: boolean;
   tty?: boolean;
   network?: string;
@@ -84,6 +86,7 @@ export function runOptionsFromCli(o: CliRunOpts): RunOptions {
     mount: o.mount ?? [],
     readOnly: o.readOnly ?? false,
     ...(o.name !== undefined ? { name: o.name } : {}),
+    addHost: o.addHost ?? [],
     interactive: o.interactive ?? false,
     tty: o.tty ?? false,
     ...(o.network !== undefined ? { network: o.network } : {}),

@@ -147,7 +147,8 @@ export class Sandbox {
     this.child = spawn(helperPath(), ['run', '3', ...namespacePlan(ns).flat()], {
       stdio: [launch.interactive ? 'inherit' : 'ignore', out ? 'pipe' : 'inherit', out ? 'pipe' : 'inherit', 'pipe', ...netPipes],
       detached: true,
-      env: timingEnv(),
+      // The helper's environment is pid 1's: container=flux is what systemd reads in /proc/1/environ.
+      env: { ...timingEnv(), container: 'flux' },
     });
     this.ctl = this.child.stdio[3] as Socket;
     const netStderr = (this.child.stdio as unknown as (Readable | null)[])[4];

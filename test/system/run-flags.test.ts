@@ -3,7 +3,7 @@
  * each one's output, exit code or files.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { chown, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
@@ -134,5 +134,63 @@ describe('volume options as docker and podman write them', () => {
     const b = await run(['--mount', 'type=tmpfs,target=/t,colour=red', busybox, '--', 'true']);
     expect(b.code).toBe(125);
     expect(b.stderr).toMatch(/"colour" is not an option of type=tmpfs/);
+  });
+});
+
+describe('the container\'s own view', () => {
+  it('/run/.containerenv in podman\'s format', async () => {
+    const r = await run(['--name', 'web1', busybox, '--', 'cat', '/run/.containerenv']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^engine="flux-\d+\.\d+\.\d+"$/);
+    expect(lines[1]).toBe('name="web1"');
+    expect(lines[2]).toMatch(/^id="[0-9a-f]{64}"$/);
+    expect(lines[3]).toMatch(/^image="oci:\/.*\/fixtures\/out\/busybox"$/);
+    expect(lines[4]).toMatch(/^imageid="[0-9a-f]{64}"$/);
+    expect(lines[5]).toBe('rootless=1');
+    const anon = await run([busybox, '--', 'sh', '-c', 'cat /run/.containerenv; hostname']);
+    const host = anon.stdout.trim().split('\n').pop()!;
+    expect(anon.stdout).toContain(`name="${host}"`);
+    expect(anon.stdout).toMatch(new RegExp(`id="${host}[0-9a-f]{52}"`));
+  });
+
+  it('container=flux in the environment of the command and of pid 1', async () => {
+    const r = await run([busybox, '--', 'sh', '-c', 'echo $container']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('flux\n');
+    // pid 1 (flux's init) is not dumpable, so the container cannot read its environ: the host can.
+    const u = await testUser();
+    const running = run([busybox, '--', 'sleep', '3']);
+    let environ: string | undefined;
+    for (let i = 0; i < 100 && environ === undefined; i++) {
+      for (const pid of (await readdir('/proc')).filter((d) => /^\d+$/.test(d))) {
+        const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+        const st = await stat(`/proc/${pid}`).catch(() => undefined);
+        if (!cmd.includes('flux-helper') || st?.uid !== u.uid) continue;
+        const env = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => undefined);
+        if (env !== undefined) environ = env;
+      }
+      if (environ === undefined) await new Promise((res) => setTimeout(res, 30));
+    }
+    expect((await running).code).toBe(0);
+    expect(environ?.split('\0')).toContain('container=flux');
+    const e = await run(['-e', 'container=other', busybox, '--', 'sh', '-c', 'echo $container']);
+    expect(e.stdout).toBe('other\n');
+  });
+
+  it('/etc/hosts names the container and the host', async () => {
+    const none = await run(['--name', 'web1', '--hostname', 'box', busybox, '--', 'cat', '/etc/hosts']);
+    expect(none.code).toBe(0);
+    expect(none.stdout).toMatch(/^127\.0\.1\.1\tbox web1$/m);
+    // --network none reaches no host: no name for it.
+    expect(none.stdout).not.toContain('host.containers.internal');
+    const slirp = await runFlux(['run', '--name', 'web2', '--hostname', 'box', busybox, '--', 'cat', '/etc/hosts'], { store });
+    expect(slirp.stderr).toBe('');
+    expect(slirp.stdout).toMatch(/^10\.0\.2\.100\tbox web2$/m);
+    expect(slirp.stdout).toMatch(/^\d+\.\d+\.\d+\.\d+\thost\.containers\.internal$/m);
+    const host = await runFlux(['run', '--network', 'host', busybox, '--', 'grep', 'host.containers.internal', '/etc/hosts'], { store });
+    expect(host.stdout).toBe('127.0.0.1\thost.containers.internal\n');
   });
 });
