@@ -73,6 +73,7 @@
 #include <sys/sendfile.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
@@ -254,6 +255,8 @@ struct plan {
   char **net_argv;           /* the network helper (slirp4netns) we start ourselves; "PID" is our pid */
   const char *run_dir;       /* the run dir whose upper/, work/ and root/ we make while Node reads the image */
   int seccomp;               /* load the default syscall filter */
+  int nrlimits;              /* --ulimit: resource, soft and hard limit for the command */
+  struct rlimit_op { int res; struct rlimit lim; } *rlimits;
 };
 
 /* Far more than any plan needs (the kernel takes a command line of 2 MiB at most). */
@@ -485,6 +488,20 @@ static void parse_plan(struct plan *p, int part)
         p->caps = plan_number(c, 16, UINT64_MAX, "plan capabilities");
     } else if (!strcmp(op, "nnp")) {
       p->nnp = 1;
+    } else if (!strcmp(op, "rlimits")) {
+      /* count, then per limit: resource, soft, hard (2^64 - 1 is unlimited) */
+      size_t n = count();
+      if (n > RLIM_NLIMITS) {
+        errno = E2BIG;
+        fail("plan", "too many limits");
+      }
+      p->nrlimits = (int)n;
+      p->rlimits = xcalloc(n + 1, sizeof *p->rlimits);
+      for (size_t k = 0; k < n; k++) {
+        p->rlimits[k].res = (int)num(RLIM_NLIMITS - 1);
+        p->rlimits[k].lim.rlim_cur = (rlim_t)num(UINT64_MAX);
+        p->rlimits[k].lim.rlim_max = (rlim_t)num(UINT64_MAX);
+      }
     } else if (!strcmp(op, "tty")) {
       p->tty = 1;
       p->tty_stdin = flag();
@@ -1450,6 +1467,10 @@ static void command_child(const struct plan *p, int slave, const sigset_t *oldma
   int in_workdir = fchdir(workdir_fd) == 0;
   if (!in_workdir && errno != EACCES && errno != EPERM)
     fail("workdir", p->cwd);
+  /* --ulimit, while still root in the namespace (Node refused a hard limit above flux's own). */
+  for (int k = 0; k < p->nrlimits; k++)
+    if (setrlimit(p->rlimits[k].res, &p->rlimits[k].lim) < 0)
+      fail("setrlimit", "--ulimit");
   if (p->userns && p->ngroups >= 0 && setgroups((size_t)p->ngroups, p->groups) < 0 && errno != EPERM)
     fail("setgroups", "");
   if (!p->userns && setgroups((size_t)p->ngroups, p->groups) < 0)

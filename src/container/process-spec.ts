@@ -98,6 +98,8 @@ export interface ProcessOptions {
   env: string[];
   fileEnv: string[];
   tty: boolean;
+  /** --unsetenv: names dropped last, whoever set them. */
+  unset?: string[];
 }
 
 export interface ProcessSpec {
@@ -129,5 +131,6 @@ export function processSpec(config: ContainerConfig | undefined, o: ProcessOptio
     cliEnv,
   );
   const path = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
-  return { argv, env, cwd, path };
+  const unset = new Set(o.unset ?? []);
+  return { argv, env: unset.size > 0 ? env.filter((e) => !unset.has(e.slice(0, e.indexOf('=')))) : env, cwd, path };
 }

@@ -10,7 +10,7 @@ import { parseGroup, parsePasswd, resolveUser } from '../image/user.js';
 import { capSet } from '../sandbox/caps.js';
 import { idMapsFor, mappedCount, mapArgs, toolPath, type IdMaps } from '../userns/idmap.js';
 import { readLayerFile } from '../sandbox/layer-files.js';
-import type { ContainerSpec, NamespaceSpec, RootfsSpec, TmpfsSpec } from '../sandbox/plan.js';
+import type { ContainerSpec, NamespaceSpec, RlimitSpec, RootfsSpec, TmpfsSpec } from '../sandbox/plan.js';
 import { claimRunDir, cleanStaleRuns, makeRunDir, planRunDir, randomHex, overlayChoice, overlaySpec, prepareCopy, removeTree, type RunDir } from '../sandbox/rootfs.js';
 import { runSandbox, startSandbox, type LaunchOptions, type Sandbox } from '../sandbox/supervisor.js';
 import { isRealRoot, warnSingleMap } from '../userns/userns.js';
@@ -23,6 +23,13 @@ import { parseMount } from './mount-flag.js';
 import { chownVolumes } from './chown-volumes.js';
 import { containerEnvFile } from './containerenv.js';
 import { containerHosts } from './etc-hosts.js';
+import { timezoneVolume } from './timezone.js';
+import { parseUlimit } from './ulimit.js';
+import { parseSignal } from './stop-signal.js';
+import { parseLabels } from './labels.js';
+import { addedGroups } from './group-add.js';
+import { resolvConf } from './resolv-conf.js';
+import { startTimeout, TIMEOUT_EXIT, type RunTimer } from './run-timeout.js';
 
 function readHostFile(path: string): string {
   try {
@@ -54,6 +61,24 @@ export interface RunOptions {
   name?: string;
   /** --add-host NAME:IP|host-gateway */
   addHost?: string[];
+  /** --dns, --dns-search, --dns-option: the container's /etc/resolv.conf. */
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOption?: string[];
+  /** --tz ZONE|local */
+  tz?: string;
+  /** --unsetenv NAME: removed from the command's environment (flux's defaults and the image's too). */
+  unsetenv?: string[];
+  /** --group-add GROUP (gid or the image's group name) */
+  groupAdd?: string[];
+  /** --ulimit NAME=SOFT[:HARD] */
+  ulimit?: string[];
+  /** --stop-signal: the signal --timeout stops the command with (default: the image's StopSignal, else SIGTERM). */
+  stopSignal?: string;
+  /** --label KEY=VALUE */
+  label?: string[];
+  /** --timeout SECS: the run is stopped after SECS and ends with exit code 124. */
+  timeout?: number;
   interactive: boolean;
   tty: boolean;
   network?: string;
@@ -162,6 +187,13 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
     if (m.kind === 'bind') volumes.push(m.volume);
     else tmpfs.push(m.tmpfs);
   }
+  if (o.tz !== undefined) volumes.push(timezoneVolume(o.tz));
+  const rlimits = (o.ulimit ?? []).map((u) => parseUlimit(u, isRealRoot()));
+  const stopSignal = o.stopSignal !== undefined ? parseSignal(o.stopSignal, '--stop-signal') : undefined;
+  parseLabels(o.label ?? []);
+  if (o.timeout !== undefined && !(Number.isFinite(o.timeout) && o.timeout > 0)) {
+    throw bad('BAD_TIMEOUT', `--timeout ${o.timeout} is not a positive number of seconds.`, 'Write --timeout 60 for a run of at most a minute.');
+  }
   if (o.verbose) for (const v of volumes) if (v.relabel) say(`flux: volume ${v.host}: ${relabelNote(v.relabel)}\n`);
   const choice = overlayChoice();
   // cgroup code only when a limit is asked for.
@@ -200,7 +232,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   };
   const sandbox = startSandbox(namespaces, launch);
   try {
-    return await runImage({ image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, choice, limits, maps, mode, publish, chosen, network: needs, namespaces, launch, sandbox, store, rd });
+    return await runImage({ image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, rlimits, stopSignal, choice, limits, maps, mode, publish, chosen, network: needs, namespaces, launch, sandbox, store, rd });
   } finally {
     await sandbox.cancel();
     needs.launch?.release();
@@ -229,6 +261,8 @@ interface Started {
   caps: Set<string>;
   volumes: VolumeRequest[];
   tmpfs: TmpfsSpec[];
+  rlimits: RlimitSpec[];
+  stopSignal: NodeJS.Signals | undefined;
   choice: ReturnType<typeof overlayChoice>;
   limits: Awaited<ReturnType<typeof import('../sandbox/limits.js').checkLimits>> | undefined;
   maps: IdMaps | undefined;
@@ -247,7 +281,7 @@ interface Started {
 
 /** Reads the image, prepares the root and hands the container to the waiting helper. */
 async function runImage(started: Started): Promise<number> {
-  const { image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, choice, limits, maps, mode, publish, namespaces, launch, sandbox, store, rd } = started;
+  const { image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, rlimits, choice, limits, maps, mode, publish, namespaces, launch, sandbox, store, rd } = started;
   // A root filesystem directory is a single read-only layer with no image config.
   const record = typeof image === 'string' ? await findRecord(image, o, store, say, resolver) : undefined;
   lap('image');
@@ -272,6 +306,13 @@ async function runImage(started: Started): Promise<number> {
     }
     if (maps.single) user.groups = [];
   }
+  if (o.groupAdd?.length) user.groups = [...new Set([...user.groups, ...addedGroups(o.groupAdd, group)])];
+  if (maps && o.groupAdd?.length) {
+    const max = maps.single ? 1 : mappedCount(maps.gidRanges);
+    const high = Math.max(...user.groups);
+    if (high >= max) throw bad('ID_NOT_MAPPED', `the group ${high} of --group-add lies outside the ${max} ids mapped for you.`, 'Give a group below that, or enlarge your range in /etc/subgid.');
+    if (maps.single) throw bad('ID_NOT_MAPPED', '--group-add needs subordinate ids: only root exists in the sandbox without them.', `Give yourself subordinate ids: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${maps.user.name}`);
+  }
   if (volumes.some((v) => v.chown)) await chownVolumes(volumes, user.uid, user.gid);
 
   // podman's shape: a 64-digit id, whose first 12 digits are the default hostname and name.
@@ -284,7 +325,7 @@ async function runImage(started: Started): Promise<number> {
       throw bad('BAD_ENV_FILE', `cannot read the env file ${f}: ${(err as Error).message}.`, 'Check the path of --env-file.');
     }
   });
-  const proc = processSpec(config, { cmd, ...(o.entrypoint !== undefined ? { entrypoint: o.entrypoint } : {}), ...(o.workdir !== undefined ? { workdir: o.workdir } : {}), env: o.env, fileEnv, tty: o.tty }, user, hostname, process.env);
+  const proc = processSpec(config, { cmd, ...(o.entrypoint !== undefined ? { entrypoint: o.entrypoint } : {}), ...(o.workdir !== undefined ? { workdir: o.workdir } : {}), env: o.env, fileEnv, tty: o.tty, unset: o.unsetenv ?? [] }, user, hostname, process.env);
 
   const { createNetwork } = await networking;
   const network: NetworkAttachment = await createNetwork({
@@ -310,6 +351,7 @@ async function runImage(started: Started): Promise<number> {
   const diffIds = record ? record.layers.map((l) => l.diffId) : [];
   claimRunDir(rd, diffIds);
   let again: ReturnType<typeof makeRunDir> | undefined;
+  let timer: RunTimer | undefined;
   try {
     // The helper may be waiting already: the network is wired while the rest is prepared.
     sandbox.connect(supervision);
@@ -333,7 +375,7 @@ async function runImage(started: Started): Promise<number> {
       // The plan's tokens end at NUL; no text file of these holds one.
       etcFiles.push({ path: `/etc/${name}`, content: text.replaceAll('\0', '') });
     };
-    put('resolv.conf', network.resolvConf, '/etc/resolv.conf');
+    put('resolv.conf', resolvConf(network.resolvConf ?? readHostFile('/etc/resolv.conf'), { dns: o.dns ?? [], search: o.dnsSearch ?? [], options: o.dnsOption ?? [] }), '/etc/resolv.conf');
     const baseHosts = network.newNamespace
       ? (network.hosts ?? `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`)
       : (network.hosts ?? readHostFile('/etc/hosts'));
@@ -375,6 +417,7 @@ async function runImage(started: Started): Promise<number> {
       uid: user.uid,
       gid: user.gid,
       groups: user.groups,
+      ...(rlimits.length > 0 ? { rlimits } : {}),
       cwd: proc.cwd,
       env: proc.env,
       argv: proc.argv,
@@ -383,6 +426,15 @@ async function runImage(started: Started): Promise<number> {
       cleanup: rd.dir,
     });
     lap('prepared');
+    let stopWith = started.stopSignal ?? 'SIGTERM';
+    if (!started.stopSignal && config.StopSignal) {
+      try {
+        stopWith = parseSignal(config.StopSignal, 'StopSignal');
+      } catch {
+        // An image's odd StopSignal leaves the default.
+      }
+    }
+    timer = o.timeout !== undefined ? startTimeout(o.timeout, stopWith, (sig) => sandbox.signal(sig)) : undefined;
     let result;
     if (choice === 'copy') {
       result = await sandbox.run(spec(await prepareCopy(rd, lowers)), supervision);
@@ -399,6 +451,11 @@ async function runImage(started: Started): Promise<number> {
       }
     }
     lap('sandbox done');
+    timer?.clear();
+    if (timer?.fired() && !result.setupError) {
+      say(`flux: the run was stopped after ${o.timeout} s (--timeout); exit code ${TIMEOUT_EXIT}.\n`);
+      return TIMEOUT_EXIT;
+    }
     if (result.setupError) {
       if (result.setupError.code === 'EXEC_NOT_FOUND' || result.setupError.code === 'EXEC_DENIED') throw result.setupError;
       throw new FluxError(result.setupError.code, result.setupError.message, {
@@ -408,6 +465,7 @@ async function runImage(started: Started): Promise<number> {
     }
     return result.code;
   } finally {
+    timer?.clear();
     // A run that failed before its container started leaves the helper waiting, maybe wired.
     await sandbox.cancel();
     await network.detach();

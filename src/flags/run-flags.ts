@@ -20,6 +20,17 @@ export function addRunOptions(cmd: Command): Command {
     .option('--read-only', 'mount the root file system read-only')
     .option('--name <name>', 'a name for the run: in /etc/hosts and /run/.containerenv')
     .option('--add-host <name:ip>', 'add a line to /etc/hosts; ip may be host-gateway (repeatable)', collect, [])
+    .option('--dns <ip>', 'a name server for /etc/resolv.conf, instead of the network\'s (repeatable)', collect, [])
+    .option('--dns-search <domain>', 'a search domain for /etc/resolv.conf (repeatable; "." for none)', collect, [])
+    .option('--dns-option <opt>', 'an options entry for /etc/resolv.conf, e.g. ndots:2 (repeatable)', collect, [])
+    .option('--tz <zone>', 'the time zone (/etc/localtime): Area/City, UTC, or local for the host\'s')
+    .option('--unsetenv <name>', 'drop a variable from the command\'s environment, flux\'s defaults included (repeatable)', collect, [])
+    .option('--group-add <group>', 'an extra supplementary group, by gid or the image\'s name (repeatable)', collect, [])
+    .option('--ulimit <name=soft[:hard]>', 'a resource limit for the command, e.g. nofile=1024:4096 (repeatable)', collect, [])
+    .option('--init', 'run an init as pid 1 (accepted: flux always does)')
+    .option('--stop-signal <signal>', 'the signal --timeout stops the command with (default: the image\'s StopSignal, else SIGTERM)')
+    .option('--label <key=value>', 'a label for the run (repeatable)', collect, [])
+    .option('--timeout <secs>', 'stop the run after SECS seconds; it then exits with 124')
     .option('-i, --interactive', 'pass stdin to the command')
     .option('-t, --tty', 'give the command a pseudo-terminal')
     .option('--rm', 'remove the container afterwards (always the case)')
@@ -53,6 +64,17 @@ export interface CliRunOpts {
   readOnly?: boolean;
   name?: string;
   addHost?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOption?: string[];
+  tz?: string;
+  unsetenv?: string[];
+  groupAdd?: string[];
+  ulimit?: string[];
+  init?: boolean;
+  stopSignal?: string;
+  label?: string[];
+  timeout?: string;
   interactive?: boolean;
   tty?: boolean;
   network?: string;
@@ -87,6 +109,16 @@ export function runOptionsFromCli(o: CliRunOpts): RunOptions {
     readOnly: o.readOnly ?? false,
     ...(o.name !== undefined ? { name: o.name } : {}),
     addHost: o.addHost ?? [],
+    dns: o.dns ?? [],
+    dnsSearch: o.dnsSearch ?? [],
+    dnsOption: o.dnsOption ?? [],
+    ...(o.tz !== undefined ? { tz: o.tz } : {}),
+    unsetenv: o.unsetenv ?? [],
+    groupAdd: o.groupAdd ?? [],
+    ulimit: o.ulimit ?? [],
+    ...(o.stopSignal !== undefined ? { stopSignal: o.stopSignal } : {}),
+    label: o.label ?? [],
+    ...(o.timeout !== undefined ? { timeout: /^\s*$/.test(o.timeout) ? Number.NaN : Number(o.timeout) } : {}),
     interactive: o.interactive ?? false,
     tty: o.tty ?? false,
     ...(o.network !== undefined ? { network: o.network } : {}),

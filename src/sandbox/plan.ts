@@ -32,6 +32,13 @@ export interface TmpfsSpec {
   noexec?: boolean;
 }
 
+/** A resource limit for the command (--ulimit): the kernel's resource number; 2^64-1 is unlimited. */
+export interface RlimitSpec {
+  resource: number;
+  soft: bigint;
+  hard: bigint;
+}
+
 /** What the helper needs first, to create the namespaces and map the ids (known before the image is read). */
 export interface NamespaceSpec {
   userns: boolean;
@@ -78,6 +85,7 @@ export interface ContainerSpec {
   uid: number;
   gid: number;
   groups: number[];
+  rlimits?: RlimitSpec[];
   cwd: string;
   env: string[];
   argv: string[];
@@ -157,6 +165,7 @@ export function containerPlan(ns: Pick<NamespaceSpec, 'userns'>, s: ContainerSpe
 
   ops.push(['hostname', s.hostname]);
   ops.push(['cwd', s.cwd]);
+  if (s.rlimits?.length) ops.push(['rlimits', String(s.rlimits.length), ...s.rlimits.flatMap((r) => [String(r.resource), String(r.soft), String(r.hard)])]);
   ops.push(['user', String(s.uid), String(s.gid), String(s.groups.length), ...s.groups.map(String)]);
   ops.push(['caps', s.privileged ? 'all' : capMask(s.caps)]);
   if (s.noNewPrivileges) ops.push(['nnp']);

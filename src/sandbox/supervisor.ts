@@ -289,6 +289,11 @@ export class Sandbox {
     this.startWiring();
   }
 
+  /** Sends a signal to the container's init, which passes it on to the command (as a forwarded host signal). */
+  signal(sig: NodeJS.Signals): void {
+    this.kill(sig);
+  }
+
   /** Sends the container part and supervises the run to its end. */
   async run(spec: ContainerSpec, opts: SupervisorOptions): Promise<SupervisorResult> {
     if (this.settled) throw new Error('sandbox already used');

@@ -194,3 +194,100 @@ describe('the container\'s own view', () => {
     expect(host.stdout).toBe('127.0.0.1\thost.containers.internal\n');
   });
 });
+
+describe('the flags of docker and podman run scripts', () => {
+  it('--add-host NAME:IP and NAME:host-gateway', async () => {
+    const r = await runFlux(['run', '--add-host', 'db:10.1.2.3', '--add-host', 'gw:host-gateway', busybox, '--', 'cat', '/etc/hosts'], { store });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^10\.1\.2\.3\tdb$/m);
+    const host = /^(\S+)\thost\.containers\.internal$/m.exec(r.stdout)?.[1];
+    expect(host).toBeDefined();
+    expect(r.stdout).toContain(`${host}\tgw\n`);
+    const none = await run(['--add-host', 'gw:host-gateway', busybox, '--', 'true']);
+    expect(none.code).toBe(125);
+    expect(none.stderr).toMatch(/no address that reaches the host/);
+    const bad = await run(['--add-host', 'db:nope', busybox, '--', 'true']);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toMatch(/"nope" in --add-host db:nope is not an IP address/);
+  });
+
+  it('--dns, --dns-search and --dns-option make /etc/resolv.conf', async () => {
+    const r = await run(['--dns', '192.0.2.53', '--dns', '192.0.2.54', '--dns-search', 'example.test', '--dns-option', 'ndots:2', busybox, '--', 'cat', '/etc/resolv.conf']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('nameserver 192.0.2.53\nnameserver 192.0.2.54\nsearch example.test\noptions ndots:2\n');
+    const slirp = await runFlux(['run', '--dns', '192.0.2.53', busybox, '--', 'cat', '/etc/resolv.conf'], { store });
+    expect(slirp.stdout).not.toContain('10.0.2.3');
+    const bad = await run(['--dns', 'x', busybox, '--', 'true']);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toMatch(/--dns x is not an IP address/);
+  });
+
+  it('--tz ZONE and --tz local set /etc/localtime', async () => {
+    const r = await run(['--tz', 'Asia/Tokyo', busybox, '--', 'date', '+%Z']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('JST\n');
+    const local = await run(['--tz', 'local', busybox, '--', 'sha256sum', '/etc/localtime']);
+    expect(local.code).toBe(0);
+    const { createHash } = await import('node:crypto');
+    expect(local.stdout.split(' ')[0]).toBe(createHash('sha256').update(await readFile('/etc/localtime')).digest('hex'));
+    const bad = await run(['--tz', '../../etc/passwd', busybox, '--', 'true']);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toMatch(/is not a time zone name/);
+    const missing = await run(['--tz', 'Mars/Olympus', busybox, '--', 'true']);
+    expect(missing.code).toBe(125);
+    expect(missing.stderr).toMatch(/not in this host's \/usr\/share\/zoneinfo/);
+  });
+
+  it('--unsetenv drops a variable, flux\'s own defaults too', async () => {
+    const r = await run(['-e', 'A=1', '-e', 'B=2', '--unsetenv', 'A', '--unsetenv', 'HOSTNAME', '--unsetenv', 'container', busybox, '--', 'env']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^B=2$/m);
+    expect(r.stdout).not.toMatch(/^(A|HOSTNAME|container)=/m);
+  });
+
+  it('--group-add adds supplementary groups, by number and by name', async () => {
+    const r = await run(['-u', '1000:1000', '--group-add', '2000', '--group-add', 'nogroup', busybox, '--', 'id', '-G']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split(' ').map(Number).sort((a, b) => a - b)).toEqual([1000, 2000, 65534]);
+    const bad = await run(['--group-add', 'nosuchgroup', busybox, '--', 'true']);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toMatch(/no such group/);
+  });
+
+  it('--ulimit sets the command\'s limits; a hard limit above the user\'s is refused', async () => {
+    const r = await run(['--ulimit', 'nofile=100:200', '--ulimit', 'core=0', busybox, '--', 'sh', '-c', 'ulimit -n; ulimit -Hn; ulimit -c']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('100\n200\n0\n');
+    const high = await run(['--ulimit', 'nofile=1024:99999999', busybox, '--', 'true']);
+    expect(high.code).toBe(125);
+    expect(high.stderr).toMatch(/hard limit above yours/);
+    const bad = await run(['--ulimit', 'files=1', busybox, '--', 'true']);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toMatch(/"files" is not a limit/);
+  });
+
+  it('--init, --label and --stop-signal are accepted; a bad signal or label is refused', async () => {
+    const r = await run(['--init', '--label', 'team=ci', '--label', 'x', '--stop-signal', 'SIGINT', busybox, '--', 'echo', 'ok']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('ok\n');
+    const sig = await run(['--stop-signal', 'SIGNOPE', busybox, '--', 'true']);
+    expect(sig.code).toBe(125);
+    expect(sig.stderr).toMatch(/--stop-signal SIGNOPE is not a signal/);
+  });
+
+  it('--timeout stops the run with its stop signal and exits 124, saying so', async () => {
+    const r = await run(['--timeout', '1', '--stop-signal', 'USR1', busybox, '--', 'sh', '-c', 'trap "echo got USR1; exit 3" USR1; echo started; while :; do sleep 0.1; done']);
+    expect(r.stdout).toBe('started\ngot USR1\n');
+    expect(r.code).toBe(124);
+    expect(r.stderr).toContain('flux: the run was stopped after 1 s (--timeout); exit code 124.');
+    const quick = await run(['--timeout', '30', busybox, '--', 'sh', '-c', 'exit 7']);
+    expect(quick.code).toBe(7);
+    expect(quick.stderr).toBe('');
+    const bad = await run(['--timeout', 'soon', busybox, '--', 'true']);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toMatch(/--timeout NaN is not a positive number|is not a positive number of seconds/);
+  });
+});

@@ -63,6 +63,13 @@ describe('sandbox plan', () => {
     expect(host.some((o) => o[0] === 'tap' || o[0] === 'net-helper')).toBe(false);
   });
 
+  it('puts --ulimit limits before the user, unlimited as 2^64-1', () => {
+    const ops = containerPlan({ userns: true }, { ...base, rlimits: [{ resource: 7, soft: 100n, hard: 18446744073709551615n }] });
+    const i = ops.findIndex((o) => o[0] === 'rlimits');
+    expect(ops[i]).toEqual(['rlimits', '1', '7', '100', '18446744073709551615']);
+    expect(i).toBeLessThan(ops.findIndex((o) => o[0] === 'user'));
+  });
+
   it('encodes as a length header and NUL-terminated tokens', () => {
     const buf = encodePlan([['ns', 'mnt'], ['argv', '1', 'é']]);
     const nl = buf.indexOf(10);
