@@ -225,6 +225,7 @@ struct plan {
   int nlower;
   const char **lower;
   const char *fuse_bin;      /* non-NULL: fuse-overlayfs is the fallback (or the choice) */
+  const char *fuse_uidmap, *fuse_gidmap; /* --userns=keep-id: fuse-overlayfs's uidmapping/gidmapping */
   int fuse_only;
   struct mount_op *mounts;
   int nmounts;
@@ -448,6 +449,19 @@ static void parse_plan(struct plan *p, int part)
     } else if (!strcmp(op, "fuse")) {
       p->fuse_bin = tok();
       p->fuse_only = flag();
+    } else if (!strcmp(op, "fuse-maps")) {
+      /* N:N:N[,N:N:N…] each: only digits, colons and commas reach fuse-overlayfs's options */
+      for (int w = 0; w < 2; w++) {
+        const char *m = tok();
+        if (!*m || strlen(m) > 1024 || strspn(m, "0123456789:,") != strlen(m)) {
+          errno = EINVAL;
+          fail("plan", "fuse id mapping");
+        }
+        if (w == 0)
+          p->fuse_uidmap = m;
+        else
+          p->fuse_gidmap = m;
+      }
     } else if (!strcmp(op, "bindroot")) {
       p->rootfs_kind = "bind";
       p->bind_src = tok();
@@ -1168,6 +1182,8 @@ static int mount_fuse(const struct plan *p)
   if (stat(p->root, &before) < 0)
     fail("stat", p->root);
   size_t len = 64 + strlen(p->upper) + strlen(p->work);
+  if (p->fuse_uidmap)
+    len += 32 + strlen(p->fuse_uidmap) + strlen(p->fuse_gidmap);
   for (int i = 0; i < p->nlower; i++)
     len += strlen(p->lower[i]) + 1;
   char *opts = xmalloc(len);
@@ -1182,6 +1198,12 @@ static int mount_fuse(const struct plan *p)
   strcat(opts, ",workdir=");
   strcat(opts, p->work);
   strcat(opts, ",allow_other");
+  if (p->fuse_uidmap) {
+    strcat(opts, ",uidmapping=");
+    strcat(opts, p->fuse_uidmap);
+    strcat(opts, ",gidmapping=");
+    strcat(opts, p->fuse_gidmap);
+  }
   fuse_pid = fork();
   if (fuse_pid < 0)
     fail("fork", "fuse-overlayfs");

@@ -8,7 +8,8 @@ import { Store } from '../../store/store.js';
 import type { ImageRecord } from '../../store/image-index.js';
 import { parseGroup, parsePasswd, resolveUser } from '../image/user.js';
 import { capSet } from '../sandbox/caps.js';
-import { idMapsFor, mappedCount, mapArgs, toolPath, type IdMaps } from '../userns/idmap.js';
+import { idMapsFor, mappedCount, toolPath, type IdMaps } from '../userns/idmap.js';
+import { defaultIdOf, keepIdFuseMapping, mapArgsFor, parseUserns } from '../userns/keep-id.js';
 import { readLayerFile } from '../sandbox/layer-files.js';
 import type { ContainerSpec, NamespaceSpec, RlimitSpec, RootfsSpec, TmpfsSpec } from '../sandbox/plan.js';
 import { claimRunDir, cleanStaleRuns, makeRunDir, planRunDir, randomHex, overlayChoice, overlaySpec, prepareCopy, removeTree, type RunDir } from '../sandbox/rootfs.js';
@@ -29,6 +30,7 @@ import { parseSignal } from './stop-signal.js';
 import { parseLabels } from './labels.js';
 import { addedGroups } from './group-add.js';
 import { resolvConf } from './resolv-conf.js';
+import { keepIdEtcFiles } from './keep-id-etc.js';
 import { startTimeout, TIMEOUT_EXIT, type RunTimer } from './run-timeout.js';
 
 function readHostFile(path: string): string {
@@ -79,6 +81,8 @@ export interface RunOptions {
   label?: string[];
   /** --timeout SECS: the run is stopped after SECS and ends with exit code 124. */
   timeout?: number;
+  /** --userns: '' (flux's map: root inside is you), keep-id[:uid=N,gid=N], host (real root only). */
+  userns?: string;
   interactive: boolean;
   tty: boolean;
   network?: string;
@@ -149,8 +153,8 @@ function helperMaps(m: IdMaps): NonNullable<NamespaceSpec['idmap']> {
   if (m.single) return { kind: 'single', uid: m.user.uid, gid: m.user.gid };
   return {
     kind: 'full',
-    uid: [toolPath('newuidmap'), 'PID', ...mapArgs(m.user.uid, m.uidRanges)],
-    gid: [toolPath('newgidmap'), 'PID', ...mapArgs(m.user.gid, m.gidRanges)],
+    uid: [toolPath('newuidmap'), 'PID', ...mapArgsFor(m).uid],
+    gid: [toolPath('newgidmap'), 'PID', ...mapArgsFor(m).gid],
   };
 }
 
@@ -200,7 +204,20 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   const limits = Object.values(o.limits).some((v) => v !== undefined) ? (await import('../sandbox/limits.js')).checkLimits(o.limits) : undefined;
 
   const root = isRealRoot();
-  const maps = root ? undefined : idMapsFor();
+  const userns = parseUserns(o.userns ?? '', process.getuid?.() === undefined ? { uid: 0, gid: 0 } : { uid: process.getuid(), gid: process.getgid?.() ?? 0 });
+  if (userns.kind === 'host' && !root) {
+    throw bad('BAD_USERNS', '--userns=host needs real root: an unprivileged user only ever has a user namespace of its own.', 'Drop --userns=host (your uid is root inside), or use --userns=keep-id to be yourself inside.');
+  }
+  // As real root there is no user namespace: every id is itself already, keep-id included.
+  const keep = userns.kind === 'keep-id' && !root ? userns.keep : undefined;
+  const maps = root ? undefined : { ...idMapsFor(), ...(keep ? { keep } : {}) };
+  if (keep && maps?.single) {
+    throw bad('KEEP_ID_RANGE', '--userns=keep-id needs subordinate ids around yours, and /etc/subuid and /etc/subgid have none for you.', `Give yourself some: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${maps.user.name}`);
+  }
+  if (keep) mapArgsFor(maps!);
+  if (keep && choice !== 'auto' && choice !== 'fuse') {
+    throw bad('KEEP_ID_ROOTFS', `--userns=keep-id needs fuse-overlayfs to show the image's files with their own owners, and FLUX_OVERLAY=${choice} rules it out.`, 'Unset FLUX_OVERLAY (or set it to fuse).');
+  }
   const mode = o.network ?? 'slirp4netns';
   const { parsePublishAll, planNetwork } = await networking;
   // Network first: a bad -p or mode is refused before anything touches the disk.
@@ -296,7 +313,9 @@ async function runImage(started: Started): Promise<number> {
 
   const passwd = parsePasswd(readLayerFile(lowers, 'etc/passwd') ?? '');
   const group = parseGroup(readLayerFile(lowers, 'etc/group') ?? '');
-  const user = resolveUser(o.user ?? config.User, passwd, group);
+  const keep = maps?.keep;
+  // keep-id runs the command as the kept ids unless -u says otherwise, as podman does.
+  const user = resolveUser(o.user ?? (keep ? `${keep.uid}:${keep.gid}` : config.User), passwd, group);
   if (maps) {
     const max = maps.single ? 1 : Math.min(mappedCount(maps.uidRanges), mappedCount(maps.gidRanges));
     const high = Math.max(user.uid, user.gid, ...user.groups);
@@ -313,7 +332,7 @@ async function runImage(started: Started): Promise<number> {
     if (high >= max) throw bad('ID_NOT_MAPPED', `the group ${high} of --group-add lies outside the ${max} ids mapped for you.`, 'Give a group below that, or enlarge your range in /etc/subgid.');
     if (maps.single) throw bad('ID_NOT_MAPPED', '--group-add needs subordinate ids: only root exists in the sandbox without them.', `Give yourself subordinate ids: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${maps.user.name}`);
   }
-  if (volumes.some((v) => v.chown)) await chownVolumes(volumes, user.uid, user.gid);
+  if (volumes.some((v) => v.chown)) await chownVolumes(volumes, keep ? defaultIdOf(user.uid, keep.uid) : user.uid, keep ? defaultIdOf(user.gid, keep.gid) : user.gid);
 
   // podman's shape: a 64-digit id, whose first 12 digits are the default hostname and name.
   const id = randomHex(32);
@@ -386,6 +405,8 @@ async function runImage(started: Started): Promise<number> {
       addHosts: o.addHost ?? [],
     }), '/etc/hosts');
     put('hostname', `${hostname}\n`, '/etc/hostname');
+    // keep-id: the kept user gets a name in the image's /etc/passwd and /etc/group, as with podman.
+    if (keep) for (const f of keepIdEtcFiles(keep, maps!.user.name, lowers)) etcFiles.push(f);
     etcFiles.push({
       path: '/run/.containerenv',
       content: containerEnvFile({
@@ -439,9 +460,12 @@ async function runImage(started: Started): Promise<number> {
     if (choice === 'copy') {
       result = await sandbox.run(spec(await prepareCopy(rd, lowers)), supervision);
     } else {
-      result = await sandbox.run(spec(overlaySpec(choice, rd, lowers)), supervision);
+      const overlay = overlaySpec(keep ? 'fuse' : choice, rd, lowers);
+      if (keep && overlay.kind === 'overlay' && overlay.fuse) overlay.fuse.maps = { uid: keepIdFuseMapping(keep.uid, maps!.uidRanges), gid: keepIdFuseMapping(keep.gid, maps!.gidRanges) };
+      result = await sandbox.run(spec(overlay), supervision);
       const refused = result.setupError && result.rootfsKind === undefined && /mount (overlay|fuse)/.test(result.setupError.message);
-      if (refused && choice === 'auto') {
+      // A keep-id run has no copy to fall back to: a copy would show the layers' files with other owners.
+      if (refused && choice === 'auto' && !keep) {
         if (o.verbose) say(`flux: ${escapeText(result.setupError!.message)} Falling back to a copy of the layers.\n`);
         again = makeRunDir(store.runsDir, diffIds);
         // A fresh helper, and the network wired by Node this time (the first helper took its slirp4netns along).

@@ -31,6 +31,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--stop-signal <signal>', 'the signal --timeout stops the command with (default: the image\'s StopSignal, else SIGTERM)')
     .option('--label <key=value>', 'a label for the run (repeatable)', collect, [])
     .option('--timeout <secs>', 'stop the run after SECS seconds; it then exits with 124')
+    .option('--userns <mode>', 'keep-id[:uid=N,gid=N] (be yourself inside, volumes stay yours) or host (real root only)')
     .option('-i, --interactive', 'pass stdin to the command')
     .option('-t, --tty', 'give the command a pseudo-terminal')
     .option('--rm', 'remove the container afterwards (always the case)')
@@ -75,6 +76,7 @@ export interface CliRunOpts {
   stopSignal?: string;
   label?: string[];
   timeout?: string;
+  userns?: string;
   interactive?: boolean;
   tty?: boolean;
   network?: string;
@@ -118,6 +120,7 @@ export function runOptionsFromCli(o: CliRunOpts): RunOptions {
     ulimit: o.ulimit ?? [],
     ...(o.stopSignal !== undefined ? { stopSignal: o.stopSignal } : {}),
     label: o.label ?? [],
+    ...(o.userns !== undefined ? { userns: o.userns } : {}),
     ...(o.timeout !== undefined ? { timeout: /^\s*$/.test(o.timeout) ? Number.NaN : Number(o.timeout) } : {}),
     interactive: o.interactive ?? false,
     tty: o.tty ?? false,

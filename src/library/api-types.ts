@@ -103,6 +103,8 @@ export interface RunOptions {
   labels?: string[];
   /** Seconds after which the run is stopped; it then resolves with exitCode 124. */
   timeout?: number;
+  /** `keep-id[:uid=N,gid=N]` or `host` (real root only), as --userns. */
+  userns?: string;
   /** `HOST:CONTAINER[:OPTIONS]`, as -v (OPTIONS a comma list of ro, rw, z, Z, U). */
   volumes?: string[];
   /** `type=bind,source=…,target=…` or `type=tmpfs,target=…`, as --mount. */

@@ -51,6 +51,7 @@ export function containerOptions(o: RunOptions, flux: FluxOptions = {}): Contain
     ...(o.stopSignal !== undefined ? { stopSignal: o.stopSignal } : {}),
     label: list(o.labels, 'labels'),
     ...(o.timeout !== undefined ? { timeout: o.timeout } : {}),
+    ...(o.userns !== undefined ? { userns: o.userns } : {}),
     readOnly: o.readOnly ?? false,
     interactive: o.stdin === 'inherit',
     tty: o.tty ?? false,

@@ -14,7 +14,7 @@ export type RootfsSpec =
       lowers: string[];
       userxattr: boolean;
       /** fuse-overlayfs: the fallback when native overlay is refused, or the only choice. */
-      fuse?: { bin: string; only: boolean };
+      fuse?: { bin: string; only: boolean; maps?: { uid: string; gid: string } };
     }
   | { kind: 'copy'; src: string; root: string };
 
@@ -138,6 +138,7 @@ export function containerPlan(ns: Pick<NamespaceSpec, 'userns'>, s: ContainerSpe
   if (r.kind === 'overlay') {
     ops.push(['overlay', r.root, r.upper, r.work, r.userxattr ? '1' : '0', String(r.lowers.length), ...r.lowers]);
     if (r.fuse) ops.push(['fuse', r.fuse.bin, r.fuse.only ? '1' : '0']);
+    if (r.fuse?.maps) ops.push(['fuse-maps', r.fuse.maps.uid, r.fuse.maps.gid]);
   } else {
     ops.push(['bindroot', r.src, r.root]);
   }

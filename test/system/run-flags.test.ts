@@ -7,6 +7,7 @@ import { chown, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
+import { busyboxWith } from '../helpers/image-layer.js';
 import { runFlux, tempStore, removeStore, testUser, isRoot } from '../helpers/user.js';
 import { requireTool } from '../helpers/require.js';
 
@@ -289,5 +290,76 @@ describe('the flags of docker and podman run scripts', () => {
     const bad = await run(['--timeout', 'soon', busybox, '--', 'true']);
     expect(bad.code).toBe(125);
     expect(bad.stderr).toMatch(/--timeout NaN is not a positive number|is not a positive number of seconds/);
+  });
+});
+
+describe('--userns', () => {
+  let owned: string;
+  beforeAll(async () => {
+    const u = await testUser();
+    const dir = await busyboxWith([
+      { name: 'owners', type: 'directory' },
+      ...[1, 1000, u.uid, u.uid + 1, 5000].map((id) => ({ name: `owners/f${id}`, uid: id, gid: id, content: `${id}\n` })),
+    ]);
+    dirs.push(dir);
+    owned = `oci:${dir}`;
+    const r = await runFlux(['pull', '-q', owned], { store });
+    expect(r.stderr).toBe('');
+  });
+
+  it('keep-id: the user\'s own ids inside, volumes written as the user, the image\'s owners intact', async () => {
+    const u = await testUser();
+    const d = await userDir();
+    const r = await run(['--userns=keep-id', '-v', `${d}:/data`, owned, '--', 'sh', '-c', 'id -u; id -g; whoami; touch /data/new; stat -c %u:%g / /bin/busybox /owners/*']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const ids = [1, 1000, u.uid, u.uid + 1, 5000].sort((a, b) => a - b);
+    expect(r.stdout.trim().split('\n')).toEqual([String(u.uid), String(u.gid), u.name, '0:0', '0:0', ...ids.map((i) => `${i}:${i}`)]);
+    const host = await stat(join(d, 'new'));
+    expect([host.uid, host.gid]).toEqual([u.uid, u.gid]);
+  });
+
+  it('keep-id:uid=N,gid=N: the user is N inside; root inside is a subordinate id', async () => {
+    const u = await testUser();
+    const d = await userDir();
+    const r = await run(['--userns=keep-id:uid=1000,gid=1000', '-v', `${d}:/data`, busybox, '--', 'sh', '-c', 'id -u; touch /data/mine']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('1000\n');
+    const rootRun = await run(['--userns=keep-id:uid=1000,gid=1000', '-u', '0', '-v', `${d}:/data`, busybox, '--', 'touch', '/data/root']);
+    expect(rootRun.code).toBe(0);
+    expect((await stat(join(d, 'mine'))).uid).toBe(u.uid);
+    expect((await stat(join(d, 'root'))).uid).toBe(await subStart('/etc/subuid'));
+  });
+
+  it('keep-id with :U gives the volume to the kept user', async () => {
+    const u = await testUser();
+    const d = await userDir();
+    await writeFile(join(d, 'f'), 'x');
+    // As if a container had written it as its id 5: a subordinate id's file.
+    if (isRoot) await chown(join(d, 'f'), (await subStart('/etc/subuid')) + 4, (await subStart('/etc/subgid')) + 4);
+    const r = await run(['--userns=keep-id:uid=1000,gid=1000', '-v', `${d}:/data:U`, busybox, '--', 'stat', '-c', '%u:%g', '/data/f']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('1000:1000\n');
+    expect((await stat(join(d, 'f'))).uid).toBe(u.uid);
+  });
+
+  it('host: refused without real root, in one sentence; a bad mode too', async () => {
+    const r = await run(['--userns=host', busybox, '--', 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/--userns=host needs real root/);
+    const bad = await run(['--userns=auto', busybox, '--', 'true']);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toMatch(/--userns=auto is not a user namespace mode/);
+  });
+
+  it.skipIf(!isRoot)('host: real root runs in the host\'s user namespace', async () => {
+    const rootStore = await tempStore('root');
+    try {
+      const r = await runFlux(['run', '--network', 'none', '--userns=host', busybox, '--', 'cat', '/proc/self/uid_map'], { store: rootStore, asUser: false });
+      expect(r.stderr).toBe('');
+      expect(r.stdout.trim().split(/\s+/)).toEqual(['0', '0', '4294967295']);
+    } finally {
+      await removeStore(rootStore);
+    }
   });
 });
