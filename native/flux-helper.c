@@ -87,6 +87,10 @@
 #endif
 
 static int ctl = -1;
+/* --preserve-fds: the fds passed on to the command as 3, 4, …, kept meanwhile from PRESERVED_AT up. */
+#define PRESERVE_MAX 64
+#define PRESERVED_AT 200
+static int npreserved;
 #ifdef FLUX_FUZZ
 /* The plan fuzzer (native/fuzz): a refusal returns to it, and it frees what a plan allocated. */
 _Noreturn void flux_fuzz_refused(void);
@@ -361,7 +365,7 @@ static int read_full(int fd, char *buf, size_t len, int eof_ok)
 /* Operations of the first part of the plan; every other one belongs to the second. */
 static int namespace_op(const char *op)
 {
-  static const char *const ops[] = { "ns", "maps", "single-map", "wait", "defer-go", "tap", "net-helper", "run-dir" };
+  static const char *const ops[] = { "ns", "maps", "single-map", "wait", "defer-go", "tap", "net-helper", "run-dir", "preserve-fds" };
   for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
     if (!strcmp(op, ops[i]))
       return 1;
@@ -414,6 +418,36 @@ static int read_container_plan(void)
   read_full(ctl, plan_buf, plan_len, 0);
   plan_buf[plan_len] = '\0';
   return 1;
+}
+
+/*
+ * Moves the fds to preserve out of the way, to PRESERVED_AT…, close-on-exec: the command gets
+ * them as 3… only at its exec (preserve_for_command); nothing else of ours ever sees them.
+ */
+static void keep_preserved(int first, int n)
+{
+  for (int i = 0; i < n; i++) {
+    if (fcntl(first + i, F_GETFD) < 0 || dup3(first + i, PRESERVED_AT + i, O_CLOEXEC) < 0)
+      fail("preserve fd", "");
+    if (first + i != ctl)
+      close(first + i);
+  }
+  npreserved = n;
+}
+
+/* In the command's process, after every other fd became close-on-exec: the preserved ones as 3…. */
+static void preserve_for_command(void)
+{
+  if (!npreserved)
+    return;
+  /* The control socket may sit where they go: it moves above them (it reports a failed exec). */
+  int moved = fcntl(ctl, F_DUPFD_CLOEXEC, 3 + npreserved);
+  if (moved < 0)
+    fail("preserve fd", "ctl");
+  ctl = moved;
+  for (int i = 0; i < npreserved; i++)
+    if (dup2(PRESERVED_AT + i, 3 + i) < 0)
+      fail("preserve fd", "");
 }
 
 /* Parses the part of the plan in plan_buf into p. */
@@ -555,6 +589,15 @@ static void parse_plan(struct plan *p, int part)
       p->tap = tok();
     } else if (!strcmp(op, "run-dir")) {
       p->run_dir = tok();
+    } else if (!strcmp(op, "preserve-fds")) {
+      /* FIRST N: our fds FIRST… (Node's extra stdio) become the command's 3…3+N-1 */
+      int first = (int)num(1024);
+      int n = (int)num(PRESERVE_MAX);
+      if (first < 3) {
+        errno = EINVAL;
+        fail("plan", "preserved fds below 3");
+      }
+      keep_preserved(first, n);
     } else if (!strcmp(op, "net-helper")) {
       size_t n = count();
       if (n < 1) {
@@ -1511,6 +1554,8 @@ static void command_child(const struct plan *p, int slave, const sigset_t *oldma
   /* Only 0, 1 and 2 cross into the command (CVE-2024-21626); ctl stays open until exec. */
   if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
     fail("close_range", "");
+  /* --preserve-fds: those the user named, and only those, go along as 3… */
+  preserve_for_command();
   exec_command(p);
 }
 
@@ -1620,8 +1665,10 @@ static _Noreturn void report_end(int code)
  */
 static void close_unneeded_fds(void)
 {
-  int keep[] = { ctl, init_report, net_ready, net_routes };
-  enum { N = sizeof keep / sizeof *keep };
+  int keep[4 + PRESERVE_MAX] = { ctl, init_report, net_ready, net_routes };
+  int N = 4;
+  for (int i = 0; i < npreserved; i++)
+    keep[N++] = PRESERVED_AT + i;
   for (int i = 1; i < N; i++)
     for (int j = i; j > 0 && keep[j] < keep[j - 1]; j--) {
       int t = keep[j];

@@ -31,6 +31,7 @@ import { parseLabels } from './labels.js';
 import { addedGroups } from './group-add.js';
 import { resolvConf } from './resolv-conf.js';
 import { keepIdEtcFiles } from './keep-id-etc.js';
+import { checkPreserveFds } from './preserve-fds.js';
 import { startTimeout, TIMEOUT_EXIT, type RunTimer } from './run-timeout.js';
 
 function readHostFile(path: string): string {
@@ -83,6 +84,8 @@ export interface RunOptions {
   timeout?: number;
   /** --userns: '' (flux's map: root inside is you), keep-id[:uid=N,gid=N], host (real root only). */
   userns?: string;
+  /** --preserve-fds N: flux's fds 3…3+N-1 go on to the command. */
+  preserveFds?: number;
   interactive: boolean;
   tty: boolean;
   network?: string;
@@ -195,6 +198,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   const rlimits = (o.ulimit ?? []).map((u) => parseUlimit(u, isRealRoot()));
   const stopSignal = o.stopSignal !== undefined ? parseSignal(o.stopSignal, '--stop-signal') : undefined;
   parseLabels(o.label ?? []);
+  if (o.preserveFds !== undefined) checkPreserveFds(o.preserveFds);
   if (o.timeout !== undefined && !(Number.isFinite(o.timeout) && o.timeout > 0)) {
     throw bad('BAD_TIMEOUT', `--timeout ${o.timeout} is not a positive number of seconds.`, 'Write --timeout 60 for a run of at most a minute.');
   }
@@ -244,6 +248,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   };
   const launch: LaunchOptions = {
     ...(maps ? { maps } : {}),
+    ...(o.preserveFds ? { preserveFds: checkPreserveFds(o.preserveFds) } : {}),
     interactive: o.interactive,
     ...(io ? { output: io, ...(io.onSpawn ? { onSpawn: (kill: (sig: NodeJS.Signals) => void) => io.onSpawn?.(kill) } : {}) } : {}),
   };

@@ -31,6 +31,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--stop-signal <signal>', 'the signal --timeout stops the command with (default: the image\'s StopSignal, else SIGTERM)')
     .option('--label <key=value>', 'a label for the run (repeatable)', collect, [])
     .option('--timeout <secs>', 'stop the run after SECS seconds; it then exits with 124')
+    .option('--preserve-fds <n>', 'pass flux\'s fds 3…3+N-1 on to the command')
     .option('--userns <mode>', 'keep-id[:uid=N,gid=N] (be yourself inside, volumes stay yours) or host (real root only)')
     .option('-i, --interactive', 'pass stdin to the command')
     .option('-t, --tty', 'give the command a pseudo-terminal')
@@ -77,6 +78,7 @@ export interface CliRunOpts {
   label?: string[];
   timeout?: string;
   userns?: string;
+  preserveFds?: string;
   interactive?: boolean;
   tty?: boolean;
   network?: string;
@@ -121,6 +123,7 @@ export function runOptionsFromCli(o: CliRunOpts): RunOptions {
     ...(o.stopSignal !== undefined ? { stopSignal: o.stopSignal } : {}),
     label: o.label ?? [],
     ...(o.userns !== undefined ? { userns: o.userns } : {}),
+    ...(o.preserveFds !== undefined ? { preserveFds: /^\d+$/.test(o.preserveFds) ? Number(o.preserveFds) : Number.NaN } : {}),
     ...(o.timeout !== undefined ? { timeout: /^\s*$/.test(o.timeout) ? Number.NaN : Number(o.timeout) } : {}),
     interactive: o.interactive ?? false,
     tty: o.tty ?? false,

@@ -105,6 +105,8 @@ export interface RunOptions {
   timeout?: number;
   /** `keep-id[:uid=N,gid=N]` or `host` (real root only), as --userns. */
   userns?: string;
+  /** The calling process's fds 3…3+N-1 go on to the command, as --preserve-fds. */
+  preserveFds?: number;
   /** `HOST:CONTAINER[:OPTIONS]`, as -v (OPTIONS a comma list of ro, rw, z, Z, U). */
   volumes?: string[];
   /** `type=bind,source=…,target=…` or `type=tmpfs,target=…`, as --mount. */

@@ -52,6 +52,7 @@ export function containerOptions(o: RunOptions, flux: FluxOptions = {}): Contain
     label: list(o.labels, 'labels'),
     ...(o.timeout !== undefined ? { timeout: o.timeout } : {}),
     ...(o.userns !== undefined ? { userns: o.userns } : {}),
+    ...(o.preserveFds !== undefined ? { preserveFds: o.preserveFds } : {}),
     readOnly: o.readOnly ?? false,
     interactive: o.stdin === 'inherit',
     tty: o.tty ?? false,

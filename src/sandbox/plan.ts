@@ -64,6 +64,8 @@ export interface NamespaceSpec {
   netHelper?: string[];
   /** The run dir whose upper/, work/ and root/ the helper makes once the ids are mapped. */
   runDir?: string;
+  /** --preserve-fds: the helper's fds from `first` on (Node's extra stdio) become the command's 3…3+count-1. */
+  preserveFds?: { first: number; count: number };
 }
 
 /** The container itself: its root, mounts, user and command. */
@@ -128,6 +130,7 @@ export function namespacePlan(s: NamespaceSpec): Op[] {
   if (s.newNet && s.tap) ops.push(['tap', s.tap]);
   if (s.newNet && s.netHelper) ops.push(['net-helper', String(s.netHelper.length), ...s.netHelper]);
   if (s.runDir) ops.push(['run-dir', s.runDir]);
+  if (s.preserveFds && s.preserveFds.count > 0) ops.push(['preserve-fds', String(s.preserveFds.first), String(s.preserveFds.count)]);
   return ops;
 }
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
 import { busyboxWith } from '../helpers/image-layer.js';
-import { runFlux, tempStore, removeStore, testUser, isRoot } from '../helpers/user.js';
+import { runFlux, runAs, tempStore, removeStore, testUser, isRoot, fluxBin, appDir, REPO_ROOT } from '../helpers/user.js';
 import { requireTool } from '../helpers/require.js';
 
 let store: string;
@@ -361,5 +361,26 @@ describe('--userns', () => {
     } finally {
       await removeStore(rootStore);
     }
+  });
+});
+
+describe('--preserve-fds', () => {
+  it('passes fds 3… on to the command, and no other', async () => {
+    const d = await userDir();
+    await writeFile(join(d, 'three'), 'on fd 3\n');
+    await writeFile(join(d, 'four'), 'on fd 4\n');
+    const bin = await fluxBin();
+    const img = busybox.replace(REPO_ROOT, await appDir());
+    const sh = (n: number, script: string) => `${process.execPath} ${bin} run --network none --preserve-fds ${n} ${img} -- sh -c '${script}' 3<${d}/three 4<${d}/four 5<${d}/three`;
+    const r = await runAs(await testUser(), 'sh', ['-c', sh(2, 'cat <&3; cat <&4; ls /proc/self/fd | tr "\\n" " "')], { store });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    // 0-2, the two preserved, and the fd ls reads the directory with: fd 5 stays behind.
+    expect(r.stdout).toBe('on fd 3\non fd 4\n0 1 2 3 4 5 ');
+    const none = await runAs(await testUser(), 'sh', ['-c', sh(0, 'ls /proc/self/fd | tr "\\n" " "')], { store });
+    expect(none.stdout).toBe('0 1 2 3 ');
+    const closed = await runAs(await testUser(), 'sh', ['-c', `${process.execPath} ${bin} run --network none --preserve-fds 3 ${img} -- true 3<${d}/three`], { store });
+    expect(closed.code).toBe(125);
+    expect(closed.stderr).toMatch(/no fd 4 was opened for flux/);
   });
 });
