@@ -169,7 +169,8 @@ describe('the container\'s own view', () => {
       for (const pid of (await readdir('/proc')).filter((d) => /^\d+$/.test(d))) {
         const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
         const st = await stat(`/proc/${pid}`).catch(() => undefined);
-        if (!cmd.includes('flux-helper') || st?.uid !== u.uid) continue;
+        // This run's helper: its plan names a run dir in this store (other runs may be about).
+        if (!cmd.includes('flux-helper') || !cmd.includes(`${store}/runs/`) || st?.uid !== u.uid) continue;
         const env = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => undefined);
         if (env !== undefined) environ = env;
       }
