@@ -8,8 +8,8 @@ import { Store } from '../../store/store.js';
 import type { ImageRecord } from '../../store/image-index.js';
 import { parseGroup, parsePasswd, resolveUser } from '../image/user.js';
 import { capSet } from '../sandbox/caps.js';
-import { idMapsFor, mappedCount, toolPath, type IdMaps } from '../userns/idmap.js';
-import { defaultIdOf, keepIdFuseMapping, mapArgsFor, parseUserns } from '../userns/keep-id.js';
+import { mappedCount, toolPath, type IdMaps } from '../userns/idmap.js';
+import { defaultIdOf, keepIdFuseMapping, mapArgsFor } from '../userns/keep-id.js';
 import { readLayerFile } from '../sandbox/layer-files.js';
 import type { ContainerSpec, NamespaceSpec, RlimitSpec, RootfsSpec, TmpfsSpec } from '../sandbox/plan.js';
 import { claimRunDir, cleanStaleRuns, makeRunDir, planRunDir, randomHex, overlayChoice, overlaySpec, prepareCopy, removeTree, type RunDir } from '../sandbox/rootfs.js';
@@ -32,6 +32,7 @@ import { addedGroups } from './group-add.js';
 import { resolvConf } from './resolv-conf.js';
 import { keepIdEtcFiles } from './keep-id-etc.js';
 import { checkPreserveFds } from './preserve-fds.js';
+import { runIdMaps } from './userns-option.js';
 import { startTimeout, TIMEOUT_EXIT, type RunTimer } from './run-timeout.js';
 
 function readHostFile(path: string): string {
@@ -39,6 +40,19 @@ function readHostFile(path: string): string {
     return readFileSync(path, 'utf8');
   } catch {
     return '';
+  }
+}
+
+/** keep-id's root: fuse-overlayfs only, the layers shown with their own owners (keep-id.ts). */
+function keepIdOverlay(rd: RunDir, lowers: string[]): RootfsSpec {
+  try {
+    return overlaySpec('fuse', rd, lowers);
+  } catch (err) {
+    if (!(err instanceof FluxError)) throw err;
+    throw new FluxError(err.code, `--userns=keep-id needs fuse-overlayfs: ${err.message.replace(/^./, (c) => c.toLowerCase())}`, {
+      hint: (err.hint ?? '').replace(/,? or use FLUX_OVERLAY=copy/, ''),
+      exitCode: 125,
+    });
   }
 }
 
@@ -208,20 +222,8 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   const limits = Object.values(o.limits).some((v) => v !== undefined) ? (await import('../sandbox/limits.js')).checkLimits(o.limits) : undefined;
 
   const root = isRealRoot();
-  const userns = parseUserns(o.userns ?? '', process.getuid?.() === undefined ? { uid: 0, gid: 0 } : { uid: process.getuid(), gid: process.getgid?.() ?? 0 });
-  if (userns.kind === 'host' && !root) {
-    throw bad('BAD_USERNS', '--userns=host needs real root: an unprivileged user only ever has a user namespace of its own.', 'Drop --userns=host (your uid is root inside), or use --userns=keep-id to be yourself inside.');
-  }
   // As real root there is no user namespace: every id is itself already, keep-id included.
-  const keep = userns.kind === 'keep-id' && !root ? userns.keep : undefined;
-  const maps = root ? undefined : { ...idMapsFor(), ...(keep ? { keep } : {}) };
-  if (keep && maps?.single) {
-    throw bad('KEEP_ID_RANGE', '--userns=keep-id needs subordinate ids around yours, and /etc/subuid and /etc/subgid have none for you.', `Give yourself some: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${maps.user.name}`);
-  }
-  if (keep) mapArgsFor(maps!);
-  if (keep && choice !== 'auto' && choice !== 'fuse') {
-    throw bad('KEEP_ID_ROOTFS', `--userns=keep-id needs fuse-overlayfs to show the image's files with their own owners, and FLUX_OVERLAY=${choice} rules it out.`, 'Unset FLUX_OVERLAY (or set it to fuse).');
-  }
+  const maps = runIdMaps(o.userns, root, choice);
   const mode = o.network ?? 'slirp4netns';
   const { parsePublishAll, planNetwork } = await networking;
   // Network first: a bad -p or mode is refused before anything touches the disk.
@@ -465,7 +467,7 @@ async function runImage(started: Started): Promise<number> {
     if (choice === 'copy') {
       result = await sandbox.run(spec(await prepareCopy(rd, lowers)), supervision);
     } else {
-      const overlay = overlaySpec(keep ? 'fuse' : choice, rd, lowers);
+      const overlay = keep ? keepIdOverlay(rd, lowers) : overlaySpec(choice, rd, lowers);
       if (keep && overlay.kind === 'overlay' && overlay.fuse) overlay.fuse.maps = { uid: keepIdFuseMapping(keep.uid, maps!.uidRanges), gid: keepIdFuseMapping(keep.gid, maps!.gidRanges) };
       result = await sandbox.run(spec(overlay), supervision);
       const refused = result.setupError && result.rootfsKind === undefined && /mount (overlay|fuse)/.test(result.setupError.message);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
 import { busyboxWith } from '../helpers/image-layer.js';
-import { runFlux, runAs, tempStore, removeStore, testUser, isRoot, fluxBin, appDir, REPO_ROOT } from '../helpers/user.js';
+import { runFlux, runAs, tempStore, removeStore, testUser, isRoot, fluxBin, appDir, REPO_ROOT, NOSUB_USER } from '../helpers/user.js';
 import { requireTool } from '../helpers/require.js';
 
 let store: string;
@@ -342,6 +342,20 @@ describe('--userns', () => {
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('1000:1000\n');
     expect((await stat(join(d, 'f'))).uid).toBe(u.uid);
+  });
+
+  it('keep-id is refused in one sentence where it cannot work', async () => {
+    const copy = await run(['--userns=keep-id', busybox, '--', 'true'], { env: { FLUX_OVERLAY: 'copy' } });
+    expect(copy.code).toBe(125);
+    expect(copy.stderr).toMatch(/--userns=keep-id needs fuse-overlayfs .* FLUX_OVERLAY=copy rules it out/);
+    const nosubStore = await tempStore(NOSUB_USER);
+    try {
+      const nosub = await runFlux(['run', '--network', 'none', '--userns=keep-id', busybox, '--', 'true'], { store: nosubStore, user: NOSUB_USER });
+      expect(nosub.code).toBe(125);
+      expect(nosub.stderr).toMatch(/needs subordinate ids around yours/);
+    } finally {
+      await removeStore(nosubStore);
+    }
   });
 
   it('host: refused without real root, in one sentence; a bad mode too', async () => {
