@@ -75,6 +75,7 @@
 #include <sys/sendfile.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
@@ -88,6 +89,10 @@
 #endif
 
 static int ctl = -1;
+/* --preserve-fds: the fds passed on to the command as 3, 4, …, kept meanwhile from PRESERVED_AT up. */
+#define PRESERVE_MAX 64
+#define PRESERVED_AT 200
+static int npreserved;
 #ifdef FLUX_FUZZ
 /* The plan fuzzer (native/fuzz): a refusal returns to it, and it frees what a plan allocated. */
 _Noreturn void flux_fuzz_refused(void);
@@ -226,6 +231,7 @@ struct plan {
   int nlower;
   const char **lower;
   const char *fuse_bin;      /* non-NULL: fuse-overlayfs is the fallback (or the choice) */
+  const char *fuse_uidmap, *fuse_gidmap; /* --userns=keep-id: fuse-overlayfs's uidmapping/gidmapping */
   int fuse_only;
   struct mount_op *mounts;
   int nmounts;
@@ -256,6 +262,8 @@ struct plan {
   char **net_argv;           /* the network helper (slirp4netns) we start ourselves; "PID" is our pid */
   const char *run_dir;       /* the run dir whose upper/, work/ and root/ we make while Node reads the image */
   int seccomp;               /* load the default syscall filter */
+  int nrlimits;              /* --ulimit: resource, soft and hard limit for the command */
+  struct rlimit_op { int res; struct rlimit lim; } *rlimits;
 };
 
 /* Far more than any plan needs (the kernel takes a command line of 2 MiB at most). */
@@ -359,7 +367,7 @@ static int read_full(int fd, char *buf, size_t len, int eof_ok)
 /* Operations of the first part of the plan; every other one belongs to the second. */
 static int namespace_op(const char *op)
 {
-  static const char *const ops[] = { "ns", "maps", "single-map", "wait", "defer-go", "tap", "net-helper", "run-dir" };
+  static const char *const ops[] = { "ns", "maps", "single-map", "wait", "defer-go", "tap", "net-helper", "run-dir", "preserve-fds" };
   for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
     if (!strcmp(op, ops[i]))
       return 1;
@@ -414,6 +422,36 @@ static int read_container_plan(void)
   return 1;
 }
 
+/*
+ * Moves the fds to preserve out of the way, to PRESERVED_AT…, close-on-exec: the command gets
+ * them as 3… only at its exec (preserve_for_command); nothing else of ours ever sees them.
+ */
+static void keep_preserved(int first, int n)
+{
+  for (int i = 0; i < n; i++) {
+    if (fcntl(first + i, F_GETFD) < 0 || dup3(first + i, PRESERVED_AT + i, O_CLOEXEC) < 0)
+      fail("preserve fd", "");
+    if (first + i != ctl)
+      close(first + i);
+  }
+  npreserved = n;
+}
+
+/* In the command's process, after every other fd became close-on-exec: the preserved ones as 3…. */
+static void preserve_for_command(void)
+{
+  if (!npreserved)
+    return;
+  /* The control socket may sit where they go: it moves above them (it reports a failed exec). */
+  int moved = fcntl(ctl, F_DUPFD_CLOEXEC, 3 + npreserved);
+  if (moved < 0)
+    fail("preserve fd", "ctl");
+  ctl = moved;
+  for (int i = 0; i < npreserved; i++)
+    if (dup2(PRESERVED_AT + i, 3 + i) < 0)
+      fail("preserve fd", "");
+}
+
 /* Parses the part of the plan in plan_buf into p. */
 static void parse_plan(struct plan *p, int part)
 {
@@ -447,6 +485,19 @@ static void parse_plan(struct plan *p, int part)
     } else if (!strcmp(op, "fuse")) {
       p->fuse_bin = tok();
       p->fuse_only = flag();
+    } else if (!strcmp(op, "fuse-maps")) {
+      /* N:N:N[,N:N:N…] each: only digits, colons and commas reach fuse-overlayfs's options */
+      for (int w = 0; w < 2; w++) {
+        const char *m = tok();
+        if (!*m || strlen(m) > 1024 || strspn(m, "0123456789:,") != strlen(m)) {
+          errno = EINVAL;
+          fail("plan", "fuse id mapping");
+        }
+        if (w == 0)
+          p->fuse_uidmap = m;
+        else
+          p->fuse_gidmap = m;
+      }
     } else if (!strcmp(op, "bindroot")) {
       p->rootfs_kind = "bind";
       p->bind_src = tok();
@@ -487,6 +538,20 @@ static void parse_plan(struct plan *p, int part)
         p->caps = plan_number(c, 16, UINT64_MAX, "plan capabilities");
     } else if (!strcmp(op, "nnp")) {
       p->nnp = 1;
+    } else if (!strcmp(op, "rlimits")) {
+      /* count, then per limit: resource, soft, hard (2^64 - 1 is unlimited) */
+      size_t n = count();
+      if (n > RLIM_NLIMITS) {
+        errno = E2BIG;
+        fail("plan", "too many limits");
+      }
+      p->nrlimits = (int)n;
+      p->rlimits = xcalloc(n + 1, sizeof *p->rlimits);
+      for (size_t k = 0; k < n; k++) {
+        p->rlimits[k].res = (int)num(RLIM_NLIMITS - 1);
+        p->rlimits[k].lim.rlim_cur = (rlim_t)num(UINT64_MAX);
+        p->rlimits[k].lim.rlim_max = (rlim_t)num(UINT64_MAX);
+      }
     } else if (!strcmp(op, "tty")) {
       p->tty = 1;
       p->tty_stdin = flag();
@@ -526,6 +591,15 @@ static void parse_plan(struct plan *p, int part)
       p->tap = tok();
     } else if (!strcmp(op, "run-dir")) {
       p->run_dir = tok();
+    } else if (!strcmp(op, "preserve-fds")) {
+      /* FIRST N: our fds FIRST… (Node's extra stdio) become the command's 3…3+N-1 */
+      int first = (int)num(1024);
+      int n = (int)num(PRESERVE_MAX);
+      if (first < 3) {
+        errno = EINVAL;
+        fail("plan", "preserved fds below 3");
+      }
+      keep_preserved(first, n);
     } else if (!strcmp(op, "net-helper")) {
       size_t n = count();
       if (n < 1) {
@@ -1153,6 +1227,8 @@ static int mount_fuse(const struct plan *p)
   if (stat(p->root, &before) < 0)
     fail("stat", p->root);
   size_t len = 64 + strlen(p->upper) + strlen(p->work);
+  if (p->fuse_uidmap)
+    len += 32 + strlen(p->fuse_uidmap) + strlen(p->fuse_gidmap);
   for (int i = 0; i < p->nlower; i++)
     len += strlen(p->lower[i]) + 1;
   char *opts = xmalloc(len);
@@ -1167,6 +1243,12 @@ static int mount_fuse(const struct plan *p)
   strcat(opts, ",workdir=");
   strcat(opts, p->work);
   strcat(opts, ",allow_other");
+  if (p->fuse_uidmap) {
+    strcat(opts, ",uidmapping=");
+    strcat(opts, p->fuse_uidmap);
+    strcat(opts, ",gidmapping=");
+    strcat(opts, p->fuse_gidmap);
+  }
   fuse_pid = fork();
   if (fuse_pid < 0)
     fail("fork", "fuse-overlayfs");
@@ -1452,6 +1534,10 @@ static void command_child(const struct plan *p, int slave, const sigset_t *oldma
   int in_workdir = fchdir(workdir_fd) == 0;
   if (!in_workdir && errno != EACCES && errno != EPERM)
     fail("workdir", p->cwd);
+  /* --ulimit, while still root in the namespace (Node refused a hard limit above flux's own). */
+  for (int k = 0; k < p->nrlimits; k++)
+    if (setrlimit(p->rlimits[k].res, &p->rlimits[k].lim) < 0)
+      fail("setrlimit", "--ulimit");
   if (p->userns && p->ngroups >= 0 && setgroups((size_t)p->ngroups, p->groups) < 0 && errno != EPERM)
     fail("setgroups", "");
   if (!p->userns && setgroups((size_t)p->ngroups, p->groups) < 0)
@@ -1470,6 +1556,8 @@ static void command_child(const struct plan *p, int slave, const sigset_t *oldma
   /* Only 0, 1 and 2 cross into the command (CVE-2024-21626); ctl stays open until exec. */
   if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
     fail("close_range", "");
+  /* --preserve-fds: those the user named, and only those, go along as 3… */
+  preserve_for_command();
   exec_command(p);
 }
 
@@ -1579,8 +1667,10 @@ static _Noreturn void report_end(int code)
  */
 static void close_unneeded_fds(void)
 {
-  int keep[] = { ctl, init_report, net_ready, net_routes };
-  enum { N = sizeof keep / sizeof *keep };
+  int keep[4 + PRESERVE_MAX] = { ctl, init_report, net_ready, net_routes };
+  int N = 4;
+  for (int i = 0; i < npreserved; i++)
+    keep[N++] = PRESERVED_AT + i;
   for (int i = 1; i < N; i++)
     for (int j = i; j > 0 && keep[j] < keep[j - 1]; j--) {
       int t = keep[j];

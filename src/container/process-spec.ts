@@ -3,12 +3,13 @@
  * argv (docker's Entrypoint/Cmd rule), environment, working directory and PATH. Pure apart from
  * the existence check of a volume's host path: no sandbox, no store, unit-tested on its own.
  */
-import { existsSync } from 'node:fs';
-import { isAbsolute, posix, resolve as resolvePath } from 'node:path';
+import { posix } from 'node:path';
 import { FluxError } from '../errors.js';
 import type { ImageConfig } from '../image/types.js';
 import type { ResolvedUser } from '../image/user.js';
-import type { VolumeSpec } from '../sandbox/plan.js';
+import { entrypointArgv } from './entrypoint.js';
+
+export { parseVolume } from './volume-options.js';
 
 type ContainerConfig = NonNullable<ImageConfig['config']>;
 
@@ -22,7 +23,7 @@ export function commandLine(config: ImageConfig['config'], cmd: string[], entryp
   let ep = c.Entrypoint ?? [];
   let args = cmd.length > 0 ? cmd : (c.Cmd ?? []);
   if (entrypoint !== undefined) {
-    ep = entrypoint === '' ? [] : [entrypoint];
+    ep = entrypointArgv(entrypoint);
     if (cmd.length === 0) args = [];
   }
   return [...ep, ...args];
@@ -61,24 +62,6 @@ export function mergeEnv(...lists: string[][]): string[] {
   return [...m.values()];
 }
 
-export function parseVolume(spec: string, cwd = process.cwd()): VolumeSpec {
-  const parts = spec.split(':');
-  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) {
-    throw bad('BAD_VOLUME', `invalid volume "${spec}".`, 'Write -v HOST_PATH:CONTAINER_PATH[:ro|rw].');
-  }
-  const [host, container, mode] = parts as [string, string, string | undefined];
-  if (mode !== undefined && !/^(ro|rw)(,(ro|rw))*$/.test(mode)) {
-    throw bad('BAD_VOLUME', `invalid volume mode "${mode}" in "${spec}".`, 'The mode is ro or rw.');
-  }
-  if (!isAbsolute(container)) throw bad('BAD_VOLUME', `the container path "${container}" in -v ${spec} is not absolute.`, 'Write it from /, e.g. -v ./data:/data.');
-  if (!isAbsolute(host) && !host.startsWith('.')) {
-    throw bad('BAD_VOLUME', `"${host}" in -v ${spec} is not a host path (named volumes are not supported).`, 'Give an absolute path or one starting with ./');
-  }
-  const abs = resolvePath(cwd, host);
-  if (!existsSync(abs)) throw bad('BAD_VOLUME', `the host path ${abs} of -v ${spec} does not exist.`, 'Create it first, or fix the path.');
-  return { host: abs, container: posix.normalize(container), readOnly: mode?.split(',').includes('ro') ?? false };
-}
-
 /**
  * A working directory must be absolute and never a file-descriptor path (CVE-2024-21626). A first
  * filter only: the helper looks the directory up inside the root without following magic links.
@@ -115,6 +98,8 @@ export interface ProcessOptions {
   env: string[];
   fileEnv: string[];
   tty: boolean;
+  /** --unsetenv: names dropped last, whoever set them. */
+  unset?: string[];
 }
 
 export interface ProcessSpec {
@@ -126,7 +111,7 @@ export interface ProcessSpec {
 }
 
 /**
- * Merges the image's config and the run's options. Later wins: flux's defaults, the image's Env,
+ * Merges the image's config and the run's options. Later wins: flux's defaults (PATH, container=flux), the image's Env,
  * HOSTNAME, HOME (unless the image sets it), TERM for a terminal, the env files, then `-e`.
  * Returns undefined argv when neither the run nor the image names a command.
  */
@@ -136,7 +121,8 @@ export function processSpec(config: ContainerConfig | undefined, o: ProcessOptio
   const cwd = checkWorkdir(o.workdir ?? (c.WorkingDir || '/'));
   const cliEnv = o.env.map((e) => envEntry(e, host)).filter((e): e is string => e !== undefined);
   const env = mergeEnv(
-    [`PATH=${DEFAULT_PATH}`],
+    // container=flux: what systemd and others read to know they run in a container (podman sets container=podman).
+    [`PATH=${DEFAULT_PATH}`, 'container=flux'],
     c.Env ?? [],
     [`HOSTNAME=${hostname}`],
     (c.Env ?? []).some((e) => e.startsWith('HOME=')) ? [] : [`HOME=${user.home}`],
@@ -145,5 +131,6 @@ export function processSpec(config: ContainerConfig | undefined, o: ProcessOptio
     cliEnv,
   );
   const path = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
-  return { argv, env, cwd, path };
+  const unset = new Set(o.unset ?? []);
+  return { argv, env: unset.size > 0 ? env.filter((e) => !unset.has(e.slice(0, e.indexOf('=')))) : env, cwd, path };
 }

@@ -8,15 +8,60 @@ import { Store } from '../../store/store.js';
 import type { ImageRecord } from '../../store/image-index.js';
 import { parseGroup, parsePasswd, resolveUser } from '../image/user.js';
 import { capSet } from '../sandbox/caps.js';
-import { idMapsFor, mappedCount, mapArgs, toolPath, type IdMaps } from '../userns/idmap.js';
+import { mappedCount, toolPath, type IdMaps } from '../userns/idmap.js';
+import { defaultIdOf, keepIdFuseMapping, mapArgsFor } from '../userns/keep-id.js';
 import { readLayerFile } from '../sandbox/layer-files.js';
-import type { ContainerSpec, NamespaceSpec, RootfsSpec, VolumeSpec } from '../sandbox/plan.js';
+import type { ContainerSpec, NamespaceSpec, RlimitSpec, RootfsSpec, TmpfsSpec } from '../sandbox/plan.js';
 import { claimRunDir, cleanStaleRuns, makeRunDir, planRunDir, randomHex, overlayChoice, overlaySpec, prepareCopy, removeTree, type RunDir } from '../sandbox/rootfs.js';
 import { runSandbox, startSandbox, type LaunchOptions, type Sandbox } from '../sandbox/supervisor.js';
 import { isRealRoot, warnSingleMap } from '../userns/userns.js';
-import type { NetworkAttachment, PortForward } from '../sandbox/network-types.js';
+import type { LaunchedHelper, NetworkAttachment, PortForward } from '../sandbox/network-types.js';
 import type { Limits } from '../sandbox/limits.js';
-import { commandLine, parseEnvFile, parseSecurityOpts, parseVolume, processSpec } from './process-spec.js';
+import { commandLine, parseEnvFile, parseSecurityOpts, processSpec } from './process-spec.js';
+import { parseVolume, type VolumeRequest } from './volume-options.js';
+import { parseTmpfs } from './tmpfs-options.js';
+import { parseMount } from './mount-flag.js';
+import { chownVolumes } from './chown-volumes.js';
+import { containerEnvFile } from './containerenv.js';
+import { containerHosts } from './etc-hosts.js';
+import { timezoneVolume } from './timezone.js';
+import { parseUlimit } from './ulimit.js';
+import { parseSignal } from './stop-signal.js';
+import { parseLabels } from './labels.js';
+import { addedGroups } from './group-add.js';
+import { resolvConf } from './resolv-conf.js';
+import { keepIdEtcFiles } from './keep-id-etc.js';
+import { checkPreserveFds } from './preserve-fds.js';
+import { runIdMaps } from './userns-option.js';
+import { startTimeout, TIMEOUT_EXIT, type RunTimer } from './run-timeout.js';
+
+function readHostFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** keep-id's root: fuse-overlayfs only, the layers shown with their own owners (keep-id.ts). */
+function keepIdOverlay(rd: RunDir, lowers: string[]): RootfsSpec {
+  try {
+    return overlaySpec('fuse', rd, lowers);
+  } catch (err) {
+    if (!(err instanceof FluxError)) throw err;
+    throw new FluxError(err.code, `--userns=keep-id needs fuse-overlayfs: ${err.message.replace(/^./, (c) => c.toLowerCase())}`, {
+      hint: (err.hint ?? '').replace(/,? or use FLUX_OVERLAY=copy/, ''),
+      exitCode: 125,
+    });
+  }
+}
+
+/** What z/Z come to here: flux never relabels; without SELinux there is nothing to relabel. */
+function relabelNote(mark: 'z' | 'Z'): string {
+  return existsSync('/sys/fs/selinux/enforce')
+    ? `option ${mark} accepted; flux does not relabel, the host's SELinux labels stay.`
+    : `option ${mark} accepted; this host has no SELinux, so there is nothing to relabel.`;
+}
 
 export interface RunOptions {
   env: string[];
@@ -27,8 +72,34 @@ export interface RunOptions {
   hostname?: string;
   volume: string[];
   tmpfs: string[];
+  /** docker's --mount type=bind|tmpfs,… */
+  mount?: string[];
   readOnly: boolean;
   name?: string;
+  /** --add-host NAME:IP|host-gateway */
+  addHost?: string[];
+  /** --dns, --dns-search, --dns-option: the container's /etc/resolv.conf. */
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOption?: string[];
+  /** --tz ZONE|local */
+  tz?: string;
+  /** --unsetenv NAME: removed from the command's environment (flux's defaults and the image's too). */
+  unsetenv?: string[];
+  /** --group-add GROUP (gid or the image's group name) */
+  groupAdd?: string[];
+  /** --ulimit NAME=SOFT[:HARD] */
+  ulimit?: string[];
+  /** --stop-signal: the signal --timeout stops the command with (default: the image's StopSignal, else SIGTERM). */
+  stopSignal?: string;
+  /** --label KEY=VALUE */
+  label?: string[];
+  /** --timeout SECS: the run is stopped after SECS and ends with exit code 124. */
+  timeout?: number;
+  /** --userns: '' (flux's map: root inside is you), keep-id[:uid=N,gid=N], host (real root only). */
+  userns?: string;
+  /** --preserve-fds N: flux's fds 3…3+N-1 go on to the command. */
+  preserveFds?: number;
   interactive: boolean;
   tty: boolean;
   network?: string;
@@ -99,20 +170,21 @@ function helperMaps(m: IdMaps): NonNullable<NamespaceSpec['idmap']> {
   if (m.single) return { kind: 'single', uid: m.user.uid, gid: m.user.gid };
   return {
     kind: 'full',
-    uid: [toolPath('newuidmap'), 'PID', ...mapArgs(m.user.uid, m.uidRanges)],
-    gid: [toolPath('newgidmap'), 'PID', ...mapArgs(m.user.gid, m.gidRanges)],
+    uid: [toolPath('newuidmap'), 'PID', ...mapArgsFor(m).uid],
+    gid: [toolPath('newgidmap'), 'PID', ...mapArgsFor(m).gid],
   };
 }
 
-/** With -P the host ports are flux's choice: say which, once they are set up. */
+/** With -P or -p PORT the host ports are flux's choice: say which, once they are set up. */
 function announcing(network: NetworkAttachment, say: (text: string) => void): NetworkAttachment {
   return {
     newNamespace: network.newNamespace,
     resolvConf: network.resolvConf,
     hosts: network.hosts,
+    ...(network.hostGateway ? { hostGateway: network.hostGateway } : {}),
     ...(network.tapDevice ? { tapDevice: network.tapDevice } : {}),
-    attach: async (pid: number) => {
-      await network.attach(pid);
+    attach: async (pid: number, launched?: LaunchedHelper) => {
+      await network.attach(pid, launched);
       for (const f of network.published()) say(`flux: published ${f.hostIp}:${f.hostPort} -> ${f.containerPort}/${f.protocol}\n`);
     },
     published: () => network.published(),
@@ -131,17 +203,34 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   const security = parseSecurityOpts(o.securityOpt);
   const caps = capSet(o.capAdd, o.capDrop);
   const volumes = o.volume.map((v) => parseVolume(v));
-  for (const t of o.tmpfs) if (!t.startsWith('/')) throw bad('BAD_TMPFS', `--tmpfs ${t} is not an absolute path.`, 'Write --tmpfs /path.');
+  const tmpfs = o.tmpfs.map((t) => parseTmpfs(t));
+  for (const m of (o.mount ?? []).map((spec) => parseMount(spec))) {
+    if (m.kind === 'bind') volumes.push(m.volume);
+    else tmpfs.push(m.tmpfs);
+  }
+  if (o.tz !== undefined) volumes.push(timezoneVolume(o.tz));
+  const rlimits = (o.ulimit ?? []).map((u) => parseUlimit(u, isRealRoot()));
+  const stopSignal = o.stopSignal !== undefined ? parseSignal(o.stopSignal, '--stop-signal') : undefined;
+  parseLabels(o.label ?? []);
+  if (o.preserveFds !== undefined) checkPreserveFds(o.preserveFds);
+  if (o.timeout !== undefined && !(Number.isFinite(o.timeout) && o.timeout > 0)) {
+    throw bad('BAD_TIMEOUT', `--timeout ${o.timeout} is not a positive number of seconds.`, 'Write --timeout 60 for a run of at most a minute.');
+  }
+  if (o.verbose) for (const v of volumes) if (v.relabel) say(`flux: volume ${v.host}: ${relabelNote(v.relabel)}\n`);
   const choice = overlayChoice();
   // cgroup code only when a limit is asked for.
   const limits = Object.values(o.limits).some((v) => v !== undefined) ? (await import('../sandbox/limits.js')).checkLimits(o.limits) : undefined;
 
   const root = isRealRoot();
-  const maps = root ? undefined : idMapsFor();
+  // As real root there is no user namespace: every id is itself already, keep-id included.
+  const maps = runIdMaps(o.userns, root, choice);
   const mode = o.network ?? 'slirp4netns';
   const { parsePublishAll, planNetwork } = await networking;
   // Network first: a bad -p or mode is refused before anything touches the disk.
-  const publish: PortForward[] = o.publish.flatMap((p) => parsePublishAll(p));
+  const asked: PortForward[] = o.publish.flatMap((p) => parsePublishAll(p));
+  // `-p 80`: flux picks the host port, and says which once it is set up (as with -P).
+  const chosen = asked.some((f) => f.hostPort === 0);
+  const publish = chosen ? await (await import('../sandbox/ports.js')).choosePorts(asked) : asked;
   const needs = await planNetwork(mode, publish, o.publishAll, o.runtimeDir);
   lap('modules');
 
@@ -161,12 +250,13 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   };
   const launch: LaunchOptions = {
     ...(maps ? { maps } : {}),
+    ...(o.preserveFds ? { preserveFds: checkPreserveFds(o.preserveFds) } : {}),
     interactive: o.interactive,
     ...(io ? { output: io, ...(io.onSpawn ? { onSpawn: (kill: (sig: NodeJS.Signals) => void) => io.onSpawn?.(kill) } : {}) } : {}),
   };
   const sandbox = startSandbox(namespaces, launch);
   try {
-    return await runImage({ image, cmd, o, say, resolver, networking, security, caps, volumes, choice, limits, maps, mode, publish, network: needs, namespaces, launch, sandbox, store, rd });
+    return await runImage({ image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, rlimits, stopSignal, choice, limits, maps, mode, publish, chosen, network: needs, namespaces, launch, sandbox, store, rd });
   } finally {
     await sandbox.cancel();
     needs.launch?.release();
@@ -193,12 +283,17 @@ interface Started {
   networking: Promise<typeof import('../sandbox/network.js')>;
   security: { noNewPrivileges: boolean; seccomp: boolean };
   caps: Set<string>;
-  volumes: VolumeSpec[];
+  volumes: VolumeRequest[];
+  tmpfs: TmpfsSpec[];
+  rlimits: RlimitSpec[];
+  stopSignal: NodeJS.Signals | undefined;
   choice: ReturnType<typeof overlayChoice>;
   limits: Awaited<ReturnType<typeof import('../sandbox/limits.js').checkLimits>> | undefined;
   maps: IdMaps | undefined;
   mode: string;
   publish: PortForward[];
+  /** A host port of -p was flux's choice. */
+  chosen: boolean;
   network: import('../sandbox/network.js').NetworkPlan;
   namespaces: NamespaceSpec;
   launch: LaunchOptions;
@@ -210,7 +305,7 @@ interface Started {
 
 /** Reads the image, prepares the root and hands the container to the waiting helper. */
 async function runImage(started: Started): Promise<number> {
-  const { image, cmd, o, say, resolver, networking, security, caps, volumes, choice, limits, maps, mode, publish, namespaces, launch, sandbox, store, rd } = started;
+  const { image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, rlimits, choice, limits, maps, mode, publish, namespaces, launch, sandbox, store, rd } = started;
   // A root filesystem directory is a single read-only layer with no image config.
   const record = typeof image === 'string' ? await findRecord(image, o, store, say, resolver) : undefined;
   lap('image');
@@ -225,7 +320,9 @@ async function runImage(started: Started): Promise<number> {
 
   const passwd = parsePasswd(readLayerFile(lowers, 'etc/passwd') ?? '');
   const group = parseGroup(readLayerFile(lowers, 'etc/group') ?? '');
-  const user = resolveUser(o.user ?? config.User, passwd, group);
+  const keep = maps?.keep;
+  // keep-id runs the command as the kept ids unless -u says otherwise, as podman does.
+  const user = resolveUser(o.user ?? (keep ? `${keep.uid}:${keep.gid}` : config.User), passwd, group);
   if (maps) {
     const max = maps.single ? 1 : Math.min(mappedCount(maps.uidRanges), mappedCount(maps.gidRanges));
     const high = Math.max(user.uid, user.gid, ...user.groups);
@@ -235,8 +332,18 @@ async function runImage(started: Started): Promise<number> {
     }
     if (maps.single) user.groups = [];
   }
+  if (o.groupAdd?.length) user.groups = [...new Set([...user.groups, ...addedGroups(o.groupAdd, group)])];
+  if (maps && o.groupAdd?.length) {
+    const max = maps.single ? 1 : mappedCount(maps.gidRanges);
+    const high = Math.max(...user.groups);
+    if (high >= max) throw bad('ID_NOT_MAPPED', `the group ${high} of --group-add lies outside the ${max} ids mapped for you.`, 'Give a group below that, or enlarge your range in /etc/subgid.');
+    if (maps.single) throw bad('ID_NOT_MAPPED', '--group-add needs subordinate ids: only root exists in the sandbox without them.', `Give yourself subordinate ids: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${maps.user.name}`);
+  }
+  if (volumes.some((v) => v.chown)) await chownVolumes(volumes, keep ? defaultIdOf(user.uid, keep.uid) : user.uid, keep ? defaultIdOf(user.gid, keep.gid) : user.gid);
 
-  const hostname = o.hostname ?? randomHex(6);
+  // podman's shape: a 64-digit id, whose first 12 digits are the default hostname and name.
+  const id = randomHex(32);
+  const hostname = o.hostname ?? id.slice(0, 12);
   const fileEnv = o.envFile.flatMap((f) => {
     try {
       return parseEnvFile(readFileSync(f, 'utf8'), process.env);
@@ -244,7 +351,7 @@ async function runImage(started: Started): Promise<number> {
       throw bad('BAD_ENV_FILE', `cannot read the env file ${f}: ${(err as Error).message}.`, 'Check the path of --env-file.');
     }
   });
-  const proc = processSpec(config, { cmd, ...(o.entrypoint !== undefined ? { entrypoint: o.entrypoint } : {}), ...(o.workdir !== undefined ? { workdir: o.workdir } : {}), env: o.env, fileEnv, tty: o.tty }, user, hostname, process.env);
+  const proc = processSpec(config, { cmd, ...(o.entrypoint !== undefined ? { entrypoint: o.entrypoint } : {}), ...(o.workdir !== undefined ? { workdir: o.workdir } : {}), env: o.env, fileEnv, tty: o.tty, unset: o.unsetenv ?? [] }, user, hostname, process.env);
 
   const { createNetwork } = await networking;
   const network: NetworkAttachment = await createNetwork({
@@ -259,7 +366,7 @@ async function runImage(started: Started): Promise<number> {
 
   lap('network');
   const supervision = {
-    network: o.publishAll ? announcing(network, say) : network,
+    network: o.publishAll || started.chosen ? announcing(network, say) : network,
     ...(limits ? { onPid: (pid: number) => limits.join(pid) } : {}),
     onRootfsKind: (k: string) => {
       if (o.verbose) say(`flux: rootfs: ${k === 'overlay' ? 'native overlayfs' : k === 'fuse' ? 'fuse-overlayfs' : 'copy'}\n`);
@@ -270,6 +377,7 @@ async function runImage(started: Started): Promise<number> {
   const diffIds = record ? record.layers.map((l) => l.diffId) : [];
   claimRunDir(rd, diffIds);
   let again: ReturnType<typeof makeRunDir> | undefined;
+  let timer: RunTimer | undefined;
   try {
     // The helper may be waiting already: the network is wired while the rest is prepared.
     sandbox.connect(supervision);
@@ -293,9 +401,29 @@ async function runImage(started: Started): Promise<number> {
       // The plan's tokens end at NUL; no text file of these holds one.
       etcFiles.push({ path: `/etc/${name}`, content: text.replaceAll('\0', '') });
     };
-    put('resolv.conf', network.resolvConf, '/etc/resolv.conf');
-    put('hosts', network.hosts ?? `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`, '/etc/hosts');
+    put('resolv.conf', resolvConf(network.resolvConf ?? readHostFile('/etc/resolv.conf'), { dns: o.dns ?? [], search: o.dnsSearch ?? [], options: o.dnsOption ?? [] }), '/etc/resolv.conf');
+    const baseHosts = network.newNamespace
+      ? (network.hosts ?? `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`)
+      : (network.hosts ?? readHostFile('/etc/hosts'));
+    put('hosts', containerHosts(baseHosts, {
+      hostname,
+      ...(o.name !== undefined ? { name: o.name } : {}),
+      ...(network.hostGateway ? { gateway: network.hostGateway } : {}),
+      addHosts: o.addHost ?? [],
+    }), '/etc/hosts');
     put('hostname', `${hostname}\n`, '/etc/hostname');
+    // keep-id: the kept user gets a name in the image's /etc/passwd and /etc/group, as with podman.
+    if (keep) for (const f of keepIdEtcFiles(keep, maps!.user.name, lowers)) etcFiles.push(f);
+    etcFiles.push({
+      path: '/run/.containerenv',
+      content: containerEnvFile({
+        name: o.name ?? id.slice(0, 12),
+        id,
+        image: record ? record.reference : (image as { rootfs: string }).rootfs,
+        imageId: record ? record.configDigest.replace(/^sha256:/, '') : '',
+        rootless: !isRealRoot(),
+      }).replaceAll('\0', ''),
+    });
 
     const tty = o.tty
       ? { stdin: o.interactive, rows: process.stdout.rows ?? 0, cols: process.stdout.columns ?? 0 }
@@ -308,7 +436,7 @@ async function runImage(started: Started): Promise<number> {
       hostname,
       etcFiles,
       volumes,
-      tmpfs: o.tmpfs,
+      tmpfs,
       readOnly: o.readOnly,
       privileged: o.privileged,
       caps,
@@ -317,6 +445,7 @@ async function runImage(started: Started): Promise<number> {
       uid: user.uid,
       gid: user.gid,
       groups: user.groups,
+      ...(rlimits.length > 0 ? { rlimits } : {}),
       cwd: proc.cwd,
       env: proc.env,
       argv: proc.argv,
@@ -325,13 +454,25 @@ async function runImage(started: Started): Promise<number> {
       cleanup: rd.dir,
     });
     lap('prepared');
+    let stopWith = started.stopSignal ?? 'SIGTERM';
+    if (!started.stopSignal && config.StopSignal) {
+      try {
+        stopWith = parseSignal(config.StopSignal, 'StopSignal');
+      } catch {
+        // An image's odd StopSignal leaves the default.
+      }
+    }
+    timer = o.timeout !== undefined ? startTimeout(o.timeout, stopWith, (sig) => sandbox.signal(sig)) : undefined;
     let result;
     if (choice === 'copy') {
       result = await sandbox.run(spec(await prepareCopy(rd, lowers)), supervision);
     } else {
-      result = await sandbox.run(spec(overlaySpec(choice, rd, lowers)), supervision);
+      const overlay = keep ? keepIdOverlay(rd, lowers) : overlaySpec(choice, rd, lowers);
+      if (keep && overlay.kind === 'overlay' && overlay.fuse) overlay.fuse.maps = { uid: keepIdFuseMapping(keep.uid, maps!.uidRanges), gid: keepIdFuseMapping(keep.gid, maps!.gidRanges) };
+      result = await sandbox.run(spec(overlay), supervision);
       const refused = result.setupError && result.rootfsKind === undefined && /mount (overlay|fuse)/.test(result.setupError.message);
-      if (refused && choice === 'auto') {
+      // A keep-id run has no copy to fall back to: a copy would show the layers' files with other owners.
+      if (refused && choice === 'auto' && !keep) {
         if (o.verbose) say(`flux: ${escapeText(result.setupError!.message)} Falling back to a copy of the layers.\n`);
         again = makeRunDir(store.runsDir, diffIds);
         // A fresh helper, and the network wired by Node this time (the first helper took its slirp4netns along).
@@ -341,6 +482,11 @@ async function runImage(started: Started): Promise<number> {
       }
     }
     lap('sandbox done');
+    timer?.clear();
+    if (timer?.fired() && !result.setupError) {
+      say(`flux: the run was stopped after ${o.timeout} s (--timeout); exit code ${TIMEOUT_EXIT}.\n`);
+      return TIMEOUT_EXIT;
+    }
     if (result.setupError) {
       if (result.setupError.code === 'EXEC_NOT_FOUND' || result.setupError.code === 'EXEC_DENIED') throw result.setupError;
       throw new FluxError(result.setupError.code, result.setupError.message, {
@@ -350,6 +496,7 @@ async function runImage(started: Started): Promise<number> {
     }
     return result.code;
   } finally {
+    timer?.clear();
     // A run that failed before its container started leaves the helper waiting, maybe wired.
     await sandbox.cancel();
     await network.detach();

@@ -14,10 +14,25 @@ export function addRunOptions(cmd: Command): Command {
     .option('-u, --user <user[:group]>', 'user (name or uid) and group to run as, from the image\'s /etc/passwd')
     .option('--entrypoint <cmd>', 'override the image\'s entrypoint ("" for none)')
     .option('--hostname <name>', 'host name inside the container')
-    .option('-v, --volume <HOST:CTR[:ro|rw]>', 'bind-mount a host path (repeatable)', collect, [])
-    .option('--tmpfs <path>', 'mount an empty tmpfs (repeatable)', collect, [])
+    .option('-v, --volume <HOST:CTR[:OPTS]>', 'bind-mount a host path; OPTS a comma list of ro, rw, z, Z, U (repeatable)', collect, [])
+    .option('--mount <type=bind|tmpfs,...>', 'docker\'s long form: type=bind,source=…,target=…[,readonly] or type=tmpfs,target=…[,tmpfs-size=…] (repeatable)', collect, [])
+    .option('--tmpfs <path[:opts]>', 'mount an empty tmpfs; opts size=, mode=, ro, noexec (repeatable)', collect, [])
     .option('--read-only', 'mount the root file system read-only')
-    .option('--name <name>', 'a name for the run (accepted; runs are anonymous)')
+    .option('--name <name>', 'a name for the run: in /etc/hosts and /run/.containerenv')
+    .option('--add-host <name:ip>', 'add a line to /etc/hosts; ip may be host-gateway (repeatable)', collect, [])
+    .option('--dns <ip>', 'a name server for /etc/resolv.conf, instead of the network\'s (repeatable)', collect, [])
+    .option('--dns-search <domain>', 'a search domain for /etc/resolv.conf (repeatable; "." for none)', collect, [])
+    .option('--dns-option <opt>', 'an options entry for /etc/resolv.conf, e.g. ndots:2 (repeatable)', collect, [])
+    .option('--tz <zone>', 'the time zone (/etc/localtime): Area/City, UTC, or local for the host\'s')
+    .option('--unsetenv <name>', 'drop a variable from the command\'s environment, flux\'s defaults included (repeatable)', collect, [])
+    .option('--group-add <group>', 'an extra supplementary group, by gid or the image\'s name (repeatable)', collect, [])
+    .option('--ulimit <name=soft[:hard]>', 'a resource limit for the command, e.g. nofile=1024:4096 (repeatable)', collect, [])
+    .option('--init', 'run an init as pid 1 (accepted: flux always does)')
+    .option('--stop-signal <signal>', 'the signal --timeout stops the command with (default: the image\'s StopSignal, else SIGTERM)')
+    .option('--label <key=value>', 'a label for the run (repeatable)', collect, [])
+    .option('--timeout <secs>', 'stop the run after SECS seconds; it then exits with 124')
+    .option('--preserve-fds <n>', 'pass flux\'s fds 3…3+N-1 on to the command')
+    .option('--userns <mode>', 'keep-id[:uid=N,gid=N] (be yourself inside, volumes stay yours) or host (real root only)')
     .option('-i, --interactive', 'pass stdin to the command')
     .option('-t, --tty', 'give the command a pseudo-terminal')
     .option('--rm', 'remove the container afterwards (always the case)')
@@ -47,8 +62,23 @@ export interface CliRunOpts {
   hostname?: string;
   volume?: string[];
   tmpfs?: string[];
+  mount?: string[];
   readOnly?: boolean;
   name?: string;
+  addHost?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOption?: string[];
+  tz?: string;
+  unsetenv?: string[];
+  groupAdd?: string[];
+  ulimit?: string[];
+  init?: boolean;
+  stopSignal?: string;
+  label?: string[];
+  timeout?: string;
+  userns?: string;
+  preserveFds?: string;
   interactive?: boolean;
   tty?: boolean;
   network?: string;
@@ -79,8 +109,22 @@ export function runOptionsFromCli(o: CliRunOpts): RunOptions {
     ...(o.hostname !== undefined ? { hostname: o.hostname } : {}),
     volume: o.volume ?? [],
     tmpfs: o.tmpfs ?? [],
+    mount: o.mount ?? [],
     readOnly: o.readOnly ?? false,
     ...(o.name !== undefined ? { name: o.name } : {}),
+    addHost: o.addHost ?? [],
+    dns: o.dns ?? [],
+    dnsSearch: o.dnsSearch ?? [],
+    dnsOption: o.dnsOption ?? [],
+    ...(o.tz !== undefined ? { tz: o.tz } : {}),
+    unsetenv: o.unsetenv ?? [],
+    groupAdd: o.groupAdd ?? [],
+    ulimit: o.ulimit ?? [],
+    ...(o.stopSignal !== undefined ? { stopSignal: o.stopSignal } : {}),
+    label: o.label ?? [],
+    ...(o.userns !== undefined ? { userns: o.userns } : {}),
+    ...(o.preserveFds !== undefined ? { preserveFds: /^\d+$/.test(o.preserveFds) ? Number(o.preserveFds) : Number.NaN } : {}),
+    ...(o.timeout !== undefined ? { timeout: /^\s*$/.test(o.timeout) ? Number.NaN : Number(o.timeout) } : {}),
     interactive: o.interactive ?? false,
     tty: o.tty ?? false,
     ...(o.network !== undefined ? { network: o.network } : {}),

@@ -81,8 +81,37 @@ export interface RunOptions {
   /** Replaces the image's Entrypoint ('' for none). */
   entrypoint?: string;
   hostname?: string;
-  /** `HOST:CONTAINER[:ro|rw]`, as -v. */
+  /** The run's name: in /etc/hosts and /run/.containerenv. */
+  name?: string;
+  /** `NAME:IP` or `NAME:host-gateway` lines for /etc/hosts, as --add-host. */
+  addHost?: string[];
+  /** Name servers, search domains and options for /etc/resolv.conf, as --dns, --dns-search, --dns-option. */
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOption?: string[];
+  /** `Area/City`, `UTC` or `local`, as --tz. */
+  tz?: string;
+  /** Variables dropped from the command's environment, as --unsetenv. */
+  unsetenv?: string[];
+  /** Extra supplementary groups (gid or the image's group name), as --group-add. */
+  groupAdd?: string[];
+  /** `NAME=SOFT[:HARD]`, as --ulimit. */
+  ulimit?: string[];
+  /** The signal `timeout` stops the command with; default the image's StopSignal, else SIGTERM. */
+  stopSignal?: string;
+  /** `KEY=VALUE`, as --label. */
+  labels?: string[];
+  /** Seconds after which the run is stopped; it then resolves with exitCode 124. */
+  timeout?: number;
+  /** `keep-id[:uid=N,gid=N]` or `host` (real root only), as --userns. */
+  userns?: string;
+  /** The calling process's fds 3…3+N-1 go on to the command, as --preserve-fds. */
+  preserveFds?: number;
+  /** `HOST:CONTAINER[:OPTIONS]`, as -v (OPTIONS a comma list of ro, rw, z, Z, U). */
   volumes?: string[];
+  /** `type=bind,source=…,target=…` or `type=tmpfs,target=…`, as --mount. */
+  mounts?: string[];
+  /** `PATH[:size=…,mode=…]`, as --tmpfs. */
   tmpfs?: string[];
   readOnly?: boolean;
   /** slirp4netns (default), pasta, none or host, with options as --network. */

@@ -58,6 +58,8 @@ export interface NetworkAttachment {
   /** Contents for the container's /etc/resolv.conf and /etc/hosts (undefined: copy the host's). */
   readonly resolvConf: string | undefined;
   readonly hosts: string | undefined;
+  /** An address that reaches the host from inside (host.containers.internal, --add-host …:host-gateway). */
+  readonly hostGateway?: string;
   /** A tap device the helper should create (persistent) in the new namespace for attach() to use. */
   readonly tapDevice?: string;
   /**

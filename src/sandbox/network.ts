@@ -152,6 +152,7 @@ function hostNetwork(): NetworkAttachment {
     newNamespace: false,
     resolvConf: undefined,
     hosts: undefined,
+    hostGateway: '127.0.0.1',
     attach: async () => {},
     published: () => [],
     detach: async () => {},

@@ -5,6 +5,7 @@ import { FluxError } from '../errors.js';
 import { runtimeDir } from '../runtime-dir.js';
 import type { NetworkAttachment, NetworkRequest, PortForward } from './network-types.js';
 import { hostsFile } from './hosts-file.js';
+import { defaultGateway } from './host-address.js';
 import { planForwards } from './slirp4netns.js';
 import { randomHex } from './rootfs.js';
 import { findExecutable } from '../executables.js';
@@ -44,6 +45,7 @@ class PastaAttachment implements NetworkAttachment {
   readonly newNamespace = true;
   readonly resolvConf = `nameserver ${PASTA_DNS}\n`;
   readonly hosts: string;
+  readonly hostGateway: string | undefined;
   private pidFile: string | undefined;
   private active: PortForward[] = [];
   private detached = false;
@@ -58,6 +60,8 @@ class PastaAttachment implements NetworkAttachment {
     private readonly dir?: string,
   ) {
     this.hosts = hostsFile(hostname, '127.0.1.1');
+    // The gateway leads to the host only when pasta maps it there (allow_host_loopback).
+    this.hostGateway = allowHostLoopback ? defaultGateway() : undefined;
   }
 
   async attach(pid: number): Promise<void> {

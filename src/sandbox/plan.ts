@@ -14,7 +14,7 @@ export type RootfsSpec =
       lowers: string[];
       userxattr: boolean;
       /** fuse-overlayfs: the fallback when native overlay is refused, or the only choice. */
-      fuse?: { bin: string; only: boolean };
+      fuse?: { bin: string; only: boolean; maps?: { uid: string; gid: string } };
     }
   | { kind: 'copy'; src: string; root: string };
 
@@ -22,6 +22,21 @@ export interface VolumeSpec {
   host: string;
   container: string;
   readOnly: boolean;
+}
+
+/** A tmpfs mount: its file-system options (mode=, size=) and whether it is read-only or noexec; always nosuid, nodev. */
+export interface TmpfsSpec {
+  path: string;
+  options: string;
+  readOnly?: boolean;
+  noexec?: boolean;
+}
+
+/** A resource limit for the command (--ulimit): the kernel's resource number; 2^64-1 is unlimited. */
+export interface RlimitSpec {
+  resource: number;
+  soft: bigint;
+  hard: bigint;
 }
 
 /** What the helper needs first, to create the namespaces and map the ids (known before the image is read). */
@@ -49,6 +64,8 @@ export interface NamespaceSpec {
   netHelper?: string[];
   /** The run dir whose upper/, work/ and root/ the helper makes once the ids are mapped. */
   runDir?: string;
+  /** --preserve-fds: the helper's fds from `first` on (Node's extra stdio) become the command's 3…3+count-1. */
+  preserveFds?: { first: number; count: number };
 }
 
 /** The container itself: its root, mounts, user and command. */
@@ -60,7 +77,7 @@ export interface ContainerSpec {
   /** Files put over /etc/resolv.conf, /etc/hosts, /etc/hostname (the helper keeps them in memory). */
   etcFiles: { path: string; content: string }[];
   volumes: VolumeSpec[];
-  tmpfs: string[];
+  tmpfs: TmpfsSpec[];
   readOnly: boolean;
   privileged: boolean;
   caps: Set<string>;
@@ -70,6 +87,7 @@ export interface ContainerSpec {
   uid: number;
   gid: number;
   groups: number[];
+  rlimits?: RlimitSpec[];
   cwd: string;
   env: string[];
   argv: string[];
@@ -112,6 +130,7 @@ export function namespacePlan(s: NamespaceSpec): Op[] {
   if (s.newNet && s.tap) ops.push(['tap', s.tap]);
   if (s.newNet && s.netHelper) ops.push(['net-helper', String(s.netHelper.length), ...s.netHelper]);
   if (s.runDir) ops.push(['run-dir', s.runDir]);
+  if (s.preserveFds && s.preserveFds.count > 0) ops.push(['preserve-fds', String(s.preserveFds.first), String(s.preserveFds.count)]);
   return ops;
 }
 
@@ -122,6 +141,7 @@ export function containerPlan(ns: Pick<NamespaceSpec, 'userns'>, s: ContainerSpe
   if (r.kind === 'overlay') {
     ops.push(['overlay', r.root, r.upper, r.work, r.userxattr ? '1' : '0', String(r.lowers.length), ...r.lowers]);
     if (r.fuse) ops.push(['fuse', r.fuse.bin, r.fuse.only ? '1' : '0']);
+    if (r.fuse?.maps) ops.push(['fuse-maps', r.fuse.maps.uid, r.fuse.maps.gid]);
   } else {
     ops.push(['bindroot', r.src, r.root]);
   }
@@ -140,7 +160,7 @@ export function containerPlan(ns: Pick<NamespaceSpec, 'userns'>, s: ContainerSpe
   ops.push(mount('mqueue', '/dev/mqueue', '', 'nosuid,nodev,noexec'));
   for (const f of s.etcFiles) ops.push(mount('content', f.content, f.path));
   for (const v of s.volumes) ops.push(mount('bind', v.host, v.container, v.readOnly ? 'rec,ro' : 'rec'));
-  for (const t of s.tmpfs) ops.push(mount('tmpfs', t, 'mode=1777', 'nosuid,nodev'));
+  for (const t of s.tmpfs) ops.push(mount('tmpfs', t.path, t.options, ['nosuid', 'nodev', ...(t.readOnly ? ['ro'] : []), ...(t.noexec ? ['noexec'] : [])].join(',')));
   if (!s.privileged) {
     for (const p of MASKED_PATHS) ops.push(mount('mask', p));
     for (const p of READONLY_PATHS) ops.push(mount('ro', p));
@@ -149,6 +169,7 @@ export function containerPlan(ns: Pick<NamespaceSpec, 'userns'>, s: ContainerSpe
 
   ops.push(['hostname', s.hostname]);
   ops.push(['cwd', s.cwd]);
+  if (s.rlimits?.length) ops.push(['rlimits', String(s.rlimits.length), ...s.rlimits.flatMap((r) => [String(r.resource), String(r.soft), String(r.hard)])]);
   ops.push(['user', String(s.uid), String(s.gid), String(s.groups.length), ...s.groups.map(String)]);
   ops.push(['caps', s.privileged ? 'all' : capMask(s.caps)]);
   if (s.noNewPrivileges) ops.push(['nnp']);

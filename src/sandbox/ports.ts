@@ -43,6 +43,13 @@ export function hostPortError(fwd: Pick<PortForward, 'hostIp' | 'hostPort' | 'pr
   });
 }
 
+/** Forwards whose host port is flux's choice (`-p 80`, hostPort 0) get a free one; the others are kept. */
+export async function choosePorts(forwards: PortForward[]): Promise<PortForward[]> {
+  const out: PortForward[] = [];
+  for (const f of forwards) out.push(f.hostPort === 0 ? { ...f, hostPort: await freeHostPort(f.hostIp, f.protocol) } : f);
+  return out;
+}
+
 /** A port the kernel considers free right now on hostIp (bind port 0, read it, release it). */
 export async function freeHostPort(hostIp: string, protocol: Protocol): Promise<number> {
   return bindAndRelease(hostIp, 0, protocol);

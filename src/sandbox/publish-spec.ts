@@ -8,10 +8,11 @@ import type { PortForward } from './network-types.js';
 
 export type Protocol = PortForward['protocol'];
 
-const PUBLISH_HINT = 'Use -p [IP:]HOSTPORT:CONTAINERPORT[/tcp|/udp], e.g. -p 8080:80 or -p 127.0.0.1:5353:53/udp.';
+const PUBLISH_HINT = 'Use -p [[IP:][HOSTPORT]:]CONTAINERPORT[/tcp|/udp], e.g. -p 8080:80, -p 80 or -p 127.0.0.1:5353:53/udp.';
 
 /**
- * `-p [IP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]`, as docker and podman accept it. Ranges
+ * `-p [IP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]`, as docker and podman accept it; `-p CONTAINERPORT`
+ * and `-p IP::CONTAINERPORT` leave the host port to flux (hostPort 0, see choosePorts). Ranges
  * (`8000-8003:80-83`) expand to one forward per port; both sides must have the same length.
  */
 export function parsePublishSpec(spec: string): PortForward[] {
@@ -32,7 +33,11 @@ export function parsePublishSpec(spec: string): PortForward[] {
   let hostIp = '0.0.0.0';
   let hostPart: string;
   let containerPart: string;
-  if (parts.length === 2) {
+  if (parts.length === 1) {
+    // `-p 80`: a free host port, chosen when the run starts (hostPort 0 until then).
+    hostPart = '';
+    containerPart = parts[0] as string;
+  } else if (parts.length === 2) {
     [hostPart, containerPart] = parts as [string, string];
   } else if (parts.length === 3) {
     const ip = parts[0] as string;
@@ -41,14 +46,12 @@ export function parsePublishSpec(spec: string): PortForward[] {
       if (!isIPv4(ip)) throw bad(`"${ip}" is not an IPv4 address`);
       hostIp = ip;
     }
-  } else if (parts.length === 1) {
-    throw bad('the host port is missing (flux does not pick one for -p; use -P for that)');
   } else {
     throw bad('too many ":"');
   }
 
-  const host = parseRange(hostPart, bad, 'host');
   const container = parseRange(containerPart, bad, 'container');
+  const host = hostPart === '' ? container.map(() => 0) : parseRange(hostPart, bad, 'host');
   if (host.length !== container.length) throw bad('the host and container port ranges differ in length');
   return host.map((hostPort, i) => ({ hostIp, hostPort, containerPort: container[i] as number, protocol }));
 }

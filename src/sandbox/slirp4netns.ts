@@ -7,6 +7,7 @@ import { FluxError } from '../errors.js';
 import { runtimeDir } from '../runtime-dir.js';
 import { SLIRP_DEVICE, type LaunchedHelper, type NetworkAttachment, type NetworkLaunch, type NetworkRequest, type PortForward } from './network-types.js';
 import { hostsFile } from './hosts-file.js';
+import { primaryHostAddress } from './host-address.js';
 import { parseExposedPorts } from './publish-spec.js';
 import { randomHex } from './rootfs.js';
 import { findExecutable } from '../executables.js';
@@ -191,6 +192,7 @@ class SlirpAttachment implements NetworkAttachment {
   readonly resolvConf = `nameserver ${SLIRP.dns}\n`;
   readonly tapDevice = SLIRP.device;
   readonly hosts: string;
+  readonly hostGateway: string | undefined;
   private child: ChildProcess | undefined;
   private socketPath: string | undefined;
   private active: PortForward[] = [];
@@ -203,6 +205,8 @@ class SlirpAttachment implements NetworkAttachment {
     private readonly launch?: SlirpLaunch,
     private readonly dir?: string,
   ) {
+    // Without host loopback, the host's own address still reaches it (slirp4netns NATs it back).
+    this.hostGateway = config.allowHostLoopback ? SLIRP.gateway : primaryHostAddress();
     const extra = config.allowHostLoopback ? [`${SLIRP.gateway}\thost.containers.internal host.flux.internal`] : [];
     this.hosts = hostsFile(hostname, SLIRP.guest, extra);
   }

@@ -33,6 +33,8 @@ export interface LaunchOptions {
    * are not forwarded to it (a matrix passes each one on itself, once).
    */
   onSpawn?: (kill: (sig: NodeJS.Signals) => void) => void;
+  /** --preserve-fds N: flux's own fds 3…3+N-1, passed on to the command as the same numbers. */
+  preserveFds?: number;
 }
 
 /** Known once the container is ready. */
@@ -150,10 +152,14 @@ export class Sandbox {
     const netPipes: 'pipe'[] = ns.newNet && ns.netHelper ? ['pipe'] : [];
     this.handshake = ns.waitGo === true || (ns.userns && ns.idmap === undefined);
     lap('spawn');
-    this.child = spawn(helperPath(), ['run', '3', ...namespacePlan(ns).flat()], {
-      stdio: [launch.interactive ? 'inherit' : 'ignore', out ? 'pipe' : 'inherit', out ? 'pipe' : 'inherit', 'pipe', ...netPipes],
+    // The fds to preserve follow the helper's own (they reach it at 4 + the network pipes).
+    const preserved = Array.from({ length: launch.preserveFds ?? 0 }, (_, i) => 3 + i);
+    const planned = preserved.length > 0 ? { ...ns, preserveFds: { first: 4 + netPipes.length, count: preserved.length } } : ns;
+    this.child = spawn(helperPath(), ['run', '3', ...namespacePlan(planned).flat()], {
+      stdio: [launch.interactive ? 'inherit' : 'ignore', out ? 'pipe' : 'inherit', out ? 'pipe' : 'inherit', 'pipe', ...netPipes, ...preserved],
       detached: true,
-      env: timingEnv(),
+      // The helper's environment is pid 1's: container=flux is what systemd reads in /proc/1/environ.
+      env: { ...timingEnv(), container: 'flux' },
     });
     this.ctl = this.child.stdio[3] as Socket;
     const netStderr = (this.child.stdio as unknown as (Readable | null)[])[4];
@@ -297,6 +303,11 @@ export class Sandbox {
     if (this.supervision) return;
     this.supervision = opts;
     this.startWiring();
+  }
+
+  /** Sends a signal to the container's init, which passes it on to the command (as a forwarded host signal). */
+  signal(sig: NodeJS.Signals): void {
+    this.kill(sig);
   }
 
   /** Sends the container part and supervises the run to its end. */

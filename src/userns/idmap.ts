@@ -21,6 +21,8 @@ export interface IdMaps {
   gidRanges: SubRange[];
   /** No subordinate ranges: only root exists in the namespace (setgroups denied). */
   single: boolean;
+  /** --userns=keep-id: the user's ids show as these inside (keep-id.ts), not as 0. */
+  keep?: { uid: number; gid: number };
 }
 
 /** Parse /etc/subuid-style text; lines name the user by name or by numeric uid. */

@@ -4,7 +4,8 @@ import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { FluxError } from '../errors.js';
 import { helperPath, parseRecord, errnoText, printable, type HelperRecord } from '../native/helper.js';
-import { idMapsFor, mapArgs, mapFailure, singleMapWarning, usernsRefused, type IdMaps } from './idmap.js';
+import { mapArgsFor } from './keep-id.js';
+import { idMapsFor, mapFailure, singleMapWarning, usernsRefused, type IdMaps } from './idmap.js';
 
 export interface UsernsOptions {
   stdio?: StdioOptions;
@@ -50,8 +51,8 @@ export async function writeIdMaps(pid: number, maps: IdMaps, quiet = false): Pro
       });
     });
   await Promise.all([
-    run('newuidmap', mapArgs(maps.user.uid, maps.uidRanges)),
-    run('newgidmap', mapArgs(maps.user.gid, maps.gidRanges)),
+    run('newuidmap', mapArgsFor(maps).uid),
+    run('newgidmap', mapArgsFor(maps).gid),
   ]);
 }
 

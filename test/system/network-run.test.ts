@@ -354,9 +354,9 @@ describe.skipIf(!ready)('flux run networking (slirp4netns by default), as the te
   });
 
   it('a bad -p is refused with the syntax', async () => {
-    const r = await flux(['run', '-p', '80', BUSYBOX, '--', 'true']);
+    const r = await flux(['run', '-p', '8080:0', BUSYBOX, '--', 'true']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/^flux: invalid port mapping "80": .* Use -p \[IP:\]HOSTPORT:CONTAINERPORT/m);
+    expect(r.stderr).toMatch(/^flux: invalid port mapping "8080:0": .* Use -p \[\[IP:\]\[HOSTPORT\]:\]CONTAINERPORT/m);
   });
 
   it('--network none shows only lo, and it is up', async () => {
@@ -441,6 +441,39 @@ describe.skipIf(!ready)('-P publishes the exposed ports', () => {
     expect(body).toContain('published with -P');
     expect(done.code, done.stderr).toBe(0);
     expect(done.stderr).toContain(`flux: published 0.0.0.0:${port} -> 80/tcp\n`);
+    await expectClean();
+  });
+});
+
+describe.skipIf(!ready)('-p CONTAINERPORT publishes on a free host port', () => {
+  it('-p IP::PORT: printed, reachable on that address', async () => {
+    let announced: (port: number) => void = () => undefined;
+    const published = new Promise<number>((resolve) => (announced = resolve));
+    const run = flux(['run', '-p', '127.0.0.1::80', BUSYBOX, '--', 'sh', '-c', httpdScript('published with -p IP::80')], {
+      onStderr: (text) => {
+        const m = /^flux: published 127\.0\.0\.1:(\d+) -> 80\/tcp$/m.exec(text);
+        if (m) announced(Number(m[1]));
+      },
+    });
+    const port = await Promise.race([published, run.then(() => 0)]);
+    if (port === 0) {
+      const r = await run;
+      expect.fail(`the run ended (exit ${r.code}) without a "published" line: ${r.stderr}`);
+    }
+    const body = await fetchUntil(port, 'published with -p IP::80', '/', run);
+    await httpGet(port, '/cgi-bin/stop').catch(() => '');
+    const done = await run;
+    expect(body).toContain('published with -p IP::80');
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stderr).toContain(`flux: published 127.0.0.1:${port} -> 80/tcp`);
+    await expectClean();
+  });
+
+  it('-p PORT: a free port on every address, printed', async () => {
+    const r = await flux(['run', '-p', '80', '-p', '53/udp', BUSYBOX, '--', 'true']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^flux: published 0\.0\.0\.0:\d+ -> 80\/tcp$/m);
+    expect(r.stderr).toMatch(/^flux: published 0\.0\.0\.0:\d+ -> 53\/udp$/m);
     await expectClean();
   });
 });

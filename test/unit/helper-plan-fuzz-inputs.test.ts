@@ -75,6 +75,9 @@ describe('the helper refuses a bad plan cleanly', () => {
     ['capabilities past 64 bits', ['caps', '1ffffffffffffffff'], /^plan capabilities$/],
     ['an operation missing its arguments', ['hostname'], /^plan$/],
     ['an unknown operation', ['frobnicate'], /^plan operation$/],
+    ['more limits than the kernel has', ['rlimits', '17', ...Array<string>(51).fill('1')], /^plan$/],
+    ['a limit of no resource', ['rlimits', '1', '16', '1', '1'], /^plan number$/],
+    ['a limit past 2^64', ['rlimits', '1', '7', '18446744073709551616', '1'], /^plan number$/],
   ])('in the container part: %s', async (_what, ops, op) => {
     requireTool('flux-helper', () => (accessSync(HELPER, constants.X_OK), true), 'npm run build');
     expectRefused(await helper([], framed(tokens(...ROOT, ...ops))), op);

@@ -66,8 +66,8 @@ describe('flux matrix command line', () => {
     write.mockRestore();
   });
 
-  it('refuses options that need a terminal or a port of their own', async () => {
-    for (const flag of [['-t'], ['-i'], ['-p', '8080:80'], ['-P']]) {
+  it('refuses options that need a terminal, a port or fds of their own', async () => {
+    for (const flag of [['-t'], ['-i'], ['-p', '8080:80'], ['-P'], ['--preserve-fds', '1']]) {
       const err = await buildProgram()
         .parseAsync(['matrix', 'x', ...flag, '--', 'true'], { from: 'user' })
         .catch((e: unknown) => e);

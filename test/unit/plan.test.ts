@@ -6,7 +6,7 @@ const base: SandboxSpec = {
   userns: true, newNet: true, fullMap: true,
   rootfs: { kind: 'overlay', root: '/s/runs/x/root', upper: '/s/runs/x/upper', work: '/s/runs/x/work', lowers: ['/s/l/top', '/s/l/bottom'], userxattr: true },
   hostname: 'h', etcFiles: [{ path: '/etc/hosts', content: '127.0.0.1\tlocalhost\n' }], volumes: [{ host: '/data', container: '/d', readOnly: true }],
-  tmpfs: ['/t'], readOnly: false, privileged: false, caps: new Set(DEFAULT_CAPS), noNewPrivileges: false,
+  tmpfs: [{ path: '/t', options: 'mode=1777' }], readOnly: false, privileged: false, caps: new Set(DEFAULT_CAPS), noNewPrivileges: false,
   uid: 0, gid: 0, groups: [0], cwd: '/', env: ['PATH=/bin'], argv: ['sh', '-c', 'true'], path: '/bin', cleanup: '/s/runs/x',
 };
 
@@ -61,6 +61,13 @@ describe('sandbox plan', () => {
     // Without a network namespace there is no tap and no network helper.
     const host = namespacePlan({ ...spec, newNet: false });
     expect(host.some((o) => o[0] === 'tap' || o[0] === 'net-helper')).toBe(false);
+  });
+
+  it('puts --ulimit limits before the user, unlimited as 2^64-1', () => {
+    const ops = containerPlan({ userns: true }, { ...base, rlimits: [{ resource: 7, soft: 100n, hard: 18446744073709551615n }] });
+    const i = ops.findIndex((o) => o[0] === 'rlimits');
+    expect(ops[i]).toEqual(['rlimits', '1', '7', '100', '18446744073709551615']);
+    expect(i).toBeLessThan(ops.findIndex((o) => o[0] === 'user'));
   });
 
   it('encodes as a length header and NUL-terminated tokens', () => {

@@ -24,6 +24,8 @@ describe('parsePublish (-p)', () => {
     expect(parsePublish('127.0.0.1:5353:53/udp')).toEqual({ hostIp: '127.0.0.1', hostPort: 5353, containerPort: 53, protocol: 'udp' });
     expect(parsePublish('127.0.0.1:8080:80/TCP').protocol).toBe('tcp');
     expect(parsePublish(':8080:80').hostIp).toBe('0.0.0.0');
+    expect(parsePublish('80')).toEqual({ hostIp: '0.0.0.0', hostPort: 0, containerPort: 80, protocol: 'tcp' });
+    expect(parsePublish('127.0.0.1::53/udp')).toEqual({ hostIp: '127.0.0.1', hostPort: 0, containerPort: 53, protocol: 'udp' });
   });
 
   it('expands ranges of equal length', () => {
@@ -33,7 +35,6 @@ describe('parsePublish (-p)', () => {
   });
 
   it.each([
-    ['80', /host port is missing/],
     ['x:80', /host port "x" is not a number/],
     ['8080:0', /container port 0 is not between 1 and 65535/],
     ['70000:80', /host port 70000 is not between/],
@@ -44,7 +45,7 @@ describe('parsePublish (-p)', () => {
   ])('refuses %s with one sentence and the syntax', (spec, why) => {
     const s = sentence(() => parsePublish(spec));
     expect(s).toMatch(why);
-    expect(s).toMatch(/^invalid port mapping ".*": .*\. Use -p \[IP:\]HOSTPORT:CONTAINERPORT/);
+    expect(s).toMatch(/^invalid port mapping ".*": .*\. Use -p \[\[IP:\]\[HOSTPORT\]:\]CONTAINERPORT/);
   });
 });
 

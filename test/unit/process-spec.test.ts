@@ -7,7 +7,7 @@ const user = { home: '/home/app' };
 describe('processSpec', () => {
   it('takes argv, working directory and environment from the image when the run names none', () => {
     const p = processSpec({ Entrypoint: ['/ep'], Cmd: ['serve'], WorkingDir: '/srv', Env: ['PATH=/opt/bin:/bin', 'A=1'] }, base, user, 'h1', {});
-    expect(p).toEqual({ argv: ['/ep', 'serve'], cwd: '/srv', env: ['PATH=/opt/bin:/bin', 'A=1', 'HOSTNAME=h1', 'HOME=/home/app'], path: '/opt/bin:/bin' });
+    expect(p).toEqual({ argv: ['/ep', 'serve'], cwd: '/srv', env: ['PATH=/opt/bin:/bin', 'container=flux', 'A=1', 'HOSTNAME=h1', 'HOME=/home/app'], path: '/opt/bin:/bin' });
   });
 
   it('lets the run override: command, entrypoint, workdir, env files, then -e last', () => {
@@ -20,7 +20,7 @@ describe('processSpec', () => {
     );
     expect(p.argv).toEqual(['sh', 'x']);
     expect(p.cwd).toBe('/work');
-    expect(p.env).toEqual([`PATH=${DEFAULT_PATH}`, 'A=3', 'HOME=/root', 'HOSTNAME=h2', 'TERM=xterm', 'B=2', 'FROM_HOST=yes']);
+    expect(p.env).toEqual([`PATH=${DEFAULT_PATH}`, 'container=flux', 'A=3', 'HOME=/root', 'HOSTNAME=h2', 'TERM=xterm', 'B=2', 'FROM_HOST=yes']);
     expect(p.path).toBe(DEFAULT_PATH);
   });
 

@@ -37,7 +37,9 @@ describe('run options', () => {
     expect(() => parseVolume('/tmp')).toThrow(/invalid volume/);
     expect(() => parseVolume('/tmp:rel')).toThrow(/not absolute/);
     expect(() => parseVolume('name:/x')).toThrow(/named volumes are not supported/);
-    expect(() => parseVolume('/tmp:/x:rx')).toThrow(/invalid volume mode/);
+    expect(() => parseVolume('/tmp:/x:rx')).toThrow(/invalid volume option/);
+    expect(parseVolume('/tmp:/data:ro,Z')).toEqual({ host: '/tmp', container: '/data', readOnly: true, relabel: 'Z' });
+    expect(parseVolume('/tmp:/data:U')).toEqual({ host: '/tmp', container: '/data', readOnly: false, chown: true });
     expect(checkWorkdir('/srv/../app')).toBe('/app');
     expect(() => checkWorkdir('rel')).toThrow(/not absolute/);
     expect(() => checkWorkdir('/proc/self/fd/5')).toThrow(/file-descriptor path/);
