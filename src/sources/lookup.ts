@@ -3,6 +3,7 @@ import { findImage, type ImageRecord } from '../../store/image-index.js';
 import type { Store } from '../../store/store.js';
 import { FluxError } from '../errors.js';
 import { parseSourceSpec } from './spec.js';
+import { shortNameFor } from '../registry/short-names.js';
 
 /**
  * The record for `name`: a reference as typed (normalised like docker), an image ID (prefix) or
@@ -12,6 +13,15 @@ export async function lookupImage(store: Store, name: string): Promise<ImageReco
   if (/^(sha256:)?[a-f0-9]{12,64}$/.test(name)) {
     const byId = await findImage(store, name);
     if (byId) return byId;
+  }
+  // A short name under registries.conf aliases or search registries: the first candidate stored.
+  const short = await shortNameFor(name);
+  if (short) {
+    for (const candidate of short.candidates) {
+      const found = await findImage(store, parseSourceSpec(candidate).canonical);
+      if (found) return found;
+    }
+    return undefined;
   }
   let canonical: string;
   try {
