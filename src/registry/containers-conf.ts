@@ -13,7 +13,7 @@
  * `FLUX_CONTAINERS_CONF_DIR` stands for `/etc/containers` (meant for tests, which must not touch
  * the machine's own files).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { FluxError, errnoCode } from '../errors.js';
@@ -79,7 +79,7 @@ function dropIns(dir: string): Map<string, string> {
 export function containersConfFiles(env: NodeJS.ProcessEnv = process.env): string[] {
   const { system, user } = containersConfDirs(env);
   const userMain = join(user, 'registries.conf');
-  const main = env.CONTAINERS_REGISTRIES_CONF || (readText(userMain) !== undefined ? userMain : join(system, 'registries.conf'));
+  const main = env.CONTAINERS_REGISTRIES_CONF || (statSync(userMain, { throwIfNoEntry: false }) ? userMain : join(system, 'registries.conf'));
   const drop = new Map([...dropIns(join(system, 'registries.conf.d')), ...dropIns(join(user, 'registries.conf.d'))]);
   return [main, ...[...drop.keys()].sort().map((k) => drop.get(k)!)];
 }
@@ -186,11 +186,59 @@ function upsert(into: ContainersRegistries, rule: RegistryRule): void {
   else into.registries[i] = rule;
 }
 
-/** podman's registry settings, merged from every file it would read; empty when there are none. */
+/** Where the parsed settings are kept between runs: `$XDG_CACHE_HOME/flux` (default `~/.cache/flux`). */
+function cachePath(env: NodeJS.ProcessEnv): string | undefined {
+  const base = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, '.cache') : '');
+  return base ? join(base, 'flux', 'containers-registries.json') : undefined;
+}
+
+interface Cached {
+  key: string;
+  value: Omit<ContainersRegistries, 'aliases' | 'aliasFiles'> & { aliases: [string, string][]; aliasFiles: [string, string][] };
+}
+
+function readCache(file: string | undefined, key: string): ContainersRegistries | undefined {
+  if (!file) return undefined;
+  try {
+    const c = JSON.parse(readFileSync(file, 'utf8')) as Cached;
+    if (c.key !== key) return undefined;
+    return { ...c.value, aliases: new Map(c.value.aliases), aliasFiles: new Map(c.value.aliasFiles) };
+  } catch {
+    return undefined;
+  }
+}
+
+function writeCache(file: string | undefined, key: string, conf: ContainersRegistries): void {
+  if (!file) return;
+  const value = { ...conf, aliases: [...conf.aliases], aliasFiles: [...(conf.aliasFiles ?? [])] };
+  try {
+    mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
+    const tmp = `${file}.tmp-${process.pid}`;
+    writeFileSync(tmp, JSON.stringify({ key, value } satisfies Cached), { mode: 0o600 });
+    renameSync(tmp, file);
+  } catch {
+    // Only a speed-up: a read-only or full home changes nothing else.
+  }
+}
+
+/**
+ * podman's registry settings, merged from every file it would read; empty when there are none.
+ * A short name is looked up on every `flux run alpine`: loading the TOML parser and parsing
+ * Debian's shortnames.conf costs some 20 ms there, so the result is kept in the user's cache
+ * directory, keyed by each file's identity, size and modification time.
+ */
 export async function loadContainersRegistries(env: NodeJS.ProcessEnv = process.env): Promise<ContainersRegistries> {
   const out: ContainersRegistries = { registries: [], aliases: new Map(), files: [] };
-  const texts = containersConfFiles(env).map((f) => [f, readText(f)] as const).filter((e): e is readonly [string, string] => e[1] !== undefined);
-  if (texts.length === 0) return out;
+  const present = containersConfFiles(env).flatMap((f) => {
+    const st = statSync(f, { throwIfNoEntry: false });
+    return st ? [{ file: f, id: `${f}:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` }] : [];
+  });
+  if (present.length === 0) return out;
+  const key = present.map((p) => p.id).join('\n');
+  const cache = cachePath(env);
+  const kept = readCache(cache, key);
+  if (kept) return kept;
+  const texts = present.map((p) => [p.file, readText(p.file)] as const).filter((e): e is readonly [string, string] => e[1] !== undefined);
   // The TOML parser only loads when there is a file to parse: most runs have none.
   const { parse } = await import('smol-toml');
   for (const [file, text] of texts) {
@@ -202,5 +250,6 @@ export async function loadContainersRegistries(env: NodeJS.ProcessEnv = process.
     }
     apply(out, file, doc);
   }
+  writeCache(cache, key, out);
   return out;
 }

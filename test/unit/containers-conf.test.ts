@@ -1,6 +1,6 @@
 /** Which registries.conf files flux reads, in what order, how later ones win, and short names. */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { containersConfFiles, loadContainersRegistries } from '../../src/registry/containers-conf.js';
@@ -62,6 +62,22 @@ describe('registries.conf files', () => {
     expect(await loadContainersRegistries(await tree({}))).toEqual({ registries: [], aliases: new Map(), files: [] });
     const env = await tree({ 'etc/registries.conf': '[[registry]]\nlocation = "x.example"\nblocked = "yes"\n' });
     await expect(loadContainersRegistries(env)).rejects.toThrow(`${join(env.FLUX_CONTAINERS_CONF_DIR!, 'registries.conf')} is invalid: [[registry]] blocked must be true or false.`);
+  });
+});
+
+describe('the parsed settings kept between runs', () => {
+  it('are used while no file changed, and read afresh when one did', async () => {
+    const env = await tree({ 'etc/registries.conf': '[aliases]\n"a" = "one.example/a"\n' });
+    env.XDG_CACHE_HOME = join(env.FLUX_CONTAINERS_CONF_DIR!, '..', 'cache');
+    expect((await loadContainersRegistries(env)).aliases.get('a')).toBe('one.example/a');
+    const file = join(env.XDG_CACHE_HOME, 'flux/containers-registries.json');
+    const cached = JSON.parse(await readFile(file, 'utf8')) as { value: { aliases: [string, string][] } };
+    // What the cache says is what a later run gets, without parsing.
+    cached.value.aliases = [['a', 'kept.example/a']];
+    await writeFile(file, JSON.stringify(cached));
+    expect((await loadContainersRegistries(env)).aliases.get('a')).toBe('kept.example/a');
+    await writeFile(join(env.FLUX_CONTAINERS_CONF_DIR!, 'registries.conf'), '[aliases]\n"a" = "two.example/a"\n');
+    expect((await loadContainersRegistries(env)).aliases.get('a')).toBe('two.example/a');
   });
 });
 
