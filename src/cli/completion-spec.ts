@@ -17,6 +17,8 @@ export interface OptionSpec {
   image?: boolean;
   /** The value is a path (`--rootfs <dir>`, `--env-file <file>`). */
   path?: boolean;
+  /** May be given more than once (`-e A -e B`). */
+  repeatable?: boolean;
   description: string;
 }
 
@@ -51,6 +53,8 @@ const VALUE_SETS: Record<string, string[]> = {
 };
 
 const IMAGE_VALUED = new Set(['--image']);
+/** Values that are host paths (`--workdir` is a directory too, but inside the container). */
+const PATH_VALUED = new Set(['--rootfs', '--env-file', '--images-file', '--results', '--junit']);
 
 function optionSpec(o: Option): OptionSpec {
   const flags = [o.long, o.short].filter((f): f is string => typeof f === 'string');
@@ -58,8 +62,9 @@ function optionSpec(o: Option): OptionSpec {
   const spec: OptionSpec = { flags, value, description: o.description };
   const values = o.argChoices ?? (o.long ? VALUE_SETS[o.long] : undefined);
   if (value && values) spec.values = [...values];
+  if (value && (Array.isArray(o.defaultValue) || /\(repeatable\)/.test(o.description))) spec.repeatable = true;
   if (value && o.long && IMAGE_VALUED.has(o.long)) spec.image = true;
-  else if (value && !values && /<[^>]*(dir|file)[^>]*>/i.test(o.flags)) spec.path = true;
+  else if (value && o.long && PATH_VALUED.has(o.long)) spec.path = true;
   return spec;
 }
 

@@ -14,11 +14,12 @@ function action(o: OptionSpec): string {
   return ' ';
 }
 
+/** Options that collect (`-e`, `-v`, …) may be given again. */
 function optionSpecs(o: OptionSpec): string[] {
   return o.flags.map((f) => {
     const value = o.value ? `${f.startsWith('--') ? '=' : '+'}` : '';
     const tail = o.value ? `:value:${action(o)}` : '';
-    return sq(`${f}${value}[${plain(o.description)}]${tail}`);
+    return sq(`${o.repeatable ? '*' : ''}${f}${value}[${plain(o.description)}]${tail}`);
   });
 }
 
@@ -39,11 +40,13 @@ export function zshScript(spec: CompletionSpec): string {
 
 _flux_images() {
   local -a images
-  images=(\${(f)"$(\${words[1]:-flux} __complete images 2>/dev/null)"})
+  images=(\${(f)"$(\${_flux_bin:-flux} __complete images 2>/dev/null)"})
   compadd -a images
 }
 
 _flux() {
+  # The flux being completed (words is shifted past the subcommand below).
+  _flux_bin=\${words[1]}
   local -a commands
   commands=(${described})
   if (( CURRENT == 2 )); then
