@@ -93,6 +93,9 @@ describe("podman's registries.conf", () => {
     const run = await runFlux(['run', '--pull=never', '--network', 'none', 'mybox', '--', 'true'], { store, env, timeoutMs: 60_000 });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
+    const inspect = await runFlux(['inspect', 'mybox'], { store, env });
+    expect(inspect.code).toBe(0);
+    expect((JSON.parse(inspect.stdout) as { Reference: string }[]).map((i) => i.Reference)).toEqual([`${reg.host}/mybox:latest`]);
     const none = await runFlux(['pull', '-q', 'nothere'], { store, env, timeoutMs: 120_000 });
     expect(none.code).toBe(125);
     expect(none.stderr).toMatch(new RegExp(`^flux: None of the unqualified-search-registries in \\S+registries.conf has nothere \\(tried ${empty.host}/nothere, ${reg.host}/nothere;`));
