@@ -8,8 +8,9 @@ import { register as registerImages } from './images.js';
 import { register as registerLogin } from './login.js';
 import { register as registerMatrix } from './matrix.js';
 import { register as registerInfo } from './info.js';
+import { register as registerCompletion } from './completion.js';
 
-const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune', 'tag', 'save', 'load', 'push', 'info', 'login', 'logout', 'matrix', 'help']);
+const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune', 'tag', 'save', 'load', 'push', 'info', 'login', 'logout', 'matrix', 'completion', '__complete', 'help']);
 
 /** `flux IMAGE -- CMD` is `flux run IMAGE -- CMD`: anything that is not a subcommand or a global flag starts a run. */
 export function withDefaultCommand(argv: string[]): string[] {
@@ -36,8 +37,10 @@ const REGISTRAR: Record<string, Registrar> = {
   login: registerLogin,
   logout: registerLogin,
   matrix: registerMatrix,
+  completion: (p) => registerCompletion(p, () => buildProgram()),
+  __complete: (p) => registerCompletion(p, () => buildProgram()),
 };
-const ALL: Registrar[] = [registerRun, registerPull, registerImages, registerLogin, registerMatrix, registerInfo];
+const ALL: Registrar[] = [registerRun, registerPull, registerImages, registerLogin, registerMatrix, registerInfo, (p) => registerCompletion(p, () => buildProgram())];
 
 /**
  * The commander program. With `only`, just that subcommand's definitions are built: a warm

@@ -5,6 +5,9 @@ import { parsePullPolicy } from '../library/host-run.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
+/** The `--network` modes (each may carry `:opt=value,…`); shell completion offers these. */
+export const NETWORK_MODES = ['slirp4netns', 'pasta', 'none', 'host'] as const;
+
 /** The options of `flux run` (docker/podman names); `flux matrix` may reuse them. */
 export function addRunOptions(cmd: Command): Command {
   return cmd
@@ -36,7 +39,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('-i, --interactive', 'pass stdin to the command')
     .option('-t, --tty', 'give the command a pseudo-terminal')
     .option('--rm', 'remove the container afterwards (always the case)')
-    .option('--network <mode>', 'slirp4netns (default), pasta, none or host')
+    .option('--network <mode>', `${NETWORK_MODES[0]} (default), ${NETWORK_MODES.slice(1, -1).join(', ')} or ${NETWORK_MODES.at(-1)}`)
     .option('-p, --publish <[ip:]hostPort:ctrPort[/proto]>', 'forward a host port to the container (repeatable)', collect, [])
     .option('-P, --publish-all', 'forward every port the image exposes to a free host port')
     .option('--cap-add <cap>', 'add a capability (repeatable)', collect, [])

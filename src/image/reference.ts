@@ -136,3 +136,25 @@ export function parseReference(input: string): Reference {
 export function withDigest(ref: Reference, digest: Digest): Reference {
   return new ParsedReference(ref.registry, ref.repository, ref.tag, digest);
 }
+
+/** Names of other transports, which are never short names. */
+const TRANSPORT = /^(oci|oci-archive|docker-archive|docker):/;
+
+/** `name` and `:tag@digest` of a reference as typed, or undefined when it names a registry host. */
+export function splitShortName(input: string): { name: string; suffix: string } | undefined {
+  const s = input.trim();
+  if (TRANSPORT.test(s) || /^(sha256:)?[a-f0-9]{12,64}$/.test(s)) return undefined;
+  const at = s.indexOf('@');
+  let name = at === -1 ? s : s.slice(0, at);
+  let suffix = at === -1 ? '' : s.slice(at);
+  const colon = name.lastIndexOf(':');
+  if (colon > name.lastIndexOf('/')) {
+    suffix = name.slice(colon) + suffix;
+    name = name.slice(0, colon);
+  }
+  const first = name.split('/')[0]!;
+  // distribution/reference's rule: a first component with '.' or ':', localhost, or an upper-case letter is a host.
+  if (name.includes('/') && (/[.:]/.test(first) || first === 'localhost' || first !== first.toLowerCase())) return undefined;
+  if (name === '') return undefined;
+  return { name, suffix };
+}

@@ -4,6 +4,7 @@ import type { ImageInfo } from './api-types.js';
 import type { Digest } from '../image/types.js';
 import { FluxError } from '../errors.js';
 import { parseSourceSpec } from '../sources/spec.js';
+import { splitShortName } from '../image/reference.js';
 
 export type ImagesJsonEntry = ImageInfo;
 
@@ -46,15 +47,19 @@ export async function resolveImages(store: Store | undefined, name: string): Pro
     const hits = await index.find(name);
     if (hits.length > 0) return hits;
   }
-  let canonical: string | undefined;
-  try {
-    canonical = parseSourceSpec(name).canonical;
-  } catch (err) {
-    if (!/^[a-f0-9]+$/.test(name)) throw err;
+  // A short name under registries.conf aliases or search registries: the first candidate stored, as a pull stored it.
+  const short = splitShortName(name) ? await (await import('../registry/short-names.js')).shortNameFor(name) : undefined;
+  for (const candidate of short?.candidates ?? [name]) {
+    let canonical: string | undefined;
+    try {
+      canonical = parseSourceSpec(candidate).canonical;
+    } catch (err) {
+      if (!/^[a-f0-9]+$/.test(name)) throw err;
+    }
+    const hits = canonical === undefined ? [] : await index.find(canonical);
+    if (hits.length > 0) return hits;
   }
-  const hits = canonical === undefined ? [] : await index.find(canonical);
-  if (hits.length === 0) throw notFound(name, store);
-  return hits;
+  throw notFound(name, store);
 }
 
 /** Every stored image's record, oldest pull first as the index keeps them. */

@@ -1,7 +1,7 @@
 /** Logging in to a registry: check the credentials against it, then save them where docker and podman look. */
 import { FluxError } from '../errors.js';
 import { RegistryClient } from '../registry/client.js';
-import { apiHost, isInsecureHost, normalizeRegistryHost } from '../registry/config.js';
+import { apiHost, isInsecureHost, normalizeRegistryHost, registriesConfig } from '../registry/config.js';
 import { storeCredentials, type Credentials } from '../registry/credentials.js';
 import { RegistryError } from '../registry/errors.js';
 
@@ -28,7 +28,8 @@ export function loginRegistryName(input: string): string {
  * `/v2/` for a Basic one. Returns false when the registry asks for no login at all.
  */
 export async function verifyCredentials(registry: string, creds: Credentials, insecure = false): Promise<boolean> {
-  const client = new RegistryClient({ host: apiHost(registry), authHost: registry, insecure: insecure || isInsecureHost(registry), mirror: false }, {
+  // An insecure LAN registry of podman's registries.conf is one for `flux login` too.
+  const client = new RegistryClient({ host: apiHost(registry), authHost: registry, insecure: insecure || isInsecureHost(registry, await registriesConfig()), mirror: false }, {
     registry,
     repository: 'flux-login-check',
     credentials: creds,

@@ -106,7 +106,7 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
     });
   }
   try {
-    return await fetchImage(store, spec, name, want, opts, cached === undefined);
+    return await fetchNamed(store, name, want, opts, cached === undefined);
   } catch (err) {
     if (policy === 'always' && cached && isNetworkFailure(err) && (await layersPresent(store, cached))) {
       const why = err instanceof FluxError ? err.message.replace(/\.$/, '') : String(err);
@@ -115,6 +115,32 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
     }
     throw err;
   }
+}
+
+/**
+ * Fetches `name`; a short name under registries.conf goes to its alias, or to the first of the
+ * search registries that has it (said in a notice: the user typed no registry).
+ */
+async function fetchNamed(store: Store, name: string, want: Platform | undefined, opts: PullOptions, cold: boolean): Promise<PullResult> {
+  const { shortNameFor } = await import('../registry/short-names.js');
+  const short = await shortNameFor(name);
+  if (!short) return fetchImage(store, parseSourceSpec(name), name, want, opts, cold);
+  if (short.candidates.length === 1) return fetchImage(store, parseSourceSpec(short.candidates[0]!), short.candidates[0]!, want, opts, cold);
+  let last: unknown;
+  for (const candidate of short.candidates) {
+    try {
+      const r = await fetchImage(store, parseSourceSpec(candidate), candidate, want, opts, cold);
+      opts.events?.notice?.(`${name} is ${r.record.reference}: the first of the unqualified-search-registries in ${short.file} that has it.`);
+      return r;
+    } catch (err) {
+      last = err;
+    }
+  }
+  const why = last instanceof Error ? last.message.replace(/\.$/, '') : String(last);
+  throw new FluxError('SHORT_NAME_UNRESOLVED', `None of the unqualified-search-registries in ${short.file} has ${name} (tried ${short.candidates.join(', ')}; the last said: ${why}).`, {
+    hint: 'Give the image\'s full name (registry/repository:tag), or add the registry that has it to that list.',
+    exitCode: 125,
+  });
 }
 
 async function blobsPresent(store: Store, r: ImageRecord): Promise<boolean> {

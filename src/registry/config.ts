@@ -12,10 +12,13 @@ import { join } from 'node:path';
 import { isIP } from 'node:net';
 import { FluxError, errnoCode } from '../errors.js';
 import type { Reference } from '../image/reference.js';
+import type { ContainersRegistries, RegistryRule } from './containers-conf.js';
 
 export interface RegistriesConfig {
   mirrors: Record<string, string[]>;
   insecure: string[];
+  /** podman's registries.conf files (containers-conf.ts); flux's own settings win where both speak. */
+  containers?: ContainersRegistries;
 }
 
 export interface Endpoint {
@@ -26,6 +29,8 @@ export interface Endpoint {
   /** Plain HTTP / unverified TLS allowed: loopback, listed as insecure, or `--insecure`. */
   insecure: boolean;
   mirror: boolean;
+  /** The repository there, when a registries.conf location or mirror moves it (`mirror.example/hub/library/alpine`). */
+  repository?: string;
 }
 
 export function registriesConfigPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -103,19 +108,87 @@ function config(): RegistriesConfig {
   return cached;
 }
 
-export function isInsecureHost(host: string, cfg: RegistriesConfig = config()): boolean {
-  return isLoopbackHost(host) || cfg.insecure.includes(host) || cfg.insecure.includes(normalizeRegistryHost(host));
+let loaded: Promise<RegistriesConfig> | undefined;
+
+/** flux's registries.json with podman's registries.conf files beside it, read once per process. */
+export function registriesConfig(): Promise<RegistriesConfig> {
+  loaded ??= (async () => {
+    const { loadContainersRegistries } = await import('./containers-conf.js');
+    return { ...config(), containers: await loadContainersRegistries() };
+  })();
+  return loaded;
 }
 
-/** The hosts to try for a reference, mirrors first, then the origin. */
-export function registryEndpoints(ref: Pick<Reference, 'registry'>, opts: { insecure?: boolean; config?: RegistriesConfig } = {}): Endpoint[] {
+/** The registries.conf rule for a name (`host/repository`): the longest matching prefix. */
+export function registryRule(name: string, cfg: RegistriesConfig): RegistryRule | undefined {
+  let best: RegistryRule | undefined;
+  let bestLength = -1;
+  for (const r of cfg.containers?.registries ?? []) {
+    const p = r.prefix;
+    let hit: boolean;
+    if (p.startsWith('*.')) {
+      // `*.example.com` matches the hosts under example.com, whatever the repository.
+      const host = name.split('/')[0]!;
+      hit = host.endsWith(p.slice(1));
+    } else {
+      hit = name === p || name.startsWith(`${p}/`);
+    }
+    if (hit && p.length > bestLength) {
+      best = r;
+      bestLength = p.length;
+    }
+  }
+  return best;
+}
+
+export function isInsecureHost(host: string, cfg: RegistriesConfig = config()): boolean {
+  if (isLoopbackHost(host) || cfg.insecure.includes(host) || cfg.insecure.includes(normalizeRegistryHost(host))) return true;
+  const rules = cfg.containers?.registries ?? [];
+  return rules.some((r) => r.insecure && r.location === host) || rules.some((r) => r.mirrors.some((m) => m.insecure && m.location === host));
+}
+
+/** A `host/repository` name split, docker.io's API host and `library/` included. */
+function hostAndRepository(name: string): { host: string; registry: string; repository: string } {
+  const slash = name.indexOf('/');
+  const registry = normalizeRegistryHost(slash === -1 ? name : name.slice(0, slash));
+  let repository = slash === -1 ? '' : name.slice(slash + 1);
+  if (registry === 'docker.io' && !repository.includes('/')) repository = `library/${repository}`;
+  return { host: apiHost(registry), registry, repository };
+}
+
+function blocked(ref: Pick<Reference, 'registry' | 'repository'>, rule: RegistryRule): FluxError {
+  return new FluxError('BLOCKED', `${ref.registry}/${ref.repository} is refused: its registry ${rule.prefix} is blocked in ${rule.file}.`, {
+    hint: 'Pull it from another registry, or remove "blocked = true" there.',
+    exitCode: 125,
+  });
+}
+
+/**
+ * The hosts to try for a reference, mirrors first, then the origin. flux's own registries.json
+ * mirrors win over registries.conf's; a registries.conf `location` moves the origin (and the
+ * repository under its prefix), and `blocked` refuses the pull.
+ */
+export function registryEndpoints(ref: Pick<Reference, 'registry'> & Partial<Pick<Reference, 'repository' | 'digest'>>, opts: { insecure?: boolean; config?: RegistriesConfig } = {}): Endpoint[] {
   const cfg = opts.config ?? config();
-  const mirrors = (cfg.mirrors[ref.registry] ?? []).map((m) => ({
-    host: m,
-    authHost: m,
-    insecure: opts.insecure === true || isInsecureHost(m, cfg),
-    mirror: true,
-  }));
+  const forced = opts.insecure === true;
+  const own = cfg.mirrors[ref.registry];
+  const name = `${ref.registry}/${ref.repository ?? ''}`;
+  const rule = ref.repository === undefined ? undefined : registryRule(name, cfg);
+  if (rule?.blocked) throw blocked({ registry: ref.registry, repository: ref.repository ?? '' }, rule);
+  // The part of the name under the rule's prefix, re-rooted at a location.
+  const moved = (location: string) => hostAndRepository(location + name.slice(rule!.prefix.startsWith('*.') ? name.indexOf('/') : rule!.prefix.length));
+  const mirrors: Endpoint[] = own
+    ? own.map((m) => ({ host: m, authHost: m, insecure: forced || isInsecureHost(m, cfg), mirror: true }))
+    : (rule?.mirrors ?? [])
+      .filter((m) => m.pullFrom === 'all' || (m.pullFrom === 'digest-only') === (ref.digest !== undefined))
+      .map((m) => {
+        const at = moved(m.location);
+        return { host: at.host, authHost: at.registry, insecure: forced || m.insecure || isInsecureHost(at.registry, cfg), mirror: true, repository: at.repository };
+      });
+  if (rule && !rule.prefix.startsWith('*.') && rule.location !== rule.prefix) {
+    const at = moved(rule.location);
+    return [...mirrors, { host: at.host, authHost: at.registry, insecure: forced || rule.insecure || isInsecureHost(at.registry, cfg), mirror: false, repository: at.repository }];
+  }
   const host = apiHost(ref.registry);
-  return [...mirrors, { host, authHost: ref.registry, insecure: opts.insecure === true || isInsecureHost(ref.registry, cfg), mirror: false }];
+  return [...mirrors, { host, authHost: ref.registry, insecure: forced || rule?.insecure === true || isInsecureHost(ref.registry, cfg), mirror: false }];
 }

@@ -34,8 +34,8 @@ export class RegistrySource implements ImageSource {
     this.name = ref.toString();
     this.endpoints = registryEndpoints(ref, { insecure: opts.insecure, config: opts.config });
     this.clients = this.endpoints.map((ep) => new RegistryClient(ep, {
-      registry: ep.mirror ? ep.host : ref.registry,
-      repository: ref.repository,
+      registry: ep.mirror ? ep.host : ep.authHost,
+      repository: ep.repository ?? ref.repository,
       credentials: ep.mirror ? undefined : opts.credentials,
       lookupCredentials: (registry, repository) => lookupCredentials(registry, repository),
       onRetry: opts.onRetry,

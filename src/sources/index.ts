@@ -33,8 +33,8 @@ export async function openSource(refString: string, opts: { insecure?: boolean; 
       break;
     }
     case 'registry': {
-      const { RegistrySource } = await import('../registry/source.js');
-      source = new RegistrySource(spec.ref, { insecure: opts.insecure, onNotice: opts.onNotice });
+      const [{ RegistrySource }, { registriesConfig }] = await Promise.all([import('../registry/source.js'), import('../registry/config.js')]);
+      source = new RegistrySource(spec.ref, { insecure: opts.insecure, onNotice: opts.onNotice, config: await registriesConfig() });
       break;
     }
   }

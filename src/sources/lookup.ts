@@ -3,6 +3,7 @@ import { findImage, type ImageRecord } from '../../store/image-index.js';
 import type { Store } from '../../store/store.js';
 import { FluxError } from '../errors.js';
 import { parseSourceSpec } from './spec.js';
+import { splitShortName } from '../image/reference.js';
 
 /**
  * The record for `name`: a reference as typed (normalised like docker), an image ID (prefix) or
@@ -12,6 +13,16 @@ export async function lookupImage(store: Store, name: string): Promise<ImageReco
   if (/^(sha256:)?[a-f0-9]{12,64}$/.test(name)) {
     const byId = await findImage(store, name);
     if (byId) return byId;
+  }
+  // A short name under registries.conf aliases or search registries: the first candidate stored.
+  // The registry code loads only for a short name: a run of `oci:DIR` or `host/app` never needs it.
+  const short = splitShortName(name) ? await (await import('../registry/short-names.js')).shortNameFor(name) : undefined;
+  if (short) {
+    for (const candidate of short.candidates) {
+      const found = await findImage(store, parseSourceSpec(candidate).canonical);
+      if (found) return found;
+    }
+    return undefined;
   }
   let canonical: string;
   try {

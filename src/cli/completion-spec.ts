@@ -1,0 +1,98 @@
+/**
+ * What a shell needs to complete flux, read from the commander definitions themselves (every
+ * subcommand, every flag, the fixed value sets), so a completion script cannot drift from the
+ * real command line.
+ */
+import type { Command, Option } from 'commander';
+import { NETWORK_MODES } from '../flags/run-flags.js';
+
+export interface OptionSpec {
+  /** `--network`, `-e`: every spelling. */
+  flags: string[];
+  /** Takes a value (`--network MODE`). */
+  value: boolean;
+  /** The value's fixed set, if it has one. */
+  values?: string[];
+  /** The value is an image reference (`flux matrix --image`). */
+  image?: boolean;
+  /** The value is a path (`--rootfs <dir>`, `--env-file <file>`). */
+  path?: boolean;
+  /** May be given more than once (`-e A -e B`). */
+  repeatable?: boolean;
+  description: string;
+}
+
+export interface CommandSpec {
+  name: string;
+  description: string;
+  options: OptionSpec[];
+  /** The first operand is an image: stored references are offered. */
+  imageOperand: boolean;
+  /** Every operand is an image (`rmi`, `inspect`, `matrix`), not just the first (`run`, `pull`). */
+  manyImages: boolean;
+  /** The first operand's fixed set (`flux completion bash|zsh|fish`). */
+  operandValues?: string[];
+}
+
+export interface CompletionSpec {
+  /** Flags before any subcommand (`--version`). */
+  global: OptionSpec[];
+  commands: CommandSpec[];
+  /** The subcommand a bare `flux IMAGE` means. */
+  defaultCommand: string;
+}
+
+/** Platforms images are commonly published for: `--platform` has no fixed set, these are the usual ones. */
+const PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/arm/v7', 'linux/arm/v6', 'linux/386', 'linux/ppc64le', 'linux/s390x', 'linux/riscv64'];
+
+/** Values of options commander holds as free text, but whose meaningful values are few. */
+const VALUE_SETS: Record<string, string[]> = {
+  '--network': [...NETWORK_MODES],
+  '--platform': PLATFORMS,
+  '--security-opt': ['no-new-privileges', 'seccomp=unconfined'],
+};
+
+const IMAGE_VALUED = new Set(['--image']);
+/** Values that are host paths (`--workdir` is a directory too, but inside the container). */
+const PATH_VALUED = new Set(['--rootfs', '--env-file', '--images-file', '--results', '--junit']);
+
+function optionSpec(o: Option): OptionSpec {
+  const flags = [o.long, o.short].filter((f): f is string => typeof f === 'string');
+  const value = o.required || o.optional;
+  const spec: OptionSpec = { flags, value, description: o.description };
+  const values = o.argChoices ?? (o.long ? VALUE_SETS[o.long] : undefined);
+  if (value && values) spec.values = [...values];
+  if (value && (Array.isArray(o.defaultValue) || /\(repeatable\)/.test(o.description))) spec.repeatable = true;
+  if (value && o.long && IMAGE_VALUED.has(o.long)) spec.image = true;
+  else if (value && o.long && PATH_VALUED.has(o.long)) spec.path = true;
+  return spec;
+}
+
+/** commander's own --help is not in cmd.options (added here); hidden options stay hidden here too. */
+function visible(cmd: Command): Option[] {
+  return cmd.options.filter((o) => !o.hidden);
+}
+
+const HELP: OptionSpec = { flags: ['--help', '-h'], value: false, description: 'display help for command' };
+
+export function completionSpec(program: Command): CompletionSpec {
+  const commands: CommandSpec[] = [];
+  for (const cmd of program.commands) {
+    // Hidden commands (`__complete`) are the completion's own plumbing, not for people.
+    if ((cmd as unknown as { _hidden?: boolean })._hidden) continue;
+    const args = cmd.registeredArguments;
+    const first = args[0]?.name() ?? '';
+    const choices = (args[0] as unknown as { argChoices?: string[] } | undefined)?.argChoices;
+    commands.push({
+      ...(choices ? { operandValues: [...choices] } : {}),
+      name: cmd.name(),
+      description: cmd.summary() || cmd.description().split('\n')[0] || '',
+      options: [...visible(cmd).map(optionSpec), HELP],
+      imageOperand: /^image/.test(first),
+      manyImages: /^image/.test(first) && args.length === 1 && args[0]!.variadic,
+    });
+  }
+  const names = commands.map((c) => c.name);
+  commands.push({ name: 'help', description: 'display help for command', options: [], imageOperand: false, manyImages: false, operandValues: names });
+  return { global: [...visible(program).map(optionSpec), HELP], commands, defaultCommand: 'run' };
+}

@@ -1,0 +1,23 @@
+/**
+ * `flux __complete images`: the stored image references, one a line, for shell completion; the
+ * short docker form too (`alpine:latest` beside `docker.io/library/alpine:latest`). Silent on
+ * any failure (no store yet): a completion must never print an error into the user's line.
+ */
+import { Flux } from '../library/flux.js';
+
+export async function completeImages(): Promise<void> {
+  let refs: string[];
+  try {
+    refs = (await new Flux().images()).map((i) => i.reference);
+  } catch {
+    return;
+  }
+  const out = new Set<string>();
+  for (const r of refs) {
+    out.add(r);
+    if (r.startsWith('docker.io/library/')) out.add(r.slice('docker.io/library/'.length));
+    else if (r.startsWith('docker.io/')) out.add(r.slice('docker.io/'.length));
+  }
+  // Names only: a reference holding a blank or a newline could not be one shell word anyway.
+  process.stdout.write([...out].filter((r) => !/[\s\x00-\x1f\x7f]/.test(r)).map((r) => `${r}\n`).join(''));
+}
