@@ -7,8 +7,9 @@ import { register as registerPull } from './pull.js';
 import { register as registerImages } from './images.js';
 import { register as registerLogin } from './login.js';
 import { register as registerMatrix } from './matrix.js';
+import { register as registerContainers } from './containers.js';
 
-const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune', 'login', 'logout', 'matrix', 'help']);
+const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune', 'login', 'logout', 'matrix', 'ps', 'logs', 'stop', 'kill', 'wait', 'rm', 'help']);
 
 /** `flux IMAGE -- CMD` is `flux run IMAGE -- CMD`: anything that is not a subcommand or a global flag starts a run. */
 export function withDefaultCommand(argv: string[]): string[] {
@@ -30,8 +31,14 @@ const REGISTRAR: Record<string, Registrar> = {
   login: registerLogin,
   logout: registerLogin,
   matrix: registerMatrix,
+  ps: registerContainers,
+  logs: registerContainers,
+  stop: registerContainers,
+  kill: registerContainers,
+  wait: registerContainers,
+  rm: registerContainers,
 };
-const ALL: Registrar[] = [registerRun, registerPull, registerImages, registerLogin, registerMatrix];
+const ALL: Registrar[] = [registerRun, registerPull, registerImages, registerLogin, registerMatrix, registerContainers];
 
 /**
  * The commander program. With `only`, just that subcommand's definitions are built: a warm

@@ -55,7 +55,7 @@ export interface RunIO {
   stdout(chunk: Buffer): void;
   stderr(chunk: Buffer): void;
   /** Receives a way to signal the sandbox; the host's signals are then not forwarded to it. */
-  onSpawn?(kill: (sig: NodeJS.Signals) => void): void;
+  onSpawn?(kill: (sig: NodeJS.Signals) => void, helperPid?: number): void;
   /** flux's own notices and warnings; without it they go where the run's stderr goes. */
   say?(text: string): void;
 }
@@ -162,7 +162,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   const launch: LaunchOptions = {
     ...(maps ? { maps } : {}),
     interactive: o.interactive,
-    ...(io ? { output: io, ...(io.onSpawn ? { onSpawn: (kill: (sig: NodeJS.Signals) => void) => io.onSpawn?.(kill) } : {}) } : {}),
+    ...(io ? { output: io, ...(io.onSpawn ? { onSpawn: (kill: (sig: NodeJS.Signals) => void, pid?: number) => io.onSpawn?.(kill, pid) } : {}) } : {}),
   };
   const sandbox = startSandbox(namespaces, launch);
   try {

@@ -112,6 +112,12 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** flux's own notices and warnings (one line each); default: dropped. */
   onMessage?: (text: string) => void;
+  /** Leave the container running under its own monitor: run() then resolves to a Container once the command runs. */
+  detach?: boolean;
+  /** The detached container's name, unique per user (default: a random one). */
+  name?: string;
+  /** Remove the detached container when it ends (--rm). */
+  remove?: boolean;
 }
 
 export interface RunResult {

@@ -7,6 +7,7 @@
 import { FluxError } from '../errors.js';
 import type { FluxOptions, ImageInfo, PruneResult, PullOptions, RemoveResult, RunOptions, RunResult } from './api-types.js';
 import type { MatrixOptions, MatrixRecord } from './matrix-run.js';
+import type { Container } from './container.js';
 
 export class Flux {
   /** The options this handle was made with (store, runtimeDir); undefined fields take the CLI's defaults. */
@@ -49,10 +50,31 @@ export class Flux {
     return pruneStore(this.options.store, o.onWait ?? (() => undefined));
   }
 
-  /** A throw-away container in the foreground; resolves with the command's exit status, whatever it is. */
-  async run(o: RunOptions): Promise<RunResult> {
+  /**
+   * A throw-away container in the foreground; resolves with the command's exit status, whatever
+   * it is. With detach: a container left running under its own monitor, once its command runs.
+   */
+  async run(o: RunOptions & { detach: true }): Promise<Container>;
+  async run(o: RunOptions & { detach?: false }): Promise<RunResult>;
+  async run(o: RunOptions): Promise<RunResult | Container> {
+    if (o.detach === true) {
+      const { detachedRun } = await import('./detached-run.js');
+      return detachedRun(o, this.options);
+    }
     const { foregroundRun } = await import('./foreground-run.js');
     return foregroundRun(o, this.options);
+  }
+
+  /** A detached container by name, full ID or unique ID prefix. */
+  async container(ref: string): Promise<Container> {
+    const [{ containerFor }, { containersRoot }] = await Promise.all([import('./container.js'), import('../container/container-state.js')]);
+    return containerFor(containersRoot(this.options.runtimeDir), ref);
+  }
+
+  /** The detached containers that run (with all, those that ended too), oldest first. */
+  async containers(o: { all?: boolean } = {}): Promise<Container[]> {
+    const [{ allContainers }, { containersRoot }] = await Promise.all([import('./container.js'), import('../container/container-state.js')]);
+    return allContainers(containersRoot(this.options.runtimeDir), o.all ?? false);
   }
 
   /** One command over many images in parallel, one record per image (as `flux matrix --json`). */

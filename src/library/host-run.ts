@@ -15,3 +15,10 @@ export { parsePullPolicy } from '../pull/pull-policy.js';
 export function hostRun(target: RunTarget, cmd: string[], o: ContainerOptions, io?: RunIO): Promise<number> {
   return runCommand(target, cmd, o, io);
 }
+
+/** `flux run -d`: a container left running under its monitor; resolves with its ID once the command runs. */
+export async function hostDetach(target: RunTarget, cmd: string[], o: ContainerOptions, autoRemove: boolean, say: (text: string) => void): Promise<string> {
+  const [{ containersRoot }, { startDetached }] = await Promise.all([import('../container/container-state.js'), import('../container/start-detached.js')]);
+  const s = await startDetached(containersRoot(o.runtimeDir), target, cmd, o, { ...(o.name !== undefined ? { name: o.name } : {}), autoRemove, say });
+  return s.id;
+}

@@ -32,7 +32,7 @@ export interface LaunchOptions {
    * Receives a way to signal this run. The caller then owns its signalling: the host's signals
    * are not forwarded to it (a matrix passes each one on itself, once).
    */
-  onSpawn?: (kill: (sig: NodeJS.Signals) => void) => void;
+  onSpawn?: (kill: (sig: NodeJS.Signals) => void, helperPid?: number) => void;
 }
 
 /** Known once the container is ready. */
@@ -313,7 +313,7 @@ export class Sandbox {
     }
     this.connect(opts);
     const unforward = this.launch.onSpawn ? () => undefined : forwardSignals(this.kill);
-    this.launch.onSpawn?.(this.kill);
+    this.launch.onSpawn?.(this.kill, this.child.pid);
     if (alive) this.maybeGo();
     const { code, signal } = await this.over;
     // Unawaited by the helper, Node's part may still be settling (why the network failed).

@@ -1,0 +1,61 @@
+import type { Command } from 'commander';
+
+/** The commands on detached containers (`flux run -d`). */
+export function register(program: Command): void {
+  program
+    .command('ps')
+    .description('List the detached containers that run (-a: those that ended too), with live CPU, memory and process counts.')
+    .option('-a, --all', 'show ended containers too')
+    .option('-q, --quiet', 'print only the IDs')
+    .option('--format <format>', 'json or table (default)')
+    .action(async (o: { all?: boolean; quiet?: boolean; format?: string }) => {
+      const { psCommand } = await import('../commands/containers.js');
+      await psCommand(o);
+    });
+  program
+    .command('logs')
+    .description('Print a container\'s output: its stdout to stdout and its stderr to stderr, in order.')
+    .argument('<container>', 'name, ID or unique ID prefix')
+    .option('-f, --follow', 'keep printing new lines until the container ends')
+    .option('-t, --timestamps', 'put the time each line was written before it')
+    .option('-n, --tail <lines>', 'only the last N lines (or all)')
+    .action(async (ref: string, o: { follow?: boolean; timestamps?: boolean; tail?: string }) => {
+      const { logsCommand } = await import('../commands/containers.js');
+      await logsCommand(ref, o);
+    });
+  program
+    .command('stop')
+    .description('Stop containers: SIGTERM, then after the timeout SIGKILL of every process in them.')
+    .argument('<container...>', 'names, IDs or unique ID prefixes')
+    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL (default 10)')
+    .action(async (refs: string[], o: { time?: string }) => {
+      const { stopCommand } = await import('../commands/containers.js');
+      await stopCommand(refs, o);
+    });
+  program
+    .command('kill')
+    .description('Send a signal to containers (default SIGKILL, to every process in them).')
+    .argument('<container...>', 'names, IDs or unique ID prefixes')
+    .option('-s, --signal <signal>', 'the signal, e.g. TERM, SIGHUP (default KILL)')
+    .action(async (refs: string[], o: { signal?: string }) => {
+      const { killCommand } = await import('../commands/containers.js');
+      await killCommand(refs, o);
+    });
+  program
+    .command('wait')
+    .description('Wait for containers to end and print each one\'s exit code.')
+    .argument('<container...>', 'names, IDs or unique ID prefixes')
+    .action(async (refs: string[]) => {
+      const { waitCommand } = await import('../commands/containers.js');
+      await waitCommand(refs);
+    });
+  program
+    .command('rm')
+    .description('Remove ended containers with their logs (-f: stop running ones first).')
+    .argument('<container...>', 'names, IDs or unique ID prefixes')
+    .option('-f, --force', 'kill a running container first')
+    .action(async (refs: string[], o: { force?: boolean }) => {
+      const { rmCommand } = await import('../commands/containers.js');
+      await rmCommand(refs, o);
+    });
+}

@@ -1,0 +1,115 @@
+/**
+ * What can be done to a detached container from any flux process: read its status (its monitor
+ * alive or not), its usage from /proc, signal it through its monitor, wait for it, remove it.
+ * All through its state directory and signals: there is no server to ask.
+ */
+import { constants } from 'node:os';
+import { FluxError } from '../errors.js';
+import { initPid, members, sameProcess, usage } from './container-proc.js';
+import { readState, removeState, type ContainerState } from './container-state.js';
+
+export interface ContainerStatus {
+  state: 'created' | 'running' | 'exited';
+  /** null when it is unknown (the monitor was killed) or the container still runs. */
+  exitCode: number | null;
+  /** The container's init on the host, while it runs. */
+  pid: number | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** Whether the monitor that the state names still runs. */
+export function monitorAlive(s: ContainerState): boolean {
+  return s.monitorPid > 0 && sameProcess(s.monitorPid, s.monitorStart);
+}
+
+/** The state as it is: a container whose monitor died without a word has exited, code unknown. */
+export function current(s: ContainerState): ContainerState {
+  if (s.status === 'exited' || monitorAlive(s)) return s;
+  return { ...s, status: 'exited', exitCode: null, finishedAt: s.finishedAt ?? s.startedAt ?? s.created };
+}
+
+export function statusOf(s: ContainerState): ContainerStatus {
+  const c = current(s);
+  const init = c.status === 'running' && c.helperPid ? initPid(c.helperPid) : undefined;
+  return { state: c.status, exitCode: c.status === 'exited' ? (c.exitCode ?? null) : null, pid: init ?? null, startedAt: c.startedAt ?? null, finishedAt: c.finishedAt ?? null };
+}
+
+/** The container's processes on the host: the members of its init's pid namespace. */
+export function processesOf(s: ContainerState): number[] {
+  const c = current(s);
+  if (c.status !== 'running' || !c.helperPid) return [];
+  const init = initPid(c.helperPid);
+  return init === undefined ? [] : members(init);
+}
+
+export interface ContainerStats {
+  cpuPercent: number;
+  memoryBytes: number;
+  pids: number;
+}
+
+const TICK = 100;
+
+/** CPU over a short sample, memory and process count now, summed over the container's processes. */
+export async function statsOf(s: ContainerState, sampleMs = 200): Promise<ContainerStats> {
+  const before = usage(processesOf(s));
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, sampleMs));
+  const pids = processesOf(s);
+  const after = usage(pids);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = Math.max(0, after.ticks - before.ticks) / TICK / seconds;
+  return { cpuPercent: Math.round(cpu * 1000) / 10, memoryBytes: after.rss, pids: after.pids };
+}
+
+/** Sends a signal to the container's command (SIGKILL: to every process of the container). */
+export function signalContainer(s: ContainerState, sig: NodeJS.Signals): boolean {
+  const c = current(s);
+  if (c.status === 'exited') return false;
+  // The monitor passes signals on; SIGALRM tells it to kill the whole container.
+  const sent = sig === 'SIGKILL' ? 'SIGALRM' : sig;
+  if (constants.signals[sent] === undefined) throw new FluxError('BAD_SIGNAL', `${sig} is not a signal.`, { hint: 'Name one such as SIGTERM or SIGKILL.', exitCode: 125 });
+  try {
+    process.kill(c.monitorPid, sent);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves with the state once the container has exited (or its monitor is gone), or at the deadline. */
+export async function waitExited(root: string, id: string, deadlineMs = Infinity): Promise<ContainerState | undefined> {
+  const until = performance.now() + deadlineMs;
+  for (;;) {
+    const s = readState(root, id);
+    if (s === undefined) return undefined;
+    const c = current(s);
+    if (c.status === 'exited') return c;
+    if (performance.now() >= until) return c;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** TERM, then after `timeoutSec` KILL of every process of the container; resolves once it ended. */
+export async function stopContainer(root: string, s: ContainerState, timeoutSec = 10, signal: NodeJS.Signals = 'SIGTERM'): Promise<ContainerState | undefined> {
+  if (current(s).status === 'exited') return current(s);
+  if (timeoutSec > 0) {
+    signalContainer(s, signal);
+    const after = await waitExited(root, s.id, timeoutSec * 1000);
+    if (after === undefined || after.status === 'exited') return after;
+  }
+  signalContainer(s, 'SIGKILL');
+  return waitExited(root, s.id);
+}
+
+/** Removes a container that has ended; with force, one that runs is killed first. */
+export async function removeContainer(root: string, s: ContainerState, force: boolean): Promise<void> {
+  if (current(s).status !== 'exited') {
+    if (!force) {
+      throw new FluxError('CONTAINER_RUNNING', `the container ${s.name} is running.`, { hint: `Stop it first (flux stop ${s.name}) or use flux rm -f.`, exitCode: 125 });
+    }
+    await stopContainer(root, s, 0);
+  }
+  removeState(root, s);
+}

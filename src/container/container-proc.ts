@@ -1,0 +1,110 @@
+/**
+ * What /proc says about a container, for machines where it has no cgroup of its own: whether its
+ * monitor lives, which processes are its (the members of its pid namespace), and their usage.
+ */
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+
+/** Fields of /proc/PID/stat after the command name (which may hold spaces and parentheses). */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's start time in clock ticks since boot (field 22), or undefined when it is gone. */
+export function startTime(pid: number): number | undefined {
+  const f = statFields(pid);
+  return f ? Number(f[19]) : undefined;
+}
+
+/** The process that started at `start` still runs as `pid` (a reused pid is another process). */
+export function sameProcess(pid: number, start: number): boolean {
+  const f = statFields(pid);
+  return f !== undefined && Number(f[19]) === start && f[0] !== 'Z';
+}
+
+const nsOf = (pid: number, ns: string): string | undefined => {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/${ns}`);
+  } catch {
+    return undefined;
+  }
+};
+
+const allPids = (): number[] => readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number);
+
+/** pid → parent pid, for every process now. */
+function parents(): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const pid of allPids()) {
+    const f = statFields(pid);
+    if (f) m.set(pid, Number(f[1]));
+  }
+  return m;
+}
+
+/** Whether a process is pid 1 of a pid namespace below the host's (NSpid, readable by anyone). */
+function isNamespaceInit(pid: number): boolean {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('NSpid:'));
+    const ids = line?.split(/\s+/).slice(1) ?? [];
+    return ids.length > 1 && ids[ids.length - 1] === '1';
+  } catch {
+    return false;
+  }
+}
+
+/** The container's init: the child of the helper that is pid 1 of a new pid namespace. */
+export function initPid(helperPid: number): number | undefined {
+  for (const [pid, ppid] of parents()) if (ppid === helperPid && isNamespaceInit(pid)) return pid;
+  return undefined;
+}
+
+/**
+ * Every process of the container, init first: init and its descendants, and every other member
+ * of its pid namespace (a process joined from outside). The helper's part (init itself) is not
+ * dumpable, so its namespace is read from a descendant that ran the image's programs.
+ */
+export function members(init: number): number[] {
+  const ppid = parents();
+  const found = new Set<number>([init]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, parent] of ppid) {
+      if (!found.has(pid) && found.has(parent)) {
+        found.add(pid);
+        grew = true;
+      }
+    }
+  }
+  const ns = [...found].map((p) => nsOf(p, 'pid')).find((n) => n !== undefined);
+  if (ns !== undefined) for (const pid of ppid.keys()) if (!found.has(pid) && nsOf(pid, 'pid') === ns) found.add(pid);
+  return [...found].sort((a, b) => (a === init ? -1 : b === init ? 1 : a - b));
+}
+
+export interface Usage {
+  /** user+system time in clock ticks, summed. */
+  ticks: number;
+  /** resident memory in bytes, summed. */
+  rss: number;
+  pids: number;
+}
+
+const PAGE = 4096;
+
+export function usage(pids: number[]): Usage {
+  let ticks = 0;
+  let rss = 0;
+  let count = 0;
+  for (const p of pids) {
+    const f = statFields(p);
+    if (!f) continue;
+    count++;
+    ticks += Number(f[11]) + Number(f[12]);
+    rss += Number(f[21]) * PAGE;
+  }
+  return { ticks, rss, pids: count };
+}

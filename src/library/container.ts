@@ -1,0 +1,107 @@
+/**
+ * A container that outlives the call that started it (`flux.run({ detach: true })`, `flux run -d`):
+ * a handle on its state directory. Every method reads the state afresh, so a handle stays right
+ * whatever another flux process did to the container meanwhile.
+ */
+import { FluxError } from '../errors.js';
+import { findState, listStates, logPath, readState, type ContainerState } from '../container/container-state.js';
+import { readFrom, type LogLine } from '../container/container-log.js';
+import { current, removeContainer, signalContainer, statsOf, statusOf, stopContainer, waitExited, type ContainerStats, type ContainerStatus } from '../container/container-ops.js';
+
+export type { ContainerStats, ContainerStatus, LogLine };
+
+/** One row of `flux ps`: the record and its status, as `flux ps --format json` prints it. */
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  image: string;
+  command: string[];
+  created: string;
+  state: ContainerStatus['state'];
+  exitCode: number | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  ports: string[];
+}
+
+export class Container {
+  constructor(
+    readonly id: string,
+    readonly name: string,
+    private readonly root: string,
+  ) {}
+
+  private state(): ContainerState {
+    const s = readState(this.root, this.id);
+    if (!s) throw new FluxError('NO_CONTAINER', `the container ${this.name} no longer exists.`, { hint: 'List them with flux ps -a.', exitCode: 125 });
+    return s;
+  }
+
+  status(): ContainerStatus {
+    return statusOf(this.state());
+  }
+
+  info(): ContainerInfo {
+    const s = current(this.state());
+    const st = statusOf(s);
+    return { id: s.id, name: s.name, image: s.image, command: s.command, created: s.created, state: st.state, exitCode: st.exitCode, startedAt: st.startedAt, finishedAt: st.finishedAt, ports: s.ports };
+  }
+
+  /** CPU %, resident memory and processes, summed over the container's processes (from /proc). */
+  stats(): Promise<ContainerStats> {
+    return statsOf(this.state());
+  }
+
+  /** The log's lines in order; with follow, new ones as they are written until the container ends. */
+  async *logs(o: { follow?: boolean; tail?: number } = {}): AsyncGenerator<LogLine> {
+    const path = logPath(this.root, this.id);
+    let { lines, next } = readFrom(path, 0);
+    if (o.tail !== undefined) lines = o.tail <= 0 ? [] : lines.slice(-o.tail);
+    yield* lines;
+    if (!o.follow) return;
+    for (;;) {
+      const s = readState(this.root, this.id);
+      const ended = s === undefined || current(s).status === 'exited';
+      const r = readFrom(path, next);
+      next = r.next;
+      yield* r.lines;
+      // Read once more after the end was seen: the monitor writes its last lines before it says so.
+      if (ended) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Sends the command a signal (SIGKILL: every process of the container). */
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    signalContainer(this.state(), signal);
+  }
+
+  /** SIGTERM, then SIGKILL of every process after `timeout` seconds (default 10); resolves with the exit code. */
+  async stop(o: { timeout?: number } = {}): Promise<number | null> {
+    const after = await stopContainer(this.root, this.state(), o.timeout ?? 10);
+    return after?.exitCode ?? null;
+  }
+
+  /** Resolves with the exit code once the container has ended (null when it is unknown). */
+  async wait(): Promise<number | null> {
+    const after = await waitExited(this.root, this.id);
+    return after?.exitCode ?? null;
+  }
+
+  /** Removes the container's state and log; with force, a running one is killed first. */
+  async remove(o: { force?: boolean } = {}): Promise<void> {
+    const s = readState(this.root, this.id);
+    if (s) await removeContainer(this.root, s, o.force ?? false);
+  }
+}
+
+export function containerFor(root: string, ref: string): Container {
+  const s = findState(root, ref);
+  return new Container(s.id, s.name, root);
+}
+
+export function allContainers(root: string, all: boolean): Container[] {
+  return listStates(root)
+    .filter((s) => all || current(s).status !== 'exited')
+    .map((s) => new Container(s.id, s.name, root));
+}
