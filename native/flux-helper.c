@@ -6,9 +6,12 @@
  * multi-threaded Node process cannot do safely: unshare namespaces, mount, pivot_root,
  * drop capabilities and exec.
  *
- * Two modes:
+ * Three modes:
  *   flux-helper userns CTLFD -- ARGV...   new user+mount namespace, wait for the id maps, exec ARGV as root there
  *   flux-helper run CTLFD PLAN...         run a container: PLAN names the namespaces, the rest comes on CTLFD
+ *   flux-helper exec CTLFD PID PLAN...    run a command in the running container of process PID; PLAN is
+ *                                         the process part of a container plan (cwd user caps nnp seccomp
+ *                                         path env argv), all on the command line
  *
  * The plan comes in two parts. The first names the namespaces and id maps and comes as the
  * command line's arguments, so the helper starts on it at once: it creates the namespaces and
@@ -2405,6 +2408,94 @@ static int run(int argc, char **argv)
   return code;
 }
 
+/* ---------- exec: a process joining a running container ---------- */
+
+/*
+ * `flux exec`: joins the namespaces of a process of a running container (one that runs the
+ * image's programs: init is not dumpable, so its /proc entries are closed to us), takes its
+ * root, and starts the command as run does (command_child: user, groups, seccomp, capabilities,
+ * no_new_privs, only fds 0-2). The user namespace comes first: it gives the capabilities the
+ * others need. A namespace the container shares with us (--network host) is left as it is.
+ * The process stays our child, in the container's pid namespace; we forward signals to it and
+ * exit with its status.
+ */
+static int exec_in(int argc, char **argv)
+{
+  static const struct { const char *name; int type; } kinds[] = {
+    { "user", CLONE_NEWUSER }, { "mnt", CLONE_NEWNS }, { "pid", CLONE_NEWPID }, { "uts", CLONE_NEWUTS },
+    { "ipc", CLONE_NEWIPC }, { "net", CLONE_NEWNET }, { "cgroup", CLONE_NEWCGROUP },
+  };
+  enum { NKINDS = sizeof kinds / sizeof *kinds };
+  die_with_parent();
+  prctl(PR_SET_DUMPABLE, 0);
+  if (argc < 1) {
+    errno = EINVAL;
+    fail("exec", "no target process");
+  }
+  pid_t target = (pid_t)plan_number(argv[0], 10, INT_MAX, "exec target");
+  plan_from_args(argc - 1, argv + 1);
+  struct plan p;
+  memset(&p, 0, sizeof p);
+  p.mounts = xcalloc(256, sizeof *p.mounts);
+  p.root = "/";
+  parse_plan(&p, 2);
+  int fds[NKINDS];
+  char path[64];
+  for (int i = 0; i < NKINDS; i++) {
+    struct stat theirs, ours;
+    snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)target, kinds[i].name);
+    fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+    if (fds[i] < 0 || fstat(fds[i], &theirs) < 0)
+      fail("open", path);
+    snprintf(path, sizeof path, "/proc/self/ns/%s", kinds[i].name);
+    if (stat(path, &ours) == 0 && ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev) {
+      close(fds[i]);
+      fds[i] = -1;
+    }
+  }
+  p.userns = fds[0] >= 0;
+  snprintf(path, sizeof path, "/proc/%d/root", (int)target);
+  int root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0)
+    fail("open", path);
+  for (int i = 0; i < NKINDS; i++)
+    if (fds[i] >= 0) {
+      if (setns(fds[i], kinds[i].type) < 0)
+        fail("setns", kinds[i].name);
+      close(fds[i]);
+    }
+  if (fchdir(root) < 0 || chroot(".") < 0)
+    fail("enter the container's root", "");
+  close(root);
+  workdir_fd = open_workdir(p.cwd ? p.cwd : "/");
+  sigset_t mask, old;
+  sigemptyset(&mask);
+  add_forwarded(&mask);
+  sigaddset(&mask, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &mask, &old);
+  pid_t child = fork();
+  if (child < 0)
+    fail("fork", "");
+  if (child == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    command_child(&p, -1, &old);
+  }
+  for (;;) {
+    siginfo_t si;
+    int s = sigwaitinfo(&mask, &si);
+    if (s < 0)
+      continue;
+    if (s != SIGCHLD) {
+      kill(child, s);
+      continue;
+    }
+    int st;
+    pid_t r = waitpid(child, &st, WNOHANG);
+    if (r == child)
+      return status_code(st);
+  }
+}
+
 static int userns(char **argv)
 {
   die_with_parent();
@@ -2433,7 +2524,7 @@ int main(int argc, char **argv)
     char *end;
     long fd = strtol(argv[2], &end, 10);
     ctl = *argv[2] && !*end && fd >= 3 && fd <= INT_MAX ? (int)fd : -1;
-    if (argc >= 3 && !strcmp(argv[1], "run"))
+    if (argc >= 3 && (!strcmp(argv[1], "run") || !strcmp(argv[1], "exec")))
       reexec_sealed(argv); /* before ctl becomes close-on-exec */
     if (ctl < 3 || fcntl(ctl, F_SETFD, FD_CLOEXEC) < 0) {
       fprintf(stderr, "flux-helper: bad control fd\n");
@@ -2444,7 +2535,9 @@ int main(int argc, char **argv)
     return run(argc - 3, argv + 3);
   if (argc >= 5 && !strcmp(argv[1], "userns") && !strcmp(argv[3], "--"))
     return userns(argv + 4);
-  fprintf(stderr, "usage: flux-helper run CTLFD PLAN... | flux-helper userns CTLFD -- ARGV...\n"
+  if (argc >= 4 && !strcmp(argv[1], "exec"))
+    return exec_in(argc - 3, argv + 3);
+  fprintf(stderr, "usage: flux-helper run CTLFD PLAN... | flux-helper exec CTLFD PID PLAN... | flux-helper userns CTLFD -- ARGV...\n"
                   "flux-helper is started by flux; it is not meant to be run by hand.\n");
   return 125;
 }

@@ -42,6 +42,21 @@ export function register(program: Command): void {
       await killCommand(refs, o);
     });
   program
+    .command('exec')
+    .description('Run a command in a running container, as its own command runs (user, capabilities, seccomp, environment). The exit code is the command\'s.')
+    .argument('<container>', 'name, ID or unique ID prefix')
+    .argument('<command...>', 'command and arguments')
+    .option('-i, --interactive', 'pass stdin to the command')
+    .option('-t, --tty', 'a terminal (not yet)')
+    .option('-e, --env <K=V>', 'set an environment variable; bare K takes the host value (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
+    .option('-u, --user <user[:group]>', 'user (name or uid) and group, from the container\'s /etc/passwd')
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .passThroughOptions()
+    .action(async (ref: string, command: string[], o: { interactive?: boolean; tty?: boolean; env?: string[]; user?: string; workdir?: string }) => {
+      const { execCommand } = await import('../commands/containers.js');
+      process.exitCode = await execCommand(ref, command, o);
+    });
+  program
     .command('wait')
     .description('Wait for containers to end and print each one\'s exit code.')
     .argument('<container...>', 'names, IDs or unique ID prefixes')

@@ -6,7 +6,7 @@
  * `flux kill` send it, and records the exit status and end time. Until the command runs it
  * tells the flux that started it how things go through fd 3; then flux leaves.
  */
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FluxError, isFluxError } from '../errors.js';
 import { runCommand, type RunOptions, type RunTarget } from './run-container.js';
@@ -89,6 +89,7 @@ export async function runMonitor(root: string, id: string): Promise<void> {
         }
         if (pending) k(pending);
       },
+      onProcess: (p) => writeFileSync(join(dir, 'process.json'), JSON.stringify(p), { mode: 0o600 }),
       say: (text) => {
         if (channel !== undefined) tell({ say: text });
         else appendLine(log, { stream: 'stderr', time: new Date().toISOString(), line: text.replace(/\n$/, '') });

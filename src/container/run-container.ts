@@ -7,7 +7,7 @@ import { lap } from '../sandbox/timing.js';
 import { Store } from '../../store/store.js';
 import type { ImageRecord } from '../../store/image-index.js';
 import { parseGroup, parsePasswd, resolveUser } from '../image/user.js';
-import { capSet } from '../sandbox/caps.js';
+import { capMask, capSet } from '../sandbox/caps.js';
 import { idMapsFor, mappedCount, mapArgs, toolPath, type IdMaps } from '../userns/idmap.js';
 import { readLayerFile } from '../sandbox/layer-files.js';
 import type { ContainerSpec, NamespaceSpec, RootfsSpec, VolumeSpec } from '../sandbox/plan.js';
@@ -58,6 +58,22 @@ export interface RunIO {
   onSpawn?(kill: (sig: NodeJS.Signals) => void, helperPid?: number): void;
   /** flux's own notices and warnings; without it they go where the run's stderr goes. */
   say?(text: string): void;
+  /** The command's process settings, as `flux exec` needs them to start another like it. */
+  onProcess?(p: ProcessProfile): void;
+}
+
+/** What a process started in a running container shares with its command (see exec-container.ts). */
+export interface ProcessProfile {
+  uid: number;
+  gid: number;
+  groups: number[];
+  /** A capability mask (hex) or 'all'. */
+  caps: string;
+  noNewPrivileges: boolean;
+  seccomp: boolean;
+  path: string;
+  env: string[];
+  cwd: string;
 }
 
 /** What a run starts from: an image (pulled by the policy), or an unpacked root filesystem directory. */
@@ -166,7 +182,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   };
   const sandbox = startSandbox(namespaces, launch);
   try {
-    return await runImage({ image, cmd, o, say, resolver, networking, security, caps, volumes, choice, limits, maps, mode, publish, network: needs, namespaces, launch, sandbox, store, rd });
+    return await runImage({ io, image, cmd, o, say, resolver, networking, security, caps, volumes, choice, limits, maps, mode, publish, network: needs, namespaces, launch, sandbox, store, rd });
   } finally {
     await sandbox.cancel();
     needs.launch?.release();
@@ -185,6 +201,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
 
 /** What runCommand settled before reading the image, the started helper included. */
 interface Started {
+  io: RunIO | undefined;
   image: string | { rootfs: string };
   cmd: string[];
   o: RunOptions;
@@ -245,6 +262,17 @@ async function runImage(started: Started): Promise<number> {
     }
   });
   const proc = processSpec(config, { cmd, ...(o.entrypoint !== undefined ? { entrypoint: o.entrypoint } : {}), ...(o.workdir !== undefined ? { workdir: o.workdir } : {}), env: o.env, fileEnv, tty: o.tty }, user, hostname, process.env);
+  started.io?.onProcess?.({
+    uid: user.uid,
+    gid: user.gid,
+    groups: user.groups,
+    caps: o.privileged ? 'all' : capMask(caps),
+    noNewPrivileges: security.noNewPrivileges,
+    seccomp: security.seccomp && !o.privileged,
+    path: proc.path,
+    env: proc.env,
+    cwd: proc.cwd,
+  });
 
   const { createNetwork } = await networking;
   const network: NetworkAttachment = await createNetwork({

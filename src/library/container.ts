@@ -4,11 +4,22 @@
  * whatever another flux process did to the container meanwhile.
  */
 import { FluxError } from '../errors.js';
+import type { OutputTarget, RunResult } from './api-types.js';
 import { findState, listStates, logPath, readState, type ContainerState } from '../container/container-state.js';
 import { readFrom, type LogLine } from '../container/container-log.js';
 import { current, removeContainer, signalContainer, statsOf, statusOf, stopContainer, waitExited, type ContainerStats, type ContainerStatus } from '../container/container-ops.js';
 
 export type { ContainerStats, ContainerStatus, LogLine };
+
+/** A command run in a running container (`flux exec`): some of run()'s options. */
+export interface ExecOptions {
+  env?: string[] | Record<string, string>;
+  user?: string;
+  workdir?: string;
+  stdin?: 'inherit' | 'ignore';
+  stdout?: OutputTarget;
+  stderr?: OutputTarget;
+}
 
 /** One row of `flux ps`: the record and its status, as `flux ps --format json` prints it. */
 export interface ContainerInfo {
@@ -69,6 +80,34 @@ export class Container {
       if (ended) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+  }
+
+  /**
+   * Runs a command in the running container, as its own command runs (user, capabilities,
+   * seccomp, environment); resolves as a foreground run() does, with the command's status.
+   */
+  async exec(command: string[], o: ExecOptions = {}): Promise<RunResult> {
+    const started = performance.now();
+    const { execInContainer } = await import('../container/exec-container.js');
+    const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+    const sink = (target: ExecOptions['stdout'], name: 'stdout' | 'stderr', host: NodeJS.WriteStream) => (c: Buffer): void => {
+      if (target === 'pipe') chunks[name].push(c);
+      else if (target === undefined || target === 'inherit') host.write(c);
+      else if (target !== 'ignore') target.write(c);
+    };
+    const exitCode = await execInContainer(this.root, this.state(), command, {
+      env: Array.isArray(o.env) ? o.env : Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      ...(o.user !== undefined ? { user: o.user } : {}),
+      ...(o.workdir !== undefined ? { workdir: o.workdir } : {}),
+      interactive: o.stdin === 'inherit',
+      output: { stdout: sink(o.stdout, 'stdout', process.stdout), stderr: sink(o.stderr, 'stderr', process.stderr) },
+    });
+    return {
+      exitCode,
+      ...(o.stdout === 'pipe' ? { stdout: Buffer.concat(chunks.stdout) } : {}),
+      ...(o.stderr === 'pipe' ? { stderr: Buffer.concat(chunks.stderr) } : {}),
+      durationMs: Math.round(performance.now() - started),
+    };
   }
 
   /** Sends the command a signal (SIGKILL: every process of the container). */

@@ -181,6 +181,32 @@ describe('flux run -d and the commands on detached containers', () => {
     expect((await flux(['rm', id])).code).toBe(0);
   });
 
+  it('exec joins the running container: its processes, files and host name, its capabilities and filter, its exit code', async () => {
+    const token = String(randomInt(100000, 999999));
+    const id = await detach(['--hostname', `box${token}`, '-e', 'FROM_RUN=1'], ['sh', '-c', `echo made > /tmp/mark; grep -E "^(CapEff|Seccomp|NoNewPrivs):" /proc/self/status; sleep ${token}`]);
+    await until('the command to write its status', async () => (await flux(['logs', id])).stdout, (t) => t.includes('Seccomp'));
+    const own = (await flux(['logs', id])).stdout;
+    const r = await flux(['exec', '-e', 'EXTRA=2', id, 'sh', '-c', 'hostname; cat /tmp/mark; ps -o args | grep -c "^sleep"; echo $FROM_RUN$EXTRA; grep -E "^(CapEff|Seccomp|NoNewPrivs):" /proc/self/status; exit 7']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(7);
+    const [host, mark, sleeps, env, ...status] = r.stdout.trim().split('\n');
+    expect(host).toBe(`box${token}`);
+    expect(mark).toBe('made');
+    expect(sleeps).toBe('1');
+    expect(env).toBe('12');
+    expect(status.join('\n')).toBe(own.trim());
+    expect(status.join('\n')).toMatch(/Seccomp:\s+2/);
+    const as = await flux(['exec', '-u', '1000', '-w', '/tmp', id, 'sh', '-c', 'id -u; pwd']);
+    expect(as.stdout).toBe('1000\n/tmp\n');
+    const missing = await flux(['exec', id, 'no-such-command']);
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toMatch(/^flux: no-such-command: executable file not found/);
+    await flux(['rm', '-f', id]);
+    const gone = await flux(['exec', id, 'true']);
+    expect(gone.code).toBe(125);
+    expect(gone.stderr).toMatch(/^flux: no container is named/);
+  });
+
   it('gives the library a Container with status, logs of both streams in order, stop and remove', async () => {
     const dir = await appDir();
     const user = await testUser();
@@ -204,6 +230,8 @@ describe('flux run -d and the commands on detached containers', () => {
       }
       console.log(lines.join(','));
       console.log((await flux.containers()).map((x) => x.name).join(','));
+      const ex = await c.exec(['sh', '-c', 'echo in; exit 4'], { stdout: 'pipe' });
+      console.log(ex.exitCode, ex.stdout.toString().trim());
       const stats = await c.stats();
       console.log(stats.pids > 0 && stats.memoryBytes > 0);
       console.log(await c.stop({ timeout: 5 }), c.status().state, await c.wait());
@@ -213,7 +241,8 @@ describe('flux run -d and the commands on detached containers', () => {
     const r = await runAs(user, process.execPath, ['--input-type=module', '-e', script]);
     await rm(sync, { recursive: true, force: true });
     expect(r.stderr).toBe('');
-    const [head = '', lines, names, usage, stopped, left] = r.stdout.trim().split('\n');
+    const [head = '', lines, names, exec, usage, stopped, left] = r.stdout.trim().split('\n');
+    expect(exec).toBe('4 in');
     const h = JSON.parse(head) as { id: string; name: string; state: string };
     expect(h.id).toMatch(/^[0-9a-f]{64}$/);
     expect(h.name).toBe('lib-one');
