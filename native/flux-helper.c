@@ -259,6 +259,7 @@ struct plan {
   char **net_argv;           /* the network helper (slirp4netns) we start ourselves; "PID" is our pid */
   const char *run_dir;       /* the run dir whose upper/, work/ and root/ we make while Node reads the image */
   int seccomp;               /* load the default syscall filter */
+  long join_pid;             /* >0: join this process's user and network namespaces (--network container:NAME) */
 };
 
 /* Far more than any plan needs (the kernel takes a command line of 2 MiB at most). */
@@ -362,7 +363,7 @@ static int read_full(int fd, char *buf, size_t len, int eof_ok)
 /* Operations of the first part of the plan; every other one belongs to the second. */
 static int namespace_op(const char *op)
 {
-  static const char *const ops[] = { "ns", "maps", "single-map", "wait", "defer-go", "tap", "net-helper", "run-dir" };
+  static const char *const ops[] = { "ns", "maps", "single-map", "wait", "defer-go", "tap", "net-helper", "run-dir", "join" };
   for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
     if (!strcmp(op, ops[i]))
       return 1;
@@ -529,6 +530,8 @@ static void parse_plan(struct plan *p, int part)
       p->tap = tok();
     } else if (!strcmp(op, "run-dir")) {
       p->run_dir = tok();
+    } else if (!strcmp(op, "join")) {
+      p->join_pid = (long)plan_number(tok(), 10, INT_MAX, "join target");
     } else if (!strcmp(op, "net-helper")) {
       size_t n = count();
       if (n < 1) {
@@ -2218,6 +2221,33 @@ static void make_tap(const char *name)
   close(fd);
 }
 
+/*
+ * --network container:NAME: the user namespace of a process of that container (its ids, and
+ * the capabilities over its network), then its network namespace. The other namespaces are our
+ * own, made next. Joined, not created: no id maps to write (the container's are ours too).
+ */
+static void join_namespaces(pid_t target)
+{
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/ns/user", (int)target);
+  int user = open(path, O_RDONLY | O_CLOEXEC);
+  if (user < 0)
+    fail("open", path);
+  snprintf(path, sizeof path, "/proc/%d/ns/net", (int)target);
+  int net = open(path, O_RDONLY | O_CLOEXEC);
+  if (net < 0)
+    fail("open", path);
+  struct stat theirs, ours;
+  /* Real root runs containers without a user namespace: there is none to join then. */
+  int same = fstat(user, &theirs) == 0 && stat("/proc/self/ns/user", &ours) == 0 && theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev;
+  if (!same && setns(user, CLONE_NEWUSER) < 0)
+    fail("setns", "user");
+  if (setns(net, CLONE_NEWNET) < 0)
+    fail("setns", "net");
+  close(user);
+  close(net);
+}
+
 static int run(int argc, char **argv)
 {
   die_with_parent();
@@ -2256,6 +2286,10 @@ static int run(int argc, char **argv)
       fail("unshare", "user namespace");
     start_maps(&p, &um, &gm);
     ns_flags &= ~CLONE_NEWUSER;
+  }
+  if (p.join_pid > 0) {
+    join_namespaces((pid_t)p.join_pid);
+    ns_flags &= ~(CLONE_NEWUSER | CLONE_NEWNET);
   }
   if (unshare(ns_flags) < 0)
     fail("unshare", p.userns ? "user namespace" : "namespaces");

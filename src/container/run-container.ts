@@ -136,6 +136,20 @@ function announcing(network: NetworkAttachment, say: (text: string) => void): Ne
   };
 }
 
+/** A process of the running container NAME whose namespaces a new container joins. */
+async function joinTarget(name: string, o: RunOptions): Promise<number> {
+  if (o.publish.length > 0 || o.publishAll) {
+    throw bad('BAD_NETWORK', '-p and -P cannot be used with --network container:NAME (that container\'s network is shared as it is).', 'Publish the ports on the container whose network is shared.');
+  }
+  // Loaded only for this mode: a plain run does not pay for the detached containers' modules.
+  const [{ containersRoot, findState }, { current, processesOf }] = await Promise.all([import('./container-state.js'), import('./container-ops.js')]);
+  const s = findState(containersRoot(o.runtimeDir), name);
+  // Init (the first) is not dumpable: its namespaces are reached through one of the image's processes.
+  const target = current(s).status === 'running' ? processesOf(s)[1] : undefined;
+  if (target === undefined) throw bad('CONTAINER_NOT_RUNNING', `the container ${name} is not running, so its network cannot be shared.`, `Start it first (flux run -d --name ${name} ...).`);
+  return target;
+}
+
 export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions, io?: RunIO): Promise<number> {
   const say = io?.say ?? (io ? (text: string) => io.stderr(Buffer.from(text)) : (text: string) => void process.stderr.write(text));
   const image = typeof target === 'string' ? target : { rootfs: checkRootfs(target.rootfs) };
@@ -154,7 +168,9 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
 
   const root = isRealRoot();
   const maps = root ? undefined : idMapsFor();
-  const mode = o.network ?? 'slirp4netns';
+  // --network container:NAME joins that container's namespaces: no network of its own to make.
+  const join = o.network?.startsWith('container:') ? await joinTarget(o.network.slice('container:'.length), o) : undefined;
+  const mode = join !== undefined ? 'host' : (o.network ?? 'slirp4netns');
   const { parsePublishAll, planNetwork } = await networking;
   // Network first: a bad -p or mode is refused before anything touches the disk.
   const publish: PortForward[] = o.publish.flatMap((p) => parsePublishAll(p));
@@ -166,7 +182,8 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   // The helper creates the namespaces, maps the ids and makes the run dir while the image is read below.
   const namespaces: NamespaceSpec = {
     runDir: rd.dir,
-    ...(maps ? { idmap: helperMaps(maps) } : {}),
+    ...(maps && join === undefined ? { idmap: helperMaps(maps) } : {}),
+    ...(join !== undefined ? { join } : {}),
     waitGo: needs.wired || limits !== undefined,
     // A cgroup must be joined before the namespaces are complete; a network can be wired meanwhile.
     deferGo: limits === undefined,
@@ -176,7 +193,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
     newNet: needs.newNamespace,
   };
   const launch: LaunchOptions = {
-    ...(maps ? { maps } : {}),
+    ...(maps && join === undefined ? { maps } : {}),
     interactive: o.interactive,
     ...(io ? { output: io, ...(io.onSpawn ? { onSpawn: (kill: (sig: NodeJS.Signals) => void, pid?: number) => io.onSpawn?.(kill, pid) } : {}) } : {}),
   };

@@ -21,7 +21,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('-i, --interactive', 'pass stdin to the command')
     .option('-t, --tty', 'give the command a pseudo-terminal')
     .option('--rm', 'remove a detached container when it ends (foreground runs are always removed)')
-    .option('--network <mode>', 'slirp4netns (default), pasta, none or host')
+    .option('--network <mode>', 'slirp4netns (default), pasta, none, host, or container:NAME (share a running container\'s)')
     .option('-p, --publish <[ip:]hostPort:ctrPort[/proto]>', 'forward a host port to the container (repeatable)', collect, [])
     .option('-P, --publish-all', 'forward every port the image exposes to a free host port')
     .option('--cap-add <cap>', 'add a capability (repeatable)', collect, [])

@@ -49,6 +49,8 @@ export interface NamespaceSpec {
   netHelper?: string[];
   /** The run dir whose upper/, work/ and root/ the helper makes once the ids are mapped. */
   runDir?: string;
+  /** Join this process's user and network namespaces instead of making them (--network container:NAME). */
+  join?: number;
 }
 
 /** The container itself: its root, mounts, user and command. */
@@ -112,6 +114,7 @@ export function namespacePlan(s: NamespaceSpec): Op[] {
   if (s.newNet && s.tap) ops.push(['tap', s.tap]);
   if (s.newNet && s.netHelper) ops.push(['net-helper', String(s.netHelper.length), ...s.netHelper]);
   if (s.runDir) ops.push(['run-dir', s.runDir]);
+  if (s.join !== undefined) ops.push(['join', String(s.join)]);
   return ops;
 }
 

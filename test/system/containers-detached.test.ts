@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
 import { appDir, isRoot, runAs, runFlux, removeStore, tempStore, testUser } from '../helpers/user.js';
 import { requireTool } from '../helpers/require.js';
@@ -29,6 +30,17 @@ async function until<T>(what: string, probe: () => Promise<T>, done: (v: T) => b
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 interface PsRow { id: string; name: string; state: string; exitCode: number | null; pids: number; memoryBytes: number }
@@ -205,6 +217,27 @@ describe('flux run -d and the commands on detached containers', () => {
     const gone = await flux(['exec', id, 'true']);
     expect(gone.code).toBe(125);
     expect(gone.stderr).toMatch(/^flux: no container is named/);
+  });
+
+  it('serves through -p while detached, and shares its network with --network container:NAME', async () => {
+    requireTool('slirp4netns');
+    const port = await freePort();
+    const name = `web-${randomInt(100000, 999999)}`;
+    const id = await flux(['run', '-d', '--name', name, '-p', `127.0.0.1:${port}:80`, busybox, '--', 'sh', '-c', 'mkdir -p /www; echo served > /www/index.html; exec httpd -f -p 80 -h /www']);
+    expect(id.stderr).toBe('');
+    expect(id.code).toBe(0);
+    // flux has exited: the monitor holds slirp4netns and the forward.
+    const body = await until('the page through -p', () => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => ''), (t) => t === 'served\n');
+    expect(body).toBe('served\n');
+    const joined = await flux(['run', '--network', `container:${name}`, busybox, '--', 'sh', '-c', 'wget -qO- http://127.0.0.1:80/; ip -o link | grep -c tap0']);
+    expect(joined.stderr).toBe('');
+    expect(joined.code).toBe(0);
+    expect(joined.stdout).toBe('served\n1\n');
+    expect((await flux(['stop', name])).code).toBe(0);
+    const refused = await flux(['run', '--network', `container:${name}`, busybox, '--', 'true']);
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toMatch(/^flux: the container web-\d+ is not running, so its network cannot be shared\./);
+    await flux(['rm', name]);
   });
 
   it('gives the library a Container with status, logs of both streams in order, stop and remove', async () => {
