@@ -85,7 +85,7 @@ export interface RunOptions {
   volumes?: string[];
   tmpfs?: string[];
   readOnly?: boolean;
-  /** slirp4netns (default), pasta, none or host, with options as --network. */
+  /** slirp4netns (default), pasta, none, host or container:NAME, with options as --network. */
   network?: string;
   /** `[ip:]hostPort:containerPort[/proto]`, as -p. */
   ports?: string[];
