@@ -3,7 +3,7 @@ import { humanAge, humanSize } from '../format.js';
 import { escapeJson, escapeText } from '../escape.js';
 import { FluxError } from '../errors.js';
 import { Flux } from '../library/flux.js';
-import type { ContainerInfo, ContainerStats } from '../library/container.js';
+import { statsOfContainers, type ContainerInfo, type ContainerStats } from '../library/container.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -26,13 +26,9 @@ export async function psCommand(o: { all?: boolean; quiet?: boolean; format?: st
     process.stdout.write(containers.map((c) => `${c.id.slice(0, 12)}\n`).join(''));
     return;
   }
-  const rows = await Promise.all(
-    containers.map(async (c) => {
-      const info = c.info();
-      const stats: ContainerStats = info.state === 'running' ? await c.stats() : { cpuPercent: 0, memoryBytes: 0, pids: 0 };
-      return { ...info, ...stats };
-    }),
-  );
+  const infos = containers.map((c) => c.info());
+  const stats: ContainerStats[] = infos.some((i) => i.state === 'running') ? await statsOfContainers(containers) : [];
+  const rows = infos.map((info, i) => ({ ...info, ...(stats[i] ?? { cpuPercent: 0, memoryBytes: 0, pids: 0 }) }));
   if (o.format === 'json') {
     process.stdout.write(`${escapeJson(JSON.stringify(rows, null, 2))}\n`);
     return;

@@ -5,7 +5,7 @@
  */
 import { constants } from 'node:os';
 import { FluxError } from '../errors.js';
-import { initPid, members, sameProcess, usage } from './container-proc.js';
+import { initPid, members, ProcSnapshot, sameProcess, usage } from './container-proc.js';
 import { readState, removeState, type ContainerState } from './container-state.js';
 
 export interface ContainerStatus {
@@ -36,11 +36,11 @@ export function statusOf(s: ContainerState): ContainerStatus {
 }
 
 /** The container's processes on the host: the members of its init's pid namespace. */
-export function processesOf(s: ContainerState): number[] {
+export function processesOf(s: ContainerState, snap = new ProcSnapshot()): number[] {
   const c = current(s);
   if (c.status !== 'running' || !c.helperPid) return [];
-  const init = initPid(c.helperPid);
-  return init === undefined ? [] : members(init);
+  const init = initPid(c.helperPid, snap);
+  return init === undefined ? [] : members(init, snap);
 }
 
 export interface ContainerStats {
@@ -52,15 +52,23 @@ export interface ContainerStats {
 const TICK = 100;
 
 /** CPU over a short sample, memory and process count now, summed over the container's processes. */
-export async function statsOf(s: ContainerState, sampleMs = 200): Promise<ContainerStats> {
-  const before = usage(processesOf(s));
+export async function statsOf(s: ContainerState, sampleMs = 100): Promise<ContainerStats> {
+  return (await statsOfAll([s], sampleMs))[0]!;
+}
+
+/** The same for many containers over one sample: two passes over /proc in all. */
+export async function statsOfAll(states: ContainerState[], sampleMs = 100): Promise<ContainerStats[]> {
+  const first = new ProcSnapshot();
+  const before = states.map((s) => usage(processesOf(s, first), first));
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, sampleMs));
-  const pids = processesOf(s);
-  const after = usage(pids);
+  const second = new ProcSnapshot();
   const seconds = (performance.now() - t0) / 1000;
-  const cpu = Math.max(0, after.ticks - before.ticks) / TICK / seconds;
-  return { cpuPercent: Math.round(cpu * 1000) / 10, memoryBytes: after.rss, pids: after.pids };
+  return states.map((s, i) => {
+    const after = usage(processesOf(s, second), second);
+    const cpu = Math.max(0, after.ticks - before[i]!.ticks) / TICK / seconds;
+    return { cpuPercent: Math.round(cpu * 1000) / 10, memoryBytes: after.rss, pids: after.pids };
+  });
 }
 
 /** Sends a signal to the container's command (SIGKILL: to every process of the container). */

@@ -36,14 +36,25 @@ const nsOf = (pid: number, ns: string): string | undefined => {
 
 const allPids = (): number[] => readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number);
 
-/** pid → parent pid, for every process now. */
-function parents(): Map<number, number> {
-  const m = new Map<number, number>();
-  for (const pid of allPids()) {
-    const f = statFields(pid);
-    if (f) m.set(pid, Number(f[1]));
+/**
+ * Every process's stat fields, read once: `flux ps` finds the processes of all its containers
+ * in one pass over /proc instead of one per container. Namespace links are read when asked.
+ */
+export class ProcSnapshot {
+  readonly stats = new Map<number, string[]>();
+  private readonly ns = new Map<number, string | undefined>();
+
+  constructor() {
+    for (const pid of allPids()) {
+      const f = statFields(pid);
+      if (f) this.stats.set(pid, f);
+    }
   }
-  return m;
+
+  pidNs(pid: number): string | undefined {
+    if (!this.ns.has(pid)) this.ns.set(pid, nsOf(pid, 'pid'));
+    return this.ns.get(pid);
+  }
 }
 
 /** Whether a process is pid 1 of a pid namespace below the host's (NSpid, readable by anyone). */
@@ -58,30 +69,30 @@ function isNamespaceInit(pid: number): boolean {
 }
 
 /** The container's init: the child of the helper that is pid 1 of a new pid namespace. */
-export function initPid(helperPid: number): number | undefined {
-  for (const [pid, ppid] of parents()) if (ppid === helperPid && isNamespaceInit(pid)) return pid;
+export function initPid(helperPid: number, snap = new ProcSnapshot()): number | undefined {
+  for (const [pid, f] of snap.stats) if (Number(f[1]) === helperPid && isNamespaceInit(pid)) return pid;
   return undefined;
 }
 
 /**
  * Every process of the container, init first: init and its descendants, and every other member
- * of its pid namespace (a process joined from outside). The helper's part (init itself) is not
- * dumpable, so its namespace is read from a descendant that ran the image's programs.
+ * of its pid namespace (a process joined from outside, as by `flux exec`). Init itself is not
+ * dumpable, so its namespace is read from a descendant that runs the image's programs.
  */
-export function members(init: number): number[] {
-  const ppid = parents();
+export function members(init: number, snap = new ProcSnapshot()): number[] {
   const found = new Set<number>([init]);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const [pid, parent] of ppid) {
-      if (!found.has(pid) && found.has(parent)) {
+    for (const [pid, f] of snap.stats) {
+      if (!found.has(pid) && found.has(Number(f[1]))) {
         found.add(pid);
         grew = true;
       }
     }
   }
-  const ns = [...found].map((p) => nsOf(p, 'pid')).find((n) => n !== undefined);
-  if (ns !== undefined) for (const pid of ppid.keys()) if (!found.has(pid) && nsOf(pid, 'pid') === ns) found.add(pid);
+  const ns = [...found].map((p) => snap.pidNs(p)).find((n) => n !== undefined);
+  // Only processes that share no ancestry with init need their namespace read (an exec's).
+  if (ns !== undefined) for (const pid of snap.stats.keys()) if (!found.has(pid) && snap.pidNs(pid) === ns) found.add(pid);
   return [...found].sort((a, b) => (a === init ? -1 : b === init ? 1 : a - b));
 }
 
@@ -95,12 +106,12 @@ export interface Usage {
 
 const PAGE = 4096;
 
-export function usage(pids: number[]): Usage {
+export function usage(pids: number[], snap?: ProcSnapshot): Usage {
   let ticks = 0;
   let rss = 0;
   let count = 0;
   for (const p of pids) {
-    const f = statFields(p);
+    const f = snap ? snap.stats.get(p) : statFields(p);
     if (!f) continue;
     count++;
     ticks += Number(f[11]) + Number(f[12]);

@@ -7,7 +7,7 @@ import { FluxError } from '../errors.js';
 import type { OutputTarget, RunResult } from './api-types.js';
 import { findState, listStates, logPath, readState, type ContainerState } from '../container/container-state.js';
 import { readFrom, type LogLine } from '../container/container-log.js';
-import { current, removeContainer, signalContainer, statsOf, statusOf, stopContainer, waitExited, type ContainerStats, type ContainerStatus } from '../container/container-ops.js';
+import { current, removeContainer, signalContainer, statsOf, statsOfAll, statusOf, stopContainer, waitExited, type ContainerStats, type ContainerStatus } from '../container/container-ops.js';
 
 export type { ContainerStats, ContainerStatus, LogLine };
 
@@ -39,7 +39,8 @@ export class Container {
   constructor(
     readonly id: string,
     readonly name: string,
-    private readonly root: string,
+    /** The containers' state directory (the runtime directory's containers/). */
+    readonly root: string,
   ) {}
 
   private state(): ContainerState {
@@ -53,9 +54,10 @@ export class Container {
   }
 
   info(): ContainerInfo {
+    // No pid here: finding it takes a pass over /proc, which a listing of many must not pay per row.
     const s = current(this.state());
-    const st = statusOf(s);
-    return { id: s.id, name: s.name, image: s.image, command: s.command, created: s.created, state: st.state, exitCode: st.exitCode, startedAt: st.startedAt, finishedAt: st.finishedAt, ports: s.ports };
+    const exitCode = s.status === 'exited' ? (s.exitCode ?? null) : null;
+    return { id: s.id, name: s.name, image: s.image, command: s.command, created: s.created, state: s.status, exitCode, startedAt: s.startedAt ?? null, finishedAt: s.finishedAt ?? null, ports: s.ports };
   }
 
   /** CPU %, resident memory and processes, summed over the container's processes (from /proc). */
@@ -132,6 +134,13 @@ export class Container {
     const s = readState(this.root, this.id);
     if (s) await removeContainer(this.root, s, o.force ?? false);
   }
+}
+
+/** The usage of many containers over one sample (as `flux ps` shows it); zero for those not running. */
+export async function statsOfContainers(list: Container[]): Promise<ContainerStats[]> {
+  const states = list.map((c) => readState(c.root, c.id)).filter((s): s is ContainerState => s !== undefined);
+  const stats = await statsOfAll(states);
+  return list.map((c) => stats[states.findIndex((s) => s.id === c.id)] ?? { cpuPercent: 0, memoryBytes: 0, pids: 0 });
 }
 
 export function containerFor(root: string, ref: string): Container {
