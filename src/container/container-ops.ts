@@ -6,7 +6,9 @@
 import { constants } from 'node:os';
 import { FluxError } from '../errors.js';
 import { initPid, members, ProcSnapshot, sameProcess, usage } from './container-proc.js';
-import { readState, removeState, type ContainerState } from './container-state.js';
+import { readState, removeState, stateDir, type ContainerState } from './container-state.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface ContainerStatus {
   state: 'created' | 'running' | 'exited';
@@ -99,8 +101,34 @@ export async function waitExited(root: string, id: string, deadlineMs = Infinity
   }
 }
 
-/** TERM, then after `timeoutSec` KILL of every process of the container; resolves once it ended. */
-export async function stopContainer(root: string, s: ContainerState, timeoutSec = 10, signal: NodeJS.Signals = 'SIGTERM'): Promise<ContainerState | undefined> {
+/**
+ * The signal an image's StopSignal names (`SIGTERM`, `TERM`, `15`), or SIGTERM for none or one
+ * this host does not know.
+ */
+export function stopSignal(raw: string | undefined): NodeJS.Signals {
+  if (raw === undefined || raw === '') return 'SIGTERM';
+  const known = constants.signals as Record<string, number>;
+  if (/^\d+$/.test(raw)) {
+    const name = Object.keys(known).find((k) => known[k] === Number(raw));
+    return (name ?? 'SIGTERM') as NodeJS.Signals;
+  }
+  const name = raw.toUpperCase().startsWith('SIG') ? raw.toUpperCase() : `SIG${raw.toUpperCase()}`;
+  return (known[name] !== undefined ? name : 'SIGTERM') as NodeJS.Signals;
+}
+
+function imageStopSignal(root: string, s: ContainerState): NodeJS.Signals {
+  try {
+    return stopSignal((JSON.parse(readFileSync(join(stateDir(root, s.id), 'process.json'), 'utf8')) as { stopSignal?: string }).stopSignal);
+  } catch {
+    return 'SIGTERM';
+  }
+}
+
+/**
+ * The image's StopSignal (default SIGTERM), then after `timeoutSec` SIGKILL of every process of
+ * the container; resolves once it ended.
+ */
+export async function stopContainer(root: string, s: ContainerState, timeoutSec = 10, signal: NodeJS.Signals = imageStopSignal(root, s)): Promise<ContainerState | undefined> {
   if (current(s).status === 'exited') return current(s);
   if (timeoutSec > 0) {
     signalContainer(s, signal);

@@ -74,6 +74,8 @@ export interface ProcessProfile {
   path: string;
   env: string[];
   cwd: string;
+  /** The image's StopSignal, as written there (`SIGTERM`, `TERM`, `15`); `flux stop` sends it. */
+  stopSignal?: string;
 }
 
 /** What a run starts from: an image (pulled by the policy), or an unpacked root filesystem directory. */
@@ -289,6 +291,7 @@ async function runImage(started: Started): Promise<number> {
     path: proc.path,
     env: proc.env,
     cwd: proc.cwd,
+    ...(config.StopSignal ? { stopSignal: config.StopSignal } : {}),
   });
 
   const { createNetwork } = await networking;
