@@ -3,7 +3,7 @@ import { FluxError } from '../errors.js';
 import { runOptionsFromCli, type CliRunOpts } from '../flags/run-flags.js';
 import { hostDetach, hostRun, type ContainerOptions, type RunTarget } from '../library/host-run.js';
 
-export async function runCommand(image: string | undefined, command: string[], o: CliRunOpts & { rootfs?: string; detach?: boolean; rm?: boolean }): Promise<number> {
+export async function runCommand(image: string | undefined, command: string[], o: CliRunOpts & { rootfs?: string; detach?: boolean; rm?: boolean; logMaxSize?: string }): Promise<number> {
   const run = o.detach ? detached(o) : hostRun;
   if (o.rootfs !== undefined) {
     // Every operand is the command: `flux run --rootfs DIR -- sh -c …`.
@@ -17,12 +17,12 @@ export async function runCommand(image: string | undefined, command: string[], o
 }
 
 /** `flux run -d`: the container's full ID on stdout once its command runs. */
-function detached(o: { tty?: boolean; interactive?: boolean; rm?: boolean; quiet?: boolean }) {
+function detached(o: { tty?: boolean; interactive?: boolean; rm?: boolean; quiet?: boolean; logMaxSize?: string }) {
   if (o.tty || o.interactive) {
     throw new FluxError('USAGE', 'a detached container has no terminal or stdin (-d with -i or -t).', { hint: 'Leave out -i and -t, and use flux exec for a shell in it.', exitCode: 125 });
   }
   return async (target: RunTarget, cmd: string[], opts: ContainerOptions): Promise<number> => {
-    const id = await hostDetach(target, cmd, opts, o.rm ?? false, (text) => {
+    const id = await hostDetach(target, cmd, opts, { autoRemove: o.rm ?? false, ...(o.logMaxSize !== undefined ? { logMaxSize: o.logMaxSize } : {}) }, (text) => {
       if (!o.quiet) process.stderr.write(text);
     });
     process.stdout.write(`${id}\n`);

@@ -3,7 +3,7 @@
  * "l": text}`, so the stream and time of each line are kept, in the order the monitor read them.
  * JSON keeps a line that holds anything (escapes, a tab) one line in the file.
  */
-import { closeSync, openSync, readSync, fstatSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, fstatSync, renameSync, writeSync } from 'node:fs';
 
 export interface LogLine {
   stream: 'stdout' | 'stderr';
@@ -15,8 +15,41 @@ export function formatLine(l: LogLine): string {
   return `${JSON.stringify({ t: l.time, s: l.stream, l: l.line })}\n`;
 }
 
-export function appendLine(fd: number, l: LogLine): void {
-  writeSync(fd, formatLine(l));
+/**
+ * The monitor's log file, capped: past `maxBytes` it becomes log.1 (the one before goes) and a
+ * new log starts, so a chatty container holds at most twice the cap on disk.
+ */
+export class LogWriter {
+  private fd: number;
+  private size: number;
+
+  constructor(private readonly path: string, private readonly maxBytes: number) {
+    this.fd = openSync(path, 'a', 0o600);
+    this.size = fstatSync(this.fd).size;
+  }
+
+  write(l: LogLine): void {
+    const text = formatLine(l);
+    if (this.size > 0 && this.size + Buffer.byteLength(text) > this.maxBytes) {
+      closeSync(this.fd);
+      renameSync(this.path, `${this.path}.1`);
+      this.fd = openSync(this.path, 'a', 0o600);
+      this.size = 0;
+    }
+    this.size += writeSync(this.fd, text);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** Parses a size such as 10m, 512k or 1g (bytes without a unit). */
+export function parseLogSize(text: string): number | undefined {
+  const m = /^(\d+)([kmg]?)b?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2]!.toLowerCase()]!;
+  return n >= 4096 ? n : undefined;
 }
 
 function parse(text: string): LogLine | undefined {
@@ -28,7 +61,10 @@ function parse(text: string): LogLine | undefined {
   }
 }
 
-/** Reads whole lines from `offset` on; returns them and where the next read starts. */
+/**
+ * Reads whole lines from `offset` on; returns them and where the next read starts. A file shorter
+ * than `offset` was rotated meanwhile: it is read from its start.
+ */
 export function readFrom(path: string, offset: number): { lines: LogLine[]; next: number } {
   let fd: number;
   try {
@@ -38,6 +74,7 @@ export function readFrom(path: string, offset: number): { lines: LogLine[]; next
   }
   try {
     const size = fstatSync(fd).size;
+    if (size < offset) offset = 0;
     if (size <= offset) return { lines: [], next: offset };
     const buf = Buffer.alloc(size - offset);
     const n = readSync(fd, buf, 0, buf.length, offset);

@@ -6,11 +6,11 @@
  * `flux kill` send it, and records the exit status and end time. Until the command runs it
  * tells the flux that started it how things go through fd 3; then flux leaves.
  */
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FluxError, isFluxError } from '../errors.js';
 import { runCommand, type RunOptions, type RunTarget } from './run-container.js';
-import { appendLine, LogSplitter } from './container-log.js';
+import { LogSplitter, LogWriter, type LogLine } from './container-log.js';
 import { startTime } from './container-proc.js';
 import { removeState, stateDir, writeState, type ContainerState } from './container-state.js';
 
@@ -20,7 +20,11 @@ export interface MonitorSpec {
   target: RunTarget;
   cmd: string[];
   options: RunOptions;
+  /** The log's cap (see LogWriter); default DEFAULT_LOG_MAX. */
+  logMaxBytes?: number;
 }
+
+export const DEFAULT_LOG_MAX = 10 * 1024 * 1024;
 
 /** Messages to the starting flux, one JSON line each. */
 export type StartMessage = { say: string } | { running: true } | { error: { code: string; message: string; hint?: string; exitCode: number } };
@@ -51,8 +55,15 @@ export async function runMonitor(root: string, id: string): Promise<void> {
   const state: ContainerState = { ...spec.state, status: 'created', monitorPid: process.pid, monitorStart: startTime(process.pid) ?? 0 };
   writeState(root, state);
 
-  const log = openSync(join(dir, 'log'), 'a', 0o600);
-  const line = (stream: 'stdout' | 'stderr') => new LogSplitter((l) => appendLine(log, { stream, time: new Date().toISOString(), line: l }));
+  const writer = new LogWriter(join(dir, 'log'), spec.logMaxBytes ?? DEFAULT_LOG_MAX);
+  const log = (l: LogLine): void => {
+    try {
+      writer.write(l);
+    } catch {
+      // A full disk loses lines, not the container.
+    }
+  };
+  const line = (stream: 'stdout' | 'stderr') => new LogSplitter((l) => log({ stream, time: new Date().toISOString(), line: l }));
   const out = line('stdout');
   const err = line('stderr');
 
@@ -92,7 +103,7 @@ export async function runMonitor(root: string, id: string): Promise<void> {
       onProcess: (p) => writeFileSync(join(dir, 'process.json'), JSON.stringify(p), { mode: 0o600 }),
       say: (text) => {
         if (channel !== undefined) tell({ say: text });
-        else appendLine(log, { stream: 'stderr', time: new Date().toISOString(), line: text.replace(/\n$/, '') });
+        else log({ stream: 'stderr', time: new Date().toISOString(), line: text.replace(/\n$/, '') });
       },
     });
   } catch (e) {
@@ -100,11 +111,11 @@ export async function runMonitor(root: string, id: string): Promise<void> {
     state.error = fe.hint ? `${fe.message} ${fe.hint}` : fe.message;
     code = fe.exitCode;
     if (channel !== undefined) tell({ error: { code: fe.code, message: fe.message, ...(fe.hint ? { hint: fe.hint } : {}), exitCode: fe.exitCode } });
-    else appendLine(log, { stream: 'stderr', time: new Date().toISOString(), line: `flux: ${state.error}` });
+    else log({ stream: 'stderr', time: new Date().toISOString(), line: `flux: ${state.error}` });
   }
   out.end();
   err.end();
-  closeSync(log);
+  writer.close();
   // One that never started is the starting flux's to report and to remove.
   if (state.status !== 'running') return letGo();
   state.status = 'exited';

@@ -11,11 +11,14 @@ import { FluxError } from '../errors.js';
 import { claimName, newId, randomName, removeState, releaseName, stateDir, type ContainerState } from './container-state.js';
 import type { RunOptions, RunTarget } from './run-container.js';
 import type { MonitorSpec, StartMessage } from './monitor.js';
+import { parseLogSize } from './container-log.js';
 
 export interface DetachOptions {
   name?: string;
   /** Remove the container when it ends (--rm). */
   autoRemove: boolean;
+  /** The log's cap in bytes (see LogWriter). */
+  logMaxBytes?: number;
   /** flux's notices while the container starts (pulling the image, warnings). */
   say?: (text: string) => void;
 }
@@ -23,6 +26,13 @@ export interface DetachOptions {
 function monitorProgram(): string {
   const here = import.meta.dirname;
   return join(here, 'monitor-main.js');
+}
+
+/** A --log-max-size value in bytes, or a one-sentence refusal. */
+export function logMaxBytes(text: string | number): number {
+  const n = typeof text === 'number' ? (text >= 4096 ? text : undefined) : parseLogSize(text);
+  if (n === undefined) throw new FluxError('BAD_LOG_SIZE', `the log size ${String(text)} is not a size of 4k or more.`, { hint: 'Write it as 10m, 512k or 1g.', exitCode: 125 });
+  return n;
 }
 
 export async function startDetached(root: string, target: RunTarget, cmd: string[], o: RunOptions, d: DetachOptions): Promise<ContainerState> {
@@ -41,7 +51,7 @@ export async function startDetached(root: string, target: RunTarget, cmd: string
   };
   try {
     mkdirSync(dir, { mode: 0o700 });
-    const spec: MonitorSpec = { state, target, cmd, options: { ...o, interactive: false, tty: false } };
+    const spec: MonitorSpec = { state, target, cmd, options: { ...o, interactive: false, tty: false }, ...(d.logMaxBytes !== undefined ? { logMaxBytes: d.logMaxBytes } : {}) };
     writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec), { mode: 0o600 });
   } catch (err) {
     releaseName(root, name, id);

@@ -118,6 +118,8 @@ export interface RunOptions {
   name?: string;
   /** Remove the detached container when it ends (--rm). */
   remove?: boolean;
+  /** The detached container's log is rotated at this size (bytes, or '10m', the default); two are kept. */
+  logMaxSize?: string | number;
 }
 
 export interface RunResult {

@@ -68,7 +68,10 @@ export class Container {
   /** The log's lines in order; with follow, new ones as they are written until the container ends. */
   async *logs(o: { follow?: boolean; tail?: number } = {}): AsyncGenerator<LogLine> {
     const path = logPath(this.root, this.id);
+    // The rotated part first (see LogWriter), then the current log.
+    const older = readFrom(`${path}.1`, 0).lines;
     let { lines, next } = readFrom(path, 0);
+    lines = [...older, ...lines];
     if (o.tail !== undefined) lines = o.tail <= 0 ? [] : lines.slice(-o.tail);
     yield* lines;
     if (!o.follow) return;

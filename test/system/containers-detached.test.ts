@@ -5,7 +5,7 @@
  * No timing is asserted: every wait is a poll of the container's state with a deadline.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
@@ -144,6 +144,24 @@ describe('flux run -d and the commands on detached containers', () => {
     const stamped = await flux(['logs', '-t', '--tail', '1', id]);
     expect(stamped.stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z partial\n$/);
     expect(stamped.stderr).toBe('');
+  });
+
+  it('caps the log at --log-max-size, keeping the newest lines in order', async () => {
+    const id = await detach(['--log-max-size', '8k'], ['sh', '-c', 'i=0; while [ $i -lt 2000 ]; do echo line$i; i=$((i+1)); done']);
+    expect((await flux(['wait', id])).stdout).toBe('0\n');
+    const files = readdirSync(join(containers(), id)).filter((f) => f.startsWith('log'));
+    expect(files.sort()).toEqual(['log', 'log.1']);
+    const bytes = files.reduce((n, f) => n + statSync(join(containers(), id, f)).size, 0);
+    expect(bytes).toBeLessThanOrEqual(2 * 8192);
+    const lines = (await flux(['logs', id])).stdout.trim().split('\n');
+    expect(lines.at(-1)).toBe('line1999');
+    const first = Number(lines[0]!.slice(4));
+    expect(first).toBeGreaterThan(0);
+    expect(lines).toEqual(Array.from({ length: 2000 - first }, (_, k) => `line${first + k}`));
+    const bad = await flux(['run', '-d', '--log-max-size', '1', busybox, '--', 'true']);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toBe('flux: the log size 1 is not a size of 4k or more. Write it as 10m, 512k or 1g.\n');
+    await flux(['rm', id]);
   });
 
   it('follows the log until the container ends', async () => {
