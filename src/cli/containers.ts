@@ -13,6 +13,16 @@ export function register(program: Command): void {
       await psCommand(o);
     });
   program
+    .command('stats')
+    .description('Show CPU, memory, network and process counts of running containers (all, or those named): refreshed each second on a terminal, once otherwise.')
+    .argument('[container...]', 'names, IDs or unique ID prefixes')
+    .option('--no-stream', 'print once and exit')
+    .option('--format <format>', 'json or table (default)')
+    .action(async (refs: string[], o: { stream?: boolean; format?: string }) => {
+      const { statsCommand } = await import('../commands/containers.js');
+      await statsCommand(refs, { noStream: o.stream === false, ...(o.format !== undefined ? { format: o.format } : {}) });
+    });
+  program
     .command('logs')
     .description('Print a container\'s output: its stdout to stdout and its stderr to stderr, in order.')
     .argument('<container>', 'name, ID or unique ID prefix')

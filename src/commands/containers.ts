@@ -28,7 +28,7 @@ export async function psCommand(o: { all?: boolean; quiet?: boolean; format?: st
   }
   const infos = containers.map((c) => c.info());
   const stats: ContainerStats[] = infos.some((i) => i.state === 'running') ? await statsOfContainers(containers) : [];
-  const rows = infos.map((info, i) => ({ ...info, ...(stats[i] ?? { cpuPercent: 0, memoryBytes: 0, pids: 0 }) }));
+  const rows = infos.map((info, i) => ({ ...info, ...(stats[i] ?? { cpuPercent: 0, memoryBytes: 0, pids: 0, netRxBytes: 0, netTxBytes: 0 }) }));
   if (o.format === 'json') {
     process.stdout.write(`${escapeJson(JSON.stringify(rows, null, 2))}\n`);
     return;
@@ -127,4 +127,28 @@ export async function execCommand(ref: string, command: string[], o: { interacti
     stdin: o.interactive ? 'inherit' : 'ignore',
   });
   return r.exitCode;
+}
+
+/** `flux stats`: usage of running containers, refreshed each second on a terminal, once otherwise. */
+export async function statsCommand(refs: string[], o: { noStream?: boolean; format?: string }): Promise<void> {
+  if (o.format !== undefined && o.format !== 'json' && o.format !== 'table') {
+    throw new FluxError('USAGE', `--format ${o.format} is not a format flux stats knows.`, { hint: 'Use --format json or --format table.', exitCode: 125 });
+  }
+  const flux = new Flux();
+  const list = refs.length > 0 ? await Promise.all(refs.map((r) => flux.container(r))) : await flux.containers();
+  const stream = !o.noStream && o.format !== 'json' && process.stdout.isTTY === true;
+  for (;;) {
+    const stats = await statsOfContainers(list);
+    const rows = list.map((c, i) => ({ id: c.id, name: c.name, ...stats[i]! }));
+    if (o.format === 'json') {
+      process.stdout.write(`${escapeJson(JSON.stringify(rows, null, 2))}\n`);
+      return;
+    }
+    const lines = [['CONTAINER ID', 'NAME', 'CPU %', 'MEM', 'NET I/O', 'PIDS']];
+    for (const r of rows) lines.push([r.id.slice(0, 12), r.name, `${r.cpuPercent.toFixed(1)}%`, humanSize(r.memoryBytes), `${humanSize(r.netRxBytes)} / ${humanSize(r.netTxBytes)}`, String(r.pids)]);
+    // On a terminal the table is redrawn in place (clear screen, cursor home), as docker stats does.
+    process.stdout.write(`${stream ? '\x1b[2J\x1b[H' : ''}${table(lines.map((l) => l.map(escapeText)))}`);
+    if (!stream) return;
+    await new Promise((r) => setTimeout(r, 900));
+  }
 }

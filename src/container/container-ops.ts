@@ -5,7 +5,7 @@
  */
 import { constants } from 'node:os';
 import { FluxError } from '../errors.js';
-import { initPid, members, ProcSnapshot, sameProcess, usage } from './container-proc.js';
+import { initPid, members, netBytes, ProcSnapshot, sameProcess, usage } from './container-proc.js';
 import { readState, removeState, stateDir, type ContainerState } from './container-state.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,6 +49,9 @@ export interface ContainerStats {
   cpuPercent: number;
   memoryBytes: number;
   pids: number;
+  /** Bytes in and out of the container's network namespace (loopback left out). */
+  netRxBytes: number;
+  netTxBytes: number;
 }
 
 const TICK = 100;
@@ -67,9 +70,12 @@ export async function statsOfAll(states: ContainerState[], sampleMs = 100): Prom
   const second = new ProcSnapshot();
   const seconds = (performance.now() - t0) / 1000;
   return states.map((s, i) => {
-    const after = usage(processesOf(s, second), second);
+    const pids = processesOf(s, second);
+    const after = usage(pids, second);
     const cpu = Math.max(0, after.ticks - before[i]!.ticks) / TICK / seconds;
-    return { cpuPercent: Math.round(cpu * 1000) / 10, memoryBytes: after.rss, pids: after.pids };
+    // Init is not dumpable: the network is read through one of the image's processes.
+    const net = pids[1] !== undefined ? netBytes(pids[1]) : { rx: 0, tx: 0 };
+    return { cpuPercent: Math.round(cpu * 1000) / 10, memoryBytes: after.rss, pids: after.pids, netRxBytes: net.rx, netTxBytes: net.tx };
   });
 }
 

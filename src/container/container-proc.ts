@@ -96,6 +96,27 @@ export function members(init: number, snap = new ProcSnapshot()): number[] {
   return [...found].sort((a, b) => (a === init ? -1 : b === init ? 1 : a - b));
 }
 
+/**
+ * Bytes received and sent on the network namespace of `pid`, loopback left out (what goes in and
+ * out of the container, not within it).
+ */
+export function netBytes(pid: number): { rx: number; tx: number } {
+  let rx = 0;
+  let tx = 0;
+  try {
+    for (const line of readFileSync(`/proc/${pid}/net/dev`, 'utf8').split('\n').slice(2)) {
+      const [name, rest] = line.split(':');
+      if (rest === undefined || name!.trim() === 'lo') continue;
+      const f = rest.trim().split(/\s+/).map(Number);
+      rx += f[0] ?? 0;
+      tx += f[8] ?? 0;
+    }
+  } catch {
+    /* gone, or not ours to read */
+  }
+  return { rx, tx };
+}
+
 export interface Usage {
   /** user+system time in clock ticks, summed. */
   ticks: number;

@@ -143,7 +143,7 @@ export class Container {
 export async function statsOfContainers(list: Container[]): Promise<ContainerStats[]> {
   const states = list.map((c) => readState(c.root, c.id)).filter((s): s is ContainerState => s !== undefined);
   const stats = await statsOfAll(states);
-  return list.map((c) => stats[states.findIndex((s) => s.id === c.id)] ?? { cpuPercent: 0, memoryBytes: 0, pids: 0 });
+  return list.map((c) => stats[states.findIndex((s) => s.id === c.id)] ?? { cpuPercent: 0, memoryBytes: 0, pids: 0, netRxBytes: 0, netTxBytes: 0 });
 }
 
 export function containerFor(root: string, ref: string): Container {

@@ -247,6 +247,15 @@ describe('flux run -d and the commands on detached containers', () => {
     // flux has exited: the monitor holds slirp4netns and the forward.
     const body = await until('the page through -p', () => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => ''), (t) => t === 'served\n');
     expect(body).toBe('served\n');
+    const stats = await flux(['stats', '--no-stream', '--format', 'json', name]);
+    expect(stats.stderr).toBe('');
+    const [usage] = JSON.parse(stats.stdout) as { name: string; pids: number; memoryBytes: number; netRxBytes: number; netTxBytes: number }[];
+    expect(usage!.name).toBe(name);
+    expect(usage!.pids).toBeGreaterThan(0);
+    expect(usage!.memoryBytes).toBeGreaterThan(0);
+    // The page went out, its request came in: both through the container's tap device.
+    expect(usage!.netRxBytes).toBeGreaterThan(0);
+    expect(usage!.netTxBytes).toBeGreaterThan('served\n'.length);
     const joined = await flux(['run', '--network', `container:${name}`, busybox, '--', 'sh', '-c', 'wget -qO- http://127.0.0.1:80/; ip -o link | grep -c tap0']);
     expect(joined.stderr).toBe('');
     expect(joined.code).toBe(0);
