@@ -9,6 +9,7 @@ import { initPid, members, netBytes, ProcSnapshot, sameProcess, usage } from './
 import { readState, removeState, stateDir, type ContainerState } from './container-state.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cleanStaleRuns } from '../sandbox/rootfs.js';
 
 export interface ContainerStatus {
   state: 'created' | 'running' | 'exited';
@@ -154,4 +155,8 @@ export async function removeContainer(root: string, s: ContainerState, force: bo
     await stopContainer(root, s, 0);
   }
   removeState(root, s);
+  // A monitor that was killed could not have its helper clean up: the run directory (the
+  // writable layer, with files of the image's sub-uids) is left in the store, and goes now.
+  const after = current(s);
+  if (after.exitCode === null && after.store !== undefined) await cleanStaleRuns(join(after.store, 'runs'));
 }

@@ -30,6 +30,8 @@ export interface ContainerState {
   autoRemove: boolean;
   /** flux's own reason when the container could not be started. */
   error?: string;
+  /** The store its layers and run directory are in. */
+  store?: string;
 }
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;

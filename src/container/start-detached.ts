@@ -8,6 +8,7 @@ import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FluxError } from '../errors.js';
+import { Store } from '../../store/store.js';
 import { claimName, newId, randomName, removeState, releaseName, stateDir, type ContainerState } from './container-state.js';
 import type { RunOptions, RunTarget } from './run-container.js';
 import type { MonitorSpec, StartMessage } from './monitor.js';
@@ -48,6 +49,7 @@ export async function startDetached(root: string, target: RunTarget, cmd: string
     created: new Date().toISOString(),
     ports: o.publish,
     autoRemove: d.autoRemove,
+    store: Store.open(o.store).root,
   };
   try {
     mkdirSync(dir, { mode: 0o700 });

@@ -208,7 +208,10 @@ describe('flux run -d and the commands on detached containers', () => {
     expect(rows.find((r) => r.id === id)!.exitCode).toBeNull();
     expect((await flux(['ps', '-a'])).stdout).toMatch(/Exited \(unknown\)/);
     await until('the container\'s processes to end', async () => processesWith(token).length, (n) => n === 0);
+    // Its helper died with the monitor, before it could clean up: the run directory is still there.
+    expect(readdirSync(join(store, 'runs')).length).toBeGreaterThan(0);
     expect((await flux(['rm', id])).code).toBe(0);
+    expect(readdirSync(join(store, 'runs'))).toEqual([]);
   });
 
   it('exec joins the running container: its processes, files and host name, its capabilities and filter, its exit code', async () => {
