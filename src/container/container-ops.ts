@@ -46,6 +46,22 @@ export function processesOf(s: ContainerState, snap = new ProcSnapshot()): numbe
   return init === undefined ? [] : members(init, snap);
 }
 
+/**
+ * A process of the running container whose namespaces and root can be joined: a child of init
+ * (init is not dumpable, so its /proc entries are closed to us). One pass over /proc, without
+ * reading every process's namespace as processesOf does.
+ */
+export function joinableProcess(s: ContainerState): number | undefined {
+  const c = current(s);
+  if (c.status !== 'running' || !c.helperPid) return undefined;
+  const snap = new ProcSnapshot();
+  const init = initPid(c.helperPid, snap);
+  if (init === undefined) return undefined;
+  let first: number | undefined;
+  for (const [pid, f] of snap.stats) if (Number(f[1]) === init && (first === undefined || pid < first)) first = pid;
+  return first;
+}
+
 export interface ContainerStats {
   cpuPercent: number;
   memoryBytes: number;

@@ -9,7 +9,7 @@ import { FluxError } from '../errors.js';
 import { parseGroup, parsePasswd, resolveUser } from '../image/user.js';
 import { execProcess } from '../sandbox/exec-process.js';
 import type { ProcessProfile } from './run-container.js';
-import { current, processesOf } from './container-ops.js';
+import { current, joinableProcess } from './container-ops.js';
 import { stateDir, type ContainerState } from './container-state.js';
 
 export interface ExecOptions {
@@ -41,8 +41,7 @@ export async function execInContainer(root: string, s: ContainerState, cmd: stri
   } catch {
     throw notRunning(s.name);
   }
-  // Init (the first) is not dumpable: its namespaces are reached through one of the image's processes.
-  const target = processesOf(s).slice(1)[0];
+  const target = joinableProcess(s);
   if (target === undefined) throw notRunning(s.name);
   let user = { uid: profile.uid, gid: profile.gid, groups: profile.groups };
   if (o.user !== undefined) user = resolveUser(o.user, parsePasswd(readIn(target, 'etc/passwd')), parseGroup(readIn(target, 'etc/group')));

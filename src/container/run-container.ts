@@ -144,10 +144,8 @@ async function joinTarget(name: string, o: RunOptions): Promise<number> {
     throw bad('BAD_NETWORK', '-p and -P cannot be used with --network container:NAME (that container\'s network is shared as it is).', 'Publish the ports on the container whose network is shared.');
   }
   // Loaded only for this mode: a plain run does not pay for the detached containers' modules.
-  const [{ containersRoot, findState }, { current, processesOf }] = await Promise.all([import('./container-state.js'), import('./container-ops.js')]);
-  const s = findState(containersRoot(o.runtimeDir), name);
-  // Init (the first) is not dumpable: its namespaces are reached through one of the image's processes.
-  const target = current(s).status === 'running' ? processesOf(s)[1] : undefined;
+  const [{ containersRoot, findState }, { joinableProcess }] = await Promise.all([import('./container-state.js'), import('./container-ops.js')]);
+  const target = joinableProcess(findState(containersRoot(o.runtimeDir), name));
   if (target === undefined) throw bad('CONTAINER_NOT_RUNNING', `the container ${name} is not running, so its network cannot be shared.`, `Start it first (flux run -d --name ${name} ...).`);
   return target;
 }

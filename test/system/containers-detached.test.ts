@@ -248,7 +248,7 @@ describe('flux run -d and the commands on detached containers', () => {
     expect(id.stderr).toBe('');
     expect(id.code).toBe(0);
     // flux has exited: the monitor holds slirp4netns and the forward.
-    const body = await until('the page through -p', () => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => ''), (t) => t === 'served\n');
+    const body = await until('the page through -p', () => fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(3000) }).then((r) => r.text(), () => ''), (t) => t === 'served\n');
     expect(body).toBe('served\n');
     const stats = await flux(['stats', '--no-stream', '--format', 'json', name]);
     expect(stats.stderr).toBe('');
