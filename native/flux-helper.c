@@ -2502,31 +2502,97 @@ static int exec_in(int argc, char **argv)
     fail("enter the container's root", "");
   close(root);
   workdir_fd = open_workdir(p.cwd ? p.cwd : "/");
+  /* -t: a terminal of the container's own devpts (as run makes one), relayed to ours. */
+  int master = -1, slave = -1;
+  if (p.tty) {
+    master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+      fail("open", "/dev/pts/ptmx");
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+      fail("unlock pty", "");
+    slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+    if (slave < 0)
+      fail("open pty", "");
+    struct winsize ws = { .ws_row = p.rows, .ws_col = p.cols };
+    if (ws.ws_row && ws.ws_col)
+      ioctl(master, TIOCSWINSZ, &ws);
+    else
+      copy_winsize(1, master);
+    if (fchown(slave, p.uid, (gid_t)-1) < 0)
+      fail("chown", "the terminal");
+  }
   sigset_t mask, old;
   sigemptyset(&mask);
   add_forwarded(&mask);
   sigaddset(&mask, SIGCHLD);
   sigprocmask(SIG_BLOCK, &mask, &old);
+  int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0)
+    fail("signalfd", "");
   pid_t child = fork();
   if (child < 0)
     fail("fork", "");
   if (child == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    command_child(&p, -1, &old);
+    command_child(&p, slave, &old);
   }
+  if (slave >= 0)
+    close(slave);
+  int in_open = p.tty && p.tty_stdin;
+  if (master >= 0)
+    fcntl(master, F_SETFL, O_NONBLOCK);
+  char buf[16384];
   for (;;) {
-    siginfo_t si;
-    int s = sigwaitinfo(&mask, &si);
-    if (s < 0)
-      continue;
-    if (s != SIGCHLD) {
-      kill(child, s);
-      continue;
+    struct pollfd fds[3];
+    int n = 0, mi = -1, ii = -1;
+    fds[n++] = (struct pollfd){ sfd, POLLIN, 0 };
+    if (master >= 0) {
+      mi = n;
+      fds[n++] = (struct pollfd){ master, POLLIN, 0 };
     }
-    int st;
-    pid_t r = waitpid(child, &st, WNOHANG);
-    if (r == child)
-      return status_code(st);
+    if (in_open) {
+      ii = n;
+      fds[n++] = (struct pollfd){ 0, POLLIN, 0 };
+    }
+    if (poll(fds, (nfds_t)n, -1) < 0 && errno != EINTR)
+      return 125;
+    if (mi >= 0 && fds[mi].revents) {
+      ssize_t r = read(master, buf, sizeof buf);
+      if (r > 0)
+        write_all(1, buf, (size_t)r);
+      else if (r < 0 && errno != EAGAIN && errno != EINTR) {
+        close(master); /* EIO: every slave is closed */
+        master = -1;
+      }
+    }
+    if (ii >= 0 && fds[ii].revents) {
+      ssize_t r = read(0, buf, sizeof buf);
+      if (r > 0 && master >= 0)
+        write_all(master, buf, (size_t)r);
+      else if (r <= 0 && errno != EINTR && errno != EAGAIN)
+        in_open = 0;
+    }
+    if (fds[0].revents) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGCHLD)
+          continue;
+        if (si.ssi_signo == SIGWINCH && master >= 0)
+          copy_winsize(1, master);
+        else
+          kill(child, (int)si.ssi_signo);
+      }
+      int st;
+      if (waitpid(child, &st, WNOHANG) == child) {
+        if (master >= 0) {
+          ssize_t r;
+          while ((r = read(master, buf, sizeof buf)) > 0)
+            write_all(1, buf, (size_t)r);
+        }
+        return status_code(st);
+      }
+    }
   }
 }
 

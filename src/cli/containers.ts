@@ -57,7 +57,7 @@ export function register(program: Command): void {
     .argument('<container>', 'name, ID or unique ID prefix')
     .argument('<command...>', 'command and arguments')
     .option('-i, --interactive', 'pass stdin to the command')
-    .option('-t, --tty', 'a terminal (not yet)')
+    .option('-t, --tty', 'give the command a pseudo-terminal')
     .option('-e, --env <K=V>', 'set an environment variable; bare K takes the host value (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
     .option('-u, --user <user[:group]>', 'user (name or uid) and group, from the container\'s /etc/passwd')
     .option('-w, --workdir <dir>', 'working directory inside the container')

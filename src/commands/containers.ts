@@ -118,13 +118,13 @@ export async function rmCommand(refs: string[], o: { force?: boolean }): Promise
 
 /** `flux exec`: the command's status is flux's. */
 export async function execCommand(ref: string, command: string[], o: { interactive?: boolean; tty?: boolean; env?: string[]; user?: string; workdir?: string }): Promise<number> {
-  if (o.tty) throw new FluxError('USAGE', 'flux exec has no terminal yet (-t).', { hint: 'Leave out -t; -i passes stdin.', exitCode: 125 });
   const c = await new Flux().container(ref);
   const r = await c.exec(command[0] === '--' ? command.slice(1) : command, {
     env: o.env ?? [],
     ...(o.user !== undefined ? { user: o.user } : {}),
     ...(o.workdir !== undefined ? { workdir: o.workdir } : {}),
     stdin: o.interactive ? 'inherit' : 'ignore',
+    tty: o.tty ?? false,
   });
   return r.exitCode;
 }

@@ -18,6 +18,8 @@ export interface ExecOptions {
   user?: string;
   workdir?: string;
   interactive: boolean;
+  /** A terminal for the command (-t). */
+  tty?: boolean;
   output?: { stdout(chunk: Buffer): void; stderr(chunk: Buffer): void };
 }
 
@@ -64,6 +66,7 @@ export async function execInContainer(root: string, s: ContainerState, cmd: stri
     cwd: o.workdir ?? profile.cwd,
     argv: cmd,
     interactive: o.interactive,
+    ...(o.tty ? { tty: { stdin: o.interactive, rows: process.stdout.rows ?? 0, cols: process.stdout.columns ?? 0 } } : {}),
     ...(o.output ? { output: o.output } : {}),
   });
 }

@@ -19,6 +19,8 @@ export interface ExecOptions {
   stdin?: 'inherit' | 'ignore';
   stdout?: OutputTarget;
   stderr?: OutputTarget;
+  /** A terminal for the command; its output then goes to the host's stdout. */
+  tty?: boolean;
 }
 
 /** One row of `flux ps`: the record and its status, as `flux ps --format json` prints it. */
@@ -105,7 +107,9 @@ export class Container {
       ...(o.user !== undefined ? { user: o.user } : {}),
       ...(o.workdir !== undefined ? { workdir: o.workdir } : {}),
       interactive: o.stdin === 'inherit',
-      output: { stdout: sink(o.stdout, 'stdout', process.stdout), stderr: sink(o.stderr, 'stderr', process.stderr) },
+      ...(o.tty ? { tty: true } : {}),
+      // Through pipes unless a terminal goes straight to the host's.
+      ...(o.tty && (o.stdout === undefined || o.stdout === 'inherit') ? {} : { output: { stdout: sink(o.stdout, 'stdout', process.stdout), stderr: sink(o.stderr, 'stderr', process.stderr) } }),
     });
     return {
       exitCode,

@@ -24,6 +24,8 @@ export interface ExecSpec {
   cwd: string;
   argv: string[];
   interactive: boolean;
+  /** A terminal (-t): the command's 0-2 are a pty of the container's, relayed by the helper. */
+  tty?: { stdin: boolean; rows: number; cols: number };
   output?: { stdout(chunk: Buffer): void; stderr(chunk: Buffer): void };
 }
 
@@ -37,6 +39,7 @@ export function execPlan(s: ExecSpec): string[] {
     'caps', s.caps,
     ...(s.noNewPrivileges ? ['nnp'] : []),
     ...(s.seccomp ? ['seccomp'] : []),
+    ...(s.tty ? ['tty', s.tty.stdin ? '1' : '0', String(s.tty.rows), String(s.tty.cols)] : []),
     'path', s.path,
     'env', String(s.env.length), ...s.env,
     'argv', String(s.argv.length), ...s.argv,
@@ -49,6 +52,9 @@ export async function execProcess(s: ExecSpec): Promise<number> {
   const child = spawn(helperPath(), ['exec', '3', String(s.target), ...execPlan(s)], {
     stdio: [s.interactive ? 'inherit' : 'ignore', out ? 'pipe' : 'inherit', out ? 'pipe' : 'inherit', 'pipe'],
   });
+  // The host's terminal passes every key to the container's, as with run -it.
+  const raw = s.tty !== undefined && s.interactive && !out && process.stdin.isTTY === true;
+  if (raw) process.stdin.setRawMode(true);
   if (out) {
     child.stdout?.on('data', (c: Buffer) => out.stdout(c));
     child.stderr?.on('data', (c: Buffer) => out.stderr(c));
@@ -66,6 +72,7 @@ export async function execProcess(s: ExecSpec): Promise<number> {
     child.on('error', (err) => reject(new FluxError('HELPER', `cannot start the sandbox helper: ${err.message}.`, { hint: 'Rebuild it with `npm run build`.' })));
     child.on('close', (c, sig) => resolve(sig ? 128 + 9 : (c ?? 125)));
   });
+  if (raw) process.stdin.setRawMode(false);
   if (failure) throw failure;
   return code;
 }

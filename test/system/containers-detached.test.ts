@@ -231,6 +231,9 @@ describe('flux run -d and the commands on detached containers', () => {
     expect(status.join('\n')).toMatch(/Seccomp:\s+2/);
     const as = await flux(['exec', '-u', '1000', '-w', '/tmp', id, 'sh', '-c', 'id -u; pwd']);
     expect(as.stdout).toBe('1000\n/tmp\n');
+    const tty = await runFlux(['exec', '-it', id, 'sh', '-c', '[ -t 0 ] && [ -t 1 ] && tty; exit 3'], { store, env: { XDG_RUNTIME_DIR: runtime }, tty: true });
+    expect(tty.code).toBe(3);
+    expect(tty.stdout).toMatch(/\/dev\/pts\/\d+/);
     const missing = await flux(['exec', id, 'no-such-command']);
     expect(missing.code).toBe(127);
     expect(missing.stderr).toMatch(/^flux: no-such-command: executable file not found/);
