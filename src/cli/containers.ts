@@ -29,7 +29,8 @@ export function register(program: Command): void {
     .option('-f, --follow', 'keep printing new lines until the container ends')
     .option('-t, --timestamps', 'put the time each line was written before it')
     .option('-n, --tail <lines>', 'only the last N lines (or all)')
-    .action(async (ref: string, o: { follow?: boolean; timestamps?: boolean; tail?: string }) => {
+    .option('--since <time>', 'only lines written since a time (2026-01-01T10:00:00Z) or for a duration (10m, 2h)')
+    .action(async (ref: string, o: { follow?: boolean; timestamps?: boolean; tail?: string; since?: string }) => {
       const { logsCommand } = await import('../commands/containers.js');
       await logsCommand(ref, o);
     });

@@ -52,14 +52,24 @@ export async function psCommand(o: { all?: boolean; quiet?: boolean; format?: st
   process.stdout.write(table(lines.map((l) => l.map(escapeText))));
 }
 
-export async function logsCommand(ref: string, o: { follow?: boolean; timestamps?: boolean; tail?: string }): Promise<void> {
+/** A --since value: an RFC 3339 time, or a duration back from now (10s, 5m, 2h). */
+export function sinceTime(text: string, now = Date.now()): Date {
+  const d = /^(\d+)(s|m|h)$/.exec(text);
+  if (d) return new Date(now - Number(d[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[d[2] as 's' | 'm' | 'h']);
+  const t = Date.parse(text);
+  if (/^\d{4}-\d\d-\d\d/.test(text) && Number.isFinite(t)) return new Date(t);
+  throw new FluxError('USAGE', `--since ${text} is neither a time nor a duration.`, { hint: 'Write e.g. --since 10m or --since 2026-01-01T10:00:00Z.', exitCode: 125 });
+}
+
+export async function logsCommand(ref: string, o: { follow?: boolean; timestamps?: boolean; tail?: string; since?: string }): Promise<void> {
   let tail: number | undefined;
   if (o.tail !== undefined && o.tail !== 'all') {
     tail = Number(o.tail);
     if (!Number.isInteger(tail) || tail < 0) throw new FluxError('USAGE', `--tail ${o.tail} is not a number of lines.`, { hint: 'Give --tail a whole number, or all.', exitCode: 125 });
   }
+  if (o.since !== undefined) sinceTime(o.since);
   const c = await new Flux().container(ref);
-  for await (const l of c.logs({ follow: o.follow ?? false, ...(tail !== undefined ? { tail } : {}) })) {
+  for await (const l of c.logs({ follow: o.follow ?? false, ...(tail !== undefined ? { tail } : {}), ...(o.since !== undefined ? { since: sinceTime(o.since) } : {}) })) {
     const text = `${o.timestamps ? `${l.time} ` : ''}${l.line}\n`;
     const stream = l.stream === 'stderr' ? process.stderr : process.stdout;
     if (!stream.write(text)) await new Promise((r) => stream.once('drain', r));

@@ -68,12 +68,15 @@ export class Container {
   }
 
   /** The log's lines in order; with follow, new ones as they are written until the container ends. */
-  async *logs(o: { follow?: boolean; tail?: number } = {}): AsyncGenerator<LogLine> {
+  async *logs(o: { follow?: boolean; tail?: number; since?: Date } = {}): AsyncGenerator<LogLine> {
     const path = logPath(this.root, this.id);
     // The rotated part first (see LogWriter), then the current log.
     const older = readFrom(`${path}.1`, 0).lines;
     let { lines, next } = readFrom(path, 0);
     lines = [...older, ...lines];
+    // ISO times in UTC compare as strings.
+    const since = o.since?.toISOString();
+    if (since !== undefined) lines = lines.filter((l) => l.time >= since);
     if (o.tail !== undefined) lines = o.tail <= 0 ? [] : lines.slice(-o.tail);
     yield* lines;
     if (!o.follow) return;

@@ -144,6 +144,9 @@ describe('flux run -d and the commands on detached containers', () => {
     const stamped = await flux(['logs', '-t', '--tail', '1', id]);
     expect(stamped.stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z partial\n$/);
     expect(stamped.stderr).toBe('');
+    expect((await flux(['logs', '--since', '1h', id])).stdout).toBe('out1\nout2\npartial\n');
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    expect((await flux(['logs', '--since', later, id])).stdout).toBe('');
   });
 
   it('caps the log at --log-max-size, keeping the newest lines in order', async () => {
