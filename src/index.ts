@@ -7,4 +7,5 @@ export { FluxError, isFluxError } from './errors.js';
 export type { FluxOptions, ImageInfo, OutputTarget, PruneResult, PullEvents, PullOptions, PullPolicy, RemoveResult, RunOptions, RunResult } from './library/api-types.js';
 export type { MatrixEvent, MatrixOptions, MatrixRecord } from './library/matrix-run.js';
 export { Container } from './library/container.js';
+export type { ContainerEvent } from './library/container.js';
 export type { ContainerInfo, ContainerStats, ContainerStatus, ExecOptions, LogLine } from './library/container.js';

@@ -23,6 +23,15 @@ export function register(program: Command): void {
       await statsCommand(refs, { noStream: o.stream === false, ...(o.format !== undefined ? { format: o.format } : {}) });
     });
   program
+    .command('events')
+    .description('Print what happened to your detached containers: created, started, signalled (by which flux process), exited with its code, removed.')
+    .option('--since <time>', 'only events since a time (2026-01-01T10:00:00Z) or for a duration (10m, 2h)')
+    .option('--format <format>', 'json or table (default)')
+    .action(async (o: { since?: string; format?: string }) => {
+      const { eventsCommand } = await import('../commands/containers.js');
+      await eventsCommand(o);
+    });
+  program
     .command('logs')
     .description('Print a container\'s output: its stdout to stdout and its stderr to stderr, in order.')
     .argument('<container>', 'name, ID or unique ID prefix')

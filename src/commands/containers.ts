@@ -162,3 +162,19 @@ export async function statsCommand(refs: string[], o: { noStream?: boolean; form
     await new Promise((r) => setTimeout(r, 900));
   }
 }
+
+/** `flux events`: what happened to the containers, oldest first. */
+export async function eventsCommand(o: { since?: string; format?: string }): Promise<void> {
+  if (o.format !== undefined && o.format !== 'json' && o.format !== 'table') {
+    throw new FluxError('USAGE', `--format ${o.format} is not a format flux events knows.`, { hint: 'Use --format json or --format table.', exitCode: 125 });
+  }
+  const events = await new Flux().events(o.since !== undefined ? { since: sinceTime(o.since) } : {});
+  if (o.format === 'json') {
+    process.stdout.write(`${escapeJson(JSON.stringify(events, null, 2))}\n`);
+    return;
+  }
+  for (const e of events) {
+    const detail = [`name=${e.name}`, ...(e.event === 'exited' ? [`exitCode=${e.exitCode ?? 'unknown'}`] : []), ...(e.signal ? [`signal=${e.signal}`, `by=${e.by}`] : [])];
+    process.stdout.write(`${escapeText(`${e.time} container ${e.event} ${e.id} (${detail.join(', ')})`)}\n`);
+  }
+}

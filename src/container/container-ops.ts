@@ -7,6 +7,7 @@ import { constants } from 'node:os';
 import { FluxError } from '../errors.js';
 import { initPid, members, netBytes, ProcSnapshot, sameProcess, usage } from './container-proc.js';
 import { readState, removeState, stateDir, type ContainerState } from './container-state.js';
+import { recordEvent } from './container-events.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanStaleRuns } from '../sandbox/rootfs.js';
@@ -97,7 +98,7 @@ export async function statsOfAll(states: ContainerState[], sampleMs = 100): Prom
 }
 
 /** Sends a signal to the container's command (SIGKILL: to every process of the container). */
-export function signalContainer(s: ContainerState, sig: NodeJS.Signals): boolean {
+export function signalContainer(root: string, s: ContainerState, sig: NodeJS.Signals): boolean {
   const c = current(s);
   if (c.status === 'exited') return false;
   // The monitor passes signals on; SIGALRM tells it to kill the whole container.
@@ -105,10 +106,11 @@ export function signalContainer(s: ContainerState, sig: NodeJS.Signals): boolean
   if (constants.signals[sent] === undefined) throw new FluxError('BAD_SIGNAL', `${sig} is not a signal.`, { hint: 'Name one such as SIGTERM or SIGKILL.', exitCode: 125 });
   try {
     process.kill(c.monitorPid, sent);
-    return true;
   } catch {
     return false;
   }
+  recordEvent(root, { id: s.id, name: s.name, event: 'signalled', signal: sig, by: process.pid });
+  return true;
 }
 
 /** Resolves with the state once the container has exited (or its monitor is gone), or at the deadline. */
@@ -154,11 +156,11 @@ function imageStopSignal(root: string, s: ContainerState): NodeJS.Signals {
 export async function stopContainer(root: string, s: ContainerState, timeoutSec = 10, signal: NodeJS.Signals = imageStopSignal(root, s)): Promise<ContainerState | undefined> {
   if (current(s).status === 'exited') return current(s);
   if (timeoutSec > 0) {
-    signalContainer(s, signal);
+    signalContainer(root, s, signal);
     const after = await waitExited(root, s.id, timeoutSec * 1000);
     if (after === undefined || after.status === 'exited') return after;
   }
-  signalContainer(s, 'SIGKILL');
+  signalContainer(root, s, 'SIGKILL');
   return waitExited(root, s.id);
 }
 

@@ -4,11 +4,12 @@
  * through a rename, so a reader never sees half of it), the spec the monitor runs, and the log.
  * Names are files under containers/names/, created exclusively: two runs cannot take one name.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FluxError } from '../errors.js';
 import { runtimeDir } from '../runtime-dir.js';
+import { recordEvent } from './container-events.js';
 
 export interface ContainerState {
   id: string;
@@ -126,5 +127,7 @@ export function findState(root: string, ref: string): ContainerState {
 /** Removes a container's state and frees its name. */
 export function removeState(root: string, s: ContainerState): void {
   releaseName(root, s.name, s.id);
+  const existed = existsSync(stateDir(root, s.id));
   rmSync(stateDir(root, s.id), { recursive: true, force: true });
+  if (existed) recordEvent(root, { id: s.id, name: s.name, event: 'removed' });
 }

@@ -12,6 +12,7 @@ import { FluxError, isFluxError } from '../errors.js';
 import { runCommand, type RunOptions, type RunTarget } from './run-container.js';
 import { LogSplitter, LogWriter, type LogLine } from './container-log.js';
 import { startTime } from './container-proc.js';
+import { recordEvent } from './container-events.js';
 import { removeState, stateDir, writeState, type ContainerState } from './container-state.js';
 
 /** What flux hands its monitor: the container's record and the run's options. */
@@ -54,6 +55,7 @@ export async function runMonitor(root: string, id: string): Promise<void> {
   };
   const state: ContainerState = { ...spec.state, status: 'created', monitorPid: process.pid, monitorStart: startTime(process.pid) ?? 0 };
   writeState(root, state);
+  recordEvent(root, { id, name: state.name, event: 'created' });
 
   const writer = new LogWriter(join(dir, 'log'), spec.logMaxBytes ?? DEFAULT_LOG_MAX);
   const log = (l: LogLine): void => {
@@ -91,6 +93,7 @@ export async function runMonitor(root: string, id: string): Promise<void> {
           state.startedAt = new Date().toISOString();
           if (helperPid !== undefined) state.helperPid = helperPid;
           writeState(root, state);
+          recordEvent(root, { id, name: state.name, event: 'started' });
           tell({ running: true });
           letGo();
         } else if (helperPid !== undefined) {
@@ -121,6 +124,7 @@ export async function runMonitor(root: string, id: string): Promise<void> {
   state.status = 'exited';
   state.exitCode = code;
   state.finishedAt = new Date().toISOString();
+  recordEvent(root, { id, name: state.name, event: 'exited', exitCode: code });
   if (spec.state.autoRemove) removeState(root, state);
   else writeState(root, state);
   letGo();

@@ -10,6 +10,7 @@ import { readFrom, type LogLine } from '../container/container-log.js';
 import { current, removeContainer, signalContainer, statsOf, statsOfAll, statusOf, stopContainer, waitExited, type ContainerStats, type ContainerStatus } from '../container/container-ops.js';
 
 export type { ContainerStats, ContainerStatus, LogLine };
+export type { ContainerEvent } from '../container/container-events.js';
 
 /** A command run in a running container (`flux exec`): some of run()'s options. */
 export interface ExecOptions {
@@ -124,7 +125,7 @@ export class Container {
 
   /** Sends the command a signal (SIGKILL: every process of the container). */
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    signalContainer(this.state(), signal);
+    signalContainer(this.root, this.state(), signal);
   }
 
   /** SIGTERM, then SIGKILL of every process after `timeout` seconds (default 10); resolves with the exit code. */

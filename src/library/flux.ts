@@ -8,6 +8,7 @@ import { FluxError } from '../errors.js';
 import type { FluxOptions, ImageInfo, PruneResult, PullOptions, RemoveResult, RunOptions, RunResult } from './api-types.js';
 import type { MatrixOptions, MatrixRecord } from './matrix-run.js';
 import type { Container } from './container.js';
+import type { ContainerEvent } from '../container/container-events.js';
 
 export class Flux {
   /** The options this handle was made with (store, runtimeDir); undefined fields take the CLI's defaults. */
@@ -69,6 +70,12 @@ export class Flux {
   async container(ref: string): Promise<Container> {
     const [{ containerFor }, { containersRoot }] = await Promise.all([import('./container.js'), import('../container/container-state.js')]);
     return containerFor(containersRoot(this.options.runtimeDir), ref);
+  }
+
+  /** The lifecycle events of the user's detached containers, oldest first (as `flux events --format json`). */
+  async events(o: { since?: Date } = {}): Promise<ContainerEvent[]> {
+    const [{ readEvents }, { containersRoot }] = await Promise.all([import('../container/container-events.js'), import('../container/container-state.js')]);
+    return readEvents(containersRoot(this.options.runtimeDir), o.since);
   }
 
   /** The detached containers that run (with all, those that ended too), oldest first. */

@@ -122,6 +122,9 @@ describe('flux run -d and the commands on detached containers', () => {
     expect(logs.stdout).toBe('ready\ngot term\n');
     const wait = await flux(['wait', `web-${token}`]);
     expect(wait.stdout).toBe('143\n');
+    const events = await flux(['events', '--since', '1h']);
+    expect(events.stdout).toMatch(new RegExp(`container signalled ${id} \\(name=web-${token}, signal=SIGTERM, by=\\d+\\)\n`));
+    expect(events.stdout).toMatch(new RegExp(`container exited ${id} \\(name=web-${token}, exitCode=143\\)\n`));
   });
 
   it('kills a command that ignores TERM after -t, every process of it', async () => {
@@ -306,11 +309,13 @@ describe('flux run -d and the commands on detached containers', () => {
       console.log(await c.stop({ timeout: 5 }), c.status().state, await c.wait());
       await c.remove();
       console.log((await flux.containers({ all: true })).some((x) => x.id === c.id));
+      console.log((await flux.events()).filter((e) => e.id === c.id).map((e) => e.event + (e.signal ? ':' + e.signal : '') + (e.event === 'exited' ? ':' + e.exitCode : '')).join(','));
     `;
     const r = await runAs(user, process.execPath, ['--input-type=module', '-e', script]);
     await rm(sync, { recursive: true, force: true });
     expect(r.stderr).toBe('');
-    const [head = '', lines, names, exec, usage, stopped, left] = r.stdout.trim().split('\n');
+    const [head = '', lines, names, exec, usage, stopped, left, events] = r.stdout.trim().split('\n');
+    expect(events).toBe('created,started,signalled:SIGTERM,exited:7,removed');
     expect(exec).toBe('4 in');
     const h = JSON.parse(head) as { id: string; name: string; state: string };
     expect(h.id).toMatch(/^[0-9a-f]{64}$/);
