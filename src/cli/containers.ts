@@ -23,6 +23,15 @@ export function register(program: Command): void {
       await statsCommand(refs, { noStream: o.stream === false, ...(o.format !== undefined ? { format: o.format } : {}) });
     });
   program
+    .command('container')
+    .description('Manage detached containers as a whole.')
+    .command('prune')
+    .description('Remove every detached container that has ended, with its log.')
+    .action(async () => {
+      const { containerPruneCommand } = await import('../commands/containers.js');
+      await containerPruneCommand();
+    });
+  program
     .command('events')
     .description('Print what happened to your detached containers: created, started, signalled (by which flux process), exited with its code, removed.')
     .option('--since <time>', 'only events since a time (2026-01-01T10:00:00Z) or for a duration (10m, 2h)')

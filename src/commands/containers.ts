@@ -178,3 +178,9 @@ export async function eventsCommand(o: { since?: string; format?: string }): Pro
     process.stdout.write(`${escapeText(`${e.time} container ${e.event} ${e.id} (${detail.join(', ')})`)}\n`);
   }
 }
+
+/** `flux container prune`: every ended container goes; their IDs are printed. */
+export async function containerPruneCommand(): Promise<void> {
+  const ids = await new Flux().pruneContainers();
+  process.stdout.write(ids.map((id) => `${id}\n`).join(''));
+}

@@ -78,6 +78,14 @@ export class Flux {
     return readEvents(containersRoot(this.options.runtimeDir), o.since);
   }
 
+  /** Removes every detached container that has ended, with its log; resolves with their IDs. */
+  async pruneContainers(): Promise<string[]> {
+    const all = await this.containers({ all: true });
+    const ended = all.filter((c) => c.status().state === 'exited');
+    for (const c of ended) await c.remove();
+    return ended.map((c) => c.id);
+  }
+
   /** The detached containers that run (with all, those that ended too), oldest first. */
   async containers(o: { all?: boolean } = {}): Promise<Container[]> {
     const [{ allContainers }, { containersRoot }] = await Promise.all([import('./container.js'), import('../container/container-state.js')]);

@@ -199,6 +199,19 @@ describe('flux run -d and the commands on detached containers', () => {
     expect(reused).not.toBe(id);
   });
 
+  it('container prune removes the containers that ended and keeps those that run', async () => {
+    const ended = await detach([], ['true']);
+    const running = await detach([], ['sleep', '1000']);
+    await flux(['wait', ended]);
+    const r = await flux(['container', 'prune']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')).toContain(ended);
+    const left = (await ps()).map((x) => x.id);
+    expect(left).toContain(running);
+    expect(left).not.toContain(ended);
+    await flux(['rm', '-f', running]);
+  });
+
   it('removes a --rm container when it ends', async () => {
     const id = await detach(['--rm'], ['sh', '-c', 'echo bye']);
     await until('its removal', () => ps(), (rows) => !rows.some((r) => r.id === id));
