@@ -3,6 +3,8 @@
  * a handle on its state directory. Every method reads the state afresh, so a handle stays right
  * whatever another flux process did to the container meanwhile.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { FluxError } from '../errors.js';
 import type { OutputTarget, RunResult } from './api-types.js';
 import { findState, listStates, logPath, readState, type ContainerState } from '../container/container-state.js';
@@ -61,6 +63,32 @@ export class Container {
     const s = current(this.state());
     const exitCode = s.status === 'exited' ? (s.exitCode ?? null) : null;
     return { id: s.id, name: s.name, image: s.image, command: s.command, created: s.created, state: s.status, exitCode, startedAt: s.startedAt ?? null, finishedAt: s.finishedAt ?? null, ports: s.ports };
+  }
+
+  /** The state, log path, mounts and lifecycle events, as `flux inspect NAME` prints them. */
+  async inspect(): Promise<Record<string, unknown>> {
+    const { readEvents } = await import('../container/container-events.js');
+    const s = current(this.state());
+    const st = statusOf(s);
+    let volumes: string[] = [];
+    try {
+      volumes = (JSON.parse(readFileSync(join(this.root, this.id, 'spec.json'), 'utf8')) as { options: { volume: string[] } }).options.volume;
+    } catch {
+      /* removed meanwhile */
+    }
+    return {
+      Id: s.id,
+      Name: s.name,
+      Image: s.image,
+      Command: s.command,
+      Created: s.created,
+      State: { Status: st.state, Running: st.state === 'running', Pid: st.pid, ExitCode: st.exitCode, StartedAt: st.startedAt, FinishedAt: st.finishedAt, Error: s.error ?? null },
+      Ports: s.ports,
+      Mounts: volumes,
+      AutoRemove: s.autoRemove,
+      LogPath: logPath(this.root, this.id),
+      Events: readEvents(this.root).filter((e) => e.id === s.id),
+    };
   }
 
   /** CPU %, resident memory and processes, summed over the container's processes (from /proc). */

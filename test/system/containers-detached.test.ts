@@ -122,6 +122,11 @@ describe('flux run -d and the commands on detached containers', () => {
     expect(logs.stdout).toBe('ready\ngot term\n');
     const wait = await flux(['wait', `web-${token}`]);
     expect(wait.stdout).toBe('143\n');
+    const [inspect] = JSON.parse((await flux(['inspect', `web-${token}`])).stdout) as { Id: string; State: { Status: string; ExitCode: number }; LogPath: string; Events: { event: string }[] }[];
+    expect(inspect!.Id).toBe(id);
+    expect(inspect!.State).toMatchObject({ Status: 'exited', ExitCode: 143 });
+    expect(inspect!.LogPath).toBe(join(containers(), id, 'log'));
+    expect(inspect!.Events.map((e) => e.event)).toEqual(['created', 'started', 'signalled', 'exited']);
     const events = await flux(['events', '--since', '1h']);
     expect(events.stdout).toMatch(new RegExp(`container signalled ${id} \\(name=web-${token}, signal=SIGTERM, by=\\d+\\)\n`));
     expect(events.stdout).toMatch(new RegExp(`container exited ${id} \\(name=web-${token}, exitCode=143\\)\n`));
