@@ -3,6 +3,14 @@ import type { Command } from 'commander';
 /** The commands on detached containers (`flux run -d`). */
 export function register(program: Command): void {
   program
+    .command('__monitor', { hidden: true })
+    .argument('<root>')
+    .argument('<id>')
+    .action(async (root: string, id: string) => {
+      const { monitorCommand } = await import('../commands/monitor.js');
+      await monitorCommand(root, id);
+    });
+  program
     .command('ps')
     .description('List the detached containers that run (-a: those that ended too), with live CPU, memory and process counts.')
     .option('-a, --all', 'show ended containers too')

@@ -9,7 +9,7 @@ import { register as registerLogin } from './login.js';
 import { register as registerMatrix } from './matrix.js';
 import { register as registerContainers } from './containers.js';
 
-const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune', 'login', 'logout', 'matrix', 'ps', 'logs', 'stop', 'kill', 'wait', 'rm', 'exec', 'stats', 'events', 'container', 'help']);
+const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune', 'login', 'logout', 'matrix', 'ps', 'logs', 'stop', 'kill', 'wait', 'rm', 'exec', 'stats', 'events', 'container', '__monitor', 'help']);
 
 /** `flux IMAGE -- CMD` is `flux run IMAGE -- CMD`: anything that is not a subcommand or a global flag starts a run. */
 export function withDefaultCommand(argv: string[]): string[] {
@@ -41,6 +41,7 @@ const REGISTRAR: Record<string, Registrar> = {
   stats: registerContainers,
   events: registerContainers,
   container: registerContainers,
+  __monitor: registerContainers,
 };
 const ALL: Registrar[] = [registerRun, registerPull, registerImages, registerLogin, registerMatrix, registerContainers];
 

@@ -4,7 +4,7 @@
  * again and its reason becomes flux's error.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FluxError } from '../errors.js';
@@ -24,9 +24,14 @@ export interface DetachOptions {
   say?: (text: string) => void;
 }
 
-function monitorProgram(): string {
+/**
+ * The monitor's command line: flux itself (bin/flux.js, which loads the bundle with its code
+ * cache) when it is there, else the monitor's own module (a library without the command line).
+ */
+function monitorArgv(root: string, id: string): string[] {
   const here = import.meta.dirname;
-  return join(here, 'monitor-main.js');
+  const bin = join(here, '../../../bin/flux.js');
+  return existsSync(bin) ? [bin, '__monitor', root, id] : [join(here, 'monitor-main.js'), root, id];
 }
 
 /** A --log-max-size value in bytes, or a one-sentence refusal. */
@@ -61,7 +66,7 @@ export async function startDetached(root: string, target: RunTarget, cmd: string
   }
   // The monitor's own failures (not the command's output) go to a file beside its state.
   const errFd = openSync(join(dir, 'monitor.err'), 'a', 0o600);
-  const child = spawn(process.execPath, [monitorProgram(), root, id], { stdio: ['ignore', errFd, errFd, 'pipe'], detached: true, cwd: process.cwd() });
+  const child = spawn(process.execPath, monitorArgv(root, id), { stdio: ['ignore', errFd, errFd, 'pipe'], detached: true, cwd: process.cwd() });
   closeSync(errFd);
   const channel = child.stdio[3] as Readable;
   const outcome = await new Promise<StartMessage | undefined>((resolve) => {
