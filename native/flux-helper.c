@@ -28,6 +28,7 @@
  *   N                       the network helper we started is ready; the command starts now
  *   S                       the network helper we started went away: before it was ready (then
  *                           exit 125), or while the command ran (Node warns)
+ *   P                       the command has started (its exec succeeded)
  *   C<status>               the command ended and nothing runs in the container any more; the
  *                           helper cleans up meanwhile
  *   D<status>               the run is over and cleaned up; the helper only exits after this
@@ -181,10 +182,15 @@ __attribute__((format(printf, 1, 2))) static void ctl_write(const char *fmt, ...
 static void stop_net_helper(void);
 
 /* Report (operation, errno, path) and stop: Node turns it into one sentence. */
+/* In the command's process until its exec: a byte here tells init the command did not start. */
+static int exec_report_fd = -1;
+
 static _Noreturn void fail(const char *op, const char *path)
 {
   int e = errno;
   ctl_write("E%s\t%d\t%s\n", op, e, path ? path : "");
+  if (exec_report_fd >= 0)
+    (void)!write(exec_report_fd, "x", 1);
   stop_net_helper();
 #ifdef FLUX_FUZZ
   flux_fuzz_refused(); /* the plan fuzzer (native/fuzz) goes on with its next input */
@@ -1434,6 +1440,8 @@ static void exec_command(const struct plan *p)
       err = seen_eacces;
   }
   ctl_write("X%d\t%s\n", err, cmd);
+  if (exec_report_fd >= 0)
+    (void)!write(exec_report_fd, "x", 1);
   _exit(err == ENOENT || err == ENOTDIR ? 127 : 126);
 }
 
@@ -1788,13 +1796,36 @@ static _Noreturn void run_init(const struct plan *p)
     await_go();
   lap("go");
 
+  /*
+   * A close-on-exec pipe tells us when the command has started: its end closes with the exec
+   * (nothing read), or the command's process writes a byte when it fails first (having said why).
+   * Then Node hears P: `flux run -d` returns once the command runs.
+   */
+  int execd[2] = { -1, -1 };
+  if (pipe2(execd, O_CLOEXEC) < 0)
+    execd[0] = execd[1] = -1;
   pid_t child = fork();
   if (child < 0)
     fail("fork", "");
-  if (child == 0)
+  if (child == 0) {
+    if (execd[0] >= 0)
+      close(execd[0]);
+    exec_report_fd = execd[1];
     command_child(p, slave, &unblocked);
+  }
   if (slave >= 0)
     close(slave);
+  if (execd[1] >= 0)
+    close(execd[1]);
+  if (execd[0] >= 0) {
+    char c;
+    ssize_t r;
+    while ((r = read(execd[0], &c, 1)) < 0 && errno == EINTR)
+      ;
+    close(execd[0]);
+    if (r == 0)
+      ctl_write("P\n");
+  }
   close(ctl);
   ctl = -1;
 

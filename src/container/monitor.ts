@@ -81,27 +81,27 @@ export async function runMonitor(root: string, id: string): Promise<void> {
   process.on('SIGALRM', () => pass('SIGKILL'));
   process.on('SIGPIPE', () => undefined);
 
+  let helperPid: number | undefined;
   let code: number | null = null;
   try {
     code = await runCommand(spec.target, spec.cmd, spec.options, {
       stdout: (c) => out.push(c),
       stderr: (c) => err.push(c),
-      onSpawn(k, helperPid) {
+      onSpawn(k, pid) {
         kill = k;
-        if (state.status !== 'running') {
-          state.status = 'running';
-          state.startedAt = new Date().toISOString();
-          if (helperPid !== undefined) state.helperPid = helperPid;
-          writeState(root, state);
-          recordEvent(root, { id, name: state.name, event: 'started' });
-          tell({ running: true });
-          letGo();
-        } else if (helperPid !== undefined) {
-          // A second sandbox (the copy fallback) replaced the first.
-          state.helperPid = helperPid;
-          writeState(root, state);
-        }
+        // A second sandbox (the copy fallback) may replace the first: the last one is the container's.
+        helperPid = pid;
         if (pending) k(pending);
+      },
+      onStarted() {
+        if (state.status === 'running') return;
+        state.status = 'running';
+        state.startedAt = new Date().toISOString();
+        if (helperPid !== undefined) state.helperPid = helperPid;
+        writeState(root, state);
+        recordEvent(root, { id, name: state.name, event: 'started' });
+        tell({ running: true });
+        letGo();
       },
       onProcess: (p) => writeFileSync(join(dir, 'process.json'), JSON.stringify(p), { mode: 0o600 }),
       say: (text) => {

@@ -56,6 +56,8 @@ export interface RunIO {
   stderr(chunk: Buffer): void;
   /** Receives a way to signal the sandbox; the host's signals are then not forwarded to it. */
   onSpawn?(kill: (sig: NodeJS.Signals) => void, helperPid?: number): void;
+  /** The command has started (its exec succeeded). */
+  onStarted?(): void;
   /** flux's own notices and warnings; without it they go where the run's stderr goes. */
   say?(text: string): void;
   /** The command's process settings, as `flux exec` needs them to start another like it. */
@@ -195,7 +197,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   const launch: LaunchOptions = {
     ...(maps && join === undefined ? { maps } : {}),
     interactive: o.interactive,
-    ...(io ? { output: io, ...(io.onSpawn ? { onSpawn: (kill: (sig: NodeJS.Signals) => void, pid?: number) => io.onSpawn?.(kill, pid) } : {}) } : {}),
+    ...(io ? { output: io, ...(io.onSpawn ? { onSpawn: (kill: (sig: NodeJS.Signals) => void, pid?: number) => io.onSpawn?.(kill, pid), onStarted: () => io.onStarted?.() } : {}) } : {}),
   };
   const sandbox = startSandbox(namespaces, launch);
   try {

@@ -33,6 +33,8 @@ export interface LaunchOptions {
    * are not forwarded to it (a matrix passes each one on itself, once).
    */
   onSpawn?: (kill: (sig: NodeJS.Signals) => void, helperPid?: number) => void;
+  /** The command has started (its exec succeeded). */
+  onStarted?: () => void;
 }
 
 /** Known once the container is ready. */
@@ -226,6 +228,9 @@ export class Sandbox {
         break;
       case 'warning':
         this.supervision?.onWarning?.(printable(rec.text));
+        break;
+      case 'started':
+        this.launch.onStarted?.();
         break;
       case 'ended':
         lap('helper ended');

@@ -217,6 +217,18 @@ describe('flux run -d and the commands on detached containers', () => {
     await flux(['rm', '-f', running]);
   });
 
+  it('returns only once the command runs: a command that cannot start is flux\'s error, and leaves nothing', async () => {
+    const before = (await ps()).length;
+    const missing = await flux(['run', '-d', '--network', 'none', busybox, '--', 'no-such-command']);
+    expect(missing.code).toBe(127);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr).toBe('flux: no-such-command: executable file not found in $PATH. Check the command name, or the image\'s PATH.\n');
+    const workdir = await flux(['run', '-d', '--network', 'none', '-w', '/etc/passwd', busybox, '--', 'true']);
+    expect(workdir.code).toBe(125);
+    expect(workdir.stderr).toMatch(/^flux: the working directory \/etc\/passwd is not a directory\./);
+    expect((await ps()).length).toBe(before);
+  });
+
   it('removes a --rm container when it ends', async () => {
     const id = await detach(['--rm'], ['sh', '-c', 'echo bye']);
     await until('its removal', () => ps(), (rows) => !rows.some((r) => r.id === id));
