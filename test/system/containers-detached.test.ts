@@ -265,6 +265,9 @@ describe('flux run -d and the commands on detached containers', () => {
     expect(env).toBe('12');
     expect(status.join('\n')).toBe(own.trim());
     expect(status.join('\n')).toMatch(/Seccomp:\s+2/);
+    // Only 0-2 cross into the command (the 3 is ls's own directory).
+    const fds = await flux(['exec', id, 'ls', '/proc/self/fd']);
+    expect(fds.stdout.trim().split(/\s+/)).toEqual(['0', '1', '2', '3']);
     const as = await flux(['exec', '-u', '1000', '-w', '/tmp', id, 'sh', '-c', 'id -u; pwd']);
     expect(as.stdout).toBe('1000\n/tmp\n');
     const tty = await runFlux(['exec', '-it', id, 'sh', '-c', '[ -t 0 ] && [ -t 1 ] && tty; exit 3'], { store, env: { XDG_RUNTIME_DIR: runtime }, tty: true });
