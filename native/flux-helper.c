@@ -6,9 +6,12 @@
  * multi-threaded Node process cannot do safely: unshare namespaces, mount, pivot_root,
  * drop capabilities and exec.
  *
- * Two modes:
+ * Three modes:
  *   flux-helper userns CTLFD -- ARGV...   new user+mount namespace, wait for the id maps, exec ARGV as root there
  *   flux-helper run CTLFD PLAN...         run a container: PLAN names the namespaces, the rest comes on CTLFD
+ *   flux-helper exec CTLFD PID PLAN...    run a command in the running container of process PID; PLAN is
+ *                                         the process part of a container plan (cwd user caps nnp seccomp
+ *                                         path env argv), all on the command line
  *
  * The plan comes in two parts. The first names the namespaces and id maps and comes as the
  * command line's arguments, so the helper starts on it at once: it creates the namespaces and
@@ -25,6 +28,7 @@
  *   N                       the network helper we started is ready; the command starts now
  *   S                       the network helper we started went away: before it was ready (then
  *                           exit 125), or while the command ran (Node warns)
+ *   P                       the command has started (its exec succeeded)
  *   C<status>               the command ended and nothing runs in the container any more; the
  *                           helper cleans up meanwhile
  *   D<status>               the run is over and cleaned up; the helper only exits after this
@@ -183,10 +187,15 @@ __attribute__((format(printf, 1, 2))) static void ctl_write(const char *fmt, ...
 static void stop_net_helper(void);
 
 /* Report (operation, errno, path) and stop: Node turns it into one sentence. */
+/* In the command's process until its exec: a byte here tells init the command did not start. */
+static int exec_report_fd = -1;
+
 static _Noreturn void fail(const char *op, const char *path)
 {
   int e = errno;
   ctl_write("E%s\t%d\t%s\n", op, e, path ? path : "");
+  if (exec_report_fd >= 0)
+    (void)!write(exec_report_fd, "x", 1);
   stop_net_helper();
 #ifdef FLUX_FUZZ
   flux_fuzz_refused(); /* the plan fuzzer (native/fuzz) goes on with its next input */
@@ -264,6 +273,7 @@ struct plan {
   int seccomp;               /* load the default syscall filter */
   int nrlimits;              /* --ulimit: resource, soft and hard limit for the command */
   struct rlimit_op { int res; struct rlimit lim; } *rlimits;
+  long join_pid;             /* >0: join this process's user and network namespaces (--network container:NAME) */
 };
 
 /* Far more than any plan needs (the kernel takes a command line of 2 MiB at most). */
@@ -367,7 +377,7 @@ static int read_full(int fd, char *buf, size_t len, int eof_ok)
 /* Operations of the first part of the plan; every other one belongs to the second. */
 static int namespace_op(const char *op)
 {
-  static const char *const ops[] = { "ns", "maps", "single-map", "wait", "defer-go", "tap", "net-helper", "run-dir", "preserve-fds" };
+  static const char *const ops[] = { "ns", "maps", "single-map", "wait", "defer-go", "tap", "net-helper", "run-dir", "preserve-fds", "join" };
   for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
     if (!strcmp(op, ops[i]))
       return 1;
@@ -600,6 +610,8 @@ static void parse_plan(struct plan *p, int part)
         fail("plan", "preserved fds below 3");
       }
       keep_preserved(first, n);
+    } else if (!strcmp(op, "join")) {
+      p->join_pid = (long)plan_number(tok(), 10, INT_MAX, "join target");
     } else if (!strcmp(op, "net-helper")) {
       size_t n = count();
       if (n < 1) {
@@ -1510,6 +1522,8 @@ static void exec_command(const struct plan *p)
       err = seen_eacces;
   }
   ctl_write("X%d\t%s\n", err, cmd);
+  if (exec_report_fd >= 0)
+    (void)!write(exec_report_fd, "x", 1);
   _exit(err == ENOENT || err == ENOTDIR ? 127 : 126);
 }
 
@@ -1872,13 +1886,36 @@ static _Noreturn void run_init(const struct plan *p)
     await_go();
   lap("go");
 
+  /*
+   * A close-on-exec pipe tells us when the command has started: its end closes with the exec
+   * (nothing read), or the command's process writes a byte when it fails first (having said why).
+   * Then Node hears P: `flux run -d` returns once the command runs.
+   */
+  int execd[2] = { -1, -1 };
+  if (pipe2(execd, O_CLOEXEC) < 0)
+    execd[0] = execd[1] = -1;
   pid_t child = fork();
   if (child < 0)
     fail("fork", "");
-  if (child == 0)
+  if (child == 0) {
+    if (execd[0] >= 0)
+      close(execd[0]);
+    exec_report_fd = execd[1];
     command_child(p, slave, &unblocked);
+  }
   if (slave >= 0)
     close(slave);
+  if (execd[1] >= 0)
+    close(execd[1]);
+  if (execd[0] >= 0) {
+    char c;
+    ssize_t r;
+    while ((r = read(execd[0], &c, 1)) < 0 && errno == EINTR)
+      ;
+    close(execd[0]);
+    if (r == 0)
+      ctl_write("P\n");
+  }
   close(ctl);
   ctl = -1;
 
@@ -2305,6 +2342,33 @@ static void make_tap(const char *name)
   close(fd);
 }
 
+/*
+ * --network container:NAME: the user namespace of a process of that container (its ids, and
+ * the capabilities over its network), then its network namespace. The other namespaces are our
+ * own, made next. Joined, not created: no id maps to write (the container's are ours too).
+ */
+static void join_namespaces(pid_t target)
+{
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/ns/user", (int)target);
+  int user = open(path, O_RDONLY | O_CLOEXEC);
+  if (user < 0)
+    fail("open", path);
+  snprintf(path, sizeof path, "/proc/%d/ns/net", (int)target);
+  int net = open(path, O_RDONLY | O_CLOEXEC);
+  if (net < 0)
+    fail("open", path);
+  struct stat theirs, ours;
+  /* Real root runs containers without a user namespace: there is none to join then. */
+  int same = fstat(user, &theirs) == 0 && stat("/proc/self/ns/user", &ours) == 0 && theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev;
+  if (!same && setns(user, CLONE_NEWUSER) < 0)
+    fail("setns", "user");
+  if (setns(net, CLONE_NEWNET) < 0)
+    fail("setns", "net");
+  close(user);
+  close(net);
+}
+
 static int run(int argc, char **argv)
 {
   die_with_parent();
@@ -2343,6 +2407,10 @@ static int run(int argc, char **argv)
       fail("unshare", "user namespace");
     start_maps(&p, &um, &gm);
     ns_flags &= ~CLONE_NEWUSER;
+  }
+  if (p.join_pid > 0) {
+    join_namespaces((pid_t)p.join_pid);
+    ns_flags &= ~(CLONE_NEWUSER | CLONE_NEWNET);
   }
   if (unshare(ns_flags) < 0)
     fail("unshare", p.userns ? "user namespace" : "namespaces");
@@ -2495,6 +2563,160 @@ static int run(int argc, char **argv)
   return code;
 }
 
+/* ---------- exec: a process joining a running container ---------- */
+
+/*
+ * `flux exec`: joins the namespaces of a process of a running container (one that runs the
+ * image's programs: init is not dumpable, so its /proc entries are closed to us), takes its
+ * root, and starts the command as run does (command_child: user, groups, seccomp, capabilities,
+ * no_new_privs, only fds 0-2). The user namespace comes first: it gives the capabilities the
+ * others need. A namespace the container shares with us (--network host) is left as it is.
+ * The process stays our child, in the container's pid namespace; we forward signals to it and
+ * exit with its status.
+ */
+static int exec_in(int argc, char **argv)
+{
+  static const struct { const char *name; int type; } kinds[] = {
+    { "user", CLONE_NEWUSER }, { "mnt", CLONE_NEWNS }, { "pid", CLONE_NEWPID }, { "uts", CLONE_NEWUTS },
+    { "ipc", CLONE_NEWIPC }, { "net", CLONE_NEWNET }, { "cgroup", CLONE_NEWCGROUP },
+  };
+  enum { NKINDS = sizeof kinds / sizeof *kinds };
+  die_with_parent();
+  prctl(PR_SET_DUMPABLE, 0);
+  if (argc < 1) {
+    errno = EINVAL;
+    fail("exec", "no target process");
+  }
+  pid_t target = (pid_t)plan_number(argv[0], 10, INT_MAX, "exec target");
+  plan_from_args(argc - 1, argv + 1);
+  struct plan p;
+  memset(&p, 0, sizeof p);
+  p.mounts = xcalloc(256, sizeof *p.mounts);
+  p.root = "/";
+  parse_plan(&p, 2);
+  int fds[NKINDS];
+  char path[64];
+  for (int i = 0; i < NKINDS; i++) {
+    struct stat theirs, ours;
+    snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)target, kinds[i].name);
+    fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+    if (fds[i] < 0 || fstat(fds[i], &theirs) < 0)
+      fail("open", path);
+    snprintf(path, sizeof path, "/proc/self/ns/%s", kinds[i].name);
+    if (stat(path, &ours) == 0 && ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev) {
+      close(fds[i]);
+      fds[i] = -1;
+    }
+  }
+  p.userns = fds[0] >= 0;
+  snprintf(path, sizeof path, "/proc/%d/root", (int)target);
+  int root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0)
+    fail("open", path);
+  for (int i = 0; i < NKINDS; i++)
+    if (fds[i] >= 0) {
+      if (setns(fds[i], kinds[i].type) < 0)
+        fail("setns", kinds[i].name);
+      close(fds[i]);
+    }
+  if (fchdir(root) < 0 || chroot(".") < 0)
+    fail("enter the container's root", "");
+  close(root);
+  workdir_fd = open_workdir(p.cwd ? p.cwd : "/");
+  /* -t: a terminal of the container's own devpts (as run makes one), relayed to ours. */
+  int master = -1, slave = -1;
+  if (p.tty) {
+    master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+      fail("open", "/dev/pts/ptmx");
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+      fail("unlock pty", "");
+    slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+    if (slave < 0)
+      fail("open pty", "");
+    struct winsize ws = { .ws_row = p.rows, .ws_col = p.cols };
+    if (ws.ws_row && ws.ws_col)
+      ioctl(master, TIOCSWINSZ, &ws);
+    else
+      copy_winsize(1, master);
+    if (fchown(slave, p.uid, (gid_t)-1) < 0)
+      fail("chown", "the terminal");
+  }
+  sigset_t mask, old;
+  sigemptyset(&mask);
+  add_forwarded(&mask);
+  sigaddset(&mask, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &mask, &old);
+  int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0)
+    fail("signalfd", "");
+  pid_t child = fork();
+  if (child < 0)
+    fail("fork", "");
+  if (child == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    command_child(&p, slave, &old);
+  }
+  if (slave >= 0)
+    close(slave);
+  int in_open = p.tty && p.tty_stdin;
+  if (master >= 0)
+    fcntl(master, F_SETFL, O_NONBLOCK);
+  char buf[16384];
+  for (;;) {
+    struct pollfd fds[3];
+    int n = 0, mi = -1, ii = -1;
+    fds[n++] = (struct pollfd){ sfd, POLLIN, 0 };
+    if (master >= 0) {
+      mi = n;
+      fds[n++] = (struct pollfd){ master, POLLIN, 0 };
+    }
+    if (in_open) {
+      ii = n;
+      fds[n++] = (struct pollfd){ 0, POLLIN, 0 };
+    }
+    if (poll(fds, (nfds_t)n, -1) < 0 && errno != EINTR)
+      return 125;
+    if (mi >= 0 && fds[mi].revents) {
+      ssize_t r = read(master, buf, sizeof buf);
+      if (r > 0)
+        write_all(1, buf, (size_t)r);
+      else if (r < 0 && errno != EAGAIN && errno != EINTR) {
+        close(master); /* EIO: every slave is closed */
+        master = -1;
+      }
+    }
+    if (ii >= 0 && fds[ii].revents) {
+      ssize_t r = read(0, buf, sizeof buf);
+      if (r > 0 && master >= 0)
+        write_all(master, buf, (size_t)r);
+      else if (r <= 0 && errno != EINTR && errno != EAGAIN)
+        in_open = 0;
+    }
+    if (fds[0].revents) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGCHLD)
+          continue;
+        if (si.ssi_signo == SIGWINCH && master >= 0)
+          copy_winsize(1, master);
+        else
+          kill(child, (int)si.ssi_signo);
+      }
+      int st;
+      if (waitpid(child, &st, WNOHANG) == child) {
+        if (master >= 0) {
+          ssize_t r;
+          while ((r = read(master, buf, sizeof buf)) > 0)
+            write_all(1, buf, (size_t)r);
+        }
+        return status_code(st);
+      }
+    }
+  }
+}
+
 static int userns(char **argv)
 {
   die_with_parent();
@@ -2523,7 +2745,7 @@ int main(int argc, char **argv)
     char *end;
     long fd = strtol(argv[2], &end, 10);
     ctl = *argv[2] && !*end && fd >= 3 && fd <= INT_MAX ? (int)fd : -1;
-    if (argc >= 3 && !strcmp(argv[1], "run"))
+    if (argc >= 3 && (!strcmp(argv[1], "run") || !strcmp(argv[1], "exec")))
       reexec_sealed(argv); /* before ctl becomes close-on-exec */
     if (ctl < 3 || fcntl(ctl, F_SETFD, FD_CLOEXEC) < 0) {
       fprintf(stderr, "flux-helper: bad control fd\n");
@@ -2534,7 +2756,9 @@ int main(int argc, char **argv)
     return run(argc - 3, argv + 3);
   if (argc >= 5 && !strcmp(argv[1], "userns") && !strcmp(argv[3], "--"))
     return userns(argv + 4);
-  fprintf(stderr, "usage: flux-helper run CTLFD PLAN... | flux-helper userns CTLFD -- ARGV...\n"
+  if (argc >= 4 && !strcmp(argv[1], "exec"))
+    return exec_in(argc - 3, argv + 3);
+  fprintf(stderr, "usage: flux-helper run CTLFD PLAN... | flux-helper exec CTLFD PID PLAN... | flux-helper userns CTLFD -- ARGV...\n"
                   "flux-helper is started by flux; it is not meant to be run by hand.\n");
   return 125;
 }

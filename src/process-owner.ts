@@ -69,7 +69,9 @@ export function startTime(pid: string): string | undefined {
     return undefined;
   }
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // rest[0] is field 3 (state).
+  // rest[0] is field 3 (state). A zombie has ended: it only waits for a parent (or an init that
+  // does not reap) to collect its status, and owns nothing any more.
+  if (rest[0] === 'Z') return undefined;
   const v = rest[22 - 3];
   return v !== undefined && /^\d+$/.test(v) ? v : undefined;
 }

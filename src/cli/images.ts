@@ -11,8 +11,8 @@ export function register(program: Command): void {
     });
   program
     .command('inspect')
-    .description('Print the record, manifest and config of images as a JSON array.')
-    .argument('<image...>', 'image name, ID or digest')
+    .description('Print a detached container\'s state and events, or the record, manifest and config of an image, as a JSON array.')
+    .argument('<name...>', 'container name or ID, or image name, ID or digest')
     .action(async (images: string[]) => {
       const { inspectCommand } = await import('../commands/inspect.js');
       await inspectCommand(images);

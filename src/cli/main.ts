@@ -9,8 +9,9 @@ import { register as registerLogin } from './login.js';
 import { register as registerMatrix } from './matrix.js';
 import { register as registerInfo } from './info.js';
 import { register as registerCompletion } from './completion.js';
+import { register as registerContainers } from './containers.js';
 
-const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune', 'tag', 'save', 'load', 'push', 'info', 'login', 'logout', 'matrix', 'completion', '__complete', 'help']);
+const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune', 'tag', 'save', 'load', 'push', 'info', 'login', 'logout', 'matrix', 'ps', 'logs', 'stop', 'kill', 'wait', 'rm', 'exec', 'stats', 'events', 'container', '__monitor', 'completion', '__complete', 'help']);
 
 /** `flux IMAGE -- CMD` is `flux run IMAGE -- CMD`: anything that is not a subcommand or a global flag starts a run. */
 export function withDefaultCommand(argv: string[]): string[] {
@@ -39,8 +40,19 @@ const REGISTRAR: Record<string, Registrar> = {
   matrix: registerMatrix,
   completion: (p) => registerCompletion(p, () => buildProgram()),
   __complete: (p) => registerCompletion(p, () => buildProgram()),
+  ps: registerContainers,
+  logs: registerContainers,
+  stop: registerContainers,
+  kill: registerContainers,
+  wait: registerContainers,
+  rm: registerContainers,
+  exec: registerContainers,
+  stats: registerContainers,
+  events: registerContainers,
+  container: registerContainers,
+  __monitor: registerContainers,
 };
-const ALL: Registrar[] = [registerRun, registerPull, registerImages, registerLogin, registerMatrix, registerInfo, (p) => registerCompletion(p, () => buildProgram())];
+const ALL: Registrar[] = [registerRun, registerPull, registerImages, registerLogin, registerMatrix, registerInfo, registerContainers, (p) => registerCompletion(p, () => buildProgram())];
 
 /**
  * The commander program. With `only`, just that subcommand's definitions are built: a warm

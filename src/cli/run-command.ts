@@ -23,9 +23,11 @@ export function register(program: Command): void {
     .usage('[options] IMAGE [--] [COMMAND...]  |  flux run --rootfs DIR [options] -- COMMAND...')
     .argument('[image]', 'image reference, image ID, or oci:DIR[:tag] / oci-archive:FILE / docker-archive:FILE')
     .argument('[command...]', 'command and arguments (default: the image\'s entrypoint and cmd)')
+    .option('-d, --detach', 'leave the container running under its own monitor and print its ID once the command runs')
+    .option('--log-max-size <size>', 'with -d: the size (e.g. 10m, the default) at which the log is rotated; two are kept')
     .option('--rootfs <dir>', 'run in this unpacked root filesystem instead of an image (never written: a throw-away overlay goes on top)')
     .passThroughOptions();
-  addRunOptions(cmd).action(async (image: string | undefined, command: string[], o: CliRunOpts & { rootfs?: string }) => {
+  addRunOptions(cmd).action(async (image: string | undefined, command: string[], o: CliRunOpts & { rootfs?: string; detach?: boolean; rm?: boolean; logMaxSize?: string }) => {
     const { runCommand } = await import('../commands/run-image.js');
     lastRunKind = kindOf(o);
     process.exitCode = await runCommand(image, command, o);

@@ -7,7 +7,7 @@ import { lap } from '../sandbox/timing.js';
 import { Store } from '../../store/store.js';
 import type { ImageRecord } from '../../store/image-index.js';
 import { parseGroup, parsePasswd, resolveUser } from '../image/user.js';
-import { capSet } from '../sandbox/caps.js';
+import { capMask, capSet } from '../sandbox/caps.js';
 import { mappedCount, toolPath, type IdMaps } from '../userns/idmap.js';
 import { defaultIdOf, keepIdFuseMapping, mapArgsFor } from '../userns/keep-id.js';
 import { readLayerFile } from '../sandbox/layer-files.js';
@@ -126,9 +126,29 @@ export interface RunIO {
   stdout(chunk: Buffer): void;
   stderr(chunk: Buffer): void;
   /** Receives a way to signal the sandbox; the host's signals are then not forwarded to it. */
-  onSpawn?(kill: (sig: NodeJS.Signals) => void): void;
+  onSpawn?(kill: (sig: NodeJS.Signals) => void, helperPid?: number): void;
+  /** The command has started (its exec succeeded). */
+  onStarted?(): void;
   /** flux's own notices and warnings; without it they go where the run's stderr goes. */
   say?(text: string): void;
+  /** The command's process settings, as `flux exec` needs them to start another like it. */
+  onProcess?(p: ProcessProfile): void;
+}
+
+/** What a process started in a running container shares with its command (see exec-container.ts). */
+export interface ProcessProfile {
+  uid: number;
+  gid: number;
+  groups: number[];
+  /** A capability mask (hex) or 'all'. */
+  caps: string;
+  noNewPrivileges: boolean;
+  seccomp: boolean;
+  path: string;
+  env: string[];
+  cwd: string;
+  /** The image's StopSignal, as written there (`SIGTERM`, `TERM`, `15`); `flux stop` sends it. */
+  stopSignal?: string;
 }
 
 /** What a run starts from: an image (pulled by the policy), or an unpacked root filesystem directory. */
@@ -192,6 +212,18 @@ function announcing(network: NetworkAttachment, say: (text: string) => void): Ne
   };
 }
 
+/** A process of the running container NAME whose namespaces a new container joins. */
+async function joinTarget(name: string, o: RunOptions): Promise<number> {
+  if (o.publish.length > 0 || o.publishAll) {
+    throw bad('BAD_NETWORK', '-p and -P cannot be used with --network container:NAME (that container\'s network is shared as it is).', 'Publish the ports on the container whose network is shared.');
+  }
+  // Loaded only for this mode: a plain run does not pay for the detached containers' modules.
+  const [{ containersRoot, findState }, { joinableProcess }] = await Promise.all([import('./container-state.js'), import('./container-ops.js')]);
+  const target = joinableProcess(findState(containersRoot(o.runtimeDir), name));
+  if (target === undefined) throw bad('CONTAINER_NOT_RUNNING', `the container ${name} is not running, so its network cannot be shared.`, `Start it first (flux run -d --name ${name} ...).`);
+  return target;
+}
+
 export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions, io?: RunIO): Promise<number> {
   const say = io?.say ?? (io ? (text: string) => io.stderr(Buffer.from(text)) : (text: string) => void process.stderr.write(text));
   const image = typeof target === 'string' ? target : { rootfs: checkRootfs(target.rootfs) };
@@ -224,7 +256,9 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   const root = isRealRoot();
   // As real root there is no user namespace: every id is itself already, keep-id included.
   const maps = runIdMaps(o.userns, root, choice);
-  const mode = o.network ?? 'slirp4netns';
+  // --network container:NAME joins that container's namespaces: no network of its own to make.
+  const join = o.network?.startsWith('container:') ? await joinTarget(o.network.slice('container:'.length), o) : undefined;
+  const mode = join !== undefined ? 'host' : (o.network ?? 'slirp4netns');
   const { parsePublishAll, planNetwork } = await networking;
   // Network first: a bad -p or mode is refused before anything touches the disk.
   const asked: PortForward[] = o.publish.flatMap((p) => parsePublishAll(p));
@@ -239,7 +273,8 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   // The helper creates the namespaces, maps the ids and makes the run dir while the image is read below.
   const namespaces: NamespaceSpec = {
     runDir: rd.dir,
-    ...(maps ? { idmap: helperMaps(maps) } : {}),
+    ...(maps && join === undefined ? { idmap: helperMaps(maps) } : {}),
+    ...(join !== undefined ? { join } : {}),
     waitGo: needs.wired || limits !== undefined,
     // A cgroup must be joined before the namespaces are complete; a network can be wired meanwhile.
     deferGo: limits === undefined,
@@ -249,14 +284,14 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
     newNet: needs.newNamespace,
   };
   const launch: LaunchOptions = {
-    ...(maps ? { maps } : {}),
+    ...(maps && join === undefined ? { maps } : {}),
     ...(o.preserveFds ? { preserveFds: checkPreserveFds(o.preserveFds) } : {}),
     interactive: o.interactive,
-    ...(io ? { output: io, ...(io.onSpawn ? { onSpawn: (kill: (sig: NodeJS.Signals) => void) => io.onSpawn?.(kill) } : {}) } : {}),
+    ...(io ? { output: io, ...(io.onSpawn ? { onSpawn: (kill: (sig: NodeJS.Signals) => void, pid?: number) => io.onSpawn?.(kill, pid), onStarted: () => io.onStarted?.() } : {}) } : {}),
   };
   const sandbox = startSandbox(namespaces, launch);
   try {
-    return await runImage({ image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, rlimits, stopSignal, choice, limits, maps, mode, publish, chosen, network: needs, namespaces, launch, sandbox, store, rd });
+    return await runImage({ io, image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, rlimits, stopSignal, choice, limits, maps, mode, publish, chosen, network: needs, namespaces, launch, sandbox, store, rd });
   } finally {
     await sandbox.cancel();
     needs.launch?.release();
@@ -275,6 +310,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
 
 /** What runCommand settled before reading the image, the started helper included. */
 interface Started {
+  io: RunIO | undefined;
   image: string | { rootfs: string };
   cmd: string[];
   o: RunOptions;
@@ -352,6 +388,18 @@ async function runImage(started: Started): Promise<number> {
     }
   });
   const proc = processSpec(config, { cmd, ...(o.entrypoint !== undefined ? { entrypoint: o.entrypoint } : {}), ...(o.workdir !== undefined ? { workdir: o.workdir } : {}), env: o.env, fileEnv, tty: o.tty, unset: o.unsetenv ?? [] }, user, hostname, process.env);
+  started.io?.onProcess?.({
+    uid: user.uid,
+    gid: user.gid,
+    groups: user.groups,
+    caps: o.privileged ? 'all' : capMask(caps),
+    noNewPrivileges: security.noNewPrivileges,
+    seccomp: security.seccomp && !o.privileged,
+    path: proc.path,
+    env: proc.env,
+    cwd: proc.cwd,
+    ...(config.StopSignal ? { stopSignal: config.StopSignal } : {}),
+  });
 
   const { createNetwork } = await networking;
   const network: NetworkAttachment = await createNetwork({

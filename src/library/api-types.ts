@@ -81,7 +81,7 @@ export interface RunOptions {
   /** Replaces the image's Entrypoint ('' for none). */
   entrypoint?: string;
   hostname?: string;
-  /** The run's name: in /etc/hosts and /run/.containerenv. */
+  /** The run's name: in /etc/hosts and /run/.containerenv; a detached container's, unique per user (default: a random one). */
   name?: string;
   /** `NAME:IP` or `NAME:host-gateway` lines for /etc/hosts, as --add-host. */
   addHost?: string[];
@@ -114,7 +114,7 @@ export interface RunOptions {
   /** `PATH[:size=…,mode=…]`, as --tmpfs. */
   tmpfs?: string[];
   readOnly?: boolean;
-  /** slirp4netns (default), pasta, none or host, with options as --network. */
+  /** slirp4netns (default), pasta, none, host or container:NAME, with options as --network. */
   network?: string;
   /** `[ip:]hostPort:containerPort[/proto]`, as -p. */
   ports?: string[];
@@ -141,6 +141,12 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** flux's own notices and warnings (one line each); default: dropped. */
   onMessage?: (text: string) => void;
+  /** Leave the container running under its own monitor: run() then resolves to a Container once the command runs. */
+  detach?: boolean;
+  /** Remove the detached container when it ends (--rm). */
+  remove?: boolean;
+  /** The detached container's log is rotated at this size (bytes, or '10m', the default); two are kept. */
+  logMaxSize?: string | number;
 }
 
 export interface RunResult {

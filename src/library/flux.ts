@@ -11,6 +11,8 @@ import type { SaveOptions } from './save-images.js';
 import type { PushImageOptions, PushResult } from './push-image.js';
 import type { FluxInfo } from './machine-info.js';
 import type { MatrixOptions, MatrixRecord } from './matrix-run.js';
+import type { Container } from './container.js';
+import type { ContainerEvent } from '../container/container-events.js';
 
 export class Flux {
   /** The options this handle was made with (store, runtimeDir); undefined fields take the CLI's defaults. */
@@ -92,10 +94,45 @@ export class Flux {
     return machineInfo(this.options);
   }
 
-  /** A throw-away container in the foreground; resolves with the command's exit status, whatever it is. */
-  async run(o: RunOptions): Promise<RunResult> {
+  /**
+   * A throw-away container in the foreground; resolves with the command's exit status, whatever
+   * it is. With detach: a container left running under its own monitor, once its command runs.
+   */
+  async run(o: RunOptions & { detach: true }): Promise<Container>;
+  async run(o: RunOptions & { detach?: false }): Promise<RunResult>;
+  async run(o: RunOptions): Promise<RunResult | Container> {
+    if (o.detach === true) {
+      const { detachedRun } = await import('./detached-run.js');
+      return detachedRun(o, this.options);
+    }
     const { foregroundRun } = await import('./foreground-run.js');
     return foregroundRun(o, this.options);
+  }
+
+  /** A detached container by name, full ID or unique ID prefix. */
+  async container(ref: string): Promise<Container> {
+    const [{ containerFor }, { containersRoot }] = await Promise.all([import('./container.js'), import('../container/container-state.js')]);
+    return containerFor(containersRoot(this.options.runtimeDir), ref);
+  }
+
+  /** The lifecycle events of the user's detached containers, oldest first (as `flux events --format json`). */
+  async events(o: { since?: Date } = {}): Promise<ContainerEvent[]> {
+    const [{ readEvents }, { containersRoot }] = await Promise.all([import('../container/container-events.js'), import('../container/container-state.js')]);
+    return readEvents(containersRoot(this.options.runtimeDir), o.since);
+  }
+
+  /** Removes every detached container that has ended, with its log; resolves with their IDs. */
+  async pruneContainers(): Promise<string[]> {
+    const all = await this.containers({ all: true });
+    const ended = all.filter((c) => c.status().state === 'exited');
+    for (const c of ended) await c.remove();
+    return ended.map((c) => c.id);
+  }
+
+  /** The detached containers that run (with all, those that ended too), oldest first. */
+  async containers(o: { all?: boolean } = {}): Promise<Container[]> {
+    const [{ allContainers }, { containersRoot }] = await Promise.all([import('./container.js'), import('../container/container-state.js')]);
+    return allContainers(containersRoot(this.options.runtimeDir), o.all ?? false);
   }
 
   /** One command over many images in parallel, one record per image (as `flux matrix --json`). */

@@ -15,3 +15,11 @@ export { parsePullPolicy } from '../pull/pull-policy.js';
 export function hostRun(target: RunTarget, cmd: string[], o: ContainerOptions, io?: RunIO): Promise<number> {
   return runCommand(target, cmd, o, io);
 }
+
+/** `flux run -d`: a container left running under its monitor; resolves with its ID once the command runs. */
+export async function hostDetach(target: RunTarget, cmd: string[], o: ContainerOptions, d: { autoRemove: boolean; logMaxSize?: string }, say: (text: string) => void): Promise<string> {
+  const [{ containersRoot }, { startDetached, logMaxBytes }] = await Promise.all([import('../container/container-state.js'), import('../container/start-detached.js')]);
+  const max = d.logMaxSize !== undefined ? logMaxBytes(d.logMaxSize) : undefined;
+  const s = await startDetached(containersRoot(o.runtimeDir), target, cmd, o, { ...(o.name !== undefined ? { name: o.name } : {}), autoRemove: d.autoRemove, ...(max !== undefined ? { logMaxBytes: max } : {}), say });
+  return s.id;
+}

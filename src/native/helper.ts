@@ -29,6 +29,7 @@ export type HelperRecord =
   | { kind: 'ready' }
   | { kind: 'netready' }
   | { kind: 'netfailed' }
+  | { kind: 'started' }
   | { kind: 'rootfs'; value: string }
   | { kind: 'error'; op: string; errno: number; path: string }
   | { kind: 'exec'; errno: number; cmd: string }
@@ -67,6 +68,8 @@ export function parseRecord(line: string): HelperRecord | undefined {
       return { kind: 'netready' };
     case 'S':
       return { kind: 'netfailed' };
+    case 'P':
+      return { kind: 'started' };
     case 'K':
       return { kind: 'rootfs', value: body };
     case 'E': {

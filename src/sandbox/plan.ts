@@ -66,6 +66,8 @@ export interface NamespaceSpec {
   runDir?: string;
   /** --preserve-fds: the helper's fds from `first` on (Node's extra stdio) become the command's 3…3+count-1. */
   preserveFds?: { first: number; count: number };
+  /** Join this process's user and network namespaces instead of making them (--network container:NAME). */
+  join?: number;
 }
 
 /** The container itself: its root, mounts, user and command. */
@@ -131,6 +133,7 @@ export function namespacePlan(s: NamespaceSpec): Op[] {
   if (s.newNet && s.netHelper) ops.push(['net-helper', String(s.netHelper.length), ...s.netHelper]);
   if (s.runDir) ops.push(['run-dir', s.runDir]);
   if (s.preserveFds && s.preserveFds.count > 0) ops.push(['preserve-fds', String(s.preserveFds.first), String(s.preserveFds.count)]);
+  if (s.join !== undefined) ops.push(['join', String(s.join)]);
   return ops;
 }
 

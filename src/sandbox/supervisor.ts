@@ -32,7 +32,9 @@ export interface LaunchOptions {
    * Receives a way to signal this run. The caller then owns its signalling: the host's signals
    * are not forwarded to it (a matrix passes each one on itself, once).
    */
-  onSpawn?: (kill: (sig: NodeJS.Signals) => void) => void;
+  onSpawn?: (kill: (sig: NodeJS.Signals) => void, helperPid?: number) => void;
+  /** The command has started (its exec succeeded). */
+  onStarted?: () => void;
   /** --preserve-fds N: flux's own fds 3…3+N-1, passed on to the command as the same numbers. */
   preserveFds?: number;
 }
@@ -233,6 +235,9 @@ export class Sandbox {
       case 'warning':
         this.supervision?.onWarning?.(printable(rec.text));
         break;
+      case 'started':
+        this.launch.onStarted?.();
+        break;
       case 'ended':
         lap('helper ended');
         // Output through pipes (a matrix) and a cgroup (limits) are only done with the helper.
@@ -327,7 +332,7 @@ export class Sandbox {
       this.containerSent = true;
     }
     this.connect(opts);
-    this.launch.onSpawn?.(this.kill);
+    this.launch.onSpawn?.(this.kill, this.child.pid);
     if (alive) this.maybeGo();
     const { code, signal } = await this.over;
     // Unawaited by the helper, Node's part may still be settling (why the network failed).

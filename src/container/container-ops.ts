@@ -1,0 +1,180 @@
+/**
+ * What can be done to a detached container from any flux process: read its status (its monitor
+ * alive or not), its usage from /proc, signal it through its monitor, wait for it, remove it.
+ * All through its state directory and signals: there is no server to ask.
+ */
+import { constants } from 'node:os';
+import { FluxError } from '../errors.js';
+import { initPid, members, netBytes, ProcSnapshot, sameProcess, usage } from './container-proc.js';
+import { readState, removeState, stateDir, type ContainerState } from './container-state.js';
+import { recordEvent } from './container-events.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanStaleRuns } from '../sandbox/rootfs.js';
+
+export interface ContainerStatus {
+  state: 'created' | 'running' | 'exited';
+  /** null when it is unknown (the monitor was killed) or the container still runs. */
+  exitCode: number | null;
+  /** The container's init on the host, while it runs. */
+  pid: number | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** Whether the monitor that the state names still runs. */
+export function monitorAlive(s: ContainerState): boolean {
+  return s.monitorPid > 0 && sameProcess(s.monitorPid, s.monitorStart);
+}
+
+/** The state as it is: a container whose monitor died without a word has exited, code unknown. */
+export function current(s: ContainerState): ContainerState {
+  if (s.status === 'exited' || monitorAlive(s)) return s;
+  return { ...s, status: 'exited', exitCode: null, finishedAt: s.finishedAt ?? s.startedAt ?? s.created };
+}
+
+export function statusOf(s: ContainerState): ContainerStatus {
+  const c = current(s);
+  const init = c.status === 'running' && c.helperPid ? initPid(c.helperPid) : undefined;
+  return { state: c.status, exitCode: c.status === 'exited' ? (c.exitCode ?? null) : null, pid: init ?? null, startedAt: c.startedAt ?? null, finishedAt: c.finishedAt ?? null };
+}
+
+/** The container's processes on the host: the members of its init's pid namespace. */
+export function processesOf(s: ContainerState, snap = new ProcSnapshot()): number[] {
+  const c = current(s);
+  if (c.status !== 'running' || !c.helperPid) return [];
+  const init = initPid(c.helperPid, snap);
+  return init === undefined ? [] : members(init, snap);
+}
+
+/**
+ * A process of the running container whose namespaces and root can be joined: a child of init
+ * (init is not dumpable, so its /proc entries are closed to us). One pass over /proc, without
+ * reading every process's namespace as processesOf does.
+ */
+export function joinableProcess(s: ContainerState): number | undefined {
+  const c = current(s);
+  if (c.status !== 'running' || !c.helperPid) return undefined;
+  const snap = new ProcSnapshot();
+  const init = initPid(c.helperPid, snap);
+  if (init === undefined) return undefined;
+  let first: number | undefined;
+  for (const [pid, f] of snap.stats) if (Number(f[1]) === init && (first === undefined || pid < first)) first = pid;
+  return first;
+}
+
+export interface ContainerStats {
+  cpuPercent: number;
+  memoryBytes: number;
+  pids: number;
+  /** Bytes in and out of the container's network namespace (loopback left out). */
+  netRxBytes: number;
+  netTxBytes: number;
+}
+
+const TICK = 100;
+
+/** CPU over a short sample, memory and process count now, summed over the container's processes. */
+export async function statsOf(s: ContainerState, sampleMs = 100): Promise<ContainerStats> {
+  return (await statsOfAll([s], sampleMs))[0]!;
+}
+
+/** The same for many containers over one sample: two passes over /proc in all. */
+export async function statsOfAll(states: ContainerState[], sampleMs = 100): Promise<ContainerStats[]> {
+  const first = new ProcSnapshot();
+  const before = states.map((s) => usage(processesOf(s, first), first));
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, sampleMs));
+  const second = new ProcSnapshot();
+  const seconds = (performance.now() - t0) / 1000;
+  return states.map((s, i) => {
+    const pids = processesOf(s, second);
+    const after = usage(pids, second);
+    const cpu = Math.max(0, after.ticks - before[i]!.ticks) / TICK / seconds;
+    // Init is not dumpable: the network is read through one of the image's processes.
+    const net = pids[1] !== undefined ? netBytes(pids[1]) : { rx: 0, tx: 0 };
+    return { cpuPercent: Math.round(cpu * 1000) / 10, memoryBytes: after.rss, pids: after.pids, netRxBytes: net.rx, netTxBytes: net.tx };
+  });
+}
+
+/** Sends a signal to the container's command (SIGKILL: to every process of the container). */
+export function signalContainer(root: string, s: ContainerState, sig: NodeJS.Signals): boolean {
+  const c = current(s);
+  if (c.status === 'exited') return false;
+  // The monitor passes signals on; SIGALRM tells it to kill the whole container.
+  const sent = sig === 'SIGKILL' ? 'SIGALRM' : sig;
+  if (constants.signals[sent] === undefined) throw new FluxError('BAD_SIGNAL', `${sig} is not a signal.`, { hint: 'Name one such as SIGTERM or SIGKILL.', exitCode: 125 });
+  try {
+    process.kill(c.monitorPid, sent);
+  } catch {
+    return false;
+  }
+  recordEvent(root, { id: s.id, name: s.name, event: 'signalled', signal: sig, by: process.pid });
+  return true;
+}
+
+/** Resolves with the state once the container has exited (or its monitor is gone), or at the deadline. */
+export async function waitExited(root: string, id: string, deadlineMs = Infinity): Promise<ContainerState | undefined> {
+  const until = performance.now() + deadlineMs;
+  for (;;) {
+    const s = readState(root, id);
+    if (s === undefined) return undefined;
+    const c = current(s);
+    if (c.status === 'exited') return c;
+    if (performance.now() >= until) return c;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * The signal an image's StopSignal names (`SIGTERM`, `TERM`, `15`), or SIGTERM for none or one
+ * this host does not know.
+ */
+export function stopSignal(raw: string | undefined): NodeJS.Signals {
+  if (raw === undefined || raw === '') return 'SIGTERM';
+  const known = constants.signals as Record<string, number>;
+  if (/^\d+$/.test(raw)) {
+    const name = Object.keys(known).find((k) => known[k] === Number(raw));
+    return (name ?? 'SIGTERM') as NodeJS.Signals;
+  }
+  const name = raw.toUpperCase().startsWith('SIG') ? raw.toUpperCase() : `SIG${raw.toUpperCase()}`;
+  return (known[name] !== undefined ? name : 'SIGTERM') as NodeJS.Signals;
+}
+
+function imageStopSignal(root: string, s: ContainerState): NodeJS.Signals {
+  try {
+    return stopSignal((JSON.parse(readFileSync(join(stateDir(root, s.id), 'process.json'), 'utf8')) as { stopSignal?: string }).stopSignal);
+  } catch {
+    return 'SIGTERM';
+  }
+}
+
+/**
+ * The image's StopSignal (default SIGTERM), then after `timeoutSec` SIGKILL of every process of
+ * the container; resolves once it ended.
+ */
+export async function stopContainer(root: string, s: ContainerState, timeoutSec = 10, signal: NodeJS.Signals = imageStopSignal(root, s)): Promise<ContainerState | undefined> {
+  if (current(s).status === 'exited') return current(s);
+  if (timeoutSec > 0) {
+    signalContainer(root, s, signal);
+    const after = await waitExited(root, s.id, timeoutSec * 1000);
+    if (after === undefined || after.status === 'exited') return after;
+  }
+  signalContainer(root, s, 'SIGKILL');
+  return waitExited(root, s.id);
+}
+
+/** Removes a container that has ended; with force, one that runs is killed first. */
+export async function removeContainer(root: string, s: ContainerState, force: boolean): Promise<void> {
+  if (current(s).status !== 'exited') {
+    if (!force) {
+      throw new FluxError('CONTAINER_RUNNING', `the container ${s.name} is running.`, { hint: `Stop it first (flux stop ${s.name}) or use flux rm -f.`, exitCode: 125 });
+    }
+    await stopContainer(root, s, 0);
+  }
+  removeState(root, s);
+  // A monitor that was killed could not have its helper clean up: the run directory (the
+  // writable layer, with files of the image's sub-uids) is left in the store, and goes now.
+  const after = current(s);
+  if (after.exitCode === null && after.store !== undefined) await cleanStaleRuns(join(after.store, 'runs'));
+}

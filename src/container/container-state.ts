@@ -1,0 +1,133 @@
+/**
+ * The state of containers that outlive the command (`flux run -d`): one directory per container
+ * under the user's runtime directory (containers/<id>/), holding state.json (rewritten whole,
+ * through a rename, so a reader never sees half of it), the spec the monitor runs, and the log.
+ * Names are files under containers/names/, created exclusively: two runs cannot take one name.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { FluxError } from '../errors.js';
+import { runtimeDir } from '../runtime-dir.js';
+import { recordEvent } from './container-events.js';
+
+export interface ContainerState {
+  id: string;
+  name: string;
+  image: string;
+  command: string[];
+  created: string;
+  /** created: the monitor is preparing it; running: its command runs; exited: it ended. */
+  status: 'created' | 'running' | 'exited';
+  /** The monitor, and its start time in clock ticks since boot (a reused pid is told apart). */
+  monitorPid: number;
+  monitorStart: number;
+  /** The sandbox helper, parent of the container's init. */
+  helperPid?: number;
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number | null;
+  ports: string[];
+  autoRemove: boolean;
+  /** flux's own reason when the container could not be started. */
+  error?: string;
+  /** The store its layers and run directory are in. */
+  store?: string;
+}
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+
+/** The directory holding every container's state, made private on first use. */
+export function containersRoot(chosen?: string): string {
+  const root = join(runtimeDir(chosen), 'containers');
+  mkdirSync(join(root, 'names'), { recursive: true, mode: 0o700 });
+  return root;
+}
+
+export const stateDir = (root: string, id: string): string => join(root, id);
+export const logPath = (root: string, id: string): string => join(root, id, 'log');
+
+export function newId(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/** A random name of two words (as docker's), for a run without --name. */
+export function randomName(): string {
+  const a = ['brave', 'calm', 'eager', 'quiet', 'swift', 'bold', 'keen', 'merry', 'proud', 'wise'];
+  const b = ['otter', 'heron', 'lynx', 'falcon', 'badger', 'raven', 'marten', 'ibex', 'wren', 'stoat'];
+  const pick = (l: string[]) => l[randomBytes(1)[0]! % l.length]!;
+  return `${pick(a)}_${pick(b)}_${randomBytes(2).toString('hex')}`;
+}
+
+/** Takes a name for an ID, or refuses with the ID of the container that has it. */
+export function claimName(root: string, name: string, id: string): void {
+  if (!NAME.test(name)) {
+    throw new FluxError('BAD_NAME', `the container name ${JSON.stringify(name)} is not valid.`, { hint: 'Use letters, digits, _ . and - (starting with a letter or digit).', exitCode: 125 });
+  }
+  try {
+    writeFileSync(join(root, 'names', name), id, { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    let other = '';
+    try {
+      other = readFileSync(join(root, 'names', name), 'utf8');
+    } catch {
+      /* removed meanwhile */
+    }
+    throw new FluxError('NAME_IN_USE', `the container name ${name} is already in use by container ${other}.`, {
+      hint: `Remove that container (flux rm ${name}) or choose another --name.`,
+      exitCode: 125,
+    });
+  }
+}
+
+export function releaseName(root: string, name: string, id: string): void {
+  try {
+    if (readFileSync(join(root, 'names', name), 'utf8') === id) unlinkSync(join(root, 'names', name));
+  } catch {
+    /* not there */
+  }
+}
+
+export function writeState(root: string, s: ContainerState): void {
+  const dir = stateDir(root, s.id);
+  const tmp = join(dir, `.state.${process.pid}`);
+  writeFileSync(tmp, JSON.stringify(s), { mode: 0o600 });
+  renameSync(tmp, join(dir, 'state.json'));
+}
+
+export function readState(root: string, id: string): ContainerState | undefined {
+  try {
+    return JSON.parse(readFileSync(join(stateDir(root, id), 'state.json'), 'utf8')) as ContainerState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every container with a state file, oldest first. */
+export function listStates(root: string): ContainerState[] {
+  const ids = readdirSync(root).filter((n) => /^[0-9a-f]{64}$/.test(n));
+  const all = ids.map((id) => readState(root, id)).filter((s): s is ContainerState => s !== undefined);
+  return all.sort((a, b) => a.created.localeCompare(b.created));
+}
+
+/** A container by name, full ID or unique ID prefix. */
+export function findState(root: string, ref: string): ContainerState {
+  const all = listStates(root);
+  const exact = all.find((s) => s.name === ref || s.id === ref);
+  if (exact) return exact;
+  const matches = /^[0-9a-f]+$/.test(ref) ? all.filter((s) => s.id.startsWith(ref)) : [];
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) {
+    throw new FluxError('AMBIGUOUS_CONTAINER', `the ID prefix ${ref} names ${matches.length} containers.`, { hint: 'Give more digits of the ID, or the name.', exitCode: 125 });
+  }
+  throw new FluxError('NO_CONTAINER', `no container is named ${JSON.stringify(ref)} or has an ID starting so.`, { hint: 'List them with flux ps -a.', exitCode: 125 });
+}
+
+/** Removes a container's state and frees its name. */
+export function removeState(root: string, s: ContainerState): void {
+  releaseName(root, s.name, s.id);
+  const existed = existsSync(stateDir(root, s.id));
+  rmSync(stateDir(root, s.id), { recursive: true, force: true });
+  if (existed) recordEvent(root, { id: s.id, name: s.name, event: 'removed' });
+}

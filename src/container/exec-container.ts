@@ -1,0 +1,72 @@
+/**
+ * `flux exec`: a command in a running detached container, started like the container's own
+ * command (its user, capabilities, seccomp filter, no_new_privs and environment, which the
+ * monitor recorded), in its namespaces and root.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FluxError } from '../errors.js';
+import { parseGroup, parsePasswd, resolveUser } from '../image/user.js';
+import { execProcess } from '../sandbox/exec-process.js';
+import type { ProcessProfile } from './run-container.js';
+import { current, joinableProcess } from './container-ops.js';
+import { stateDir, type ContainerState } from './container-state.js';
+
+export interface ExecOptions {
+  /** `K=V`, or a bare `K` for the host's value. */
+  env: string[];
+  user?: string;
+  workdir?: string;
+  interactive: boolean;
+  /** A terminal for the command (-t). */
+  tty?: boolean;
+  output?: { stdout(chunk: Buffer): void; stderr(chunk: Buffer): void };
+}
+
+const notRunning = (name: string) =>
+  new FluxError('CONTAINER_NOT_RUNNING', `the container ${name} is not running.`, { hint: `Start a new one with flux run -d; flux logs ${name} shows how it ended.`, exitCode: 125 });
+
+function readIn(pid: number, file: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/root/${file}`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+export async function execInContainer(root: string, s: ContainerState, cmd: string[], o: ExecOptions): Promise<number> {
+  if (cmd.length === 0) throw new FluxError('USAGE', 'flux exec needs a command.', { hint: 'Write flux exec CONTAINER COMMAND [ARG...].', exitCode: 125 });
+  if (current(s).status !== 'running') throw notRunning(s.name);
+  let profile: ProcessProfile;
+  try {
+    profile = JSON.parse(readFileSync(join(stateDir(root, s.id), 'process.json'), 'utf8')) as ProcessProfile;
+  } catch {
+    throw notRunning(s.name);
+  }
+  const target = joinableProcess(s);
+  if (target === undefined) throw notRunning(s.name);
+  let user = { uid: profile.uid, gid: profile.gid, groups: profile.groups };
+  if (o.user !== undefined) user = resolveUser(o.user, parsePasswd(readIn(target, 'etc/passwd')), parseGroup(readIn(target, 'etc/group')));
+  const env = new Map(profile.env.map((e) => [e.slice(0, e.indexOf('=')), e] as const));
+  for (const e of o.env) {
+    const eq = e.indexOf('=');
+    const key = eq < 0 ? e : e.slice(0, eq);
+    if (key === '') throw new FluxError('BAD_ENV', `-e ${e} has no variable name.`, { hint: 'Write -e NAME=VALUE.', exitCode: 125 });
+    if (eq >= 0) env.set(key, e);
+    else if (process.env[key] !== undefined) env.set(key, `${key}=${process.env[key]}`);
+  }
+  return execProcess({
+    target,
+    ...user,
+    caps: profile.caps,
+    noNewPrivileges: profile.noNewPrivileges,
+    seccomp: profile.seccomp,
+    path: profile.path,
+    env: [...env.values()],
+    cwd: o.workdir ?? profile.cwd,
+    argv: cmd,
+    interactive: o.interactive,
+    ...(o.tty ? { tty: { stdin: o.interactive, rows: process.stdout.rows ?? 0, cols: process.stdout.columns ?? 0 } } : {}),
+    ...(o.output ? { output: o.output } : {}),
+  });
+}

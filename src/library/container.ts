@@ -1,0 +1,194 @@
+/**
+ * A container that outlives the call that started it (`flux.run({ detach: true })`, `flux run -d`):
+ * a handle on its state directory. Every method reads the state afresh, so a handle stays right
+ * whatever another flux process did to the container meanwhile.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FluxError } from '../errors.js';
+import type { OutputTarget, RunResult } from './api-types.js';
+import { findState, listStates, logPath, readState, type ContainerState } from '../container/container-state.js';
+import { readFrom, type LogLine } from '../container/container-log.js';
+import { current, removeContainer, signalContainer, statsOf, statsOfAll, statusOf, stopContainer, waitExited, type ContainerStats, type ContainerStatus } from '../container/container-ops.js';
+
+export type { ContainerStats, ContainerStatus, LogLine };
+export type { ContainerEvent } from '../container/container-events.js';
+
+/** A command run in a running container (`flux exec`): some of run()'s options. */
+export interface ExecOptions {
+  env?: string[] | Record<string, string>;
+  user?: string;
+  workdir?: string;
+  stdin?: 'inherit' | 'ignore';
+  stdout?: OutputTarget;
+  stderr?: OutputTarget;
+  /** A terminal for the command; its output then goes to the host's stdout. */
+  tty?: boolean;
+}
+
+/** One row of `flux ps`: the record and its status, as `flux ps --format json` prints it. */
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  image: string;
+  command: string[];
+  created: string;
+  state: ContainerStatus['state'];
+  exitCode: number | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  ports: string[];
+}
+
+export class Container {
+  constructor(
+    readonly id: string,
+    readonly name: string,
+    /** The containers' state directory (the runtime directory's containers/). */
+    readonly root: string,
+  ) {}
+
+  private state(): ContainerState {
+    const s = readState(this.root, this.id);
+    if (!s) throw new FluxError('NO_CONTAINER', `the container ${this.name} no longer exists.`, { hint: 'List them with flux ps -a.', exitCode: 125 });
+    return s;
+  }
+
+  status(): ContainerStatus {
+    return statusOf(this.state());
+  }
+
+  info(): ContainerInfo {
+    // No pid here: finding it takes a pass over /proc, which a listing of many must not pay per row.
+    const s = current(this.state());
+    const exitCode = s.status === 'exited' ? (s.exitCode ?? null) : null;
+    return { id: s.id, name: s.name, image: s.image, command: s.command, created: s.created, state: s.status, exitCode, startedAt: s.startedAt ?? null, finishedAt: s.finishedAt ?? null, ports: s.ports };
+  }
+
+  /** The state, log path, mounts and lifecycle events, as `flux inspect NAME` prints them. */
+  async inspect(): Promise<Record<string, unknown>> {
+    const { readEvents } = await import('../container/container-events.js');
+    const s = current(this.state());
+    const st = statusOf(s);
+    let volumes: string[] = [];
+    try {
+      volumes = (JSON.parse(readFileSync(join(this.root, this.id, 'spec.json'), 'utf8')) as { options: { volume: string[] } }).options.volume;
+    } catch {
+      /* removed meanwhile */
+    }
+    return {
+      Id: s.id,
+      Name: s.name,
+      Image: s.image,
+      Command: s.command,
+      Created: s.created,
+      State: { Status: st.state, Running: st.state === 'running', Pid: st.pid, ExitCode: st.exitCode, StartedAt: st.startedAt, FinishedAt: st.finishedAt, Error: s.error ?? null },
+      Ports: s.ports,
+      Mounts: volumes,
+      AutoRemove: s.autoRemove,
+      LogPath: logPath(this.root, this.id),
+      Events: readEvents(this.root).filter((e) => e.id === s.id),
+    };
+  }
+
+  /** CPU %, resident memory and processes, summed over the container's processes (from /proc). */
+  stats(): Promise<ContainerStats> {
+    return statsOf(this.state());
+  }
+
+  /** The log's lines in order; with follow, new ones as they are written until the container ends. */
+  async *logs(o: { follow?: boolean; tail?: number; since?: Date } = {}): AsyncGenerator<LogLine> {
+    const path = logPath(this.root, this.id);
+    // The rotated part first (see LogWriter), then the current log.
+    const older = readFrom(`${path}.1`, 0).lines;
+    let { lines, next } = readFrom(path, 0);
+    lines = [...older, ...lines];
+    // ISO times in UTC compare as strings.
+    const since = o.since?.toISOString();
+    if (since !== undefined) lines = lines.filter((l) => l.time >= since);
+    if (o.tail !== undefined) lines = o.tail <= 0 ? [] : lines.slice(-o.tail);
+    yield* lines;
+    if (!o.follow) return;
+    for (;;) {
+      const s = readState(this.root, this.id);
+      const ended = s === undefined || current(s).status === 'exited';
+      const r = readFrom(path, next);
+      next = r.next;
+      yield* r.lines;
+      // Read once more after the end was seen: the monitor writes its last lines before it says so.
+      if (ended) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /**
+   * Runs a command in the running container, as its own command runs (user, capabilities,
+   * seccomp, environment); resolves as a foreground run() does, with the command's status.
+   */
+  async exec(command: string[], o: ExecOptions = {}): Promise<RunResult> {
+    const started = performance.now();
+    const { execInContainer } = await import('../container/exec-container.js');
+    const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+    const sink = (target: ExecOptions['stdout'], name: 'stdout' | 'stderr', host: NodeJS.WriteStream) => (c: Buffer): void => {
+      if (target === 'pipe') chunks[name].push(c);
+      else if (target === undefined || target === 'inherit') host.write(c);
+      else if (target !== 'ignore') target.write(c);
+    };
+    const exitCode = await execInContainer(this.root, this.state(), command, {
+      env: Array.isArray(o.env) ? o.env : Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      ...(o.user !== undefined ? { user: o.user } : {}),
+      ...(o.workdir !== undefined ? { workdir: o.workdir } : {}),
+      interactive: o.stdin === 'inherit',
+      ...(o.tty ? { tty: true } : {}),
+      // Through pipes unless a terminal goes straight to the host's.
+      ...(o.tty && (o.stdout === undefined || o.stdout === 'inherit') ? {} : { output: { stdout: sink(o.stdout, 'stdout', process.stdout), stderr: sink(o.stderr, 'stderr', process.stderr) } }),
+    });
+    return {
+      exitCode,
+      ...(o.stdout === 'pipe' ? { stdout: Buffer.concat(chunks.stdout) } : {}),
+      ...(o.stderr === 'pipe' ? { stderr: Buffer.concat(chunks.stderr) } : {}),
+      durationMs: Math.round(performance.now() - started),
+    };
+  }
+
+  /** Sends the command a signal (SIGKILL: every process of the container). */
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    signalContainer(this.root, this.state(), signal);
+  }
+
+  /** SIGTERM, then SIGKILL of every process after `timeout` seconds (default 10); resolves with the exit code. */
+  async stop(o: { timeout?: number } = {}): Promise<number | null> {
+    const after = await stopContainer(this.root, this.state(), o.timeout ?? 10);
+    return after?.exitCode ?? null;
+  }
+
+  /** Resolves with the exit code once the container has ended (null when it is unknown). */
+  async wait(): Promise<number | null> {
+    const after = await waitExited(this.root, this.id);
+    return after?.exitCode ?? null;
+  }
+
+  /** Removes the container's state and log; with force, a running one is killed first. */
+  async remove(o: { force?: boolean } = {}): Promise<void> {
+    const s = readState(this.root, this.id);
+    if (s) await removeContainer(this.root, s, o.force ?? false);
+  }
+}
+
+/** The usage of many containers over one sample (as `flux ps` shows it); zero for those not running. */
+export async function statsOfContainers(list: Container[]): Promise<ContainerStats[]> {
+  const states = list.map((c) => readState(c.root, c.id)).filter((s): s is ContainerState => s !== undefined);
+  const stats = await statsOfAll(states);
+  return list.map((c) => stats[states.findIndex((s) => s.id === c.id)] ?? { cpuPercent: 0, memoryBytes: 0, pids: 0, netRxBytes: 0, netTxBytes: 0 });
+}
+
+export function containerFor(root: string, ref: string): Container {
+  const s = findState(root, ref);
+  return new Container(s.id, s.name, root);
+}
+
+export function allContainers(root: string, all: boolean): Container[] {
+  return listStates(root)
+    .filter((s) => all || current(s).status !== 'exited')
+    .map((s) => new Container(s.id, s.name, root));
+}

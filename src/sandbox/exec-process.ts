@@ -1,0 +1,78 @@
+/**
+ * Starts a process in a running container through the helper's exec mode: it joins the
+ * namespaces and root of `target` (a process of the container) and starts the command with the
+ * settings given here, the same steps as a run's command takes (user, seccomp, capabilities,
+ * no_new_privs, only fds 0-2).
+ */
+import { spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { FluxError } from '../errors.js';
+import { errnoText, helperPath, printable } from '../native/helper.js';
+import { onRecords, setupError } from '../userns/userns.js';
+
+export interface ExecSpec {
+  target: number;
+  uid: number;
+  gid: number;
+  groups: number[];
+  /** A capability mask (hex) or 'all'. */
+  caps: string;
+  noNewPrivileges: boolean;
+  seccomp: boolean;
+  path: string;
+  env: string[];
+  cwd: string;
+  argv: string[];
+  interactive: boolean;
+  /** A terminal (-t): the command's 0-2 are a pty of the container's, relayed by the helper. */
+  tty?: { stdin: boolean; rows: number; cols: number };
+  output?: { stdout(chunk: Buffer): void; stderr(chunk: Buffer): void };
+}
+
+/** The process part of a plan, as the helper's exec mode reads it from its command line. */
+export function execPlan(s: ExecSpec): string[] {
+  // Tokens travel as arguments: none may hold a NUL (the kernel would cut it there).
+  const clean = (t: string) => t.replaceAll('\0', '');
+  return [
+    'cwd', s.cwd,
+    'user', String(s.uid), String(s.gid), String(s.groups.length), ...s.groups.map(String),
+    'caps', s.caps,
+    ...(s.noNewPrivileges ? ['nnp'] : []),
+    ...(s.seccomp ? ['seccomp'] : []),
+    ...(s.tty ? ['tty', s.tty.stdin ? '1' : '0', String(s.tty.rows), String(s.tty.cols)] : []),
+    'path', s.path,
+    'env', String(s.env.length), ...s.env,
+    'argv', String(s.argv.length), ...s.argv,
+  ].map(clean);
+}
+
+/** Runs the command to its end; resolves with its exit status, rejects when it could not start. */
+export async function execProcess(s: ExecSpec): Promise<number> {
+  const out = s.output;
+  const child = spawn(helperPath(), ['exec', '3', String(s.target), ...execPlan(s)], {
+    stdio: [s.interactive ? 'inherit' : 'ignore', out ? 'pipe' : 'inherit', out ? 'pipe' : 'inherit', 'pipe'],
+  });
+  // The host's terminal passes every key to the container's, as with run -it.
+  const raw = s.tty !== undefined && s.interactive && !out && process.stdin.isTTY === true;
+  if (raw) process.stdin.setRawMode(true);
+  if (out) {
+    child.stdout?.on('data', (c: Buffer) => out.stdout(c));
+    child.stderr?.on('data', (c: Buffer) => out.stderr(c));
+  }
+  let failure: FluxError | undefined;
+  onRecords(child.stdio[3] as Socket, (rec) => {
+    if (rec.kind === 'error') failure ??= setupError(rec);
+    if (rec.kind === 'exec') {
+      failure ??= rec.errno === 2
+        ? new FluxError('EXEC_NOT_FOUND', `${printable(rec.cmd)}: executable file not found in $PATH.`, { hint: 'Check the command name, or the image\'s PATH.', exitCode: 127 })
+        : new FluxError('EXEC_DENIED', `${printable(rec.cmd)}: ${errnoText(rec.errno).toLowerCase()}.`, { hint: 'The file is not an executable the container can run.', exitCode: 126 });
+    }
+  });
+  const code = await new Promise<number>((resolve, reject) => {
+    child.on('error', (err) => reject(new FluxError('HELPER', `cannot start the sandbox helper: ${err.message}.`, { hint: 'Rebuild it with `npm run build`.' })));
+    child.on('close', (c, sig) => resolve(sig ? 128 + 9 : (c ?? 125)));
+  });
+  if (raw) process.stdin.setRawMode(false);
+  if (failure) throw failure;
+  return code;
+}

@@ -1,0 +1,363 @@
+/**
+ * Containers that outlive the command, as the unprivileged test user: `flux run -d` under its
+ * monitor, `ps` with usage from /proc, `logs`, `stop`, `kill`, `wait`, `rm`, names and ID
+ * prefixes, a monitor killed with kill -9, and the same through the library's Container.
+ * No timing is asserted: every wait is a poll of the container's state with a deadline.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomInt } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
+import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
+import { appDir, isRoot, runAs, runFlux, removeStore, tempStore, testUser } from '../helpers/user.js';
+import { requireTool } from '../helpers/require.js';
+
+let store: string;
+let runtime: string;
+let busybox: string;
+
+const flux = (args: string[]) => runFlux(args, { store, env: { XDG_RUNTIME_DIR: runtime } });
+const containers = () => join(runtime, 'flux', 'containers');
+
+/** Polls until `done` holds (or fails the test after the deadline, which only a broken run reaches). */
+async function until<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (done(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface PsRow { id: string; name: string; state: string; exitCode: number | null; pids: number; memoryBytes: number }
+
+async function ps(all = true): Promise<PsRow[]> {
+  const r = await flux(['ps', ...(all ? ['-a'] : []), '--format', 'json']);
+  expect(r.stderr).toBe('');
+  return JSON.parse(r.stdout) as PsRow[];
+}
+
+/** Host processes whose command line holds `token` (the container's own, told apart by a random number). */
+function processesWith(token: string): number[] {
+  const found: number[] = [];
+  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(token)) found.push(Number(p));
+    } catch {
+      /* gone */
+    }
+  }
+  return found;
+}
+
+async function detach(args: string[], cmd: string[]): Promise<string> {
+  const r = await flux(['run', '-d', '--network', 'none', ...args, busybox, '--', ...cmd]);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  const id = r.stdout.trim();
+  expect(id).toMatch(/^[0-9a-f]{64}$/);
+  return id;
+}
+
+beforeAll(async () => {
+  requireTool('newuidmap');
+  await buildFixtures(['busybox']);
+  store = await tempStore();
+  busybox = `oci:${await userFixtureDir('busybox')}`;
+  const user = await testUser();
+  runtime = await mkdtemp('/tmp/flux-lc-runtime-');
+  if (isRoot) await chown(runtime, user.uid, user.gid);
+  await chmod(runtime, 0o700);
+  const r = await flux(['pull', '-q', busybox]);
+  expect(r.code).toBe(0);
+});
+
+afterAll(async () => {
+  // Whatever a failed test left running ends with its monitor's state.
+  if (runtime) {
+    const left = await flux(['ps', '-a', '-q']);
+    for (const id of left.stdout.split('\n').filter(Boolean)) await flux(['rm', '-f', id]);
+    await rm(runtime, { recursive: true, force: true });
+  }
+  if (store) await removeStore(store);
+});
+
+describe('flux run -d and the commands on detached containers', () => {
+  it('outlives flux, shows in ps with its processes and memory, and stops with the TERM trap\'s code', async () => {
+    const token = String(randomInt(100000, 999999));
+    const id = await detach(['--name', `web-${token}`], ['sh', '-c', `trap "echo got term; exit 143" TERM; echo ready; sleep ${token} & wait`]);
+    // flux has exited (runFlux returned); the container runs on.
+    const row = await until('the container in ps', ps, (rows) => rows.some((r) => r.id === id && r.pids >= 2));
+    const mine = row.find((r) => r.id === id)!;
+    expect(mine.state).toBe('running');
+    expect(mine.name).toBe(`web-${token}`);
+    expect(mine.memoryBytes).toBeGreaterThan(0);
+    expect(processesWith(token).length).toBe(1);
+    const table = await flux(['ps']);
+    expect(table.stdout).toMatch(new RegExp(`${id.slice(0, 12)}\\s+web-${token}\\s.*Up `));
+
+    const stop = await flux(['stop', `web-${token}`]);
+    expect(stop.code).toBe(0);
+    const after = (await ps()).find((r) => r.id === id)!;
+    expect(after.state).toBe('exited');
+    expect(after.exitCode).toBe(143);
+    expect((await flux(['ps', '-a'])).stdout).toMatch(/Exited \(143\)/);
+    expect((await flux(['ps', '-q'])).stdout).not.toContain(id.slice(0, 12));
+    expect(processesWith(token)).toEqual([]);
+    const logs = await flux(['logs', id.slice(0, 10)]);
+    expect(logs.stdout).toBe('ready\ngot term\n');
+    const wait = await flux(['wait', `web-${token}`]);
+    expect(wait.stdout).toBe('143\n');
+    const [inspect] = JSON.parse((await flux(['inspect', `web-${token}`])).stdout) as { Id: string; State: { Status: string; ExitCode: number }; LogPath: string; Events: { event: string }[] }[];
+    expect(inspect!.Id).toBe(id);
+    expect(inspect!.State).toMatchObject({ Status: 'exited', ExitCode: 143 });
+    expect(inspect!.LogPath).toBe(join(containers(), id, 'log'));
+    expect(inspect!.Events.map((e) => e.event)).toEqual(['created', 'started', 'signalled', 'exited']);
+    const events = await flux(['events', '--since', '1h']);
+    expect(events.stdout).toMatch(new RegExp(`container signalled ${id} \\(name=web-${token}, signal=SIGTERM, by=\\d+\\)\n`));
+    expect(events.stdout).toMatch(new RegExp(`container exited ${id} \\(name=web-${token}, exitCode=143\\)\n`));
+  });
+
+  it('kills a command that ignores TERM after -t, every process of it', async () => {
+    const token = String(randomInt(100000, 999999));
+    const id = await detach([], ['sh', '-c', `trap "" TERM; sleep ${token} & sleep ${token} & wait`]);
+    await until('both sleeps', async () => processesWith(token).length, (n) => n === 2);
+    const stop = await flux(['stop', '-t', '1', id]);
+    expect(stop.code).toBe(0);
+    expect((await ps()).find((r) => r.id === id)?.exitCode).toBe(137);
+    expect(processesWith(token)).toEqual([]);
+  });
+
+  it('keeps stdout and stderr apart in the log, with times, and honours --tail', async () => {
+    const id = await detach([], ['sh', '-c', 'echo out1; echo err1 >&2; echo out2; printf partial']);
+    const wait = await flux(['wait', id]);
+    expect(wait.stdout).toBe('0\n');
+    const logs = await flux(['logs', id]);
+    expect(logs.stdout).toBe('out1\nout2\npartial\n');
+    expect(logs.stderr).toBe('err1\n');
+    const stamped = await flux(['logs', '-t', '--tail', '1', id]);
+    expect(stamped.stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z partial\n$/);
+    expect(stamped.stderr).toBe('');
+    expect((await flux(['logs', '--since', '1h', id])).stdout).toBe('out1\nout2\npartial\n');
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    expect((await flux(['logs', '--since', later, id])).stdout).toBe('');
+  });
+
+  it('caps the log at --log-max-size, keeping the newest lines in order', async () => {
+    const id = await detach(['--log-max-size', '8k'], ['sh', '-c', 'i=0; while [ $i -lt 2000 ]; do echo line$i; i=$((i+1)); done']);
+    expect((await flux(['wait', id])).stdout).toBe('0\n');
+    const files = readdirSync(join(containers(), id)).filter((f) => f.startsWith('log'));
+    expect(files.sort()).toEqual(['log', 'log.1']);
+    const bytes = files.reduce((n, f) => n + statSync(join(containers(), id, f)).size, 0);
+    expect(bytes).toBeLessThanOrEqual(2 * 8192);
+    const lines = (await flux(['logs', id])).stdout.trim().split('\n');
+    expect(lines.at(-1)).toBe('line1999');
+    const first = Number(lines[0]!.slice(4));
+    expect(first).toBeGreaterThan(0);
+    expect(lines).toEqual(Array.from({ length: 2000 - first }, (_, k) => `line${first + k}`));
+    const bad = await flux(['run', '-d', '--log-max-size', '1', busybox, '--', 'true']);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toBe('flux: the log size 1 is not a size of 4k or more. Write it as 10m, 512k or 1g.\n');
+    await flux(['rm', id]);
+  });
+
+  it('follows the log until the container ends', async () => {
+    const id = await detach([], ['sh', '-c', 'for i in 1 2 3; do echo line$i; sleep 0.2; done']);
+    const r = await flux(['logs', '-f', id]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('line1\nline2\nline3\n');
+  });
+
+  it('refuses a name in use with the ID that has it, and rm frees name and state', async () => {
+    const name = `dup-${randomInt(100000, 999999)}`;
+    const id = await detach(['--name', name], ['sleep', '1000']);
+    const again = await flux(['run', '-d', '--network', 'none', '--name', name, busybox, '--', 'true']);
+    expect(again.code).toBe(125);
+    expect(again.stdout).toBe('');
+    expect(again.stderr).toContain(id);
+    const refused = await flux(['rm', name]);
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toMatch(/is running\. Stop it first/);
+    const removed = await flux(['rm', '-f', name]);
+    expect(removed.code).toBe(0);
+    expect(existsSync(join(containers(), id))).toBe(false);
+    expect((await ps()).map((r) => r.id)).not.toContain(id);
+    const missing = await flux(['logs', name]);
+    expect(missing.code).toBe(125);
+    expect(missing.stderr).toMatch(/^flux: no container is named/);
+    // The name is free again.
+    const reused = await detach(['--name', name, '--rm'], ['true']);
+    expect(reused).not.toBe(id);
+  });
+
+  it('container prune removes the containers that ended and keeps those that run', async () => {
+    const ended = await detach([], ['true']);
+    const running = await detach([], ['sleep', '1000']);
+    await flux(['wait', ended]);
+    const r = await flux(['container', 'prune']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')).toContain(ended);
+    const left = (await ps()).map((x) => x.id);
+    expect(left).toContain(running);
+    expect(left).not.toContain(ended);
+    await flux(['rm', '-f', running]);
+  });
+
+  it('returns only once the command runs: a command that cannot start is flux\'s error, and leaves nothing', async () => {
+    const before = (await ps()).length;
+    const missing = await flux(['run', '-d', '--network', 'none', busybox, '--', 'no-such-command']);
+    expect(missing.code).toBe(127);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr).toBe('flux: no-such-command: executable file not found in $PATH. Check the command name, or the image\'s PATH.\n');
+    const workdir = await flux(['run', '-d', '--network', 'none', '-w', '/etc/passwd', busybox, '--', 'true']);
+    expect(workdir.code).toBe(125);
+    expect(workdir.stderr).toMatch(/^flux: the working directory \/etc\/passwd is not a directory\./);
+    expect((await ps()).length).toBe(before);
+  });
+
+  it('removes a --rm container when it ends', async () => {
+    const id = await detach(['--rm'], ['sh', '-c', 'echo bye']);
+    await until('its removal', () => ps(), (rows) => !rows.some((r) => r.id === id));
+    expect(existsSync(join(containers(), id))).toBe(false);
+  });
+
+  it('shows a container whose monitor was killed with kill -9 as exited with an unknown code, and leaves no process', async () => {
+    const token = String(randomInt(100000, 999999));
+    const id = await detach([], ['sleep', token]);
+    const state = JSON.parse(readFileSync(join(containers(), id, 'state.json'), 'utf8')) as { monitorPid: number };
+    process.kill(state.monitorPid, 'SIGKILL');
+    const rows = await until('the exit', () => ps(), (r) => r.find((x) => x.id === id)?.state === 'exited');
+    expect(rows.find((r) => r.id === id)!.exitCode).toBeNull();
+    expect((await flux(['ps', '-a'])).stdout).toMatch(/Exited \(unknown\)/);
+    await until('the container\'s processes to end', async () => processesWith(token).length, (n) => n === 0);
+    // Its helper died with the monitor, before it could clean up: the run directory is still there.
+    expect(readdirSync(join(store, 'runs')).length).toBeGreaterThan(0);
+    expect((await flux(['rm', id])).code).toBe(0);
+    expect(readdirSync(join(store, 'runs'))).toEqual([]);
+  });
+
+  it('exec joins the running container: its processes, files and host name, its capabilities and filter, its exit code', async () => {
+    const token = String(randomInt(100000, 999999));
+    const id = await detach(['--hostname', `box${token}`, '-e', 'FROM_RUN=1'], ['sh', '-c', `echo made > /tmp/mark; grep -E "^(CapEff|Seccomp|NoNewPrivs):" /proc/self/status; sleep ${token}`]);
+    await until('the command to write its status', async () => (await flux(['logs', id])).stdout, (t) => t.includes('Seccomp'));
+    const own = (await flux(['logs', id])).stdout;
+    const r = await flux(['exec', '-e', 'EXTRA=2', id, 'sh', '-c', 'hostname; cat /tmp/mark; ps -o args | grep -c "^sleep"; echo $FROM_RUN$EXTRA; grep -E "^(CapEff|Seccomp|NoNewPrivs):" /proc/self/status; exit 7']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(7);
+    const [host, mark, sleeps, env, ...status] = r.stdout.trim().split('\n');
+    expect(host).toBe(`box${token}`);
+    expect(mark).toBe('made');
+    expect(sleeps).toBe('1');
+    expect(env).toBe('12');
+    expect(status.join('\n')).toBe(own.trim());
+    expect(status.join('\n')).toMatch(/Seccomp:\s+2/);
+    // Only 0-2 cross into the command (the 3 is ls's own directory).
+    const fds = await flux(['exec', id, 'ls', '/proc/self/fd']);
+    expect(fds.stdout.trim().split(/\s+/)).toEqual(['0', '1', '2', '3']);
+    const as = await flux(['exec', '-u', '1000', '-w', '/tmp', id, 'sh', '-c', 'id -u; pwd']);
+    expect(as.stdout).toBe('1000\n/tmp\n');
+    const tty = await runFlux(['exec', '-it', id, 'sh', '-c', '[ -t 0 ] && [ -t 1 ] && tty; exit 3'], { store, env: { XDG_RUNTIME_DIR: runtime }, tty: true });
+    expect(tty.code).toBe(3);
+    expect(tty.stdout).toMatch(/\/dev\/pts\/\d+/);
+    const missing = await flux(['exec', id, 'no-such-command']);
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toMatch(/^flux: no-such-command: executable file not found/);
+    await flux(['rm', '-f', id]);
+    const gone = await flux(['exec', id, 'true']);
+    expect(gone.code).toBe(125);
+    expect(gone.stderr).toMatch(/^flux: no container is named/);
+  });
+
+  it('serves through -p while detached, and shares its network with --network container:NAME', async () => {
+    requireTool('slirp4netns');
+    const port = await freePort();
+    const name = `web-${randomInt(100000, 999999)}`;
+    const id = await flux(['run', '-d', '--name', name, '-p', `127.0.0.1:${port}:80`, busybox, '--', 'sh', '-c', 'mkdir -p /www; echo served > /www/index.html; exec httpd -f -p 80 -h /www']);
+    expect(id.stderr).toBe('');
+    expect(id.code).toBe(0);
+    // flux has exited: the monitor holds slirp4netns and the forward.
+    const body = await until('the page through -p', () => fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(3000) }).then((r) => r.text(), () => ''), (t) => t === 'served\n');
+    expect(body).toBe('served\n');
+    const stats = await flux(['stats', '--no-stream', '--format', 'json', name]);
+    expect(stats.stderr).toBe('');
+    const [usage] = JSON.parse(stats.stdout) as { name: string; pids: number; memoryBytes: number; netRxBytes: number; netTxBytes: number }[];
+    expect(usage!.name).toBe(name);
+    expect(usage!.pids).toBeGreaterThan(0);
+    expect(usage!.memoryBytes).toBeGreaterThan(0);
+    // The page went out, its request came in: both through the container's tap device.
+    expect(usage!.netRxBytes).toBeGreaterThan(0);
+    expect(usage!.netTxBytes).toBeGreaterThan('served\n'.length);
+    const joined = await flux(['run', '--network', `container:${name}`, busybox, '--', 'sh', '-c', 'wget -qO- http://127.0.0.1:80/; ip -o link | grep -c tap0']);
+    expect(joined.stderr).toBe('');
+    expect(joined.code).toBe(0);
+    expect(joined.stdout).toBe('served\n1\n');
+    expect((await flux(['stop', name])).code).toBe(0);
+    const refused = await flux(['run', '--network', `container:${name}`, busybox, '--', 'true']);
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toMatch(/^flux: the container web-\d+ is not running, so its network cannot be shared\./);
+    await flux(['rm', name]);
+  });
+
+  it('gives the library a Container with status, logs of both streams in order, stop and remove', async () => {
+    const dir = await appDir();
+    const user = await testUser();
+    // The command writes each line only once the one before is in the log (the test says so
+    // through a file in a shared directory): the order between the two streams is then known.
+    const sync = await mkdtemp('/tmp/flux-lc-sync-');
+    if (isRoot) await chown(sync, user.uid, user.gid);
+    const step = (n: number) => `while [ ! -e /sync/${n} ]; do sleep 0.05; done`;
+    const script = `
+      import { Flux } from '${join(dir, 'dist/src/index.js')}';
+      import { writeFileSync } from 'node:fs';
+      const flux = new Flux({ store: ${JSON.stringify(store)}, runtimeDir: ${JSON.stringify(join(runtime, 'flux'))} });
+      const c = await flux.run({ image: ${JSON.stringify(busybox)}, network: 'none', detach: true, name: 'lib-one', volumes: ['${sync}:/sync'],
+        command: ['sh', '-c', 'echo a; ${step(1)}; echo b >&2; ${step(2)}; echo c; trap "exit 7" TERM; sleep 1000 & wait'] });
+      console.log(JSON.stringify({ id: c.id, name: c.name, state: c.status().state }));
+      const lines = [];
+      for await (const l of c.logs({ follow: true })) {
+        lines.push(l.stream + ':' + l.line);
+        if (lines.length < 3) writeFileSync('${sync}/' + lines.length, '');
+        else break;
+      }
+      console.log(lines.join(','));
+      console.log((await flux.containers()).map((x) => x.name).join(','));
+      const ex = await c.exec(['sh', '-c', 'echo in; exit 4'], { stdout: 'pipe' });
+      console.log(ex.exitCode, ex.stdout.toString().trim());
+      const stats = await c.stats();
+      console.log(stats.pids > 0 && stats.memoryBytes > 0);
+      console.log(await c.stop({ timeout: 5 }), c.status().state, await c.wait());
+      await c.remove();
+      console.log((await flux.containers({ all: true })).some((x) => x.id === c.id));
+      console.log((await flux.events()).filter((e) => e.id === c.id).map((e) => e.event + (e.signal ? ':' + e.signal : '') + (e.event === 'exited' ? ':' + e.exitCode : '')).join(','));
+    `;
+    const r = await runAs(user, process.execPath, ['--input-type=module', '-e', script]);
+    await rm(sync, { recursive: true, force: true });
+    expect(r.stderr).toBe('');
+    const [head = '', lines, names, exec, usage, stopped, left, events] = r.stdout.trim().split('\n');
+    expect(events).toBe('created,started,signalled:SIGTERM,exited:7,removed');
+    expect(exec).toBe('4 in');
+    const h = JSON.parse(head) as { id: string; name: string; state: string };
+    expect(h.id).toMatch(/^[0-9a-f]{64}$/);
+    expect(h.name).toBe('lib-one');
+    expect(h.state).toBe('running');
+    expect(lines).toBe('stdout:a,stderr:b,stdout:c');
+    expect(names?.split(',')).toContain('lib-one');
+    expect(usage).toBe('true');
+    expect(stopped).toBe('7 exited 7');
+    expect(left).toBe('false');
+  });
+});
