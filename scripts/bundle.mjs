@@ -38,8 +38,11 @@ const EXTERNAL = ['got', 'tar-stream', 'zstd-napi', 'koffi', 'cli-progress', 'ke
  */
 const RUN_ROOTS = ['src/commands/run-image.js', 'src/container/run-container.js', 'src/pull/pull-image.js', 'src/sources/lookup.js', 'src/flags/run-flags.js', 'src/sandbox/network.js', 'src/sandbox/slirp4netns.js', 'store/image-index.js'];
 
-/** commander and the command-line modules; the progress bars only pull, the password prompt only logs in. */
-const CLI = /[\\/]node_modules[\\/]commander[\\/]|[\\/]dist[\\/]src[\\/]cli[\\/](?!progress\.js$|prompt\.js$)[^\\/]+\.js$/;
+/**
+ * commander and the command-line modules; the progress bars only pull, the password prompt only
+ * logs in, and the completion scripts are only written by `flux completion`.
+ */
+const CLI = /[\\/]node_modules[\\/]commander[\\/]|[\\/]dist[\\/]src[\\/]cli[\\/](?!progress\.js$|prompt\.js$|completion-[a-z]+\.js$)[^\\/]+\.js$/;
 
 const MARK = '__fluxModuleUrl';
 const DIR_MARK = '__fluxModuleDir';
