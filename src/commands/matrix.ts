@@ -15,6 +15,7 @@ import { createStatus } from '../matrix/status.js';
 import { jsonResults, summaryTable } from '../matrix/format.js';
 import { junitSuiteName, junitXml } from '../matrix/junit.js';
 import { failureReport } from '../matrix/failure-report.js';
+import { groupLines } from '../matrix/groups.js';
 import { handleInterrupts, signalExit } from '../matrix/interrupt.js';
 import { MatrixLock } from '../matrix/lock.js';
 import type { Entry } from '../matrix/types.js';
@@ -147,7 +148,7 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
   if (input.json) {
     stdout.write(`${escapeJson(JSON.stringify(jsonResults(entries), null, 2))}\n`);
     stderr.write(failureReport(entries).replace(/^\n/, ''));
-  } else stdout.write(summaryTable(entries) + failureReport(entries));
+  } else stdout.write(summaryTable(entries) + groupLines(entries) + failureReport(entries));
 
   const locked = lock?.save();
   if (locked) stderr.write(locked);
