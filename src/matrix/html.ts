@@ -29,7 +29,7 @@ code,pre{font:12px/1.35 ui-monospace,monospace}
 pre{background:#f6f6f6;padding:.5em;margin:.3em 0;white-space:pre-wrap;word-break:break-all}
 .verdict{font-weight:600;padding:.1em .5em;border-radius:3px;color:#fff}
 .passed{background:#2e7d32}.failed{background:#c62828}.skipped{background:#757575}.interrupted{background:#ef6c00}
-.counts span{margin-right:1em}
+.counts span{margin-right:1em}.empty{display:block;color:#777}.error{color:#c62828}
 .group{border:1px solid #ddd;border-radius:4px;padding:.5em 1em;margin:.6em 0}
 .diff .added{background:#e6ffec;display:block}.diff .removed{background:#ffebe9;display:block}.diff .same{display:block;color:#555}
 `;
@@ -49,6 +49,8 @@ function row(e: Entry, group: number): string {
   const v = verdictOf(e);
   const duration = e.durationMs === 0 && (v === 'skipped' || e.error !== undefined) ? '-' : formatDuration(e.durationMs);
   const err = e.error !== undefined ? `<div class="error">${htmlText(e.error)}</div>` : '';
+  // An image that never ran has no output to show, only why.
+  const output = e.stdoutDigest === undefined ? '' : `${tail('stdout', e.stdoutTail)}${tail('stderr', e.stderrTail)}`;
   return (
     `<tr class="image" data-verdict="${v}" data-group="${group}">` +
     `<td class="ref"><code>${htmlText(e.image.ref)}</code></td>` +
@@ -57,7 +59,7 @@ function row(e: Entry, group: number): string {
     `<td class="exit">${e.exitCode === null ? '-' : e.exitCode}</td>` +
     `<td class="duration">${duration}</td>` +
     `<td class="group-no"><a href="#group-${group}">${group}</a></td>` +
-    `<td class="output">${err}${tail('stdout', e.stdoutTail)}${tail('stderr', e.stderrTail)}</td></tr>`
+    `<td class="output">${err}${output}</td></tr>`
   );
 }
 

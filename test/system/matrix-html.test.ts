@@ -46,10 +46,12 @@ describe.skipIf(!ready)('matrix --html in a browser', () => {
 
   it('shows a row per image, the groups by outcome and the diff against the largest group', async () => {
     const page = join(work, 'report.html');
-    const r = await runFlux(['matrix', '--network', 'none', '--html', page, ...refs, '--', 'sh', '-c', SCRIPT], { store, timeoutMs: 300_000 });
-    expect(r.code, r.stderr).toBe(0);
+    // An image that cannot be pulled never runs: a red row and a group of its own.
+    const missing = `oci:${join(work, 'no-such-layout')}`;
+    const r = await runFlux(['matrix', '--network', 'none', '--html', page, ...refs, missing, '--', 'sh', '-c', SCRIPT], { store, timeoutMs: 300_000 });
+    expect(r.code, r.stderr).toBe(1);
     // The terminal says the same as the page: two outcomes, distro-alt the odd one out.
-    expect(r.stdout).toContain('2 outcomes:');
+    expect(r.stdout).toContain('3 outcomes:');
     expect(r.stdout).toContain(`group 1: 3 images behave alike: exit 0: ${refs.slice(0, 3).join(', ')}`);
     expect(r.stdout).toContain(`group 2: 1 image: exit 0, different stdout: ${refs[3]}`);
     expect(r.stdout).toContain('stdout differs at line 2: "greeting: hello from distro-alt" (group 1: "greeting: ")');
@@ -59,9 +61,11 @@ describe.skipIf(!ready)('matrix --html in a browser', () => {
 
     const dom = await chromium(['--dump-dom', `file://${page}`], profile);
     const rows = [...dom.matchAll(/<tr class="image" data-verdict="(\w+)" data-group="(\d+)">/g)].map((m) => [m[1], m[2]]);
-    expect(rows).toEqual([['passed', '1'], ['passed', '1'], ['passed', '1'], ['passed', '2']]);
+    expect(rows).toEqual([['passed', '1'], ['passed', '1'], ['passed', '1'], ['passed', '2'], ['failed', '3']]);
     for (const ref of refs) expect(dom).toContain(`<code>${ref}</code>`);
     expect(dom).toContain('<span class="verdict passed">4</span> passed');
+    expect(dom).toContain('<span class="verdict failed">1</span> failed');
+    expect(dom).toMatch(/<section class="group" id="group-3" data-group="3" data-size="1"><h3>Group 3: 1 image: not run \(exit 125\)<\/h3>/);
     expect(dom).toMatch(/<section class="group" id="group-1" data-group="1" data-size="3"><h3>Group 1: 3 images behave alike: exit 0<\/h3>/);
     expect(dom).toMatch(/<section class="group" id="group-2" data-group="2" data-size="1"><h3>Group 2: 1 image: exit 0<\/h3>/);
     const diff = /<pre class="diff">(.*?)<\/pre>/s.exec(dom)?.[1] ?? '';
