@@ -4,14 +4,19 @@
  * opened from disk, mailed, attached to CI runs. Everything an image printed or named is hostile
  * and goes through htmlText; <details> expands the output, so the page needs no script. Pure.
  */
+import { escapeText } from '../escape.js';
 import { countVerdicts, formatDuration } from './format.js';
 import { groupOutcomes, describeOutcome, type OutcomeGroup } from './groups.js';
 import { lineDiff } from './line-diff.js';
 import { verdictOf, type Entry } from './types.js';
 
-/** Text safe in element content and in quoted attribute values. */
+// What a browser would act on or reorder rather than show: C1 controls, Unicode line
+// separators and bidirectional controls (a right-to-left override makes `exit 1` read `1 tixe`).
+const REORDER = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** Text safe in element content and in quoted attribute values, every reordering control shown escaped. */
 export function htmlText(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`).replace(REORDER, (c) => escapeText(c));
 }
 
 export interface HtmlReportInfo {

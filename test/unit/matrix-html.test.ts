@@ -54,5 +54,6 @@ describe('HTML report', () => {
     expect(page).not.toMatch(/\b(src|href)=["']?(https?:|\/\/)/i);
     expect(page).toContain("default-src 'none'");
     expect(htmlText(`<>&"'`)).toBe('&#60;&#62;&#38;&#34;&#39;');
+    expect(htmlText('a\u202eb\u009bc\td')).toBe('a\\u{202e}b\\x9bc\td');
   });
 });
