@@ -54,7 +54,7 @@ const VALUE_SETS: Record<string, string[]> = {
 
 const IMAGE_VALUED = new Set(['--image']);
 /** Values that are host paths (`--workdir` is a directory too, but inside the container). */
-const PATH_VALUED = new Set(['--rootfs', '--env-file', '--images-file', '--results', '--junit']);
+const PATH_VALUED = new Set(['--rootfs', '--env-file', '--images-file', '--results', '--junit', '--html']);
 
 function optionSpec(o: Option): OptionSpec {
   const flags = [o.long, o.short].filter((f): f is string => typeof f === 'string');

@@ -54,7 +54,7 @@ function recordRaw(cmd: Command, skip: Set<string>): string[] {
   return raw;
 }
 
-const MATRIX_FLAGS = new Set(['--image', '--images-file', '--jobs', '--fail-fast', '--output', '--results', '--json', '--junit', '--shard', '--stop-timeout', '--lock', '--update-lock', '--help', '--version']);
+const MATRIX_FLAGS = new Set(['--image', '--images-file', '--jobs', '--fail-fast', '--output', '--results', '--json', '--junit', '--html', '--shard', '--stop-timeout', '--lock', '--update-lock', '--help', '--version']);
 /** Options only the pulls need; `flux run` never pulls here. */
 const PULL_ONLY = new Set(['--insecure']);
 
@@ -75,6 +75,7 @@ export function register(program: Command): void {
     .option('--results <dir>', 'keep each run\'s stdout, stderr and exit code in DIR/<image>/')
     .option('--json', 'print the results as JSON instead of the table')
     .option('--junit <file>', 'write a JUnit XML report to FILE')
+    .option('--html <file>', 'write a self-contained HTML report to FILE: verdicts, output, images grouped by outcome')
     .option('--shard <K/N>', 'run only the K-th of N slices of the matrix (stable split)')
     .option('--stop-timeout <secs>', 'on Ctrl-C or SIGTERM, kill runs still going after SECS seconds (default: 10)', seconds)
     .option('--lock <file>', 'run the manifest digests locked in FILE; lock those of images not in it yet (FILE is created)')
@@ -114,6 +115,7 @@ export function register(program: Command): void {
     if (typeof opts.jobs === 'number') input.jobs = opts.jobs;
     if (typeof opts.results === 'string') input.results = opts.results;
     if (typeof opts.junit === 'string') input.junit = opts.junit;
+    if (typeof opts.html === 'string') input.html = opts.html;
     if (typeof opts.shard === 'string') input.shard = opts.shard;
     if (typeof opts.stopTimeout === 'number') input.stopTimeout = opts.stopTimeout;
     if (typeof opts.lock === 'string') input.lock = opts.lock;

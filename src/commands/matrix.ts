@@ -14,7 +14,9 @@ import { spawnRun } from './matrix-children.js';
 import { createStatus } from '../matrix/status.js';
 import { jsonResults, summaryTable } from '../matrix/format.js';
 import { junitSuiteName, junitXml } from '../matrix/junit.js';
+import { htmlReport } from '../matrix/html.js';
 import { failureReport } from '../matrix/failure-report.js';
+import { groupLines } from '../matrix/groups.js';
 import { handleInterrupts, signalExit } from '../matrix/interrupt.js';
 import { MatrixLock } from '../matrix/lock.js';
 import type { Entry } from '../matrix/types.js';
@@ -34,6 +36,8 @@ export interface MatrixInput {
   results?: string;
   json: boolean;
   junit?: string;
+  /** --html FILE: the self-contained page (src/matrix/html.ts). */
+  html?: string;
   shard?: string;
   /** Seconds between the stop signal and the kill of runs still going (default 10). */
   stopTimeout?: number;
@@ -141,13 +145,17 @@ export async function matrixCommand(input: MatrixInput): Promise<number> {
       return { entry, stdout: kept?.stdout.text() ?? '', stderr: kept?.stderr.text() ?? '' };
     });
     const xml = junitXml(cases, { timestamp: started, durationMs: totalMs, command: input.command.map(shellWord).join(' '), suite: junitSuiteName(shard) });
-    writeReport(input.junit, xml);
+    writeReport(input.junit, xml, '--junit', 'JUnit report');
+  }
+  if (input.html !== undefined) {
+    const page = htmlReport(entries, { started, durationMs: totalMs, command: input.command.map(shellWord).join(' ') });
+    writeReport(input.html, page, '--html', 'HTML report');
   }
   // With --json, stdout is the JSON alone: the failures are explained on stderr (and in outputTail).
   if (input.json) {
     stdout.write(`${escapeJson(JSON.stringify(jsonResults(entries), null, 2))}\n`);
     stderr.write(failureReport(entries).replace(/^\n/, ''));
-  } else stdout.write(summaryTable(entries) + failureReport(entries));
+  } else stdout.write(summaryTable(entries) + groupLines(entries) + failureReport(entries));
 
   const locked = lock?.save();
   if (locked) stderr.write(locked);
@@ -185,12 +193,12 @@ function prepareResultsDir(dir: string): string {
   return abs;
 }
 
-function writeReport(path: string, text: string): void {
+function writeReport(path: string, text: string, flag: '--junit' | '--html', what: string): void {
   try {
     atomicWrite(path, text);
   } catch (err) {
-    throw new FluxError('MATRIX_JUNIT', `cannot write the JUnit report ${path}: ${(err as Error).message}.`, {
-      hint: 'Give --junit a path in a directory you can write to.',
+    throw new FluxError(flag === '--junit' ? 'MATRIX_JUNIT' : 'MATRIX_HTML', `cannot write the ${what} ${path}: ${(err as Error).message}.`, {
+      hint: `Give ${flag} a path in a directory you can write to.`,
     });
   }
 }

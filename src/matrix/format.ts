@@ -1,6 +1,7 @@
 /** The end of a matrix: the summary table for people, `--json` for programs. Pure. */
 import { verdictOf, type Entry, type Verdict } from './types.js';
 import { escapeText } from '../escape.js';
+import { groupNumbers, groupOutcomes } from './groups.js';
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
@@ -45,6 +46,8 @@ export interface JsonResult {
   exitCode: number | null;
   durationMs: number;
   verdict: Verdict;
+  /** Runs with the same exit code and stdout share a number; 1 is the largest group (see groups.ts). */
+  group: number;
   stdoutPath?: string;
   stderrPath?: string;
   error?: string;
@@ -54,6 +57,7 @@ export interface JsonResult {
 
 /** The stable `--json` form: keys in this order, always present except the optional ones. */
 export function jsonResults(entries: readonly Entry[]): JsonResult[] {
+  const groups = groupNumbers(groupOutcomes(entries));
   return entries.map((e) => {
     const r: JsonResult = {
       image: e.image.ref,
@@ -61,6 +65,7 @@ export function jsonResults(entries: readonly Entry[]): JsonResult[] {
       exitCode: e.exitCode,
       durationMs: Math.round(e.durationMs),
       verdict: verdictOf(e),
+      group: groups.get(e) ?? 0,
     };
     if (e.stdoutPath !== undefined) r.stdoutPath = e.stdoutPath;
     if (e.stderrPath !== undefined) r.stderrPath = e.stderrPath;

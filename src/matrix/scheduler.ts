@@ -5,6 +5,7 @@
  */
 import { isFluxError } from '../errors.js';
 import { limiter } from './limiter.js';
+import { captureOutput } from './capture.js';
 import type { MatrixImage } from './images.js';
 import type { Entry, OutputSink, Phase, RunningChild } from './types.js';
 
@@ -108,7 +109,7 @@ export class Matrix {
     this.set(e, 'waiting');
     await runSlot(async () => {
       if (this.stopped) return this.skip(e);
-      const sink = this.deps.sink(e);
+      const sink = captureOutput(e, this.deps.sink(e));
       this.set(e, 'running');
       const started = this.now();
       let status: { exitCode: number };

@@ -24,6 +24,11 @@ export interface Entry {
   stderrPath?: string;
   /** The last lines of its output, both streams in the order written (see output-tail.ts). */
   outputTail?: string[];
+  /** sha256 of everything the run wrote to stdout; absent when it never ran. Groups runs by outcome. */
+  stdoutDigest?: string;
+  /** The last lines of each stream on its own, for the HTML report and the diff between groups. */
+  stdoutTail?: string[];
+  stderrTail?: string[];
 }
 
 export function verdictOf(e: Entry): Verdict {

@@ -137,6 +137,7 @@ describe("import { Flux } from 'flux' in another project", () => {
     expect(out.missingInspect).toMatchObject({ isFluxError: true, code: 'IMAGE_NOT_FOUND' });
     expect(out.matrix.map((m: { image: string; verdict: string; exitCode: number | null }) => [m.image, m.verdict, m.exitCode === 0])).toEqual([[ref, 'passed', true], [missing, 'failed', false]]);
     expect(out.matrix[1].error).toContain(missing);
+    expect(out.matrix.map((m: { group: number }) => m.group)).toEqual([1, 2]);
     expect(out.matrixEvents).toContain(`${ref}:running`);
     expect(out.matrixEvents).toContain(`${ref}:passed`);
     expect(out.inspect).toEqual([ref]);

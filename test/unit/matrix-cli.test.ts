@@ -52,8 +52,9 @@ describe('flux matrix command line', () => {
   });
 
   it('reads the matrix options', async () => {
-    const a = await parse(['x', '--fail-fast', '--output', 'prefix', '--results', 'r', '--json', '--junit', 'j.xml', '--shard', '1/2']);
-    expect(a).toMatchObject({ failFast: true, output: 'prefix', results: 'r', json: true, junit: 'j.xml', shard: '1/2', command: [] });
+    const a = await parse(['x', '--fail-fast', '--output', 'prefix', '--results', 'r', '--json', '--junit', 'j.xml', '--html', 'r.html', '--shard', '1/2']);
+    expect(a).toMatchObject({ failFast: true, output: 'prefix', results: 'r', json: true, junit: 'j.xml', html: 'r.html', shard: '1/2', command: [] });
+    expect(a.runArgs).toEqual([]);
   });
 
   it('refuses a bad -j with one sentence', async () => {

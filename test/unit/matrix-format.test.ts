@@ -39,9 +39,9 @@ describe('summary and JSON', () => {
 
   it('gives stable JSON with the full digest', () => {
     const j = jsonResults(entries());
-    expect(j[0]).toEqual({ image: 'busybox', digest: D, exitCode: 0, durationMs: 312, verdict: 'passed' });
-    expect(j[2]).toEqual({ image: 'alpine', digest: null, exitCode: null, durationMs: 0, verdict: 'skipped' });
-    expect(Object.keys(j[1]!)).toEqual(['image', 'digest', 'exitCode', 'durationMs', 'verdict']);
+    expect(j[0]).toEqual({ image: 'busybox', digest: D, exitCode: 0, durationMs: 312, verdict: 'passed', group: 1 });
+    expect(j[2]).toEqual({ image: 'alpine', digest: null, exitCode: null, durationMs: 0, verdict: 'skipped', group: 3 });
+    expect(Object.keys(j[1]!)).toEqual(['image', 'digest', 'exitCode', 'durationMs', 'verdict', 'group']);
   });
 
   it('formats durations for people', () => {
