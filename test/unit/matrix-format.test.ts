@@ -3,6 +3,7 @@ import { formatDuration, jsonResults, summaryTable } from '../../src/matrix/form
 import { junitSuiteName, junitXml, xmlText } from '../../src/matrix/junit.js';
 import { safeNames } from '../../src/matrix/results-dir.js';
 import { BoundedBuffer, LineSplitter } from '../../src/matrix/output-sink.js';
+import { MAX_LINE } from '../../src/matrix/line-splitter.js';
 import { collectImages } from '../../src/matrix/images.js';
 import type { Entry } from '../../src/matrix/types.js';
 import { findAll, parseXml } from '../support/xml-parser.js';
@@ -143,5 +144,17 @@ describe('output capture', () => {
     s.push(Buffer.from('ee'));
     s.end();
     expect(lines).toEqual(['one', 'two ü', 'three']);
+  });
+
+  it('gives a line without end in pieces of MAX_LINE: memory stays bounded', () => {
+    const lines: string[] = [];
+    const s = new LineSplitter((l) => lines.push(l));
+    // 1 MiB without a newline, a KiB at a time, then an ordinary line.
+    for (let i = 0; i < 1024; i++) s.push(Buffer.from('x'.repeat(1024)));
+    s.push(Buffer.from('\nok\n'));
+    s.end();
+    expect(lines.slice(0, -1).every((l) => l.length <= MAX_LINE)).toBe(true);
+    expect(lines.slice(0, -1).join('').length).toBe(1024 * 1024);
+    expect(lines.at(-1)).toBe('ok');
   });
 });
