@@ -21,6 +21,9 @@ export function fishScript(spec: CompletionSpec): string {
     'function __flux_images',
     '    command flux __complete images 2>/dev/null',
     'end',
+    'function __flux_containers',
+    '    command flux __complete containers 2>/dev/null',
+    'end',
     'complete -c flux -f',
     ...spec.global.map((o) => optionLine(none, o)),
     ...spec.commands.map((c) => `complete -c flux -n ${sq(none)} -a ${sq(c.name)} -d ${sq(c.description)}`),
@@ -31,6 +34,7 @@ export function fishScript(spec: CompletionSpec): string {
     const cond = `__fish_seen_subcommand_from ${c.name}`;
     lines.push(...c.options.map((o) => optionLine(cond, o)));
     if (c.imageOperand) lines.push(`complete -c flux -n ${sq(cond)} -a ${sq('(__flux_images)')}`);
+    if (c.containerOperand) lines.push(`complete -c flux -n ${sq(cond)} -a ${sq('(__flux_containers)')}`);
     if (c.operandValues) lines.push(`complete -c flux -n ${sq(cond)} -a ${sq(c.operandValues.join(' '))}`);
   }
   return `${lines.join('\n')}\n`;

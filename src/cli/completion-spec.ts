@@ -30,6 +30,10 @@ export interface CommandSpec {
   imageOperand: boolean;
   /** Every operand is an image (`rmi`, `inspect`, `matrix`), not just the first (`run`, `pull`). */
   manyImages: boolean;
+  /** The first operand is a container (`logs`, `exec`): names and IDs of the user's containers are offered. */
+  containerOperand: boolean;
+  /** Every operand is a container (`stop`, `rm`, `wait`). */
+  manyContainers: boolean;
   /** The first operand's fixed set (`flux completion bash|zsh|fish`). */
   operandValues?: string[];
 }
@@ -90,9 +94,11 @@ export function completionSpec(program: Command): CompletionSpec {
       options: [...visible(cmd).map(optionSpec), HELP],
       imageOperand: /^image/.test(first),
       manyImages: /^image/.test(first) && args.length === 1 && args[0]!.variadic,
+      containerOperand: /^container/.test(first),
+      manyContainers: /^container/.test(first) && args.length === 1 && args[0]!.variadic,
     });
   }
   const names = commands.map((c) => c.name);
-  commands.push({ name: 'help', description: 'display help for command', options: [], imageOperand: false, manyImages: false, operandValues: names });
+  commands.push({ name: 'help', description: 'display help for command', options: [], imageOperand: false, manyImages: false, containerOperand: false, manyContainers: false, operandValues: names });
   return { global: [...visible(program).map(optionSpec), HELP], commands, defaultCommand: 'run' };
 }

@@ -27,6 +27,8 @@ function commandCase(c: CommandSpec): string {
   const specs = c.options.flatMap(optionSpecs);
   if (c.manyImages) specs.push(sq('*:image:_flux_images'));
   else if (c.imageOperand) specs.push(sq('1:image:_flux_images'), sq('*::command:_normal'));
+  else if (c.manyContainers) specs.push(sq('*:container:_flux_containers'));
+  else if (c.containerOperand) specs.push(sq('1:container:_flux_containers'), sq('*::command:_normal'));
   else if (c.operandValues) specs.push(sq(`1:value:(${c.operandValues.join(' ')})`));
   return `    ${sq(c.name)}) _arguments -s ${specs.join(' ')} ;;`;
 }
@@ -42,6 +44,12 @@ _flux_images() {
   local -a images
   images=(\${(f)"$(\${_flux_bin:-flux} __complete images 2>/dev/null)"})
   compadd -a images
+}
+
+_flux_containers() {
+  local -a containers
+  containers=(\${(f)"$(\${_flux_bin:-flux} __complete containers 2>/dev/null)"})
+  compadd -a containers
 }
 
 _flux() {

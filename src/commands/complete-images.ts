@@ -21,3 +21,14 @@ export async function completeImages(): Promise<void> {
   // Names only: a reference holding a blank or a newline could not be one shell word anyway.
   process.stdout.write([...out].filter((r) => !/[\s\x00-\x1f\x7f]/.test(r)).map((r) => `${r}\n`).join(''));
 }
+
+/** `flux __complete containers`: each container's name and short ID, one a line; silent on failure. */
+export async function completeContainers(): Promise<void> {
+  let words: string[];
+  try {
+    words = (await new Flux().containers({ all: true })).flatMap((c) => [c.name, c.id.slice(0, 12)]);
+  } catch {
+    return;
+  }
+  process.stdout.write(words.filter((w) => w !== '' && !/[\s\x00-\x1f\x7f]/.test(w)).map((w) => `${w}\n`).join(''));
+}

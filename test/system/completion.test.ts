@@ -5,7 +5,7 @@
  * function asks of that user's `flux __complete images`.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { userFixtureDir } from '../helpers/fixtures.js';
@@ -42,14 +42,14 @@ afterAll(async () => {
 });
 
 /** The replies of _flux for the words (the last one is being completed), in a real bash. */
-async function complete(words: string[], line?: { text: string; bashWords: string[] }): Promise<string[]> {
+async function complete(words: string[], line?: { text: string; bashWords: string[] }, env: Record<string, string> = {}): Promise<string[]> {
   const setup = line
     ? 'COMP_LINE="$1"; COMP_POINT=${#COMP_LINE}; shift; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 ))'
     : 'COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 ))';
   const args = line ? [line.text, ...line.bashWords] : words;
   const r = await runAs(await testUser(), 'bash', ['--norc', '-c', `source ${script}; ${setup}; _flux; printf '%s\\n' "\${COMPREPLY[@]}"`, 'bash', ...args], {
     store,
-    env: { PATH: `${binDir}:${USER_PATH}` },
+    env: { PATH: `${binDir}:${USER_PATH}`, ...env },
     timeoutMs: 60_000,
   });
   expect(r.stderr).toBe('');
@@ -80,6 +80,26 @@ describe('flux completion bash', () => {
     // After the image come the container's command and flags, not flux's.
     expect(await complete(['flux', 'run', image, '--net'])).toEqual([]);
   }, 60_000);
+
+  it('completes the names and short IDs of the user\'s containers', async () => {
+    const runtime = await mkdtemp('/tmp/flux-completion-rt-');
+    const u = await testUser();
+    if (process.getuid?.() === 0) await chown(runtime, u.uid, u.gid);
+    await chmod(runtime, 0o700);
+    const env = { XDG_RUNTIME_DIR: runtime };
+    try {
+      const started = await runFlux(['run', '-d', '--name', 'completion-probe', '--network', 'none', image, '--', 'sleep', '600'], { store, env, timeoutMs: 60_000 });
+      expect(started.code, started.stderr).toBe(0);
+      const id = started.stdout.trim();
+      expect(await complete(['flux', 'stop', 'completion-p'], undefined, env)).toEqual(['completion-probe']);
+      expect(await complete(['flux', 'logs', id.slice(0, 6)], undefined, env)).toEqual([id.slice(0, 12)]);
+      // exec: the container first, then its command (not completed from containers).
+      expect(await complete(['flux', 'exec', 'completion-probe', 'comp'], undefined, env)).toEqual([]);
+    } finally {
+      await runFlux(['rm', '-f', 'completion-probe'], { store, env });
+      await rm(runtime, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('completes a reference bash split at its colons, replacing only bash\'s last word', async () => {
     const prefix = image.slice(0, image.length - 3);
