@@ -7,7 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { chmod, chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import Module from 'node:module';
 import net from 'node:net';
+import vm from 'node:vm';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,6 +102,17 @@ describe('a pull from a plain-HTTP loopback registry', () => {
       await removeStore(store);
     }
   }, 60_000);
+});
+
+describe('the pull chunk', () => {
+  it('has a code cache that V8 accepts', async () => {
+    const entry = JSON.parse(await readFile(join(REPO_ROOT, 'dist/flux-entry.json'), 'utf8')) as { pull?: string; pullCodeCache?: string };
+    expect(entry.pull).toMatch(/^chunks\/pull-.*\.cjs$/);
+    expect(entry.pullCodeCache).toBe(`${entry.pull}.v8`);
+    const file = join(REPO_ROOT, 'dist', entry.pull!);
+    const script = new vm.Script(Module.wrap(await readFile(file, 'utf8')), { filename: file, cachedData: await readFile(join(REPO_ROOT, 'dist', entry.pullCodeCache!)) });
+    expect(script.cachedDataRejected).toBe(false);
+  });
 });
 
 describe('a pull from a loopback registry', () => {
