@@ -100,6 +100,23 @@ function userCacheFile(chunk, id) {
 }
 
 /**
+ * The pull chunk (loaded only when a pull must fetch) is compiled with the build's code cache
+ * for it too: the run chunk requires it as a plain CommonJS file, so the loader for `.cjs` files
+ * takes that one file over and hands every other to Node's own.
+ */
+function cachePullChunk(entry) {
+  if (!entry.pull || !entry.pullCodeCache) return;
+  const file = join(DIST, entry.pull);
+  const cache = join(DIST, entry.pullCodeCache);
+  const fallback = Module._extensions['.cjs'] ?? Module._extensions['.js'];
+  Module._extensions['.cjs'] = function loadCjs(mod, filename) {
+    if (filename !== file) return fallback.call(this, mod, filename);
+    const script = compile(file, readCache(cache));
+    script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(file), mod, file, dirname(file));
+  };
+}
+
+/**
  * The command line's exports (`main` and friends), from the bundle or from the tsc output, and
  * `learn(kind)`: after a run, keep what it compiled in the user's cache, unless that cache was used
  * and has learned this kind of run already.
@@ -108,6 +125,7 @@ async function loadCli() {
   const entry = bundleEntry();
   if (!entry) return { cli: await import('../dist/src/cli/main.js'), learn: () => undefined };
   const main = join(DIST, entry.main);
+  cachePullChunk(entry);
   const own = userCacheFile(main, entry.id);
   const ownData = own && readCache(own);
   const script = compile(main, ownData ?? (entry.codeCache ? readCache(join(DIST, entry.codeCache)) : undefined));
@@ -144,7 +162,18 @@ function writeCodeCache(main, out) {
   writeAtomic(out, script.createCachedData(), 0o644);
 }
 
-module.exports = { loadCli, writeCodeCache };
+/**
+ * Writes the build's code cache for the pull chunk: the main chunk loaded, then the pull chunk,
+ * whose top level (got and the registry client defined) is what the cache holds.
+ */
+function writePullCodeCache(main, pull, out) {
+  instantiate(compile(main, undefined), main);
+  const script = compile(pull, undefined);
+  instantiate(script, pull);
+  writeAtomic(out, script.createCachedData(), 0o644);
+}
+
+module.exports = { loadCli, writeCodeCache, writePullCodeCache };
 
 // `npm run build` requires this file for writeCodeCache; only `flux` itself runs the command line.
 if (require.main === module) {

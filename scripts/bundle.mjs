@@ -27,9 +27,15 @@ import { fileURLToPath } from 'node:url';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'dist');
 const ENTRY = join(ROOT, 'dist/src/cli/main.js');
+const WORKER = join(ROOT, 'dist/src/layers/worker.js');
+/** The unpack worker's bundle: src/layers/run-worker.ts starts this file when it runs from the bundle. */
+export const WORKER_BUNDLE = 'unpack-worker.cjs';
 
-/** Loaded at run time from node_modules: native addons, and what only pulling needs. */
-const EXTERNAL = ['got', 'tar-stream', 'zstd-napi', 'koffi', 'cli-progress', 'keyv', '@keyv'];
+/**
+ * Loaded at run time from node_modules: native addons and a few pull-only packages. got is
+ * bundled into the pull chunk (see lazyTls): loaded from node_modules it is some sixty ES modules.
+ */
+const EXTERNAL = ['tar-stream', 'zstd-napi', 'koffi', 'cli-progress', 'keyv', '@keyv'];
 
 /**
  * What a run of a stored image loads, with everything they import, goes into one chunk: a warm
@@ -37,6 +43,41 @@ const EXTERNAL = ['got', 'tar-stream', 'zstd-napi', 'koffi', 'cli-progress', 'ke
  * registries, matrix, the network helpers) stays in chunks that only what needs them loads.
  */
 const RUN_ROOTS = ['src/commands/run-image.js', 'src/container/run-container.js', 'src/pull/pull-image.js', 'src/sources/lookup.js', 'src/flags/run-flags.js', 'src/sandbox/network.js', 'src/sandbox/slirp4netns.js', 'store/image-index.js'];
+
+/**
+ * What a pull loads once it knows it must fetch (`flux pull`, and `flux run` or `flux matrix` of a
+ * missing image), got and its dependencies included: one chunk instead of the dozens of files it
+ * read one by one. The archive sources stay apart (a pull from a registry does not need them), and
+ * so do the store's lock and index, which a warm run uses too.
+ */
+const PULL = /[\\/]node_modules[\\/](?!commander[\\/]|smol-toml[\\/])|[\\/]dist[\\/](src[\\/](commands[\\/]pull|library[\\/](pull-images|image-records)|cli[\\/]progress|sources[\\/]index|image[\\/](manifest|platform|sha256|types)|registry[\\/][^\\/]+|layers[\\/](?!run-job|worker)[^\\/]+)|store[\\/]write-blob)\.js$/;
+
+/**
+ * got imports node:tls, node:https and http2-wrapper at its top, so loading it loaded TLS even
+ * for a pull from a plain-HTTP registry on loopback (a quarter of that pull's start). In the
+ * bundle those three imports become getters that load the module on first use: only a request
+ * to an HTTPS registry (or TLS options) touches them.
+ */
+const GOT_OPTIONS = /[\\/]node_modules[\\/]got[\\/]dist[\\/]source[\\/]core[\\/]options\.js$/;
+const LAZY_IMPORTS = [
+  ["import { checkServerIdentity } from 'node:tls';", "const checkServerIdentity = (...args) => require('node:tls').checkServerIdentity(...args);"],
+  ["import https from 'node:https';", "const https = { get request() { return require('node:https').request; } };"],
+  ["import http2wrapper from 'http2-wrapper';", "const http2wrapper = { get auto() { return require('http2-wrapper').auto; }, get globalAgent() { return require('http2-wrapper').globalAgent; } };"],
+];
+function lazyTls() {
+  return {
+    name: 'flux-lazy-tls',
+    transform(code, id) {
+      if (!GOT_OPTIONS.test(id)) return null;
+      let out = code;
+      for (const [from, to] of LAZY_IMPORTS) {
+        if (!out.includes(from)) throw new Error(`got's ${id} no longer has \`${from}\`: update LAZY_IMPORTS in scripts/bundle.mjs`);
+        out = out.replace(from, to);
+      }
+      return { code: out, map: null };
+    },
+  };
+}
 
 /**
  * commander and the command-line modules; the progress bars only pull, the password prompt only
@@ -88,7 +129,7 @@ function writeAtomic(path, data) {
 }
 
 /**
- * The main chunk is compiled by bin/flux.js with a code cache, and code compiled that way
+ * The main and pull chunks are compiled by bin/flux.js with a code cache, and code compiled that way
  * has no working import() (Node 20: the callback is not restored from a cache). Its lazy loads
  * must be of flux's own modules, which the bundle turns into require() of their chunks; a
  * package or built-in loaded lazily goes behind a small module of its own.
@@ -105,7 +146,7 @@ function refuseImportExpressions(fileName, code) {
     for (const key of Object.keys(node)) if (key !== 'parent') walk(node[key]);
   };
   walk(parseAst(code, { sourceType: 'script' }, fileName));
-  if (found.length) throw new Error(`the main chunk ${fileName} uses import(), which fails once it is compiled with a code cache: ${found.join(', ')}`);
+  if (found.length) throw new Error(`the chunk ${fileName} uses import(), which fails once it is compiled with a code cache: ${found.join(', ')}`);
 }
 
 /**
@@ -120,6 +161,23 @@ function writeCodeCache(outDir, mainFile) {
     return cacheFile;
   } catch {
     console.warn('bundle: no code cache written (this Node cannot make one); flux starts without it');
+    return null;
+  }
+}
+
+/**
+ * The V8 code cache of the pull chunk, made the same way: a pull then compiles got and the
+ * registry client from it instead of from source (about 15 ms of a pull's start on the bench
+ * machine). Without one a pull still works, only slower.
+ */
+function writePullCodeCache(outDir, mainFile, pullFile) {
+  const cacheFile = `${pullFile}.v8`;
+  const script = `require(${JSON.stringify(join(ROOT, 'bin/flux.js'))}).writePullCodeCache(${[mainFile, pullFile, cacheFile].map((f) => JSON.stringify(join(outDir, f))).join(', ')})`;
+  try {
+    execFileSync(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'inherit'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    return cacheFile;
+  } catch {
+    console.warn('bundle: no code cache written for the pull chunk; a pull starts without it');
     return null;
   }
 }
@@ -152,6 +210,26 @@ function asciiOnly(fileName, text) {
   return text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/**
+ * The unpack worker (a Node process of its own that every rootless cold pull starts) as one
+ * self-contained CommonJS file: unbundled it loads two dozen ES modules. It shares no chunk with
+ * the command line's bundle, so it never loads the run chunk for the few helpers both use.
+ */
+async function bundleWorker(outDir) {
+  const result = await build({
+    input: { 'unpack-worker': WORKER },
+    platform: 'node',
+    logLevel: 'warn',
+    external: (id) => EXTERNAL.some((p) => id === p || id.startsWith(`${p}/`)),
+    plugins: [keepModuleUrls(outDir), lazyTls()],
+    output: { dir: outDir, format: 'cjs', entryFileNames: '[name].cjs', codeSplitting: false },
+    write: false,
+  });
+  const chunks = result.output.filter((o) => o.type === 'chunk');
+  if (chunks.length !== 1 || chunks[0].fileName !== WORKER_BUNDLE) throw new Error(`the unpack worker did not bundle into one file: ${chunks.map((c) => c.fileName).join(', ')}`);
+  writeAtomic(join(outDir, WORKER_BUNDLE), asciiOnly(WORKER_BUNDLE, chunks[0].code));
+}
+
 /** Chunks of earlier builds, kept a while for a flux that started from the old entry. */
 function pruneOldChunks(outDir, keep) {
   const dir = join(outDir, 'chunks');
@@ -163,6 +241,9 @@ function pruneOldChunks(outDir, keep) {
 
 export async function bundle(outDir = OUT) {
   if (!existsSync(ENTRY)) throw new Error(`${ENTRY} is missing: run \`tsc -p tsconfig.json\` first.`);
+  if (!existsSync(WORKER)) throw new Error(`${WORKER} is missing: run \`tsc -p tsconfig.json\` first.`);
+  // Before the entry record: a flux started from the new entry finds the worker it expects.
+  await bundleWorker(outDir);
   const result = await build({
     input: { flux: ENTRY },
     platform: 'node',
@@ -173,7 +254,7 @@ export async function bundle(outDir = OUT) {
       handler(level, log);
     },
     external: (id) => EXTERNAL.some((p) => id === p || id.startsWith(`${p}/`)),
-    plugins: [keepModuleUrls(outDir)],
+    plugins: [keepModuleUrls(outDir), lazyTls()],
     output: {
       dir: outDir,
       format: 'cjs',
@@ -181,7 +262,10 @@ export async function bundle(outDir = OUT) {
       chunkFileNames: 'chunks/[name]-[hash].cjs',
       codeSplitting: {
         // The command line (commander included) goes with it: every command needs it anyway.
-        groups: [{ name: 'run', test: (id) => RUN_ROOTS.some((r) => id === join(ROOT, 'dist', r)) || CLI.test(id) }],
+        groups: [
+          { name: 'run', test: (id) => RUN_ROOTS.some((r) => id === join(ROOT, 'dist', r)) || CLI.test(id) },
+          { name: 'pull', test: (id) => PULL.test(id) },
+        ],
       },
     },
     write: false,
@@ -198,10 +282,13 @@ export async function bundle(outDir = OUT) {
   if (!main) throw new Error('the bundle has no run chunk');
   refuseImportExpressions(main.fileName, code.get(main.fileName));
   const codeCache = writeCodeCache(outDir, main.fileName);
+  const pull = chunks.find((c) => c.name === 'pull');
+  if (pull) refuseImportExpressions(pull.fileName, code.get(pull.fileName));
+  const pullCodeCache = pull ? writePullCodeCache(outDir, main.fileName, pull.fileName) : null;
   // The chunk's name hashes what the bundler made of it; `id` hashes what was written.
   const id = createHash('sha256').update(code.get(main.fileName)).digest('hex').slice(0, 16);
-  writeAtomic(join(outDir, 'flux-entry.json'), `${JSON.stringify({ main: main.fileName, codeCache, id }, null, 1)}\n`);
-  pruneOldChunks(outDir, new Set([...chunks.map((c) => c.fileName), ...(codeCache ? [codeCache] : [])]));
+  writeAtomic(join(outDir, 'flux-entry.json'), `${JSON.stringify({ main: main.fileName, codeCache, id, pull: pull?.fileName ?? null, pullCodeCache }, null, 1)}\n`);
+  pruneOldChunks(outDir, new Set([...chunks.map((c) => c.fileName), ...(codeCache ? [codeCache] : []), ...(pullCodeCache ? [pullCodeCache] : [])]));
   return chunks;
 }
 

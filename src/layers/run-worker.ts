@@ -4,6 +4,8 @@
  * same id map as a run (0 → the user, 1… → the subordinate ranges; a single-id map, with one
  * warning, when there are none).
  */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FluxError } from '../errors.js';
 import { isRealRoot, spawnInUserNamespace } from '../userns/userns.js';
@@ -54,8 +56,22 @@ export function startJobRunner(): JobRunner {
   }
 }
 
+/**
+ * The worker's script. From the bundle (this module is then a CommonJS chunk under dist/chunks/,
+ * where `__filename` exists) it is the worker's own bundle, dist/unpack-worker.cjs, made by the
+ * same build: one file to read and compile instead of two dozen ES modules. Unbundled, it is the
+ * tsc output.
+ */
+function workerScript(): string {
+  if (typeof __filename === 'string' && __filename.endsWith('.cjs')) {
+    const bundled = join(dirname(__filename), '..', 'unpack-worker.cjs');
+    if (existsSync(bundled)) return bundled;
+  }
+  return fileURLToPath(new URL('./worker.js', import.meta.url));
+}
+
 function workerRunner(): JobRunner {
-  const worker = fileURLToPath(new URL('./worker.js', import.meta.url));
+  const worker = workerScript();
   // The helper execs the worker in place, so the worker's parent is this process and its
   // parent-death check keeps working.
   const child = spawnInUserNamespace([process.execPath, worker], { stdio: ['pipe', 'pipe', 'pipe'] });

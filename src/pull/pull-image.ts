@@ -214,6 +214,7 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
   let runner = cold ? startJobRunner() : undefined;
   let session: UnpackSession | undefined;
   let gc: Lock | undefined;
+  let locking: Promise<Lock> | undefined;
   let source: ImageSource | undefined;
   try {
     const [layersModule, { openSource }, { parseManifest }, { sha256Digest }, platform] = await Promise.all([
@@ -226,7 +227,10 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
       !given && spec.kind === 'registry' ? import('../registry/source.js') : undefined,
     ]);
     const ev = opts.events ?? {};
-    gc = await store.gcLock('use');
+    // The gc lock (flock through koffi, whose loading alone takes some milliseconds) is taken
+    // while the manifest is asked for: nothing is written to the store before it is held.
+    locking = store.gcLock('use');
+    locking.catch(() => undefined);
     const opened = given
       ? { source: given.source, reference: given.reference }
       : await openSource(name, { insecure: opts.insecure, onNotice: ev.notice });
@@ -250,6 +254,7 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
 
     const first = given ? given.first : spec.kind === 'registry' ? spec.ref.ref : spec.tag;
     const raw = await src.getManifest(first);
+    gc = await locking;
     const pinnedDigest = given ? (given.first !== undefined && isDigest(given.first) ? given.first : undefined) : spec.kind === 'registry' ? spec.ref.digest : undefined;
     let parsed = parseManifest(raw, { source: src.name });
     let manifestDigest = await storeManifest(raw.bytes, parsed.mediaType, pinnedDigest);
@@ -348,6 +353,8 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     await runner?.abort().catch(() => undefined);
     throw err;
   } finally {
+    // A lock still being taken when the pull failed is released once it is held.
+    gc ??= await locking?.catch(() => undefined);
     gc?.release();
     await source?.close?.().catch(() => undefined);
   }

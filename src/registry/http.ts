@@ -26,8 +26,9 @@ export interface HttpRequestOptions {
 }
 
 /**
- * got is published as an ES module only, so it is loaded with import() (which the CommonJS bundle
- * keeps as is). Loading starts with this module, so it overlaps whatever a pull does first.
+ * got is loaded lazily, so that only what talks HTTP loads it; in the bundle it sits in the pull
+ * chunk with this module (scripts/bundle.mjs), its TLS parts loaded on first use. Loading starts
+ * with this module, so it overlaps whatever a pull does first.
  */
 const gotLoaded = import('got').then((m) => m.default);
 gotLoaded.catch(() => undefined);

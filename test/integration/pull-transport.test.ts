@@ -1,0 +1,192 @@
+/**
+ * How a pull talks to a registry: a plain-HTTP registry on loopback is pulled from without
+ * loading TLS (it cost a small pull more than its bytes) and with got from the bundle, over
+ * connections kept alive across requests; the unpack worker runs from its one-file bundle; and a
+ * loopback registry that speaks only HTTPS is still found, the plain probe falling through to TLS.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { chmod, chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import Module from 'node:module';
+import net from 'node:net';
+import vm from 'node:vm';
+import tls from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startRegistry, type Registry } from '../helpers/registry.js';
+import { fixtureInfo, pushFixtures } from '../helpers/fixtures.js';
+import { requireTool } from '../helpers/require.js';
+import { REPO_ROOT, isRoot, removeStore, runFlux, tempStore, testUser } from '../helpers/user.js';
+import { parseReference } from '../../src/image/reference.js';
+import { parseManifest } from '../../src/image/manifest.js';
+import { RegistrySource } from '../../src/registry/source.js';
+import { pingSchemes } from '../../src/registry/client.js';
+
+requireTool('docker-registry');
+requireTool('skopeo');
+requireTool('openssl');
+
+// Written at exit by the pulling flux: the built-in modules Node loaded, and every ES module.
+const HOOKS = `
+import { appendFileSync } from 'node:fs';
+export async function load(url, context, next) {
+  appendFileSync(process.env.FLUX_TEST_MODULES, url + '\\n');
+  return next(url, context);
+}
+`;
+const REGISTER = `
+import { register } from 'node:module';
+register('./hooks.mjs', import.meta.url);
+`;
+const RECORD = `
+const { appendFileSync } = require('node:fs');
+process.on('exit', () => {
+  appendFileSync(process.env.FLUX_TEST_MODULES, [...process.moduleLoadList, ...Object.keys(require.cache)].join('\\n') + '\\n');
+});
+`;
+
+let reg: Registry;
+let dir: string;
+
+beforeAll(async () => {
+  // The bundle under test is the one made from the current tsc output (bin/flux.js ignores an older one).
+  execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/bundle.mjs')], { cwd: REPO_ROOT, stdio: 'ignore' });
+  reg = await startRegistry();
+  await pushFixtures(reg, ['busybox']);
+  dir = await mkdtemp(join(tmpdir(), 'flux-transport-'));
+  await writeFile(join(dir, 'hooks.mjs'), HOOKS);
+  await writeFile(join(dir, 'register.mjs'), REGISTER);
+  await writeFile(join(dir, 'record.cjs'), RECORD);
+  await chmod(dir, 0o755);
+  if (isRoot) {
+    const u = await testUser();
+    await chown(dir, u.uid, u.gid);
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await reg?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('the ping order', () => {
+  it('asks loopback in plain HTTP first, any other insecure host in HTTPS first, a secure one only in HTTPS', () => {
+    expect(pingSchemes({ host: '127.0.0.1:5000', insecure: true })).toEqual(['http:', 'https:']);
+    expect(pingSchemes({ host: 'localhost:5000', insecure: true })).toEqual(['http:', 'https:']);
+    expect(pingSchemes({ host: 'registry.example:5000', insecure: true })).toEqual(['https:', 'http:']);
+    expect(pingSchemes({ host: 'registry.example', insecure: false })).toEqual(['https:']);
+  });
+});
+
+describe('a pull from a plain-HTTP loopback registry', () => {
+  it('loads no TLS, got only from the bundle, and the unpack worker from its bundle', async () => {
+    const store = await tempStore();
+    try {
+      const list = join(dir, 'modules.txt');
+      const r = await runFlux(['pull', '-q', `${reg.host}/busybox:latest`], {
+        store,
+        env: { NODE_OPTIONS: `--import ${join(dir, 'register.mjs')} --require ${join(dir, 'record.cjs')}`, FLUX_TEST_MODULES: list },
+      });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe((await fixtureInfo('busybox')).digest);
+      const loaded = (await readFile(list, 'utf8')).split('\n');
+      // The record works: the plain HTTP client is in it.
+      expect(loaded).toContain('NativeModule _http_client');
+      expect(loaded.filter((m) => /^NativeModule (tls|https|_tls_wrap)$/.test(m) || /\/node_modules\/(got|http2-wrapper|@sindresorhus)\//.test(m))).toEqual([]);
+      // The unpack worker (a process of its own, which records into the same list) ran from its
+      // one-file bundle; neither it nor the pull loaded a single tsc output module.
+      expect(loaded.some((m) => m.endsWith('/dist/unpack-worker.cjs'))).toBe(true);
+      expect(loaded.filter((m) => /\/dist\/(src|store)\//.test(m))).toEqual([]);
+    } finally {
+      await removeStore(store);
+    }
+  }, 60_000);
+});
+
+describe('the pull chunk', () => {
+  it('has a code cache that V8 accepts', async () => {
+    const entry = JSON.parse(await readFile(join(REPO_ROOT, 'dist/flux-entry.json'), 'utf8')) as { pull?: string; pullCodeCache?: string };
+    expect(entry.pull).toMatch(/^chunks\/pull-.*\.cjs$/);
+    expect(entry.pullCodeCache).toBe(`${entry.pull}.v8`);
+    const file = join(REPO_ROOT, 'dist', entry.pull!);
+    const script = new vm.Script(Module.wrap(await readFile(file, 'utf8')), { filename: file, cachedData: await readFile(join(REPO_ROOT, 'dist', entry.pullCodeCache!)) });
+    expect(script.cachedDataRejected).toBe(false);
+  });
+});
+
+describe('a pull from a loopback registry', () => {
+  it('keeps its connections alive across requests', async () => {
+    // A TCP relay in front of the registry that counts connections and requests.
+    let connections = 0;
+    let requests = 0;
+    const sockets = new Set<net.Socket>();
+    const relay = net.createServer((client) => {
+      connections++;
+      const [host, port] = reg.directHost.split(':');
+      const upstream = net.connect(Number(port), host!);
+      sockets.add(client).add(upstream);
+      client.on('data', (d: Buffer) => { requests += d.toString('latin1').match(/^(GET|HEAD) \/v2\//gm)?.length ?? 0; });
+      client.pipe(upstream).pipe(client);
+      const end = (): void => { client.destroy(); upstream.destroy(); };
+      client.on('error', end);
+      upstream.on('error', end);
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const store = await tempStore();
+    try {
+      const port = (relay.address() as net.AddressInfo).port;
+      const r = await runFlux(['pull', '-q', `127.0.0.1:${port}/busybox:latest`], { store });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      // /v2/, the manifest, the config and the layer: at most the config and the layer at once.
+      expect(requests).toBeGreaterThanOrEqual(4);
+      expect(connections).toBeLessThanOrEqual(2);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => relay.close(r));
+      await removeStore(store);
+    }
+  }, 60_000);
+});
+
+describe('a loopback registry that speaks only HTTPS', () => {
+  let proxy: net.Server | undefined;
+  const open = new Set<net.Socket>();
+
+  afterAll(async () => {
+    // The client keeps its connections alive: close them, or the server never finishes closing.
+    for (const s of open) s.destroy();
+    await new Promise((r) => (proxy ? proxy.close(r) : r(undefined)));
+  });
+
+  it('is found through the plain probe falling through to TLS, and every blob verifies', async () => {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const [key, cert] = await Promise.all([readFile(join(dir, 'key.pem')), readFile(join(dir, 'cert.pem'))]);
+    // TLS in front of the registry: the plain registry is only reachable through it.
+    const server = tls.createServer({ key, cert }, (client) => {
+      const [host, port] = reg.directHost.split(':');
+      const upstream = net.connect(Number(port), host!);
+      open.add(client).add(upstream);
+      client.pipe(upstream).pipe(client);
+      const end = (): void => { client.destroy(); upstream.destroy(); };
+      client.on('error', end);
+      upstream.on('error', end);
+    });
+    server.on('tlsClientError', () => undefined);
+    proxy = server;
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const src = new RegistrySource(parseReference(`127.0.0.1:${port}/busybox:latest`), { config: { mirrors: {}, insecure: [] } });
+    const raw = await src.getManifest();
+    expect(raw.digest).toBe((await fixtureInfo('busybox')).digest);
+    const m = parseManifest(raw);
+    if (m.kind !== 'image') throw new Error('expected an image manifest');
+    for (const d of [m.manifest.config, ...m.manifest.layers]) {
+      let n = 0;
+      for await (const c of await src.openBlob(d)) n += (c as Buffer).length;
+      expect(n).toBe(d.size);
+    }
+  }, 60_000);
+});
