@@ -14,8 +14,9 @@ import { spawnInUserNamespace } from '../userns/userns.js';
 /** A process's start time (clock ticks since boot), so a reused pid is told apart. */
 export function startTime(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()!.split(' ');
+    // A zombie (killed, not yet reaped by its new parent) holds no namespace any more.
+    return fields[0] === 'Z' ? -1 : Number(fields[19]);
   } catch {
     return -1;
   }

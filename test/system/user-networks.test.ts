@@ -1,0 +1,164 @@
+/**
+ * User networks as the unprivileged test user: a detached busybox httpd `web` on network n1 is
+ * reached by name, alias and address from another container on n1, not from one on n2 nor from
+ * one on the default network; names follow members as they come and go; `network rm` is refused
+ * while a container uses the network and leaves no process or state behind. All traffic stays
+ * in namespaces the test made (the networks' and the containers'). No timing is asserted.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
+import { isRoot, runFlux, removeStore, tempStore, testUser } from '../helpers/user.js';
+import { requireTool } from '../helpers/require.js';
+
+let store: string;
+let runtime: string;
+let busybox: string;
+
+const flux = (args: string[]) => runFlux(args, { store, env: { XDG_RUNTIME_DIR: runtime } });
+
+interface NetInfo { name: string; subnet: string; gateway: string; state: string; holder: { pid: number }; containers: { name: string; address: string; aliases: string[] }[] }
+
+async function inspect(name: string): Promise<NetInfo> {
+  const r = await flux(['network', 'inspect', name]);
+  expect(r.stderr).toBe('');
+  return (JSON.parse(r.stdout) as NetInfo[])[0]!;
+}
+
+/** A one-off container's output on `network` (its exit code too). */
+async function client(network: string, script: string, name?: string): Promise<{ code: number; out: string }> {
+  const r = await flux(['run', '--rm', '--network', network, ...(name ? ['--name', name] : []), busybox, '--', 'sh', '-c', script]);
+  return { code: r.code, out: r.stdout + r.stderr };
+}
+
+/** Host processes that hold a network namespace for flux (`sleep infinity` under unshare). */
+function sleepers(): number[] {
+  return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\0infinity\0';
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
+/** Whether a process runs (a zombie not yet reaped by its new parent holds no namespace). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, probe: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await probe())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  requireTool('newuidmap');
+  requireTool('nsenter');
+  requireTool('ip');
+  requireTool('slirp4netns');
+  await buildFixtures(['busybox']);
+  store = await tempStore();
+  busybox = `oci:${await userFixtureDir('busybox')}`;
+  const user = await testUser();
+  runtime = await mkdtemp('/tmp/flux-net-runtime-');
+  if (isRoot) await chown(runtime, user.uid, user.gid);
+  await chmod(runtime, 0o700);
+  expect((await flux(['pull', '-q', busybox])).code).toBe(0);
+});
+
+afterAll(async () => {
+  if (runtime) {
+    const left = await flux(['ps', '-a', '-q']);
+    for (const id of left.stdout.split('\n').filter(Boolean)) await flux(['rm', '-f', id]);
+    for (const n of ['n1', 'n2', 'n3']) await flux(['network', 'rm', '-f', n]);
+    await rm(runtime, { recursive: true, force: true });
+  }
+  if (store) await removeStore(store);
+});
+
+describe('flux network and flux run --network NAME', () => {
+  it('lets containers on one network reach each other by name, alias and address, and no one else', async () => {
+    const before = sleepers();
+    expect((await flux(['network', 'create', 'n1'])).code).toBe(0);
+    expect((await flux(['network', 'create', 'n2'])).code).toBe(0);
+    const n1 = await inspect('n1');
+    const n2 = await inspect('n2');
+    expect(n1.subnet).toMatch(/^10\.89\.\d+\.0\/24$/);
+    expect(n2.subnet).not.toBe(n1.subnet);
+    expect(n1.state).toBe('running');
+    const ls = JSON.parse((await flux(['network', 'ls', '--format', 'json'])).stdout) as NetInfo[];
+    expect(ls.map((n) => n.name)).toEqual(['n1', 'n2']);
+
+    const web = await flux(['run', '-d', '--name', 'web', '--network', 'n1', '--network-alias', 'www', busybox, '--', 'sh', '-c',
+      'mkdir -p /w && echo served-by-web > /w/index.html && exec httpd -f -p 80 -h /w']);
+    expect(web.stderr).toBe('');
+    expect(web.code).toBe(0);
+    const member = (await inspect('n1')).containers.find((c) => c.name === 'web')!;
+    expect(member.aliases).toEqual(['www']);
+    const addr = member.address;
+    expect(addr.startsWith(n1.subnet.replace(/0\/24$/, ''))).toBe(true);
+    // busybox's own wget -T crashes (SIGSEGV) in this build: its timeout applet bounds the wait instead.
+    const fetch = (host: string) => `timeout 5 wget -q -O- http://${host}/index.html`;
+    // httpd may still be starting: the first fetch is retried until it answers.
+    await until('web to answer', async () => (await client('n1', fetch('web'))).out.includes('served-by-web'));
+    for (const host of ['web', 'www', addr]) {
+      const r = await client('n1', fetch(host));
+      expect(r.out).toContain('served-by-web');
+      expect(r.code).toBe(0);
+    }
+
+    // Another network: neither the name nor the address reaches web.
+    const other = await client('n2', `${fetch('web')}; echo name=$?; ${fetch(addr)}; echo addr=$?`);
+    expect(other.out).not.toContain('served-by-web');
+    expect(other.out).toMatch(/name=[1-9]/);
+    expect(other.out).toMatch(/addr=[1-9]/);
+    // The default network (slirp4netns): no way to the address either.
+    const outside = await flux(['run', '--rm', busybox, '--', 'sh', '-c', `${fetch(addr)}; echo addr=$?`]);
+    expect(outside.stdout + outside.stderr).not.toContain('served-by-web');
+    expect(outside.stdout).toMatch(/addr=[1-9]/);
+
+    // A member's name is in every member's /etc/hosts while it is on the network, and only then.
+    const seen = await client('n1', 'sleep 0; cat /etc/hosts', 'visitor');
+    expect(seen.out).toMatch(/\tvisitor\n/);
+    const after = await flux(['exec', 'web', 'cat', '/etc/hosts']);
+    expect(after.stdout).toMatch(new RegExp(`^${addr.replaceAll('.', '\\.')}\\tweb www$`, 'm'));
+    expect(after.stdout).not.toContain('visitor');
+
+    const refused = await flux(['network', 'rm', 'n1']);
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toBe('flux: the network n1 is used by web. Remove those containers first, or use flux network rm -f n1.\n');
+    expect((await inspect('n1')).state).toBe('running');
+
+    expect((await flux(['rm', '-f', 'web'])).code).toBe(0);
+    expect((await inspect('n1')).containers).toEqual([]);
+    expect((await flux(['network', 'rm', 'n1'])).code).toBe(0);
+    const pruned = await flux(['network', 'prune']);
+    expect(pruned.stdout).toBe('n2\n');
+    expect(existsSync(join(runtime, 'flux', 'networks', 'n1'))).toBe(false);
+    expect(existsSync(join(runtime, 'flux', 'networks', 'n2'))).toBe(false);
+    expect((await flux(['network', 'ls', '--format', 'json'])).stdout).toBe('[]\n');
+    for (const pid of [n1.holder.pid, n2.holder.pid]) expect(running(pid)).toBe(false);
+    expect(sleepers().filter((p) => !before.includes(p))).toEqual([]);
+  });
+
+  it('refuses a subnet that another network has, in one sentence', async () => {
+    expect((await flux(['network', 'create', '--subnet', '10.89.200.0/24', 'n3'])).code).toBe(0);
+    const r = await flux(['network', 'create', '--subnet', '10.89.200.128/25', 'n4']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toBe('flux: --subnet 10.89.200.128/25 overlaps the subnet of the network n3. Choose another subnet, or leave --subnet out to have one picked.\n');
+    const bad = await flux(['run', '--rm', '--network', 'n3', '-p', '8080:80', busybox, '--', 'true']);
+    expect(bad.code).toBe(125);
+    expect((await flux(['network', 'rm', 'n3'])).code).toBe(0);
+  });
+});
