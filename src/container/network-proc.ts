@@ -5,7 +5,7 @@
  * joined by the container's helper as `--network container:` joins. Commands run in them with
  * nsenter: as the owner of the holder's user namespace the user has every capability there.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { FluxError } from '../errors.js';
 import { isAlive } from '../pid-alive.js';
@@ -23,10 +23,13 @@ export function startTime(pid: number): number {
 }
 export const pidAlive = (pid: number, start: number): boolean => pid > 0 && isAlive(pid) && startTime(pid) === start;
 
+// ip and iptables live in sbin, which a user's PATH often lacks.
+const SBIN_PATH = `${process.env.PATH ?? '/usr/bin:/bin'}:/usr/sbin:/sbin`;
+
 function run(argv: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(argv[0]!, argv.slice(1), { encoding: 'utf8' }, (err, out, stderr) => {
-      if (err) reject(new FluxError('NETWORK_SETUP', `${argv.includes('sh') ? 'setting up the network' : argv.join(' ')} failed: ${String(stderr || err.message).trim().split('\n').pop()}.`, { hint: 'Check that ip (iproute2) and nsenter (util-linux) are installed.' }));
+    execFile(argv[0]!, argv.slice(1), { encoding: 'utf8', env: { ...process.env, PATH: SBIN_PATH } }, (err, out, stderr) => {
+      if (err) reject(new FluxError('NETWORK_SETUP', `${argv.includes('sh') ? 'setting up the network' : argv.join(' ')} failed: ${String(stderr || err.message).trim().split('\n').pop()}.`, { hint: 'Check that ip (iproute2), iptables and nsenter (util-linux) are installed.' }));
       else resolve(out);
     });
   });
@@ -67,6 +70,34 @@ export async function startHolder(gateway: string, bits: number): Promise<{ pid:
   const { readlinkSync } = await import('node:fs');
   await waitNetns(pid, readlinkSync('/proc/self/ns/net'));
   await inHolder(pid, `ip link set lo up && ip link add fluxbr0 type bridge && ip addr add ${gateway}/${bits} dev fluxbr0 && ip link set fluxbr0 up`);
+  return { pid, start: startTime(pid) };
+}
+
+/**
+ * Outbound traffic: one slirp4netns for the whole network (its tap0 the holder's default route),
+ * members' packets masqueraded behind its address. It runs in a session of its own, so it
+ * outlives flux; `network rm` ends it. Host loopback stays out of reach, as on the default network.
+ */
+export async function startOutbound(holder: number, subnet: string): Promise<{ pid: number; start: number }> {
+  const child = spawn('slirp4netns', ['--configure', '--mtu=65520', '--disable-host-loopback', String(holder), 'tap0'], { detached: true, stdio: 'ignore' });
+  const failed = new Promise<never>((_, reject) => child.on('error', () => reject(new FluxError('NO_SLIRP4NETNS', 'slirp4netns is not installed, so the network can have no outbound traffic.', { hint: 'Install it (sudo apt-get install slirp4netns), or create the network with --internal.', exitCode: 125 }))));
+  child.unref();
+  const pid = child.pid ?? -1;
+  const configured = (async () => {
+    for (let i = 0; i < 500; i++) {
+      if ((await inHolder(holder, 'ip route show default')).includes('tap0')) return;
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new FluxError('NETWORK_SETUP', 'slirp4netns did not configure the network\'s outbound interface.', { hint: 'Check that /dev/net/tun is usable (flux info).' });
+  })();
+  try {
+    await Promise.race([configured, failed]);
+    await inHolder(holder, `echo 1 > /proc/sys/net/ipv4/ip_forward && iptables -t nat -A POSTROUTING -s ${subnet} -o tap0 -j MASQUERADE`);
+  } catch (err) {
+    if (pid > 0) process.kill(pid, 'SIGKILL');
+    throw err;
+  }
   return { pid, start: startTime(pid) };
 }
 

@@ -18,6 +18,8 @@ export interface NetworkRecord {
   internal: boolean;
   created: string;
   holder: { pid: number; start: number };
+  /** slirp4netns, for outbound traffic (none on an --internal network). */
+  outbound?: { pid: number; start: number };
 }
 
 export interface Member { container: string; address: string; aliases: string[]; netPid: number; netStart: number }

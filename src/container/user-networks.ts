@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { FluxError } from '../errors.js';
 import { chooseSubnet, gatewayOf, hostRange, hostRoutes, ipText, parseSubnet, type Subnet } from './network-subnet.js';
 import { checkName, listNetworkDirs, networkDir, networksRoot, readMembers, readRecord, withLock, writeMembers, writeRecord, type Member, type NetworkRecord } from './network-state.js';
-import { pidAlive, startHolder, startMember, stopProcess } from './network-proc.js';
+import { pidAlive, startHolder, startMember, startOutbound, stopProcess } from './network-proc.js';
 
 export interface NetworkInfo extends NetworkRecord { state: 'running' | 'holder-gone'; containers: { name: string; address: string; aliases: string[] }[] }
 
@@ -29,7 +29,15 @@ export async function createNetwork(name: string, o: { subnet?: string; internal
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     try {
       const holder = await startHolder(gateway, subnet.bits);
-      const r: NetworkRecord = { name, subnet: `${ipText(subnet.base)}/${subnet.bits}`, gateway, internal: o.internal ?? false, created: new Date().toISOString(), holder };
+      const cidr = `${ipText(subnet.base)}/${subnet.bits}`;
+      let outbound: { pid: number; start: number } | undefined;
+      try {
+        outbound = o.internal ? undefined : await startOutbound(holder.pid, cidr);
+      } catch (err) {
+        stopProcess(holder.pid, holder.start);
+        throw err;
+      }
+      const r: NetworkRecord = { name, subnet: cidr, gateway, internal: o.internal ?? false, created: new Date().toISOString(), holder, ...(outbound ? { outbound } : {}) };
       writeMembers(dir, []);
       writeRecord(dir, r);
       return info(dir, r);
@@ -63,6 +71,7 @@ export async function removeNetwork(name: string, o: { force?: boolean; runtimeD
       throw new FluxError('NETWORK_IN_USE', `the network ${name} is used by ${members.map((m) => m.container).join(', ')}.`, { hint: `Remove those containers first, or use flux network rm -f ${name}.`, exitCode: 125 });
     }
     for (const m of members) stopProcess(m.netPid, m.netStart);
+    if (r.outbound) stopProcess(r.outbound.pid, r.outbound.start);
     stopProcess(r.holder.pid, r.holder.start);
   });
   rmSync(dir, { recursive: true, force: true });

@@ -19,7 +19,7 @@ let busybox: string;
 
 const flux = (args: string[]) => runFlux(args, { store, env: { XDG_RUNTIME_DIR: runtime } });
 
-interface NetInfo { name: string; subnet: string; gateway: string; state: string; holder: { pid: number }; containers: { name: string; address: string; aliases: string[] }[] }
+interface NetInfo { name: string; subnet: string; gateway: string; state: string; internal: boolean; holder: { pid: number }; outbound?: { pid: number }; containers: { name: string; address: string; aliases: string[] }[] }
 
 async function inspect(name: string): Promise<NetInfo> {
   const r = await flux(['network', 'inspect', name]);
@@ -28,8 +28,8 @@ async function inspect(name: string): Promise<NetInfo> {
 }
 
 /** A one-off container's output on `network` (its exit code too). */
-async function client(network: string, script: string, name?: string): Promise<{ code: number; out: string }> {
-  const r = await flux(['run', '--rm', '--network', network, ...(name ? ['--name', name] : []), busybox, '--', 'sh', '-c', script]);
+async function client(network: string, script: string, name?: string, extra: string[] = []): Promise<{ code: number; out: string }> {
+  const r = await flux(['run', '--rm', '--network', network, ...(name ? ['--name', name] : []), ...extra, busybox, '--', 'sh', '-c', script]);
   return { code: r.code, out: r.stdout + r.stderr };
 }
 
@@ -81,7 +81,7 @@ afterAll(async () => {
   if (runtime) {
     const left = await flux(['ps', '-a', '-q']);
     for (const id of left.stdout.split('\n').filter(Boolean)) await flux(['rm', '-f', id]);
-    for (const n of ['n1', 'n2', 'n3']) await flux(['network', 'rm', '-f', n]);
+    for (const n of ['n1', 'n2', 'n3', 'n5']) await flux(['network', 'rm', '-f', n]);
     await rm(runtime, { recursive: true, force: true });
   }
   if (store) await removeStore(store);
@@ -118,6 +118,11 @@ describe('flux network and flux run --network NAME', () => {
       expect(r.code).toBe(0);
     }
 
+    // Outbound goes through the network's slirp4netns: its virtual gateway (slirp4netns itself
+    // answers) is reached, with no packet leaving the test's namespaces.
+    const out = await client('n1', 'ping -c 1 -W 3 10.0.2.2 >/dev/null; echo ping=$?', undefined, ['--cap-add', 'NET_RAW']);
+    expect(out.out).toContain('ping=0');
+
     // Another network: neither the name nor the address reaches web.
     const other = await client('n2', `${fetch('web')}; echo name=$?; ${fetch(addr)}; echo addr=$?`);
     expect(other.out).not.toContain('served-by-web');
@@ -148,8 +153,20 @@ describe('flux network and flux run --network NAME', () => {
     expect(existsSync(join(runtime, 'flux', 'networks', 'n1'))).toBe(false);
     expect(existsSync(join(runtime, 'flux', 'networks', 'n2'))).toBe(false);
     expect((await flux(['network', 'ls', '--format', 'json'])).stdout).toBe('[]\n');
-    for (const pid of [n1.holder.pid, n2.holder.pid]) expect(running(pid)).toBe(false);
+    for (const pid of [n1.holder.pid, n2.holder.pid, n1.outbound!.pid, n2.outbound!.pid]) expect(running(pid)).toBe(false);
     expect(sleepers().filter((p) => !before.includes(p))).toEqual([]);
+  });
+
+  it('gives an --internal network no outbound traffic', async () => {
+    expect((await flux(['network', 'create', '--internal', 'n5'])).code).toBe(0);
+    const n5 = await inspect('n5');
+    expect(n5.internal).toBe(true);
+    expect(n5.outbound).toBeUndefined();
+    const out = await client('n5', 'ping -c 1 -W 2 10.0.2.2; echo ping=$?', undefined, ['--cap-add', 'NET_RAW']);
+    expect(out.out).toMatch(/ping=[1-9]/);
+    expect(out.out).not.toContain('permission denied');
+    expect((await flux(['network', 'rm', 'n5'])).code).toBe(0);
+    expect(running(n5.holder.pid)).toBe(false);
   });
 
   it('refuses a subnet that another network has, in one sentence', async () => {
