@@ -222,7 +222,7 @@ async function joinUserNetwork(o: RunOptions, volumes: VolumeRequest[]): Promise
   if (o.publish.length > 0 || o.publishAll) {
     throw bad('BAD_NETWORK', '-p and -P are not yet supported with a user network.', 'Leave out -p, or run the container on the default network.');
   }
-  const joined = await nets.joinNetwork(o.network!, o.name ?? `c${process.pid}`, o.networkAlias ?? [], o.runtimeDir);
+  const joined = await nets.joinNetwork(o.network!, o.name ?? `flux-${randomHex(6)}`, o.networkAlias ?? [], o.runtimeDir);
   volumes.push({ host: joined.hostsFile, container: '/etc/hosts', readOnly: true });
   return joined;
 }

@@ -81,7 +81,7 @@ afterAll(async () => {
   if (runtime) {
     const left = await flux(['ps', '-a', '-q']);
     for (const id of left.stdout.split('\n').filter(Boolean)) await flux(['rm', '-f', id]);
-    for (const n of ['n1', 'n2', 'n3', 'n5']) await flux(['network', 'rm', '-f', n]);
+    for (const n of ['n1', 'n2', 'n3', 'n5', 'n6']) await flux(['network', 'rm', '-f', n]);
     await rm(runtime, { recursive: true, force: true });
   }
   if (store) await removeStore(store);
@@ -167,6 +167,21 @@ describe('flux network and flux run --network NAME', () => {
     expect(out.out).not.toContain('permission denied');
     expect((await flux(['network', 'rm', 'n5'])).code).toBe(0);
     expect(running(n5.holder.pid)).toBe(false);
+  });
+
+  it('reports a killed holder, refuses runs on it in one sentence, and removes what is left', async () => {
+    expect((await flux(['network', 'create', 'n6'])).code).toBe(0);
+    const n6 = await inspect('n6');
+    process.kill(n6.holder.pid, 'SIGKILL');
+    await until('the holder to end', async () => !running(n6.holder.pid));
+    expect((await inspect('n6')).state).toBe('holder-gone');
+    expect((await flux(['network', 'ls'])).stdout).toMatch(/^n6\s+\S+\s+false\s+holder-gone\s+0$/m);
+    const r = await flux(['run', '--rm', '--network', 'n6', busybox, '--', 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toBe('flux: the process holding the network n6 has ended (it was killed). Remove the network (flux network rm n6) and create it again.\n');
+    expect((await flux(['network', 'rm', 'n6'])).code).toBe(0);
+    expect(running(n6.outbound!.pid)).toBe(false);
+    expect(existsSync(join(runtime, 'flux', 'networks', 'n6'))).toBe(false);
   });
 
   it('refuses a subnet that another network has, in one sentence', async () => {
