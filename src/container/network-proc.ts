@@ -78,8 +78,8 @@ export async function startHolder(gateway: string, bits: number): Promise<{ pid:
  * members' packets masqueraded behind its address. It runs in a session of its own, so it
  * outlives flux; `network rm` ends it. Host loopback stays out of reach, as on the default network.
  */
-export async function startOutbound(holder: number, subnet: string): Promise<{ pid: number; start: number }> {
-  const child = spawn('slirp4netns', ['--configure', '--mtu=65520', '--disable-host-loopback', String(holder), 'tap0'], { detached: true, stdio: 'ignore' });
+export async function startOutbound(holder: number, subnet: string, apiSocket: string): Promise<{ pid: number; start: number }> {
+  const child = spawn('slirp4netns', ['--configure', '--mtu=65520', '--disable-host-loopback', `--api-socket=${apiSocket}`, String(holder), 'tap0'], { detached: true, stdio: 'ignore' });
   const failed = new Promise<never>((_, reject) => child.on('error', () => reject(new FluxError('NO_SLIRP4NETNS', 'slirp4netns is not installed, so the network can have no outbound traffic.', { hint: 'Install it (sudo apt-get install slirp4netns), or create the network with --internal.', exitCode: 125 }))));
   child.unref();
   const pid = child.pid ?? -1;

@@ -22,7 +22,7 @@ export interface NetworkRecord {
   outbound?: { pid: number; start: number };
 }
 
-export interface Member { container: string; address: string; aliases: string[]; netPid: number; netStart: number }
+export interface Member { container: string; address: string; aliases: string[]; netPid: number; netStart: number; forwards?: { id: number; rule: string }[] }
 
 export const networksRoot = (chosen?: string): string => {
   const root = join(runtimeDir(chosen), 'networks');

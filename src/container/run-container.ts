@@ -219,10 +219,11 @@ function announcing(network: NetworkAttachment, say: (text: string) => void): Ne
 async function joinUserNetwork(o: RunOptions, volumes: VolumeRequest[]): Promise<Joined | undefined> {
   const nets = await import('./user-networks.js');
   if (!nets.isUserNetwork(o.network!, o.runtimeDir)) return undefined;
-  if (o.publish.length > 0 || o.publishAll) {
-    throw bad('BAD_NETWORK', '-p and -P are not yet supported with a user network.', 'Leave out -p, or run the container on the default network.');
-  }
-  const joined = await nets.joinNetwork(o.network!, o.name ?? `flux-${randomHex(6)}`, o.networkAlias ?? [], o.runtimeDir);
+  if (o.publishAll) throw bad('BAD_NETWORK', '-P is not supported with a user network yet.', 'Publish the ports one by one with -p.');
+  const { parsePublishAll } = await import('../sandbox/network.js');
+  const asked: PortForward[] = o.publish.flatMap((p) => parsePublishAll(p));
+  const publish = asked.some((f) => f.hostPort === 0) ? await (await import('../sandbox/ports.js')).choosePorts(asked) : asked;
+  const joined = await nets.joinNetwork(o.network!, o.name ?? `flux-${randomHex(6)}`, o.networkAlias ?? [], o.runtimeDir, publish);
   volumes.push({ host: joined.hostsFile, container: '/etc/hosts', readOnly: true });
   return joined;
 }
@@ -279,7 +280,8 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   const mode = join !== undefined ? 'host' : (o.network ?? 'slirp4netns');
   const { parsePublishAll, planNetwork } = await networking;
   // Network first: a bad -p or mode is refused before anything touches the disk.
-  const asked: PortForward[] = o.publish.flatMap((p) => parsePublishAll(p));
+  // A user network's forwards are its own slirp4netns's (set up as the container joined).
+  const asked: PortForward[] = userNet ? [] : o.publish.flatMap((p) => parsePublishAll(p));
   // `-p 80`: flux picks the host port, and says which once it is set up (as with -P).
   const chosen = asked.some((f) => f.hostPort === 0);
   const publish = chosen ? await (await import('../sandbox/ports.js')).choosePorts(asked) : asked;

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { FluxError } from '../errors.js';
 import { chooseSubnet, gatewayOf, hostRange, hostRoutes, ipText, parseSubnet, type Subnet } from './network-subnet.js';
 import { checkName, listNetworkDirs, networkDir, networksRoot, readMembers, readRecord, withLock, writeMembers, writeRecord, type Member, type NetworkRecord } from './network-state.js';
+import { addForwards, removeForwards, type Forwarded } from './network-ports.js';
+import type { PortForward } from '../sandbox/network-types.js';
 import { pidAlive, startHolder, startMember, startOutbound, stopProcess } from './network-proc.js';
 
 export interface NetworkInfo extends NetworkRecord { state: 'running' | 'holder-gone'; containers: { name: string; address: string; aliases: string[] }[] }
@@ -32,7 +34,7 @@ export async function createNetwork(name: string, o: { subnet?: string; internal
       const cidr = `${ipText(subnet.base)}/${subnet.bits}`;
       let outbound: { pid: number; start: number } | undefined;
       try {
-        outbound = o.internal ? undefined : await startOutbound(holder.pid, cidr);
+        outbound = o.internal ? undefined : await startOutbound(holder.pid, cidr, join(dir, 'slirp.sock'));
       } catch (err) {
         stopProcess(holder.pid, holder.start);
         throw err;
@@ -94,7 +96,7 @@ export const isUserNetwork = (name: string, runtimeDir?: string): boolean =>
 export interface Joined { pid: number; hostsFile: string; leave: () => Promise<void> }
 
 /** A container joins: an address from the subnet, its namespace wired to the bridge, its names in hosts. */
-export async function joinNetwork(name: string, container: string, aliases: string[], runtimeDir?: string): Promise<Joined> {
+export async function joinNetwork(name: string, container: string, aliases: string[], runtimeDir?: string, publish: PortForward[] = []): Promise<Joined> {
   const dir = networkDir(networksRoot(runtimeDir), name);
   const member = await withLock(dir, async () => {
     const r = readRecord(dir);
@@ -111,8 +113,16 @@ export async function joinNetwork(name: string, container: string, aliases: stri
     let address: string | undefined;
     for (let n = first; n <= last && address === undefined; n++) if (!used.has(ipText(n))) address = ipText(n);
     if (address === undefined) throw new FluxError('NETWORK_FULL', `the network ${name} has no free address left.`, { hint: 'Create a network with a larger --subnet.', exitCode: 125 });
+    if (publish.length > 0 && r.internal) throw new FluxError('BAD_NETWORK', `-p cannot be used with the network ${name}: it is --internal.`, { hint: 'Leave out -p, or use a network made without --internal.', exitCode: 125 });
     const ns = await startMember(r.holder.pid, address, subnet.bits, r.gateway);
-    const m: Member = { container, address, aliases, netPid: ns.pid, netStart: ns.start };
+    let forwards: Forwarded[] = [];
+    try {
+      forwards = publish.length > 0 ? await addForwards(r.holder.pid, join(dir, 'slirp.sock'), address, publish) : [];
+    } catch (err) {
+      stopProcess(ns.pid, ns.start);
+      throw err;
+    }
+    const m: Member = { container, address, aliases, netPid: ns.pid, netStart: ns.start, ...(forwards.length > 0 ? { forwards } : {}) };
     writeMembers(dir, [...members, m]);
     return m;
   });
@@ -125,7 +135,9 @@ export async function joinNetwork(name: string, container: string, aliases: stri
 
 async function leaveNetwork(dir: string, m: Member): Promise<void> {
   if (!existsSync(dir)) return;
-  await withLock(dir, () => {
+  await withLock(dir, async () => {
+    const r = readRecord(dir);
+    if (r && m.forwards) await removeForwards(r.holder.pid, join(dir, 'slirp.sock'), m.forwards);
     stopProcess(m.netPid, m.netStart);
     writeMembers(dir, readMembers(dir).filter((x) => x.netPid !== m.netPid));
   });
