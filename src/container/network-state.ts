@@ -32,6 +32,9 @@ export const networksRoot = (chosen?: string): string => {
 export const networkDir = (root: string, name: string): string => join(root, name);
 
 export function checkName(name: string): void {
+  if (['slirp4netns', 'pasta', 'none', 'host', 'default', 'bridge'].includes(name)) {
+    throw new FluxError('BAD_NAME', `${name} is a network mode of flux run, so it cannot name a network.`, { hint: 'Choose another name.', exitCode: 125 });
+  }
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(name)) {
     throw new FluxError('BAD_NAME', `${JSON.stringify(name)} is not a valid network name.`, { hint: 'Use letters, digits, _, . and - (starting with a letter or digit).', exitCode: 125 });
   }

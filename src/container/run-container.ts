@@ -215,6 +215,9 @@ function announcing(network: NetworkAttachment, say: (text: string) => void): Ne
   };
 }
 
+/** The built-in modes (with or without options); a network's name has no colon and none of these. */
+const isNetworkMode = (network: string): boolean => network.includes(':') || ['slirp4netns', 'pasta', 'none', 'host'].includes(network);
+
 /** Joins the user network o.network names, if one does: its hosts file becomes the container's /etc/hosts. */
 async function joinUserNetwork(o: RunOptions, volumes: VolumeRequest[]): Promise<Joined | undefined> {
   const nets = await import('./user-networks.js');
@@ -275,7 +278,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   // --network container:NAME joins that container's namespaces: no network of its own to make.
   let join = o.network?.startsWith('container:') ? await joinTarget(o.network.slice('container:'.length), o) : undefined;
   // A user network (flux network create): its own namespace on the network's bridge, joined the same way.
-  const userNet = join === undefined && o.network !== undefined ? await joinUserNetwork(o, volumes) : undefined;
+  const userNet = join === undefined && o.network !== undefined && !isNetworkMode(o.network) ? await joinUserNetwork(o, volumes) : undefined;
   if (userNet) join = userNet.pid;
   const mode = join !== undefined ? 'host' : (o.network ?? 'slirp4netns');
   const { parsePublishAll, planNetwork } = await networking;
