@@ -9,7 +9,7 @@ import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { FluxError } from '../errors.js';
 import { isAlive } from '../pid-alive.js';
-import { spawnInUserNamespace } from '../userns/userns.js';
+import { isRealRoot, spawnInUserNamespace } from '../userns/userns.js';
 
 /** A process's start time (clock ticks since boot), so a reused pid is told apart. */
 export function startTime(pid: number): number {
@@ -37,7 +37,8 @@ function run(argv: string[]): Promise<string> {
 
 /** A shell script run as root in the holder's user and network namespaces. */
 export const inHolder = (holder: number, script: string): Promise<string> =>
-  run(['nsenter', '-t', String(holder), '-U', '-n', '--preserve-credentials', 'sh', '-c', script]);
+  // Real root runs without a user namespace (as its containers do): there is none to join.
+  run(['nsenter', '-t', String(holder), ...(isRealRoot() ? [] : ['-U', '--preserve-credentials']), '-n', 'sh', '-c', script]);
 
 // setsid and & leave the sleep orphaned, in a session of its own: it outlives flux, and the
 // helper's parent-death signal (armed before the exec) reaches only the shell that started it.
