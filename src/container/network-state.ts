@@ -9,7 +9,10 @@ import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, wri
 import { join } from 'node:path';
 import { runtimeDir } from '../runtime-dir.js';
 import { FluxError } from '../errors.js';
-import { pidAlive } from './network-proc.js';
+import { pidAlive, startTime } from './network-proc.js';
+
+/** This flux process (a container's monitor, for a detached one): the owner of the members it adds. */
+export const self = (): { pid: number; start: number } => ({ pid: process.pid, start: startTime(process.pid) });
 
 export interface NetworkRecord {
   name: string;
@@ -22,7 +25,7 @@ export interface NetworkRecord {
   outbound?: { pid: number; start: number };
 }
 
-export interface Member { container: string; address: string; aliases: string[]; netPid: number; netStart: number; forwards?: { id: number; rule: string }[] }
+export interface Member { container: string; address: string; aliases: string[]; netPid: number; netStart: number; owner: { pid: number; start: number }; forwards?: { id: number; rule: string }[] }
 
 export const networksRoot = (chosen?: string): string => {
   const root = join(runtimeDir(chosen), 'networks');
@@ -54,14 +57,23 @@ export function readRecord(dir: string): NetworkRecord | undefined {
 }
 export const writeRecord = (dir: string, r: NetworkRecord): void => writeAtomic(join(dir, 'network.json'), JSON.stringify(r));
 
-/** Members whose network-namespace holder still runs (one left by a killed run is dropped). */
+/**
+ * Members whose run goes on: the flux process that runs the container (its monitor, when
+ * detached) and the holder of its network namespace both live. A member left by a run that was
+ * killed (kill -9 of its monitor) is dropped, and its namespace holder ended.
+ */
 export function readMembers(dir: string): Member[] {
+  let all: Member[];
   try {
-    const all = JSON.parse(readFileSync(join(dir, 'members.json'), 'utf8')) as Member[];
-    return all.filter((m) => pidAlive(m.netPid, m.netStart));
+    all = JSON.parse(readFileSync(join(dir, 'members.json'), 'utf8')) as Member[];
   } catch {
     return [];
   }
+  return all.filter((m) => {
+    if (pidAlive(m.owner.pid, m.owner.start) && pidAlive(m.netPid, m.netStart)) return true;
+    if (pidAlive(m.netPid, m.netStart)) process.kill(m.netPid, 'SIGKILL');
+    return false;
+  });
 }
 
 /** members.json and the hosts file; hosts is rewritten in place, as members have it bind-mounted. */

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { FluxError } from '../errors.js';
 import { chooseSubnet, gatewayOf, hostRange, hostRoutes, ipText, parseSubnet, type Subnet } from './network-subnet.js';
-import { checkName, listNetworkDirs, networkDir, networksRoot, readMembers, readRecord, withLock, writeMembers, writeRecord, type Member, type NetworkRecord } from './network-state.js';
+import { self, checkName, listNetworkDirs, networkDir, networksRoot, readMembers, readRecord, withLock, writeMembers, writeRecord, type Member, type NetworkRecord } from './network-state.js';
 import { addForwards, removeForwards, type Forwarded } from './network-ports.js';
 import type { PortForward } from '../sandbox/network-types.js';
 import { pidAlive, startHolder, startMember, startOutbound, stopProcess } from './network-proc.js';
@@ -122,7 +122,7 @@ export async function joinNetwork(name: string, container: string, aliases: stri
       stopProcess(ns.pid, ns.start);
       throw err;
     }
-    const m: Member = { container, address, aliases, netPid: ns.pid, netStart: ns.start, ...(forwards.length > 0 ? { forwards } : {}) };
+    const m: Member = { container, address, aliases, netPid: ns.pid, netStart: ns.start, owner: self(), ...(forwards.length > 0 ? { forwards } : {}) };
     writeMembers(dir, [...members, m]);
     return m;
   });

@@ -82,7 +82,7 @@ afterAll(async () => {
   if (runtime) {
     const left = await flux(['ps', '-a', '-q']);
     for (const id of left.stdout.split('\n').filter(Boolean)) await flux(['rm', '-f', id]);
-    for (const n of ['n1', 'n2', 'n3', 'n5', 'n6']) await flux(['network', 'rm', '-f', n]);
+    for (const n of ['n1', 'n2', 'n3', 'n5', 'n6', 'n7']) await flux(['network', 'rm', '-f', n]);
     await rm(runtime, { recursive: true, force: true });
   }
   if (store) await removeStore(store);
@@ -195,6 +195,21 @@ describe('flux network and flux run --network NAME', () => {
     expect((await flux(['network', 'rm', 'n6'])).code).toBe(0);
     await until('slirp4netns to end', async () => !running(n6.outbound!.pid), 5000);
     expect(existsSync(join(runtime, 'flux', 'networks', 'n6'))).toBe(false);
+  });
+
+  it('drops a member whose monitor was killed with kill -9: its name, address and namespace go', async () => {
+    expect((await flux(['network', 'create', 'n7'])).code).toBe(0);
+    const r = await flux(['run', '-d', '--name', 'doomed', '--network', 'n7', busybox, '--', 'sleep', '1000']);
+    expect(r.code).toBe(0);
+    const id = r.stdout.trim();
+    const members = JSON.parse(readFileSync(join(runtime, 'flux', 'networks', 'n7', 'members.json'), 'utf8')) as { container: string; netPid: number }[];
+    const net = members.find((m) => m.container === 'doomed')!.netPid;
+    const state = JSON.parse(readFileSync(join(runtime, 'flux', 'containers', id, 'state.json'), 'utf8')) as { monitorPid: number };
+    process.kill(state.monitorPid, 'SIGKILL');
+    await until('the monitor to end', async () => !running(state.monitorPid), 5000);
+    expect((await inspect('n7')).containers).toEqual([]);
+    await until('the member\'s namespace holder to end', async () => !running(net), 5000);
+    expect((await flux(['network', 'rm', 'n7'])).code).toBe(0);
   });
 
   it('refuses a subnet that another network has, in one sentence', async () => {
