@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
 import { isRoot, runFlux, removeStore, tempStore, testUser } from '../helpers/user.js';
 import { requireTool } from '../helpers/require.js';
+import { Flux } from '../../src/library/flux.js';
 
 let store: string;
 let runtime: string;
@@ -221,5 +222,28 @@ describe('flux network and flux run --network NAME', () => {
     expect(bad.code).toBe(125);
     expect(bad.stderr).toBe('flux: -P is not supported with a user network yet. Publish the ports one by one with -p.\n');
     expect((await flux(['network', 'rm', 'n3'])).code).toBe(0);
+  });
+
+  it('is the library\'s too: createNetwork, networks, inspectNetwork, removeNetwork, pruneNetworks', async () => {
+    // In this process (real root in CI: no user namespace, as root's containers have none).
+    const dir = await mkdtemp('/tmp/flux-net-lib-');
+    await chmod(dir, 0o700);
+    const lib = new Flux({ runtimeDir: dir });
+    try {
+      const made = await lib.createNetwork('lib1', { internal: true });
+      expect(made).toMatchObject({ name: 'lib1', internal: true, state: 'running', containers: [] });
+      expect((await lib.networks()).map((n) => n.name)).toEqual(['lib1']);
+      expect((await lib.inspectNetwork('lib1')).subnet).toBe(made.subnet);
+      await expect(lib.createNetwork('none')).rejects.toThrow('none is a network mode of flux run, so it cannot name a network.');
+      await expect(lib.createNetwork('lib1')).rejects.toThrow('a network named lib1 exists already.');
+      await lib.removeNetwork('lib1');
+      await expect(lib.inspectNetwork('lib1')).rejects.toThrow('there is no network named lib1.');
+      await lib.createNetwork('lib2', { internal: true });
+      expect(await lib.pruneNetworks()).toEqual(['lib2']);
+      await until('the holder to end', async () => !running(made.holder.pid), 5000);
+    } finally {
+      for (const n of await lib.networks()) await lib.removeNetwork(n.name, { force: true });
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
