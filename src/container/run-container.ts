@@ -219,7 +219,7 @@ function announcing(network: NetworkAttachment, say: (text: string) => void): Ne
 const isNetworkMode = (network: string): boolean => network.includes(':') || ['slirp4netns', 'pasta', 'none', 'host'].includes(network);
 
 /** Joins the user network o.network names, if one does: its hosts file becomes the container's /etc/hosts. */
-async function joinUserNetwork(o: RunOptions, volumes: VolumeRequest[]): Promise<Joined | undefined> {
+async function joinUserNetwork(o: RunOptions, volumes: VolumeRequest[], say: (text: string) => void): Promise<Joined | undefined> {
   const nets = await import('./user-networks.js');
   if (!nets.isUserNetwork(o.network!, o.runtimeDir)) return undefined;
   if (o.publishAll) throw bad('BAD_NETWORK', '-P is not supported with a user network yet.', 'Publish the ports one by one with -p.');
@@ -228,6 +228,8 @@ async function joinUserNetwork(o: RunOptions, volumes: VolumeRequest[]): Promise
   const publish = asked.some((f) => f.hostPort === 0) ? await (await import('../sandbox/ports.js')).choosePorts(asked) : asked;
   const joined = await nets.joinNetwork(o.network!, o.name ?? `flux-${randomHex(6)}`, o.networkAlias ?? [], o.runtimeDir, publish);
   volumes.push({ host: joined.hostsFile, container: '/etc/hosts', readOnly: true });
+  // A host port flux picked (-p 80) is said, as on the default network.
+  if (asked.some((f) => f.hostPort === 0)) for (const f of publish) say(`flux: published ${f.hostIp}:${f.hostPort} -> ${f.containerPort}/${f.protocol}\n`);
   return joined;
 }
 
@@ -278,7 +280,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   // --network container:NAME joins that container's namespaces: no network of its own to make.
   let join = o.network?.startsWith('container:') ? await joinTarget(o.network.slice('container:'.length), o) : undefined;
   // A user network (flux network create): its own namespace on the network's bridge, joined the same way.
-  const userNet = join === undefined && o.network !== undefined && !isNetworkMode(o.network) ? await joinUserNetwork(o, volumes) : undefined;
+  const userNet = join === undefined && o.network !== undefined && !isNetworkMode(o.network) ? await joinUserNetwork(o, volumes, say) : undefined;
   if (userNet) join = userNet.pid;
   const mode = join !== undefined ? 'host' : (o.network ?? 'slirp4netns');
   const { parsePublishAll, planNetwork } = await networking;
