@@ -120,6 +120,11 @@ describe('flux network and flux run --network NAME', () => {
       expect(r.code).toBe(0);
     }
 
+    // A matrix of clients on the network tests the one server; on n2 the same matrix fails.
+    const matrix = await flux(['matrix', '--network', 'n1', busybox, '--', 'sh', '-c', `${get('web')} | grep -q served-by-web`]);
+    expect(matrix.code).toBe(0);
+    expect((await flux(['matrix', '--network', 'n2', busybox, '--', 'sh', '-c', `${get('web')} | grep -q served-by-web`])).code).toBe(1);
+
     // A host port forwarded with -p reaches web through the network's slirp4netns.
     const res = await fetch(`http://127.0.0.1:${port}/index.html`);
     expect(await res.text()).toBe('served-by-web\n');
