@@ -10,8 +10,9 @@ import { register as registerMatrix } from './matrix.js';
 import { register as registerInfo } from './info.js';
 import { register as registerCompletion } from './completion.js';
 import { register as registerContainers } from './containers.js';
+import { register as registerNetworks } from './networks.js';
 
-const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune', 'tag', 'save', 'load', 'push', 'info', 'login', 'logout', 'matrix', 'ps', 'logs', 'stop', 'kill', 'wait', 'rm', 'exec', 'stats', 'events', 'container', '__monitor', 'completion', '__complete', 'help']);
+const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune', 'tag', 'save', 'load', 'push', 'info', 'login', 'logout', 'matrix', 'ps', 'logs', 'stop', 'kill', 'wait', 'rm', 'exec', 'stats', 'events', 'container', '__monitor', 'network', 'completion', '__complete', 'help']);
 
 /** `flux IMAGE -- CMD` is `flux run IMAGE -- CMD`: anything that is not a subcommand or a global flag starts a run. */
 export function withDefaultCommand(argv: string[]): string[] {
@@ -51,8 +52,9 @@ const REGISTRAR: Record<string, Registrar> = {
   events: registerContainers,
   container: registerContainers,
   __monitor: registerContainers,
+  network: registerNetworks,
 };
-const ALL: Registrar[] = [registerRun, registerPull, registerImages, registerLogin, registerMatrix, registerInfo, registerContainers, (p) => registerCompletion(p, () => buildProgram())];
+const ALL: Registrar[] = [registerRun, registerPull, registerImages, registerLogin, registerMatrix, registerInfo, registerContainers, registerNetworks, (p) => registerCompletion(p, () => buildProgram())];
 
 /**
  * The commander program. With `only`, just that subcommand's definitions are built: a warm

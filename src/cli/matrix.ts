@@ -4,7 +4,7 @@ import { addRunOptions } from '../flags/run-flags.js';
 import type { MatrixInput, OutputMode, PullPolicy } from '../commands/matrix.js';
 
 /** Run options that make no sense for many runs at once with captured output. */
-const REFUSED = new Set(['--tty', '--interactive', '--publish', '--publish-all', '--preserve-fds']);
+const REFUSED = new Set(['--tty', '--interactive', '--publish', '--publish-all', '--preserve-fds', '--network-alias']);
 
 function collect(v: string, prev: string[] | undefined): string[] {
   return [...(prev ?? []), v];

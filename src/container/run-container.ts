@@ -34,6 +34,7 @@ import { keepIdEtcFiles } from './keep-id-etc.js';
 import { checkPreserveFds } from './preserve-fds.js';
 import { runIdMaps } from './userns-option.js';
 import { startTimeout, TIMEOUT_EXIT, type RunTimer } from './run-timeout.js';
+import type { Joined } from './user-networks.js';
 
 function readHostFile(path: string): string {
   try {
@@ -103,6 +104,8 @@ export interface RunOptions {
   interactive: boolean;
   tty: boolean;
   network?: string;
+  /** --network-alias: more names of this container on its user network. */
+  networkAlias?: string[];
   publish: string[];
   publishAll: boolean;
   capAdd: string[];
@@ -212,6 +215,24 @@ function announcing(network: NetworkAttachment, say: (text: string) => void): Ne
   };
 }
 
+/** The built-in modes (with or without options); a network's name has no colon and none of these. */
+const isNetworkMode = (network: string): boolean => network.includes(':') || ['slirp4netns', 'pasta', 'none', 'host'].includes(network);
+
+/** Joins the user network o.network names, if one does: its hosts file becomes the container's /etc/hosts. */
+async function joinUserNetwork(o: RunOptions, volumes: VolumeRequest[], say: (text: string) => void): Promise<Joined | undefined> {
+  const nets = await import('./user-networks.js');
+  if (!nets.isUserNetwork(o.network!, o.runtimeDir)) return undefined;
+  if (o.publishAll) throw bad('BAD_NETWORK', '-P is not supported with a user network yet.', 'Publish the ports one by one with -p.');
+  const { parsePublishAll } = await import('../sandbox/network.js');
+  const asked: PortForward[] = o.publish.flatMap((p) => parsePublishAll(p));
+  const publish = asked.some((f) => f.hostPort === 0) ? await (await import('../sandbox/ports.js')).choosePorts(asked) : asked;
+  const joined = await nets.joinNetwork(o.network!, o.name ?? `flux-${randomHex(6)}`, o.networkAlias ?? [], o.runtimeDir, publish);
+  volumes.push({ host: joined.hostsFile, container: '/etc/hosts', readOnly: true });
+  // A host port flux picked (-p 80) is said, as on the default network.
+  if (asked.some((f) => f.hostPort === 0)) for (const f of publish) say(`flux: published ${f.hostIp}:${f.hostPort} -> ${f.containerPort}/${f.protocol}\n`);
+  return joined;
+}
+
 /** A process of the running container NAME whose namespaces a new container joins. */
 async function joinTarget(name: string, o: RunOptions): Promise<number> {
   if (o.publish.length > 0 || o.publishAll) {
@@ -257,11 +278,15 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   // As real root there is no user namespace: every id is itself already, keep-id included.
   const maps = runIdMaps(o.userns, root, choice);
   // --network container:NAME joins that container's namespaces: no network of its own to make.
-  const join = o.network?.startsWith('container:') ? await joinTarget(o.network.slice('container:'.length), o) : undefined;
+  let join = o.network?.startsWith('container:') ? await joinTarget(o.network.slice('container:'.length), o) : undefined;
+  // A user network (flux network create): its own namespace on the network's bridge, joined the same way.
+  const userNet = join === undefined && o.network !== undefined && !isNetworkMode(o.network) ? await joinUserNetwork(o, volumes, say) : undefined;
+  if (userNet) join = userNet.pid;
   const mode = join !== undefined ? 'host' : (o.network ?? 'slirp4netns');
   const { parsePublishAll, planNetwork } = await networking;
   // Network first: a bad -p or mode is refused before anything touches the disk.
-  const asked: PortForward[] = o.publish.flatMap((p) => parsePublishAll(p));
+  // A user network's forwards are its own slirp4netns's (set up as the container joined).
+  const asked: PortForward[] = userNet ? [] : o.publish.flatMap((p) => parsePublishAll(p));
   // `-p 80`: flux picks the host port, and says which once it is set up (as with -P).
   const chosen = asked.some((f) => f.hostPort === 0);
   const publish = chosen ? await (await import('../sandbox/ports.js')).choosePorts(asked) : asked;
@@ -293,6 +318,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   try {
     return await runImage({ io, image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, rlimits, stopSignal, choice, limits, maps, mode, publish, chosen, network: needs, namespaces, launch, sandbox, store, rd });
   } finally {
+    await userNet?.leave();
     await sandbox.cancel();
     needs.launch?.release();
     await sandbox.cleanedUp();

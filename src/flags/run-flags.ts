@@ -39,7 +39,8 @@ export function addRunOptions(cmd: Command): Command {
     .option('-i, --interactive', 'pass stdin to the command')
     .option('-t, --tty', 'give the command a pseudo-terminal')
     .option('--rm', 'remove a detached container when it ends (foreground runs are always removed)')
-    .option('--network <mode>', `${NETWORK_MODES[0]} (default), ${NETWORK_MODES.slice(1).join(', ')}, or container:NAME (share a running container's)`)
+    .option('--network <mode>', `${NETWORK_MODES[0]} (default), ${NETWORK_MODES.slice(1).join(', ')}, container:NAME (share a running container's), or a network's name (flux network create)`)
+    .option('--network-alias <name>', 'another name of the container on its user network (repeatable)', collect, [])
     .option('-p, --publish <[ip:]hostPort:ctrPort[/proto]>', 'forward a host port to the container (repeatable)', collect, [])
     .option('-P, --publish-all', 'forward every port the image exposes to a free host port')
     .option('--cap-add <cap>', 'add a capability (repeatable)', collect, [])
@@ -85,6 +86,7 @@ export interface CliRunOpts {
   interactive?: boolean;
   tty?: boolean;
   network?: string;
+  networkAlias?: string[];
   publish?: string[];
   publishAll?: boolean;
   capAdd?: string[];
@@ -131,6 +133,7 @@ export function runOptionsFromCli(o: CliRunOpts): RunOptions {
     interactive: o.interactive ?? false,
     tty: o.tty ?? false,
     ...(o.network !== undefined ? { network: o.network } : {}),
+    networkAlias: o.networkAlias ?? [],
     publish: o.publish ?? [],
     publishAll: o.publishAll ?? false,
     capAdd: o.capAdd ?? [],

@@ -116,6 +116,8 @@ export interface RunOptions {
   readOnly?: boolean;
   /** slirp4netns (default), pasta, none, host or container:NAME, with options as --network. */
   network?: string;
+  /** More names of the container on its user network, as --network-alias. */
+  networkAliases?: string[];
   /** `[ip:]hostPort:containerPort[/proto]`, as -p. */
   ports?: string[];
   publishAll?: boolean;

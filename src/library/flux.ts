@@ -13,6 +13,7 @@ import type { FluxInfo } from './machine-info.js';
 import type { MatrixOptions, MatrixRecord } from './matrix-run.js';
 import type { Container } from './container.js';
 import type { ContainerEvent } from '../container/container-events.js';
+import type { NetworkInfo } from '../container/user-networks.js';
 
 export class Flux {
   /** The options this handle was made with (store, runtimeDir); undefined fields take the CLI's defaults. */
@@ -139,5 +140,35 @@ export class Flux {
   async matrix(o: MatrixOptions): Promise<MatrixRecord[]> {
     const { matrixRun } = await import('./matrix-run.js');
     return matrixRun(o, this.options);
+  }
+
+  /** Creates a user network (a bridge in a namespace held by a process that outlives flux), as `flux network create`. */
+  async createNetwork(name: string, o: { subnet?: string; internal?: boolean } = {}): Promise<NetworkInfo> {
+    const { createNetwork } = await import('../container/user-networks.js');
+    return createNetwork(name, { ...o, ...this.runtime() });
+  }
+
+  /** Every user network with its members, as `flux network ls --format json`. */
+  async networks(): Promise<NetworkInfo[]> {
+    return (await import('../container/user-networks.js')).listNetworks(this.options.runtimeDir);
+  }
+
+  /** One user network, as `flux network inspect`. */
+  async inspectNetwork(name: string): Promise<NetworkInfo> {
+    return (await import('../container/user-networks.js')).inspectNetwork(name, this.options.runtimeDir);
+  }
+
+  /** Removes a user network; refused while containers use it unless `force`, as `flux network rm`. */
+  async removeNetwork(name: string, o: { force?: boolean } = {}): Promise<void> {
+    return (await import('../container/user-networks.js')).removeNetwork(name, { ...o, ...this.runtime() });
+  }
+
+  /** Removes every user network no container uses; returns their names, as `flux network prune`. */
+  async pruneNetworks(): Promise<string[]> {
+    return (await import('../container/user-networks.js')).pruneNetworks(this.options.runtimeDir);
+  }
+
+  private runtime(): { runtimeDir?: string } {
+    return this.options.runtimeDir === undefined ? {} : { runtimeDir: this.options.runtimeDir };
   }
 }

@@ -57,6 +57,7 @@ export function containerOptions(o: RunOptions, flux: FluxOptions = {}): Contain
     interactive: o.stdin === 'inherit',
     tty: o.tty ?? false,
     ...(o.network !== undefined ? { network: o.network } : {}),
+    networkAlias: list(o.networkAliases, 'networkAliases'),
     publish: list(o.ports, 'ports'),
     publishAll: o.publishAll ?? false,
     capAdd: list(o.capAdd, 'capAdd'),

@@ -75,7 +75,7 @@ export async function planNetwork(mode: string, publish: PortForward[], publishA
 
 function unknownMode(name: string): never {
   throw new FluxError('BAD_NETWORK', `unknown network mode "${name}".`, {
-    hint: 'Use --network slirp4netns (the default), pasta, none or host.',
+    hint: 'Use --network slirp4netns (the default), pasta, none, host, or the name of a network (flux network ls).',
     exitCode: 125,
   });
 }

@@ -63,7 +63,7 @@ describe('flux completion bash', () => {
   }, 60_000);
 
   it('completes a flag and its fixed values', async () => {
-    expect(await complete(['flux', 'run', '--net'])).toEqual(['--network']);
+    expect(await complete(['flux', 'run', '--net'])).toEqual(['--network', '--network-alias']);
     expect(await complete(['flux', 'run', '--network', ''])).toEqual(['slirp4netns', 'pasta', 'none', 'host']);
     expect(await complete(['flux', 'run', '--network=p'])).toEqual(['--network=pasta']);
     expect(await complete(['flux', 'pull', '--pull', 'a'])).toEqual([]);

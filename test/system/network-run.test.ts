@@ -379,7 +379,7 @@ describe.skipIf(!ready)('flux run networking (slirp4netns by default), as the te
   it('an unknown network mode is refused', async () => {
     const r = await flux(['run', '--network', 'bridge', BUSYBOX, '--', 'true']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr.trim()).toBe('flux: unknown network mode "bridge". Use --network slirp4netns (the default), pasta, none or host.');
+    expect(r.stderr.trim()).toBe('flux: unknown network mode "bridge". Use --network slirp4netns (the default), pasta, none, host, or the name of a network (flux network ls).');
   });
 
   it('--network pasta forwards a port and stops with the run', async () => {

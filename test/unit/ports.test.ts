@@ -122,7 +122,7 @@ describe('--network values', () => {
       expect(e.exitCode).toBe(125);
       return `${e.message} ${e.hint}`;
     };
-    expect(await bad('bridge')).toBe('unknown network mode "bridge". Use --network slirp4netns (the default), pasta, none or host.');
+    expect(await bad('bridge')).toBe('unknown network mode "bridge". Use --network slirp4netns (the default), pasta, none, host, or the name of a network (flux network ls).');
     expect(await bad('slirp4netns:colour=blue')).toMatch(/^--network slirp4netns has no option "colour"\. Known options: allow_host_loopback/);
     expect(await bad('slirp4netns:allow_host_loopback=maybe')).toMatch(/is not true or false/);
     expect(await bad('slirp4netns:mtu=9')).toMatch(/mtu=9 is not between 68 and 65521/);

@@ -1,0 +1,144 @@
+/** `flux network create|ls|inspect|rm|prune` and a run's joining and leaving of a user network. */
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { FluxError } from '../errors.js';
+import { chooseSubnet, gatewayOf, hostRange, hostRoutes, ipText, parseSubnet, type Subnet } from './network-subnet.js';
+import { self, checkName, listNetworkDirs, networkDir, networksRoot, readMembers, readRecord, withLock, writeMembers, writeRecord, type Member, type NetworkRecord } from './network-state.js';
+import { addForwards, removeForwards, type Forwarded } from './network-ports.js';
+import type { PortForward } from '../sandbox/network-types.js';
+import { pidAlive, startHolder, startMember, startOutbound, stopProcess } from './network-proc.js';
+
+export interface NetworkInfo extends NetworkRecord { state: 'running' | 'holder-gone'; containers: { name: string; address: string; aliases: string[] }[] }
+
+const info = (dir: string, r: NetworkRecord): NetworkInfo => ({
+  ...r,
+  state: pidAlive(r.holder.pid, r.holder.start) ? 'running' : 'holder-gone',
+  containers: readMembers(dir).map((m) => ({ name: m.container, address: m.address, aliases: m.aliases })),
+});
+
+const notFound = (name: string) => new FluxError('NO_SUCH_NETWORK', `there is no network named ${name}.`, { hint: 'See the networks with flux network ls, or make it with flux network create.', exitCode: 125 });
+
+export async function createNetwork(name: string, o: { subnet?: string; internal?: boolean; runtimeDir?: string }): Promise<NetworkInfo> {
+  checkName(name);
+  const root = networksRoot(o.runtimeDir);
+  // The root's own lock: two creates never pick one subnet or one name.
+  return withLock(root, async () => {
+    const dir = networkDir(root, name);
+    if (readRecord(dir)) throw new FluxError('NETWORK_EXISTS', `a network named ${name} exists already.`, { hint: `Remove it first (flux network rm ${name}) or choose another name.`, exitCode: 125 });
+    const taken = listNetworkDirs(root).map((d) => readRecord(d)!).map((r) => ({ name: r.name, subnet: parseSubnet(r.subnet)! }));
+    const subnet: Subnet = chooseSubnet(o.subnet, taken, hostRoutes());
+    const gateway = gatewayOf(subnet);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    try {
+      const holder = await startHolder(gateway, subnet.bits);
+      const cidr = `${ipText(subnet.base)}/${subnet.bits}`;
+      let outbound: { pid: number; start: number } | undefined;
+      try {
+        outbound = o.internal ? undefined : await startOutbound(holder.pid, cidr, join(dir, 'slirp.sock'));
+      } catch (err) {
+        stopProcess(holder.pid, holder.start);
+        throw err;
+      }
+      const r: NetworkRecord = { name, subnet: cidr, gateway, internal: o.internal ?? false, created: new Date().toISOString(), holder, ...(outbound ? { outbound } : {}) };
+      writeMembers(dir, []);
+      writeRecord(dir, r);
+      return info(dir, r);
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  });
+}
+
+export function listNetworks(runtimeDir?: string): NetworkInfo[] {
+  const root = networksRoot(runtimeDir);
+  return listNetworkDirs(root).map((d) => info(d, readRecord(d)!)).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export function inspectNetwork(name: string, runtimeDir?: string): NetworkInfo {
+  const dir = networkDir(networksRoot(runtimeDir), name);
+  const r = readRecord(dir);
+  if (!r) throw notFound(name);
+  return info(dir, r);
+}
+
+/** Removes a network: refused while containers use it unless `force` (which kills their network). */
+export async function removeNetwork(name: string, o: { force?: boolean; runtimeDir?: string } = {}): Promise<void> {
+  const dir = networkDir(networksRoot(o.runtimeDir), name);
+  if (!readRecord(dir)) throw notFound(name);
+  await withLock(dir, () => {
+    const r = readRecord(dir)!;
+    const members = readMembers(dir);
+    if (members.length > 0 && !o.force) {
+      throw new FluxError('NETWORK_IN_USE', `the network ${name} is used by ${members.map((m) => m.container).join(', ')}.`, { hint: `Remove those containers first, or use flux network rm -f ${name}.`, exitCode: 125 });
+    }
+    for (const m of members) stopProcess(m.netPid, m.netStart);
+    if (r.outbound) stopProcess(r.outbound.pid, r.outbound.start);
+    stopProcess(r.holder.pid, r.holder.start);
+  });
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Removes every network no container uses; returns their names. */
+export async function pruneNetworks(runtimeDir?: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const n of listNetworks(runtimeDir)) {
+    if (n.containers.length > 0) continue;
+    await removeNetwork(n.name, runtimeDir === undefined ? {} : { runtimeDir });
+    removed.push(n.name);
+  }
+  return removed;
+}
+
+export const isUserNetwork = (name: string, runtimeDir?: string): boolean =>
+  /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name) && existsSync(join(networksRoot(runtimeDir), name, 'network.json'));
+
+export interface Joined { pid: number; hostsFile: string; leave: () => Promise<void> }
+
+/** A container joins: an address from the subnet, its namespace wired to the bridge, its names in hosts. */
+export async function joinNetwork(name: string, container: string, aliases: string[], runtimeDir?: string, publish: PortForward[] = []): Promise<Joined> {
+  const dir = networkDir(networksRoot(runtimeDir), name);
+  const member = await withLock(dir, async () => {
+    const r = readRecord(dir);
+    if (!r) throw notFound(name);
+    if (!pidAlive(r.holder.pid, r.holder.start)) {
+      throw new FluxError('NETWORK_GONE', `the process holding the network ${name} has ended (it was killed).`, { hint: `Remove the network (flux network rm ${name}) and create it again.`, exitCode: 125 });
+    }
+    const members = readMembers(dir);
+    const clash = members.find((m) => [m.container, ...m.aliases].some((n) => n === container || aliases.includes(n)));
+    if (clash) throw new FluxError('NAME_IN_USE', `the name ${container} or an alias is already used on the network ${name} by ${clash.container}.`, { hint: 'Give the container another --name or --network-alias.', exitCode: 125 });
+    const subnet = parseSubnet(r.subnet)!;
+    const used = new Set(members.map((m) => m.address));
+    const { first, last } = hostRange(subnet);
+    let address: string | undefined;
+    for (let n = first; n <= last && address === undefined; n++) if (!used.has(ipText(n))) address = ipText(n);
+    if (address === undefined) throw new FluxError('NETWORK_FULL', `the network ${name} has no free address left.`, { hint: 'Create a network with a larger --subnet.', exitCode: 125 });
+    if (publish.length > 0 && r.internal) throw new FluxError('BAD_NETWORK', `-p cannot be used with the network ${name}: it is --internal.`, { hint: 'Leave out -p, or use a network made without --internal.', exitCode: 125 });
+    const ns = await startMember(r.holder.pid, address, subnet.bits, r.gateway);
+    let forwards: Forwarded[] = [];
+    try {
+      forwards = publish.length > 0 ? await addForwards(r.holder.pid, join(dir, 'slirp.sock'), address, publish) : [];
+    } catch (err) {
+      stopProcess(ns.pid, ns.start);
+      throw err;
+    }
+    const m: Member = { container, address, aliases, netPid: ns.pid, netStart: ns.start, owner: self(), ...(forwards.length > 0 ? { forwards } : {}) };
+    writeMembers(dir, [...members, m]);
+    return m;
+  });
+  return {
+    pid: member.netPid,
+    hostsFile: join(dir, 'hosts'),
+    leave: () => leaveNetwork(dir, member),
+  };
+}
+
+async function leaveNetwork(dir: string, m: Member): Promise<void> {
+  if (!existsSync(dir)) return;
+  await withLock(dir, async () => {
+    const r = readRecord(dir);
+    if (r && m.forwards) await removeForwards(r.holder.pid, join(dir, 'slirp.sock'), m.forwards);
+    stopProcess(m.netPid, m.netStart);
+    writeMembers(dir, readMembers(dir).filter((x) => x.netPid !== m.netPid));
+  });
+}

@@ -1,0 +1,254 @@
+/**
+ * User networks as the unprivileged test user: a detached busybox httpd `web` on network n1 is
+ * reached by name, alias and address from another container on n1, not from one on n2 nor from
+ * one on the default network; names follow members as they come and go; `network rm` is refused
+ * while a container uses the network and leaves no process or state behind. All traffic stays
+ * in namespaces the test made (the networks' and the containers'). No timing is asserted.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
+import { isRoot, runFlux, removeStore, tempStore, testUser } from '../helpers/user.js';
+import { requireTool } from '../helpers/require.js';
+import { Flux } from '../../src/library/flux.js';
+
+let store: string;
+let runtime: string;
+let busybox: string;
+
+const flux = (args: string[]) => runFlux(args, { store, env: { XDG_RUNTIME_DIR: runtime } });
+
+interface NetInfo { name: string; subnet: string; gateway: string; state: string; internal: boolean; holder: { pid: number }; outbound?: { pid: number }; containers: { name: string; address: string; aliases: string[] }[] }
+
+async function inspect(name: string): Promise<NetInfo> {
+  const r = await flux(['network', 'inspect', name]);
+  expect(r.stderr).toBe('');
+  return (JSON.parse(r.stdout) as NetInfo[])[0]!;
+}
+
+/** A one-off container's output on `network` (its exit code too). */
+async function client(network: string, script: string, name?: string, extra: string[] = []): Promise<{ code: number; out: string }> {
+  const r = await flux(['run', '--rm', '--network', network, ...(name ? ['--name', name] : []), ...extra, busybox, '--', 'sh', '-c', script]);
+  return { code: r.code, out: r.stdout + r.stderr };
+}
+
+/** Whether a process runs (a zombie not yet reaped by its new parent holds no namespace). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function until(what: string, probe: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await probe())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  requireTool('newuidmap');
+  requireTool('nsenter');
+  requireTool('ip');
+  requireTool('slirp4netns');
+  await buildFixtures(['busybox']);
+  store = await tempStore();
+  busybox = `oci:${await userFixtureDir('busybox')}`;
+  const user = await testUser();
+  runtime = await mkdtemp('/tmp/flux-net-runtime-');
+  if (isRoot) await chown(runtime, user.uid, user.gid);
+  await chmod(runtime, 0o700);
+  expect((await flux(['pull', '-q', busybox])).code).toBe(0);
+});
+
+afterAll(async () => {
+  if (runtime) {
+    const left = await flux(['ps', '-a', '-q']);
+    for (const id of left.stdout.split('\n').filter(Boolean)) await flux(['rm', '-f', id]);
+    for (const n of ['n1', 'n2', 'n3', 'n5', 'n6', 'n7']) await flux(['network', 'rm', '-f', n]);
+    await rm(runtime, { recursive: true, force: true });
+  }
+  if (store) await removeStore(store);
+});
+
+describe('flux network and flux run --network NAME', () => {
+  it('lets containers on one network reach each other by name, alias and address, and no one else', async () => {
+    expect((await flux(['network', 'create', 'n1'])).code).toBe(0);
+    expect((await flux(['network', 'create', 'n2'])).code).toBe(0);
+    const n1 = await inspect('n1');
+    const n2 = await inspect('n2');
+    expect(n1.subnet).toMatch(/^10\.89\.\d+\.0\/24$/);
+    expect(n2.subnet).not.toBe(n1.subnet);
+    expect(n1.state).toBe('running');
+    const ls = JSON.parse((await flux(['network', 'ls', '--format', 'json'])).stdout) as NetInfo[];
+    expect(ls.map((n) => n.name)).toEqual(['n1', 'n2']);
+
+    const port = await freePort();
+    const web = await flux(['run', '-d', '--name', 'web', '--network', 'n1', '--network-alias', 'www', '-p', `127.0.0.1:${port}:80`, busybox, '--', 'sh', '-c',
+      'mkdir -p /w && echo served-by-web > /w/index.html && exec httpd -f -p 80 -h /w']);
+    expect(web.stderr).toBe('');
+    expect(web.code).toBe(0);
+    const member = (await inspect('n1')).containers.find((c) => c.name === 'web')!;
+    expect(member.aliases).toEqual(['www']);
+    const addr = member.address;
+    expect(addr.startsWith(n1.subnet.replace(/0\/24$/, ''))).toBe(true);
+    // busybox's own wget -T crashes (SIGSEGV) in this build: its timeout applet bounds the wait instead.
+    const get = (host: string) => `timeout 5 wget -q -O- http://${host}/index.html`;
+    // httpd may still be starting: the first fetch is retried until it answers.
+    await until('web to answer', async () => (await client('n1', get('web'))).out.includes('served-by-web'));
+    for (const host of ['web', 'www', addr]) {
+      const r = await client('n1', get(host));
+      expect(r.out).toContain('served-by-web');
+      expect(r.code).toBe(0);
+    }
+
+    // A matrix of clients on the network tests the one server; on n2 the same matrix fails.
+    const matrix = await flux(['matrix', '--network', 'n1', busybox, '--', 'sh', '-c', `${get('web')} | grep -q served-by-web`]);
+    expect(matrix.code).toBe(0);
+    expect((await flux(['matrix', '--network', 'n2', busybox, '--', 'sh', '-c', `${get('web')} | grep -q served-by-web`])).code).toBe(1);
+
+    // A host port forwarded with -p reaches web through the network's slirp4netns.
+    const res = await fetch(`http://127.0.0.1:${port}/index.html`);
+    expect(await res.text()).toBe('served-by-web\n');
+
+    // Outbound goes through the network's slirp4netns: its virtual gateway (slirp4netns itself
+    // answers) is reached, with no packet leaving the test's namespaces.
+    const out = await client('n1', 'ping -c 1 -W 3 10.0.2.2 >/dev/null; echo ping=$?', undefined, ['--cap-add', 'NET_RAW']);
+    expect(out.out).toContain('ping=0');
+
+    // Another network: neither the name nor the address reaches web.
+    const other = await client('n2', `${get('web')}; echo name=$?; ${get(addr)}; echo addr=$?`);
+    expect(other.out).not.toContain('served-by-web');
+    expect(other.out).toMatch(/name=[1-9]/);
+    expect(other.out).toMatch(/addr=[1-9]/);
+    // The default network (slirp4netns): no way to the address either.
+    const outside = await flux(['run', '--rm', busybox, '--', 'sh', '-c', `${get(addr)}; echo addr=$?`]);
+    expect(outside.stdout + outside.stderr).not.toContain('served-by-web');
+    expect(outside.stdout).toMatch(/addr=[1-9]/);
+
+    // A member's name is in every member's /etc/hosts while it is on the network, and only then.
+    const seen = await client('n1', 'sleep 0; cat /etc/hosts', 'visitor');
+    expect(seen.out).toMatch(/\tvisitor\n/);
+    const after = await flux(['exec', 'web', 'cat', '/etc/hosts']);
+    expect(after.stdout).toMatch(new RegExp(`^${addr.replaceAll('.', '\\.')}\\tweb www$`, 'm'));
+    expect(after.stdout).not.toContain('visitor');
+
+    const refused = await flux(['network', 'rm', 'n1']);
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toBe('flux: the network n1 is used by web. Remove those containers first, or use flux network rm -f n1.\n');
+    expect((await inspect('n1')).state).toBe('running');
+
+    // The process holding web's own network namespace (with its veth) goes with web.
+    const members = JSON.parse(readFileSync(join(runtime, 'flux', 'networks', 'n1', 'members.json'), 'utf8')) as { container: string; netPid: number }[];
+    const webNet = members.find((m) => m.container === 'web')!.netPid;
+    expect(running(webNet)).toBe(true);
+    expect((await flux(['rm', '-f', 'web'])).code).toBe(0);
+    expect((await inspect('n1')).containers).toEqual([]);
+    expect((await flux(['network', 'rm', 'n1'])).code).toBe(0);
+    const pruned = await flux(['network', 'prune']);
+    expect(pruned.stdout).toBe('n2\n');
+    expect(existsSync(join(runtime, 'flux', 'networks', 'n1'))).toBe(false);
+    expect(existsSync(join(runtime, 'flux', 'networks', 'n2'))).toBe(false);
+    expect((await flux(['network', 'ls', '--format', 'json'])).stdout).toBe('[]\n');
+    // SIGKILL is sent before rm returns; the kernel ends the process a moment later.
+    for (const pid of [n1.holder.pid, n2.holder.pid, n1.outbound!.pid, n2.outbound!.pid]) await until(`process ${pid} to end`, async () => !running(pid), 5000);
+    await until('web\'s network namespace holder to end', async () => !running(webNet), 5000);
+  });
+
+  it('gives an --internal network no outbound traffic', async () => {
+    expect((await flux(['network', 'create', '--internal', 'n5'])).code).toBe(0);
+    const n5 = await inspect('n5');
+    expect(n5.internal).toBe(true);
+    expect(n5.outbound).toBeUndefined();
+    const out = await client('n5', 'ping -c 1 -W 2 10.0.2.2; echo ping=$?', undefined, ['--cap-add', 'NET_RAW']);
+    expect(out.out).toMatch(/ping=[1-9]/);
+    expect(out.out).not.toContain('permission denied');
+    const published = await flux(['run', '--rm', '--network', 'n5', '-p', `127.0.0.1:${await freePort()}:80`, busybox, '--', 'true']);
+    expect(published.code).toBe(125);
+    expect(published.stderr).toBe('flux: -p cannot be used with the network n5: it is --internal. Leave out -p, or use a network made without --internal.\n');
+    expect((await flux(['network', 'rm', 'n5'])).code).toBe(0);
+    await until('the holder to end', async () => !running(n5.holder.pid), 5000);
+  });
+
+  it('reports a killed holder, refuses runs on it in one sentence, and removes what is left', async () => {
+    expect((await flux(['network', 'create', 'n6'])).code).toBe(0);
+    const n6 = await inspect('n6');
+    process.kill(n6.holder.pid, 'SIGKILL');
+    await until('the holder to end', async () => !running(n6.holder.pid));
+    expect((await inspect('n6')).state).toBe('holder-gone');
+    expect((await flux(['network', 'ls'])).stdout).toMatch(/^n6\s+\S+\s+false\s+holder-gone\s+0$/m);
+    const r = await flux(['run', '--rm', '--network', 'n6', busybox, '--', 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toBe('flux: the process holding the network n6 has ended (it was killed). Remove the network (flux network rm n6) and create it again.\n');
+    expect((await flux(['network', 'rm', 'n6'])).code).toBe(0);
+    await until('slirp4netns to end', async () => !running(n6.outbound!.pid), 5000);
+    expect(existsSync(join(runtime, 'flux', 'networks', 'n6'))).toBe(false);
+  });
+
+  it('drops a member whose monitor was killed with kill -9: its name, address and namespace go', async () => {
+    expect((await flux(['network', 'create', 'n7'])).code).toBe(0);
+    const r = await flux(['run', '-d', '--name', 'doomed', '--network', 'n7', busybox, '--', 'sleep', '1000']);
+    expect(r.code).toBe(0);
+    const id = r.stdout.trim();
+    const members = JSON.parse(readFileSync(join(runtime, 'flux', 'networks', 'n7', 'members.json'), 'utf8')) as { container: string; netPid: number }[];
+    const net = members.find((m) => m.container === 'doomed')!.netPid;
+    const state = JSON.parse(readFileSync(join(runtime, 'flux', 'containers', id, 'state.json'), 'utf8')) as { monitorPid: number };
+    process.kill(state.monitorPid, 'SIGKILL');
+    await until('the monitor to end', async () => !running(state.monitorPid), 5000);
+    expect((await inspect('n7')).containers).toEqual([]);
+    await until('the member\'s namespace holder to end', async () => !running(net), 5000);
+    expect((await flux(['network', 'rm', 'n7'])).code).toBe(0);
+  });
+
+  it('refuses a subnet that another network has, in one sentence', async () => {
+    expect((await flux(['network', 'create', '--subnet', '10.89.200.0/24', 'n3'])).code).toBe(0);
+    const r = await flux(['network', 'create', '--subnet', '10.89.200.128/25', 'n4']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toBe('flux: --subnet 10.89.200.128/25 overlaps the subnet of the network n3. Choose another subnet, or leave --subnet out to have one picked.\n');
+    const bad = await flux(['run', '--rm', '--network', 'n3', '-P', busybox, '--', 'true']);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toBe('flux: -P is not supported with a user network yet. Publish the ports one by one with -p.\n');
+    expect((await flux(['network', 'rm', 'n3'])).code).toBe(0);
+  });
+
+  it('is the library\'s too: createNetwork, networks, inspectNetwork, removeNetwork, pruneNetworks', async () => {
+    // In this process (real root in CI: no user namespace, as root's containers have none).
+    const dir = await mkdtemp('/tmp/flux-net-lib-');
+    await chmod(dir, 0o700);
+    const lib = new Flux({ runtimeDir: dir });
+    try {
+      const made = await lib.createNetwork('lib1', { internal: true });
+      expect(made).toMatchObject({ name: 'lib1', internal: true, state: 'running', containers: [] });
+      expect((await lib.networks()).map((n) => n.name)).toEqual(['lib1']);
+      expect((await lib.inspectNetwork('lib1')).subnet).toBe(made.subnet);
+      await expect(lib.createNetwork('none')).rejects.toThrow('none is a network mode of flux run, so it cannot name a network.');
+      await expect(lib.createNetwork('lib1')).rejects.toThrow('a network named lib1 exists already.');
+      await lib.removeNetwork('lib1');
+      await expect(lib.inspectNetwork('lib1')).rejects.toThrow('there is no network named lib1.');
+      await lib.createNetwork('lib2', { internal: true });
+      expect(await lib.pruneNetworks()).toEqual(['lib2']);
+      await until('the holder to end', async () => !running(made.holder.pid), 5000);
+    } finally {
+      for (const n of await lib.networks()) await lib.removeNetwork(n.name, { force: true });
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
