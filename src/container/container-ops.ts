@@ -105,11 +105,17 @@ export function signalContainer(root: string, s: ContainerState, sig: NodeJS.Sig
   const sent = sig === 'SIGKILL' ? 'SIGALRM' : sig;
   if (constants.signals[sent] === undefined) throw new FluxError('BAD_SIGNAL', `${sig} is not a signal.`, { hint: 'Name one such as SIGTERM or SIGKILL.', exitCode: 125 });
   try {
+    process.kill(c.monitorPid, 0);
+  } catch {
+    return false;
+  }
+  // Recorded before it is sent: the monitor records the exit it causes, which must come after.
+  recordEvent(root, { id: s.id, name: s.name, event: 'signalled', signal: sig, by: process.pid });
+  try {
     process.kill(c.monitorPid, sent);
   } catch {
     return false;
   }
-  recordEvent(root, { id: s.id, name: s.name, event: 'signalled', signal: sig, by: process.pid });
   return true;
 }
 
