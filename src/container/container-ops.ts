@@ -10,7 +10,7 @@ import { readState, removeState, stateDir, type ContainerState } from './contain
 import { recordEvent } from './container-events.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanStaleRuns } from '../sandbox/rootfs.js';
+import { removeContainerLayer } from './container-layer.js';
 
 export interface ContainerStatus {
   state: 'created' | 'running' | 'exited';
@@ -173,8 +173,6 @@ export async function removeContainer(root: string, s: ContainerState, force: bo
     await stopContainer(root, s, 0);
   }
   removeState(root, s);
-  // A monitor that was killed could not have its helper clean up: the run directory (the
-  // writable layer, with files of the image's sub-uids) is left in the store, and goes now.
-  const after = current(s);
-  if (after.exitCode === null && after.store !== undefined) await cleanStaleRuns(join(after.store, 'runs'));
+  // The writable layer (the run directory in the store) has stayed since the container ended.
+  await removeContainerLayer(s.store, s.id);
 }

@@ -12,6 +12,7 @@ import { mappedCount, toolPath, type IdMaps } from '../userns/idmap.js';
 import { defaultIdOf, keepIdFuseMapping, mapArgsFor } from '../userns/keep-id.js';
 import { readLayerFile } from '../sandbox/layer-files.js';
 import type { ContainerSpec, NamespaceSpec, RlimitSpec, RootfsSpec, TmpfsSpec } from '../sandbox/plan.js';
+import { containerRunName } from '../container-runs.js';
 import { claimRunDir, cleanStaleRuns, makeRunDir, planRunDir, randomHex, overlayChoice, overlaySpec, prepareCopy, removeTree, type RunDir } from '../sandbox/rootfs.js';
 import { runSandbox, startSandbox, type LaunchOptions, type Sandbox } from '../sandbox/supervisor.js';
 import { isRealRoot, warnSingleMap } from '../userns/userns.js';
@@ -119,6 +120,11 @@ export interface RunOptions {
   store?: string;
   /** The directory for sockets and pid files; the default is $XDG_RUNTIME_DIR/flux or /tmp/flux-UID. */
   runtimeDir?: string;
+  /**
+   * The detached container this run is (its monitor sets it): the run dir is the container's,
+   * kept with its writable layer when the run ends, until the container is removed.
+   */
+  containerId?: string;
 }
 
 /** Where a run's output and flux's own messages go when not the host's (a matrix runs many at once). */
@@ -269,7 +275,8 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   lap('modules');
 
   const store = Store.open(o.store);
-  const rd = planRunDir(store.runsDir);
+  const kept = o.containerId;
+  const rd = planRunDir(store.runsDir, kept !== undefined ? containerRunName(kept) : undefined);
   // The helper creates the namespaces, maps the ids and makes the run dir while the image is read below.
   const namespaces: NamespaceSpec = {
     runDir: rd.dir,
@@ -298,7 +305,8 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
     await sandbox.cleanedUp();
     // The helper removes the run dir when the run ends; one refused earlier, or a helper that
     // died, leaves it (with the image's sub-uid files, only removable in the user namespace).
-    if (existsSync(rd.dir)) {
+    // A container's stays: its writable layer goes with the container.
+    if (kept === undefined && existsSync(rd.dir)) {
       try {
         rmSync(rd.dir, { recursive: true, force: true });
       } catch {
@@ -378,7 +386,7 @@ async function runImage(started: Started): Promise<number> {
   if (volumes.some((v) => v.chown)) await chownVolumes(volumes, keep ? defaultIdOf(user.uid, keep.uid) : user.uid, keep ? defaultIdOf(user.gid, keep.gid) : user.gid);
 
   // podman's shape: a 64-digit id, whose first 12 digits are the default hostname and name.
-  const id = randomHex(32);
+  const id = o.containerId ?? randomHex(32);
   const hostname = o.hostname ?? id.slice(0, 12);
   const fileEnv = o.envFile.flatMap((f) => {
     try {
@@ -499,7 +507,7 @@ async function runImage(started: Started): Promise<number> {
       argv: proc.argv,
       path: proc.path,
       ...(tty ? { tty } : {}),
-      cleanup: rd.dir,
+      ...(o.containerId === undefined ? { cleanup: rd.dir } : {}),
     });
     lap('prepared');
     let stopWith = started.stopSignal ?? 'SIGTERM';
@@ -522,11 +530,14 @@ async function runImage(started: Started): Promise<number> {
       // A keep-id run has no copy to fall back to: a copy would show the layers' files with other owners.
       if (refused && choice === 'auto' && !keep) {
         if (o.verbose) say(`flux: ${escapeText(result.setupError!.message)} Falling back to a copy of the layers.\n`);
-        again = makeRunDir(store.runsDir, diffIds);
+        again = makeRunDir(store.runsDir, diffIds, o.containerId !== undefined ? containerRunName(o.containerId, true) : undefined);
+        // The container's writable layer is the copy's from here on: the overlay's empty one goes.
+        if (o.containerId !== undefined) await removeTree([rd.dir]);
         // A fresh helper, and the network wired by Node this time (the first helper took its slirp4netns along).
         const { netHelper: _first, runDir: _made, ...fresh } = namespaces;
         const waitGo = fresh.waitGo === true || namespaces.netHelper !== undefined;
-        result = await runSandbox({ ...fresh, waitGo, ...spec(await prepareCopy(again, lowers)), cleanup: again.dir }, { ...supervision, ...launch });
+        const copied = spec(await prepareCopy(again, lowers));
+        result = await runSandbox({ ...fresh, waitGo, ...copied, ...(o.containerId === undefined ? { cleanup: again.dir } : {}) }, { ...supervision, ...launch });
       }
     }
     lap('sandbox done');
@@ -550,6 +561,6 @@ async function runImage(started: Started): Promise<number> {
     await network.detach();
     lap('network down');
     await limits?.remove();
-    if (again && existsSync(again.dir)) await removeTree([again.dir]);
+    if (again && o.containerId === undefined && existsSync(again.dir)) await removeTree([again.dir]);
   }
 }
