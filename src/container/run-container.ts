@@ -13,6 +13,7 @@ import { defaultIdOf, keepIdFuseMapping, mapArgsFor } from '../userns/keep-id.js
 import { readLayerFile } from '../sandbox/layer-files.js';
 import type { ContainerSpec, NamespaceSpec, RlimitSpec, RootfsSpec, TmpfsSpec } from '../sandbox/plan.js';
 import { containerRunName } from '../container-runs.js';
+import { nprocRlimit } from '../sandbox/pids-rlimit.js';
 import { claimRunDir, cleanStaleRuns, makeRunDir, planRunDir, randomHex, overlayChoice, overlaySpec, prepareCopy, removeTree, type RunDir } from '../sandbox/rootfs.js';
 import { runSandbox, startSandbox, type LaunchOptions, type Sandbox } from '../sandbox/supervisor.js';
 import { isRealRoot, warnSingleMap } from '../userns/userns.js';
@@ -257,7 +258,12 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   if (o.verbose) for (const v of volumes) if (v.relabel) say(`flux: volume ${v.host}: ${relabelNote(v.relabel)}\n`);
   const choice = overlayChoice();
   // cgroup code only when a limit is asked for.
-  const limits = Object.values(o.limits).some((v) => v !== undefined) ? (await import('../sandbox/limits.js')).checkLimits(o.limits) : undefined;
+  const wanted = Object.values(o.limits).some((v) => v !== undefined) ? (await import('../sandbox/pids-rlimit.js')).limitsOrNproc(o.limits, isRealRoot()) : {};
+  const limits = wanted.cgroup;
+  const nproc = wanted.nproc;
+  if (nproc !== undefined && o.verbose) {
+    say(`flux: --pids-limit ${nproc}: no cgroup flux may manage here, so RLIMIT_NPROC in the container's user namespace holds it to ${nproc} processes.\n`);
+  }
 
   const root = isRealRoot();
   // As real root there is no user namespace: every id is itself already, keep-id included.
@@ -298,7 +304,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   };
   const sandbox = startSandbox(namespaces, launch);
   try {
-    return await runImage({ io, image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, rlimits, stopSignal, choice, limits, maps, mode, publish, chosen, network: needs, namespaces, launch, sandbox, store, rd });
+    return await runImage({ io, image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, rlimits, stopSignal, choice, limits, nproc, maps, mode, publish, chosen, network: needs, namespaces, launch, sandbox, store, rd });
   } finally {
     await sandbox.cancel();
     needs.launch?.release();
@@ -333,6 +339,8 @@ interface Started {
   stopSignal: NodeJS.Signals | undefined;
   choice: ReturnType<typeof overlayChoice>;
   limits: Awaited<ReturnType<typeof import('../sandbox/limits.js').checkLimits>> | undefined;
+  /** --pids-limit without a cgroup: applied through RLIMIT_NPROC (sandbox/pids-rlimit.ts). */
+  nproc: number | undefined;
   maps: IdMaps | undefined;
   mode: string;
   publish: PortForward[];
@@ -349,7 +357,7 @@ interface Started {
 
 /** Reads the image, prepares the root and hands the container to the waiting helper. */
 async function runImage(started: Started): Promise<number> {
-  const { image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, rlimits, choice, limits, maps, mode, publish, namespaces, launch, sandbox, store, rd } = started;
+  const { image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, choice, limits, maps, mode, publish, namespaces, launch, sandbox, store, rd } = started;
   // A root filesystem directory is a single read-only layer with no image config.
   const record = typeof image === 'string' ? await findRecord(image, o, store, say, resolver) : undefined;
   lap('image');
@@ -367,6 +375,7 @@ async function runImage(started: Started): Promise<number> {
   const keep = maps?.keep;
   // keep-id runs the command as the kept ids unless -u says otherwise, as podman does.
   const user = resolveUser(o.user ?? (keep ? `${keep.uid}:${keep.gid}` : config.User), passwd, group);
+  const rlimits = started.nproc !== undefined ? [...started.rlimits, nprocRlimit(started.nproc, user.uid)] : started.rlimits;
   if (maps) {
     const max = maps.single ? 1 : Math.min(mappedCount(maps.uidRanges), mappedCount(maps.gidRanges));
     const high = Math.max(user.uid, user.gid, ...user.groups);
