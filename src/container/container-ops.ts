@@ -5,7 +5,7 @@
  */
 import { constants } from 'node:os';
 import { FluxError } from '../errors.js';
-import { initPid, members, netBytes, ProcSnapshot, sameProcess, usage } from './container-proc.js';
+import { blockIo, initPid, members, netBytes, ProcSnapshot, sameProcess, usage } from './container-proc.js';
 import { readState, removeState, stateDir, type ContainerState } from './container-state.js';
 import { recordEvent } from './container-events.js';
 import { readFileSync } from 'node:fs';
@@ -70,7 +70,13 @@ export interface ContainerStats {
   /** Bytes in and out of the container's network namespace (loopback left out). */
   netRxBytes: number;
   netTxBytes: number;
+  /** Bytes read from and written to storage by its processes (/proc/PID/io); null where unreadable. */
+  blockReadBytes: number | null;
+  blockWriteBytes: number | null;
 }
+
+/** The stats of a container that does not run. */
+export const NO_STATS: ContainerStats = { cpuPercent: 0, memoryBytes: 0, pids: 0, netRxBytes: 0, netTxBytes: 0, blockReadBytes: null, blockWriteBytes: null };
 
 const TICK = 100;
 
@@ -93,7 +99,16 @@ export async function statsOfAll(states: ContainerState[], sampleMs = 100): Prom
     const cpu = Math.max(0, after.ticks - before[i]!.ticks) / TICK / seconds;
     // Init is not dumpable: the network is read through one of the image's processes.
     const net = pids[1] !== undefined ? netBytes(pids[1]) : { rx: 0, tx: 0 };
-    return { cpuPercent: Math.round(cpu * 1000) / 10, memoryBytes: after.rss, pids: after.pids, netRxBytes: net.rx, netTxBytes: net.tx };
+    const io = blockIo(pids);
+    return {
+      cpuPercent: Math.round(cpu * 1000) / 10,
+      memoryBytes: after.rss,
+      pids: after.pids,
+      netRxBytes: net.rx,
+      netTxBytes: net.tx,
+      blockReadBytes: io?.read ?? null,
+      blockWriteBytes: io?.write ?? null,
+    };
   });
 }
 
