@@ -13,7 +13,7 @@ import { defaultIdOf, keepIdFuseMapping, mapArgsFor } from '../userns/keep-id.js
 import { readLayerFile } from '../sandbox/layer-files.js';
 import type { ContainerSpec, NamespaceSpec, RlimitSpec, RootfsSpec, TmpfsSpec } from '../sandbox/plan.js';
 import { containerRunName } from '../container-runs.js';
-import { nprocRlimit } from '../sandbox/pids-rlimit.js';
+import { nprocRlimit } from '../sandbox/nproc-rlimit.js';
 import { claimRunDir, cleanStaleRuns, makeRunDir, planRunDir, randomHex, overlayChoice, overlaySpec, prepareCopy, removeTree, type RunDir } from '../sandbox/rootfs.js';
 import { runSandbox, startSandbox, type LaunchOptions, type Sandbox } from '../sandbox/supervisor.js';
 import { isRealRoot, warnSingleMap } from '../userns/userns.js';

@@ -6,14 +6,12 @@
  * `flux ps` counts them) number at most N: the helper and the container's init are the user
  * namespace's root too, so a command running as root gets N + 1 (the helper outside the pid
  * namespace), one running as another user N - 1 (init is not of its user).
- * `--memory` and `--cpus` have no such stand-in and keep their refusal.
+ * `--memory` and `--cpus` have no such stand-in and keep their refusal. The limit itself is
+ * nproc-rlimit.ts (loaded on every run, unlike this cgroup code).
  */
 import { readFileSync } from 'node:fs';
 import { FluxError, isFluxError } from '../errors.js';
 import { checkLimits, parsePids, type LimitHandle, type Limits } from './limits.js';
-import type { RlimitSpec } from './plan.js';
-
-const RLIMIT_NPROC = 6;
 
 /** The cgroup for the limits, or the pids limit to apply through RLIMIT_NPROC instead. */
 export function limitsOrNproc(l: Limits, realRoot: boolean): { cgroup?: LimitHandle; nproc?: number } {
@@ -53,10 +51,4 @@ function ownNprocHard(): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The RLIMIT_NPROC that holds the container to `n` processes when its command runs as `uid`. */
-export function nprocRlimit(n: number, uid: number): RlimitSpec {
-  const v = BigInt(uid === 0 ? n + 1 : n - 1);
-  return { resource: RLIMIT_NPROC, soft: v, hard: v };
 }
