@@ -44,7 +44,8 @@ const runDirs = (id: string): string[] => readdirSync(join(store, 'runs')).filte
 
 /** A file as the container's writable layer holds it, whichever rootfs kind the machine gave. */
 function inWritableLayer(id: string, rel: string): string | undefined {
-  for (const p of [join(store, 'runs', `ctr-${id}`, 'upper', rel), join(store, 'runs', `ctr-${id}.copy`, 'copy', rel)]) {
+  const dirs = [join(store, 'runs', `ctr-${id}`, 'upper'), join(store, 'runs', `ctr-${id}`, 'copy'), join(store, 'runs', `ctr-${id}.copy`, 'copy')];
+  for (const p of dirs.map((d) => join(d, rel))) {
     if (existsSync(p)) return readFileSync(p, 'utf8');
   }
   return undefined;
