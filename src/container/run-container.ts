@@ -539,9 +539,9 @@ async function runImage(started: Started): Promise<number> {
       // A keep-id run has no copy to fall back to: a copy would show the layers' files with other owners.
       if (refused && choice === 'auto' && !keep) {
         if (o.verbose) say(`flux: ${escapeText(result.setupError!.message)} Falling back to a copy of the layers.\n`);
+        // A container's writable layer is the copy's from here on (its first run dir stays: it
+        // names the container's state, and goes with the container).
         again = makeRunDir(store.runsDir, diffIds, o.containerId !== undefined ? containerRunName(o.containerId, true) : undefined);
-        // The container's writable layer is the copy's from here on: the overlay's empty one goes.
-        if (o.containerId !== undefined) await removeTree([rd.dir]);
         // A fresh helper, and the network wired by Node this time (the first helper took its slirp4netns along).
         const { netHelper: _first, runDir: _made, ...fresh } = namespaces;
         const waitGo = fresh.waitGo === true || namespaces.netHelper !== undefined;

@@ -13,7 +13,7 @@ import { claimName, newId, randomName, removeState, releaseName, stateDir, type 
 import type { RunOptions, RunTarget } from './run-container.js';
 import type { MonitorSpec, StartMessage } from './monitor.js';
 import { parseLogSize } from './container-log.js';
-import { removeContainerLayer } from './container-layer.js';
+import { claimContainerLayer, removeContainerLayer } from './container-layer.js';
 
 export interface DetachOptions {
   name?: string;
@@ -61,6 +61,7 @@ export async function startDetached(root: string, target: RunTarget, cmd: string
     mkdirSync(dir, { mode: 0o700 });
     const spec: MonitorSpec = { state, target, cmd, options: { ...o, interactive: false, tty: false, containerId: id }, ...(d.logMaxBytes !== undefined ? { logMaxBytes: d.logMaxBytes } : {}) };
     writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec), { mode: 0o600 });
+    claimContainerLayer(state.store!, id, dir);
   } catch (err) {
     releaseName(root, name, id);
     throw err;

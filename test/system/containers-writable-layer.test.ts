@@ -128,21 +128,29 @@ describe('the writable layer of a detached container', () => {
     expect(runDirs(id)).toEqual([]);
   });
 
-  it('left without state by a reboot (the runtime directory gone), is collected by container prune', async () => {
-    const before = fluxIn(await newRuntime());
+  it('left without state by a reboot (the runtime directory gone), is collected by container prune, and only then', async () => {
+    const oldRuntime = await newRuntime();
+    const before = fluxIn(oldRuntime);
     await pulled(before);
     const token = String(randomInt(100000, 999999));
     const id = await detachWriting(before, `old-${token}`, token);
     expect((await before(['stop', '-t', '1', id])).code).toBe(0);
     expect(inWritableLayer(id, `kept-${token}`)).toBe(`kept-${token}\n`);
-    // A fresh runtime directory stands for the one a reboot empties.
-    const after = fluxIn(await newRuntime());
-    expect((await after(['ps', '-a', '-q'])).stdout).toBe('');
-    const pruned = await after(['container', 'prune']);
+    // Another runtime directory on the same store (a shell without XDG_RUNTIME_DIR) does not
+    // see the container, and its prune leaves the layer of a container whose state exists.
+    const other = fluxIn(await newRuntime());
+    expect((await other(['ps', '-a', '-q'])).stdout).toBe('');
+    const kept = await other(['container', 'prune']);
+    expect(kept.code).toBe(0);
+    expect(kept.stdout).toBe('');
+    expect(inWritableLayer(id, `kept-${token}`)).toBe(`kept-${token}\n`);
+    // A reboot empties the runtime directory.
+    await rm(join(oldRuntime, 'flux'), { recursive: true, force: true });
+    expect((await before(['ps', '-a', '-q'])).stdout).toBe('');
+    const pruned = await before(['container', 'prune']);
     expect(pruned.code).toBe(0);
     expect(pruned.stdout.split('\n')).toContain(id);
     expect(runDirs(id)).toEqual([]);
-    // The old runtime directory still names it: its rm finds nothing of the layer left to remove.
-    expect((await before(['rm', id])).code).toBe(0);
+    expect(readdirSync(join(store, 'runs'))).toEqual([]);
   });
 });
