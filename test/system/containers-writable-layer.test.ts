@@ -97,6 +97,11 @@ describe('the writable layer of a detached container', () => {
     const layers = unpackedLayers();
     expect(layers.length).toBeGreaterThan(0);
 
+    // Removing one of two names of its image only untags: allowed.
+    expect((await flux(['tag', image, 'second-name:1'])).code).toBe(0);
+    const untag = await flux(['rmi', 'second-name:1']);
+    expect(untag.code).toBe(0);
+    expect(untag.stdout).toMatch(/^Untagged: .*second-name:1\n$/);
     // As docker: the image a stopped container was made from is not removed without -f.
     const refused = await flux(['rmi', image]);
     expect(refused.code).not.toBe(0);
