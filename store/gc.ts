@@ -11,6 +11,7 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Digest } from '../src/image/types.js';
 import { ownerAlive, parseOwner } from '../src/process-owner.js';
+import { containerOfRun } from '../src/container-runs.js';
 import { isDigest } from './digest.js';
 import { diskUsage } from './disk-usage.js';
 import { ImageIndex, type ImageRecord } from './image-index.js';
@@ -53,7 +54,7 @@ export function referencedBy(records: ImageRecord[]): { blobs: Set<Digest>; laye
   return { blobs, layers };
 }
 
-/** Layers listed by run dirs whose flux process is alive. */
+/** Layers listed by run dirs whose flux process is alive, and by every detached container's (running or stopped). */
 export async function layersOfLiveRuns(store: Store): Promise<Set<Digest>> {
   const out = new Set<Digest>();
   let names: string[];
@@ -63,8 +64,10 @@ export async function layersOfLiveRuns(store: Store): Promise<Set<Digest>> {
     return out;
   }
   for (const n of names) {
-    const o = parseOwner(n.split('-'));
-    if (!o || !ownerAlive(o.owner)) continue;
+    if (containerOfRun(n) === undefined) {
+      const o = parseOwner(n.split('-'));
+      if (!o || !ownerAlive(o.owner)) continue;
+    }
     let text: string;
     try {
       text = await readFile(join(store.runsDir, n, 'layers'), 'utf8');

@@ -21,9 +21,10 @@ export function register(program: Command): void {
     .command('rmi')
     .description('Remove images from the store, with the blobs and layers no other image uses.')
     .argument('<image...>', 'image name, ID or digest')
-    .action(async (images: string[]) => {
+    .option('-f, --force', 'remove an image a container was made from (its layers stay for the container)')
+    .action(async (images: string[], opts: { force?: boolean }) => {
       const { rmiCommand } = await import('../commands/rmi.js');
-      await rmiCommand(images);
+      await rmiCommand(images, opts.force === true);
     });
   program
     .command('tag')

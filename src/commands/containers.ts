@@ -28,7 +28,7 @@ export async function psCommand(o: { all?: boolean; quiet?: boolean; format?: st
   }
   const infos = containers.map((c) => c.info());
   const stats: ContainerStats[] = infos.some((i) => i.state === 'running') ? await statsOfContainers(containers) : [];
-  const rows = infos.map((info, i) => ({ ...info, ...(stats[i] ?? { cpuPercent: 0, memoryBytes: 0, pids: 0, netRxBytes: 0, netTxBytes: 0 }) }));
+  const rows = infos.map((info, i) => ({ ...info, ...(stats[i] ?? { cpuPercent: 0, memoryBytes: 0, pids: 0, netRxBytes: 0, netTxBytes: 0, blockReadBytes: null, blockWriteBytes: null }) }));
   if (o.format === 'json') {
     process.stdout.write(`${escapeJson(JSON.stringify(rows, null, 2))}\n`);
     return;
@@ -154,8 +154,12 @@ export async function statsCommand(refs: string[], o: { noStream?: boolean; form
       process.stdout.write(`${escapeJson(JSON.stringify(rows, null, 2))}\n`);
       return;
     }
-    const lines = [['CONTAINER ID', 'NAME', 'CPU %', 'MEM', 'NET I/O', 'PIDS']];
-    for (const r of rows) lines.push([r.id.slice(0, 12), r.name, `${r.cpuPercent.toFixed(1)}%`, humanSize(r.memoryBytes), `${humanSize(r.netRxBytes)} / ${humanSize(r.netTxBytes)}`, String(r.pids)]);
+    const lines = [['CONTAINER ID', 'NAME', 'CPU %', 'MEM', 'NET I/O', 'BLOCK I/O', 'PIDS']];
+    for (const r of rows) {
+      // '--' where the kernel does not let us read the processes' I/O counts.
+      const block = r.blockReadBytes === null || r.blockWriteBytes === null ? '--' : `${humanSize(r.blockReadBytes)} / ${humanSize(r.blockWriteBytes)}`;
+      lines.push([r.id.slice(0, 12), r.name, `${r.cpuPercent.toFixed(1)}%`, humanSize(r.memoryBytes), `${humanSize(r.netRxBytes)} / ${humanSize(r.netTxBytes)}`, block, String(r.pids)]);
+    }
     // On a terminal the table is redrawn in place (clear screen, cursor home), as docker stats does.
     process.stdout.write(`${stream ? '\x1b[2J\x1b[H' : ''}${table(lines.map((l) => l.map(escapeText)))}`);
     if (!stream) return;

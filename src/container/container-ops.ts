@@ -5,12 +5,12 @@
  */
 import { constants } from 'node:os';
 import { FluxError } from '../errors.js';
-import { initPid, members, netBytes, ProcSnapshot, sameProcess, usage } from './container-proc.js';
+import { blockIo, initPid, members, netBytes, ProcSnapshot, sameProcess, usage } from './container-proc.js';
 import { readState, removeState, stateDir, type ContainerState } from './container-state.js';
 import { recordEvent } from './container-events.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanStaleRuns } from '../sandbox/rootfs.js';
+import { removeContainerLayer } from './container-layer.js';
 
 export interface ContainerStatus {
   state: 'created' | 'running' | 'exited';
@@ -70,7 +70,13 @@ export interface ContainerStats {
   /** Bytes in and out of the container's network namespace (loopback left out). */
   netRxBytes: number;
   netTxBytes: number;
+  /** Bytes read from and written to storage by its processes (/proc/PID/io); null where unreadable. */
+  blockReadBytes: number | null;
+  blockWriteBytes: number | null;
 }
+
+/** The stats of a container that does not run. */
+export const NO_STATS: ContainerStats = { cpuPercent: 0, memoryBytes: 0, pids: 0, netRxBytes: 0, netTxBytes: 0, blockReadBytes: null, blockWriteBytes: null };
 
 const TICK = 100;
 
@@ -93,7 +99,16 @@ export async function statsOfAll(states: ContainerState[], sampleMs = 100): Prom
     const cpu = Math.max(0, after.ticks - before[i]!.ticks) / TICK / seconds;
     // Init is not dumpable: the network is read through one of the image's processes.
     const net = pids[1] !== undefined ? netBytes(pids[1]) : { rx: 0, tx: 0 };
-    return { cpuPercent: Math.round(cpu * 1000) / 10, memoryBytes: after.rss, pids: after.pids, netRxBytes: net.rx, netTxBytes: net.tx };
+    const io = blockIo(pids);
+    return {
+      cpuPercent: Math.round(cpu * 1000) / 10,
+      memoryBytes: after.rss,
+      pids: after.pids,
+      netRxBytes: net.rx,
+      netTxBytes: net.tx,
+      blockReadBytes: io?.read ?? null,
+      blockWriteBytes: io?.write ?? null,
+    };
   });
 }
 
@@ -179,8 +194,6 @@ export async function removeContainer(root: string, s: ContainerState, force: bo
     await stopContainer(root, s, 0);
   }
   removeState(root, s);
-  // A monitor that was killed could not have its helper clean up: the run directory (the
-  // writable layer, with files of the image's sub-uids) is left in the store, and goes now.
-  const after = current(s);
-  if (after.exitCode === null && after.store !== undefined) await cleanStaleRuns(join(after.store, 'runs'));
+  // The writable layer (the run directory in the store) has stayed since the container ended.
+  await removeContainerLayer(s.store, s.id);
 }

@@ -140,3 +140,27 @@ export function usage(pids: number[], snap?: ProcSnapshot): Usage {
   }
   return { ticks, rss, pids: count };
 }
+
+/**
+ * Bytes the container's live processes made the kernel read from and write to storage
+ * (`read_bytes`/`write_bytes` of /proc/PID/io), summed over those whose file we may read; null
+ * when none is readable. A process that has ended takes its counts with it, as does a write that
+ * never reaches a block device (tmpfs).
+ */
+export function blockIo(pids: number[]): { read: number; write: number } | null {
+  let read = 0;
+  let write = 0;
+  let any = false;
+  for (const p of pids) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${p}/io`, 'latin1');
+    } catch {
+      continue; // gone, or not ours to read (ptrace access)
+    }
+    any = true;
+    read += Number(/^read_bytes: (\d+)$/m.exec(text)?.[1] ?? 0);
+    write += Number(/^write_bytes: (\d+)$/m.exec(text)?.[1] ?? 0);
+  }
+  return any ? { read, write } : null;
+}

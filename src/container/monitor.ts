@@ -14,6 +14,7 @@ import { LogSplitter, LogWriter, type LogLine } from './container-log.js';
 import { startTime } from './container-proc.js';
 import { recordEvent } from './container-events.js';
 import { removeState, stateDir, writeState, type ContainerState } from './container-state.js';
+import { removeContainerLayer } from './container-layer.js';
 
 /** What flux hands its monitor: the container's record and the run's options. */
 export interface MonitorSpec {
@@ -125,10 +126,15 @@ export async function runMonitor(root: string, id: string): Promise<void> {
   state.exitCode = code;
   state.finishedAt = new Date().toISOString();
   recordEvent(root, { id, name: state.name, event: 'exited', exitCode: code });
-  if (spec.state.autoRemove) removeState(root, state);
-  else writeState(root, state);
+  if (!spec.state.autoRemove) writeState(root, state);
   letGo();
   if (state.helperPid !== undefined) await reaped(state.helperPid);
+  // --rm: the writable layer goes (the helper has let go of it by now), then the state, so
+  // whoever waits for the state to go finds nothing of the container left.
+  if (spec.state.autoRemove) {
+    await removeContainerLayer(state.store, id);
+    removeState(root, state);
+  }
 }
 
 /**

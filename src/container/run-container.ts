@@ -12,6 +12,8 @@ import { mappedCount, toolPath, type IdMaps } from '../userns/idmap.js';
 import { defaultIdOf, keepIdFuseMapping, mapArgsFor } from '../userns/keep-id.js';
 import { readLayerFile } from '../sandbox/layer-files.js';
 import type { ContainerSpec, NamespaceSpec, RlimitSpec, RootfsSpec, TmpfsSpec } from '../sandbox/plan.js';
+import { containerRunName } from '../container-runs.js';
+import { nprocRlimit } from '../sandbox/nproc-rlimit.js';
 import { claimRunDir, cleanStaleRuns, makeRunDir, planRunDir, randomHex, overlayChoice, overlaySpec, prepareCopy, removeTree, type RunDir } from '../sandbox/rootfs.js';
 import { runSandbox, startSandbox, type LaunchOptions, type Sandbox } from '../sandbox/supervisor.js';
 import { isRealRoot, warnSingleMap } from '../userns/userns.js';
@@ -122,6 +124,11 @@ export interface RunOptions {
   store?: string;
   /** The directory for sockets and pid files; the default is $XDG_RUNTIME_DIR/flux or /tmp/flux-UID. */
   runtimeDir?: string;
+  /**
+   * The detached container this run is (its monitor sets it): the run dir is the container's,
+   * kept with its writable layer when the run ends, until the container is removed.
+   */
+  containerId?: string;
 }
 
 /** Where a run's output and flux's own messages go when not the host's (a matrix runs many at once). */
@@ -272,7 +279,12 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   if (o.verbose) for (const v of volumes) if (v.relabel) say(`flux: volume ${v.host}: ${relabelNote(v.relabel)}\n`);
   const choice = overlayChoice();
   // cgroup code only when a limit is asked for.
-  const limits = Object.values(o.limits).some((v) => v !== undefined) ? (await import('../sandbox/limits.js')).checkLimits(o.limits) : undefined;
+  const wanted = Object.values(o.limits).some((v) => v !== undefined) ? (await import('../sandbox/pids-rlimit.js')).limitsOrNproc(o.limits, isRealRoot()) : {};
+  const limits = wanted.cgroup;
+  const nproc = wanted.nproc;
+  if (nproc !== undefined && o.verbose) {
+    say(`flux: --pids-limit ${nproc}: no cgroup flux may manage here, so RLIMIT_NPROC in the container's user namespace holds it to ${nproc} processes.\n`);
+  }
 
   const root = isRealRoot();
   // As real root there is no user namespace: every id is itself already, keep-id included.
@@ -294,7 +306,8 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   lap('modules');
 
   const store = Store.open(o.store);
-  const rd = planRunDir(store.runsDir);
+  const kept = o.containerId;
+  const rd = planRunDir(store.runsDir, kept !== undefined ? containerRunName(kept) : undefined);
   // The helper creates the namespaces, maps the ids and makes the run dir while the image is read below.
   const namespaces: NamespaceSpec = {
     runDir: rd.dir,
@@ -316,7 +329,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   };
   const sandbox = startSandbox(namespaces, launch);
   try {
-    return await runImage({ io, image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, rlimits, stopSignal, choice, limits, maps, mode, publish, chosen, network: needs, namespaces, launch, sandbox, store, rd });
+    return await runImage({ io, image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, rlimits, stopSignal, choice, limits, nproc, maps, mode, publish, chosen, network: needs, namespaces, launch, sandbox, store, rd });
   } finally {
     await userNet?.leave();
     await sandbox.cancel();
@@ -324,7 +337,8 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
     await sandbox.cleanedUp();
     // The helper removes the run dir when the run ends; one refused earlier, or a helper that
     // died, leaves it (with the image's sub-uid files, only removable in the user namespace).
-    if (existsSync(rd.dir)) {
+    // A container's stays: its writable layer goes with the container.
+    if (kept === undefined && existsSync(rd.dir)) {
       try {
         rmSync(rd.dir, { recursive: true, force: true });
       } catch {
@@ -351,6 +365,8 @@ interface Started {
   stopSignal: NodeJS.Signals | undefined;
   choice: ReturnType<typeof overlayChoice>;
   limits: Awaited<ReturnType<typeof import('../sandbox/limits.js').checkLimits>> | undefined;
+  /** --pids-limit without a cgroup: applied through RLIMIT_NPROC (sandbox/pids-rlimit.ts). */
+  nproc: number | undefined;
   maps: IdMaps | undefined;
   mode: string;
   publish: PortForward[];
@@ -367,7 +383,7 @@ interface Started {
 
 /** Reads the image, prepares the root and hands the container to the waiting helper. */
 async function runImage(started: Started): Promise<number> {
-  const { image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, rlimits, choice, limits, maps, mode, publish, namespaces, launch, sandbox, store, rd } = started;
+  const { image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, choice, limits, maps, mode, publish, namespaces, launch, sandbox, store, rd } = started;
   // A root filesystem directory is a single read-only layer with no image config.
   const record = typeof image === 'string' ? await findRecord(image, o, store, say, resolver) : undefined;
   lap('image');
@@ -385,6 +401,7 @@ async function runImage(started: Started): Promise<number> {
   const keep = maps?.keep;
   // keep-id runs the command as the kept ids unless -u says otherwise, as podman does.
   const user = resolveUser(o.user ?? (keep ? `${keep.uid}:${keep.gid}` : config.User), passwd, group);
+  const rlimits = started.nproc !== undefined ? [...started.rlimits, nprocRlimit(started.nproc, user.uid)] : started.rlimits;
   if (maps) {
     const max = maps.single ? 1 : Math.min(mappedCount(maps.uidRanges), mappedCount(maps.gidRanges));
     const high = Math.max(user.uid, user.gid, ...user.groups);
@@ -404,7 +421,7 @@ async function runImage(started: Started): Promise<number> {
   if (volumes.some((v) => v.chown)) await chownVolumes(volumes, keep ? defaultIdOf(user.uid, keep.uid) : user.uid, keep ? defaultIdOf(user.gid, keep.gid) : user.gid);
 
   // podman's shape: a 64-digit id, whose first 12 digits are the default hostname and name.
-  const id = randomHex(32);
+  const id = o.containerId ?? randomHex(32);
   const hostname = o.hostname ?? id.slice(0, 12);
   const fileEnv = o.envFile.flatMap((f) => {
     try {
@@ -525,7 +542,7 @@ async function runImage(started: Started): Promise<number> {
       argv: proc.argv,
       path: proc.path,
       ...(tty ? { tty } : {}),
-      cleanup: rd.dir,
+      ...(o.containerId === undefined ? { cleanup: rd.dir } : {}),
     });
     lap('prepared');
     let stopWith = started.stopSignal ?? 'SIGTERM';
@@ -548,11 +565,14 @@ async function runImage(started: Started): Promise<number> {
       // A keep-id run has no copy to fall back to: a copy would show the layers' files with other owners.
       if (refused && choice === 'auto' && !keep) {
         if (o.verbose) say(`flux: ${escapeText(result.setupError!.message)} Falling back to a copy of the layers.\n`);
-        again = makeRunDir(store.runsDir, diffIds);
+        // A container's writable layer is the copy's from here on (its first run dir stays: it
+        // names the container's state, and goes with the container).
+        again = makeRunDir(store.runsDir, diffIds, o.containerId !== undefined ? containerRunName(o.containerId, true) : undefined);
         // A fresh helper, and the network wired by Node this time (the first helper took its slirp4netns along).
         const { netHelper: _first, runDir: _made, ...fresh } = namespaces;
         const waitGo = fresh.waitGo === true || namespaces.netHelper !== undefined;
-        result = await runSandbox({ ...fresh, waitGo, ...spec(await prepareCopy(again, lowers)), cleanup: again.dir }, { ...supervision, ...launch });
+        const copied = spec(await prepareCopy(again, lowers));
+        result = await runSandbox({ ...fresh, waitGo, ...copied, ...(o.containerId === undefined ? { cleanup: again.dir } : {}) }, { ...supervision, ...launch });
       }
     }
     lap('sandbox done');
@@ -576,6 +596,6 @@ async function runImage(started: Started): Promise<number> {
     await network.detach();
     lap('network down');
     await limits?.remove();
-    if (again && existsSync(again.dir)) await removeTree([again.dir]);
+    if (again && o.containerId === undefined && existsSync(again.dir)) await removeTree([again.dir]);
   }
 }

@@ -13,6 +13,7 @@ import { claimName, newId, randomName, removeState, releaseName, stateDir, type 
 import type { RunOptions, RunTarget } from './run-container.js';
 import type { MonitorSpec, StartMessage } from './monitor.js';
 import { parseLogSize } from './container-log.js';
+import { claimContainerLayer, removeContainerLayer } from './container-layer.js';
 
 export interface DetachOptions {
   name?: string;
@@ -58,8 +59,9 @@ export async function startDetached(root: string, target: RunTarget, cmd: string
   };
   try {
     mkdirSync(dir, { mode: 0o700 });
-    const spec: MonitorSpec = { state, target, cmd, options: { ...o, interactive: false, tty: false }, ...(d.logMaxBytes !== undefined ? { logMaxBytes: d.logMaxBytes } : {}) };
+    const spec: MonitorSpec = { state, target, cmd, options: { ...o, interactive: false, tty: false, containerId: id }, ...(d.logMaxBytes !== undefined ? { logMaxBytes: d.logMaxBytes } : {}) };
     writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec), { mode: 0o600 });
+    claimContainerLayer(state.store!, id, dir);
   } catch (err) {
     releaseName(root, name, id);
     throw err;
@@ -96,6 +98,7 @@ export async function startDetached(root: string, target: RunTarget, cmd: string
   child.unref();
   if (outcome && 'running' in outcome) return { ...state, status: 'running', monitorPid: child.pid ?? 0, monitorStart: 0 };
   removeState(root, { ...state, status: 'exited', monitorPid: 0, monitorStart: 0 });
+  await removeContainerLayer(state.store, id);
   if (outcome && 'error' in outcome) {
     const e = outcome.error;
     throw new FluxError(e.code, e.message, { ...(e.hint ? { hint: e.hint } : {}), exitCode: e.exitCode });

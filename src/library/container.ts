@@ -9,7 +9,7 @@ import { FluxError } from '../errors.js';
 import type { OutputTarget, RunResult } from './api-types.js';
 import { findState, listStates, logPath, readState, type ContainerState } from '../container/container-state.js';
 import { readFrom, type LogLine } from '../container/container-log.js';
-import { current, removeContainer, signalContainer, statsOf, statsOfAll, statusOf, stopContainer, waitExited, type ContainerStats, type ContainerStatus } from '../container/container-ops.js';
+import { NO_STATS, current, removeContainer, signalContainer, statsOf, statsOfAll, statusOf, stopContainer, waitExited, type ContainerStats, type ContainerStatus } from '../container/container-ops.js';
 
 export type { ContainerStats, ContainerStatus, LogLine };
 export type { ContainerEvent } from '../container/container-events.js';
@@ -179,7 +179,7 @@ export class Container {
 export async function statsOfContainers(list: Container[]): Promise<ContainerStats[]> {
   const states = list.map((c) => readState(c.root, c.id)).filter((s): s is ContainerState => s !== undefined);
   const stats = await statsOfAll(states);
-  return list.map((c) => stats[states.findIndex((s) => s.id === c.id)] ?? { cpuPercent: 0, memoryBytes: 0, pids: 0, netRxBytes: 0, netTxBytes: 0 });
+  return list.map((c) => stats[states.findIndex((s) => s.id === c.id)] ?? NO_STATS);
 }
 
 export function containerFor(root: string, ref: string): Container {

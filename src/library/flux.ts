@@ -45,9 +45,13 @@ export class Flux {
   }
 
   /** Removes images (references, IDs or digests) and what no other image uses, as `flux rmi`. */
-  async removeImage(refs: string | string[], o: { onWait?: () => void } = {}): Promise<RemoveResult> {
+  async removeImage(refs: string | string[], o: { onWait?: () => void; force?: boolean } = {}): Promise<RemoveResult> {
     const { removeImages } = await import('./remove-images.js');
-    return removeImages(Array.isArray(refs) ? refs : [refs], this.options.store, o.onWait ?? (() => undefined));
+    const runtimeDir = this.options.runtimeDir;
+    return removeImages(Array.isArray(refs) ? refs : [refs], this.options.store, o.onWait ?? (() => undefined), {
+      force: o.force ?? false,
+      ...(runtimeDir !== undefined ? { runtimeDir } : {}),
+    });
   }
 
   /** Removes every blob and unpacked layer no image uses, as `flux prune`. */
@@ -127,7 +131,15 @@ export class Flux {
     const all = await this.containers({ all: true });
     const ended = all.filter((c) => c.status().state === 'exited');
     for (const c of ended) await c.remove();
-    return ended.map((c) => c.id);
+    // Writable layers whose container's state is gone (the runtime directory went with a reboot).
+    const [{ removeOrphanLayers }, { containersRoot }, { Store }] = await Promise.all([
+      import('../container/container-layer.js'),
+      import('../container/container-state.js'),
+      import('../../store/store.js'),
+    ]);
+    const store = Store.openExisting(this.options.store);
+    const orphans = store ? await removeOrphanLayers(containersRoot(this.options.runtimeDir), store.root) : [];
+    return [...ended.map((c) => c.id), ...orphans];
   }
 
   /** The detached containers that run (with all, those that ended too), oldest first. */

@@ -4,10 +4,20 @@
  * an image ID or digest removes every name of that image. And pruning: everything no image uses.
  */
 import { ImageIndex, Store, collectGarbage, imageId, referencedBy, type ImageRecord } from '../../store/index.js';
+import { FluxError } from '../errors.js';
+import { containersRoot } from '../container/container-state.js';
+import { containerUsing } from '../container/containers-using.js';
 import { resolveImages } from './image-records.js';
 import type { PruneResult, RemoveResult } from './api-types.js';
 
-export async function removeImages(names: string[], root: string | undefined, onWait: () => void): Promise<RemoveResult> {
+export interface RemoveImagesOptions {
+  /** Remove an image a container was made from (its layers stay for the container). */
+  force?: boolean;
+  /** Where the user's containers are (FluxOptions.runtimeDir). */
+  runtimeDir?: string;
+}
+
+export async function removeImages(names: string[], root: string | undefined, onWait: () => void, o: RemoveImagesOptions = {}): Promise<RemoveResult> {
   const store = Store.openExisting(root);
   // Resolve every name first: an unknown one removes nothing at all.
   const doomed = new Map<string, ImageRecord>();
@@ -15,6 +25,7 @@ export async function removeImages(names: string[], root: string | undefined, on
   const s = store!;
   const gc = await s.gcLock('collect', { onWait });
   try {
+    if (!o.force) refuseIfUsed(s, [...doomed.values()], await new ImageIndex(s).list(), o.runtimeDir);
     await new ImageIndex(s).remove([...doomed.keys()]);
     const only = referencedBy([...doomed.values()]);
     const { removeLayers } = await import('../layers/index.js');
@@ -30,6 +41,25 @@ export async function removeImages(names: string[], root: string | undefined, on
     };
   } finally {
     gc.release();
+  }
+}
+
+/**
+ * As docker: an image a container (running or stopped) was made from is not deleted without
+ * force. Removing one of several names of it only untags, and is allowed.
+ */
+function refuseIfUsed(store: Store, doomed: ImageRecord[], all: ImageRecord[], runtimeDir: string | undefined): void {
+  const gone = new Set(doomed.map((r) => r.reference));
+  const kept = new Set(all.filter((r) => !gone.has(r.reference)).map((r) => imageId(r)));
+  const root = containersRoot(runtimeDir);
+  for (const r of doomed) {
+    if (kept.has(imageId(r))) continue;
+    const c = containerUsing(root, store.root, r);
+    if (c) {
+      throw new FluxError('IMAGE_IN_USE', `the image ${r.reference} is used by the container ${c.name} (${c.id.slice(0, 12)}).`, {
+        hint: `Remove the container first (flux rm ${c.name}), or use flux rmi -f, which removes the image and keeps its layers for the container.`,
+      });
+    }
   }
 }
 

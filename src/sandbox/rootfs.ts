@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { FluxError } from '../errors.js';
 import { findExecutable } from '../executables.js';
 import { ownerAlive, ownerToken, parseOwner } from '../process-owner.js';
+import { containerOfRun } from '../container-runs.js';
 import type { RootfsSpec } from './plan.js';
 import { runInUserNamespace, spawnInUserNamespace, isRealRoot } from '../userns/userns.js';
 
@@ -52,9 +53,10 @@ export const RUN_LAYERS_FILE = 'layers';
  * a run chooses them before the sandbox helper starts, which makes upper/, work/ and root/
  * itself while flux reads the image (RunDir paths in the plan).
  */
-export function planRunDir(runsDir: string): RunDir {
+export function planRunDir(runsDir: string, name?: string): RunDir {
   const id = randomHex(6);
-  const dir = join(runsDir, `${ownerToken()}-${id}`);
+  // A detached container's directory is named after the container (container-runs.ts).
+  const dir = join(runsDir, name ?? `${ownerToken()}-${id}`);
   return { id, dir, upper: join(dir, 'upper'), work: join(dir, 'work'), root: join(dir, 'root') };
 }
 
@@ -75,8 +77,8 @@ export function claimRunDir(rd: RunDir, diffIds: readonly string[]): void {
 }
 
 /** A run dir made whole here, for a run whose helper does not make it (the copy fallback). */
-export function makeRunDir(runsDir: string, diffIds: readonly string[]): RunDir {
-  const rd = planRunDir(runsDir);
+export function makeRunDir(runsDir: string, diffIds: readonly string[], name?: string): RunDir {
+  const rd = planRunDir(runsDir, name);
   mkdirSync(runsDir, { recursive: true, mode: 0o700 });
   claimRunDir(rd, diffIds);
   mkdirSync(rd.upper, { mode: 0o755 });
@@ -97,6 +99,8 @@ export async function cleanStaleRuns(runsDir: string): Promise<void> {
     return;
   }
   const stale = names.filter((n) => {
+    // A container's writable layer stays until the container is removed, whether it runs or not.
+    if (containerOfRun(n) !== undefined) return false;
     const o = parseOwner(n.split('-'));
     return !o || !ownerAlive(o.owner);
   });
