@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userFixtureDir } from '../helpers/fixtures.js';
-import { appDir, isRoot, removeStore, tempStore, testUser, userWorkDir } from '../helpers/user.js';
+import { appDir, isRoot, removeStore, runFlux, tempStore, testUser, userWorkDir } from '../helpers/user.js';
 import { findAll, parseXml } from '../support/xml-parser.js';
 import { requireTool } from '../helpers/require.js';
 import { startRegistry } from '../helpers/registry.js';
@@ -165,10 +165,13 @@ describe.skipIf(!ready)('Ctrl-C during a matrix and a run', () => {
       await pushFixtures(reg, ['busybox'], { repo: () => 'stalled' });
       const marker = `flux-int-${randomBytes(6).toString('hex')}`;
       const stalled = `${reg.host}/stalled:latest`;
-      // An image whose blobs the store has not got yet (distro-alt shares busybox's layer, not its config).
+      // distro-alt shares busybox's layer with the stalled image: pulled first, so that its run never
+      // waits on the stalled pull's lock on that layer (which of the two took it first was a race).
       const running = images.split(',')[1]!;
       store = await tempStore();
       cleanup.push(store);
+      const pulled = await runFlux(['pull', '-q', running], { store });
+      expect(pulled.code, pulled.stderr).toBe(0);
       const results = join(work, 'stalled');
       const f = await startFlux(['matrix', '--stop-timeout', '1', '--network', 'none', '--output', 'prefix', '--results', results, `${running},${stalled}`, '--', ...stubborn(marker)]);
       await f.waitFor(() => f.out().includes(`[${running}] started`) && held.length > 0, 'one run started, the other image pulling');
