@@ -60,11 +60,18 @@ const IMAGE_VALUED = new Set(['--image']);
 /** Values that are host paths (`--workdir` is a directory too, but inside the container). */
 const PATH_VALUED = new Set(['--rootfs', '--env-file', '--images-file', '--results', '--junit', '--html']);
 
-function optionSpec(o: Option): OptionSpec {
+/** `--format`'s values: the same flag names archive formats for `flux save`, output formats elsewhere. */
+function formats(command: string): string[] {
+  if (command === 'save') return ['docker-archive', 'oci-archive'];
+  if (command === 'info') return ['json'];
+  return ['json', 'table'];
+}
+
+function optionSpec(o: Option, command = ''): OptionSpec {
   const flags = [o.long, o.short].filter((f): f is string => typeof f === 'string');
   const value = o.required || o.optional;
   const spec: OptionSpec = { flags, value, description: o.description };
-  const values = o.argChoices ?? (o.long ? VALUE_SETS[o.long] : undefined);
+  const values = o.argChoices ?? (o.long === '--format' ? formats(command) : o.long ? VALUE_SETS[o.long] : undefined);
   if (value && values) spec.values = [...values];
   if (value && (Array.isArray(o.defaultValue) || /\(repeatable\)/.test(o.description))) spec.repeatable = true;
   if (value && o.long && IMAGE_VALUED.has(o.long)) spec.image = true;
@@ -91,7 +98,7 @@ export function completionSpec(program: Command): CompletionSpec {
       ...(choices ? { operandValues: [...choices] } : {}),
       name: cmd.name(),
       description: cmd.summary() || cmd.description().split('\n')[0] || '',
-      options: [...visible(cmd).map(optionSpec), HELP],
+      options: [...visible(cmd).map((o) => optionSpec(o, cmd.name())), HELP],
       imageOperand: /^image/.test(first),
       manyImages: /^image/.test(first) && args.length === 1 && args[0]!.variadic,
       containerOperand: /^container/.test(first),
@@ -100,5 +107,5 @@ export function completionSpec(program: Command): CompletionSpec {
   }
   const names = commands.map((c) => c.name);
   commands.push({ name: 'help', description: 'display help for command', options: [], imageOperand: false, manyImages: false, containerOperand: false, manyContainers: false, operandValues: names });
-  return { global: [...visible(program).map(optionSpec), HELP], commands, defaultCommand: 'run' };
+  return { global: [...visible(program).map((o) => optionSpec(o)), HELP], commands, defaultCommand: 'run' };
 }

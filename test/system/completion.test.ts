@@ -71,6 +71,12 @@ describe('flux completion bash', () => {
     expect(await complete(['flux', 'completion', 'f'])).toEqual(['fish']);
   }, 60_000);
 
+  it('completes --format with the values of each command', async () => {
+    expect(await complete(['flux', 'ps', '--format', ''])).toEqual(['json', 'table']);
+    expect(await complete(['flux', 'save', '--format', 'o'])).toEqual(['oci-archive']);
+    expect(await complete(['flux', 'info', '--format', ''])).toEqual(['json']);
+  }, 60_000);
+
   it('completes an image from the store by its prefix', async () => {
     const prefix = image.slice(0, image.length - 3);
     expect(await complete(['flux', 'run', '--network', 'none', prefix])).toEqual([image]);
