@@ -1651,6 +1651,68 @@ static ssize_t write_all(int fd, const char *b, size_t n)
   return (ssize_t)off;
 }
 
+/*
+ * One turn of the loop that runs a command (run's init, exec): waits for the signalfd, the
+ * terminal's master and stdin; copies the master to stdout and stdin to the master; passes
+ * signals on to the command (SIGWINCH: the terminal's size, which the kernel then signals to the
+ * pty's foreground group). Returns -1 when poll failed, 1 when signals came (the caller reaps),
+ * else 0. The master is closed and set to -1 at EIO (every slave closed); in_open to 0 at the
+ * end of stdin.
+ */
+static int relay_once(int sfd, int *master, int *in_open, pid_t child, char *buf, size_t len)
+{
+  struct pollfd fds[3];
+  int n = 0, mi = -1, ii = -1;
+  fds[n++] = (struct pollfd){ sfd, POLLIN, 0 };
+  if (*master >= 0) {
+    mi = n;
+    fds[n++] = (struct pollfd){ *master, POLLIN, 0 };
+  }
+  if (*in_open) {
+    ii = n;
+    fds[n++] = (struct pollfd){ 0, POLLIN, 0 };
+  }
+  if (poll(fds, (nfds_t)n, -1) < 0 && errno != EINTR)
+    return -1;
+  if (mi >= 0 && fds[mi].revents) {
+    ssize_t r = read(*master, buf, len);
+    if (r > 0)
+      write_all(1, buf, (size_t)r);
+    else if (r < 0 && errno != EAGAIN && errno != EINTR) {
+      close(*master);
+      *master = -1;
+    }
+  }
+  if (ii >= 0 && fds[ii].revents) {
+    ssize_t r = read(0, buf, len);
+    if (r > 0 && *master >= 0)
+      write_all(*master, buf, (size_t)r);
+    else if (r <= 0 && errno != EINTR && errno != EAGAIN)
+      *in_open = 0;
+  }
+  if (!fds[0].revents)
+    return 0;
+  struct signalfd_siginfo si;
+  while (read(sfd, &si, sizeof si) == sizeof si) {
+    if (si.ssi_signo == SIGCHLD)
+      continue;
+    if (si.ssi_signo == SIGWINCH && *master >= 0)
+      copy_winsize(1, *master);
+    else
+      kill(child, (int)si.ssi_signo);
+  }
+  return 1;
+}
+
+/* What the command wrote last, before its terminal goes away. */
+static void drain_master(int master, char *buf, size_t len)
+{
+  ssize_t r;
+  if (master >= 0)
+    while ((r = read(master, buf, len)) > 0)
+      write_all(1, buf, (size_t)r);
+}
+
 /* Write end of the pipe on which init tells the helper the command's status (see report_end). */
 static int init_report = -1;
 
@@ -1925,41 +1987,10 @@ static _Noreturn void run_init(const struct plan *p)
   int code = -1;
   char buf[16384];
   for (;;) {
-    struct pollfd fds[3];
-    int n = 0;
-    fds[n++] = (struct pollfd){ sfd, POLLIN, 0 };
-    if (master >= 0)
-      fds[n++] = (struct pollfd){ master, POLLIN, 0 };
-    if (in_open)
-      fds[n++] = (struct pollfd){ 0, POLLIN, 0 };
-    if (poll(fds, (nfds_t)n, -1) < 0 && errno != EINTR)
+    int signalled = relay_once(sfd, &master, &in_open, child, buf, sizeof buf);
+    if (signalled < 0)
       break;
-    if (master >= 0 && fds[1].revents) {
-      ssize_t r = read(master, buf, sizeof buf);
-      if (r > 0)
-        write_all(1, buf, (size_t)r);
-      else if (r < 0 && errno != EAGAIN && errno != EINTR) {
-        close(master); /* EIO: every slave is closed */
-        master = -1;
-      }
-    }
-    if (in_open && fds[n - 1].revents) {
-      ssize_t r = read(0, buf, sizeof buf);
-      if (r > 0 && master >= 0)
-        write_all(master, buf, (size_t)r);
-      else if (r <= 0 && errno != EINTR && errno != EAGAIN)
-        in_open = 0;
-    }
-    if (fds[0].revents) {
-      struct signalfd_siginfo si;
-      while (read(sfd, &si, sizeof si) == sizeof si) {
-        if (si.ssi_signo == SIGCHLD)
-          continue;
-        if (si.ssi_signo == SIGWINCH && master >= 0)
-          copy_winsize(1, master); /* the kernel then signals the pty's foreground group */
-        else
-          kill(child, (int)si.ssi_signo);
-      }
+    if (signalled) {
       int st;
       pid_t w;
       /* Reap every child: orphans of the command are re-parented to us. */
@@ -1970,11 +2001,7 @@ static _Noreturn void run_init(const struct plan *p)
     if (code >= 0) {
       lap("command exited");
       /* Drain what the command wrote last before the terminal goes away. */
-      if (master >= 0) {
-        ssize_t r;
-        while ((r = read(master, buf, sizeof buf)) > 0)
-          write_all(1, buf, (size_t)r);
-      }
+      drain_master(master, buf, sizeof buf);
       report_end(code);
     }
   }
@@ -2665,54 +2692,13 @@ static int exec_in(int argc, char **argv)
     fcntl(master, F_SETFL, O_NONBLOCK);
   char buf[16384];
   for (;;) {
-    struct pollfd fds[3];
-    int n = 0, mi = -1, ii = -1;
-    fds[n++] = (struct pollfd){ sfd, POLLIN, 0 };
-    if (master >= 0) {
-      mi = n;
-      fds[n++] = (struct pollfd){ master, POLLIN, 0 };
-    }
-    if (in_open) {
-      ii = n;
-      fds[n++] = (struct pollfd){ 0, POLLIN, 0 };
-    }
-    if (poll(fds, (nfds_t)n, -1) < 0 && errno != EINTR)
+    int signalled = relay_once(sfd, &master, &in_open, child, buf, sizeof buf);
+    if (signalled < 0)
       return 125;
-    if (mi >= 0 && fds[mi].revents) {
-      ssize_t r = read(master, buf, sizeof buf);
-      if (r > 0)
-        write_all(1, buf, (size_t)r);
-      else if (r < 0 && errno != EAGAIN && errno != EINTR) {
-        close(master); /* EIO: every slave is closed */
-        master = -1;
-      }
-    }
-    if (ii >= 0 && fds[ii].revents) {
-      ssize_t r = read(0, buf, sizeof buf);
-      if (r > 0 && master >= 0)
-        write_all(master, buf, (size_t)r);
-      else if (r <= 0 && errno != EINTR && errno != EAGAIN)
-        in_open = 0;
-    }
-    if (fds[0].revents) {
-      struct signalfd_siginfo si;
-      while (read(sfd, &si, sizeof si) == sizeof si) {
-        if (si.ssi_signo == SIGCHLD)
-          continue;
-        if (si.ssi_signo == SIGWINCH && master >= 0)
-          copy_winsize(1, master);
-        else
-          kill(child, (int)si.ssi_signo);
-      }
-      int st;
-      if (waitpid(child, &st, WNOHANG) == child) {
-        if (master >= 0) {
-          ssize_t r;
-          while ((r = read(master, buf, sizeof buf)) > 0)
-            write_all(1, buf, (size_t)r);
-        }
-        return status_code(st);
-      }
+    int st;
+    if (signalled && waitpid(child, &st, WNOHANG) == child) {
+      drain_master(master, buf, sizeof buf);
+      return status_code(st);
     }
   }
 }
