@@ -332,6 +332,17 @@ export async function userWorkDir(prefix: string): Promise<string> {
   return dir;
 }
 
+/** A fresh XDG_RUNTIME_DIR for the test user (0700, theirs): containers' state stays apart per test file. */
+export async function userRuntimeDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join('/tmp', prefix));
+  if (isRoot) {
+    const u = await testUser();
+    await chown(dir, u.uid, u.gid);
+  }
+  await chmod(dir, 0o700);
+  return dir;
+}
+
 const stores = new Set<string>();
 
 /** A fresh, empty FLUX_STORE directory owned by the user (default: the test user). */

@@ -5,11 +5,11 @@
  * function asks of that user's `flux __complete images`.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { userFixtureDir } from '../helpers/fixtures.js';
-import { fluxBin, removeStore, runAs, runFlux, tempStore, testUser, USER_PATH } from '../helpers/user.js';
+import { fluxBin, removeStore, runAs, runFlux, tempStore, testUser, userRuntimeDir, USER_PATH } from '../helpers/user.js';
 import { requireTool } from '../helpers/require.js';
 import { buildProgram } from '../../src/cli/main.js';
 
@@ -88,10 +88,7 @@ describe('flux completion bash', () => {
   }, 60_000);
 
   it('completes the names and short IDs of the user\'s containers', async () => {
-    const runtime = await mkdtemp('/tmp/flux-completion-rt-');
-    const u = await testUser();
-    if (process.getuid?.() === 0) await chown(runtime, u.uid, u.gid);
-    await chmod(runtime, 0o700);
+    const runtime = await userRuntimeDir('flux-completion-rt-');
     const env = { XDG_RUNTIME_DIR: runtime };
     try {
       const started = await runFlux(['run', '-d', '--name', 'completion-probe', '--network', 'none', image, '--', 'sleep', '600'], { store, env, timeoutMs: 60_000 });

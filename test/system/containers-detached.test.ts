@@ -6,12 +6,13 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
-import { appDir, isRoot, runAs, runFlux, removeStore, tempStore, testUser } from '../helpers/user.js';
+import { appDir, isRoot, runAs, runFlux, removeStore, tempStore, testUser, userRuntimeDir } from '../helpers/user.js';
+import { removeContainers } from '../helpers/containers.js';
 import { requireTool } from '../helpers/require.js';
 
 let store: string;
@@ -78,10 +79,7 @@ beforeAll(async () => {
   await buildFixtures(['busybox']);
   store = await tempStore();
   busybox = `oci:${await userFixtureDir('busybox')}`;
-  const user = await testUser();
-  runtime = await mkdtemp('/tmp/flux-lc-runtime-');
-  if (isRoot) await chown(runtime, user.uid, user.gid);
-  await chmod(runtime, 0o700);
+  runtime = await userRuntimeDir('flux-lc-runtime-');
   const r = await flux(['pull', '-q', busybox]);
   expect(r.code).toBe(0);
 });
@@ -89,8 +87,7 @@ beforeAll(async () => {
 afterAll(async () => {
   // Whatever a failed test left running ends with its monitor's state.
   if (runtime) {
-    const left = await flux(['ps', '-a', '-q']);
-    for (const id of left.stdout.split('\n').filter(Boolean)) await flux(['rm', '-f', id]);
+    await removeContainers(flux);
     await rm(runtime, { recursive: true, force: true });
   }
   if (store) await removeStore(store);

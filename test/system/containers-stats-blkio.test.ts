@@ -4,9 +4,10 @@
  * (a write to tmpfs would count nothing); no timing is asserted, every wait is a poll.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
-import { isRoot, runFlux, removeStore, tempStore, testUser } from '../helpers/user.js';
+import { runFlux, removeStore, tempStore, userRuntimeDir } from '../helpers/user.js';
+import { removeContainers } from '../helpers/containers.js';
 import { requireTool } from '../helpers/require.js';
 
 let store: string;
@@ -20,17 +21,13 @@ beforeAll(async () => {
   await buildFixtures(['busybox']);
   store = await tempStore();
   busybox = `oci:${await userFixtureDir('busybox')}`;
-  const user = await testUser();
-  runtime = await mkdtemp('/tmp/flux-blkio-runtime-');
-  if (isRoot) await chown(runtime, user.uid, user.gid);
-  await chmod(runtime, 0o700);
+  runtime = await userRuntimeDir('flux-blkio-runtime-');
   expect((await flux(['pull', '-q', busybox])).code).toBe(0);
 });
 
 afterAll(async () => {
   if (runtime) {
-    const left = await flux(['ps', '-a', '-q']);
-    for (const id of left.stdout.split('\n').filter(Boolean)) await flux(['rm', '-f', id]);
+    await removeContainers(flux);
     await rm(runtime, { recursive: true, force: true });
   }
   if (store) await removeStore(store);

@@ -5,9 +5,10 @@
  * processes are not counted against it; `--memory` and `--cpus` keep their refusal.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
-import { isRoot, runAs, runFlux, removeStore, tempStore, testUser } from '../helpers/user.js';
+import { runAs, runFlux, removeStore, tempStore, testUser, userRuntimeDir } from '../helpers/user.js';
+import { removeContainers } from '../helpers/containers.js';
 import { requireTool } from '../helpers/require.js';
 
 let store: string;
@@ -24,10 +25,7 @@ beforeAll(async () => {
   await buildFixtures(['busybox']);
   store = await tempStore();
   busybox = `oci:${await userFixtureDir('busybox')}`;
-  const user = await testUser();
-  runtime = await mkdtemp('/tmp/flux-pids-runtime-');
-  if (isRoot) await chown(runtime, user.uid, user.gid);
-  await chmod(runtime, 0o700);
+  runtime = await userRuntimeDir('flux-pids-runtime-');
   expect((await flux(['pull', '-q', busybox])).code).toBe(0);
   // The case under test: no cgroup flux may manage (else --pids-limit is the cgroup's pids.max).
   const memory = await flux(['run', '--network', 'none', '--memory', '64m', busybox, '--', 'true']);
@@ -36,8 +34,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (runtime) {
-    const left = await flux(['ps', '-a', '-q']);
-    for (const id of left.stdout.split('\n').filter(Boolean)) await flux(['rm', '-f', id]);
+    await removeContainers(flux);
     await rm(runtime, { recursive: true, force: true });
   }
   if (store) await removeStore(store);

@@ -8,10 +8,11 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
-import { isRoot, runFlux, removeStore, tempStore, testUser } from '../helpers/user.js';
+import { runFlux, removeStore, tempStore, userRuntimeDir } from '../helpers/user.js';
+import { removeContainers } from '../helpers/containers.js';
 import { requireTool } from '../helpers/require.js';
 import { Flux } from '../../src/library/flux.js';
 
@@ -72,17 +73,13 @@ beforeAll(async () => {
   await buildFixtures(['busybox']);
   store = await tempStore();
   busybox = `oci:${await userFixtureDir('busybox')}`;
-  const user = await testUser();
-  runtime = await mkdtemp('/tmp/flux-net-runtime-');
-  if (isRoot) await chown(runtime, user.uid, user.gid);
-  await chmod(runtime, 0o700);
+  runtime = await userRuntimeDir('flux-net-runtime-');
   expect((await flux(['pull', '-q', busybox])).code).toBe(0);
 });
 
 afterAll(async () => {
   if (runtime) {
-    const left = await flux(['ps', '-a', '-q']);
-    for (const id of left.stdout.split('\n').filter(Boolean)) await flux(['rm', '-f', id]);
+    await removeContainers(flux);
     for (const n of ['n1', 'n2', 'n3', 'n5', 'n6', 'n7']) await flux(['network', 'rm', '-f', n]);
     await rm(runtime, { recursive: true, force: true });
   }
