@@ -6,13 +6,9 @@
  * writes into a record, and flux shows the string with its control characters escaped.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { createHash } from 'node:crypto';
-import { cp, mkdtemp, readFile, writeFile, chmod, rm } from 'node:fs/promises';
-import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { buildFixtures } from '../helpers/fixtures.js';
-import { runFlux, tempStore, removeStore, isRoot, testUser } from '../helpers/user.js';
+import { rm } from 'node:fs/promises';
+import { busyboxWith } from '../helpers/image-layer.js';
+import { runFlux, tempStore, removeStore, isRoot } from '../helpers/user.js';
 import { requireTool } from '../helpers/require.js';
 
 const FORGED = 'Wforged warning\nD0\nC0';
@@ -23,30 +19,11 @@ let badWorkdir: string;
 
 /** The busybox fixture with its image config patched, as an OCI layout the test user can read. */
 async function patchedLayout(patch: (config: Record<string, unknown>) => void): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'flux-forgery-'));
+  const dir = await busyboxWith([], (image) => {
+    image.config = { ...(image.config ?? {}) };
+    patch(image.config);
+  });
   dirs.push(dir);
-  await cp(join(await buildFixtures(['busybox']), 'busybox'), dir, { recursive: true });
-  const blob = (d: string) => join(dir, 'blobs/sha256', d.slice(7));
-  const put = async (data: Buffer) => {
-    const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
-    await writeFile(blob(digest), data);
-    return digest;
-  };
-  const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
-  const manifest = JSON.parse(await readFile(blob(index.manifests[0].digest), 'utf8'));
-  const config = JSON.parse(await readFile(blob(manifest.config.digest), 'utf8'));
-  config.config = { ...(config.config ?? {}) };
-  patch(config.config);
-  const cfg = Buffer.from(JSON.stringify(config));
-  manifest.config = { ...manifest.config, digest: await put(cfg), size: cfg.length };
-  const man = Buffer.from(JSON.stringify(manifest));
-  index.manifests = [{ ...index.manifests[0], digest: await put(man), size: man.length }];
-  await writeFile(join(dir, 'index.json'), JSON.stringify(index));
-  if (isRoot) {
-    const u = await testUser();
-    execFileSync('chown', ['-R', `${u.uid}:${u.gid}`, dir]);
-  }
-  await chmod(dir, 0o755);
   return `oci:${dir}`;
 }
 
