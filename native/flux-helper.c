@@ -87,6 +87,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include "monitor.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -2398,7 +2399,9 @@ static void join_namespaces(pid_t target)
 
 static int run(int argc, char **argv)
 {
-  die_with_parent();
+  /* A detached container's monitor outlives flux (monitor.c); until then ctl's end stops it. */
+  if (!monitoring)
+    die_with_parent();
   struct sigaction killer = { .sa_handler = kill_container, .sa_flags = SA_RESTART };
   sigaction(SIGALRM, &killer, NULL);
   struct plan p;
@@ -2504,10 +2507,13 @@ static int run(int argc, char **argv)
   int ends[2] = { -1, -1 };
   if (pipe2(ends, O_CLOEXEC) < 0)
     ends[0] = ends[1] = -1;
+  if (monitoring)
+    monitor_pipes();
   init_pid = fork();
   if (init_pid < 0)
     fail("fork", "init");
   if (init_pid == 0) {
+    monitor_child_stdio();
     init_report = ends[1];
     signal(SIGALRM, SIG_DFL);
     run_init(&p);
@@ -2528,7 +2534,9 @@ static int run(int argc, char **argv)
   int code = -1;
   unsigned char status;
   ssize_t got = 0;
-  while (ends[0] >= 0 && (got = read(ends[0], &status, 1)) < 0 && errno == EINTR)
+  if (monitoring && ends[0] >= 0)
+    got = monitor_relay(ends[0], &status, init_pid);
+  while (!monitoring && ends[0] >= 0 && (got = read(ends[0], &status, 1)) < 0 && errno == EINTR)
     ;
   if (ends[0] >= 0 && got == 1) {
     code = status;
@@ -2538,6 +2546,7 @@ static int run(int argc, char **argv)
     init_pid = -1;
     lap("init exited");
   }
+  code = monitor_code(code);
   if (ends[0] >= 0)
     close(ends[0]);
   /*
@@ -2587,7 +2596,7 @@ static int run(int argc, char **argv)
     close(null);
   }
   ctl_write("D%d\n", code);
-  return code;
+  return monitoring ? monitor_finish(code, ctl) : code;
 }
 
 /* ---------- exec: a process joining a running container ---------- */
@@ -2731,7 +2740,7 @@ int main(int argc, char **argv)
     char *end;
     long fd = strtol(argv[2], &end, 10);
     ctl = *argv[2] && !*end && fd >= 3 && fd <= INT_MAX ? (int)fd : -1;
-    if (argc >= 3 && (!strcmp(argv[1], "run") || !strcmp(argv[1], "exec")))
+    if (argc >= 3 && (!strcmp(argv[1], "run") || !strcmp(argv[1], "exec") || !strcmp(argv[1], "monitor")))
       reexec_sealed(argv); /* before ctl becomes close-on-exec */
     if (ctl < 3 || fcntl(ctl, F_SETFD, FD_CLOEXEC) < 0) {
       fprintf(stderr, "flux-helper: bad control fd\n");
@@ -2740,11 +2749,19 @@ int main(int argc, char **argv)
   }
   if (argc >= 3 && !strcmp(argv[1], "run"))
     return run(argc - 3, argv + 3);
+  if (argc >= 3 && !strcmp(argv[1], "monitor")) {
+    int used = monitor_args(argc - 3, argv + 3);
+    if (used < 0) {
+      fprintf(stderr, "flux-helper: bad monitor arguments\n");
+      return 125;
+    }
+    return run(argc - 3 - used, argv + 3 + used);
+  }
   if (argc >= 5 && !strcmp(argv[1], "userns") && !strcmp(argv[3], "--"))
     return userns(argv + 4);
   if (argc >= 4 && !strcmp(argv[1], "exec"))
     return exec_in(argc - 3, argv + 3);
-  fprintf(stderr, "usage: flux-helper run CTLFD PLAN... | flux-helper exec CTLFD PID PLAN... | flux-helper userns CTLFD -- ARGV...\n"
+  fprintf(stderr, "usage: flux-helper run CTLFD PLAN... | flux-helper monitor CTLFD DIR EVENTS ID NAME LOGMAX TIMEOUT STOPSIG N END... PLAN... | flux-helper exec CTLFD PID PLAN... | flux-helper userns CTLFD -- ARGV...\n"
                   "flux-helper is started by flux; it is not meant to be run by hand.\n");
   return 125;
 }
