@@ -2589,7 +2589,7 @@ static int run(int argc, char **argv)
    * Everything is cleaned up: Node need not wait for our exit to finish before it goes on. Our
    * stdout and stderr go first, so output Node reads through pipes ends now, not at our exit.
    */
-  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  int null = monitoring ? -1 : open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null >= 0) {
     dup2(null, 1);
     dup2(null, 2);

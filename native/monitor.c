@@ -14,7 +14,7 @@
  *   - at the end it writes DIR/exit {"exitCode","finishedAt"}, which container-state.ts reads
  *     over state.json, and appends the `exited` event to EVENTS (container-events.ts's format);
  *     then, when flux has work left for the end (DIR/ended.json: --rm, a user network to
- *     leave, a socket to remove), it execs END.
+ *     leave, a socket to remove), it has END run (start_ender).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +40,8 @@ static char **end_argv;
 /* Read ends (ours) and write ends (the command's) of stdout and stderr. */
 static int out_r = -1, out_w = -1, err_r = -1, err_w = -1;
 static int timed_out;
+/* Our end of the pipe to the ender (see start_ender). */
+static int ender = -1;
 
 static void ignore(int s) { (void)s; }
 
@@ -48,6 +50,41 @@ static long number(const char *t, long max)
   char *end;
   long v = strtol(t, &end, 10);
   return *t && !*end && v >= 0 && v <= max ? v : -1;
+}
+
+/*
+ * The container's end runs flux in the host's namespaces, which we leave for the container's
+ * (its user namespace cannot be left again): a child forked before that waits on a pipe, and
+ * execs END when it reads E from it. At the pipe's end without an E (we ended without flux's
+ * K, or were killed) it just exits. It holds nothing else of ours.
+ */
+static void start_ender(void)
+{
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0)
+    return;
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(p[0]), close(p[1]);
+    return;
+  }
+  if (pid == 0) {
+    char c = 0;
+    ssize_t r;
+    if (dup2(p[0], 3) < 0)
+      _exit(0);
+    syscall(SYS_close_range, 4, ~0U, 0);
+    while ((r = read(3, &c, 1)) < 0 && errno == EINTR)
+      ;
+    if (r != 1 || c != 'E')
+      _exit(0);
+    close(3);
+    execv(end_argv[0], end_argv);
+    perror("flux-helper monitor: exec");
+    _exit(127);
+  }
+  close(p[0]);
+  ender = p[1];
 }
 
 int monitor_args(int argc, char **argv)
@@ -77,6 +114,8 @@ int monitor_args(int argc, char **argv)
    */
   struct sigaction sa = { .sa_handler = ignore };
   sigaction(SIGPIPE, &sa, NULL);
+  if (end_argv)
+    start_ender();
   return 8 + (int)n;
 }
 
@@ -402,10 +441,7 @@ int monitor_finish(int code, int ctl)
   record_exited(code);
   char work[4096];
   path_in_dir(work, sizeof work, "ended.json");
-  if (!end_argv || access(work, F_OK) != 0)
-    return code;
-  syscall(SYS_close_range, 3, ~0U, 0);
-  execv(end_argv[0], end_argv);
-  perror("flux-helper monitor: exec");
+  if (ender >= 0 && access(work, F_OK) == 0)
+    write_all(ender, "E", 1);
   return code;
 }
