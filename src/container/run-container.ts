@@ -174,6 +174,8 @@ export interface ProcessProfile {
   cwd: string;
   /** The image's StopSignal, as written there (`SIGTERM`, `TERM`, `15`); `flux stop` sends it. */
   stopSignal?: string;
+  /** --pids-limit N held by RLIMIT_NPROC (no cgroup): a process `flux exec` starts gets it too. */
+  nproc?: number;
 }
 
 /** What a run starts from: an image (pulled by the policy), or an unpacked root filesystem directory. */
@@ -469,6 +471,7 @@ async function runImage(started: Started): Promise<number> {
     env: proc.env,
     cwd: proc.cwd,
     ...(config.StopSignal ? { stopSignal: config.StopSignal } : {}),
+    ...(started.nproc !== undefined ? { nproc: started.nproc } : {}),
   });
 
   const { createNetwork } = await networking;
