@@ -148,6 +148,11 @@ export interface RunIO {
    * to stdout() and stderr()), and the run returns once the command runs, after onRunning.
    */
   monitor?: MonitorLaunch;
+  /**
+   * Called once the container's plan has gone to the helper, while flux waits for it to build
+   * the container: a detached container's state is written then.
+   */
+  meanwhile?(): void;
   /** The command runs under its monitor: what it must clean up when the container ends. */
   onRunning?(monitorPid: number, handed: HandedRun): void;
 }
@@ -412,6 +417,11 @@ interface Started {
 
 /** Reads the image, prepares the root and hands the container to the waiting helper. */
 async function runImage(started: Started): Promise<number> {
+  // The container part is on its way to the helper: io's own work fills the wait for it.
+  const meanwhile = <T>(running: Promise<T>): Promise<T> => {
+    started.io?.meanwhile?.();
+    return running;
+  };
   const { io, image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, choice, limits, maps, mode, publish, namespaces, launch, sandbox, store, rd } = started;
   // A root filesystem directory is a single read-only layer with no image config.
   const record = typeof image === 'string' ? await findRecord(image, o, store, say, resolver) : undefined;
@@ -587,11 +597,11 @@ async function runImage(started: Started): Promise<number> {
     timer = o.timeout !== undefined && !io?.monitor ? startTimeout(o.timeout, stopWith, (sig) => sandbox.signal(sig)) : undefined;
     let result;
     if (choice === 'copy') {
-      result = await sandbox.run(spec(await prepareCopy(rd, lowers)), supervision);
+      result = await meanwhile(sandbox.run(spec(await prepareCopy(rd, lowers)), supervision));
     } else {
       const overlay = keep ? keepIdOverlay(rd, lowers) : overlaySpec(choice, rd, lowers);
       if (keep && overlay.kind === 'overlay' && overlay.fuse) overlay.fuse.maps = { uid: keepIdFuseMapping(keep.uid, maps!.uidRanges), gid: keepIdFuseMapping(keep.gid, maps!.gidRanges) };
-      result = await sandbox.run(spec(overlay), supervision);
+      result = await meanwhile(sandbox.run(spec(overlay), supervision));
       const refused = result.setupError && result.rootfsKind === undefined && /mount (overlay|fuse)/.test(result.setupError.message);
       // A keep-id run has no copy to fall back to: a copy would show the layers' files with other owners.
       if (refused && choice === 'auto' && !keep) {

@@ -68,19 +68,24 @@ export async function startDetached(root: string, target: RunTarget, cmd: string
     autoRemove: d.autoRemove,
     store: Store.open(o.store).root,
   };
+  let errFd: number;
   try {
+    // The directory first: the monitor writes the log there as soon as the command runs.
     mkdirSync(dir, { mode: 0o700 });
-    // The run's options, for inspect (its mounts).
-    writeFileSync(join(dir, 'spec.json'), JSON.stringify({ options: { volume: o.volume } }), { mode: 0o600 });
-    writeState(root, state);
-    claimContainerLayer(state.store!, id, dir);
+    // The monitor's own messages (and its network helper's) go to a file beside its state.
+    errFd = openSync(join(dir, 'monitor.err'), 'a', 0o600);
   } catch (err) {
     releaseName(root, name, id);
     throw err;
   }
-  recordEvent(root, { id, name, event: 'created' });
-  // The monitor's own messages (and its network helper's) go to a file beside its state.
-  const errFd = openSync(join(dir, 'monitor.err'), 'a', 0o600);
+  // The rest of the state is written while the helper builds the container (meanwhile).
+  const record = (): void => {
+    // The run's options, for inspect (its mounts).
+    writeFileSync(join(dir, 'spec.json'), JSON.stringify({ options: { volume: o.volume } }), { mode: 0o600 });
+    writeState(root, state);
+    claimContainerLayer(state.store!, id, dir);
+    recordEvent(root, { id, name, event: 'created' });
+  };
   let running = false;
   try {
     const stopWith = o.stopSignal !== undefined ? parseSignal(o.stopSignal, '--stop-signal') : 'SIGTERM';
@@ -100,7 +105,9 @@ export async function startDetached(root: string, target: RunTarget, cmd: string
         errFd,
       },
       onProcess: (p) => writeFileSync(join(dir, 'process.json'), JSON.stringify(p), { mode: 0o600 }),
+      meanwhile: record,
       onRunning(monitorPid, handed) {
+        if (!existsSync(join(dir, 'state.json'))) record();
         writeEndWork(dir, { autoRemove: d.autoRemove, store: state.store!, ...handed });
         Object.assign(state, { status: 'running', startedAt: new Date().toISOString(), monitorPid, monitorStart: startTime(monitorPid) ?? 0, helperPid: monitorPid });
         writeState(root, state);
