@@ -136,9 +136,7 @@ export interface RunIO {
   stdout(chunk: Buffer): void;
   stderr(chunk: Buffer): void;
   /** Receives a way to signal the sandbox; the host's signals are then not forwarded to it. */
-  onSpawn?(kill: (sig: NodeJS.Signals) => void, helperPid?: number): void;
-  /** The command has started (its exec succeeded). */
-  onStarted?(): void;
+  onSpawn?(kill: (sig: NodeJS.Signals) => void): void;
   /** flux's own notices and warnings; without it they go where the run's stderr goes. */
   say?(text: string): void;
   /** The command's process settings, as `flux exec` needs them to start another like it. */
@@ -347,7 +345,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
     ...(maps && join === undefined ? { maps } : {}),
     ...(o.preserveFds ? { preserveFds: checkPreserveFds(o.preserveFds) } : {}),
     interactive: o.interactive,
-    ...(io?.monitor ? { monitor: io.monitor } : io ? { output: io, ...(io.onSpawn ? { onSpawn: (kill: (sig: NodeJS.Signals) => void, pid?: number) => io.onSpawn?.(kill, pid), onStarted: () => io.onStarted?.() } : {}) } : {}),
+    ...(io?.monitor ? { monitor: io.monitor } : io ? { output: io, ...(io.onSpawn ? { onSpawn: (kill: (sig: NodeJS.Signals) => void) => io.onSpawn?.(kill)} : {}) } : {}),
   };
   const sandbox = startSandbox(namespaces, launch);
   const handed = { done: false };

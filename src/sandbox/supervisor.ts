@@ -32,9 +32,7 @@ export interface LaunchOptions {
    * Receives a way to signal this run. The caller then owns its signalling: the host's signals
    * are not forwarded to it (a matrix passes each one on itself, once).
    */
-  onSpawn?: (kill: (sig: NodeJS.Signals) => void, helperPid?: number) => void;
-  /** The command has started (its exec succeeded). */
-  onStarted?: () => void;
+  onSpawn?: (kill: (sig: NodeJS.Signals) => void) => void;
   /** --preserve-fds N: flux's own fds 3…3+N-1, passed on to the command as the same numbers. */
   preserveFds?: number;
   /**
@@ -274,7 +272,6 @@ export class Sandbox {
         this.supervision?.onWarning?.(printable(rec.text));
         break;
       case 'started':
-        this.launch.onStarted?.();
         this.started?.();
         break;
       case 'ended':
@@ -376,7 +373,7 @@ export class Sandbox {
       this.containerSent = true;
     }
     this.connect(opts);
-    this.launch.onSpawn?.(this.kill, this.child.pid);
+    this.launch.onSpawn?.(this.kill);
     if (alive) this.maybeGo();
     if (this.launch.monitor) {
       // A detached container: once its command runs flux is done with it (letGo).
