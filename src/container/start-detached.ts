@@ -105,7 +105,13 @@ export async function startDetached(root: string, target: RunTarget, cmd: string
         errFd,
       },
       onProcess: (p) => writeFileSync(join(dir, 'process.json'), JSON.stringify(p), { mode: 0o600 }),
-      meanwhile: record,
+      meanwhile: () => {
+        try {
+          record();
+        } catch {
+          // Tried again once the command runs, where a failure is the run's.
+        }
+      },
       onRunning(monitorPid, handed) {
         if (!existsSync(join(dir, 'state.json'))) record();
         writeEndWork(dir, { autoRemove: d.autoRemove, store: state.store!, ...handed });
