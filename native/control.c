@@ -76,6 +76,11 @@ __attribute__((format(printf, 1, 2))) void ctl_write(const char *fmt, ...)
   (void)r;
 }
 
+#define FLUX_RECORD(letter, fields, meaning) { letter, fields, meaning },
+const struct record RECORDS[] = { FLUX_RECORDS(FLUX_RECORD) };
+#undef FLUX_RECORD
+const size_t NRECORDS = sizeof RECORDS / sizeof *RECORDS;
+
 /* Report (operation, errno, path) and stop: Node turns it into one sentence. */
 _Noreturn void fail(const char *op, const char *path)
 {

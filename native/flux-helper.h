@@ -20,20 +20,10 @@
  * comes on CTLFD. End of input instead of it means Node gave up before the container was
  * ready (and says why itself): the helper leaves quietly.
  *
- * CTLFD is a socket shared with Node. Helper -> Node, one record per line:
- *   R                       namespaces exist: write the id maps (and wire the network), then say G
- *   K<kind>                 which rootfs kind was mounted (overlay, fuse, bind)
- *   E<op>\t<errno>\t<path>  a setup step failed; the helper exits 125
- *   X<errno>\t<cmd>         the command could not be executed; exit 127 or 126
- *   N                       the network helper we started is ready; the command starts now
- *   S                       the network helper we started went away: before it was ready (then
- *                           exit 125), or while the command ran (Node warns)
- *   P                       the command has started (its exec succeeded)
- *   C<status>               the command ended and nothing runs in the container any more; the
- *                           helper cleans up meanwhile
- *   D<status>               the run is over and cleaned up; the helper only exits after this
- * Strings in a record (a path, a command: image data) are escaped, \n \t \r \\ and \xHH, so
- * none can end a record or split its fields (put_escaped).
+ * CTLFD is a socket shared with Node. Helper -> Node: one record per line, a letter and its
+ * fields, the table FLUX_RECORDS below (flux-helper --list-records prints it). Strings in a record
+ * (a path, a command: image data) are escaped, \n \t \r \\ and \xHH, so none can end a record or
+ * split its fields (put_escaped).
  * Node -> helper: "G\n" (go) or "A\n" (abort).
  *
  * Process tree of a run (rootless):
@@ -105,6 +95,35 @@ _Noreturn void flux_fuzz_refused(void);
 void flux_fuzz_allocated(void *m);
 #endif
 
+/* ---------- the records to Node ---------- */
+
+/*
+ * Every record the helper writes on CTLFD: its letter, its fields (tab-separated), what it means.
+ * Node's parseRecord (src/native/helper.ts) reads the same letters; test/unit/helper-op-table.test.ts
+ * holds the two together, and every ctl_write of the helper to this table.
+ */
+#define FLUX_RECORDS(X) \
+  X('R', "", "namespaces exist: write the id maps (and wire the network), then say G") \
+  X('M', "<tool>\\t<stderr>", "newuidmap or newgidmap failed, with what it said; the helper exits 125") \
+  X('K', "<kind>", "which root file system was mounted (overlay, fuse, copy)") \
+  X('E', "<op>\\t<errno>\\t<path>", "a setup step failed; the helper exits 125") \
+  X('X', "<errno>\\t<cmd>", "the command could not be executed; exit 127 or 126") \
+  X('N', "", "the network helper we started is ready; the command starts now") \
+  X('S', "", "the network helper we started went away: before it was ready (then exit 125), or while the command ran (Node warns)") \
+  X('P', "", "the command has started (its exec succeeded)") \
+  X('W', " <text>", "a warning for Node to print (lo not up, the root not unmounted); the run goes on") \
+  X('C', "<status>", "the command ended and nothing runs in the container any more; the helper cleans up meanwhile") \
+  X('D', "<status>", "the run is over and cleaned up; the helper only exits after this")
+
+struct record {
+  char letter;
+  const char *fields;
+  const char *meaning;
+};
+
+extern const struct record RECORDS[];
+extern const size_t NRECORDS;
+
 /* ---------- the plan ---------- */
 
 struct mount_op {
@@ -158,6 +177,17 @@ struct plan {
   struct rlimit_op { int res; struct rlimit lim; } *rlimits;
   long join_pid;             /* >0: join this process's user and network namespaces (--network container:NAME) */
 };
+
+/* An operation of the plan: its name, the part it comes in (1 or 2), its arguments, its parser. */
+struct plan_op {
+  const char *name;
+  int part;
+  const char *args;
+  void (*parse)(struct plan *p);
+};
+
+extern const struct plan_op PLAN_OPS[];
+extern const size_t NPLAN_OPS;
 
 /* ---------- the state the files share ---------- */
 

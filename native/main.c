@@ -25,6 +25,17 @@ int main(int argc, char **argv)
   if (origin)
     state.timing_origin = strtod(origin, NULL);
   lap("started");
+  /* The tables the helper works by, for the test that holds them against Node's side. */
+  if (argc == 2 && !strcmp(argv[1], "--list-ops")) {
+    for (size_t i = 0; i < NPLAN_OPS; i++)
+      printf("%s\t%d\t%s\n", PLAN_OPS[i].name, PLAN_OPS[i].part, PLAN_OPS[i].args);
+    return 0;
+  }
+  if (argc == 2 && !strcmp(argv[1], "--list-records")) {
+    for (size_t i = 0; i < NRECORDS; i++)
+      printf("%c\t%s\t%s\n", RECORDS[i].letter, RECORDS[i].fields, RECORDS[i].meaning);
+    return 0;
+  }
   if (argc >= 3) {
     char *end;
     long fd = strtol(argv[2], &end, 10);
@@ -43,6 +54,7 @@ int main(int argc, char **argv)
   if (argc >= 4 && !strcmp(argv[1], "exec"))
     return exec_in(argc - 3, argv + 3);
   fprintf(stderr, "usage: flux-helper run CTLFD PLAN... | flux-helper exec CTLFD PID PLAN... | flux-helper userns CTLFD -- ARGV...\n"
+                  "       flux-helper --list-ops | --list-records\n"
                   "flux-helper is started by flux; it is not meant to be run by hand.\n");
   return 125;
 }
