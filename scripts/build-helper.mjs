@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * npm's `install` step: builds the sandbox helper (native/flux-helper.c, libc only) with this
+ * npm's `install` step: builds the sandbox helper (native/*.c and flux-helper.h, libc only) with this
  * machine's C compiler, so an installed flux runs a helper made for the C library it runs on.
  * Without a compiler it says so in one sentence with the fix: the helper shipped in the package
  * (built where the package was packed) is kept when there is one, else the install fails.

@@ -8,9 +8,8 @@
 #include <setjmp.h>
 #include <stdint.h>
 
-#define main flux_helper_main
-#include "../flux-helper.c"
-#undef main
+/* Linked with every file of the helper but main.c (native/Makefile), all built with -DFLUX_FUZZ. */
+#include "../flux-helper.h"
 
 static jmp_buf refused;
 static void **allocated;
@@ -37,8 +36,7 @@ static void free_plan(void)
   for (size_t i = 0; i < nallocated; i++)
     free(allocated[i]);
   nallocated = 0;
-  plan_buf = NULL;
-  plan_len = plan_pos = 0;
+  plan_use(NULL, 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -54,20 +52,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fds[0] >= 0)
       close(fds[0]);
     fds[0] = -1;
-    ctl = -1;
+    state.ctl = -1;
     free_plan();
     return 0;
   }
   if (part == 1) {
-    plan_buf = xmalloc(size + 1);
-    memcpy(plan_buf, data, size);
-    plan_buf[size] = '\0'; /* as plan_from_args ends its last token */
-    plan_len = size;
-    plan_pos = 0;
+    char *buf = xmalloc(size + 1);
+    memcpy(buf, data, size);
+    buf[size] = '\0'; /* as plan_from_args ends its last token */
+    plan_use(buf, size);
     parse_plan(&p, 1);
   } else {
     /* An empty first part sets the plan up, then the second comes through a pipe, as from Node. */
-    plan_len = plan_pos = 0;
+    plan_use(NULL, 0);
     parse_plan(&p, 1);
     if (pipe(fds) < 0)
       abort();
@@ -75,12 +72,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size && write(fds[1], data, size) != (ssize_t)size)
       abort();
     close(fds[1]);
-    ctl = fds[0];
+    state.ctl = fds[0];
     if (read_container_plan())
       parse_plan(&p, 2);
     close(fds[0]);
     fds[0] = -1;
-    ctl = -1;
+    state.ctl = -1;
   }
   free_plan();
   return 0;

@@ -114,13 +114,27 @@ const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 
 type Op = string[];
 
-function mount(kind: string, a: string, b = '', c = ''): Op {
+/**
+ * Every operation of the plan, by its part: the first comes as the helper's arguments, before the
+ * namespaces exist; the second on the control socket, after. The helper's parser has the same
+ * table (native/plan.c, `flux-helper --list-ops`); test/unit/helper-op-table.test.ts holds the two
+ * together. The plans below are typed against these lists, so they cannot emit another name.
+ */
+export const NAMESPACE_OPERATIONS = ['ns', 'maps', 'single-map', 'wait', 'defer-go', 'tap', 'net-helper', 'run-dir', 'preserve-fds', 'join'] as const;
+export const CONTAINER_OPERATIONS = [
+  'overlay', 'fuse', 'fuse-maps', 'bindroot', 'mount', 'readonly', 'hostname', 'cwd', 'user', 'caps', 'nnp', 'rlimits', 'tty',
+  'env', 'argv', 'path', 'seccomp', 'cleanup',
+] as const;
+type NamespaceOp = [(typeof NAMESPACE_OPERATIONS)[number], ...string[]];
+type ContainerOp = [(typeof CONTAINER_OPERATIONS)[number], ...string[]];
+
+function mount(kind: string, a: string, b = '', c = ''): ContainerOp {
   return ['mount', kind, a, b, c];
 }
 
 /** The first part of the plan (the helper's arguments): namespaces, id maps, handshake. */
 export function namespacePlan(s: NamespaceSpec): Op[] {
-  const ops: Op[] = [];
+  const ops: NamespaceOp[] = [];
   const ns = ['mnt', 'uts', 'ipc', 'cgroup'];
   if (s.userns) ns.push('user');
   if (s.newNet) ns.push('net');
@@ -139,7 +153,7 @@ export function namespacePlan(s: NamespaceSpec): Op[] {
 
 /** The second part (sent on the control socket): the container inside the namespaces `ns` describes. */
 export function containerPlan(ns: Pick<NamespaceSpec, 'userns'>, s: ContainerSpec): Op[] {
-  const ops: Op[] = [];
+  const ops: ContainerOp[] = [];
   const r = s.rootfs;
   if (r.kind === 'overlay') {
     ops.push(['overlay', r.root, r.upper, r.work, r.userxattr ? '1' : '0', String(r.lowers.length), ...r.lowers]);

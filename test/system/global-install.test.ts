@@ -89,7 +89,7 @@ beforeAll(async () => {
   const packed = JSON.parse(execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: REPO_ROOT, encoding: 'utf8' })) as { filename: string; files: { path: string }[] }[];
   tarball = join(work, packed[0]!.filename);
   await chmod(tarball, 0o644);
-  expect(packed[0]!.files.map((f) => f.path)).toEqual(expect.arrayContaining(['scripts/build-helper.mjs', 'fixtures/out/busybox/index.json', 'native/flux-helper.c']));
+  expect(packed[0]!.files.map((f) => f.path)).toEqual(expect.arrayContaining(['scripts/build-helper.mjs', 'fixtures/out/busybox/index.json', 'native/main.c', 'native/plan.c', 'native/flux-helper.h']));
 }, 300_000);
 
 afterAll(async () => {
@@ -129,7 +129,9 @@ describe('the install step without a C compiler', () => {
     const pkg = await mkdtemp(join(tmpdir(), 'flux-no-cc-'));
     try {
       await cp(join(REPO_ROOT, 'scripts/build-helper.mjs'), join(pkg, 'scripts/build-helper.mjs'));
-      await cp(join(REPO_ROOT, 'native/flux-helper.c'), join(pkg, 'native/flux-helper.c'));
+      for (const f of await readdir(join(REPO_ROOT, 'native'))) {
+        if (f.endsWith('.c') || f.endsWith('.h')) await cp(join(REPO_ROOT, 'native', f), join(pkg, 'native', f));
+      }
       await cp(join(REPO_ROOT, 'native/Makefile'), join(pkg, 'native/Makefile'));
       const step = () => runAs('root', process.execPath, [join(pkg, 'scripts/build-helper.mjs')], { env: { CC: 'no-such-cc' }, cwd: pkg });
       const none = await step();
