@@ -17,7 +17,7 @@ import { log } from './lib/proc.js';
 import { buildRows, formatTable } from './lib/report.js';
 import { appDirFor, ensureBuilt, ensureFixtures, ensureTools, ensureUser, isRoot, makeWorkDir, pushFixtures, ROOT, startRegistry, writePodmanConfig } from './lib/setup.js';
 
-const SECTIONS = ['pull', 'warm', 'matrix', 'store', 'assembly', 'network', 'unpack'];
+const SECTIONS = ['pull', 'warm', 'detached', 'matrix', 'store', 'assembly', 'network', 'unpack'];
 const FIXTURES = ['busybox', 'multilayer', 'distro-alt', 'busybox-zstd', 'debian'];
 
 function options(argv) {

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { makeContext } from './lib/context.js';
 import { log } from './lib/proc.js';
 import { benchAssembly } from './sections/assembly.js';
+import { benchDetached } from './sections/detached.js';
 import { benchMatrix } from './sections/matrix.js';
 import { benchPull } from './sections/pull.js';
 import { benchStore } from './sections/store.js';
@@ -46,6 +47,7 @@ async function section(name, fn) {
 // overlay mount creates then costs about 1 ms instead of 0.1 ms, which is the aftermath of the
 // pull section, not a start-up time.
 await section('warm', () => benchWarm(ctx));
+await section('detached', () => benchDetached(ctx));
 await section('matrix', () => benchMatrix(ctx, ['busybox', 'distro-alt', 'multilayer', has('debian') ? 'debian' : 'busybox-zstd'].filter(has)));
 await section('pull', () => benchPull(ctx, ['busybox', 'multilayer', 'debian'].filter(has)));
 await section('store', () => benchStore(ctx, ['busybox', 'distro-alt']));

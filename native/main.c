@@ -40,7 +40,7 @@ int main(int argc, char **argv)
     char *end;
     long fd = strtol(argv[2], &end, 10);
     state.ctl = *argv[2] && !*end && fd >= 3 && fd <= INT_MAX ? (int)fd : -1;
-    if (argc >= 3 && (!strcmp(argv[1], "run") || !strcmp(argv[1], "exec")))
+    if (argc >= 3 && (!strcmp(argv[1], "run") || !strcmp(argv[1], "exec") || !strcmp(argv[1], "monitor")))
       reexec_sealed(argv); /* before ctl becomes close-on-exec */
     if (state.ctl < 3 || fcntl(state.ctl, F_SETFD, FD_CLOEXEC) < 0) {
       fprintf(stderr, "flux-helper: bad control fd\n");
@@ -49,11 +49,20 @@ int main(int argc, char **argv)
   }
   if (argc >= 3 && !strcmp(argv[1], "run"))
     return run(argc - 3, argv + 3);
+  if (argc >= 3 && !strcmp(argv[1], "monitor")) {
+    int used = monitor_args(argc - 3, argv + 3);
+    if (used < 0) {
+      fprintf(stderr, "flux-helper: bad monitor arguments\n");
+      return 125;
+    }
+    return run(argc - 3 - used, argv + 3 + used);
+  }
   if (argc >= 5 && !strcmp(argv[1], "userns") && !strcmp(argv[3], "--"))
     return userns(argv + 4);
   if (argc >= 4 && !strcmp(argv[1], "exec"))
     return exec_in(argc - 3, argv + 3);
-  fprintf(stderr, "usage: flux-helper run CTLFD PLAN... | flux-helper exec CTLFD PID PLAN... | flux-helper userns CTLFD -- ARGV...\n"
+  fprintf(stderr, "usage: flux-helper run CTLFD PLAN... | flux-helper monitor CTLFD DIR EVENTS ID NAME LOGMAX TIMEOUT STOPSIG N END... PLAN...\n"
+                  "       flux-helper exec CTLFD PID PLAN... | flux-helper userns CTLFD -- ARGV...\n"
                   "       flux-helper --list-ops | --list-records\n"
                   "flux-helper is started by flux; it is not meant to be run by hand.\n");
   return 125;

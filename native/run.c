@@ -29,7 +29,9 @@ static void kill_container(int s)
 
 int run(int argc, char **argv)
 {
-  die_with_parent();
+  /* A detached container's monitor outlives flux (monitor.c); until then ctl's end stops it. */
+  if (!monitoring)
+    die_with_parent();
   struct sigaction killer = { .sa_handler = kill_container, .sa_flags = SA_RESTART };
   sigaction(SIGALRM, &killer, NULL);
   struct plan p;
@@ -135,10 +137,13 @@ int run(int argc, char **argv)
   int ends[2] = { -1, -1 };
   if (pipe2(ends, O_CLOEXEC) < 0)
     ends[0] = ends[1] = -1;
+  if (monitoring)
+    monitor_pipes();
   init_pid = fork();
   if (init_pid < 0)
     fail("fork", "init");
   if (init_pid == 0) {
+    monitor_child_stdio();
     state.init_report = ends[1];
     signal(SIGALRM, SIG_DFL);
     run_init(&p);
@@ -159,7 +164,9 @@ int run(int argc, char **argv)
   int code = -1;
   unsigned char status;
   ssize_t got = 0;
-  while (ends[0] >= 0 && (got = read(ends[0], &status, 1)) < 0 && errno == EINTR)
+  if (monitoring && ends[0] >= 0)
+    got = monitor_relay(ends[0], &status, init_pid);
+  while (!monitoring && ends[0] >= 0 && (got = read(ends[0], &status, 1)) < 0 && errno == EINTR)
     ;
   if (ends[0] >= 0 && got == 1) {
     code = status;
@@ -169,6 +176,7 @@ int run(int argc, char **argv)
     init_pid = -1;
     lap("init exited");
   }
+  code = monitor_code(code);
   if (ends[0] >= 0)
     close(ends[0]);
   /*
@@ -211,12 +219,12 @@ int run(int argc, char **argv)
    * Everything is cleaned up: Node need not wait for our exit to finish before it goes on. Our
    * stdout and stderr go first, so output Node reads through pipes ends now, not at our exit.
    */
-  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  int null = monitoring ? -1 : open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null >= 0) {
     dup2(null, 1);
     dup2(null, 2);
     close(null);
   }
   ctl_write("D%d\n", code);
-  return code;
+  return monitoring ? monitor_finish(code, state.ctl) : code;
 }

@@ -38,11 +38,11 @@ export const WORKER_BUNDLE = 'unpack-worker.cjs';
 const EXTERNAL = ['tar-stream', 'zstd-napi', 'koffi', 'cli-progress', 'keyv', '@keyv'];
 
 /**
- * What a run of a stored image loads, with everything they import, goes into one chunk: a warm
+ * What a run of a stored image loads (detached, -d, too), with everything they import, goes into one chunk: a warm
  * run then reads a handful of files instead of forty. The rest of flux (pulling, unpacking,
  * registries, matrix, the network helpers) stays in chunks that only what needs them loads.
  */
-const RUN_ROOTS = ['src/commands/run-image.js', 'src/container/run-container.js', 'src/pull/pull-image.js', 'src/sources/lookup.js', 'src/flags/run-flags.js', 'src/sandbox/network.js', 'src/sandbox/slirp4netns.js', 'store/image-index.js'];
+const RUN_ROOTS = ['src/commands/run-image.js', 'src/container/run-container.js', 'src/container/start-detached.js', 'src/container/container-state.js', 'src/pull/pull-image.js', 'src/sources/lookup.js', 'src/flags/run-flags.js', 'src/sandbox/network.js', 'src/sandbox/slirp4netns.js', 'store/image-index.js'];
 
 /**
  * What a pull loads once it knows it must fetch (`flux pull`, and `flux run` or `flux matrix` of a

@@ -42,6 +42,13 @@ export function buildRows(res) {
     const rss = summary(res.warm.rssKb ?? []);
     rows.push({ figure: 'peak RSS, warm run', flux: mb(rss.median), peer: '', ratio: '', target: '≤ 80 MB', met: verdict(rss.median / 1024, 80) });
   }
+  const d = res.detached;
+  if (d?.start) {
+    push(pairRow('run -d true until it runs, vs foreground run', d.start['run -d'], d.start.run, 'run', 1.1));
+    for (const [n, s] of Object.entries(d.ps ?? {})) rows.push({ figure: `ps with ${n} running`, flux: ms(median(s.samples)), peer: '', ratio: '', target: '', met: '' });
+    if (d.exec) rows.push({ figure: 'exec true in a running container', flux: ms(median(d.exec.samples)), peer: '', ratio: '', target: '', met: '' });
+    rows.push({ figure: 'RSS of a detached container\'s monitor', flux: mb(median(d.monitorRssKb ?? [])), peer: '', ratio: '', target: '', met: '' });
+  }
   const name = Object.keys(pulls).at(-1);
   const big = name && pulls[name];
   if (big?.flux) {

@@ -3,12 +3,12 @@ import type { Command } from 'commander';
 /** The commands on detached containers (`flux run -d`). */
 export function register(program: Command): void {
   program
-    .command('__monitor', { hidden: true })
+    .command('__ended', { hidden: true })
     .argument('<root>')
     .argument('<id>')
     .action(async (root: string, id: string) => {
-      const { monitorCommand } = await import('../commands/monitor.js');
-      await monitorCommand(root, id);
+      const { endedCommand } = await import('../commands/ended.js');
+      await endedCommand(root, id);
     });
   program
     .command('ps')

@@ -12,7 +12,7 @@ import { register as registerCompletion } from './completion.js';
 import { register as registerContainers } from './containers.js';
 import { register as registerNetworks } from './networks.js';
 
-const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune', 'tag', 'save', 'load', 'push', 'info', 'login', 'logout', 'matrix', 'ps', 'logs', 'stop', 'kill', 'wait', 'rm', 'exec', 'stats', 'events', 'container', '__monitor', 'network', 'completion', '__complete', 'help']);
+const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune', 'tag', 'save', 'load', 'push', 'info', 'login', 'logout', 'matrix', 'ps', 'logs', 'stop', 'kill', 'wait', 'rm', 'exec', 'stats', 'events', 'container', '__ended', 'network', 'completion', '__complete', 'help']);
 
 /** `flux IMAGE -- CMD` is `flux run IMAGE -- CMD`: anything that is not a subcommand or a global flag starts a run. */
 export function withDefaultCommand(argv: string[]): string[] {
@@ -51,7 +51,7 @@ const REGISTRAR: Record<string, Registrar> = {
   stats: registerContainers,
   events: registerContainers,
   container: registerContainers,
-  __monitor: registerContainers,
+  __ended: registerContainers,
   network: registerNetworks,
 };
 const ALL: Registrar[] = [registerRun, registerPull, registerImages, registerLogin, registerMatrix, registerInfo, registerContainers, registerNetworks, (p) => registerCompletion(p, () => buildProgram())];

@@ -25,7 +25,7 @@ export function claimContainerLayer(store: string, id: string, stateDirPath: str
 }
 
 /** The state directory a container's run directory names (else the one under `root`). */
-function ownerOf(store: string, root: string, id: string): string {
+export function ownerOf(store: string, root: string, id: string): string {
   try {
     const p = readFileSync(join(store, 'runs', containerRunName(id), OWNER_FILE), 'utf8');
     if (p.startsWith('/')) return p;

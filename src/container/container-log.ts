@@ -1,47 +1,16 @@
 /**
- * A container's log: one JSON line per line of output, `{"t": ISO time, "s": "stdout" | "stderr",
- * "l": text}`, so the stream and time of each line are kept, in the order the monitor read them.
- * JSON keeps a line that holds anything (escapes, a tab) one line in the file.
+ * A container's log, as its monitor (native/monitor.c) writes it: one JSON line per line of
+ * output, `{"t": ISO time, "s": "stdout" | "stderr", "l": text}`, so the stream and time of each
+ * line are kept, in the order the monitor read them. JSON keeps a line that holds anything
+ * (escapes, a tab) one line in the file. Past its cap the log becomes log.1 (the one before goes)
+ * and a new log starts, so a chatty container holds at most twice the cap on disk.
  */
-import { closeSync, openSync, readSync, fstatSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
 
 export interface LogLine {
   stream: 'stdout' | 'stderr';
   time: string;
   line: string;
-}
-
-export function formatLine(l: LogLine): string {
-  return `${JSON.stringify({ t: l.time, s: l.stream, l: l.line })}\n`;
-}
-
-/**
- * The monitor's log file, capped: past `maxBytes` it becomes log.1 (the one before goes) and a
- * new log starts, so a chatty container holds at most twice the cap on disk.
- */
-export class LogWriter {
-  private fd: number;
-  private size: number;
-
-  constructor(private readonly path: string, private readonly maxBytes: number) {
-    this.fd = openSync(path, 'a', 0o600);
-    this.size = fstatSync(this.fd).size;
-  }
-
-  write(l: LogLine): void {
-    const text = formatLine(l);
-    if (this.size > 0 && this.size + Buffer.byteLength(text) > this.maxBytes) {
-      closeSync(this.fd);
-      renameSync(this.path, `${this.path}.1`);
-      this.fd = openSync(this.path, 'a', 0o600);
-      this.size = 0;
-    }
-    this.size += writeSync(this.fd, text);
-  }
-
-  close(): void {
-    closeSync(this.fd);
-  }
 }
 
 /** Parses a size such as 10m, 512k or 1g (bytes without a unit). */
@@ -85,25 +54,5 @@ export function readFrom(path: string, offset: number): { lines: LogLine[]; next
     return { lines, next: offset + Buffer.byteLength(text.slice(0, end)) };
   } finally {
     closeSync(fd);
-  }
-}
-
-/** Cuts a stream of output into lines; the last, unended one is given at end(). */
-export class LogSplitter {
-  private rest = '';
-  private readonly decoder = new TextDecoder('utf-8');
-
-  constructor(private readonly onLine: (line: string) => void) {}
-
-  push(chunk: Buffer): void {
-    const parts = (this.rest + this.decoder.decode(chunk, { stream: true })).split('\n');
-    this.rest = parts.pop() ?? '';
-    for (const p of parts) this.onLine(p);
-  }
-
-  end(): void {
-    const last = this.rest + this.decoder.decode();
-    this.rest = '';
-    if (last !== '') this.onLine(last);
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The state of containers that outlive the command (`flux run -d`): one directory per container
  * under the user's runtime directory (containers/<id>/), holding state.json (rewritten whole,
- * through a rename, so a reader never sees half of it), the spec the monitor runs, and the log.
+ * through a rename, so a reader never sees half of it), the exit file and log its monitor writes
+ * (native/monitor.c), and what is left for flux at its end (ended.json).
  * Names are files under containers/names/, created exclusively: two runs cannot take one name.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -96,11 +97,23 @@ export function writeState(root: string, s: ContainerState): void {
   renameSync(tmp, join(dir, 'state.json'));
 }
 
+/**
+ * The state, with the end its monitor recorded: native/monitor.c writes the exit status and end
+ * time to `exit` beside state.json, which only flux writes.
+ */
 export function readState(root: string, id: string): ContainerState | undefined {
+  let s: ContainerState;
   try {
-    return JSON.parse(readFileSync(join(stateDir(root, id), 'state.json'), 'utf8')) as ContainerState;
+    s = JSON.parse(readFileSync(join(stateDir(root, id), 'state.json'), 'utf8')) as ContainerState;
   } catch {
     return undefined;
+  }
+  if (s.status === 'exited') return s;
+  try {
+    const end = JSON.parse(readFileSync(join(stateDir(root, id), 'exit'), 'utf8')) as { exitCode: number; finishedAt: string };
+    return { ...s, status: 'exited', exitCode: end.exitCode, finishedAt: end.finishedAt };
+  } catch {
+    return s;
   }
 }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { FluxError } from '../errors.js';
 import { parseGroup, parsePasswd, resolveUser } from '../image/user.js';
 import { execProcess } from '../sandbox/exec-process.js';
+import { nprocRlimit } from '../sandbox/nproc-rlimit.js';
 import type { ProcessProfile } from './run-container.js';
 import { current, joinableProcess } from './container-ops.js';
 import { stateDir, type ContainerState } from './container-state.js';
@@ -65,6 +66,8 @@ export async function execInContainer(root: string, s: ContainerState, cmd: stri
     env: [...env.values()],
     cwd: o.workdir ?? profile.cwd,
     argv: cmd,
+    // Counted in the container's user namespace, the exec'd processes share the container's --pids-limit.
+    ...(profile.nproc !== undefined ? { rlimits: [nprocRlimit(profile.nproc, user.uid)] } : {}),
     interactive: o.interactive,
     ...(o.tty ? { tty: { stdin: o.interactive, rows: process.stdout.rows ?? 0, cols: process.stdout.columns ?? 0 } } : {}),
     ...(o.output ? { output: o.output } : {}),

@@ -15,7 +15,7 @@ import type { ContainerSpec, NamespaceSpec, RlimitSpec, RootfsSpec, TmpfsSpec } 
 import { containerRunName } from '../container-runs.js';
 import { nprocRlimit } from '../sandbox/nproc-rlimit.js';
 import { claimRunDir, cleanStaleRuns, makeRunDir, planRunDir, randomHex, overlayChoice, overlaySpec, prepareCopy, removeTree, type RunDir } from '../sandbox/rootfs.js';
-import { runSandbox, startSandbox, type LaunchOptions, type Sandbox } from '../sandbox/supervisor.js';
+import { runSandbox, startSandbox, type LaunchOptions, type MonitorLaunch, type Sandbox } from '../sandbox/supervisor.js';
 import { isRealRoot, warnSingleMap } from '../userns/userns.js';
 import type { LaunchedHelper, NetworkAttachment, PortForward } from '../sandbox/network-types.js';
 import type { Limits } from '../sandbox/limits.js';
@@ -36,7 +36,7 @@ import { keepIdEtcFiles } from './keep-id-etc.js';
 import { checkPreserveFds } from './preserve-fds.js';
 import { runIdMaps } from './userns-option.js';
 import { startTimeout, TIMEOUT_EXIT, type RunTimer } from './run-timeout.js';
-import type { Joined } from './user-networks.js';
+import type { HandedMember, Joined } from './user-networks.js';
 
 function readHostFile(path: string): string {
   try {
@@ -136,13 +136,31 @@ export interface RunIO {
   stdout(chunk: Buffer): void;
   stderr(chunk: Buffer): void;
   /** Receives a way to signal the sandbox; the host's signals are then not forwarded to it. */
-  onSpawn?(kill: (sig: NodeJS.Signals) => void, helperPid?: number): void;
-  /** The command has started (its exec succeeded). */
-  onStarted?(): void;
+  onSpawn?(kill: (sig: NodeJS.Signals) => void): void;
   /** flux's own notices and warnings; without it they go where the run's stderr goes. */
   say?(text: string): void;
   /** The command's process settings, as `flux exec` needs them to start another like it. */
   onProcess?(p: ProcessProfile): void;
+  /**
+   * A detached container: the helper becomes its monitor (stdout and stderr go to its log, not
+   * to stdout() and stderr()), and the run returns once the command runs, after onRunning.
+   */
+  monitor?: MonitorLaunch;
+  /**
+   * Called once the container's plan has gone to the helper, while flux waits for it to build
+   * the container: a detached container's state is written then.
+   */
+  meanwhile?(): void;
+  /** The command runs under its monitor: what it must clean up when the container ends. */
+  onRunning?(monitorPid: number, handed: HandedRun): void;
+}
+
+/** What a detached container's end still has to clean up (see container/ended.ts). */
+export interface HandedRun {
+  files: string[];
+  pidFiles: string[];
+  network?: HandedMember;
+  cgroups: string[];
 }
 
 /** What a process started in a running container shares with its command (see exec-container.ts). */
@@ -159,6 +177,8 @@ export interface ProcessProfile {
   cwd: string;
   /** The image's StopSignal, as written there (`SIGTERM`, `TERM`, `15`); `flux stop` sends it. */
   stopSignal?: string;
+  /** --pids-limit N held by RLIMIT_NPROC (no cgroup): a process `flux exec` starts gets it too. */
+  nproc?: number;
 }
 
 /** What a run starts from: an image (pulled by the policy), or an unpacked root filesystem directory. */
@@ -325,12 +345,18 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
     ...(maps && join === undefined ? { maps } : {}),
     ...(o.preserveFds ? { preserveFds: checkPreserveFds(o.preserveFds) } : {}),
     interactive: o.interactive,
-    ...(io ? { output: io, ...(io.onSpawn ? { onSpawn: (kill: (sig: NodeJS.Signals) => void, pid?: number) => io.onSpawn?.(kill, pid), onStarted: () => io.onStarted?.() } : {}) } : {}),
+    ...(io?.monitor ? { monitor: io.monitor } : io ? { output: io, ...(io.onSpawn ? { onSpawn: (kill: (sig: NodeJS.Signals) => void) => io.onSpawn?.(kill)} : {}) } : {}),
   };
   const sandbox = startSandbox(namespaces, launch);
+  const handed = { done: false };
   try {
-    return await runImage({ io, image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, rlimits, stopSignal, choice, limits, nproc, maps, mode, publish, chosen, network: needs, namespaces, launch, sandbox, store, rd });
+    return await runImage({ io, image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, rlimits, stopSignal, choice, limits, nproc, maps, mode, publish, chosen, network: needs, namespaces, launch, sandbox, store, rd, userNet, handed });
   } finally {
+    // A detached container's helper, network and layer are its monitor's from here.
+    if (!handed.done) await endRun();
+  }
+
+  async function endRun(): Promise<void> {
     await userNet?.leave();
     await sandbox.cancel();
     needs.launch?.release();
@@ -345,6 +371,8 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
         await removeTree([rd.dir]);
       }
     }
+    // A detached container that never started: its monitor only ends.
+    if (io?.monitor) sandbox.letGo(false);
   }
 }
 
@@ -379,11 +407,20 @@ interface Started {
   store: Store;
   /** Chosen, not yet made: the helper and claimRunDir make it. */
   rd: RunDir;
+  /** The user network joined, if any. */
+  userNet: Joined | undefined;
+  /** Set once a detached container's monitor holds it: nothing is to be cleaned up here. */
+  handed: { done: boolean };
 }
 
 /** Reads the image, prepares the root and hands the container to the waiting helper. */
 async function runImage(started: Started): Promise<number> {
-  const { image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, choice, limits, maps, mode, publish, namespaces, launch, sandbox, store, rd } = started;
+  // The container part is on its way to the helper: io's own work fills the wait for it.
+  const meanwhile = <T>(running: Promise<T>): Promise<T> => {
+    started.io?.meanwhile?.();
+    return running;
+  };
+  const { io, image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, choice, limits, maps, mode, publish, namespaces, launch, sandbox, store, rd } = started;
   // A root filesystem directory is a single read-only layer with no image config.
   const record = typeof image === 'string' ? await findRecord(image, o, store, say, resolver) : undefined;
   lap('image');
@@ -442,6 +479,7 @@ async function runImage(started: Started): Promise<number> {
     env: proc.env,
     cwd: proc.cwd,
     ...(config.StopSignal ? { stopSignal: config.StopSignal } : {}),
+    ...(started.nproc !== undefined ? { nproc: started.nproc } : {}),
   });
 
   const { createNetwork } = await networking;
@@ -553,17 +591,20 @@ async function runImage(started: Started): Promise<number> {
         // An image's odd StopSignal leaves the default.
       }
     }
-    timer = o.timeout !== undefined ? startTimeout(o.timeout, stopWith, (sig) => sandbox.signal(sig)) : undefined;
+    // A detached container's monitor keeps the time itself (it outlives this flux).
+    timer = o.timeout !== undefined && !io?.monitor ? startTimeout(o.timeout, stopWith, (sig) => sandbox.signal(sig)) : undefined;
     let result;
     if (choice === 'copy') {
-      result = await sandbox.run(spec(await prepareCopy(rd, lowers)), supervision);
+      result = await meanwhile(sandbox.run(spec(await prepareCopy(rd, lowers)), supervision));
     } else {
       const overlay = keep ? keepIdOverlay(rd, lowers) : overlaySpec(choice, rd, lowers);
       if (keep && overlay.kind === 'overlay' && overlay.fuse) overlay.fuse.maps = { uid: keepIdFuseMapping(keep.uid, maps!.uidRanges), gid: keepIdFuseMapping(keep.gid, maps!.gidRanges) };
-      result = await sandbox.run(spec(overlay), supervision);
+      result = await meanwhile(sandbox.run(spec(overlay), supervision));
       const refused = result.setupError && result.rootfsKind === undefined && /mount (overlay|fuse)/.test(result.setupError.message);
       // A keep-id run has no copy to fall back to: a copy would show the layers' files with other owners.
       if (refused && choice === 'auto' && !keep) {
+        // The copy runs under a second helper that flux would have to stay with: not a monitor.
+        if (io?.monitor) throw bad('NO_OVERLAY', `a detached container needs an overlay, and this system refused it (${escapeText(result.setupError!.message)}).`, 'Install fuse-overlayfs, or run it without -d.');
         if (o.verbose) say(`flux: ${escapeText(result.setupError!.message)} Falling back to a copy of the layers.\n`);
         // A container's writable layer is the copy's from here on (its first run dir stays: it
         // names the container's state, and goes with the container).
@@ -574,6 +615,14 @@ async function runImage(started: Started): Promise<number> {
         const copied = spec(await prepareCopy(again, lowers));
         result = await runSandbox({ ...fresh, waitGo, ...copied, ...(o.containerId === undefined ? { cleanup: again.dir } : {}) }, { ...supervision, ...launch });
       }
+    }
+    if (result.running && io?.onRunning) {
+      const net = network.handOver?.();
+      const member = started.userNet ? await started.userNet.handOver({ pid: sandbox.pid, start: (await import('./container-proc.js')).startTime(sandbox.pid) ?? 0 }) : undefined;
+      io.onRunning(sandbox.pid, { files: net?.files ?? [], pidFiles: net?.pidFiles ?? [], ...(member ? { network: member } : {}), cgroups: limits?.dirs ?? [] });
+      sandbox.letGo(true);
+      started.handed.done = true;
+      return 0;
     }
     lap('sandbox done');
     timer?.clear();
@@ -591,6 +640,10 @@ async function runImage(started: Started): Promise<number> {
     return result.code;
   } finally {
     timer?.clear();
+    if (!started.handed.done) await endImage();
+  }
+
+  async function endImage(): Promise<void> {
     // A run that failed before its container started leaves the helper waiting, maybe wired.
     await sandbox.cancel();
     await network.detach();

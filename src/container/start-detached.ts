@@ -1,38 +1,45 @@
 /**
- * Starts a detached container: its state directory and name, then its monitor (monitor.ts),
- * which flux leaves running once the command runs. A container that could not start is removed
- * again and its reason becomes flux's error.
+ * Starts a detached container in this flux process, as a foreground run starts one, except that
+ * the sandbox helper is started as the container's monitor (native/monitor.c): it writes the
+ * command's output to the container's log, holds its network and records its end, while flux
+ * returns as soon as the command runs. A container that could not start is removed again and its
+ * reason becomes flux's error.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { constants } from 'node:os';
 import { FluxError } from '../errors.js';
 import { Store } from '../../store/store.js';
-import { claimName, newId, randomName, removeState, releaseName, stateDir, type ContainerState } from './container-state.js';
-import type { RunOptions, RunTarget } from './run-container.js';
-import type { MonitorSpec, StartMessage } from './monitor.js';
+import { claimName, newId, randomName, removeState, releaseName, stateDir, writeState, type ContainerState } from './container-state.js';
+import { runCommand, type RunOptions, type RunTarget } from './run-container.js';
 import { parseLogSize } from './container-log.js';
 import { claimContainerLayer, removeContainerLayer } from './container-layer.js';
+import { recordEvent } from './container-events.js';
+import { startTime } from './container-proc.js';
+import { parseSignal } from './stop-signal.js';
+import { writeEndWork } from './ended.js';
 
 export interface DetachOptions {
   name?: string;
   /** Remove the container when it ends (--rm). */
   autoRemove: boolean;
-  /** The log's cap in bytes (see LogWriter). */
+  /** The log's cap in bytes (past it the log becomes log.1); default DEFAULT_LOG_MAX. */
   logMaxBytes?: number;
   /** flux's notices while the container starts (pulling the image, warnings). */
   say?: (text: string) => void;
 }
 
+export const DEFAULT_LOG_MAX = 10 * 1024 * 1024;
+
 /**
- * The monitor's command line: flux itself (bin/flux.js, which loads the bundle with its code
- * cache) when it is there, else the monitor's own module (a library without the command line).
+ * What the monitor execs when the container has ended and flux has work left then: flux itself
+ * (bin/flux.js, which loads the bundle with its code cache) when it is there, else the module of
+ * that step (a library without the command line).
  */
-function monitorArgv(root: string, id: string): string[] {
+function endArgv(root: string, id: string): string[] {
   const here = import.meta.dirname;
   const bin = join(here, '../../../bin/flux.js');
-  return existsSync(bin) ? [bin, '__monitor', root, id] : [join(here, 'monitor-main.js'), root, id];
+  return existsSync(bin) ? [process.execPath, bin, '__ended', root, id] : [process.execPath, join(here, 'ended-main.js'), root, id];
 }
 
 /** A --log-max-size value in bytes, or a one-sentence refusal. */
@@ -47,61 +54,86 @@ export async function startDetached(root: string, target: RunTarget, cmd: string
   const name = d.name ?? randomName();
   claimName(root, name, id);
   const dir = stateDir(root, id);
-  const state: MonitorSpec['state'] = {
+  // Until the command runs the container is this flux's: it shows as ended if flux dies first.
+  const state: ContainerState = {
     id,
     name,
     image: typeof target === 'string' ? target : `rootfs:${target.rootfs}`,
     command: cmd,
     created: new Date().toISOString(),
+    status: 'created',
+    monitorPid: process.pid,
+    monitorStart: startTime(process.pid) ?? 0,
     ports: o.publish,
     autoRemove: d.autoRemove,
     store: Store.open(o.store).root,
   };
+  let errFd: number;
   try {
+    // The directory first: the monitor writes the log there as soon as the command runs.
     mkdirSync(dir, { mode: 0o700 });
-    const spec: MonitorSpec = { state, target, cmd, options: { ...o, interactive: false, tty: false, containerId: id }, ...(d.logMaxBytes !== undefined ? { logMaxBytes: d.logMaxBytes } : {}) };
-    writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec), { mode: 0o600 });
-    claimContainerLayer(state.store!, id, dir);
+    // The monitor's own messages (and its network helper's) go to a file beside its state.
+    errFd = openSync(join(dir, 'monitor.err'), 'a', 0o600);
   } catch (err) {
     releaseName(root, name, id);
     throw err;
   }
-  // The monitor's own failures (not the command's output) go to a file beside its state.
-  const errFd = openSync(join(dir, 'monitor.err'), 'a', 0o600);
-  const child = spawn(process.execPath, monitorArgv(root, id), { stdio: ['ignore', errFd, errFd, 'pipe'], detached: true, cwd: process.cwd() });
-  closeSync(errFd);
-  const channel = child.stdio[3] as Readable;
-  const outcome = await new Promise<StartMessage | undefined>((resolve) => {
-    let text = '';
-    let done = false;
-    const finish = (m: StartMessage | undefined): void => {
-      if (done) return;
-      done = true;
-      resolve(m);
-    };
-    channel.setEncoding('utf8');
-    channel.on('data', (chunk: string) => {
-      text += chunk;
-      let nl;
-      while ((nl = text.indexOf('\n')) >= 0) {
-        const m = JSON.parse(text.slice(0, nl)) as StartMessage;
-        text = text.slice(nl + 1);
-        if ('say' in m) d.say?.(m.say);
-        else finish(m);
-      }
+  // The rest of the state is written while the helper builds the container (meanwhile).
+  const record = (): void => {
+    // The run's options, for inspect (its mounts).
+    writeFileSync(join(dir, 'spec.json'), JSON.stringify({ options: { volume: o.volume } }), { mode: 0o600 });
+    writeState(root, state);
+    claimContainerLayer(state.store!, id, dir);
+    recordEvent(root, { id, name, event: 'created' });
+  };
+  let running = false;
+  try {
+    const stopWith = o.stopSignal !== undefined ? parseSignal(o.stopSignal, '--stop-signal') : 'SIGTERM';
+    await runCommand(target, cmd, { ...o, interactive: false, tty: false, containerId: id }, {
+      stdout: () => undefined,
+      stderr: () => undefined,
+      ...(d.say ? { say: d.say } : {}),
+      monitor: {
+        dir,
+        events: join(root, 'events'),
+        id,
+        name,
+        logMaxBytes: d.logMaxBytes ?? DEFAULT_LOG_MAX,
+        timeoutSec: o.timeout !== undefined ? Math.ceil(o.timeout) : 0,
+        stopSignal: constants.signals[stopWith],
+        end: endArgv(root, id),
+        errFd,
+      },
+      onProcess: (p) => writeFileSync(join(dir, 'process.json'), JSON.stringify(p), { mode: 0o600 }),
+      meanwhile: () => {
+        try {
+          record();
+        } catch {
+          // Tried again once the command runs, where a failure is the run's.
+        }
+      },
+      onRunning(monitorPid, handed) {
+        if (!existsSync(join(dir, 'state.json'))) record();
+        writeEndWork(dir, { autoRemove: d.autoRemove, store: state.store!, ...handed });
+        Object.assign(state, { status: 'running', startedAt: new Date().toISOString(), monitorPid, monitorStart: startTime(monitorPid) ?? 0, helperPid: monitorPid });
+        writeState(root, state);
+        recordEvent(root, { id, name, event: 'started' });
+        running = true;
+      },
     });
-    channel.on('close', () => finish(undefined));
-    channel.on('error', () => finish(undefined));
-    child.on('error', () => finish(undefined));
-  });
-  channel.destroy();
-  child.unref();
-  if (outcome && 'running' in outcome) return { ...state, status: 'running', monitorPid: child.pid ?? 0, monitorStart: 0 };
-  removeState(root, { ...state, status: 'exited', monitorPid: 0, monitorStart: 0 });
-  await removeContainerLayer(state.store, id);
-  if (outcome && 'error' in outcome) {
-    const e = outcome.error;
-    throw new FluxError(e.code, e.message, { ...(e.hint ? { hint: e.hint } : {}), exitCode: e.exitCode });
+  } catch (err) {
+    await forget(root, state);
+    throw err;
+  } finally {
+    closeSync(errFd);
   }
+  if (running) return state;
+  await forget(root, state);
   throw new FluxError('MONITOR', 'the container\'s monitor ended before the command started.', { hint: 'Run it without -d to see why.', exitCode: 125 });
+}
+
+/** A container that did not start leaves nothing: its state, name and writable layer go. */
+async function forget(root: string, state: ContainerState): Promise<void> {
+  removeState(root, { ...state, status: 'exited' });
+  await removeContainerLayer(state.store, state.id);
 }

@@ -93,7 +93,19 @@ export async function pruneNetworks(runtimeDir?: string): Promise<string[]> {
 export const isUserNetwork = (name: string, runtimeDir?: string): boolean =>
   /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name) && existsSync(join(networksRoot(runtimeDir), name, 'network.json'));
 
-export interface Joined { pid: number; hostsFile: string; leave: () => Promise<void> }
+export interface Joined {
+  pid: number;
+  hostsFile: string;
+  leave: () => Promise<void>;
+  /**
+   * A detached container's membership passes to its monitor (`owner`), which outlives this flux;
+   * the returned record lets whoever ends the container leave the network (leaveHandedOver).
+   */
+  handOver: (owner: { pid: number; start: number }) => Promise<HandedMember>;
+}
+
+/** A membership handed over to a detached container's monitor. */
+export interface HandedMember { dir: string; member: Member }
 
 /** A container joins: an address from the subnet, its namespace wired to the bridge, its names in hosts. */
 export async function joinNetwork(name: string, container: string, aliases: string[], runtimeDir?: string, publish: PortForward[] = []): Promise<Joined> {
@@ -130,8 +142,16 @@ export async function joinNetwork(name: string, container: string, aliases: stri
     pid: member.netPid,
     hostsFile: join(dir, 'hosts'),
     leave: () => leaveNetwork(dir, member),
+    handOver: async (owner) => {
+      const m = { ...member, owner };
+      if (existsSync(dir)) await withLock(dir, async () => writeMembers(dir, readMembers(dir).map((x) => (x.netPid === member.netPid ? m : x))));
+      return { dir, member: m };
+    },
   };
 }
+
+/** Leaves the network a detached container's monitor was handed (see Joined.handOver). */
+export const leaveHandedOver = (h: HandedMember): Promise<void> => leaveNetwork(h.dir, h.member);
 
 async function leaveNetwork(dir: string, m: Member): Promise<void> {
   if (!existsSync(dir)) return;

@@ -99,7 +99,7 @@ export class Container {
   /** The log's lines in order; with follow, new ones as they are written until the container ends. */
   async *logs(o: { follow?: boolean; tail?: number; since?: Date } = {}): AsyncGenerator<LogLine> {
     const path = logPath(this.root, this.id);
-    // The rotated part first (see LogWriter), then the current log.
+    // The rotated part first (see container-log.ts), then the current log.
     const older = readFrom(`${path}.1`, 0).lines;
     let { lines, next } = readFrom(path, 0);
     lines = [...older, ...lines];

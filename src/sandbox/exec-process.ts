@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import { FluxError } from '../errors.js';
 import { errnoText, helperPath, printable } from '../native/helper.js';
 import { onRecords, setupError } from '../userns/userns.js';
+import type { RlimitSpec } from './plan.js';
 
 export interface ExecSpec {
   target: number;
@@ -23,6 +24,8 @@ export interface ExecSpec {
   env: string[];
   cwd: string;
   argv: string[];
+  /** Resource limits the command starts with (the container's RLIMIT_NPROC for --pids-limit). */
+  rlimits?: RlimitSpec[];
   interactive: boolean;
   /** A terminal (-t): the command's 0-2 are a pty of the container's, relayed by the helper. */
   tty?: { stdin: boolean; rows: number; cols: number };
@@ -39,6 +42,7 @@ export function execPlan(s: ExecSpec): string[] {
     'caps', s.caps,
     ...(s.noNewPrivileges ? ['nnp'] : []),
     ...(s.seccomp ? ['seccomp'] : []),
+    ...(s.rlimits?.length ? ['rlimits', String(s.rlimits.length), ...s.rlimits.flatMap((r) => [String(r.resource), String(r.soft), String(r.hard)])] : []),
     ...(s.tty ? ['tty', s.tty.stdin ? '1' : '0', String(s.tty.rows), String(s.tty.cols)] : []),
     'path', s.path,
     'env', String(s.env.length), ...s.env,

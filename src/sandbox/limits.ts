@@ -17,6 +17,8 @@ export interface Limits {
 export interface LimitHandle {
   join(pid: number): Promise<void>;
   remove(): Promise<void>;
+  /** Its cgroup directories: a detached container's are removed when it ends (container/ended.ts). */
+  dirs: string[];
 }
 
 const bad = (flag: string, v: string, hint: string) => new FluxError('BAD_LIMIT', `invalid ${flag} value "${v}".`, { hint, exitCode: 125 });
@@ -97,6 +99,7 @@ export function checkLimits(l: Limits): LimitHandle | undefined {
         return {
           join: async (pid) => writeFileSync(join(dir, 'cgroup.procs'), String(pid)),
           remove: async () => rmdirQuiet(dir),
+          dirs: [dir],
         };
       }
     }
@@ -115,6 +118,7 @@ export function checkLimits(l: Limits): LimitHandle | undefined {
         remove: async () => {
           for (const d of dirs) rmdirQuiet(d.dir);
         },
+        dirs: dirs.map((d) => d.dir),
       };
     }
   }

@@ -71,4 +71,12 @@ export interface NetworkAttachment {
   published(): PortForward[];
   /** Stop helpers (slirp4netns), remove sockets. Idempotent, never throws. */
   detach(): Promise<void>;
+  /**
+   * A detached container's network outlives this flux: the attachment lets go of it (detach()
+   * then does nothing) and says what is left to remove when the container ends: files, and pid
+   * files of helpers to stop. Undefined when it cannot outlive flux (a helper flux itself holds).
+   */
+  handOver?(): HandedNetwork | undefined;
 }
+
+export interface HandedNetwork { files: string[]; pidFiles: string[] }

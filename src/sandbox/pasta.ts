@@ -109,6 +109,19 @@ class PastaAttachment implements NetworkAttachment {
     await this.stop();
   }
 
+  /**
+   * The watchdog would stop pasta once this flux is gone: it goes instead, and pasta (which
+   * also quits when the namespace it serves is gone) is stopped by its pid file at the end.
+   */
+  handOver(): { files: string[]; pidFiles: string[] } | undefined {
+    if (this.watchdog?.exitCode === null) this.watchdog.kill('SIGKILL');
+    this.watchdog = undefined;
+    this.detached = true;
+    const pidFiles = this.pidFile ? [this.pidFile] : [];
+    this.pidFile = undefined;
+    return { files: [], pidFiles };
+  }
+
   private async stop(): Promise<void> {
     // The watchdog goes first, so it cannot kill a pid recycled after pasta ended.
     if (this.watchdog?.exitCode === null) this.watchdog.kill('SIGKILL');
@@ -182,6 +195,13 @@ function startError(what: string, output: string): FluxError {
     hint: 'Use the default network (slirp4netns) or --network none.',
     exitCode: 125,
   });
+}
+
+/** Stops the pasta a pid file names, if it still runs, and removes the file (a detached container's end). */
+export function stopPastaOf(pidFile: string): void {
+  const daemon = readPid(pidFile);
+  if (daemon !== undefined && isPasta(daemon)) signal(daemon, 'SIGTERM');
+  rmSync(pidFile, { force: true });
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {

@@ -252,6 +252,15 @@ class SlirpAttachment implements NetworkAttachment {
     await this.stop();
   }
 
+  /** Launched by the sandbox helper, it lives as long as the helper holds its exit fd. */
+  handOver(): { files: string[]; pidFiles: string[] } | undefined {
+    if (this.child || !this.launch) return undefined;
+    this.detached = true;
+    const files = this.socketPath ? [this.socketPath] : [];
+    this.socketPath = undefined;
+    return { files, pidFiles: [] };
+  }
+
   private async stop(): Promise<void> {
     const child = this.child;
     this.child = undefined;

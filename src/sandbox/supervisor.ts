@@ -32,11 +32,32 @@ export interface LaunchOptions {
    * Receives a way to signal this run. The caller then owns its signalling: the host's signals
    * are not forwarded to it (a matrix passes each one on itself, once).
    */
-  onSpawn?: (kill: (sig: NodeJS.Signals) => void, helperPid?: number) => void;
-  /** The command has started (its exec succeeded). */
-  onStarted?: () => void;
+  onSpawn?: (kill: (sig: NodeJS.Signals) => void) => void;
   /** --preserve-fds N: flux's own fds 3…3+N-1, passed on to the command as the same numbers. */
   preserveFds?: number;
+  /**
+   * A detached container: the helper becomes its monitor (native/monitor.c), run() returns once
+   * the command runs, and letGo() leaves the helper to it.
+   */
+  monitor?: MonitorLaunch;
+}
+
+/** The monitor's arguments (see native/monitor.c). */
+export interface MonitorLaunch {
+  /** The container's state directory (its log and exit file go there). */
+  dir: string;
+  /** The file of lifecycle events the `exited` event is appended to. */
+  events: string;
+  id: string;
+  name: string;
+  logMaxBytes: number;
+  /** --timeout in seconds (0: none), and the signal it stops the command with. */
+  timeoutSec: number;
+  stopSignal: number;
+  /** What the monitor execs at the end when flux has work left then (see container/ended.ts). */
+  end: string[];
+  /** The monitor's own messages and the network helper's go to this file (flux does not stay to read them). */
+  errFd: number;
 }
 
 /** Known once the container is ready. */
@@ -53,6 +74,8 @@ export interface SupervisorResult {
   /** Set when the sandbox could not be built (the command never ran). */
   setupError?: FluxError;
   rootfsKind?: string;
+  /** A detached container's command runs: its monitor holds it from here (LaunchOptions.monitor). */
+  running?: boolean;
 }
 
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
@@ -87,12 +110,14 @@ function forwardSignals(kill: (sig: NodeJS.Signals) => void): () => void {
  * text is wanted: reading it to its end costs ≈ 1.5 ms of stream teardown right when the run
  * ends. Unread, it cannot hold slirp4netns up (the helper makes its end non-blocking).
  */
-function watchLaunched(pipe: Readable): LaunchedHelper & { settle(ready: boolean): void } {
+function watchLaunched(pipe: Readable | undefined): LaunchedHelper & { settle(ready: boolean): void } {
   let text = '';
   let closed: Promise<void> | undefined;
-  pipe.on('error', () => {});
+  pipe?.on('error', () => {});
   const read = (): Promise<void> => {
     if (closed) return closed;
+    // A monitor's network helper writes to the monitor's file instead (nobody stays to read a pipe).
+    if (!pipe) return Promise.resolve();
     closed = new Promise<void>((resolve) => pipe.once('close', () => resolve()));
     pipe.setEncoding('utf8');
     pipe.on('data', (chunk: string) => {
@@ -145,27 +170,35 @@ export class Sandbox {
   private netReady = false;
   /** The network helper went away while the command ran. */
   private netLost = false;
+  /** The 'started' record (a detached container's run() returns then). */
+  private started: (() => void) | undefined;
+  private readonly running: Promise<void>;
 
   constructor(private readonly ns: NamespaceSpec, private readonly launch: LaunchOptions) {
     const out = launch.output;
     // Setsid (detached): terminal signals reach flux only, which forwards them exactly once.
     // The namespace part of the plan is the helper's command line: it starts on it at once.
     // fd 4: stderr of the network helper the helper starts (netHelper).
-    const netPipes: 'pipe'[] = ns.newNet && ns.netHelper ? ['pipe'] : [];
+    const monitor = launch.monitor;
+    const netPipes: ('pipe' | number)[] = ns.newNet && ns.netHelper ? [monitor ? monitor.errFd : 'pipe'] : [];
     this.handshake = ns.waitGo === true || (ns.userns && ns.idmap === undefined);
     lap('spawn');
     // The fds to preserve follow the helper's own (they reach it at 4 + the network pipes).
     const preserved = Array.from({ length: launch.preserveFds ?? 0 }, (_, i) => 3 + i);
     const planned = preserved.length > 0 ? { ...ns, preserveFds: { first: 4 + netPipes.length, count: preserved.length } } : ns;
-    this.child = spawn(helperPath(), ['run', '3', ...namespacePlan(planned).flat()], {
-      stdio: [launch.interactive ? 'inherit' : 'ignore', out ? 'pipe' : 'inherit', out ? 'pipe' : 'inherit', 'pipe', ...netPipes, ...preserved],
+    const mode = monitor
+      ? ['monitor', '3', monitor.dir, monitor.events, monitor.id, monitor.name, String(monitor.logMaxBytes), String(monitor.timeoutSec), String(monitor.stopSignal), String(monitor.end.length), ...monitor.end]
+      : ['run', '3'];
+    const stdout = monitor ? monitor.errFd : out ? 'pipe' : 'inherit';
+    this.child = spawn(helperPath(), [...mode, ...namespacePlan(planned).flat()], {
+      stdio: [launch.interactive ? 'inherit' : 'ignore', stdout, stdout, 'pipe', ...netPipes, ...preserved],
       detached: true,
       // The helper's environment is pid 1's: container=flux is what systemd reads in /proc/1/environ.
       env: { ...timingEnv(), container: 'flux' },
     });
     this.ctl = this.child.stdio[3] as Socket;
     const netStderr = (this.child.stdio as unknown as (Readable | null)[])[4];
-    if (netStderr) this.netHelper = watchLaunched(netStderr);
+    if (netPipes.length > 0) this.netHelper = watchLaunched(netStderr ?? undefined);
     lap('spawned');
     if (out) {
       this.child.stdout?.on('data', (c: Buffer) => out.stdout(c));
@@ -182,6 +215,9 @@ export class Sandbox {
     this.over = new Promise((resolve) => {
       this.finished = resolve;
       void this.gone.then(resolve);
+    });
+    this.running = new Promise((resolve) => {
+      this.started = resolve;
     });
     // Gone, or done, without a word of the network helper's readiness: it never was.
     void this.over.then(() => this.netHelper?.settle(false));
@@ -236,7 +272,7 @@ export class Sandbox {
         this.supervision?.onWarning?.(printable(rec.text));
         break;
       case 'started':
-        this.launch.onStarted?.();
+        this.started?.();
         break;
       case 'ended':
         lap('helper ended');
@@ -310,6 +346,11 @@ export class Sandbox {
     this.startWiring();
   }
 
+  /** The helper's pid (a detached container's monitor). */
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
   /** Sends a signal to the container's init, which passes it on to the command (as a forwarded host signal). */
   signal(sig: NodeJS.Signals): void {
     this.kill(sig);
@@ -332,8 +373,16 @@ export class Sandbox {
       this.containerSent = true;
     }
     this.connect(opts);
-    this.launch.onSpawn?.(this.kill, this.child.pid);
+    this.launch.onSpawn?.(this.kill);
     if (alive) this.maybeGo();
+    if (this.launch.monitor) {
+      // A detached container: once its command runs flux is done with it (letGo).
+      const ran = await Promise.race([this.running.then(() => true), this.over.then(() => false)]);
+      if (ran) {
+        unforward();
+        return { code: 0, running: true, ...(this.kind ? { rootfsKind: this.kind } : {}) };
+      }
+    }
     const { code, signal } = await this.over;
     // Unawaited by the helper, Node's part may still be settling (why the network failed).
     if (!this.handshake) await this.wiring;
@@ -365,6 +414,18 @@ export class Sandbox {
     }
     await this.over;
     await this.wiring;
+  }
+
+  /**
+   * A detached container's helper is left to itself (its monitor): with `keep` (its command runs
+   * and flux has recorded it so) it will record the end; without, the container is flux's to
+   * remove, and the monitor only ends. Nothing of it keeps flux alive after this.
+   */
+  letGo(keep: boolean): void {
+    if (keep) this.ctl.write('K');
+    this.ctl.end();
+    this.ctl.unref();
+    this.child.unref();
   }
 
   /** Resolves once the helper has cleaned up after the run (or is gone). */

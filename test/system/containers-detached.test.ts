@@ -154,6 +154,18 @@ describe('flux run -d and the commands on detached containers', () => {
     expect((await flux(['logs', '--since', later, id])).stdout).toBe('');
   });
 
+  it('logs any bytes as Node reads them, and a stdout line before a stderr line written after it', async () => {
+    const id = await detach([], ['sh', '-c', `printf 'tab\\there "q" back\\\\slash\\001\\n\\377bad\\n'; echo first; echo second >&2`]);
+    expect((await flux(['wait', id])).stdout).toBe('0\n');
+    const lines = readFileSync(join(containers(), id, 'log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { s: string; l: string });
+    expect(lines.map((l) => [l.s, l.l])).toEqual([
+      ['stdout', 'tab\there "q" back\\slash\u0001'],
+      ['stdout', '\uFFFDbad'],
+      ['stdout', 'first'],
+      ['stderr', 'second'],
+    ]);
+  });
+
   it('caps the log at --log-max-size, keeping the newest lines in order', async () => {
     const id = await detach(['--log-max-size', '8k'], ['sh', '-c', 'i=0; while [ $i -lt 2000 ]; do echo line$i; i=$((i+1)); done']);
     expect((await flux(['wait', id])).stdout).toBe('0\n');

@@ -149,6 +149,11 @@ describe('the writable layer of a detached container', () => {
     expect(kept.code).toBe(0);
     expect(kept.stdout).toBe('');
     expect(inWritableLayer(id, `kept-${token}`)).toBe(`kept-${token}\n`);
+    // Nor does its rmi take the image that container was made from.
+    const refused = await other(['rmi', busybox]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(new RegExp(`^flux: the image .* is used by the container old-${token} \\(${id.slice(0, 12)}\\)\\.`));
+    expect(JSON.parse((await before(['images', '--json'])).stdout)).toHaveLength(1);
     // A reboot empties the runtime directory.
     await rm(join(oldRuntime, 'flux'), { recursive: true, force: true });
     expect((await before(['ps', '-a', '-q'])).stdout).toBe('');

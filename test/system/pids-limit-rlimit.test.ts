@@ -70,6 +70,17 @@ describe('--pids-limit without a cgroup', () => {
     expect((await flux(['rm', '-f', id])).code).toBe(0);
   });
 
+  it('counts the processes flux exec starts against the container\'s limit', async () => {
+    // init, sh and sleep: the container is at its limit of 3.
+    const r = await flux(['run', '-d', '--network', 'none', '--pids-limit', '3', busybox, '--', 'sh', '-c', 'sleep 1000 & wait']);
+    expect(r.code).toBe(0);
+    const id = r.stdout.trim();
+    const forks = await flux(['exec', id, 'sh', '-c', 'sleep 1 & wait && echo forked']);
+    expect(forks.stdout).toBe('');
+    expect(forks.stderr).toContain('can\'t fork');
+    expect((await flux(['rm', '-f', id])).code).toBe(0);
+  });
+
   it('keeps the refusal of --memory and --cpus, with or without --pids-limit', async () => {
     const both = await flux(['run', '--network', 'none', '--memory', '64m', '--pids-limit', '5', busybox, '--', 'true']);
     expect(both.code).toBe(125);

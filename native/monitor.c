@@ -1,0 +1,447 @@
+/*
+ * The monitor of a detached container. flux starts the helper as `flux-helper monitor CTL DIR
+ * EVENTS ID NAME LOGMAX TIMEOUT STOPSIG N END… PLAN…` and leaves once the command runs; the
+ * helper's supervising process (the parent of the container's init) then holds the container
+ * by itself, in about a megabyte instead of a Node process:
+ *   - the command's stdout and stderr are two pipes it reads in one poll loop (stdout first, so
+ *     a line written to stdout before one to stderr stays before it), written to DIR/log as
+ *     container-log.ts writes it: one JSON line {"t","s","l"} per line, rotated to log.1 past
+ *     LOGMAX bytes;
+ *   - it keeps slirp4netns (whose exit fd it holds) and so the port forwards;
+ *   - the signals of `flux stop` and `flux kill` reach it and go on to init (SIGALRM: kill
+ *     every process), as in a foreground run;
+ *   - --timeout TIMEOUT: STOPSIG, then SIGKILL 10 s later, status 124 (as run-timeout.ts);
+ *   - at the end it writes DIR/exit {"exitCode","finishedAt"}, which container-state.ts reads
+ *     over state.json, and appends the `exited` event to EVENTS (container-events.ts's format);
+ *     then, when flux has work left for the end (DIR/ended.json: --rm, a user network to
+ *     leave, a socket to remove), it has END run (start_ender).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include "monitor.h"
+
+int monitoring;
+
+static const char *dir, *events, *ident, *name;
+static unsigned long long log_max;
+static long timeout_sec;
+static int stop_sig;
+static char **end_argv;
+
+/* Read ends (ours) and write ends (the command's) of stdout and stderr. */
+static int out_r = -1, out_w = -1, err_r = -1, err_w = -1;
+static int timed_out;
+/* Our end of the pipe to the ender (see start_ender). */
+static int ender = -1;
+
+static void ignore(int s) { (void)s; }
+
+static long number(const char *t, long max)
+{
+  char *end;
+  long v = strtol(t, &end, 10);
+  return *t && !*end && v >= 0 && v <= max ? v : -1;
+}
+
+/*
+ * The container's end runs flux in the host's namespaces, which we leave for the container's
+ * (its user namespace cannot be left again): a child forked before that waits on a pipe, and
+ * execs END when it reads E from it. At the pipe's end without an E (we ended without flux's
+ * K, or were killed) it just exits. It holds nothing else of ours.
+ */
+static void start_ender(void)
+{
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0)
+    return;
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(p[0]), close(p[1]);
+    return;
+  }
+  if (pid == 0) {
+    char c = 0;
+    ssize_t r;
+    if (dup2(p[0], 3) < 0)
+      _exit(0);
+    syscall(SYS_close_range, 4, ~0U, 0);
+    while ((r = read(3, &c, 1)) < 0 && errno == EINTR)
+      ;
+    if (r != 1 || c != 'E')
+      _exit(0);
+    close(3);
+    execv(end_argv[0], end_argv);
+    perror("flux-helper monitor: exec");
+    _exit(127);
+  }
+  close(p[0]);
+  ender = p[1];
+}
+
+int monitor_args(int argc, char **argv)
+{
+  if (argc < 8)
+    return -1;
+  dir = argv[0];
+  events = argv[1];
+  ident = argv[2];
+  name = argv[3];
+  long max = number(argv[4], 1L << 40), secs = number(argv[5], 1L << 30), sig = number(argv[6], 64), n = number(argv[7], 64);
+  if (max < 4096 || secs < 0 || sig < 1 || n < 0 || argc < 8 + n)
+    return -1;
+  log_max = (unsigned long long)max;
+  timeout_sec = secs;
+  stop_sig = (int)sig;
+  if (n > 0) {
+    end_argv = calloc((size_t)n + 1, sizeof *end_argv);
+    if (!end_argv)
+      return -1;
+    memcpy(end_argv, argv + 8, (size_t)n * sizeof *end_argv);
+  }
+  monitoring = 1;
+  /*
+   * flux goes once the command runs: a record to it then must not end us. A handler, not
+   * SIG_IGN: ignored signals would stay ignored in the command across its exec.
+   */
+  struct sigaction sa = { .sa_handler = ignore };
+  sigaction(SIGPIPE, &sa, NULL);
+  if (end_argv)
+    start_ender();
+  return 8 + (int)n;
+}
+
+void monitor_pipes(void)
+{
+  int o[2], e[2];
+  if (pipe2(o, O_CLOEXEC) < 0 || pipe2(e, O_CLOEXEC) < 0) {
+    perror("flux-helper monitor: pipe");
+    _exit(125);
+  }
+  out_r = o[0], out_w = o[1], err_r = e[0], err_w = e[1];
+}
+
+void monitor_child_stdio(void)
+{
+  if (!monitoring)
+    return;
+  if (dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
+    _exit(125);
+  close(out_r), close(out_w), close(err_r), close(err_w);
+}
+
+/* ---------- the log ---------- */
+
+static int log_fd = -1;
+static unsigned long long log_size;
+
+static void path_in_dir(char *buf, size_t cap, const char *file)
+{
+  snprintf(buf, cap, "%s/%s", dir, file);
+}
+
+static void open_log(void)
+{
+  char path[4096];
+  path_in_dir(path, sizeof path, "log");
+  log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  struct stat st;
+  log_size = log_fd >= 0 && fstat(log_fd, &st) == 0 ? (unsigned long long)st.st_size : 0;
+}
+
+static void write_all(int fd, const char *b, size_t n)
+{
+  while (n > 0) {
+    ssize_t w = write(fd, b, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return; /* a full disk loses lines, not the container */
+    b += w, n -= (size_t)w;
+  }
+}
+
+/* ISO 8601 in UTC with milliseconds, as JavaScript's toISOString(). */
+static void iso_now(char out[96])
+{
+  struct timespec ts;
+  struct tm tm;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  snprintf(out, 96, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if there is none. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+  unsigned c = s[0];
+  size_t len;
+  unsigned lo = 0x80, hi = 0xBF;
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xC2 && c <= 0xDF)
+    len = 2;
+  else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0)
+      lo = 0xA0;
+    if (c == 0xED)
+      hi = 0x9F; /* no surrogates */
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0)
+      lo = 0x90;
+    if (c == 0xF4)
+      hi = 0x8F;
+  } else
+    return 0;
+  if (n < len)
+    return 0;
+  for (size_t i = 1; i < len; i++) {
+    unsigned b = s[i];
+    if (b < (i == 1 ? lo : 0x80) || b > (i == 1 ? hi : 0xBF))
+      return 0;
+  }
+  return len;
+}
+
+/*
+ * s as a JSON string's contents, as JSON.stringify writes them after Node's UTF-8 decoding:
+ * bytes that are not UTF-8 become U+FFFD, quote, backslash and control characters escaped.
+ * out must hold 6 * n + 1 bytes. Returns the length written.
+ */
+static size_t json_escape(char *out, const unsigned char *s, size_t n)
+{
+  static const char hex[] = "0123456789abcdef";
+  size_t at = 0;
+  for (size_t i = 0; i < n;) {
+    unsigned c = s[i];
+    if (c >= 0x80) {
+      size_t len = utf8_len(s + i, n - i);
+      if (len == 0) {
+        memcpy(out + at, "\xEF\xBF\xBD", 3), at += 3, i++;
+      } else {
+        memcpy(out + at, s + i, len), at += len, i += len;
+      }
+      continue;
+    }
+    i++;
+    const char *short_form = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+    if (short_form) {
+      memcpy(out + at, short_form, 2), at += 2;
+    } else if (c < 0x20) {
+      memcpy(out + at, "\\u00", 4), at += 4;
+      out[at++] = hex[c >> 4];
+      out[at++] = hex[c & 15];
+    } else
+      out[at++] = (char)c;
+  }
+  out[at] = 0;
+  return at;
+}
+
+#define LINE_MAX_BYTES 16384
+
+/* One line (without its newline) to the log; past the cap the log becomes log.1 first. */
+static void log_line(const char *stream, const unsigned char *s, size_t n)
+{
+  static char text[LINE_MAX_BYTES * 6 + 128];
+  char t[96];
+  if (log_fd < 0)
+    return;
+  iso_now(t);
+  size_t at = (size_t)snprintf(text, sizeof text, "{\"t\":\"%s\",\"s\":\"%s\",\"l\":\"", t, stream);
+  at += json_escape(text + at, s, n);
+  memcpy(text + at, "\"}\n", 3), at += 3;
+  if (log_size > 0 && log_size + at > log_max) {
+    char path[4096], old[4096];
+    path_in_dir(path, sizeof path, "log");
+    path_in_dir(old, sizeof old, "log.1");
+    close(log_fd);
+    rename(path, old);
+    open_log();
+    log_size = 0;
+    if (log_fd < 0)
+      return;
+  }
+  write_all(log_fd, text, at);
+  log_size += at;
+}
+
+struct stream {
+  const char *name;
+  int *fd;
+  unsigned char buf[LINE_MAX_BYTES];
+  size_t len;
+};
+
+static struct stream out_stream = { "stdout", &out_r, { 0 }, 0 };
+static struct stream err_stream = { "stderr", &err_r, { 0 }, 0 };
+
+/* Splits what came into lines; a line longer than the buffer is cut (as docker cuts at 16 KiB). */
+static void take(struct stream *st, const unsigned char *b, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    if (b[i] == '\n') {
+      log_line(st->name, st->buf, st->len);
+      st->len = 0;
+      continue;
+    }
+    if (st->len == sizeof st->buf) {
+      log_line(st->name, st->buf, st->len);
+      st->len = 0;
+    }
+    st->buf[st->len++] = b[i];
+  }
+}
+
+/* One read of a stream (non-blocking); 0 at its end or when empty. */
+static int pump(struct stream *st)
+{
+  unsigned char b[65536];
+  if (*st->fd < 0)
+    return 0;
+  ssize_t r = read(*st->fd, b, sizeof b);
+  if (r > 0) {
+    take(st, b, (size_t)r);
+    return 1;
+  }
+  if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+    close(*st->fd);
+    *st->fd = -1;
+  }
+  return 0;
+}
+
+static long long now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+ssize_t monitor_relay(int report, unsigned char *status, pid_t init)
+{
+  close(out_w), close(err_w);
+  out_w = err_w = -1;
+  fcntl(out_r, F_SETFL, O_NONBLOCK);
+  fcntl(err_r, F_SETFL, O_NONBLOCK);
+  open_log();
+  long long deadline = timeout_sec > 0 ? now_ms() + timeout_sec * 1000LL : -1;
+  ssize_t got;
+  for (;;) {
+    struct pollfd fds[3] = { { report, POLLIN, 0 }, { out_r, POLLIN, 0 }, { err_r, POLLIN, 0 } };
+    int wait = -1;
+    if (deadline >= 0) {
+      long long left = deadline - now_ms();
+      wait = left > 0 ? (int)(left < 0x7fffffff ? left : 0x7fffffff) : 0;
+    }
+    int n = poll(fds, 3, wait);
+    if (n < 0 && errno != EINTR)
+      return read(report, status, 1);
+    if (n == 0 && deadline >= 0) {
+      /* --timeout: the stop signal first, SIGKILL of every process 10 s later. */
+      kill(init, timed_out ? SIGKILL : stop_sig);
+      deadline = timed_out ? -1 : now_ms() + 10000;
+      timed_out = 1;
+      continue;
+    }
+    if (n <= 0)
+      continue;
+    if (fds[1].revents)
+      pump(&out_stream);
+    if (fds[2].revents)
+      pump(&err_stream);
+    if (fds[0].revents) {
+      while ((got = read(report, status, 1)) < 0 && errno == EINTR)
+        ;
+      break;
+    }
+  }
+  /* Nothing of the container writes any more: what the pipes hold is the rest of the output. */
+  while (pump(&out_stream))
+    ;
+  while (pump(&err_stream))
+    ;
+  if (out_stream.len)
+    log_line("stdout", out_stream.buf, out_stream.len);
+  if (err_stream.len)
+    log_line("stderr", err_stream.buf, err_stream.len);
+  out_stream.len = err_stream.len = 0;
+  return got;
+}
+
+int monitor_code(int code)
+{
+  return monitoring && timed_out ? 124 : code;
+}
+
+/* ---------- the end ---------- */
+
+static void write_exit(int code)
+{
+  char path[4096], tmp[4096], t[96], text[192];
+  path_in_dir(path, sizeof path, "exit");
+  path_in_dir(tmp, sizeof tmp, ".exit.tmp");
+  iso_now(t);
+  int n = snprintf(text, sizeof text, "{\"exitCode\":%d,\"finishedAt\":\"%s\"}\n", code, t);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return;
+  write_all(fd, text, (size_t)n);
+  close(fd);
+  rename(tmp, path);
+}
+
+static void record_exited(int code)
+{
+  char t[96], line[1024], esc_name[6 * 256 + 1];
+  struct stat st;
+  /* Past 1 MiB the events start over, one older part kept (container-events.ts). */
+  if (stat(events, &st) == 0 && st.st_size > 1024 * 1024) {
+    char old[4096];
+    snprintf(old, sizeof old, "%s.1", events);
+    rename(events, old);
+  }
+  size_t nlen = strlen(name);
+  json_escape(esc_name, (const unsigned char *)name, nlen < 256 ? nlen : 256);
+  iso_now(t);
+  int n = snprintf(line, sizeof line, "{\"time\":\"%s\",\"id\":\"%s\",\"name\":\"%s\",\"event\":\"exited\",\"exitCode\":%d}\n", t, ident, esc_name, code);
+  int fd = open(events, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0 || n <= 0 || (size_t)n >= sizeof line)
+    return;
+  write_all(fd, line, (size_t)n);
+  close(fd);
+}
+
+int monitor_finish(int code, int ctl)
+{
+  if (log_fd >= 0)
+    close(log_fd);
+  log_fd = -1;
+  /*
+   * flux says K once it has recorded the container as running, then lets go; a container that
+   * never started is the starting flux's to report and remove, and it lets go without a word.
+   */
+  char c = 0;
+  ssize_t r;
+  while (ctl >= 0 && ((r = read(ctl, &c, 1)) == 1 ? c != 'K' : r < 0 && errno == EINTR))
+    ;
+  if (c != 'K')
+    return code;
+  write_exit(code);
+  record_exited(code);
+  char work[4096];
+  path_in_dir(work, sizeof work, "ended.json");
+  if (ender >= 0 && access(work, F_OK) == 0)
+    write_all(ender, "E", 1);
+  return code;
+}
