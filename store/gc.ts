@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Digest } from '../src/image/types.js';
 import { ownerAlive, parseOwner } from '../src/process-owner.js';
 import { containerOfRun } from '../src/container-runs.js';
-import { isDigest } from './digest.js';
+import { isDigest } from '../src/image/digest.js';
 import { diskUsage } from './disk-usage.js';
 import { ImageIndex, type ImageRecord } from './image-index.js';
 import type { Store } from './store.js';

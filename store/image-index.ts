@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Keyv } from 'keyv';
 import { FluxError } from '../src/errors.js';
 import type { Digest, ImageConfig, Platform } from '../src/image/types.js';
-import { isDigest } from './digest.js';
+import { isDigest } from '../src/image/digest.js';
 import { JsonFileAdapter } from './index-db.js';
 import type { Store } from './store.js';
 

@@ -10,7 +10,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FluxError } from '../src/errors.js';
 import type { Digest } from '../src/image/types.js';
-import { shortDigest } from './digest.js';
+import { shortDigest } from '../src/image/digest.js';
 
 /** A whole blob, a stream from its first byte, or a way to open it from any offset (enables resume). */
 export type BlobSource = Buffer | Readable | ((offset: number) => Promise<Readable>);

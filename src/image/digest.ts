@@ -1,6 +1,6 @@
 /**
  * Digests are the only names flux ever turns into file names or URL paths, so they are checked
- * first. Pure. The one digest module: the store (store/digest.ts) uses these very checks.
+ * first. Pure. The one digest module: the store, registry, sources and layers all use these checks.
  */
 import { FluxError } from '../errors.js';
 import type { Digest } from './types.js';
