@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { RUN_LAYERS_FILE } from '../container-runs.js';
 import type { ImageRecord } from '../../store/image-index.js';
 import { listStates, type ContainerState } from './container-state.js';
 import { containerLayerDirs } from './container-layer.js';
@@ -12,7 +13,7 @@ import { containerLayerDirs } from './container-layer.js';
 function layersOf(store: string, id: string): string | undefined {
   for (const dir of containerLayerDirs(store, id)) {
     try {
-      return readFileSync(join(dir, 'layers'), 'utf8');
+      return readFileSync(join(dir, RUN_LAYERS_FILE), 'utf8');
     } catch {
       /* not written yet, or removed meanwhile */
     }
