@@ -7,6 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { Writable } from 'node:stream';
 import { FluxError } from '../errors.js';
+import { parsePullPolicy } from '../pull/pull-policy.js';
 import { collectImages, splitList, type MatrixImage } from '../matrix/images.js';
 import { parseShard, selectShard } from '../matrix/shard.js';
 import { Matrix } from '../matrix/scheduler.js';
@@ -59,7 +60,7 @@ export async function matrixRun(o: MatrixOptions, flux: FluxOptions): Promise<Ma
   const { images: _i, command, jobs: _j, failFast, shard: _s, onEvent, onOutput, signal, ...shared } = o;
   const { pullReport } = await import('./pull-images.js');
   const { foregroundRun } = await import('./foreground-run.js');
-  const policy = o.pull ?? 'missing';
+  const policy = parsePullPolicy(o.pull ?? 'missing', 'pull');
   const matrix = new Matrix(
     images,
     {
