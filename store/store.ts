@@ -171,7 +171,7 @@ export class Store {
       return readFileSync(this.blobPath(d));
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') {
-        throw new FluxError('BLOB_MISSING', `The store ${this.root} lacks blob ${shortDigest(d)}.`, {
+        throw new FluxError('BLOB_MISSING', `the store ${this.root} lacks blob ${shortDigest(d)}.`, {
           hint: 'Pull the image again to restore it.',
         });
       }
@@ -188,7 +188,7 @@ export class Store {
     try {
       return JSON.parse(buf.toString('utf8')) as T;
     } catch {
-      throw new FluxError('BAD_BLOB', `The blob ${shortDigest(d)} in ${this.root} is not JSON.`, {
+      throw new FluxError('BAD_BLOB', `the blob ${shortDigest(d)} in ${this.root} is not JSON.`, {
         hint: 'Run `flux rmi` on the image and pull it again.',
       });
     }

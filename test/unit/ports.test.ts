@@ -77,7 +77,7 @@ describe('host port checks', () => {
     try {
       const err = await checkHostPort({ hostIp: '127.0.0.1', hostPort: port, protocol: 'tcp' }).catch((e: FluxError) => e);
       expect(err).toBeInstanceOf(FluxError);
-      expect(`${(err as FluxError).message} ${(err as FluxError).hint}`).toBe(`host port ${port} is already in use; pick another with -p.`);
+      expect(`${(err as FluxError).message} ${(err as FluxError).hint}`).toBe(`host port ${port} is already in use. Pick another with -p.`);
     } finally {
       await new Promise((r) => srv.close(r));
     }
@@ -129,7 +129,7 @@ describe('--network values', () => {
       return `${e.message} ${e.hint}`;
     };
     expect(await bad('bridge')).toBe('unknown network mode "bridge". Use --network slirp4netns (the default), pasta, none, host, or the name of a network (flux network ls).');
-    expect(await bad('slirp4netns:colour=blue')).toMatch(/^--network slirp4netns has no option "colour"\. Known options: allow_host_loopback/);
+    expect(await bad('slirp4netns:colour=blue')).toMatch(/^--network slirp4netns has no option "colour"\. Use one of its options: allow_host_loopback/);
     expect(await bad('slirp4netns:allow_host_loopback=maybe')).toMatch(/is not true or false/);
     expect(await bad('slirp4netns:mtu=9')).toMatch(/mtu=9 is not between 68 and 65521/);
     expect(await bad('slirp4netns:port_handler=rootlesskit')).toMatch(/port_handler=rootlesskit is not supported/);
