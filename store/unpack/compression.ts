@@ -35,7 +35,7 @@ export function declaredCompression(mediaType: string): Compression {
   const c = compressionOfMediaType(mediaType);
   if (c === undefined) {
     throw new FluxError('LAYER_MEDIA_TYPE', `the layer media type ${JSON.stringify(mediaType)} is not one flux can unpack.`, {
-      hint: 'flux unpacks OCI and Docker tar layers, uncompressed, gzip or zstd; use an image built with a standard tool.',
+      hint: 'Use an image built with a standard tool: flux unpacks OCI and Docker tar layers, uncompressed, gzip or zstd.',
     });
   }
   return c;
