@@ -8,6 +8,14 @@
  */
 export const CONTAINER_RUN_PREFIX = 'ctr-';
 
+/**
+ * The file in every run directory, foreground or detached, that lists the diff_ids of the layers
+ * the run uses: written by the sandbox (sandbox/rootfs.ts), read by garbage collection
+ * (store/gc.ts) and by `flux rmi` asking which container uses an image (containers-using.ts).
+ * The sandbox helper (native/) makes it, empty, by this same name.
+ */
+export const RUN_LAYERS_FILE = 'layers';
+
 const NAME = /^ctr-([0-9a-f]{64})(\.copy)?$/;
 
 /** The run directory's name under runs/ for the container `id`. */

@@ -7,13 +7,13 @@ export function storeIoError(err: unknown, root: string, doing: string): unknown
   if (err instanceof FluxError) return err;
   const code = errnoCode(err);
   if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new FluxError('NO_SPACE', `No space left on the device holding the image store ${root} while ${doing} (${code}).`, {
+    return new FluxError('NO_SPACE', `no space left on the device holding the image store ${root} while ${doing} (${code}).`, {
       hint: 'Free some space, or run `flux prune` to remove blobs and layers no image uses, then try again.',
       cause: err,
     });
   }
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    return new FluxError('STORE_ACCESS', `Cannot write to the image store ${root} while ${doing} (${code}).`, {
+    return new FluxError('STORE_ACCESS', `cannot write to the image store ${root} while ${doing} (${code}).`, {
       hint: 'Make the store writable by you, or point FLUX_STORE at a directory you own.',
       cause: err,
     });

@@ -11,8 +11,8 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Digest } from '../src/image/types.js';
 import { ownerAlive, parseOwner } from '../src/process-owner.js';
-import { containerOfRun } from '../src/container-runs.js';
-import { isDigest } from './digest.js';
+import { RUN_LAYERS_FILE, containerOfRun } from '../src/container-runs.js';
+import { isDigest } from '../src/image/digest.js';
 import { diskUsage } from './disk-usage.js';
 import { ImageIndex, type ImageRecord } from './image-index.js';
 import type { Store } from './store.js';
@@ -70,7 +70,7 @@ export async function layersOfLiveRuns(store: Store): Promise<Set<Digest>> {
     }
     let text: string;
     try {
-      text = await readFile(join(store.runsDir, n, 'layers'), 'utf8');
+      text = await readFile(join(store.runsDir, n, RUN_LAYERS_FILE), 'utf8');
     } catch {
       continue;
     }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Keyv } from 'keyv';
 import { FluxError } from '../src/errors.js';
 import type { Digest, ImageConfig, Platform } from '../src/image/types.js';
-import { isDigest } from './digest.js';
+import { isDigest } from '../src/image/digest.js';
 import { JsonFileAdapter } from './index-db.js';
 import type { Store } from './store.js';
 
@@ -141,7 +141,7 @@ export class ImageIndex {
       const hits = all.filter((r) => r.configDigest.slice(7).startsWith(hex));
       const ids = new Set(hits.map((r) => r.configDigest));
       if (ids.size > 1) {
-        throw new FluxError('AMBIGUOUS_ID', `The image ID prefix ${hex} matches ${ids.size} different images.`, {
+        throw new FluxError('AMBIGUOUS_ID', `the image ID prefix ${hex} matches ${ids.size} different images.`, {
           hint: 'Give more digits of the IMAGE ID, or the image name.',
         });
       }

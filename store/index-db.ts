@@ -40,7 +40,7 @@ export class JsonFileAdapter extends EventEmitter {
     } catch {
       // fall through
     }
-    throw new FluxError('INDEX_DAMAGED', `The image index ${this.file} is damaged.`, {
+    throw new FluxError('INDEX_DAMAGED', `the image index ${this.file} is damaged.`, {
       hint: 'Remove that file; the images will need to be pulled again (their blobs stay in the store and are reused).',
     });
   }

@@ -6,4 +6,3 @@ export { collectGarbage, layersOfLiveRuns, referencedBy, type GcOptions, type Gc
 export type { BlobSource, WriteBlobOptions } from './write-blob.js';
 export type { Lock } from './lock.js';
 export { diskUsage } from './disk-usage.js';
-export { shortDigest } from './digest.js';

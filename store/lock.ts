@@ -48,8 +48,8 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
     const e = errno();
     if (e !== EWOULDBLOCK && e !== EINTR) {
       closeSync(fd);
-      throw new FluxError('LOCK_FAILED', `Cannot lock ${path} (errno ${e}).`, {
-        hint: 'The image store must be on a local filesystem that supports flock.',
+      throw new FluxError('LOCK_FAILED', `cannot lock ${path} (errno ${e}).`, {
+        hint: 'Point FLUX_STORE at a directory on a local filesystem that supports flock.',
       });
     }
     if (!told) {

@@ -11,18 +11,18 @@ import { FluxError } from '../src/errors.js';
 export function checkStoreDir(path: string, st: Stats, isStoreRoot: boolean): void {
   const uid = process.geteuid?.() ?? 0;
   if (!st.isDirectory()) {
-    throw new FluxError('STORE_UNTRUSTED', `The image store path ${path} is not a directory${isStoreRoot ? '' : ' (a symlink inside the store is not followed)'}.`, {
+    throw new FluxError('STORE_UNTRUSTED', `the image store path ${path} is not a directory${isStoreRoot ? '' : ' (a symlink inside the store is not followed)'}.`, {
       hint: isStoreRoot ? 'Point FLUX_STORE at a directory you own.' : `Remove ${path}; flux recreates it.`,
     });
   }
   if (st.uid !== uid) {
-    throw new FluxError('STORE_UNTRUSTED', `The image store directory ${path} is owned by uid ${st.uid}, not by you (uid ${uid}), so that user could have planted images in it.`, {
+    throw new FluxError('STORE_UNTRUSTED', `the image store directory ${path} is owned by uid ${st.uid}, not by you (uid ${uid}), so that user could have planted images in it.`, {
       hint: 'Point FLUX_STORE at a directory you own (or remove this one and let flux create it).',
     });
   }
   if ((st.mode & 0o022) !== 0) {
     const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
-    throw new FluxError('STORE_UNTRUSTED', `The image store directory ${path} is writable by ${st.mode & 0o002 ? 'all users' : 'its group'} (mode ${mode}), so others could have planted images in it.`, {
+    throw new FluxError('STORE_UNTRUSTED', `the image store directory ${path} is writable by ${st.mode & 0o002 ? 'all users' : 'its group'} (mode ${mode}), so others could have planted images in it.`, {
       hint: `Check it holds only what you pulled, then run chmod go-w ${path} (or remove it and pull again).`,
     });
   }

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FluxError, errnoCode } from '../src/errors.js';
 import type { Digest } from '../src/image/types.js';
-import { checkDigest, hexOf, shortDigest } from './digest.js';
+import { assertDigest, digestHex, shortDigest } from '../src/image/digest.js';
 import { storeIoError } from './errors.js';
 import { defaultStoreRoot } from './location.js';
 import { checkStoreDir } from './ownership.js';
@@ -33,6 +33,11 @@ export interface BlobWriteResult extends WriteResult {
  * system, a directory not writable by us), so on ENOENT the missing levels are made one by one,
  * which throws the real error.
  */
+/** The store names files after digests, so it checks each one itself rather than trusting callers. */
+function hexOf(d: Digest): string {
+  return digestHex(assertDigest(d, 'digest'));
+}
+
 function makeDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -139,7 +144,7 @@ export class Store {
     source: BlobSource,
     opts: WriteBlobOptions & { sourceName?: string } = {},
   ): Promise<BlobWriteResult> {
-    const digest = checkDigest(desc.digest, 'blob digest');
+    const digest = assertDigest(desc.digest, 'blob digest');
     if (await this.hasBlob(digest, desc.size)) return { fetched: 0, resumed: 0, existed: true };
     const lock = await this.lock(`blob-${hexOf(digest)}`);
     try {
@@ -166,7 +171,7 @@ export class Store {
       return readFileSync(this.blobPath(d));
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') {
-        throw new FluxError('BLOB_MISSING', `The store ${this.root} lacks blob ${shortDigest(d)}.`, {
+        throw new FluxError('BLOB_MISSING', `the store ${this.root} lacks blob ${shortDigest(d)}.`, {
           hint: 'Pull the image again to restore it.',
         });
       }
@@ -183,7 +188,7 @@ export class Store {
     try {
       return JSON.parse(buf.toString('utf8')) as T;
     } catch {
-      throw new FluxError('BAD_BLOB', `The blob ${shortDigest(d)} in ${this.root} is not JSON.`, {
+      throw new FluxError('BAD_BLOB', `the blob ${shortDigest(d)} in ${this.root} is not JSON.`, {
         hint: 'Run `flux rmi` on the image and pull it again.',
       });
     }

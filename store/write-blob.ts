@@ -10,7 +10,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FluxError } from '../src/errors.js';
 import type { Digest } from '../src/image/types.js';
-import { shortDigest } from './digest.js';
+import { shortDigest } from '../src/image/digest.js';
 
 /** A whole blob, a stream from its first byte, or a way to open it from any offset (enables resume). */
 export type BlobSource = Buffer | Readable | ((offset: number) => Promise<Readable>);
@@ -31,20 +31,20 @@ export interface WriteResult {
 
 export class DigestMismatchError extends FluxError {
   constructor(expected: Digest, actual: string, source: string) {
-    super('DIGEST_MISMATCH', `The blob ${source} served for ${shortDigest(expected)} has digest ${shortDigest(actual)}; it was discarded.`, {
-      hint: 'The image source is corrupt or has been tampered with; nothing unverified was stored. Try again later or contact its publisher.',
+    super('DIGEST_MISMATCH', `the blob ${source} served for ${shortDigest(expected)} has digest ${shortDigest(actual)}; it was discarded.`, {
+      hint: 'Try again later or contact the publisher: the image source is corrupt or has been tampered with; nothing unverified was stored.',
     });
   }
 }
 
 function tooLong(expected: Digest, size: number, source: string): FluxError {
-  return new FluxError('BLOB_TOO_LARGE', `The blob ${source} served for ${shortDigest(expected)} is larger than the ${size} bytes its descriptor declares; it was discarded.`, {
-    hint: 'The image source is corrupt or has been tampered with; nothing unverified was stored.',
+  return new FluxError('BLOB_TOO_LARGE', `the blob ${source} served for ${shortDigest(expected)} is larger than the ${size} bytes its descriptor declares; it was discarded.`, {
+    hint: 'Nothing unverified was stored; pull from a trusted source, or ask the publisher to fix the image.',
   });
 }
 
 function truncated(expected: Digest, got: number, size: number, source: string): FluxError {
-  return new FluxError('BLOB_TRUNCATED', `The blob ${shortDigest(expected)} from ${source} ended after ${got} of ${size} bytes.`, {
+  return new FluxError('BLOB_TRUNCATED', `the blob ${shortDigest(expected)} from ${source} ended after ${got} of ${size} bytes.`, {
     hint: 'Run the same command again: the download resumes where it stopped.',
   });
 }

@@ -18,13 +18,13 @@ export function register(program: Command): void {
       }
       let username = opts.username;
       if (username === undefined) {
-        if (!tty || opts.passwordStdin) throw new FluxError('BAD_FLAG', 'No user name given.', { hint: 'Pass it with -u USER.', exitCode: 125 });
+        if (!tty || opts.passwordStdin) throw new FluxError('BAD_FLAG', 'no user name given.', { hint: 'Pass it with -u USER.', exitCode: 125 });
         username = (await prompt('Username: ', false)).trim();
       }
       let password = opts.password;
       if (opts.passwordStdin) password = await readStdin();
       else if (password === undefined) {
-        if (!tty) throw new FluxError('BAD_FLAG', 'No password given and standard input is not a terminal.', { hint: 'Pass it with --password-stdin.', exitCode: 125 });
+        if (!tty) throw new FluxError('BAD_FLAG', 'no password given and standard input is not a terminal.', { hint: 'Pass it with --password-stdin.', exitCode: 125 });
         password = await prompt('Password: ', true);
       } else {
         process.stderr.write('flux: warning: a password given with -p is visible to other users; prefer --password-stdin.\n');

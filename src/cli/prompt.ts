@@ -22,7 +22,7 @@ export async function prompt(question: string, hidden: boolean): Promise<string>
   try {
     return await new Promise<string>((resolve, reject) => {
       rl.question(question, resolve);
-      rl.once('close', () => reject(new FluxError('BAD_LOGIN', 'Login cancelled.', { exitCode: 125 })));
+      rl.once('close', () => reject(new FluxError('BAD_LOGIN', 'login cancelled.', { exitCode: 125 })));
     });
   } finally {
     rl.close();

@@ -8,14 +8,14 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ImageRecord } from '../../store/image-index.js';
-import { containerOfRun } from '../container-runs.js';
+import { containerOfRun, RUN_LAYERS_FILE } from '../container-runs.js';
 import { readState, type ContainerState } from './container-state.js';
 import { containerLayerDirs, ownerOf } from './container-layer.js';
 
 function layersOf(store: string, id: string): string | undefined {
   for (const dir of containerLayerDirs(store, id)) {
     try {
-      return readFileSync(join(dir, 'layers'), 'utf8');
+      return readFileSync(join(dir, RUN_LAYERS_FILE), 'utf8');
     } catch {
       /* not written yet, or removed meanwhile */
     }

@@ -39,7 +39,7 @@ export function parseUlimit(spec: string, realRoot: boolean, limits = (() => { t
   if (!m) throw new FluxError('BAD_ULIMIT', `invalid --ulimit "${spec}".`, { hint: HINT, exitCode: 125 });
   const [, name, softText, hardText] = m as unknown as [string, string, string, string | undefined];
   const res = RESOURCES[name];
-  if (!res) throw new FluxError('BAD_ULIMIT', `--ulimit ${spec}: "${name}" is not a limit.`, { hint: `The names are ${Object.keys(RESOURCES).join(', ')}.`, exitCode: 125 });
+  if (!res) throw new FluxError('BAD_ULIMIT', `--ulimit ${spec}: "${name}" is not a limit.`, { hint: `Use one of ${Object.keys(RESOURCES).join(', ')}.`, exitCode: 125 });
   const soft = value(softText, spec);
   const hard = hardText === undefined ? soft : value(hardText, spec);
   if (soft > hard) throw new FluxError('BAD_ULIMIT', `--ulimit ${spec}: the soft limit is above the hard one.`, { hint: HINT, exitCode: 125 });

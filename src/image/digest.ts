@@ -1,6 +1,6 @@
 /**
  * Digests are the only names flux ever turns into file names or URL paths, so they are checked
- * first. Pure. The one digest module: the store (store/digest.ts) uses these very checks.
+ * first. Pure. The one digest module: the store, registry, sources and layers all use these checks.
  */
 import { FluxError } from '../errors.js';
 import type { Digest } from './types.js';
@@ -16,8 +16,8 @@ export function isDigest(s: unknown): s is Digest {
 export function assertDigest(s: unknown, what: string): Digest {
   if (isDigest(s)) return s;
   const shown = typeof s === 'string' ? JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s) : String(s);
-  throw new FluxError('BAD_DIGEST', `The ${what} ${shown} is not a valid sha256 digest.`, {
-    hint: 'A digest must be "sha256:" followed by 64 lowercase hex digits; the image source is broken or hostile.',
+  throw new FluxError('BAD_DIGEST', `the ${what} ${shown} is not a valid sha256 digest.`, {
+    hint: 'Do not use this image source: a digest must be "sha256:" followed by 64 lowercase hex digits, so it is broken or hostile.',
   });
 }
 

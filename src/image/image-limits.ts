@@ -16,12 +16,12 @@ const LIMITS = `flux accepts configs up to ${CONFIG_MAX_BYTES} bytes (4 MiB) and
 /** Checks the manifest's own descriptors: the config is never fetched past its declared size. */
 export function checkImageLimits(name: string, manifest: ImageManifest): void {
   if (manifest.config.size > CONFIG_MAX_BYTES) {
-    throw new FluxError('CONFIG_TOO_LARGE', `The image ${name} declares a config of ${manifest.config.size} bytes; ${LIMITS}.`, {
-      hint: 'No real image needs a config that large; the image source is broken or hostile.',
+    throw new FluxError('CONFIG_TOO_LARGE', `the image ${name} declares a config of ${manifest.config.size} bytes; ${LIMITS}.`, {
+      hint: 'Do not use this image: no real image needs a config that large, so its source is broken or hostile.',
     });
   }
   if (manifest.layers.length > MAX_LAYERS) {
-    throw new FluxError('TOO_MANY_LAYERS', `The image ${name} has ${manifest.layers.length} layers; ${LIMITS}.`, {
+    throw new FluxError('TOO_MANY_LAYERS', `the image ${name} has ${manifest.layers.length} layers; ${LIMITS}.`, {
       hint: 'Rebuild the image with fewer layers (squash them, or merge RUN steps).',
     });
   }

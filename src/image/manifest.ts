@@ -47,8 +47,8 @@ const LAYER_COMPRESSION: Record<string, Compression> = {
 export function layerCompression(mediaType: string): Compression {
   const c = Object.hasOwn(LAYER_COMPRESSION, mediaType) ? LAYER_COMPRESSION[mediaType] : undefined;
   if (c === undefined) {
-    throw new FluxError('UNSUPPORTED_MEDIA_TYPE', `The image has a layer of unknown media type "${mediaType}".`, {
-      hint: 'flux unpacks only OCI and Docker tar layers (uncompressed, gzip or zstd); this is not a container image flux can run.',
+    throw new FluxError('UNSUPPORTED_MEDIA_TYPE', `the image has a layer of unknown media type "${mediaType}".`, {
+      hint: 'Use a container image: flux unpacks only OCI and Docker tar layers (uncompressed, gzip or zstd).',
     });
   }
   return c;
@@ -61,7 +61,7 @@ export function baseMediaType(t: string | undefined): string {
 
 function invalid(what: string, opts: { source?: string } = {}): FluxError {
   const from = opts.source ? ` from ${opts.source}` : '';
-  return new FluxError('BAD_MANIFEST', `The manifest${from} is invalid: ${what}.`, {
+  return new FluxError('BAD_MANIFEST', `the manifest${from} is invalid: ${what}.`, {
     hint: 'The image source serves a broken or hostile manifest; check the image name or contact its publisher.',
   });
 }
@@ -76,8 +76,8 @@ function parseDescriptor(v: unknown, where: string, source: string | undefined):
   if (typeof mediaType !== 'string' || mediaType === '') throw invalid(`${where} has no mediaType`, { source });
   if (!isDigest(digest)) {
     const shown = typeof digest === 'string' ? JSON.stringify(digest.slice(0, 100)) : String(digest);
-    throw new FluxError('BAD_DIGEST', `The manifest${source ? ` from ${source}` : ''} names ${where} by the invalid digest ${shown}.`, {
-      hint: 'A digest must be "sha256:" followed by 64 lowercase hex digits; the image source is broken or hostile.',
+    throw new FluxError('BAD_DIGEST', `the manifest${source ? ` from ${source}` : ''} names ${where} by the invalid digest ${shown}.`, {
+      hint: 'Do not use this image source: a digest must be "sha256:" followed by 64 lowercase hex digits, so it is broken or hostile.',
     });
   }
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw invalid(`${where} has no valid size`, { source });
@@ -113,8 +113,8 @@ export function parseManifest(raw: RawManifest, opts: ParseManifestOptions = {})
   const source = opts.source;
   const max = opts.maxBytes ?? MANIFEST_MAX_BYTES;
   if (raw.bytes.length > max) {
-    throw new FluxError('MANIFEST_TOO_LARGE', `The manifest${source ? ` from ${source}` : ''} is ${raw.bytes.length} bytes, more than the ${max}-byte limit.`, {
-      hint: 'No real image needs a manifest that large; the image source is broken or hostile.',
+    throw new FluxError('MANIFEST_TOO_LARGE', `the manifest${source ? ` from ${source}` : ''} is ${raw.bytes.length} bytes, more than the ${max}-byte limit.`, {
+      hint: 'Do not use this image: no real image needs a manifest that large, so its source is broken or hostile.',
     });
   }
   let body: unknown;
@@ -128,7 +128,7 @@ export function parseManifest(raw: RawManifest, opts: ParseManifestOptions = {})
   const declared = baseMediaType(raw.mediaType);
   const inBody = typeof body.mediaType === 'string' ? body.mediaType : undefined;
   if (SCHEMA1_TYPES.has(declared) || (inBody && SCHEMA1_TYPES.has(inBody)) || body.schemaVersion === 1) {
-    throw new FluxError('UNSUPPORTED_MANIFEST', `The image${source ? ` ${source}` : ''} uses the obsolete Docker schema 1 manifest format.`, {
+    throw new FluxError('UNSUPPORTED_MANIFEST', `the image${source ? ` ${source}` : ''} uses the obsolete Docker schema 1 manifest format.`, {
       hint: 'Rebuild or re-push the image with a current tool (schema 2 or OCI).',
     });
   }
@@ -137,20 +137,20 @@ export function parseManifest(raw: RawManifest, opts: ParseManifestOptions = {})
   let mediaType: string;
   if (!GENERIC_TYPES.has(declared)) {
     if (!isManifestMediaType(declared)) {
-      throw new FluxError('UNSUPPORTED_MEDIA_TYPE', `The manifest${source ? ` of ${source}` : ''} has the unknown media type "${declared}".`, {
-        hint: 'flux understands OCI image indexes and manifests and Docker manifest lists and schema 2 manifests.',
+      throw new FluxError('UNSUPPORTED_MEDIA_TYPE', `the manifest${source ? ` of ${source}` : ''} has the unknown media type "${declared}".`, {
+        hint: 'Use an image with an OCI index or manifest, or a Docker manifest list or schema 2 manifest: the kinds flux understands.',
       });
     }
     if (inBody !== undefined && inBody !== declared) {
-      throw new FluxError('MEDIA_TYPE_MISMATCH', `The manifest${source ? ` of ${source}` : ''} says it is "${inBody}" but was served as "${declared}".`, {
-        hint: 'A manifest whose type is ambiguous is refused; the registry is misconfigured or hostile.',
+      throw new FluxError('MEDIA_TYPE_MISMATCH', `the manifest${source ? ` of ${source}` : ''} says it is "${inBody}" but was served as "${declared}".`, {
+        hint: 'Contact the registry operator: a manifest whose type is ambiguous is refused, and the registry is misconfigured or hostile.',
       });
     }
     mediaType = declared;
   } else if (inBody !== undefined) {
     if (!isManifestMediaType(inBody)) {
-      throw new FluxError('UNSUPPORTED_MEDIA_TYPE', `The manifest${source ? ` of ${source}` : ''} has the unknown media type "${inBody}".`, {
-        hint: 'flux understands OCI image indexes and manifests and Docker manifest lists and schema 2 manifests.',
+      throw new FluxError('UNSUPPORTED_MEDIA_TYPE', `the manifest${source ? ` of ${source}` : ''} has the unknown media type "${inBody}".`, {
+        hint: 'Use an image with an OCI index or manifest, or a Docker manifest list or schema 2 manifest: the kinds flux understands.',
       });
     }
     mediaType = inBody;
@@ -177,7 +177,7 @@ export function parseManifest(raw: RawManifest, opts: ParseManifestOptions = {})
   const config = parseDescriptor(body.config, 'the config', source);
   if (!CONFIG_TYPES.has(config.mediaType)) {
     throw new FluxError('UNSUPPORTED_MEDIA_TYPE', `${source ?? 'The artifact'} is not a container image: its config has media type "${config.mediaType}".`, {
-      hint: 'flux runs OCI and Docker container images only.',
+      hint: 'Use an OCI or Docker container image: flux runs no other kind.',
     });
   }
   if (!Array.isArray(body.layers)) throw invalid('the manifest has no list of layers', { source });

@@ -94,8 +94,8 @@ export function selectManifest(index: IndexManifest, platform: Platform): Descri
     .map((d) => formatPlatform(normalizePlatform(d.platform!))))];
   const want = formatPlatform(normalizePlatform(platform));
   throw new FluxError('NO_MATCHING_PLATFORM', available.length > 0
-    ? `The image has no variant for ${want}; it is available for ${available.join(', ')}.`
-    : `The image has no variant for ${want}, nor any other platform flux can run.`, {
+    ? `the image has no variant for ${want}; it is available for ${available.join(', ')}.`
+    : `the image has no variant for ${want}, nor any other platform flux can run.`, {
     hint: available.length > 0 ? `Choose one with --platform, e.g. --platform ${available[0]}.` : 'Use another image.',
   });
 }

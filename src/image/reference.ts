@@ -132,11 +132,6 @@ export function parseReference(input: string): Reference {
   return new ParsedReference(registry, repository, tag, digest);
 }
 
-/** Same reference at another tag or digest (e.g. after resolving a tag). */
-export function withDigest(ref: Reference, digest: Digest): Reference {
-  return new ParsedReference(ref.registry, ref.repository, ref.tag, digest);
-}
-
 /** Names of other transports, which are never short names. */
 const TRANSPORT = /^(oci|oci-archive|docker-archive|docker):/;
 

@@ -6,6 +6,7 @@
  */
 import type { Writable } from 'node:stream';
 import { FluxError } from '../errors.js';
+import { parsePullPolicy } from '../pull/pull-policy.js';
 import { runCommand, type RunIO, type RunOptions as ContainerOptions, type RunTarget } from '../container/run-container.js';
 import type { FluxOptions, OutputTarget, RunOptions, RunResult } from './api-types.js';
 
@@ -26,8 +27,7 @@ function envList(env: RunOptions['env']): string[] {
 
 /** The container's options for the library's: the same fields `flux run`'s flags fill in. */
 export function containerOptions(o: RunOptions, flux: FluxOptions = {}): ContainerOptions {
-  const pull = o.pull ?? 'missing';
-  if (pull !== 'missing' && pull !== 'always' && pull !== 'never') throw bad('BAD_OPTION', `pull: ${String(pull)} is not a pull policy.`, 'Use missing, always or never.');
+  const pull = parsePullPolicy(o.pull ?? 'missing', 'pull');
   const l = o.limits ?? {};
   return {
     env: envList(o.env),

@@ -31,7 +31,7 @@ export function formatPlatformOf(r: ImageRecord): string {
 }
 
 function notFound(name: string, store: Store | undefined): FluxError {
-  return new FluxError('IMAGE_NOT_FOUND', `There is no image "${name}" in the store${store ? ` ${store.root}` : ''}.`, {
+  return new FluxError('IMAGE_NOT_FOUND', `there is no image "${name}" in the store${store ? ` ${store.root}` : ''}.`, {
     hint: '`flux images` lists the stored images; `flux pull IMAGE` fetches one.',
   });
 }

@@ -21,7 +21,7 @@ export async function loadImages(input: string | Readable, root?: string): Promi
   let tmpDir: string | undefined;
   if (typeof input === 'string') {
     if (!statSync(input, { throwIfNoEntry: false })?.isFile()) {
-      throw new FluxError('SOURCE_NOT_FOUND', `There is no archive file ${input}.`, { hint: 'Check the path given to -i (a file written by flux save, podman save or docker save).', exitCode: 125 });
+      throw new FluxError('SOURCE_NOT_FOUND', `there is no archive file ${input}.`, { hint: 'Check the path given to -i (a file written by flux save, podman save or docker save).', exitCode: 125 });
     }
     file = input;
   } else {

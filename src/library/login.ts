@@ -46,7 +46,7 @@ export async function verifyCredentials(registry: string, creds: Credentials, in
 }
 
 function wrongCredentials(registry: string): FluxError {
-  return new RegistryError('UNAUTHORIZED', `The registry ${registry} refused the user name or password.`, {
+  return new RegistryError('UNAUTHORIZED', `the registry ${registry} refused the user name or password.`, {
     hint: `Check them and run \`flux login ${registry}\` again.`,
     status: 401,
   });
@@ -55,8 +55,8 @@ function wrongCredentials(registry: string): FluxError {
 /** Returns the file the credentials were written to, and whether the registry needed them. */
 export async function login(opts: LoginOptions): Promise<{ path: string; needed: boolean }> {
   const registry = loginRegistryName(opts.registry);
-  if (opts.username === '') throw new FluxError('BAD_LOGIN', 'The user name is empty.', { hint: 'Pass it with -u USER.', exitCode: 125 });
-  if (opts.password === '') throw new FluxError('BAD_LOGIN', 'The password is empty.', { hint: 'Pass it with --password-stdin or -p, or type it at the prompt.', exitCode: 125 });
+  if (opts.username === '') throw new FluxError('BAD_LOGIN', 'the user name is empty.', { hint: 'Pass it with -u USER.', exitCode: 125 });
+  if (opts.password === '') throw new FluxError('BAD_LOGIN', 'the password is empty.', { hint: 'Pass it with --password-stdin or -p, or type it at the prompt.', exitCode: 125 });
   const creds = { username: opts.username, password: opts.password };
   const needed = await verifyCredentials(registry, creds, opts.insecure);
   return { path: await storeCredentials(registry, creds), needed };

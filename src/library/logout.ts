@@ -15,5 +15,5 @@ export async function logout(registryInput: string): Promise<string> {
       exitCode: 125,
     });
   }
-  throw new FluxError('NOT_LOGGED_IN', `You are not logged in to ${registry}.`, { hint: 'There is nothing to log out of.', exitCode: 125 });
+  throw new FluxError('NOT_LOGGED_IN', `you are not logged in to ${registry}.`, { hint: 'Check the registry name (`flux logout` forgets only logins flux stored).', exitCode: 125 });
 }

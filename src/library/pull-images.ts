@@ -21,7 +21,7 @@ export interface PullReport {
 export async function pullReport(ref: string, o: PullOptions, root: string | undefined): Promise<PullReport> {
   const r = await pullImage(ref, {
     store: Store.open(root),
-    pull: parsePullPolicy(o.policy ?? 'always'),
+    pull: parsePullPolicy(o.policy ?? 'always', 'policy'),
     ...(o.platform !== undefined ? { platform: o.platform } : {}),
     ...(o.insecure ? { insecure: true } : {}),
     ...(o.onProgress ? { events: o.onProgress } : {}),

@@ -37,7 +37,7 @@ export async function pushImage(name: string, destination: string | undefined, o
     const blobs = [blob(record!.configDigest, (await store!.readBlob(record!.configDigest)).length), ...record!.layers.map((l) => blob(l.digest, l.size))];
     for (const b of blobs) {
       if (!(await store!.hasBlob(b.digest, b.size))) {
-        throw new FluxError('BLOB_MISSING', `The store lacks blob ${b.digest.slice(0, 19)}… of ${record!.reference}.`, { hint: `Pull the image again (\`flux pull ${record!.reference}\`), then push it.` });
+        throw new FluxError('BLOB_MISSING', `the store lacks blob ${b.digest.slice(0, 19)}… of ${record!.reference}.`, { hint: `Pull the image again (\`flux pull ${record!.reference}\`), then push it.` });
       }
     }
     const r = await pushToRegistry(spec.ref, { bytes: manifestBytes, mediaType: record!.manifestMediaType, digest: record!.manifestDigest }, blobs, {

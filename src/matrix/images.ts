@@ -1,4 +1,5 @@
-/** The image list of a matrix: positional `A,B`, repeated `--image`, and `--images-file`. Pure. */
+/** The image list of a matrix: positional `A,B`, repeated `--image`, and `--images-file`. */
+import { readFileSync } from 'node:fs';
 import { FluxError } from '../errors.js';
 import { parseReference } from '../image/reference.js';
 
@@ -48,4 +49,18 @@ export function collectImages(names: string[]): MatrixImage[] {
     });
   }
   return out;
+}
+
+/** The images of `--images-file PATH` (`-` for standard input). */
+export function readImagesFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path === '-' ? 0 : path, 'utf8');
+  } catch (err) {
+    throw new FluxError('MATRIX_IMAGES_FILE', `cannot read the images file ${path}: ${(err as Error).message}.`, {
+      hint: 'Give --images-file a readable file with one image per line.',
+      exitCode: 125,
+    });
+  }
+  return parseImagesFile(text);
 }

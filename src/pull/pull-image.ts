@@ -100,7 +100,7 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
     }
   }
   if (policy === 'never') {
-    throw new FluxError('NOT_IN_STORE', `The image ${name} is not in the store${want ? ' for that platform' : ''}, and --pull=never forbids fetching it.`, {
+    throw new FluxError('NOT_IN_STORE', `the image ${name} is not in the store${want ? ' for that platform' : ''}, and --pull=never forbids fetching it.`, {
       hint: `Pull it first with \`flux pull ${name}\`, or drop --pull=never.`,
       exitCode: 125,
     });
@@ -137,7 +137,7 @@ async function fetchNamed(store: Store, name: string, want: Platform | undefined
     }
   }
   const why = last instanceof Error ? last.message.replace(/\.$/, '') : String(last);
-  throw new FluxError('SHORT_NAME_UNRESOLVED', `None of the unqualified-search-registries in ${short.file} has ${name} (tried ${short.candidates.join(', ')}; the last said: ${why}).`, {
+  throw new FluxError('SHORT_NAME_UNRESOLVED', `none of the unqualified-search-registries in ${short.file} has ${name} (tried ${short.candidates.join(', ')}; the last said: ${why}).`, {
     hint: 'Give the image\'s full name (registry/repository:tag), or add the registry that has it to that list.',
     exitCode: 125,
   });
@@ -168,7 +168,7 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 }
 
 function configInvalid(name: string, what: string): FluxError {
-  return new FluxError('BAD_CONFIG', `The image config of ${name} is invalid: ${what}.`, {
+  return new FluxError('BAD_CONFIG', `the image config of ${name} is invalid: ${what}.`, {
     hint: 'The image is broken; ask its publisher to rebuild it.',
   });
 }
@@ -242,8 +242,8 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     const storeManifest = async (bytes: Buffer, mediaType: string, expected?: Digest): Promise<Digest> => {
       const digest = sha256Digest(bytes);
       if (expected !== undefined && digest !== expected) {
-        throw new FluxError('DIGEST_MISMATCH', `The manifest ${src.name} served for ${expected.slice(0, 19)}… has digest ${digest.slice(0, 19)}…; it was discarded.`, {
-          hint: 'The image source is corrupt or has been tampered with; nothing unverified was stored.',
+        throw new FluxError('DIGEST_MISMATCH', `the manifest ${src.name} served for ${expected.slice(0, 19)}… has digest ${digest.slice(0, 19)}…; it was discarded.`, {
+          hint: 'Nothing unverified was stored; pull from a trusted source, or ask the publisher to fix the image.',
         });
       }
       const desc: Descriptor = { mediaType, digest, size: bytes.length };
@@ -264,13 +264,13 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
       const chosen = platform.selectManifest(parsed.index, want ?? platform.hostPlatform());
       const raw2 = await src.getManifest(chosen.digest);
       if (raw2.bytes.length !== chosen.size) {
-        throw new FluxError('BLOB_SIZE_MISMATCH', `The manifest ${chosen.digest.slice(0, 19)}… from ${src.name} is ${raw2.bytes.length} bytes, not the ${chosen.size} its index declares.`, {
-          hint: 'The image source is corrupt or has been tampered with; nothing unverified was stored.',
+        throw new FluxError('BLOB_SIZE_MISMATCH', `the manifest ${chosen.digest.slice(0, 19)}… from ${src.name} is ${raw2.bytes.length} bytes, not the ${chosen.size} its index declares.`, {
+          hint: 'Nothing unverified was stored; pull from a trusted source, or ask the publisher to fix the image.',
         });
       }
       parsed = parseManifest(raw2, { source: src.name });
       if (parsed.kind !== 'image') {
-        throw new FluxError('BAD_MANIFEST', `The index of ${src.name} points to another index for the chosen platform.`, { hint: 'Nested indexes are not supported; use the inner index by digest.' });
+        throw new FluxError('BAD_MANIFEST', `the index of ${src.name} points to another index for the chosen platform.`, { hint: 'Nested indexes are not supported; use the inner index by digest.' });
       }
       manifestDigest = await storeManifest(raw2.bytes, parsed.mediaType, chosen.digest);
     }

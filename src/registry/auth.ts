@@ -75,11 +75,11 @@ async function fetchToken(r: TokenRequest): Promise<CachedToken> {
     realm = new URL(realmText);
     if (realm.protocol !== 'https:' && realm.protocol !== 'http:') throw new Error('not http');
   } catch {
-    throw new RegistryError('BAD_CHALLENGE', `The registry ${r.registry} sent an authentication challenge without a usable token URL.`, { hint: 'The registry is misconfigured; contact its operator.' });
+    throw new RegistryError('BAD_CHALLENGE', `the registry ${r.registry} sent an authentication challenge without a usable token URL.`, { hint: 'Contact the registry operator: the registry is misconfigured.' });
   }
   const realmLoopback = isLoopbackHost(realm.host);
   if (realm.protocol === 'http:' && !realmLoopback && !r.insecure) {
-    throw new RegistryError('INSECURE_REALM', `The registry ${r.registry} asks for tokens over plain HTTP at ${realm.origin}.`, {
+    throw new RegistryError('INSECURE_REALM', `the registry ${r.registry} asks for tokens over plain HTTP at ${realm.origin}.`, {
       hint: `Use --insecure or list ${r.registry} under "insecure" in ~/.config/flux/registries.json if you trust this network.`,
     });
   }
@@ -100,17 +100,17 @@ async function fetchToken(r: TokenRequest): Promise<CachedToken> {
       const errBody = await readBody(res, 64 * 1024, () => new Error('too large')).catch(() => undefined);
       throw errorFromResponse(res.status, errBody, { registry: r.registry, what: 'a token', kind: 'token' });
     }
-    return readBody(res, TOKEN_MAX_BYTES, () => new RegistryError('BAD_TOKEN', `The token server of ${r.registry} sent an oversized answer.`, { hint: 'The registry is misconfigured; contact its operator.' }));
+    return readBody(res, TOKEN_MAX_BYTES, () => new RegistryError('BAD_TOKEN', `the token server of ${r.registry} sent an oversized answer.`, { hint: 'Contact the registry operator: the registry is misconfigured.' }));
   }, r.retry);
   let json: { token?: unknown; access_token?: unknown; expires_in?: unknown; issued_at?: unknown };
   try {
     json = JSON.parse(body.toString('utf8')) as typeof json;
   } catch {
-    throw new RegistryError('BAD_TOKEN', `The token server of ${r.registry} did not answer with JSON.`, { hint: 'The registry is misconfigured; contact its operator.' });
+    throw new RegistryError('BAD_TOKEN', `the token server of ${r.registry} did not answer with JSON.`, { hint: 'Contact the registry operator: the registry is misconfigured.' });
   }
   const token = typeof json.token === 'string' && json.token !== '' ? json.token : typeof json.access_token === 'string' ? json.access_token : '';
   if (token === '' || /[\r\n]/.test(token)) {
-    throw new RegistryError('BAD_TOKEN', `The token server of ${r.registry} answered without a token.`, { hint: 'The registry is misconfigured; contact its operator.' });
+    throw new RegistryError('BAD_TOKEN', `the token server of ${r.registry} answered without a token.`, { hint: 'Contact the registry operator: the registry is misconfigured.' });
   }
   const expiresIn = typeof json.expires_in === 'number' && json.expires_in > 0 ? json.expires_in : DEFAULT_EXPIRY_S;
   const issuedAt = typeof json.issued_at === 'string' && !Number.isNaN(Date.parse(json.issued_at)) ? Math.min(Date.parse(json.issued_at), Date.now()) : started;
@@ -124,8 +124,8 @@ export function authModeFrom(challenges: Challenge[], registry: string): AuthMod
   const bearer = challenges.find((c) => c.scheme === 'bearer');
   if (bearer) return { kind: 'bearer', challenge: bearer };
   if (challenges.some((c) => c.scheme === 'basic')) return { kind: 'basic' };
-  throw new FluxError('BAD_CHALLENGE', `The registry ${registry} asks for an authentication scheme flux does not support.`, {
-    hint: 'flux supports Bearer token and Basic authentication.',
+  throw new FluxError('BAD_CHALLENGE', `the registry ${registry} asks for an authentication scheme flux does not support.`, {
+    hint: 'Use a registry with Bearer token or Basic authentication, the schemes flux supports.',
     exitCode: 125,
   });
 }

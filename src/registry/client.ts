@@ -176,7 +176,7 @@ export class RegistryClient {
     const mode = this.mode!;
     if (mode.kind === 'none') return false;
     const creds = await this.credentials();
-    if (!creds) throw new RegistryError('UNAUTHORIZED', 'No credentials to check.', { status: 401 });
+    if (!creds) throw new RegistryError('UNAUTHORIZED', 'no credentials to check.', { status: 401 });
     let authorization: string;
     if (mode.kind === 'bearer') {
       const token = await bearerToken({ challenge: mode.challenge, scopes: [], credentials: creds, registry: this.opts.registry, insecure: this.endpoint.insecure, fresh: true });
@@ -204,7 +204,7 @@ export class RegistryClient {
     if (challenge?.scheme === 'basic' || (!challenge && mode?.kind === 'basic')) {
       const c = await this.credentials();
       if (!c) {
-        throw new RegistryError('UNAUTHORIZED', `The registry ${this.opts.registry} requires a login to ${this.opts.push ? 'push to' : 'pull'} ${this.opts.registry}/${this.opts.repository}.`, {
+        throw new RegistryError('UNAUTHORIZED', `the registry ${this.opts.registry} requires a login to ${this.opts.push ? 'push to' : 'pull'} ${this.opts.registry}/${this.opts.repository}.`, {
           hint: `Log in with \`flux login ${this.endpoint.authHost}\`.`,
           status: 401,
         });
@@ -286,10 +286,10 @@ export class RegistryClient {
     const res = await this.get(`/v2/${this.opts.repository}/manifests/${ref}`, { accept: MANIFEST_ACCEPT }, { what, kind: 'manifest' });
     if (res.status !== 200) {
       discard(res);
-      throw new RegistryError(`HTTP_${res.status}`, `The registry ${this.opts.registry} answered HTTP ${res.status} for the manifest of ${what}.`, { hint: 'The registry is misconfigured; contact its operator.', status: res.status });
+      throw new RegistryError(`HTTP_${res.status}`, `the registry ${this.opts.registry} answered HTTP ${res.status} for the manifest of ${what}.`, { hint: 'Contact the registry operator: the registry is misconfigured.', status: res.status });
     }
-    const bytes = await readBody(res, MANIFEST_MAX_BYTES, (size) => new FluxError('MANIFEST_TOO_LARGE', `The manifest of ${what} is ${size} bytes or more, over the ${MANIFEST_MAX_BYTES}-byte limit.`, {
-      hint: 'No real image needs a manifest that large; the registry is broken or hostile.',
+    const bytes = await readBody(res, MANIFEST_MAX_BYTES, (size) => new FluxError('MANIFEST_TOO_LARGE', `the manifest of ${what} is ${size} bytes or more, over the ${MANIFEST_MAX_BYTES}-byte limit.`, {
+      hint: 'Do not use this registry for it: no real image needs a manifest that large, so the registry is broken or hostile.',
       exitCode: 125,
     })).catch((err: unknown) => { throw err instanceof FluxError ? err : this.netError(err); });
     const digest = sha256Digest(bytes);
@@ -308,7 +308,7 @@ export class RegistryClient {
    */
   async openBlob(desc: Descriptor, offset = 0): Promise<BlobStream> {
     const digest: Digest = assertDigest(desc.digest, 'blob digest');
-    if (!Number.isSafeInteger(desc.size) || desc.size < 0) throw new FluxError('BAD_MANIFEST', `The size of blob ${digest} is invalid.`, { exitCode: 125 });
+    if (!Number.isSafeInteger(desc.size) || desc.size < 0) throw new FluxError('BAD_MANIFEST', `the size of blob ${digest} is invalid.`, { exitCode: 125 });
     if (!Number.isSafeInteger(offset) || offset < 0 || offset > desc.size) throw new RangeError(`offset ${offset} outside blob of ${desc.size} bytes`);
     const what = `blob ${digest}`;
     const headers: Record<string, string> = {};
@@ -319,14 +319,14 @@ export class RegistryClient {
       const location = res.headers.location;
       discard(res);
       if (!location || hops >= MAX_REDIRECTS) {
-        throw new RegistryError('BAD_REDIRECT', `The registry ${this.opts.registry} sent ${location ? 'too many redirects' : 'a redirect without a target'} for ${what}.`, { hint: 'The registry is misconfigured; contact its operator.' });
+        throw new RegistryError('BAD_REDIRECT', `the registry ${this.opts.registry} sent ${location ? 'too many redirects' : 'a redirect without a target'} for ${what}.`, { hint: 'Contact the registry operator: the registry is misconfigured.' });
       }
       const next = new URL(location, res.url);
       if (next.protocol !== 'https:' && next.protocol !== 'http:') {
-        throw new RegistryError('BAD_REDIRECT', `The registry ${this.opts.registry} redirected ${what} to a ${next.protocol} URL.`, { hint: 'The registry is misconfigured or hostile.' });
+        throw new RegistryError('BAD_REDIRECT', `the registry ${this.opts.registry} redirected ${what} to a ${next.protocol} URL.`, { hint: 'Contact the registry operator: the registry is misconfigured or hostile.' });
       }
       if (res.url.protocol === 'https:' && next.protocol === 'http:' && !isLoopbackHost(next.host) && !this.endpoint.insecure) {
-        throw new RegistryError('BAD_REDIRECT', `The registry ${this.opts.registry} redirected ${what} from HTTPS to plain HTTP at ${next.host}.`, { hint: 'Refused: the download could be altered on the way; contact the registry operator.' });
+        throw new RegistryError('BAD_REDIRECT', `the registry ${this.opts.registry} redirected ${what} from HTTPS to plain HTTP at ${next.host}.`, { hint: 'Contact the registry operator: a download over plain HTTP could be altered on the way, so it is refused.' });
       }
       const sameOrigin = next.origin === origin;
       const hopHeaders: Record<string, string> = { ...headers };
@@ -355,14 +355,14 @@ export class RegistryClient {
       const m = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
       if (!m || Number(m[1]) !== offset) {
         discard(res);
-        throw new RegistryError('BAD_RANGE', `The registry ${this.opts.registry} answered a resumed download of ${what} with the wrong range.`, { hint: 'Retry the pull; it restarts the download.', retryable: false });
+        throw new RegistryError('BAD_RANGE', `the registry ${this.opts.registry} answered a resumed download of ${what} with the wrong range.`, { hint: 'Retry the pull; it restarts the download.', retryable: false });
       }
       rangeHonoured = true;
     } else if (res.status === 200) {
       skip = offset;
     } else {
       discard(res);
-      throw new RegistryError(`HTTP_${res.status}`, `The registry ${this.opts.registry} answered HTTP ${res.status} for ${what}.`, { hint: 'The registry is misconfigured; contact its operator.', status: res.status });
+      throw new RegistryError(`HTTP_${res.status}`, `the registry ${this.opts.registry} answered HTTP ${res.status} for ${what}.`, { hint: 'Contact the registry operator: the registry is misconfigured.', status: res.status });
     }
     return limitBlob(res, desc.size - offset, skip, { what, registry: this.opts.registry, host: res.url.host }, offset, rangeHonoured);
   }
@@ -386,15 +386,15 @@ function limitBlob(res: HttpResponse, max: number, skip: number, ctx: { what: st
       }
       passed += c.length;
       if (passed > max) {
-        cb(new RegistryError('BLOB_TOO_LARGE', `The registry ${ctx.registry} sent more bytes for ${ctx.what} than its descriptor's size.`, { hint: 'The registry is broken or hostile; nothing was stored.' }));
+        cb(new RegistryError('BLOB_TOO_LARGE', `the registry ${ctx.registry} sent more bytes for ${ctx.what} than its descriptor's size.`, { hint: 'Nothing was stored; use another registry or mirror, or contact its operator: it is broken or hostile.' }));
         return;
       }
       cb(null, c);
     },
     flush(cb) {
       if (passed < max) {
-        cb(new RegistryError('BLOB_TRUNCATED', `The download of ${ctx.what} from ${ctx.registry} ended after ${passed} of ${max} bytes.`, {
-          hint: 'The connection was cut; run the pull again to resume it.',
+        cb(new RegistryError('BLOB_TRUNCATED', `the download of ${ctx.what} from ${ctx.registry} ended after ${passed} of ${max} bytes.`, {
+          hint: 'Run the pull again to resume it: the connection was cut.',
           retryable: true,
         }));
         return;

@@ -46,10 +46,10 @@ export function loadRegistriesConfig(path = registriesConfigPath()): RegistriesC
     text = readFileSync(path, 'utf8');
   } catch (err) {
     if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return { mirrors: {}, insecure: [] };
-    throw new FluxError('CONFIG', `Cannot read ${path}: ${(err as Error).message}.`, { hint: 'Fix its permissions or remove it.', exitCode: 125 });
+    throw new FluxError('CONFIG', `cannot read ${path}: ${(err as Error).message}.`, { hint: 'Fix its permissions or remove it.', exitCode: 125 });
   }
   const badFile = (why: string) => new FluxError('CONFIG', `${path} is invalid: ${why}.`, {
-    hint: 'Expected {"mirrors": {"docker.io": ["HOST[:PORT]"]}, "insecure": ["HOST[:PORT]"]}.',
+    hint: 'Write it as {"mirrors": {"docker.io": ["HOST[:PORT]"]}, "insecure": ["HOST[:PORT]"]}.',
     exitCode: 125,
   });
   let json: unknown;

@@ -61,7 +61,7 @@ function readText(file: string): string | undefined {
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw new FluxError('CONFIG', `Cannot read ${file}: ${(err as Error).message}.`, { hint: 'Fix its permissions or remove it.', exitCode: 125 });
+    throw new FluxError('CONFIG', `cannot read ${file}: ${(err as Error).message}.`, { hint: 'Fix its permissions or remove it.', exitCode: 125 });
   }
 }
 

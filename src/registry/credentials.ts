@@ -60,7 +60,7 @@ export async function readAuthFile(path: string): Promise<AuthFile | undefined> 
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw new FluxError('AUTH_FILE', `Cannot read the credentials file ${path}: ${(err as Error).message}.`, { hint: 'Fix its permissions or remove it.', exitCode: 125 });
+    throw new FluxError('AUTH_FILE', `cannot read the credentials file ${path}: ${(err as Error).message}.`, { hint: 'Fix its permissions or remove it.', exitCode: 125 });
   }
   if (text.trim() === '') return {};
   try {
@@ -68,7 +68,7 @@ export async function readAuthFile(path: string): Promise<AuthFile | undefined> 
     if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('not an object');
     return json as AuthFile;
   } catch {
-    throw new FluxError('AUTH_FILE', `The credentials file ${path} is not valid JSON.`, { hint: 'Fix or remove it, then log in again with `flux login`.', exitCode: 125 });
+    throw new FluxError('AUTH_FILE', `the credentials file ${path} is not valid JSON.`, { hint: 'Fix or remove it, then log in again with `flux login`.', exitCode: 125 });
   }
 }
 
@@ -105,7 +105,7 @@ function decodeAuth(auth: string, path: string, registry: string): Credentials {
   const text = Buffer.from(auth, 'base64').toString('utf8');
   const colon = text.indexOf(':');
   if (colon <= 0) {
-    throw new FluxError('AUTH_FILE', `The credentials for ${registry} in ${path} are malformed.`, { hint: `Log in again with \`flux login ${registry}\`.`, exitCode: 125 });
+    throw new FluxError('AUTH_FILE', `the credentials for ${registry} in ${path} are malformed.`, { hint: `Log in again with \`flux login ${registry}\`.`, exitCode: 125 });
   }
   return { username: text.slice(0, colon), password: text.slice(colon + 1) };
 }
@@ -128,8 +128,8 @@ export function runCredentialHelper(name: string, action: 'get' | 'store' | 'era
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     child.on('error', (err) => {
       reject(new FluxError('CREDENTIAL_HELPER', errnoCode(err) === 'ENOENT'
-        ? `The credential helper ${program} named in your docker config is not installed.`
-        : `The credential helper ${program} could not be run: ${err.message}.`, {
+        ? `the credential helper ${program} named in your docker config is not installed.`
+        : `the credential helper ${program} could not be run: ${err.message}.`, {
         hint: 'Install it, or remove it from credsStore/credHelpers in ~/.docker/config.json.',
         exitCode: 125,
         cause: err,
@@ -145,7 +145,7 @@ async function fromHelper(name: string, registry: string, env: NodeJS.ProcessEnv
   const r = await runCredentialHelper(name, 'get', helperServer(registry), env);
   if (r.code !== 0) {
     if (/credentials not found/i.test(r.stdout + r.stderr)) return undefined;
-    throw new FluxError('CREDENTIAL_HELPER', `The credential helper docker-credential-${name} failed for ${registry}: ${(r.stderr || r.stdout).trim().split('\n')[0] || `exit status ${r.code}`}.`, {
+    throw new FluxError('CREDENTIAL_HELPER', `the credential helper docker-credential-${name} failed for ${registry}: ${(r.stderr || r.stdout).trim().split('\n')[0] || `exit status ${r.code}`}.`, {
       hint: `Check the helper, or log in again with \`flux login ${registry}\`.`,
       exitCode: 125,
     });
@@ -154,7 +154,7 @@ async function fromHelper(name: string, registry: string, env: NodeJS.ProcessEnv
   try {
     json = JSON.parse(r.stdout) as typeof json;
   } catch {
-    throw new FluxError('CREDENTIAL_HELPER', `The credential helper docker-credential-${name} printed something other than JSON for ${registry}.`, { hint: 'Check the helper.', exitCode: 125 });
+    throw new FluxError('CREDENTIAL_HELPER', `the credential helper docker-credential-${name} printed something other than JSON for ${registry}.`, { hint: 'Check the helper.', exitCode: 125 });
   }
   if (typeof json.Username !== 'string' || typeof json.Secret !== 'string' || json.Secret === '') return undefined;
   // `<token>` marks an identity token, which only the OAuth2 flow accepts; flux uses it as a password.
@@ -215,7 +215,7 @@ export async function storeCredentials(registry: string, creds: Credentials, env
   if (typeof helper === 'string' && helper !== '') {
     const r = await runCredentialHelper(helper, 'store', JSON.stringify({ ServerURL: helperServer(reg), Username: creds.username, Secret: creds.password }), env);
     if (r.code !== 0) {
-      throw new FluxError('CREDENTIAL_HELPER', `The credential helper docker-credential-${helper} could not store the credentials for ${reg}: ${(r.stderr || r.stdout).trim().split('\n')[0]}.`, { hint: 'Check the helper.', exitCode: 125 });
+      throw new FluxError('CREDENTIAL_HELPER', `the credential helper docker-credential-${helper} could not store the credentials for ${reg}: ${(r.stderr || r.stdout).trim().split('\n')[0]}.`, { hint: 'Check the helper.', exitCode: 125 });
     }
     auths[keyFor(reg, path, env)] = {};
   } else {

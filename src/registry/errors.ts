@@ -25,8 +25,8 @@ export class DigestMismatchError extends FluxError {
   readonly actual: Digest;
 
   constructor(what: string, expected: Digest, actual: Digest, source: string) {
-    super('DIGEST_MISMATCH', `The ${what} from ${source} does not match its digest: expected ${expected}, got ${actual}.`, {
-      hint: 'The registry or something between it and you altered the content; nothing was stored. Retry, or use another registry or mirror.',
+    super('DIGEST_MISMATCH', `the ${what} from ${source} does not match its digest: expected ${expected}, got ${actual}.`, {
+      hint: 'Retry, or use another registry or mirror: the registry or something between it and you altered the content; nothing was stored.',
       exitCode: REGISTRY_EXIT,
     });
     this.name = 'DigestMismatchError';
@@ -72,15 +72,15 @@ export function errorFromResponse(status: number, body: Buffer | undefined, ctx:
   const login = `flux login ${ctx.registry}`;
   const opts = { status, retryable: isRetryableStatus(status) };
   if (status === 429 || code === 'TOOMANYREQUESTS') {
-    return new RegistryError('TOOMANYREQUESTS', `The registry ${ctx.registry} is rate-limiting requests (HTTP 429).`, {
+    return new RegistryError('TOOMANYREQUESTS', `the registry ${ctx.registry} is rate-limiting requests (HTTP 429).`, {
       ...opts,
       hint: `Wait a while and retry, log in for a higher limit (\`${login}\`), or configure a mirror in ~/.config/flux/registries.json.`,
     });
   }
   if (status === 401 || code === 'UNAUTHORIZED') {
     return new RegistryError('UNAUTHORIZED', ctx.kind === 'token'
-      ? `The registry ${ctx.registry} refused the credentials.`
-      : `The registry ${ctx.registry} requires authentication for ${ctx.what}.`, {
+      ? `the registry ${ctx.registry} refused the credentials.`
+      : `the registry ${ctx.registry} requires authentication for ${ctx.what}.`, {
       ...opts,
       hint: ctx.kind === 'token'
         ? `Log in again with \`${login}\`.`
@@ -88,14 +88,14 @@ export function errorFromResponse(status: number, body: Buffer | undefined, ctx:
     });
   }
   if (status === 403 || code === 'DENIED') {
-    return new RegistryError('DENIED', `The registry ${ctx.registry} denied access to ${ctx.what}.`, {
+    return new RegistryError('DENIED', `the registry ${ctx.registry} denied access to ${ctx.what}.`, {
       ...opts,
       hint: `Check the name, and that your account may pull it (\`${login}\` with another user).`,
     });
   }
   if (status === 404 || code === 'MANIFEST_UNKNOWN' || code === 'NAME_UNKNOWN' || code === 'BLOB_UNKNOWN') {
     if (ctx.kind === 'blob') {
-      return new RegistryError(first ?? 'BLOB_UNKNOWN', `The registry ${ctx.registry} does not have ${ctx.what}, which the image's manifest lists.`, {
+      return new RegistryError(first ?? 'BLOB_UNKNOWN', `the registry ${ctx.registry} does not have ${ctx.what}, which the image's manifest lists.`, {
         ...opts,
         hint: 'The image is incomplete on the registry; ask its publisher to push it again.',
       });
@@ -108,14 +108,14 @@ export function errorFromResponse(status: number, body: Buffer | undefined, ctx:
     }
     const noRepo = code === 'NAME_UNKNOWN';
     return new RegistryError(noRepo ? 'NAME_UNKNOWN' : code === 'NOT_FOUND' ? 'MANIFEST_UNKNOWN' : code, noRepo
-      ? `The repository of ${ctx.what} does not exist on ${ctx.registry}.`
-      : `The image ${ctx.what} was not found on ${ctx.registry}: no such tag or digest.`, {
+      ? `the repository of ${ctx.what} does not exist on ${ctx.registry}.`
+      : `the image ${ctx.what} was not found on ${ctx.registry}: no such tag or digest.`, {
       ...opts,
       hint: 'Check the image name and tag.',
     });
   }
   const detail = codes[0]?.message ? `: ${codes[0].message}` : '';
-  return new RegistryError(first ?? `HTTP_${status}`, `The registry ${ctx.registry} answered HTTP ${status} for ${ctx.what}${detail}.`, {
+  return new RegistryError(first ?? `HTTP_${status}`, `the registry ${ctx.registry} answered HTTP ${status} for ${ctx.what}${detail}.`, {
     ...opts,
     hint: status >= 500 ? 'The registry is having trouble; try again later.' : 'The request was refused; check the image name.',
   });
@@ -141,24 +141,24 @@ export function errorFromNetwork(err: unknown, ctx: { registry: string; host: st
   const code = errnoCode(err) ?? '';
   const offline = 'Check your network connection, or use --pull=never to run the cached image.';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') {
-    return new RegistryError('NETWORK', `Cannot resolve the registry host ${ctx.host}.`, { hint: offline, retryable: code === 'EAI_AGAIN', cause: err });
+    return new RegistryError('NETWORK', `cannot resolve the registry host ${ctx.host}.`, { hint: offline, retryable: code === 'EAI_AGAIN', cause: err });
   }
   if (code === 'ECONNREFUSED') {
-    return new RegistryError('NETWORK', `Cannot connect to the registry ${ctx.host}: connection refused.`, { hint: `Check that the registry is running at ${ctx.host}; ${offline.charAt(0).toLowerCase()}${offline.slice(1)}`, cause: err });
+    return new RegistryError('NETWORK', `cannot connect to the registry ${ctx.host}: connection refused.`, { hint: `Check that the registry is running at ${ctx.host}; ${offline.charAt(0).toLowerCase()}${offline.slice(1)}`, cause: err });
   }
   if (code === 'ENETUNREACH' || code === 'EHOSTUNREACH' || code === 'ENETDOWN') {
-    return new RegistryError('NETWORK', `Cannot reach the registry ${ctx.host}: the network is unreachable.`, { hint: offline, cause: err });
+    return new RegistryError('NETWORK', `cannot reach the registry ${ctx.host}: the network is unreachable.`, { hint: offline, cause: err });
   }
   if (code === 'ETIMEDOUT' || (err as Error)?.name === 'TimeoutError') {
-    return new RegistryError('NETWORK', `The connection to the registry ${ctx.host} timed out.`, { hint: offline, retryable: true, cause: err });
+    return new RegistryError('NETWORK', `the connection to the registry ${ctx.host} timed out.`, { hint: offline, retryable: true, cause: err });
   }
   if (isTlsError(err)) {
-    return new RegistryError('TLS', `The TLS connection to ${ctx.host} failed: ${(err as Error).message}.`, {
+    return new RegistryError('TLS', `the TLS connection to ${ctx.host} failed: ${(err as Error).message}.`, {
       hint: `If ${ctx.registry} uses a private CA, set NODE_EXTRA_CA_CERTS to its certificate; use --insecure only for a registry you trust.`,
       cause: err,
     });
   }
-  return new RegistryError('NETWORK', `The connection to the registry ${ctx.host} failed: ${(err as Error)?.message ?? String(err)}.`, {
+  return new RegistryError('NETWORK', `the connection to the registry ${ctx.host} failed: ${(err as Error)?.message ?? String(err)}.`, {
     hint: offline,
     retryable: RETRY_CODES.has(code),
     cause: err,

@@ -41,7 +41,7 @@ export interface PushResult {
 }
 
 function noLocation(registry: string, what: string): RegistryError {
-  return new RegistryError('BAD_UPLOAD', `The registry ${registry} started an upload of ${what} without saying where to send it.`, { hint: 'The registry is misconfigured; contact its operator.' });
+  return new RegistryError('BAD_UPLOAD', `the registry ${registry} started an upload of ${what} without saying where to send it.`, { hint: 'Contact the registry operator: the registry is misconfigured.' });
 }
 
 export async function pushToRegistry(ref: Reference, manifest: RawManifest, blobs: PushBlob[], o: PushOptions = {}): Promise<PushResult> {
@@ -56,7 +56,7 @@ export async function pushToRegistry(ref: Reference, manifest: RawManifest, blob
     ...(mountFrom !== undefined ? { alsoPullFrom: [mountFrom] } : {}),
   });
   if (ref.digest !== undefined && ref.digest !== manifest.digest) {
-    throw new FluxError('DIGEST_MISMATCH', `The image's manifest is ${manifest.digest.slice(0, 19)}…, not the ${ref.digest.slice(0, 19)}… the destination names.`, {
+    throw new FluxError('DIGEST_MISMATCH', `the image's manifest is ${manifest.digest.slice(0, 19)}…, not the ${ref.digest.slice(0, 19)}… the destination names.`, {
       hint: 'Push to a tag, or leave the digest out of the destination.',
       exitCode: 125,
     });
@@ -99,7 +99,7 @@ export async function pushToRegistry(ref: Reference, manifest: RawManifest, blob
     const put = await client.request('PUT', upload, { 'content-type': 'application/octet-stream', 'content-length': String(b.size) }, ctx, () => b.open());
     discard(put);
     if (put.status !== 201 && put.status !== 204) {
-      throw new RegistryError(`HTTP_${put.status}`, `The registry ${ref.registry} answered HTTP ${put.status} to the upload of ${what}.`, { hint: 'The registry is misconfigured; contact its operator.', status: put.status });
+      throw new RegistryError(`HTTP_${put.status}`, `the registry ${ref.registry} answered HTTP ${put.status} to the upload of ${what}.`, { hint: 'Contact the registry operator: the registry is misconfigured.', status: put.status });
     }
     result.sent++;
     result.sentBytes += b.size;
@@ -108,7 +108,7 @@ export async function pushToRegistry(ref: Reference, manifest: RawManifest, blob
   const put = await client.request('PUT', `/v2/${repo}/manifests/${tagOrDigest}`, { 'content-type': manifest.mediaType, 'content-length': String(manifest.bytes.length) }, { what: `the manifest of ${ref.toString()}`, kind: 'manifest' }, () => manifest.bytes);
   discard(put);
   if (put.status !== 201 && put.status !== 200) {
-    throw new RegistryError(`HTTP_${put.status}`, `The registry ${ref.registry} answered HTTP ${put.status} to the manifest of ${ref.toString()}.`, { hint: 'The registry is misconfigured; contact its operator.', status: put.status });
+    throw new RegistryError(`HTTP_${put.status}`, `the registry ${ref.registry} answered HTTP ${put.status} to the manifest of ${ref.toString()}.`, { hint: 'Contact the registry operator: the registry is misconfigured.', status: put.status });
   }
   return result;
 }

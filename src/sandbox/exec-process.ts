@@ -69,7 +69,7 @@ export async function execProcess(s: ExecSpec): Promise<number> {
     if (rec.kind === 'exec') {
       failure ??= rec.errno === 2
         ? new FluxError('EXEC_NOT_FOUND', `${printable(rec.cmd)}: executable file not found in $PATH.`, { hint: 'Check the command name, or the image\'s PATH.', exitCode: 127 })
-        : new FluxError('EXEC_DENIED', `${printable(rec.cmd)}: ${errnoText(rec.errno).toLowerCase()}.`, { hint: 'The file is not an executable the container can run.', exitCode: 126 });
+        : new FluxError('EXEC_DENIED', `${printable(rec.cmd)}: ${errnoText(rec.errno).toLowerCase()}.`, { hint: 'Run a file the container can execute: a binary for its platform, or a script with a #! line.', exitCode: 126 });
     }
   });
   const code = await new Promise<number>((resolve, reject) => {

@@ -80,18 +80,6 @@ function unknownMode(name: string): never {
   });
 }
 
-/** One `-p` value; a range yields its first forward only, so the CLI should prefer parsePublishAll. */
-export function parsePublish(spec: string): PortForward {
-  const all = parsePublishSpec(spec);
-  if (all.length !== 1) {
-    throw new FluxError('BAD_PUBLISH', `invalid port mapping "${spec}": a range is not accepted here.`, {
-      hint: 'Give one -p per port, e.g. -p 8080:80.',
-      exitCode: 125,
-    });
-  }
-  return all[0] as PortForward;
-}
-
 /** Every forward one `-p` value names (port ranges expand to one forward per port). */
 export function parsePublishAll(spec: string): PortForward[] {
   return parsePublishSpec(spec);

@@ -188,7 +188,7 @@ function startError(what: string, output: string): FluxError {
   if (/\/dev\/net\/tun/.test(output)) return tunError('pasta', Object.assign(new Error(lastLine(output)), { code: 'EACCES' }));
   const inUse = /(\d+).*(?:Address already in use)/i.exec(output);
   if (inUse) {
-    return new FluxError('PORT_IN_USE', `a host port of -p is already in use (${lastLine(output)});`, { hint: 'pick another with -p.', exitCode: 125 });
+    return new FluxError('PORT_IN_USE', `a host port of -p is already in use (${lastLine(output)}).`, { hint: 'Pick another with -p.', exitCode: 125 });
   }
   const detail = lastLine(output);
   return new FluxError('PASTA_FAILED', `pasta failed to set up the container network: ${what}${detail ? ` (${detail})` : ''}.`, {

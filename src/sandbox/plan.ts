@@ -199,11 +199,6 @@ export function containerPlan(ns: Pick<NamespaceSpec, 'userns'>, s: ContainerSpe
   return ops;
 }
 
-/** Both parts, in order. */
-export function buildPlan(s: SandboxSpec): Op[] {
-  return [...namespacePlan(s), ...containerPlan(s, s)];
-}
-
 /** `<length>\n` then every token NUL-terminated: trivial for C to split. */
 export function encodePlan(ops: Op[]): Buffer {
   const tokens = ops.flat();

@@ -20,24 +20,24 @@ export function hostPortError(fwd: Pick<PortForward, 'hostIp' | 'hostPort' | 'pr
   const code = errnoCode(err);
   const what = `host port ${fwd.hostPort}${fwd.protocol === 'udp' ? '/udp' : ''}`;
   if (code === 'EADDRINUSE') {
-    return new FluxError('PORT_IN_USE', `${what} is already in use;`, { hint: 'pick another with -p.', exitCode: 125, cause: err });
+    return new FluxError('PORT_IN_USE', `${what} is already in use.`, { hint: 'Pick another with -p.', exitCode: 125, cause: err });
   }
   if (code === 'EACCES' || code === 'EPERM') {
-    return new FluxError('PORT_PRIVILEGED', `${what} is below ${unprivilegedPortStart()} and an unprivileged user may not bind it;`, {
-      hint: 'pick a port of 1024 or more with -p, or lower net.ipv4.ip_unprivileged_port_start (sysctl).',
+    return new FluxError('PORT_PRIVILEGED', `${what} is below ${unprivilegedPortStart()} and an unprivileged user may not bind it.`, {
+      hint: 'Pick a port of 1024 or more with -p, or lower net.ipv4.ip_unprivileged_port_start (sysctl).',
       exitCode: 125,
       cause: err,
     });
   }
   if (code === 'EADDRNOTAVAIL') {
-    return new FluxError('PORT_BAD_ADDRESS', `the host address ${fwd.hostIp} of ${what} is not an address of this machine;`, {
-      hint: 'use 127.0.0.1, 0.0.0.0 or one of this host\'s addresses in -p.',
+    return new FluxError('PORT_BAD_ADDRESS', `the host address ${fwd.hostIp} of ${what} is not an address of this machine.`, {
+      hint: 'Use 127.0.0.1, 0.0.0.0 or one of this host\'s addresses in -p.',
       exitCode: 125,
       cause: err,
     });
   }
-  return new FluxError('PORT_UNAVAILABLE', `${what} on ${fwd.hostIp} cannot be bound (${(err as Error).message});`, {
-    hint: 'pick another with -p.',
+  return new FluxError('PORT_UNAVAILABLE', `${what} on ${fwd.hostIp} cannot be bound (${(err as Error).message}).`, {
+    hint: 'Pick another with -p.',
     exitCode: 125,
     cause: err,
   });

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { FluxError } from '../errors.js';
 import { findExecutable } from '../executables.js';
 import { ownerAlive, ownerToken, parseOwner } from '../process-owner.js';
-import { containerOfRun } from '../container-runs.js';
+import { RUN_LAYERS_FILE, containerOfRun } from '../container-runs.js';
 import type { RootfsSpec } from './plan.js';
 import { runInUserNamespace, spawnInUserNamespace, isRealRoot } from '../userns/userns.js';
 
@@ -43,9 +43,6 @@ export function randomHex(n: number): string {
   }
   return b.toString('hex');
 }
-
-/** Name of the file in a run dir that lists the run's layers (read by store/gc.ts). */
-export const RUN_LAYERS_FILE = 'layers';
 
 /**
  * runs/<owner>-<random>: the owner (pid, start time, pid namespace, boot; process-owner.ts)

@@ -44,7 +44,7 @@ export function boolOption(options: Map<string, string>, key: string, mode: stri
 
 export function unknownOption(mode: string, key: string, known: string[]): FluxError {
   return new FluxError('BAD_NETWORK', `--network ${mode} has no option "${key}".`, {
-    hint: `Known options: ${known.join(', ')}.`,
+    hint: `Use one of its options: ${known.join(', ')}.`,
     exitCode: 125,
   });
 }

@@ -85,7 +85,7 @@ export class OciLayoutSource implements ImageSource {
     const bytes = await this.files.read(`blobs/sha256/${digestHex(digest)}`);
     if (!bytes) throw this.broken(`it lacks the ${what} blob ${digest.slice(0, 19)}…`);
     if ((size !== undefined && bytes.length !== size) || sha256Digest(bytes) !== digest) {
-      throw new FluxError('DIGEST_MISMATCH', `The ${what} blob ${digest.slice(0, 19)}… in ${this.name} does not match its digest.`, {
+      throw new FluxError('DIGEST_MISMATCH', `the ${what} blob ${digest.slice(0, 19)}… in ${this.name} does not match its digest.`, {
         hint: 'The layout is corrupt; write it again.',
       });
     }

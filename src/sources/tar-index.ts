@@ -61,7 +61,7 @@ export class TarIndex {
     try {
       fh = await open(file, 'r');
     } catch (err) {
-      throw new FluxError('SOURCE_NOT_FOUND', `Cannot open the ${what} ${file}: ${(err as Error).message}.`, {
+      throw new FluxError('SOURCE_NOT_FOUND', `cannot open the ${what} ${file}: ${(err as Error).message}.`, {
         hint: 'Check the path after the transport prefix.',
         exitCode: 125,
       });
@@ -72,12 +72,12 @@ export class TarIndex {
       const head = Buffer.alloc(512);
       await fh.read(head, 0, 512, 0);
       if (head[0] === 0x1f && head[1] === 0x8b) {
-        throw new FluxError('ARCHIVE_COMPRESSED', `The ${what} ${file} is gzip-compressed.`, {
+        throw new FluxError('ARCHIVE_COMPRESSED', `the ${what} ${file} is gzip-compressed.`, {
           hint: `Decompress it first (gunzip -k ${file}) and import the .tar.`,
         });
       }
       if (size < 512) {
-        throw new FluxError('BAD_ARCHIVE', `The ${what} ${file} is not a tar archive.`, {
+        throw new FluxError('BAD_ARCHIVE', `the ${what} ${file} is not a tar archive.`, {
           hint: 'Give a tar file as written by `skopeo copy`, `podman save` or `docker save`.',
         });
       }
@@ -90,7 +90,7 @@ export class TarIndex {
         await fh.read(hdr, 0, 512, pos);
         if (hdr.every((b) => b === 0)) break;
         if (cstr(hdr, 257, 5) !== 'ustar') {
-          throw new FluxError('BAD_ARCHIVE', `The ${what} ${file} is not a tar archive.`, {
+          throw new FluxError('BAD_ARCHIVE', `the ${what} ${file} is not a tar archive.`, {
             hint: 'Give a tar file as written by `skopeo copy`, `podman save` or `docker save`.',
           });
         }
@@ -151,7 +151,7 @@ export class TarIndex {
   async read(name: string, max = 64 * 1024 * 1024): Promise<Buffer | undefined> {
     const m = this.resolve(name);
     if (!m) return undefined;
-    if (m.size > max) throw new FluxError('ARCHIVE_MEMBER_TOO_LARGE', `${name} in ${this.file} is ${m.size} bytes, more than expected.`, { hint: 'The archive is broken or hostile.' });
+    if (m.size > max) throw new FluxError('ARCHIVE_MEMBER_TOO_LARGE', `${name} in ${this.file} is ${m.size} bytes, more than expected.`, { hint: 'Do not use this archive: it is broken or hostile.' });
     const fh = await open(this.file, 'r');
     try {
       const buf = Buffer.alloc(m.size);

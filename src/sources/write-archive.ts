@@ -53,7 +53,7 @@ function cannotWrite(file: string, err: unknown): unknown {
     EDQUOT: 'your disk quota is used up',
     EISDIR: 'it is a directory',
   };
-  return new FluxError('ARCHIVE_WRITE', `Cannot write the archive ${file}: ${why[code] ?? code}.`, {
+  return new FluxError('ARCHIVE_WRITE', `cannot write the archive ${file}: ${why[code] ?? code}.`, {
     hint: 'Give -o a file in a directory that exists, that you may write, with room for the images.',
     exitCode: 125,
     cause: err,
@@ -101,7 +101,7 @@ export async function writeArchive(file: string | Writable, format: ArchiveForma
     try {
       sizes.set(d, statSync(blobPath(d)).size);
     } catch {
-      throw new FluxError('BLOB_MISSING', `The store lacks blob ${d.slice(0, 19)}… of an image to save.`, {
+      throw new FluxError('BLOB_MISSING', `the store lacks blob ${d.slice(0, 19)}… of an image to save.`, {
         hint: 'Pull the image again to restore it, then save it.',
       });
     }

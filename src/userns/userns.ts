@@ -97,7 +97,7 @@ export function setupError(rec: { op: string; errno: number; path: string }): Fl
   const text = `${printable(rec.op)}${where}: ${errnoText(rec.errno)}`;
   if (rec.errno === 1 && /mount|unshare|remount|pivot/.test(rec.op)) {
     return new FluxError('SANDBOX_SETUP', `${text}.`, {
-      hint: 'The kernel or a security policy (AppArmor: kernel.apparmor_restrict_unprivileged_userns=0) forbids this in an unprivileged user namespace.',
+      hint: 'Allow it in unprivileged user namespaces: the kernel or a security policy forbids it (AppArmor: set kernel.apparmor_restrict_unprivileged_userns=0).',
     });
   }
   return new FluxError('SANDBOX_SETUP', `${text}.`);

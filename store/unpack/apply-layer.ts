@@ -82,7 +82,7 @@ async function apply(input: Readable, opts: ApplyLayerOptions): Promise<ApplyLay
   if (diffId !== opts.expectedDiffId) {
     throw new FluxError(
       'DIFF_ID_MISMATCH',
-      `The uncompressed layer has digest ${diffId}, but the image config says ${opts.expectedDiffId}.`,
+      `the uncompressed layer has digest ${diffId}, but the image config says ${opts.expectedDiffId}.`,
       { hint: 'The image is corrupt or was tampered with; remove it (flux rmi) and pull it again from a trusted source.' },
     );
   }
@@ -104,7 +104,7 @@ function asFluxError(err: unknown, dir: string): FluxError {
   const code = errnoCode(err);
   const msg = err instanceof Error ? err.message : String(err);
   if (code === 'ENAMETOOLONG') {
-    return new FluxError('LAYER_NAME_TOO_LONG', `The layer has a file name longer than the filesystem of ${dir} allows.`, {
+    return new FluxError('LAYER_NAME_TOO_LONG', `the layer has a file name longer than the filesystem of ${dir} allows.`, {
       hint: 'The image cannot be unpacked on this filesystem; point FLUX_STORE to another one or use another image.',
       cause: err,
     });
@@ -113,24 +113,24 @@ function asFluxError(err: unknown, dir: string): FluxError {
   if (isErrnoCode(code)) return fsError(err, dir) as FluxError;
   const systemError = code !== undefined && !code.startsWith('Z_') && !code.startsWith('ERR_');
   if (!systemError && (code?.startsWith('Z_') || /incorrect header check|unexpected end of file|invalid (block|distance|stored|code)|zstd|frame|Unknown frame descriptor/i.test(msg))) {
-    return new FluxError('LAYER_CORRUPT', `The layer could not be decompressed (${msg}).`, {
+    return new FluxError('LAYER_CORRUPT', `the layer could not be decompressed (${msg}).`, {
       hint: 'The blob is damaged; remove the image (flux rmi) and pull it again.',
       cause: err,
     });
   }
   if (!systemError && /tar header|Unexpected end of data|PAX|Header exceeds/i.test(msg)) {
-    return new FluxError('LAYER_CORRUPT', `The layer is not a valid tar archive (${msg}).`, {
+    return new FluxError('LAYER_CORRUPT', `the layer is not a valid tar archive (${msg}).`, {
       hint: 'The blob is damaged or truncated; remove the image (flux rmi) and pull it again.',
       cause: err,
     });
   }
   if (systemError) {
-    return new FluxError('LAYER_WRITE', `Unpacking the layer into ${dir} failed: ${msg}.`, {
+    return new FluxError('LAYER_WRITE', `unpacking the layer into ${dir} failed: ${msg}.`, {
       hint: 'Check that the store directory is writable and on a local filesystem (FLUX_STORE selects another one).',
       cause: err,
     });
   }
-  return new FluxError('LAYER_UNPACK', `Unpacking the layer failed: ${msg}.`, {
+  return new FluxError('LAYER_UNPACK', `unpacking the layer failed: ${msg}.`, {
     hint: 'Run again with --verbose; if it persists, remove the image (flux rmi) and pull it again.',
     cause: err,
   });

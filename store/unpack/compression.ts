@@ -34,8 +34,8 @@ export function compressionOfMagic(head: Buffer): Compression {
 export function declaredCompression(mediaType: string): Compression {
   const c = compressionOfMediaType(mediaType);
   if (c === undefined) {
-    throw new FluxError('LAYER_MEDIA_TYPE', `The layer media type ${JSON.stringify(mediaType)} is not one flux can unpack.`, {
-      hint: 'flux unpacks OCI and Docker tar layers, uncompressed, gzip or zstd; use an image built with a standard tool.',
+    throw new FluxError('LAYER_MEDIA_TYPE', `the layer media type ${JSON.stringify(mediaType)} is not one flux can unpack.`, {
+      hint: 'Use an image built with a standard tool: flux unpacks OCI and Docker tar layers, uncompressed, gzip or zstd.',
     });
   }
   return c;
@@ -81,7 +81,7 @@ export function compressionMismatch(mediaType: string, expected: Compression, ac
   const say = (c: Compression) => (c === 'none' ? 'an uncompressed tar' : `${c}-compressed`);
   return new FluxError(
     'LAYER_COMPRESSION',
-    `A layer declared as ${mediaType} (${say(expected)}) is actually ${say(actual)}.`,
+    `a layer declared as ${mediaType} (${say(expected)}) is actually ${say(actual)}.`,
     { hint: 'The image source mislabels its layers; rebuild or re-push the image with a correct media type.' },
   );
 }

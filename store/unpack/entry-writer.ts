@@ -384,7 +384,7 @@ export class EntryWriter {
   }
 
   private refuse(name: string, reason: string): never {
-    throw new FluxError('LAYER_REFUSED', `The layer ${this.label ? `${this.label} ` : ''}has an entry ${showName(name)} that ${reason}; flux refuses to unpack it.`, {
+    throw new FluxError('LAYER_REFUSED', `the layer ${this.label ? `${this.label} ` : ''}has an entry ${showName(name)} that ${reason}; flux refuses to unpack it.`, {
       hint: 'The image is malformed or hostile: do not use it, or ask its publisher for a fixed one.',
     });
   }

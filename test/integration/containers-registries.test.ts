@@ -98,7 +98,7 @@ describe("podman's registries.conf", () => {
     expect((JSON.parse(inspect.stdout) as { Reference: string }[]).map((i) => i.Reference)).toEqual([`${reg.host}/mybox:latest`]);
     const none = await runFlux(['pull', '-q', 'nothere'], { store, env, timeoutMs: 120_000 });
     expect(none.code).toBe(125);
-    expect(none.stderr).toMatch(new RegExp(`^flux: None of the unqualified-search-registries in \\S+registries.conf has nothere \\(tried ${empty.host}/nothere, ${reg.host}/nothere;`));
+    expect(none.stderr).toMatch(new RegExp(`^flux: none of the unqualified-search-registries in \\S+registries.conf has nothere \\(tried ${empty.host}/nothere, ${reg.host}/nothere;`));
     expect(none.stderr.trim().split('\n')).toHaveLength(1);
   }, 180_000);
 

@@ -249,13 +249,13 @@ describe('errors a user can cause, each in one sentence with its fix', () => {
     await mkdir(rootOnly);
     await chmod(rootOnly, 0o555);
     const cases: Array<[string[], string]> = [
-      [['save', '-o', join(work, 'no-such-dir', 'x.tar'), `${reg.host}/busybox`], `Cannot write the archive ${join(work, 'no-such-dir', 'x.tar')}: its directory does not exist.`],
-      [['save', '-o', join(rootOnly, 'x.tar'), `${reg.host}/busybox`], `Cannot write the archive ${join(rootOnly, 'x.tar')}: you may not write into its directory.`],
+      [['save', '-o', join(work, 'no-such-dir', 'x.tar'), `${reg.host}/busybox`], `cannot write the archive ${join(work, 'no-such-dir', 'x.tar')}: its directory does not exist.`],
+      [['save', '-o', join(rootOnly, 'x.tar'), `${reg.host}/busybox`], `cannot write the archive ${join(rootOnly, 'x.tar')}: you may not write into its directory.`],
       [['save', '--format', 'zip', '-o', join(work, 'x.tar'), `${reg.host}/busybox`], '"zip" is not an archive format'],
-      [['load', '-i', '/nonexistent.tar'], 'There is no archive file /nonexistent.tar.'],
+      [['load', '-i', '/nonexistent.tar'], 'there is no archive file /nonexistent.tar.'],
       [['load', '-i', '/etc/passwd'], 'is not a tar archive'],
       [['push', `${reg.host}/busybox`, `docker-archive:${join(work, 'y.tar')}`], 'is not a registry to push to'],
-      [['push', 'no-such-image', `${reg.host}/x`], 'There is no image "no-such-image"'],
+      [['push', 'no-such-image', `${reg.host}/x`], 'there is no image "no-such-image"'],
     ];
     for (const [args, said] of cases) {
       const r = await runFlux(args, { store: s });

@@ -73,7 +73,7 @@ describe('image commands', () => {
     }
     const missing = await runFlux(['inspect', 'nothing-here'], { store: s });
     expect(missing.code).not.toBe(0);
-    expect(missing.stderr).toMatch(/^flux: There is no image "nothing-here" in the store .*flux images/);
+    expect(missing.stderr).toMatch(/^flux: there is no image "nothing-here" in the store .*flux images/);
   });
 
   it('rmi removes the image and its unshared blobs and layers; prune frees the rest', async () => {
@@ -96,7 +96,7 @@ describe('image commands', () => {
 
     const unknown = await runFlux(['rmi', 'no/such:image'], { store: s });
     expect(unknown.code).not.toBe(0);
-    expect(unknown.stderr).toMatch(/^flux: There is no image/);
+    expect(unknown.stderr).toMatch(/^flux: there is no image/);
 
     // Leftovers: an orphan blob and an interrupted download; prune removes them and says how much it freed.
     await writeFile(join(s, 'blobs', 'sha256', 'f'.repeat(64)), Buffer.alloc(200_000, 7));

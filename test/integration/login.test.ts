@@ -48,7 +48,7 @@ describe('flux login', () => {
     const home = await freshHome();
     const r = await runFlux(['login', '-u', basic.username!, '--password-stdin', basic.host], { env: { HOME: home }, input: 'wrong\n' });
     expect(r.code).not.toBe(0);
-    expect(r.stderr.trim()).toBe(`flux: The registry ${basic.host} refused the user name or password. Check them and run \`flux login ${basic.host}\` again.`);
+    expect(r.stderr.trim()).toBe(`flux: the registry ${basic.host} refused the user name or password. Check them and run \`flux login ${basic.host}\` again.`);
     await expect(stat(join(home, '.docker', 'config.json'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
@@ -106,16 +106,16 @@ describe('flux login', () => {
     expect(both.stderr).toContain('--password and --password-stdin exclude each other.');
     const noUser = await runFlux(['login', '--password-stdin', basic.host], { env: { HOME: home }, input: 'x' });
     expect(noUser.code).not.toBe(0);
-    expect(noUser.stderr.trim()).toBe('flux: No user name given. Pass it with -u USER.');
+    expect(noUser.stderr.trim()).toBe('flux: no user name given. Pass it with -u USER.');
     const noPass = await runFlux(['login', '-u', 'x', basic.host], { env: { HOME: home } });
-    expect(noPass.stderr.trim()).toBe('flux: No password given and standard input is not a terminal. Pass it with --password-stdin.');
+    expect(noPass.stderr.trim()).toBe('flux: no password given and standard input is not a terminal. Pass it with --password-stdin.');
   });
 
   it('names an unreachable registry and saves nothing', async () => {
     const home = await freshHome();
     const r = await runFlux(['login', '-u', 'x', '--password-stdin', '127.0.0.1:1'], { env: { HOME: home }, input: 'y' });
     expect(r.code).not.toBe(0);
-    expect(r.stderr.trim()).toBe('flux: Cannot connect to the registry 127.0.0.1:1: connection refused. Check the registry host name and port, and your network connection; nothing was saved.');
+    expect(r.stderr.trim()).toBe('flux: cannot connect to the registry 127.0.0.1:1: connection refused. Check the registry host name and port, and your network connection; nothing was saved.');
   });
 });
 
@@ -131,7 +131,7 @@ describe('flux logout', () => {
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     const again = await runFlux(['logout', basic.host], { env: { HOME: home } });
     expect(again.code).not.toBe(0);
-    expect(again.stderr.trim()).toBe(`flux: You are not logged in to ${basic.host}. There is nothing to log out of.`);
+    expect(again.stderr.trim()).toBe(`flux: you are not logged in to ${basic.host}. Check the registry name (\`flux logout\` forgets only logins flux stored).`);
   });
 
   it('finds docker.io under docker\'s own key', async () => {

@@ -164,7 +164,7 @@ describe('pull faults', () => {
       const r = await runFlux(['pull', `${reg.host}/busybox`], { store: mnt });
       expect(r.code).not.toBe(0);
       oneSentence(r.stderr);
-      expect(r.stderr).toContain(`No space left on the device holding the image store ${mnt}`);
+      expect(r.stderr).toContain(`no space left on the device holding the image store ${mnt}`);
       expect(r.stderr).toContain('flux prune');
       expect(assertBlobsVerified(mnt)).not.toContain(layer.digest);
       expect(readdirSync(join(mnt, 'tmp'))).toEqual([]);

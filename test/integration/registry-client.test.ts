@@ -116,7 +116,7 @@ describe('anonymous registry', () => {
     const src = new RegistrySource(parseReference(`${reg.host}/busybox:nope`), { config: NO_CONFIG });
     const e = await failure(src.getManifest());
     expect(e.code).toBe('MANIFEST_UNKNOWN');
-    expect(e.message).toBe(`The image ${reg.host}/busybox:nope was not found on ${reg.host}: no such tag or digest.`);
+    expect(e.message).toBe(`the image ${reg.host}/busybox:nope was not found on ${reg.host}: no such tag or digest.`);
     const e2 = await failure(new RegistrySource(parseReference(`${reg.host}/nothing/here`), { config: NO_CONFIG }).getManifest());
     expect(['NAME_UNKNOWN', 'MANIFEST_UNKNOWN']).toContain(e2.code);
     expect(e2.hint).toMatch(/Check the image name/);
@@ -132,7 +132,7 @@ describe('anonymous registry', () => {
     const src = new RegistrySource(parseReference('127.0.0.1:1/busybox'), { config: NO_CONFIG });
     const e = await failure(src.getManifest());
     expect(e.code).toBe('NETWORK');
-    expect(e.message).toBe('Cannot connect to the registry 127.0.0.1:1: connection refused.');
+    expect(e.message).toBe('cannot connect to the registry 127.0.0.1:1: connection refused.');
     expect(e.hint).toContain('--pull=never');
   });
 });
@@ -259,7 +259,7 @@ describe('token refresh', () => {
     revoke = 10;
     const e = await failure(new RegistrySource(parseReference(`${reg.host}/busybox`), { config: NO_CONFIG }).getManifest());
     expect(e.code).toBe('UNAUTHORIZED');
-    expect(e.message).toBe(`The registry ${reg.host} requires authentication for ${reg.host}/busybox:latest.`);
+    expect(e.message).toBe(`the registry ${reg.host} requires authentication for ${reg.host}/busybox:latest.`);
     revoke = 0;
   });
 });
@@ -321,7 +321,7 @@ describe('mirrors and retries', () => {
     failures = 5;
     const src = new RegistrySource(parseReference(`${flaky.host}/busybox`), { config: NO_CONFIG });
     const e = await failure(src.getManifest());
-    expect(e.message).toBe(`The registry ${flaky.host} answered HTTP 503 for ${flaky.host}/busybox:latest.`);
+    expect(e.message).toBe(`the registry ${flaky.host} answered HTTP 503 for ${flaky.host}/busybox:latest.`);
     expect(failures).toBe(2);
     failures = 0;
   });

@@ -80,7 +80,7 @@ describe('hostile registry', () => {
     handler = serve(/\/manifests\/latest$/, 200, { 'content-type': MEDIA.ociIndex }, otherManifest);
     const e = await failure(src().getManifest());
     expect(e.code).toBe('MEDIA_TYPE_MISMATCH');
-    expect(e.message).toBe(`The manifest of ${reg.host}/busybox:latest says it is "${MEDIA.ociManifest}" but was served as "${MEDIA.ociIndex}".`);
+    expect(e.message).toBe(`the manifest of ${reg.host}/busybox:latest says it is "${MEDIA.ociManifest}" but was served as "${MEDIA.ociIndex}".`);
   });
 
   it('refuses a manifest over 4 MiB, by Content-Length and while streaming', async () => {
@@ -133,11 +133,11 @@ describe('hostile registry', () => {
     handler = serve(/\/manifests\/latest$/, 429, { 'content-type': 'application/json', 'retry-after': '3600' }, '{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}');
     const e429 = await failure(src().getManifest());
     expect(e429.code).toBe('TOOMANYREQUESTS');
-    expect(e429.message).toBe(`The registry ${reg.host} is rate-limiting requests (HTTP 429).`);
+    expect(e429.message).toBe(`the registry ${reg.host} is rate-limiting requests (HTTP 429).`);
     handler = serve(/\/manifests\/latest$/, 403, { 'content-type': 'application/json' }, '{"errors":[{"code":"DENIED","message":"no"}]}');
     const e403 = await failure(src().getManifest());
     expect(e403.code).toBe('DENIED');
-    expect(e403.message).toBe(`The registry ${reg.host} denied access to ${reg.host}/busybox:latest.`);
+    expect(e403.message).toBe(`the registry ${reg.host} denied access to ${reg.host}/busybox:latest.`);
     handler = serve(/\/manifests\/latest$/, 401, { 'content-type': 'application/json' }, '{"errors":[{"code":"UNAUTHORIZED","message":"who"}]}');
     const e401 = await failure(src().getManifest());
     expect(e401.code).toBe('UNAUTHORIZED');

@@ -108,7 +108,7 @@ describe('flux pull: missing images, hostile manifests, mirrors', () => {
   it('says there is no such tag', async () => {
     const r = await runFlux(['pull', `${reg.host}/busybox:nope`], { store: await dir() });
     expect(r.code).not.toBe(0);
-    expect(r.stderr.trim()).toBe(`flux: The image ${reg.host}/busybox:nope was not found on ${reg.host}: no such tag or digest. Check the image name and tag.`);
+    expect(r.stderr.trim()).toBe(`flux: the image ${reg.host}/busybox:nope was not found on ${reg.host}: no such tag or digest. Check the image name and tag.`);
   });
 
   it('refuses a manifest with a path in a digest (CVE-2024-3727) and stores nothing', async () => {

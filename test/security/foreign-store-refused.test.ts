@@ -61,7 +61,7 @@ describe('a store not the user\'s own is refused', () => {
     const other = await testUser(NOSUB_USER);
     const store = await plantedStore(NOSUB_USER);
     const msg = await refused(store);
-    expect(msg).toContain(`flux: The image store directory ${store} is owned by uid ${other.uid}, not by you (uid ${(await testUser()).uid}), so that user could have planted images in it.`);
+    expect(msg).toContain(`flux: the image store directory ${store} is owned by uid ${other.uid}, not by you (uid ${(await testUser()).uid}), so that user could have planted images in it.`);
     expect(msg).toContain('Point FLUX_STORE at a directory you own');
   }, 120_000);
 
@@ -69,7 +69,7 @@ describe('a store not the user\'s own is refused', () => {
     const store = await plantedStore((await testUser()).name);
     execFileSync('chmod', ['o+w', store]);
     const msg = await refused(store);
-    expect(msg).toContain(`flux: The image store directory ${store} is writable by all users (mode 0757), so others could have planted images in it.`);
+    expect(msg).toContain(`flux: the image store directory ${store} is writable by all users (mode 0757), so others could have planted images in it.`);
     expect(msg).toContain(`chmod go-w ${store}`);
   }, 120_000);
 
@@ -87,7 +87,7 @@ describe('a store not the user\'s own is refused', () => {
     execFileSync('mv', [`${store}/index`, `${store}/index-elsewhere`]);
     symlinkSync(`${store}/index-elsewhere`, `${store}/index`);
     execFileSync('chown', ['-h', `${(await testUser()).name}:`, `${store}/index`]);
-    expect(await refused(store)).toContain(`The image store path ${store}/index is not a directory (a symlink inside the store is not followed).`);
+    expect(await refused(store)).toContain(`the image store path ${store}/index is not a directory (a symlink inside the store is not followed).`);
   }, 120_000);
 
   it('as real root: a store the test user owns', async () => {

@@ -40,7 +40,7 @@ for (const mode of ['root', 'user'] as const) {
             expect(r.ok).toBe(false);
             expect(r.error.code).toBe('LAYER_REFUSED');
             expect(r.error.message).toMatch(c.refusal);
-            expect(r.error.message).toMatch(/^The layer sha256:[0-9a-f]{12} has an entry .*; flux refuses to unpack it\.$/);
+            expect(r.error.message).toMatch(/^the layer sha256:[0-9a-f]{12} has an entry .*; flux refuses to unpack it\.$/);
             expect(r.error.hint).toMatch(/malformed or hostile/);
             expect(r.storeLayers).toEqual([]);
             expect(r.storeTmp).toEqual([]);

@@ -52,7 +52,7 @@ describe.skipIf(!isRoot)('flux pull of hostile images from a registry', () => {
         const layerDirs = (existsSync(join(store, 'layers', 'sha256')) ? readdirSync(join(store, 'layers', 'sha256')) : []).filter((n) => /^[0-9a-f]{64}$/.test(n));
         if (c.expect === 'refused') {
           expect(r.code).not.toBe(0);
-          expect(r.stderr).toMatch(/flux: The layer sha256:[0-9a-f]{12} has an entry .* flux refuses to unpack it\./);
+          expect(r.stderr).toMatch(/flux: the layer sha256:[0-9a-f]{12} has an entry .* flux refuses to unpack it\./);
           expect(r.stderr).toMatch(c.refusal);
           expect(layerDirs.length).toBeLessThan(c.layers.length);
         } else {

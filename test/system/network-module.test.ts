@@ -329,7 +329,7 @@ describe.skipIf(!ready)('slirp4netns attached to a namespace, as the test user',
     try {
       const a = await attach({ ...base, mode: 'slirp4netns', publish: [{ hostIp: '127.0.0.1', hostPort: port, containerPort: 80, protocol: 'tcp' }] });
       expect(a.ok).toBe(false);
-      expect(`${a.message} ${a.hint}`).toBe(`host port ${port} is already in use; pick another with -p.`);
+      expect(`${a.message} ${a.hint}`).toBe(`host port ${port} is already in use. Pick another with -p.`);
       await new Promise<void>((r) => a.child.once('close', () => r()));
     } finally {
       await new Promise((r) => taken.close(r));

@@ -345,7 +345,7 @@ describe.skipIf(!ready)('flux run networking (slirp4netns by default), as the te
     try {
       const r = await flux(['run', '-p', `127.0.0.1:${port}:80`, BUSYBOX, '--', 'echo', 'THE-COMMAND-RAN']);
       expect(r.code).not.toBe(0);
-      expect(r.stderr.trim()).toBe(`flux: host port ${port} is already in use; pick another with -p.`);
+      expect(r.stderr.trim()).toBe(`flux: host port ${port} is already in use. Pick another with -p.`);
       expect(r.stdout).not.toContain('THE-COMMAND-RAN');
     } finally {
       await new Promise((r) => taken.close(r));

@@ -157,7 +157,7 @@ describe('flux run as the unprivileged user', () => {
   it('refuses a run that fails after the sandbox helper started in one sentence, and leaves nothing', async () => {
     // The helper starts before the image is read; each of these is found out after that.
     const cases: Array<[string[], RegExp]> = [
-      [['--pull', 'never', 'localhost:5999/no-such-image:1'], /^flux: The image localhost:5999\/no-such-image:1 is not in the store, and --pull=never forbids fetching it\. /],
+      [['--pull', 'never', 'localhost:5999/no-such-image:1'], /^flux: the image localhost:5999\/no-such-image:1 is not in the store, and --pull=never forbids fetching it\. /],
       [['-u', '70000', busybox], /^flux: the image's user 70000 \(id 70000\) lies outside the \d+ ids mapped for you\. /],
       [['-u', 'nosuchuser', busybox], /^flux: cannot run as user "nosuchuser": no user named "nosuchuser" in the image's \/etc\/passwd\. /],
     ];

@@ -28,10 +28,10 @@ describe('fs-error', () => {
   it('turns a system error into a FluxError naming its own path, or where flux worked', () => {
     const e = fsError(sysErr('EMLINK', '/s/tmp/unpack-x/d')) as FluxError;
     expect(e).toBeInstanceOf(FluxError);
-    expect(e.message).toBe('The directory or file /s/tmp/unpack-x/d has as many links as its file system allows (EMLINK).');
+    expect(e.message).toBe('the directory or file /s/tmp/unpack-x/d has as many links as its file system allows (EMLINK).');
     const nospc = fsError(Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' }), '/s/tmp/unpack-y') as FluxError;
     expect(nospc.code).toBe('NO_SPACE');
-    expect(nospc.message).toBe('No space is left on the device holding /s/tmp/unpack-y (ENOSPC).');
+    expect(nospc.message).toBe('no space is left on the device holding /s/tmp/unpack-y (ENOSPC).');
   });
 
   it('leaves FluxErrors, non-errno errors, and errors with no path to name alone', () => {
@@ -59,7 +59,7 @@ describe('fs-error', () => {
     } finally {
       process.stderr.write = write;
     }
-    expect(written.join('')).toMatch(/^flux: Permission to \/s\/layers\/sha256\/ab was denied \(EACCES\)\. .+\.\n$/);
+    expect(written.join('')).toMatch(/^flux: permission to \/s\/layers\/sha256\/ab was denied \(EACCES\)\. .+\.\n$/);
     expect(written.join('')).not.toMatch(/internal error/);
   });
 });

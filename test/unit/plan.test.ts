@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { buildPlan, containerPlan, encodePlan, namespacePlan, MASKED_PATHS, type SandboxSpec } from '../../src/sandbox/plan.js';
+import { containerPlan, encodePlan, namespacePlan, MASKED_PATHS, type SandboxSpec } from '../../src/sandbox/plan.js';
 import { capSet, capMask, DEFAULT_CAPS } from '../../src/sandbox/caps.js';
 
 const base: SandboxSpec = {
@@ -9,6 +9,9 @@ const base: SandboxSpec = {
   tmpfs: [{ path: '/t', options: 'mode=1777' }], readOnly: false, privileged: false, caps: new Set(DEFAULT_CAPS), noNewPrivileges: false,
   uid: 0, gid: 0, groups: [0], cwd: '/', env: ['PATH=/bin'], argv: ['sh', '-c', 'true'], path: '/bin', cleanup: '/s/runs/x',
 };
+
+/** Both parts of a plan, in the order the helper runs them. */
+const buildPlan = (s: SandboxSpec): string[][] => [...namespacePlan(s), ...containerPlan(s, s)];
 
 describe('sandbox plan', () => {
   it('lists namespaces, the overlay (top layer first), mounts, then the process settings', () => {

@@ -54,7 +54,7 @@ describe('platforms', () => {
     let err: FluxError | undefined;
     try { selectManifest(idx, parsePlatform('linux/riscv64')); } catch (e) { err = e as FluxError; }
     expect(err?.code).toBe('NO_MATCHING_PLATFORM');
-    expect(err?.message).toBe('The image has no variant for linux/riscv64; it is available for linux/amd64, linux/arm64/v8.');
+    expect(err?.message).toBe('the image has no variant for linux/riscv64; it is available for linux/amd64, linux/arm64/v8.');
     expect(err?.hint).toContain('--platform linux/amd64');
   });
 });

@@ -84,6 +84,6 @@ describe('credential files', () => {
     await writeFile(f, '{"auths":');
     const err = await lookupCredentials('x.example', undefined, { REGISTRY_AUTH_FILE: f }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FluxError);
-    expect((err as FluxError).message).toBe(`The credentials file ${f} is not valid JSON.`);
+    expect((err as FluxError).message).toBe(`the credentials file ${f} is not valid JSON.`);
   });
 });

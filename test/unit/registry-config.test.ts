@@ -56,16 +56,16 @@ describe('errors and retries', () => {
   const ctx = { registry: 'r.example', what: 'r.example/app:1', kind: 'manifest' as const };
   it('keeps the registry\'s codes', () => {
     expect(errorFromResponse(404, Buffer.from('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}'), ctx).code).toBe('MANIFEST_UNKNOWN');
-    expect(errorFromResponse(404, Buffer.from('{"errors":[{"code":"NAME_UNKNOWN"}]}'), ctx).message).toBe('The repository of r.example/app:1 does not exist on r.example.');
-    expect(errorFromResponse(404, undefined, ctx).message).toBe('The image r.example/app:1 was not found on r.example: no such tag or digest.');
+    expect(errorFromResponse(404, Buffer.from('{"errors":[{"code":"NAME_UNKNOWN"}]}'), ctx).message).toBe('the repository of r.example/app:1 does not exist on r.example.');
+    expect(errorFromResponse(404, undefined, ctx).message).toBe('the image r.example/app:1 was not found on r.example: no such tag or digest.');
     expect(errorFromResponse(503, undefined, ctx).retryable).toBe(true);
     expect(errorFromResponse(401, undefined, ctx).retryable).toBe(false);
-    expect(errorFromResponse(500, Buffer.from('{"errors":[{"code":"UNKNOWN","message":"disk full"}]}'), ctx).message).toBe('The registry r.example answered HTTP 500 for r.example/app:1: disk full.');
+    expect(errorFromResponse(500, Buffer.from('{"errors":[{"code":"UNKNOWN","message":"disk full"}]}'), ctx).message).toBe('the registry r.example answered HTTP 500 for r.example/app:1: disk full.');
   });
 
   it('names DNS, refused and TLS failures', () => {
     const mk = (code: string, message = code) => Object.assign(new Error(message), { code });
-    expect(errorFromNetwork(mk('ENOTFOUND'), { registry: 'r', host: 'r.example' }).message).toBe('Cannot resolve the registry host r.example.');
+    expect(errorFromNetwork(mk('ENOTFOUND'), { registry: 'r', host: 'r.example' }).message).toBe('cannot resolve the registry host r.example.');
     expect(errorFromNetwork(mk('ENOTFOUND'), { registry: 'r', host: 'r.example' }).hint).toContain('--pull=never');
     expect(errorFromNetwork(mk('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'), { registry: 'r', host: 'r.example' }).code).toBe('TLS');
   });
