@@ -1,7 +1,7 @@
 /**
- * The processes that hold a user network's namespaces: the holder (a `sleep` in a user and
- * network namespace of its own, made by the helper with the user's full id maps, the bridge in
- * it) and, per member, a `sleep` in a new network namespace inside the holder's user namespace,
+ * The processes that hold a user network's namespaces: the holder (a shell loop, network-watch.ts,
+ * in a user and network namespace of its own, made by the helper with the user's full id maps,
+ * the bridge in it) and, per member, a `sleep` in a new network namespace inside the holder's user namespace,
  * joined by the container's helper as `--network container:` joins. Commands run in them with
  * nsenter: as the owner of the holder's user namespace the user has every capability there.
  */
@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { FluxError } from '../errors.js';
 import { isAlive } from '../pid-alive.js';
 import { isRealRoot, spawnInUserNamespace } from '../userns/userns.js';
+import { WATCH_SCRIPT } from './network-watch.js';
 
 /** A process's start time (clock ticks since boot), so a reused pid is told apart. */
 export function startTime(pid: number): number {
@@ -43,6 +44,9 @@ export const inHolder = (holder: number, script: string): Promise<string> =>
 // setsid and & leave the sleep orphaned, in a session of its own: it outlives flux, and the
 // helper's parent-death signal (armed before the exec) reaches only the shell that started it.
 const SLEEPER = 'setsid unshare -n sleep infinity </dev/null >/dev/null 2>&1 & echo $!';
+// The holder the same way, as the loop that drops members that ended without leaving ($1 the
+// script, $2 the network's directory).
+const WATCHER = 'setsid unshare -n sh -c "$1" flux-network "$2" </dev/null >/dev/null 2>&1 & echo $!';
 
 async function waitNetns(pid: number, not: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -57,10 +61,10 @@ async function waitNetns(pid: number, not: string): Promise<void> {
   throw new FluxError('NETWORK_SETUP', 'the process holding a network namespace did not start.', { hint: 'Check that unshare (util-linux) is installed.' });
 }
 
-/** Starts a network's holder with its bridge at `gateway/bits` and returns its pid and start time. */
-export async function startHolder(gateway: string, bits: number): Promise<{ pid: number; start: number }> {
+/** Starts the holder of the network in `dir` with its bridge at `gateway/bits`; returns its pid and start time. */
+export async function startHolder(dir: string, gateway: string, bits: number): Promise<{ pid: number; start: number }> {
   const out = await new Promise<string>((resolve, reject) => {
-    const child = spawnInUserNamespace(['sh', '-c', SLEEPER], { stdio: ['ignore', 'pipe', 'pipe'], quiet: true });
+    const child = spawnInUserNamespace(['sh', '-c', WATCHER, 'sh', WATCH_SCRIPT, dir], { stdio: ['ignore', 'pipe', 'pipe'], quiet: true });
     let text = '';
     let failure: unknown;
     child.stdout?.on('data', (d: Buffer) => (text += d.toString()));
