@@ -109,17 +109,20 @@ export async function startOutbound(holder: number, subnet: string, apiSocket: s
 /**
  * A member's network namespace: a sleeper in the holder's user namespace with its end of a veth
  * pair (eth0) at `address`, the other end on the bridge. The pair goes when the namespace does.
+ * One nsenter does it all (start, wait for the new namespace, two `ip -batch`): a run on a
+ * network waits for this before its sandbox starts, and each nsenter and shell costs milliseconds.
  */
 export async function startMember(holder: number, address: string, bits: number, gateway: string): Promise<{ pid: number; start: number }> {
-  const pid = Number((await inHolder(holder, SLEEPER)).trim());
-  const { readlinkSync } = await import('node:fs');
-  await waitNetns(pid, readlinkSync(`/proc/${holder}/ns/net`));
-  const veth = `fv${pid}`;
-  await inHolder(holder, [
-    `ip link add ${veth} type veth peer name eth0 netns ${pid}`,
-    `ip link set ${veth} master fluxbr0 up`,
-    `nsenter -t ${pid} -n sh -c 'ip link set lo up && ip addr add ${address}/${bits} dev eth0 && ip link set eth0 up && ip route add default via ${gateway}'`,
-  ].join(' && '));
+  const script = [
+    SLEEPER.replace(' & echo $!', ' & p=$!'),
+    'n=$(readlink /proc/self/ns/net); i=0',
+    // unshare has made the namespace once the sleeper's differs from the holder's.
+    'while [ "$(readlink /proc/$p/ns/net 2>/dev/null)" = "$n" ]; do i=$((i+1)); [ $i -lt 3000 ] || break; done',
+    `if printf 'link add fv%s type veth peer name eth0 netns %s\nlink set fv%s master fluxbr0 up\n' $p $p $p | ip -b - &&`,
+    `  printf 'link set lo up\naddr add ${address}/${bits} dev eth0\nlink set eth0 up\nroute add default via ${gateway}\n' | nsenter -t $p -n ip -b -`,
+    'then echo $p; else kill -9 $p; exit 1; fi',
+  ].join('\n');
+  const pid = Number((await inHolder(holder, script)).trim());
   return { pid, start: startTime(pid) };
 }
 
