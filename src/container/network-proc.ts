@@ -41,11 +41,10 @@ export const inHolder = (holder: number, script: string): Promise<string> =>
   // Real root runs without a user namespace (as its containers do): there is none to join.
   run(['nsenter', '-t', String(holder), ...(isRealRoot() ? [] : ['-U', '--preserve-credentials']), '-n', 'sh', '-c', script]);
 
-// setsid and & leave the sleep orphaned, in a session of its own: it outlives flux, and the
-// helper's parent-death signal (armed before the exec) reaches only the shell that started it.
-const SLEEPER = 'setsid unshare -n sleep infinity </dev/null >/dev/null 2>&1 & echo $!';
-// The holder the same way, as the loop that drops members that ended without leaving ($1 the
-// script, $2 the network's directory).
+// The holder, the loop that drops members that ended without leaving ($1 the script, $2 the
+// network's directory). setsid and & leave it orphaned, in a session of its own: it outlives
+// flux, and the helper's parent-death signal (armed before the exec) reaches only the shell
+// that started it.
 const WATCHER = 'setsid unshare -n sh -c "$1" flux-network "$2" </dev/null >/dev/null 2>&1 & echo $!';
 
 async function waitNetns(pid: number, not: string): Promise<void> {
@@ -109,21 +108,39 @@ export async function startOutbound(holder: number, subnet: string, apiSocket: s
 /**
  * A member's network namespace: a sleeper in the holder's user namespace with its end of a veth
  * pair (eth0) at `address`, the other end on the bridge. The pair goes when the namespace does.
- * One nsenter does it all (start, wait for the new namespace, two `ip -batch`): a run on a
- * network waits for this before its sandbox starts, and each nsenter and shell costs milliseconds.
+ * The sleeper wires itself before it becomes `sleep` (one nsenter, no polling for the namespace
+ * to appear), and says its pid when done: a run on a network waits for this before its sandbox
+ * starts. Spawned detached, in a session of its own, it outlives flux as the holder does.
  */
-export async function startMember(holder: number, address: string, bits: number, gateway: string): Promise<{ pid: number; start: number }> {
+export function startMember(holder: number, address: string, bits: number, gateway: string): Promise<{ pid: number; start: number }> {
   const script = [
-    SLEEPER.replace(' & echo $!', ' & p=$!'),
-    'n=$(readlink /proc/self/ns/net); i=0',
-    // unshare has made the namespace once the sleeper's differs from the holder's.
-    'while [ "$(readlink /proc/$p/ns/net 2>/dev/null)" = "$n" ]; do i=$((i+1)); [ $i -lt 3000 ] || break; done',
-    `if printf 'link add fv%s type veth peer name eth0 netns %s\nlink set fv%s master fluxbr0 up\n' $p $p $p | ip -b - &&`,
-    `  printf 'link set lo up\naddr add ${address}/${bits} dev eth0\nlink set eth0 up\nroute add default via ${gateway}\n' | nsenter -t $p -n ip -b -`,
-    'then echo $p; else kill -9 $p; exit 1; fi',
+    'v=fv$$',
+    `printf 'link add eth0 type veth peer name %s netns ${holder}\n' $v | ip -b - &&`,
+    `nsenter -t ${holder} -n ip link set $v master fluxbr0 up &&`,
+    `printf 'link set lo up\naddr add ${address}/${bits} dev eth0\nlink set eth0 up\nroute add default via ${gateway}\n' | ip -b - &&`,
+    'echo $$ && exec sleep infinity >/dev/null 2>&1',
   ].join('\n');
-  const pid = Number((await inHolder(holder, script)).trim());
-  return { pid, start: startTime(pid) };
+  const argv = [...(isRealRoot() ? [] : ['nsenter', '-t', String(holder), '-U', '--preserve-credentials', '--']), 'unshare', '-n', 'sh', '-c', script];
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: SBIN_PATH } });
+    let out = '';
+    let err = '';
+    const fail = (why: string) => reject(new FluxError('NETWORK_SETUP', `setting up the network failed: ${why}.`, { hint: 'Check that ip (iproute2) and nsenter and unshare (util-linux) are installed.' }));
+    child.on('error', (e) => fail(e.message));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!out.includes('\n')) return;
+      const pid = Number(out.trim());
+      child.stdout!.destroy();
+      child.stderr!.destroy();
+      child.unref();
+      resolve({ pid, start: startTime(pid) });
+    });
+    child.on('exit', (code) => {
+      if (!out.includes('\n')) fail(err.trim().split('\n').pop() || `exit ${code}`);
+    });
+  });
 }
 
 export function stopProcess(pid: number, start: number): void {
