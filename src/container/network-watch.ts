@@ -19,7 +19,8 @@ export const WATCH_SCRIPT = [
   '  gone=',
   '  while read -r np ns op os rest; do alive "$np" "$ns" && alive "$op" "$os" || gone=1; done < "$d/members.tsv"',
   '  [ -n "$gone" ] || continue',
-  '  mkdir "$d/.lock" 2>/dev/null || continue',
+  // A lock left by a flux that was killed holding it goes after a minute (flux's own rule: 30 s).
+  '  mkdir "$d/.lock" 2>/dev/null || { find "$d/.lock" -maxdepth 0 -mmin +1 -exec rmdir {} + 2>/dev/null; continue; }',
   "  keep= hosts='127.0.0.1\tlocalhost",
   '::1\tlocalhost ip6-localhost ip6-loopback',
   "'",
