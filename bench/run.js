@@ -4,7 +4,7 @@
  * on the same images from the same local registry. As root it sets the machine up and measures
  * as the unprivileged user; as a plain user it measures as that user.
  *
- *   node bench/run.js [--quick] [--runs N] [--only pull,warm,matrix,store,assembly,network]
+ *   node bench/run.js [--quick] [--runs N] [--only pull,warm,matrix,store,assembly,network,usernet]
  *
  * Prints a table (median, ratio flux/peer taken pair by pair, target) and writes
  * bench/results.json (machine, date, every raw sample).
@@ -17,7 +17,7 @@ import { log } from './lib/proc.js';
 import { buildRows, formatTable } from './lib/report.js';
 import { appDirFor, ensureBuilt, ensureFixtures, ensureTools, ensureUser, isRoot, makeWorkDir, pushFixtures, ROOT, startRegistry, writePodmanConfig } from './lib/setup.js';
 
-const SECTIONS = ['pull', 'warm', 'detached', 'matrix', 'store', 'assembly', 'network', 'unpack'];
+const SECTIONS = ['pull', 'warm', 'detached', 'matrix', 'store', 'assembly', 'network', 'usernet', 'unpack'];
 const FIXTURES = ['busybox', 'multilayer', 'distro-alt', 'busybox-zstd', 'debian'];
 
 function options(argv) {

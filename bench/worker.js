@@ -14,6 +14,7 @@ import { benchMatrix } from './sections/matrix.js';
 import { benchPull } from './sections/pull.js';
 import { benchStore } from './sections/store.js';
 import { benchUnpack } from './sections/unpack.js';
+import { benchUserNetwork } from './sections/user-network.js';
 import { benchWarm } from './sections/warm.js';
 
 const [cfgFile, outFile] = process.argv.slice(2);
@@ -53,6 +54,7 @@ await section('pull', () => benchPull(ctx, ['busybox', 'multilayer', 'debian'].f
 await section('store', () => benchStore(ctx, ['busybox', 'distro-alt']));
 await section('assembly', () => benchAssembly(ctx, ['busybox', 'multilayer', 'debian'].filter(has)));
 await section('unpack', () => benchUnpack(ctx, cfg.quick ? [1000, 4000] : undefined));
+await section('usernet', () => benchUserNetwork(ctx));
 await section('network', async () => {
   const { benchNetwork } = await import('./network.mjs');
   return await benchNetwork({ runs: cfg.runs, mb: cfg.quick ? 32 : 256, fluxRun: false });

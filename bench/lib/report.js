@@ -83,6 +83,13 @@ export function buildRows(res) {
     const mbps = (v) => (Number.isFinite(v) ? `${v.toFixed(0)} MB/s` : 'n/a');
     rows.push({ figure: 'TCP container→host', flux: `slirp4netns ${mbps(n.tcpSlirp4netnsMBps)}`, peer: n.tcpPastaMBps !== undefined ? `pasta ${mbps(n.tcpPastaMBps)}` : '', ratio: '', target: '', met: '' });
   }
+  const un = res.usernet;
+  if (un && !un.error) {
+    const start = (k) => (un.startMs[k]?.length ? ms(median(un.startMs[k])) : `n/a (${un.startErrors?.[k] ?? 'no sample'})`);
+    rows.push({ figure: 'run --rm true on a user network', flux: start('user network'), peer: `default ${start('default')}, none ${start('none')}`, ratio: '', target: '', met: '' });
+    rows.push({ figure: 'TCP connect, container→container (user network)', flux: `${un.connectMs.median.toFixed(3)} ms`, peer: `min ${un.connectMs.min.toFixed(3)}, max ${un.connectMs.max.toFixed(3)}, n ${un.connectMs.n}`, ratio: '', target: '', met: '' });
+    rows.push({ figure: 'TCP throughput, container→container (user network)', flux: `${un.throughputMBps.median.toFixed(0)} MB/s`, peer: `min ${un.throughputMBps.min.toFixed(0)}, max ${un.throughputMBps.max.toFixed(0)}, ${un.mb} MiB × ${un.throughputMBps.n}`, ratio: '', target: '', met: '' });
+  }
   for (const [name, s] of Object.entries(res)) if (s?.error) rows.push({ figure: `${name} (failed)`, flux: s.error.slice(0, 60), peer: '', ratio: '', target: '', met: '' });
   return rows;
 }

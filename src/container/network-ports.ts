@@ -7,9 +7,11 @@
 import { FluxError } from '../errors.js';
 import { apiRequest } from '../sandbox/slirp4netns.js';
 import type { PortForward } from '../sandbox/network-types.js';
+import { describeForward } from '../sandbox/publish-spec.js';
 import { inHolder } from './network-proc.js';
 
-export interface Forwarded { id: number; rule: string }
+/** A forward in place: slirp4netns's id for it, the holder's NAT rule, and how `network inspect` shows it. */
+export interface Forwarded { id: number; rule: string; port?: string }
 
 const rule = (f: PortForward, address: string): string =>
   `PREROUTING -i tap0 -p ${f.protocol} --dport ${f.hostPort} -j DNAT --to-destination ${address}:${f.containerPort}`;
@@ -24,7 +26,7 @@ export async function addForwards(holder: number, apiSocket: string, address: st
         throw new FluxError('PORT_IN_USE', `host port ${f.hostPort} cannot be forwarded (${JSON.stringify(r.error ?? 'no answer')}); pick another with -p.`, { exitCode: 125 });
       }
       await inHolder(holder, `iptables -t nat -A ${rule(f, address)}`);
-      done.push({ id, rule: rule(f, address) });
+      done.push({ id, rule: rule(f, address), port: describeForward(f) });
     }
   } catch (err) {
     await removeForwards(holder, apiSocket, done);

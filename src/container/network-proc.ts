@@ -1,7 +1,7 @@
 /**
- * The processes that hold a user network's namespaces: the holder (a `sleep` in a user and
- * network namespace of its own, made by the helper with the user's full id maps, the bridge in
- * it) and, per member, a `sleep` in a new network namespace inside the holder's user namespace,
+ * The processes that hold a user network's namespaces: the holder (a shell loop, network-watch.ts,
+ * in a user and network namespace of its own, made by the helper with the user's full id maps,
+ * the bridge in it) and, per member, a `sleep` in a new network namespace inside the holder's user namespace,
  * joined by the container's helper as `--network container:` joins. Commands run in them with
  * nsenter: as the owner of the holder's user namespace the user has every capability there.
  */
@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { FluxError } from '../errors.js';
 import { isAlive } from '../pid-alive.js';
 import { isRealRoot, spawnInUserNamespace } from '../userns/userns.js';
+import { WATCH_SCRIPT } from './network-watch.js';
 
 /** A process's start time (clock ticks since boot), so a reused pid is told apart. */
 export function startTime(pid: number): number {
@@ -40,9 +41,11 @@ export const inHolder = (holder: number, script: string): Promise<string> =>
   // Real root runs without a user namespace (as its containers do): there is none to join.
   run(['nsenter', '-t', String(holder), ...(isRealRoot() ? [] : ['-U', '--preserve-credentials']), '-n', 'sh', '-c', script]);
 
-// setsid and & leave the sleep orphaned, in a session of its own: it outlives flux, and the
-// helper's parent-death signal (armed before the exec) reaches only the shell that started it.
-const SLEEPER = 'setsid unshare -n sleep infinity </dev/null >/dev/null 2>&1 & echo $!';
+// The holder, the loop that drops members that ended without leaving ($1 the script, $2 the
+// network's directory). setsid and & leave it orphaned, in a session of its own: it outlives
+// flux, and the helper's parent-death signal (armed before the exec) reaches only the shell
+// that started it.
+const WATCHER = 'setsid unshare -n sh -c "$1" flux-network "$2" </dev/null >/dev/null 2>&1 & echo $!';
 
 async function waitNetns(pid: number, not: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -57,10 +60,10 @@ async function waitNetns(pid: number, not: string): Promise<void> {
   throw new FluxError('NETWORK_SETUP', 'the process holding a network namespace did not start.', { hint: 'Check that unshare (util-linux) is installed.' });
 }
 
-/** Starts a network's holder with its bridge at `gateway/bits` and returns its pid and start time. */
-export async function startHolder(gateway: string, bits: number): Promise<{ pid: number; start: number }> {
+/** Starts the holder of the network in `dir` with its bridge at `gateway/bits`; returns its pid and start time. */
+export async function startHolder(dir: string, gateway: string, bits: number): Promise<{ pid: number; start: number }> {
   const out = await new Promise<string>((resolve, reject) => {
-    const child = spawnInUserNamespace(['sh', '-c', SLEEPER], { stdio: ['ignore', 'pipe', 'pipe'], quiet: true });
+    const child = spawnInUserNamespace(['sh', '-c', WATCHER, 'sh', WATCH_SCRIPT, dir], { stdio: ['ignore', 'pipe', 'pipe'], quiet: true });
     let text = '';
     let failure: unknown;
     child.stdout?.on('data', (d: Buffer) => (text += d.toString()));
@@ -105,18 +108,39 @@ export async function startOutbound(holder: number, subnet: string, apiSocket: s
 /**
  * A member's network namespace: a sleeper in the holder's user namespace with its end of a veth
  * pair (eth0) at `address`, the other end on the bridge. The pair goes when the namespace does.
+ * The sleeper wires itself before it becomes `sleep` (one nsenter, no polling for the namespace
+ * to appear), and says its pid when done: a run on a network waits for this before its sandbox
+ * starts. Spawned detached, in a session of its own, it outlives flux as the holder does.
  */
-export async function startMember(holder: number, address: string, bits: number, gateway: string): Promise<{ pid: number; start: number }> {
-  const pid = Number((await inHolder(holder, SLEEPER)).trim());
-  const { readlinkSync } = await import('node:fs');
-  await waitNetns(pid, readlinkSync(`/proc/${holder}/ns/net`));
-  const veth = `fv${pid}`;
-  await inHolder(holder, [
-    `ip link add ${veth} type veth peer name eth0 netns ${pid}`,
-    `ip link set ${veth} master fluxbr0 up`,
-    `nsenter -t ${pid} -n sh -c 'ip link set lo up && ip addr add ${address}/${bits} dev eth0 && ip link set eth0 up && ip route add default via ${gateway}'`,
-  ].join(' && '));
-  return { pid, start: startTime(pid) };
+export function startMember(holder: number, address: string, bits: number, gateway: string): Promise<{ pid: number; start: number }> {
+  const script = [
+    'v=fv$$',
+    `printf 'link add eth0 type veth peer name %s netns ${holder}\n' $v | ip -b - &&`,
+    `nsenter -t ${holder} -n ip link set $v master fluxbr0 up &&`,
+    `printf 'link set lo up\naddr add ${address}/${bits} dev eth0\nlink set eth0 up\nroute add default via ${gateway}\n' | ip -b - &&`,
+    'echo $$ && exec sleep infinity >/dev/null 2>&1',
+  ].join('\n');
+  const argv = [...(isRealRoot() ? [] : ['nsenter', '-t', String(holder), '-U', '--preserve-credentials', '--']), 'unshare', '-n', 'sh', '-c', script];
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: SBIN_PATH } });
+    let out = '';
+    let err = '';
+    const fail = (why: string) => reject(new FluxError('NETWORK_SETUP', `setting up the network failed: ${why}.`, { hint: 'Check that ip (iproute2) and nsenter and unshare (util-linux) are installed.' }));
+    child.on('error', (e) => fail(e.message));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!out.includes('\n')) return;
+      const pid = Number(out.trim());
+      child.stdout!.destroy();
+      child.stderr!.destroy();
+      child.unref();
+      resolve({ pid, start: startTime(pid) });
+    });
+    child.on('exit', (code) => {
+      if (!out.includes('\n')) fail(err.trim().split('\n').pop() || `exit ${code}`);
+    });
+  });
 }
 
 export function stopProcess(pid: number, start: number): void {

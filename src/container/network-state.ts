@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { runtimeDir } from '../runtime-dir.js';
 import { FluxError } from '../errors.js';
 import { pidAlive, startTime } from './network-proc.js';
+import { watchLine } from './network-watch.js';
 
 /** This flux process (a container's monitor, for a detached one): the owner of the members it adds. */
 export const self = (): { pid: number; start: number } => ({ pid: process.pid, start: startTime(process.pid) });
@@ -25,7 +26,7 @@ export interface NetworkRecord {
   outbound?: { pid: number; start: number };
 }
 
-export interface Member { container: string; address: string; aliases: string[]; netPid: number; netStart: number; owner: { pid: number; start: number }; forwards?: { id: number; rule: string }[] }
+export interface Member { container: string; address: string; aliases: string[]; netPid: number; netStart: number; owner: { pid: number; start: number }; forwards?: { id: number; rule: string; port?: string }[] }
 
 export const networksRoot = (chosen?: string): string => {
   const root = join(runtimeDir(chosen), 'networks');
@@ -76,9 +77,13 @@ export function readMembers(dir: string): Member[] {
   });
 }
 
-/** members.json and the hosts file; hosts is rewritten in place, as members have it bind-mounted. */
+/**
+ * members.json, members.tsv (what the holder's loop watches) and the hosts file; hosts is
+ * rewritten in place, as members have it bind-mounted.
+ */
 export function writeMembers(dir: string, members: Member[]): void {
   writeAtomic(join(dir, 'members.json'), JSON.stringify(members));
+  writeAtomic(join(dir, 'members.tsv'), members.map(watchLine).join(''));
   const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', ...members.map((m) => `${m.address}\t${[m.container, ...m.aliases].join(' ')}`)];
   const fd = openSync(join(dir, 'hosts'), 'w', 0o644);
   try {

@@ -249,11 +249,10 @@ const isNetworkMode = (network: string): boolean => network.includes(':') || ['s
 async function joinUserNetwork(o: RunOptions, volumes: VolumeRequest[], say: (text: string) => void): Promise<Joined | undefined> {
   const nets = await import('./user-networks.js');
   if (!nets.isUserNetwork(o.network!, o.runtimeDir)) return undefined;
-  if (o.publishAll) throw bad('BAD_NETWORK', '-P is not supported with a user network yet.', 'Publish the ports one by one with -p.');
   const { parsePublishAll } = await import('../sandbox/network.js');
   const asked: PortForward[] = o.publish.flatMap((p) => parsePublishAll(p));
   const publish = asked.some((f) => f.hostPort === 0) ? await (await import('../sandbox/ports.js')).choosePorts(asked) : asked;
-  const joined = await nets.joinNetwork(o.network!, o.name ?? `flux-${randomHex(6)}`, o.networkAlias ?? [], o.runtimeDir, publish);
+  const joined = await nets.joinNetwork(o.network!, o.name ?? `flux-${randomHex(6)}`, o.networkAlias ?? [], o.runtimeDir, publish, o.publishAll);
   volumes.push({ host: joined.hostsFile, container: '/etc/hosts', readOnly: true });
   // A host port flux picked (-p 80) is said, as on the default network.
   if (asked.some((f) => f.hostPort === 0)) for (const f of publish) say(`flux: published ${f.hostIp}:${f.hostPort} -> ${f.containerPort}/${f.protocol}\n`);
@@ -425,6 +424,7 @@ async function runImage(started: Started): Promise<number> {
   const record = typeof image === 'string' ? await findRecord(image, o, store, say, resolver) : undefined;
   lap('image');
   const config = record?.config.config ?? {};
+  if (started.userNet && o.publishAll) for (const f of await started.userNet.publishExposed(Object.keys(config.ExposedPorts ?? {}))) say(`flux: published ${f.hostIp}:${f.hostPort} -> ${f.containerPort}/${f.protocol}\n`);
   const argv = commandLine(config, cmd, o.entrypoint);
   if (argv.length === 0) {
     if (!record) throw bad('NO_COMMAND', 'no command given, and a root filesystem directory has no Entrypoint or Cmd.', 'Name one after --: flux run --rootfs DIR -- sh.');

@@ -8,12 +8,12 @@ import { addForwards, removeForwards, type Forwarded } from './network-ports.js'
 import type { PortForward } from '../sandbox/network-types.js';
 import { pidAlive, startHolder, startMember, startOutbound, stopProcess } from './network-proc.js';
 
-export interface NetworkInfo extends NetworkRecord { state: 'running' | 'holder-gone'; containers: { name: string; address: string; aliases: string[] }[] }
+export interface NetworkInfo extends NetworkRecord { state: 'running' | 'holder-gone'; containers: { name: string; address: string; aliases: string[]; ports: string[] }[] }
 
 const info = (dir: string, r: NetworkRecord): NetworkInfo => ({
   ...r,
   state: pidAlive(r.holder.pid, r.holder.start) ? 'running' : 'holder-gone',
-  containers: readMembers(dir).map((m) => ({ name: m.container, address: m.address, aliases: m.aliases })),
+  containers: readMembers(dir).map((m) => ({ name: m.container, address: m.address, aliases: m.aliases, ports: (m.forwards ?? []).flatMap((f) => (f.port ? [f.port] : [])) })),
 });
 
 const notFound = (name: string) => new FluxError('NO_SUCH_NETWORK', `there is no network named ${name}.`, { hint: 'See the networks with flux network ls, or make it with flux network create.', exitCode: 125 });
@@ -30,7 +30,7 @@ export async function createNetwork(name: string, o: { subnet?: string; internal
     const gateway = gatewayOf(subnet);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     try {
-      const holder = await startHolder(gateway, subnet.bits);
+      const holder = await startHolder(dir, gateway, subnet.bits);
       const cidr = `${ipText(subnet.base)}/${subnet.bits}`;
       let outbound: { pid: number; start: number } | undefined;
       try {
@@ -96,6 +96,8 @@ export const isUserNetwork = (name: string, runtimeDir?: string): boolean =>
 export interface Joined {
   pid: number;
   hostsFile: string;
+  /** -P: each of the image's exposed ports that -p left out, on a free host port; returns those forwards. */
+  publishExposed: (exposed: string[]) => Promise<PortForward[]>;
   leave: () => Promise<void>;
   /**
    * A detached container's membership passes to its monitor (`owner`), which outlives this flux;
@@ -108,8 +110,12 @@ export interface Joined {
 export interface HandedMember { dir: string; member: Member }
 
 /** A container joins: an address from the subnet, its namespace wired to the bridge, its names in hosts. */
-export async function joinNetwork(name: string, container: string, aliases: string[], runtimeDir?: string, publish: PortForward[] = []): Promise<Joined> {
+export async function joinNetwork(name: string, container: string, aliases: string[], runtimeDir?: string, publish: PortForward[] = [], publishAll = false): Promise<Joined> {
   const dir = networkDir(networksRoot(runtimeDir), name);
+  // Names become lines of every member's /etc/hosts (and of members.tsv): host names only.
+  for (const a of aliases) {
+    if (!/^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,62})$/.test(a)) throw new FluxError('BAD_NAME', `--network-alias ${JSON.stringify(a)} is not a host name.`, { hint: 'Use letters, digits, _, . and - (starting with a letter or digit), at most 63 characters.', exitCode: 125 });
+  }
   const member = await withLock(dir, async () => {
     const r = readRecord(dir);
     if (!r) throw notFound(name);
@@ -125,7 +131,10 @@ export async function joinNetwork(name: string, container: string, aliases: stri
     let address: string | undefined;
     for (let n = first; n <= last && address === undefined; n++) if (!used.has(ipText(n))) address = ipText(n);
     if (address === undefined) throw new FluxError('NETWORK_FULL', `the network ${name} has no free address left.`, { hint: 'Create a network with a larger --subnet.', exitCode: 125 });
-    if (publish.length > 0 && r.internal) throw new FluxError('BAD_NETWORK', `-p cannot be used with the network ${name}: it is --internal.`, { hint: 'Leave out -p, or use a network made without --internal.', exitCode: 125 });
+    if ((publish.length > 0 || publishAll) && r.internal) {
+      const flag = publish.length > 0 ? '-p' : '-P';
+      throw new FluxError('BAD_NETWORK', `${flag} cannot be used with the network ${name}: it is --internal.`, { hint: `Leave out ${flag}, or use a network made without --internal.`, exitCode: 125 });
+    }
     const ns = await startMember(r.holder.pid, address, subnet.bits, r.gateway);
     let forwards: Forwarded[] = [];
     try {
@@ -141,6 +150,19 @@ export async function joinNetwork(name: string, container: string, aliases: stri
   return {
     pid: member.netPid,
     hostsFile: join(dir, 'hosts'),
+    publishExposed: async (exposed) => {
+      const more = await exposedForwards(exposed, publish);
+      if (more.length === 0) return [];
+      await withLock(dir, async () => {
+        const r = readRecord(dir);
+        if (!r) throw notFound(name);
+        const added = await addForwards(r.holder.pid, join(dir, 'slirp.sock'), member.address, more);
+        // The member as it now stands: its forwards are removed when it leaves.
+        member.forwards = [...(member.forwards ?? []), ...added];
+        writeMembers(dir, readMembers(dir).map((m) => (m.netPid === member.netPid ? member : m)));
+      });
+      return more;
+    },
     leave: () => leaveNetwork(dir, member),
     handOver: async (owner) => {
       const m = { ...member, owner };
@@ -152,6 +174,19 @@ export async function joinNetwork(name: string, container: string, aliases: stri
 
 /** Leaves the network a detached container's monitor was handed (see Joined.handOver). */
 export const leaveHandedOver = (h: HandedMember): Promise<void> => leaveNetwork(h.dir, h.member);
+
+/** The forwards -P adds: a free host port (on every address) per exposed port that -p did not name. */
+async function exposedForwards(exposed: string[], publish: PortForward[]): Promise<PortForward[]> {
+  const { freeHostPort, parseExposedPorts } = await import('../sandbox/ports.js');
+  const covered = new Set(publish.map((f) => `${f.containerPort}/${f.protocol}`));
+  const out: PortForward[] = [];
+  for (const e of parseExposedPorts(exposed)) {
+    if (covered.has(`${e.containerPort}/${e.protocol}`)) continue;
+    covered.add(`${e.containerPort}/${e.protocol}`);
+    out.push({ hostIp: '0.0.0.0', hostPort: await freeHostPort('0.0.0.0', e.protocol), containerPort: e.containerPort, protocol: e.protocol });
+  }
+  return out;
+}
 
 async function leaveNetwork(dir: string, m: Member): Promise<void> {
   if (!existsSync(dir)) return;

@@ -6,11 +6,12 @@
  * in namespaces the test made (the networks' and the containers'). No timing is asserted.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
+import { busyboxWith } from '../helpers/image-layer.js';
 import { runFlux, removeStore, tempStore, userRuntimeDir } from '../helpers/user.js';
 import { removeContainers } from '../helpers/containers.js';
 import { requireTool } from '../helpers/require.js';
@@ -22,7 +23,7 @@ let busybox: string;
 
 const flux = (args: string[]) => runFlux(args, { store, env: { XDG_RUNTIME_DIR: runtime } });
 
-interface NetInfo { name: string; subnet: string; gateway: string; state: string; internal: boolean; holder: { pid: number }; outbound?: { pid: number }; containers: { name: string; address: string; aliases: string[] }[] }
+interface NetInfo { name: string; subnet: string; gateway: string; state: string; internal: boolean; holder: { pid: number }; outbound?: { pid: number }; containers: { name: string; address: string; aliases: string[]; ports: string[] }[] }
 
 async function inspect(name: string): Promise<NetInfo> {
   const r = await flux(['network', 'inspect', name]);
@@ -57,6 +58,26 @@ function freePort(): Promise<number> {
   });
 }
 
+/** `roots` and every process below them (read from /proc before any is killed). */
+function descendants(roots: number[]): number[] {
+  const parent = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      /* ended */
+    }
+  }
+  const out = new Set(roots.filter((p) => parent.has(p)));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, ppid] of parent) if (out.has(ppid) && !out.has(pid)) grew = out.add(pid) !== undefined;
+  }
+  return [...out];
+}
+
 async function until(what: string, probe: () => Promise<boolean>, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await probe())) {
@@ -80,7 +101,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (runtime) {
     await removeContainers(flux);
-    for (const n of ['n1', 'n2', 'n3', 'n5', 'n6', 'n7']) await flux(['network', 'rm', '-f', n]);
+    for (const n of ['n1', 'n2', 'n3', 'n5', 'n6', 'n7', 'n8', 'n9']) await flux(['network', 'rm', '-f', n]);
     await rm(runtime, { recursive: true, force: true });
   }
   if (store) await removeStore(store);
@@ -181,6 +202,9 @@ describe('flux network and flux run --network NAME', () => {
     const published = await flux(['run', '--rm', '--network', 'n5', '-p', `127.0.0.1:${await freePort()}:80`, busybox, '--', 'true']);
     expect(published.code).toBe(125);
     expect(published.stderr).toBe('flux: -p cannot be used with the network n5: it is --internal. Leave out -p, or use a network made without --internal.\n');
+    const all = await flux(['run', '--rm', '--network', 'n5', '-P', busybox, '--', 'true']);
+    expect(all.code).toBe(125);
+    expect(all.stderr).toBe('flux: -P cannot be used with the network n5: it is --internal. Leave out -P, or use a network made without --internal.\n');
     expect((await flux(['network', 'rm', 'n5'])).code).toBe(0);
     await until('the holder to end', async () => !running(n5.holder.pid), 5000);
   });
@@ -215,14 +239,83 @@ describe('flux network and flux run --network NAME', () => {
     expect((await flux(['network', 'rm', 'n7'])).code).toBe(0);
   });
 
+  it('drops a member whose whole run was killed with kill -9, with no flux command run: its name stops resolving', async () => {
+    expect((await flux(['network', 'create', 'n8'])).code).toBe(0);
+    const holder = (await inspect('n8')).holder.pid;
+    const r = await flux(['run', '-d', '--name', 'gone', '--network', 'n8', busybox, '--', 'sleep', '1000']);
+    expect(r.code).toBe(0);
+    expect((await flux(['run', '-d', '--name', 'peer', '--network', 'n8', busybox, '--', 'sleep', '1000'])).code).toBe(0);
+    // busybox wget says "bad address" for a name it cannot resolve, "connection refused" for one it
+    // can; while the name still points at the killed member's address the connect waits for an
+    // answer that never comes, so timeout bounds it.
+    const lookup = async () => (await flux(['exec', 'peer', 'sh', '-c', 'timeout 2 wget -q -O- http://gone:1/ 2>&1; true'])).stdout;
+    expect(await lookup()).toContain('Connection refused');
+    const members = JSON.parse(readFileSync(join(runtime, 'flux', 'networks', 'n8', 'members.json'), 'utf8')) as { container: string; netPid: number }[];
+    const net = members.find((m) => m.container === 'gone')!.netPid;
+    const address = (await inspect('n8')).containers.find((c) => c.name === 'gone')!.address;
+    // Every process of the run (whatever flux runs it with: the pids its state names and all
+    // their descendants) is killed at once, as an OOM kill or a crash would.
+    const state = JSON.parse(readFileSync(join(runtime, 'flux', 'containers', r.stdout.trim(), 'state.json'), 'utf8')) as Record<string, unknown>;
+    const roots = Object.entries(state).filter(([k, v]) => /Pid$/.test(k) && typeof v === 'number' && v > 0).map(([, v]) => v as number);
+    expect(roots.length).toBeGreaterThan(0);
+    const tree = descendants(roots);
+    for (const pid of tree) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* ended meanwhile */
+      }
+    }
+    await until('the other member to stop resolving the name', async () => (await lookup()).includes('bad address'));
+    expect(readFileSync(join(runtime, 'flux', 'networks', 'n8', 'hosts'), 'utf8')).not.toMatch(/\tgone\n/);
+    await until('the member\'s namespace holder to end', async () => !running(net), 5000);
+    // Its veth went with its namespace: the bridge's side is gone from the holder's namespace.
+    expect(readFileSync(`/proc/${holder}/net/dev`, 'utf8')).not.toContain(`fv${net}:`);
+    const left = (await inspect('n8')).containers;
+    expect(left.map((c) => c.name)).toEqual(['peer']);
+    for (const pid of tree) expect(running(pid)).toBe(false);
+    // Its address is free again: the next member takes it.
+    const again = await flux(['run', '-d', '--name', 'next', '--network', 'n8', busybox, '--', 'sleep', '1000']);
+    expect(again.code).toBe(0);
+    expect((await inspect('n8')).containers.find((c) => c.name === 'next')!.address).toBe(address);
+    for (const c of ['gone', 'peer', 'next']) await flux(['rm', '-f', c]);
+    expect((await flux(['network', 'rm', 'n8'])).code).toBe(0);
+    await until('the holder to end', async () => !running(holder), 5000);
+  });
+
+  it('publishes the image\'s exposed ports with -P on free host ports, shown by network inspect', async () => {
+    const image = `oci:${await busyboxWith([], (c) => {
+      c.config = { ...c.config, ExposedPorts: { '80/tcp': {} } };
+    })}`;
+    expect((await flux(['network', 'create', 'n9'])).code).toBe(0);
+    const r = await flux(['run', '-d', '--name', 'pub', '--network', 'n9', '-P', image, '--', 'sh', '-c', 'mkdir -p /w && echo published-with-P > /w/index.html && exec httpd -f -p 80 -h /w']);
+    expect(r.code).toBe(0);
+    const ports = (await inspect('n9')).containers.find((c) => c.name === 'pub')!.ports;
+    expect(ports).toHaveLength(1);
+    const m = /^0\.0\.0\.0:(\d+)->80\/tcp$/.exec(ports[0]!);
+    expect(m).not.toBeNull();
+    // The port flux chose is said, as on the default network.
+    expect(r.stderr).toBe(`flux: published 0.0.0.0:${m![1]} -> 80/tcp\n`);
+    let body = '';
+    await until('httpd to answer on the published port', async () => {
+      body = await fetch(`http://127.0.0.1:${m![1]}/index.html`).then((res) => res.text(), () => '');
+      return body !== '';
+    });
+    expect(body).toBe('published-with-P\n');
+    expect((await flux(['rm', '-f', 'pub'])).code).toBe(0);
+    expect((await inspect('n9')).containers).toEqual([]);
+    expect((await flux(['network', 'rm', 'n9'])).code).toBe(0);
+  });
+
   it('refuses a subnet that another network has, in one sentence', async () => {
     expect((await flux(['network', 'create', '--subnet', '10.89.200.0/24', 'n3'])).code).toBe(0);
     const r = await flux(['network', 'create', '--subnet', '10.89.200.128/25', 'n4']);
     expect(r.code).toBe(125);
     expect(r.stderr).toBe('flux: --subnet 10.89.200.128/25 overlaps the subnet of the network n3. Choose another subnet, or leave --subnet out to have one picked.\n');
-    const bad = await flux(['run', '--rm', '--network', 'n3', '-P', busybox, '--', 'true']);
+    // An alias becomes a line of every member's /etc/hosts: only a host name is taken.
+    const bad = await flux(['run', '--rm', '--network', 'n3', '--network-alias', 'evil\n10.0.0.1 web', busybox, '--', 'true']);
     expect(bad.code).toBe(125);
-    expect(bad.stderr).toBe('flux: -P is not supported with a user network yet. Publish the ports one by one with -p.\n');
+    expect(bad.stderr).toBe('flux: --network-alias "evil\\n10.0.0.1 web" is not a host name. Use letters, digits, _, . and - (starting with a letter or digit), at most 63 characters.\n');
     expect((await flux(['network', 'rm', 'n3'])).code).toBe(0);
   });
 
