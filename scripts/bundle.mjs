@@ -27,8 +27,8 @@ import { fileURLToPath } from 'node:url';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'dist');
 const ENTRY = join(ROOT, 'dist/src/cli/main.js');
-const WORKER = join(ROOT, 'dist/src/layers/worker.js');
-/** The unpack worker's bundle: src/layers/run-worker.ts starts this file when it runs from the bundle. */
+const WORKER = join(ROOT, 'dist/src/layers/unpack-worker-main.js');
+/** The unpack worker's bundle: src/layers/job-runner.ts starts this file when it runs from the bundle. */
 export const WORKER_BUNDLE = 'unpack-worker.cjs';
 
 /**
@@ -50,7 +50,7 @@ const RUN_ROOTS = ['src/commands/run-image.js', 'src/container/run-container.js'
  * read one by one. The archive sources stay apart (a pull from a registry does not need them), and
  * so do the store's lock and index, which a warm run uses too.
  */
-const PULL = /[\\/]node_modules[\\/](?!commander[\\/]|smol-toml[\\/])|[\\/]dist[\\/](src[\\/](commands[\\/]pull|library[\\/](pull-images|image-records)|cli[\\/]progress|sources[\\/]index|image[\\/](manifest|platform|sha256|types)|registry[\\/][^\\/]+|layers[\\/](?!run-job|worker)[^\\/]+)|store[\\/]write-blob)\.js$/;
+const PULL = /[\\/]node_modules[\\/](?!commander[\\/]|smol-toml[\\/])|[\\/]dist[\\/](src[\\/](commands[\\/]pull|library[\\/](pull-images|image-records)|cli[\\/]progress|sources[\\/]index|image[\\/](manifest|platform|sha256|types)|registry[\\/][^\\/]+|layers[\\/](?!unpack-job|unpack-worker-main)[^\\/]+)|store[\\/]write-blob)\.js$/;
 
 /**
  * got imports node:tls, node:https and http2-wrapper at its top, so loading it loaded TLS even

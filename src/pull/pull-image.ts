@@ -210,7 +210,7 @@ export async function storeFromSource(given: GivenSource, opts: PullOptions = {}
  * HTTP client and the manifest and config fetches.
  */
 async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Platform | undefined, opts: PullOptions, cold: boolean, given?: GivenSource): Promise<PullResult> {
-  const { startJobRunner } = await import('../layers/run-worker.js');
+  const { startJobRunner } = await import('../layers/job-runner.js');
   let runner = cold ? startJobRunner() : undefined;
   let session: UnpackSession | undefined;
   let gc: Lock | undefined;

@@ -7,7 +7,7 @@
  */
 import { createInterface } from 'node:readline';
 import { nativeLayerFs } from '../native/ffi.js';
-import { jobQueue } from './run-job.js';
+import { jobQueue } from './unpack-job.js';
 import type { JobLine } from './protocol.js';
 
 /** Stops when the flux process that started us dies: its temp directories are then swept by the next run. */

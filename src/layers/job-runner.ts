@@ -25,7 +25,7 @@ export interface JobRunner {
 export async function runJobs(jobs: Job[]): Promise<JobResult[]> {
   if (jobs.length === 0) return [];
   if (isRealRoot()) {
-    const { runJobsHere } = await import('./run-job.js');
+    const { runJobsHere } = await import('./unpack-job.js');
     return runJobsHere(jobs);
   }
   const runner = startJobRunner();
@@ -45,7 +45,7 @@ export async function runJobs(jobs: Job[]): Promise<JobResult[]> {
  */
 export function startJobRunner(): JobRunner {
   if (isRealRoot()) {
-    const queue = import('./run-job.js').then(({ jobQueue }) => jobQueue());
+    const queue = import('./unpack-job.js').then(({ jobQueue }) => jobQueue());
     return { run: async (job) => (await queue)(job), close: async () => undefined, abort: async () => undefined };
   }
   try {
@@ -67,7 +67,7 @@ function workerScript(): string {
     const bundled = join(dirname(__filename), '..', 'unpack-worker.cjs');
     if (existsSync(bundled)) return bundled;
   }
-  return fileURLToPath(new URL('./worker.js', import.meta.url));
+  return fileURLToPath(new URL('./unpack-worker-main.js', import.meta.url));
 }
 
 function workerRunner(): JobRunner {
