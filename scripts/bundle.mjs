@@ -20,7 +20,8 @@ import { build } from 'rolldown';
 import { parseAst } from 'rolldown/parseAst';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,6 +37,11 @@ export const WORKER_BUNDLE = 'unpack-worker.cjs';
  * bundled into the pull chunk (see lazyTls): loaded from node_modules it is some sixty ES modules.
  */
 const EXTERNAL = ['tar-stream', 'zstd-napi', 'koffi', 'cli-progress', 'keyv', '@keyv'];
+/**
+ * The unpack worker bundles tar-stream and its dependencies: from node_modules they were a dozen
+ * files to find and load at every cold pull's unpacker start. The native addons stay outside.
+ */
+const WORKER_EXTERNAL = ['zstd-napi', 'koffi'];
 
 /**
  * What a run of a stored image loads, with everything they import, goes into one chunk: a warm
@@ -50,7 +56,14 @@ const RUN_ROOTS = ['src/commands/run-image.js', 'src/container/run-container.js'
  * read one by one. The archive sources stay apart (a pull from a registry does not need them), and
  * so do the store's lock and index, which a warm run uses too.
  */
-const PULL = /[\\/]node_modules[\\/](?!commander[\\/]|smol-toml[\\/])|[\\/]dist[\\/](src[\\/](commands[\\/]pull|library[\\/](pull-images|image-records)|cli[\\/]progress|sources[\\/]index|image[\\/](manifest|platform|sha256|types)|registry[\\/][^\\/]+|layers[\\/](?!unpack-job|unpack-worker-main)[^\\/]+)|store[\\/]write-blob)\.js$/;
+const PULL = /[\\/]node_modules[\\/](?!commander[\\/]|smol-toml[\\/])|[\\/]dist[\\/](src[\\/](sources[\\/]index|image[\\/](manifest|platform|sha256|types)|registry[\\/][^\\/]+|layers[\\/](?!unpack-job|unpack-worker-main|job-runner|protocol)[^\\/]+)|store[\\/]write-blob)\.js$/;
+
+/**
+ * What a pull loads before it knows whether it must fetch: the pull command and the starter of the
+ * unpacker. Apart from the pull chunk, so that a cold pull starts its unpacker (a Node process,
+ * some 100 ms to start) before it loads the HTTP client, and both start-ups overlap.
+ */
+const PULL_START = /[\\/]dist[\\/]src[\\/](commands[\\/]pull|library[\\/](pull-images|image-records)|cli[\\/]progress|layers[\\/](job-runner|protocol))\.js$/;
 
 /**
  * got imports node:tls, node:https and http2-wrapper at its top, so loading it loaded TLS even
@@ -116,6 +129,26 @@ function keepModuleUrls(outDir) {
         // import.meta.dirname: the directory of the module's tsc output file, as a plain path.
         .replace(new RegExp(`${DIR_MARK}\\(("[^"]*")\\)`, 'g'), (_, lit) => `require("node:path").join(__dirname, ${JSON.stringify(dirname(fromChunk(lit)))})`);
       return { code: out, map: null };
+    },
+  };
+}
+
+/**
+ * store/unpack/pax.js replaces tar-stream's PAX decoder by assigning to the exports of
+ * tar-stream's headers.js, which it finds next to tar-stream's main file. With tar-stream bundled
+ * that file on disk is not the copy the bundled parser uses, so in the bundle the lookup becomes
+ * an import of headers.js, the very module the bundled extract.js requires.
+ */
+const PAX = /[\\/]dist[\\/]store[\\/]unpack[\\/]pax\.js$/;
+const PAX_LOOKUP = "const headers = require(join(dirname(require.resolve('tar-stream')), 'headers.js'));";
+function bundledPaxHeaders() {
+  const headersFile = join(dirname(realpathSync(createRequire(import.meta.url).resolve('tar-stream'))), 'headers.js');
+  return {
+    name: 'flux-bundled-pax-headers',
+    transform(code, id) {
+      if (!PAX.test(id)) return null;
+      if (!code.includes(PAX_LOOKUP)) throw new Error(`${id} no longer finds tar-stream's headers.js as \`${PAX_LOOKUP}\`: update PAX_LOOKUP in scripts/bundle.mjs`);
+      return { code: `import __tarStreamHeaders from ${JSON.stringify(headersFile)};\n${code.replace(PAX_LOOKUP, 'const headers = __tarStreamHeaders;')}`, map: null };
     },
   };
 }
@@ -220,8 +253,8 @@ async function bundleWorker(outDir) {
     input: { 'unpack-worker': WORKER },
     platform: 'node',
     logLevel: 'warn',
-    external: (id) => EXTERNAL.some((p) => id === p || id.startsWith(`${p}/`)),
-    plugins: [keepModuleUrls(outDir), lazyTls()],
+    external: (id) => WORKER_EXTERNAL.some((p) => id === p || id.startsWith(`${p}/`)),
+    plugins: [keepModuleUrls(outDir), bundledPaxHeaders()],
     output: { dir: outDir, format: 'cjs', entryFileNames: '[name].cjs', codeSplitting: false },
     write: false,
   });
@@ -264,6 +297,7 @@ export async function bundle(outDir = OUT) {
         // The command line (commander included) goes with it: every command needs it anyway.
         groups: [
           { name: 'run', test: (id) => RUN_ROOTS.some((r) => id === join(ROOT, 'dist', r)) || CLI.test(id) },
+          { name: 'pull-start', test: (id) => PULL_START.test(id) },
           { name: 'pull', test: (id) => PULL.test(id) },
         ],
       },

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FluxError } from '../errors.js';
+import { lap, timingEnv, timingOn } from '../timing.js';
 import { isRealRoot, spawnInUserNamespace } from '../userns/userns.js';
 import type { Job, JobLine, JobResult, ResultLine } from './protocol.js';
 
@@ -74,7 +75,8 @@ function workerRunner(): JobRunner {
   const worker = workerScript();
   // The helper execs the worker in place, so the worker's parent is this process and its
   // parent-death check keeps working.
-  const child = spawnInUserNamespace([process.execPath, worker], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawnInUserNamespace([process.execPath, worker], { stdio: ['pipe', 'pipe', 'pipe'], ...(timingOn ? { env: { ...process.env, ...timingEnv() } } : {}) });
+  lap('unpacker spawned');
   const pending = new Map<number, { resolve: (r: JobResult) => void; reject: (e: unknown) => void }>();
   let nextId = 0;
   let stdout = '';
@@ -97,7 +99,11 @@ function workerRunner(): JobRunner {
       pending.delete(msg.id);
     }
   });
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4096)));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    // FLUX_TIMING=1: the worker's own laps go where flux's go.
+    if (timingOn) for (const l of d.split('\n')) if (l.startsWith('flux: timing: ')) process.stderr.write(`${l}\n`);
+    stderr = (stderr + d).slice(-4096);
+  });
   child.stdin?.on('error', () => undefined);
   const closed = new Promise<void>((resolve) => {
     const done = (code: number | null): void => {

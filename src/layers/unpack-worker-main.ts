@@ -7,6 +7,7 @@
  */
 import { createInterface } from 'node:readline';
 import { nativeLayerFs } from '../native/ffi.js';
+import { lap } from '../timing.js';
 import { jobQueue } from './unpack-job.js';
 import type { JobLine } from './protocol.js';
 
@@ -22,13 +23,15 @@ async function main(): Promise<void> {
   process.umask(0o022);
   exitWithParent();
   // A pull starts the worker before its first layer has arrived: load libc meanwhile.
-  nativeLayerFs().catch(() => undefined);
+  nativeLayerFs().then(() => lap('unpacker: libc loaded'), () => undefined);
+  lap('unpacker: started');
   const run = jobQueue();
   const pending: Promise<void>[] = [];
   for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
     if (line.trim() === '') continue;
     const { id, job } = JSON.parse(line) as JobLine;
     pending.push(run(job).then((result) => {
+      lap(`unpacker: ${job.op} done`);
       process.stdout.write(`${JSON.stringify({ id, result })}\n`);
     }));
   }
