@@ -79,7 +79,7 @@ describe('the ping order', () => {
 });
 
 describe('a pull from a plain-HTTP loopback registry', () => {
-  it('loads no TLS, got only from the bundle, and the unpack worker from its bundle', async () => {
+  it('loads no TLS, got only from the bundle, and the unpack worker (tar-stream included) from its bundle', async () => {
     const store = await tempStore();
     try {
       const list = join(dir, 'modules.txt');
@@ -98,6 +98,8 @@ describe('a pull from a plain-HTTP loopback registry', () => {
       // one-file bundle; neither it nor the pull loaded a single tsc output module.
       expect(loaded.some((m) => m.endsWith('/dist/unpack-worker.cjs'))).toBe(true);
       expect(loaded.filter((m) => /\/dist\/(src|store)\//.test(m))).toEqual([]);
+      // Nor did it find tar-stream and its dependencies in node_modules: its bundle holds them.
+      expect(loaded.filter((m) => /\/node_modules\/(tar-stream|streamx|b4a|fast-fifo|text-decoder|queue-tick|bare-events|events-universal)\//.test(m))).toEqual([]);
     } finally {
       await removeStore(store);
     }
