@@ -6,7 +6,6 @@
  * Exits once stdin is closed and every job has answered.
  */
 import { createInterface } from 'node:readline';
-import { nativeLayerFs } from '../native/ffi.js';
 import { lap } from '../timing.js';
 import { jobQueue } from './unpack-job.js';
 import type { JobLine } from './protocol.js';
@@ -22,8 +21,6 @@ function exitWithParent(): void {
 async function main(): Promise<void> {
   process.umask(0o022);
   exitWithParent();
-  // A pull starts the worker before its first layer has arrived: load libc meanwhile.
-  nativeLayerFs().then(() => lap('unpacker: libc loaded'), () => undefined);
   lap('unpacker: started');
   const run = jobQueue();
   const pending: Promise<void>[] = [];
