@@ -260,7 +260,60 @@ async function bundleWorker(outDir) {
   });
   const chunks = result.output.filter((o) => o.type === 'chunk');
   if (chunks.length !== 1 || chunks[0].fileName !== WORKER_BUNDLE) throw new Error(`the unpack worker did not bundle into one file: ${chunks.map((c) => c.fileName).join(', ')}`);
-  writeAtomic(join(outDir, WORKER_BUNDLE), asciiOnly(WORKER_BUNDLE, chunks[0].code));
+  writeAtomic(join(outDir, WORKER_BODY), asciiOnly(WORKER_BODY, chunks[0].code));
+  writeWorkerCodeCache(outDir);
+  writeAtomic(join(outDir, WORKER_BUNDLE), WORKER_LOADER);
+}
+
+/** The worker's code, which the small file flux starts (WORKER_LOADER) compiles with its code cache. */
+const WORKER_BODY = 'unpack-worker-body.cjs';
+
+/**
+ * What a rootless cold pull starts: it compiles the worker's code from the V8 code cache the
+ * build wrote beside it, as bin/flux.js does for the main chunk (the bundled CommonJS modules,
+ * tar-stream's among them, are wrapped in parentheses, so V8 compiles them eagerly and the cache
+ * holds them). A missing or refused cache (another Node) only makes the start slower.
+ */
+const WORKER_LOADER = `'use strict';
+// Written by scripts/bundle.mjs: starts the unpack worker (${WORKER_BODY}) from its code cache.
+const { readFileSync } = require('node:fs');
+const { join } = require('node:path');
+const vm = require('node:vm');
+const Module = module.constructor;
+const file = join(__dirname, ${JSON.stringify(WORKER_BODY)});
+let cachedData;
+try {
+  cachedData = readFileSync(\`\${file}.v8\`);
+} catch {
+  cachedData = undefined;
+}
+const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
+const mod = new Module(file, module);
+mod.filename = file;
+mod.paths = Module._nodeModulePaths(__dirname);
+require.cache[file] = mod;
+script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(file), mod, file, __dirname);
+`;
+
+/** The worker's code cache, made by a plain \`node\` of its own (a cache fits only the Node and flags that made it). */
+function writeWorkerCodeCache(outDir) {
+  const body = join(outDir, WORKER_BODY);
+  const script = [
+    "const { readFileSync, writeFileSync, renameSync } = require('node:fs');",
+    "const vm = require('node:vm');",
+    `const file = ${JSON.stringify(body)};`,
+    "const s = new vm.Script(require('node:module').wrap(readFileSync(file, 'utf8')), { filename: file });",
+    // Run with no jobs (stdin is empty): every module's top level and the job loop are compiled by
+    // the time it ends, and the cache then holds them too.
+    "s.runInThisContext().call(module.exports, module.exports, require('node:module').createRequire(file), module, file, require('node:path').dirname(file));",
+    "process.on('exit', () => { writeFileSync(`${file}.v8.tmp`, s.createCachedData(), { mode: 0o644 }); renameSync(`${file}.v8.tmp`, `${file}.v8`); });",
+  ].join('\n');
+  try {
+    execFileSync(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'inherit'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  } catch {
+    rmSync(`${body}.v8`, { force: true });
+    console.warn('bundle: no code cache written for the unpack worker; it starts without one');
+  }
 }
 
 /** Chunks of earlier builds, kept a while for a flux that started from the old entry. */

@@ -117,6 +117,19 @@ describe('the pull chunk', () => {
   });
 });
 
+describe('the unpack worker', () => {
+  it('is started from a small loader that compiles its code from a code cache V8 accepts', async () => {
+    const loader = await readFile(join(REPO_ROOT, 'dist/unpack-worker.cjs'), 'utf8');
+    expect(loader).toContain('unpack-worker-body.cjs');
+    const file = join(REPO_ROOT, 'dist/unpack-worker-body.cjs');
+    const cachedData = await readFile(`${file}.v8`);
+    const script = new vm.Script(Module.wrap(await readFile(file, 'utf8')), { filename: file, cachedData });
+    expect(script.cachedDataRejected).toBe(false);
+    // More than the top level: the bundled modules' code, compiled while the build ran it once.
+    expect(cachedData.length).toBeGreaterThan(40_000);
+  });
+});
+
 describe('a pull from a loopback registry', () => {
   it('keeps its connections alive across requests', async () => {
     // A TCP relay in front of the registry that counts connections and requests.
