@@ -93,6 +93,30 @@ function lazyTls() {
 }
 
 /**
+ * got's cacheable-request imports keyv at its top, so loading the pull chunk loaded keyv from
+ * node_modules (some 10-30 ms before a pull's first request), though only got's `cache` option,
+ * which flux never sets, makes it use keyv. In the bundle that import becomes a function that
+ * loads keyv on first use. (The image index loads keyv itself, on its first write.)
+ */
+const CACHEABLE_REQUEST = /[\\/]node_modules[\\/]cacheable-request[\\/]dist[\\/]index\.js$/;
+const KEYV_IMPORT = 'import { Keyv } from "keyv";';
+function lazyKeyv() {
+  return {
+    name: 'flux-lazy-keyv',
+    transform(code, id) {
+      if (!CACHEABLE_REQUEST.test(id)) return null;
+      if (!code.includes(KEYV_IMPORT)) throw new Error(`${id} no longer has \`${KEYV_IMPORT}\`: update lazyKeyv in scripts/bundle.mjs`);
+      const rest = code.replace(KEYV_IMPORT, '');
+      const uses = rest.match(/\bKeyv\b/g)?.length ?? 0;
+      const out = rest.replace(/\bnew Keyv\(/g, 'new (__lazyKeyv())(').replace(/\binstanceof Keyv\b/g, 'instanceof __lazyKeyv()');
+      // Every use rewritten: a plain \`Keyv\` left over would be an undefined name at run time.
+      if (/\bKeyv\b/.test(out.replace(/__lazyKeyv/g, ''))) throw new Error(`${id} uses Keyv in a way lazyKeyv does not rewrite (${uses} uses)`);
+      return { code: `let __keyv;\nconst __lazyKeyv = () => (__keyv ??= require('keyv').Keyv);\n${out}`, map: null };
+    },
+  };
+}
+
+/**
  * commander and the command-line modules; the progress bars only pull, the password prompt only
  * logs in, and the completion scripts are only written by `flux completion`.
  */
@@ -340,7 +364,7 @@ export async function bundle(outDir = OUT) {
       handler(level, log);
     },
     external: (id) => EXTERNAL.some((p) => id === p || id.startsWith(`${p}/`)),
-    plugins: [keepModuleUrls(outDir), lazyTls()],
+    plugins: [keepModuleUrls(outDir), lazyTls(), lazyKeyv()],
     output: {
       dir: outDir,
       format: 'cjs',

@@ -343,6 +343,8 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     if (!config || !session) throw new Error('unreachable');
     const now = new Date().toISOString();
     const index = new ImageIndex(store);
+    // keyv, which the record's write needs, is loaded while the last layers unpack.
+    if (session.busy) index.prepareWrite();
     const previous = await index.get(opened.reference);
     const record: ImageRecord = {
       reference: opened.reference,
@@ -365,6 +367,7 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     session = undefined;
     record.unpackedSize = unpacked.unpackedSize;
     await index.put(record);
+    lap('pull: recorded');
     return { record, fetchedBytes: fetched, fromStore: false };
   } catch (err) {
     await session?.abort().catch(() => undefined);

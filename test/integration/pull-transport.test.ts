@@ -117,6 +117,20 @@ describe('the pull chunk', () => {
   });
 });
 
+describe('the pull chunk, loaded', () => {
+  it('loads no package from node_modules (keyv waits for the index write, got\'s cache is never used)', async () => {
+    const entry = JSON.parse(await readFile(join(REPO_ROOT, 'dist/flux-entry.json'), 'utf8')) as { main: string; pull: string };
+    const script = [
+      `require(${JSON.stringify(join(REPO_ROOT, 'dist', entry.main))});`,
+      `require(${JSON.stringify(join(REPO_ROOT, 'dist', entry.pull))});`,
+      "process.stdout.write(JSON.stringify(Object.keys(require.cache)));",
+    ].join('\n');
+    const loaded = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as string[];
+    expect(loaded.some((f) => f.endsWith(entry.pull))).toBe(true);
+    expect(loaded.filter((f) => f.includes('/node_modules/'))).toEqual([]);
+  });
+});
+
 describe('the unpack worker', () => {
   it('is started from a small loader that compiles its code from a code cache V8 accepts', async () => {
     const loader = await readFile(join(REPO_ROOT, 'dist/unpack-worker.cjs'), 'utf8');
