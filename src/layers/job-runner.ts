@@ -16,6 +16,12 @@ export { isRealRoot };
 
 /** Hands jobs to wherever they can run, as they come; see startJobRunner. */
 export interface JobRunner {
+  /**
+   * Settles once the worker's id maps are being written (at once where there is no worker). A
+   * caller about to block its event loop (loading the HTTP client) waits for it first: the maps
+   * are written by processes this one starts, which would otherwise wait for the loop too.
+   */
+  mapping: Promise<void>;
   run(job: Job): Promise<JobResult>;
   /** No more jobs: resolves once every job has answered and the worker is gone. */
   close(): Promise<void>;
@@ -47,13 +53,13 @@ export async function runJobs(jobs: Job[]): Promise<JobResult[]> {
 export function startJobRunner(): JobRunner {
   if (isRealRoot()) {
     const queue = import('./unpack-job.js').then(({ jobQueue }) => jobQueue());
-    return { run: async (job) => (await queue)(job), close: async () => undefined, abort: async () => undefined };
+    return { mapping: Promise.resolve(), run: async (job) => (await queue)(job), close: async () => undefined, abort: async () => undefined };
   }
   try {
     return workerRunner();
   } catch (err) {
     // A helper or newuidmap that is missing matters only once there is something to unpack.
-    return { run: () => Promise.reject(err), close: async () => undefined, abort: async () => undefined };
+    return { mapping: Promise.resolve(), run: () => Promise.reject(err), close: async () => undefined, abort: async () => undefined };
   }
 }
 
@@ -75,7 +81,9 @@ function workerRunner(): JobRunner {
   const worker = workerScript();
   // The helper execs the worker in place, so the worker's parent is this process and its
   // parent-death check keeps working.
-  const child = spawnInUserNamespace([process.execPath, worker], { stdio: ['pipe', 'pipe', 'pipe'], ...(timingOn ? { env: { ...process.env, ...timingEnv() } } : {}) });
+  let mapped: () => void = () => undefined;
+  const mapping = new Promise<void>((resolve) => (mapped = resolve));
+  const child = spawnInUserNamespace([process.execPath, worker], { stdio: ['pipe', 'pipe', 'pipe'], onMapping: () => mapped(), ...(timingOn ? { env: { ...process.env, ...timingEnv() } } : {}) });
   lap('unpacker spawned');
   const pending = new Map<number, { resolve: (r: JobResult) => void; reject: (e: unknown) => void }>();
   let nextId = 0;
@@ -107,6 +115,7 @@ function workerRunner(): JobRunner {
   child.stdin?.on('error', () => undefined);
   const closed = new Promise<void>((resolve) => {
     const done = (code: number | null): void => {
+      mapped();
       ended ??= workerError(failure, code, stderr);
       for (const p of pending.values()) p.reject(ended);
       pending.clear();
@@ -120,6 +129,7 @@ function workerRunner(): JobRunner {
     child.on('close', (c) => done(c));
   });
   return {
+    mapping,
     run(job) {
       if (ended) return Promise.reject(ended);
       const id = nextId++;
