@@ -20,15 +20,16 @@ import { build } from 'rolldown';
 import { parseAst } from 'rolldown/parseAst';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'dist');
 const ENTRY = join(ROOT, 'dist/src/cli/main.js');
-const WORKER = join(ROOT, 'dist/src/layers/worker.js');
-/** The unpack worker's bundle: src/layers/run-worker.ts starts this file when it runs from the bundle. */
+const WORKER = join(ROOT, 'dist/src/layers/unpack-worker-main.js');
+/** The unpack worker's bundle: src/layers/job-runner.ts starts this file when it runs from the bundle. */
 export const WORKER_BUNDLE = 'unpack-worker.cjs';
 
 /**
@@ -36,6 +37,11 @@ export const WORKER_BUNDLE = 'unpack-worker.cjs';
  * bundled into the pull chunk (see lazyTls): loaded from node_modules it is some sixty ES modules.
  */
 const EXTERNAL = ['tar-stream', 'zstd-napi', 'koffi', 'cli-progress', 'keyv', '@keyv'];
+/**
+ * The unpack worker bundles tar-stream and its dependencies: from node_modules they were a dozen
+ * files to find and load at every cold pull's unpacker start. The native addons stay outside.
+ */
+const WORKER_EXTERNAL = ['zstd-napi', 'koffi'];
 
 /**
  * What a run of a stored image loads (detached, -d, too), with everything they import, goes into one chunk: a warm
@@ -50,7 +56,14 @@ const RUN_ROOTS = ['src/commands/run-image.js', 'src/container/run-container.js'
  * read one by one. The archive sources stay apart (a pull from a registry does not need them), and
  * so do the store's lock and index, which a warm run uses too.
  */
-const PULL = /[\\/]node_modules[\\/](?!commander[\\/]|smol-toml[\\/])|[\\/]dist[\\/](src[\\/](commands[\\/]pull|library[\\/](pull-images|image-records)|cli[\\/]progress|sources[\\/]index|image[\\/](manifest|platform|sha256|types)|registry[\\/][^\\/]+|layers[\\/](?!run-job|worker)[^\\/]+)|store[\\/]write-blob)\.js$/;
+const PULL = /[\\/]node_modules[\\/](?!commander[\\/]|smol-toml[\\/])|[\\/]dist[\\/](src[\\/](sources[\\/]index|image[\\/](manifest|platform|sha256|types)|registry[\\/][^\\/]+|layers[\\/](?!unpack-job|unpack-worker-main|job-runner|protocol)[^\\/]+)|store[\\/]write-blob)\.js$/;
+
+/**
+ * What a pull loads before it knows whether it must fetch: the pull command and the starter of the
+ * unpacker. Apart from the pull chunk, so that a cold pull starts its unpacker (a Node process,
+ * some 100 ms to start) before it loads the HTTP client, and both start-ups overlap.
+ */
+const PULL_START = /[\\/]dist[\\/]src[\\/](commands[\\/]pull|library[\\/](pull-images|image-records)|cli[\\/]progress|layers[\\/](job-runner|protocol))\.js$/;
 
 /**
  * got imports node:tls, node:https and http2-wrapper at its top, so loading it loaded TLS even
@@ -75,6 +88,30 @@ function lazyTls() {
         out = out.replace(from, to);
       }
       return { code: out, map: null };
+    },
+  };
+}
+
+/**
+ * got's cacheable-request imports keyv at its top, so loading the pull chunk loaded keyv from
+ * node_modules (some 10-30 ms before a pull's first request), though only got's `cache` option,
+ * which flux never sets, makes it use keyv. In the bundle that import becomes a function that
+ * loads keyv on first use. (The image index loads keyv itself, on its first write.)
+ */
+const CACHEABLE_REQUEST = /[\\/]node_modules[\\/]cacheable-request[\\/]dist[\\/]index\.js$/;
+const KEYV_IMPORT = 'import { Keyv } from "keyv";';
+function lazyKeyv() {
+  return {
+    name: 'flux-lazy-keyv',
+    transform(code, id) {
+      if (!CACHEABLE_REQUEST.test(id)) return null;
+      if (!code.includes(KEYV_IMPORT)) throw new Error(`${id} no longer has \`${KEYV_IMPORT}\`: update lazyKeyv in scripts/bundle.mjs`);
+      const rest = code.replace(KEYV_IMPORT, '');
+      const uses = rest.match(/\bKeyv\b/g)?.length ?? 0;
+      const out = rest.replace(/\bnew Keyv\(/g, 'new (__lazyKeyv())(').replace(/\binstanceof Keyv\b/g, 'instanceof __lazyKeyv()');
+      // Every use rewritten: a plain \`Keyv\` left over would be an undefined name at run time.
+      if (/\bKeyv\b/.test(out.replace(/__lazyKeyv/g, ''))) throw new Error(`${id} uses Keyv in a way lazyKeyv does not rewrite (${uses} uses)`);
+      return { code: `let __keyv;\nconst __lazyKeyv = () => (__keyv ??= require('keyv').Keyv);\n${out}`, map: null };
     },
   };
 }
@@ -116,6 +153,26 @@ function keepModuleUrls(outDir) {
         // import.meta.dirname: the directory of the module's tsc output file, as a plain path.
         .replace(new RegExp(`${DIR_MARK}\\(("[^"]*")\\)`, 'g'), (_, lit) => `require("node:path").join(__dirname, ${JSON.stringify(dirname(fromChunk(lit)))})`);
       return { code: out, map: null };
+    },
+  };
+}
+
+/**
+ * store/unpack/pax.js replaces tar-stream's PAX decoder by assigning to the exports of
+ * tar-stream's headers.js, which it finds next to tar-stream's main file. With tar-stream bundled
+ * that file on disk is not the copy the bundled parser uses, so in the bundle the lookup becomes
+ * an import of headers.js, the very module the bundled extract.js requires.
+ */
+const PAX = /[\\/]dist[\\/]store[\\/]unpack[\\/]pax\.js$/;
+const PAX_LOOKUP = "const headers = require(join(dirname(require.resolve('tar-stream')), 'headers.js'));";
+function bundledPaxHeaders() {
+  const headersFile = join(dirname(realpathSync(createRequire(import.meta.url).resolve('tar-stream'))), 'headers.js');
+  return {
+    name: 'flux-bundled-pax-headers',
+    transform(code, id) {
+      if (!PAX.test(id)) return null;
+      if (!code.includes(PAX_LOOKUP)) throw new Error(`${id} no longer finds tar-stream's headers.js as \`${PAX_LOOKUP}\`: update PAX_LOOKUP in scripts/bundle.mjs`);
+      return { code: `import __tarStreamHeaders from ${JSON.stringify(headersFile)};\n${code.replace(PAX_LOOKUP, 'const headers = __tarStreamHeaders;')}`, map: null };
     },
   };
 }
@@ -220,14 +277,67 @@ async function bundleWorker(outDir) {
     input: { 'unpack-worker': WORKER },
     platform: 'node',
     logLevel: 'warn',
-    external: (id) => EXTERNAL.some((p) => id === p || id.startsWith(`${p}/`)),
-    plugins: [keepModuleUrls(outDir), lazyTls()],
+    external: (id) => WORKER_EXTERNAL.some((p) => id === p || id.startsWith(`${p}/`)),
+    plugins: [keepModuleUrls(outDir), bundledPaxHeaders()],
     output: { dir: outDir, format: 'cjs', entryFileNames: '[name].cjs', codeSplitting: false },
     write: false,
   });
   const chunks = result.output.filter((o) => o.type === 'chunk');
   if (chunks.length !== 1 || chunks[0].fileName !== WORKER_BUNDLE) throw new Error(`the unpack worker did not bundle into one file: ${chunks.map((c) => c.fileName).join(', ')}`);
-  writeAtomic(join(outDir, WORKER_BUNDLE), asciiOnly(WORKER_BUNDLE, chunks[0].code));
+  writeAtomic(join(outDir, WORKER_BODY), asciiOnly(WORKER_BODY, chunks[0].code));
+  writeWorkerCodeCache(outDir);
+  writeAtomic(join(outDir, WORKER_BUNDLE), WORKER_LOADER);
+}
+
+/** The worker's code, which the small file flux starts (WORKER_LOADER) compiles with its code cache. */
+const WORKER_BODY = 'unpack-worker-body.cjs';
+
+/**
+ * What a rootless cold pull starts: it compiles the worker's code from the V8 code cache the
+ * build wrote beside it, as bin/flux.js does for the main chunk (the bundled CommonJS modules,
+ * tar-stream's among them, are wrapped in parentheses, so V8 compiles them eagerly and the cache
+ * holds them). A missing or refused cache (another Node) only makes the start slower.
+ */
+const WORKER_LOADER = `'use strict';
+// Written by scripts/bundle.mjs: starts the unpack worker (${WORKER_BODY}) from its code cache.
+const { readFileSync } = require('node:fs');
+const { join } = require('node:path');
+const vm = require('node:vm');
+const Module = module.constructor;
+const file = join(__dirname, ${JSON.stringify(WORKER_BODY)});
+let cachedData;
+try {
+  cachedData = readFileSync(\`\${file}.v8\`);
+} catch {
+  cachedData = undefined;
+}
+const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
+const mod = new Module(file, module);
+mod.filename = file;
+mod.paths = Module._nodeModulePaths(__dirname);
+require.cache[file] = mod;
+script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(file), mod, file, __dirname);
+`;
+
+/** The worker's code cache, made by a plain \`node\` of its own (a cache fits only the Node and flags that made it). */
+function writeWorkerCodeCache(outDir) {
+  const body = join(outDir, WORKER_BODY);
+  const script = [
+    "const { readFileSync, writeFileSync, renameSync } = require('node:fs');",
+    "const vm = require('node:vm');",
+    `const file = ${JSON.stringify(body)};`,
+    "const s = new vm.Script(require('node:module').wrap(readFileSync(file, 'utf8')), { filename: file });",
+    // Run with no jobs (stdin is empty): every module's top level and the job loop are compiled by
+    // the time it ends, and the cache then holds them too.
+    "s.runInThisContext().call(module.exports, module.exports, require('node:module').createRequire(file), module, file, require('node:path').dirname(file));",
+    "process.on('exit', () => { writeFileSync(`${file}.v8.tmp`, s.createCachedData(), { mode: 0o644 }); renameSync(`${file}.v8.tmp`, `${file}.v8`); });",
+  ].join('\n');
+  try {
+    execFileSync(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'inherit'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  } catch {
+    rmSync(`${body}.v8`, { force: true });
+    console.warn('bundle: no code cache written for the unpack worker; it starts without one');
+  }
 }
 
 /** Chunks of earlier builds, kept a while for a flux that started from the old entry. */
@@ -254,7 +364,7 @@ export async function bundle(outDir = OUT) {
       handler(level, log);
     },
     external: (id) => EXTERNAL.some((p) => id === p || id.startsWith(`${p}/`)),
-    plugins: [keepModuleUrls(outDir), lazyTls()],
+    plugins: [keepModuleUrls(outDir), lazyTls(), lazyKeyv()],
     output: {
       dir: outDir,
       format: 'cjs',
@@ -264,6 +374,7 @@ export async function bundle(outDir = OUT) {
         // The command line (commander included) goes with it: every command needs it anyway.
         groups: [
           { name: 'run', test: (id) => RUN_ROOTS.some((r) => id === join(ROOT, 'dist', r)) || CLI.test(id) },
+          { name: 'pull-start', test: (id) => PULL_START.test(id) },
           { name: 'pull', test: (id) => PULL.test(id) },
         ],
       },

@@ -80,6 +80,11 @@ export class ImageIndex {
     return value && typeof value === 'object' ? (value as ImageRecord) : undefined;
   }
 
+  /** Loads keyv now, for a writer that has time to spare (a pull waiting for its unpacker). */
+  prepareWrite(): void {
+    this.kv().catch(() => undefined);
+  }
+
   async get(reference: string): Promise<ImageRecord | undefined> {
     return ImageIndex.record(await this.adapter.get(`${NAMESPACE}:${reference}`));
   }

@@ -3,7 +3,7 @@ import { accessSync, constants, existsSync, readFileSync, rmSync, statSync } fro
 import { resolve as resolvePath } from 'node:path';
 import { FluxError } from '../errors.js';
 import { escapeText } from '../escape.js';
-import { lap } from '../sandbox/timing.js';
+import { lap } from '../timing.js';
 import { Store } from '../../store/store.js';
 import type { ImageRecord } from '../../store/image-index.js';
 import { parseGroup, parsePasswd, resolveUser } from '../image/user.js';

@@ -8,7 +8,7 @@ import { rename } from 'node:fs/promises';
 import { errnoCode } from '../errors.js';
 import { fsError } from '../fs-error.js';
 import { jobError } from './protocol.js';
-import { runJobs } from './run-worker.js';
+import { runJobs } from './job-runner.js';
 
 /** Renames `from` to `to`; false when `from` does not exist. */
 export async function moveDir(from: string, to: string): Promise<boolean> {

@@ -3,7 +3,7 @@ import { FluxError } from '../errors.js';
 import type { Digest } from '../image/types.js';
 
 export type Job =
-  /** Unpacks into `dir`, then renames it to `dest` (see run-job.ts for why the unpacker renames). */
+  /** Unpacks into `dir`, then renames it to `dest` (see unpack-job.ts for why the unpacker renames). */
   | { op: 'unpack'; blob: string; mediaType: string; diffId: Digest; dir: string; dest: string; userXattr: boolean }
   | { op: 'remove'; paths: string[] }
   /** Renames a tree whose root only root in the user namespace may move (a read-only directory). */

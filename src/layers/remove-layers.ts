@@ -12,7 +12,7 @@ import type { Digest } from '../image/types.js';
 import { layerInfoPath } from './layer-info.js';
 import { moveDir } from './move-dir.js';
 import { jobError } from './protocol.js';
-import { runJobs } from './run-worker.js';
+import { runJobs } from './job-runner.js';
 import { staleTemps, tempPrefix } from './stale.js';
 
 /**

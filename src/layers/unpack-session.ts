@@ -16,7 +16,7 @@ import { assertDigest, digestHex } from '../image/digest.js';
 import type { Digest } from '../image/types.js';
 import { readLayerInfo, writeLayerInfo } from './layer-info.js';
 import { jobError, type JobError } from './protocol.js';
-import { isRealRoot, startJobRunner, type JobRunner } from './run-worker.js';
+import { isRealRoot, startJobRunner, type JobRunner } from './job-runner.js';
 import { staleTemps, tempPrefix } from './stale.js';
 
 export interface LayerToUnpack {
@@ -125,7 +125,7 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
     await chmod(dir, 0o755);
     opts.onLayer?.({ diffId: l.diffId, state: 'start' });
     const dest = store.layerPath(l.diffId);
-    // The unpacker renames the finished layer into layers/ itself (run-job.ts says why).
+    // The unpacker renames the finished layer into layers/ itself (unpack-job.ts says why).
     const r = await runner!.run({ op: 'unpack', blob: store.blobPath(l.digest), mediaType: l.mediaType, diffId: l.diffId, dir, dest, userXattr });
     warnOnce(r.warnings);
     if (!r.ok) throw jobError(r.error);

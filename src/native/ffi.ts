@@ -1,8 +1,10 @@
 /**
  * libc calls Node does not offer, through koffi: mknod (overlay whiteouts, fifos, devices) and
  * the l*xattr family (opaque markers, PAX xattrs). Loaded on first use so that commands which
- * never touch them do not pay for loading libc bindings.
+ * never touch them do not pay for loading libc bindings: most layers have no whiteout, no device
+ * and no xattr, and their unpack never loads koffi (some 10-20 ms of an unpacker's start).
  */
+import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import type { LayerFs } from '../../store/unpack/layer-fs.js';
 import { LayerFsError } from '../../store/unpack/layer-fs.js';
@@ -15,13 +17,13 @@ interface Libc {
   errno: () => number;
 }
 
-let libc: Promise<Libc> | undefined;
 let loaded: Libc | undefined;
 
 const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 
-async function load(): Promise<Libc> {
-  const { default: koffi } = await import('koffi');
+function load(): Libc {
+  // Synchronous (koffi is CommonJS): a layer's first whiteout loads it where it is met.
+  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
   const lib = koffi.load('libc.so.6');
   return {
     // glibc ≥ 2.33 exports mknod itself; dev_t is 64-bit on Linux.
@@ -32,14 +34,13 @@ async function load(): Promise<Libc> {
   };
 }
 
-/** Loads libc bindings; call (and await) once before using nativeLayerFs(). */
+/** Loads libc bindings now rather than at their first use. */
 export async function loadFfi(): Promise<void> {
-  libc ??= load();
-  loaded = await libc;
+  lib();
 }
 
 function lib(): Libc {
-  if (!loaded) throw new Error('native bindings used before loadFfi()');
+  loaded ??= load();
   return loaded;
 }
 
@@ -74,8 +75,7 @@ export function lgetxattr(path: string, name: string): Buffer | undefined {
   return Buffer.from(buf.subarray(0, n));
 }
 
-/** The LayerFs the unpacker uses on this machine. */
+/** The LayerFs the unpacker uses on this machine; libc is bound at the first call. */
 export async function nativeLayerFs(): Promise<LayerFs> {
-  await loadFfi();
   return { mknod, lsetxattr, lgetxattr };
 }

@@ -11,8 +11,10 @@ import { checkImageLimits } from '../image/image-limits.js';
 import { Store } from '../../store/store.js';
 import { ImageIndex, type ImageRecord, type LayerRecord } from '../../store/image-index.js';
 import { lookupImage } from '../sources/lookup.js';
+import { lap } from '../timing.js';
 import { parseSourceSpec, type SourceSpec } from '../sources/spec.js';
 import type { Lock } from '../../store/lock.js';
+import type { JobRunner } from '../layers/job-runner.js';
 import type { UnpackSession } from '../layers/unpack-session.js';
 import type { Descriptor, Digest, ImageConfig, ImageManifest, ImageSource, Platform } from '../image/types.js';
 
@@ -77,10 +79,12 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
   const store = opts.store ?? Store.open();
   const policy = opts.pull ?? 'missing';
   const spec = parseSourceSpec(name);
-  // Asking the registry anyway: load the HTTP client, a pull's largest import, while the store is read.
-  if (spec.kind === 'registry' && policy === 'always' && spec.ref.digest === undefined) import('../registry/source.js').catch(() => undefined);
+  // The HTTP client, a pull's largest import, is loaded only once the store has been read: a
+  // require is synchronous, so loading it earlier would delay the unpacker's start (below), not
+  // overlap the store read.
   const want = await wantedPlatform(opts.platform);
   let cached = await lookupImage(store, name);
+  lap('pull: store read');
   if (cached && want) {
     const { platformMatches } = await import('../image/platform.js');
     if (!platformMatches(want, cached.platform)) cached = undefined;
@@ -105,9 +109,17 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
       exitCode: 125,
     });
   }
+  // Cold: nothing of this name is in the store, so layers will almost surely need unpacking. The
+  // unpacker (a Node process in the user namespace, some 100 ms to start) is started before the
+  // HTTP client is even loaded, so that its start overlaps all of the pull's own.
+  const early: EarlyRunner = cached === undefined ? { runner: (await import('../layers/job-runner.js')).startJobRunner() } : {};
+  // Loading the HTTP client blocks this process for some 30 ms: first let the unpacker's helper
+  // say its namespace is ready, so newuidmap and newgidmap run meanwhile (a few ms, bounded).
+  if (early.runner) await Promise.race([early.runner.mapping, new Promise((resolve) => setTimeout(resolve, 15).unref())]);
   try {
-    return await fetchNamed(store, name, want, opts, cached === undefined);
+    return await fetchNamed(store, name, want, opts, early);
   } catch (err) {
+    await early.runner?.abort().catch(() => undefined);
     if (policy === 'always' && cached && isNetworkFailure(err) && (await layersPresent(store, cached))) {
       const why = err instanceof FluxError ? err.message.replace(/\.$/, '') : String(err);
       opts.events?.notice?.(`${why}; using the image ${cached.reference} from the store.`);
@@ -121,15 +133,20 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
  * Fetches `name`; a short name under registries.conf goes to its alias, or to the first of the
  * search registries that has it (said in a notice: the user typed no registry).
  */
-async function fetchNamed(store: Store, name: string, want: Platform | undefined, opts: PullOptions, cold: boolean): Promise<PullResult> {
+/** An unpacker started before the image is known; the first fetch takes it (another candidate starts its own). */
+interface EarlyRunner {
+  runner?: JobRunner;
+}
+
+async function fetchNamed(store: Store, name: string, want: Platform | undefined, opts: PullOptions, early: EarlyRunner): Promise<PullResult> {
   const { shortNameFor } = await import('../registry/short-names.js');
   const short = await shortNameFor(name);
-  if (!short) return fetchImage(store, parseSourceSpec(name), name, want, opts, cold);
-  if (short.candidates.length === 1) return fetchImage(store, parseSourceSpec(short.candidates[0]!), short.candidates[0]!, want, opts, cold);
+  if (!short) return fetchImage(store, parseSourceSpec(name), name, want, opts, early);
+  if (short.candidates.length === 1) return fetchImage(store, parseSourceSpec(short.candidates[0]!), short.candidates[0]!, want, opts, early);
   let last: unknown;
   for (const candidate of short.candidates) {
     try {
-      const r = await fetchImage(store, parseSourceSpec(candidate), candidate, want, opts, cold);
+      const r = await fetchImage(store, parseSourceSpec(candidate), candidate, want, opts, early);
       opts.events?.notice?.(`${name} is ${r.record.reference}: the first of the unqualified-search-registries in ${short.file} that has it.`);
       return r;
     } catch (err) {
@@ -201,17 +218,17 @@ export interface GivenSource {
 export async function storeFromSource(given: GivenSource, opts: PullOptions = {}): Promise<PullResult> {
   const store = opts.store ?? Store.open();
   const spec = parseSourceSpec(given.reference);
-  return fetchImage(store, spec, given.reference, await wantedPlatform(opts.platform), opts, true, given);
+  return fetchImage(store, spec, given.reference, await wantedPlatform(opts.platform), opts, { runner: (await import('../layers/job-runner.js')).startJobRunner() }, given);
 }
 
 /**
- * `cold`: nothing of this name is in the store, so layers will almost surely need unpacking: the
- * unpacker is started first, and its start-up (a Node process, the id maps) overlaps loading the
- * HTTP client and the manifest and config fetches.
+ * `early`: an unpacker started when nothing of this name was in the store (see pullImage); it is
+ * taken from there, so a failed fetch that aborts it leaves none for the next candidate, which
+ * then goes without (its layers get a runner of their own when the session starts).
  */
-async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Platform | undefined, opts: PullOptions, cold: boolean, given?: GivenSource): Promise<PullResult> {
-  const { startJobRunner } = await import('../layers/run-worker.js');
-  let runner = cold ? startJobRunner() : undefined;
+async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Platform | undefined, opts: PullOptions, early: EarlyRunner, given?: GivenSource): Promise<PullResult> {
+  let runner = early.runner;
+  early.runner = undefined;
   let session: UnpackSession | undefined;
   let gc: Lock | undefined;
   let locking: Promise<Lock> | undefined;
@@ -226,6 +243,7 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
       // got and the registry client: the largest import of a pull, started with the rest.
       !given && spec.kind === 'registry' ? import('../registry/source.js') : undefined,
     ]);
+    lap('pull: code loaded');
     const ev = opts.events ?? {};
     // The gc lock (flock through koffi, whose loading alone takes some milliseconds) is taken
     // while the manifest is asked for: nothing is written to the store before it is held.
@@ -254,6 +272,7 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
 
     const first = given ? given.first : spec.kind === 'registry' ? spec.ref.ref : spec.tag;
     const raw = await src.getManifest(first);
+    lap('pull: manifest');
     gc = await locking;
     const pinnedDigest = given ? (given.first !== undefined && isDigest(given.first) ? given.first : undefined) : spec.kind === 'registry' ? spec.ref.digest : undefined;
     let parsed = parseManifest(raw, { source: src.name });
@@ -323,9 +342,12 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     // Both settle before anything is thrown: no download may go on once the gc lock is released.
     const settled = await Promise.allSettled([withConfig, blobs]);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
+    lap('pull: blobs stored');
     if (!config || !session) throw new Error('unreachable');
     const now = new Date().toISOString();
     const index = new ImageIndex(store);
+    // keyv, which the record's write needs, is loaded while the last layers unpack.
+    if (session.busy) index.prepareWrite();
     const previous = await index.get(opened.reference);
     const record: ImageRecord = {
       reference: opened.reference,
@@ -344,9 +366,11 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     };
     if (session.busy) ev.phase?.('unpacking');
     const unpacked = await session.finish();
+    lap('pull: unpacked');
     session = undefined;
     record.unpackedSize = unpacked.unpackedSize;
     await index.put(record);
+    lap('pull: recorded');
     return { record, fetchedBytes: fetched, fromStore: false };
   } catch (err) {
     await session?.abort().catch(() => undefined);

@@ -15,6 +15,7 @@ import type { Credentials } from './credentials.js';
 import { DigestMismatchError, RegistryError, errorFromNetwork, errorFromResponse, isRetryableStatus, isTlsError } from './errors.js';
 import { discard, parseRetryAfter, readBody, send, withRetry, type HttpResponse, type RetryInfo } from './http.js';
 import { errnoCode } from '../errors.js';
+import { lap } from '../timing.js';
 
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
 
@@ -138,6 +139,7 @@ export class RegistryClient {
       try {
         const res = await withRetry(async () => {
           let r: HttpResponse;
+          lap(`pull: asking ${base.protocol}//${this.endpoint.host}/v2/`);
           try {
             r = await send(new URL('/v2/', base), { headers: { 'user-agent': this.opts.userAgent }, insecureTls: this.endpoint.insecure });
           } catch (err) {

@@ -13,7 +13,7 @@ import { constants } from 'node:os';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { FluxError } from '../errors.js';
-import { lap, timingEnv } from './timing.js';
+import { lap, timingEnv } from '../timing.js';
 import { helperPath, errnoText, printable, type HelperRecord } from '../native/helper.js';
 import type { LaunchedHelper, NetworkAttachment } from './network-types.js';
 import { mapFailure, type IdMaps } from '../userns/idmap.js';

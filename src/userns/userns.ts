@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { FluxError } from '../errors.js';
+import { lap } from '../timing.js';
 import { helperPath, parseRecord, errnoText, printable, type HelperRecord } from '../native/helper.js';
 import { mapArgsFor } from './keep-id.js';
 import { idMapsFor, mapFailure, singleMapWarning, usernsRefused, type IdMaps } from './idmap.js';
@@ -13,6 +14,8 @@ export interface UsernsOptions {
   cwd?: string;
   /** Do not print the single-id-map warning. */
   quiet?: boolean;
+  /** The namespace exists and its id maps are being written (newuidmap and newgidmap started). */
+  onMapping?: () => void;
 }
 
 export function isRealRoot(): boolean {
@@ -130,8 +133,14 @@ export function spawnInUserNamespace(argv: string[], opts: UsernsOptions = {}): 
   if (!ctl) return child;
   onRecords(ctl, (rec) => {
     if (rec.kind === 'ready') {
-      writeIdMaps(child.pid ?? 0, maps, opts.quiet).then(
-        () => ctl.write('G\n'),
+      lap('userns: helper ready');
+      const writing = writeIdMaps(child.pid ?? 0, maps, opts.quiet);
+      opts.onMapping?.();
+      writing.then(
+        () => {
+          lap('userns: id maps written');
+          ctl.write('G\n');
+        },
         (err: unknown) => {
           ctl.write('A\n');
           child.emit('error', err);

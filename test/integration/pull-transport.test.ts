@@ -79,7 +79,7 @@ describe('the ping order', () => {
 });
 
 describe('a pull from a plain-HTTP loopback registry', () => {
-  it('loads no TLS, got only from the bundle, and the unpack worker from its bundle', async () => {
+  it('loads no TLS, got only from the bundle, and the unpack worker (tar-stream included) from its bundle', async () => {
     const store = await tempStore();
     try {
       const list = join(dir, 'modules.txt');
@@ -98,6 +98,8 @@ describe('a pull from a plain-HTTP loopback registry', () => {
       // one-file bundle; neither it nor the pull loaded a single tsc output module.
       expect(loaded.some((m) => m.endsWith('/dist/unpack-worker.cjs'))).toBe(true);
       expect(loaded.filter((m) => /\/dist\/(src|store)\//.test(m))).toEqual([]);
+      // Nor did it find tar-stream and its dependencies in node_modules: its bundle holds them.
+      expect(loaded.filter((m) => /\/node_modules\/(tar-stream|streamx|b4a|fast-fifo|text-decoder|queue-tick|bare-events|events-universal)\//.test(m))).toEqual([]);
     } finally {
       await removeStore(store);
     }
@@ -112,6 +114,33 @@ describe('the pull chunk', () => {
     const file = join(REPO_ROOT, 'dist', entry.pull!);
     const script = new vm.Script(Module.wrap(await readFile(file, 'utf8')), { filename: file, cachedData: await readFile(join(REPO_ROOT, 'dist', entry.pullCodeCache!)) });
     expect(script.cachedDataRejected).toBe(false);
+  });
+});
+
+describe('the pull chunk, loaded', () => {
+  it('loads no package from node_modules (keyv waits for the index write, got\'s cache is never used)', async () => {
+    const entry = JSON.parse(await readFile(join(REPO_ROOT, 'dist/flux-entry.json'), 'utf8')) as { main: string; pull: string };
+    const script = [
+      `require(${JSON.stringify(join(REPO_ROOT, 'dist', entry.main))});`,
+      `require(${JSON.stringify(join(REPO_ROOT, 'dist', entry.pull))});`,
+      "process.stdout.write(JSON.stringify(Object.keys(require.cache)));",
+    ].join('\n');
+    const loaded = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as string[];
+    expect(loaded.some((f) => f.endsWith(entry.pull))).toBe(true);
+    expect(loaded.filter((f) => f.includes('/node_modules/'))).toEqual([]);
+  });
+});
+
+describe('the unpack worker', () => {
+  it('is started from a small loader that compiles its code from a code cache V8 accepts', async () => {
+    const loader = await readFile(join(REPO_ROOT, 'dist/unpack-worker.cjs'), 'utf8');
+    expect(loader).toContain('unpack-worker-body.cjs');
+    const file = join(REPO_ROOT, 'dist/unpack-worker-body.cjs');
+    const cachedData = await readFile(`${file}.v8`);
+    const script = new vm.Script(Module.wrap(await readFile(file, 'utf8')), { filename: file, cachedData });
+    expect(script.cachedDataRejected).toBe(false);
+    // More than the top level: the bundled modules' code, compiled while the build ran it once.
+    expect(cachedData.length).toBeGreaterThan(40_000);
   });
 });
 

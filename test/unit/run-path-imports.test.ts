@@ -193,7 +193,7 @@ describe('the bundle', () => {
       expect(code).not.toContain('import.meta');
     }
     expect(targets.some((t) => t.endsWith('/native/build/flux-helper'))).toBe(true);
-    expect(targets.some((t) => t.endsWith('/dist/src/layers/worker.js'))).toBe(true);
+    expect(targets.some((t) => t.endsWith('/dist/src/layers/unpack-worker-main.js'))).toBe(true);
     expect(targets.filter((t) => !existsSync(t))).toEqual([]);
   });
 

@@ -51,7 +51,8 @@ export async function runJob(job: Job): Promise<JobResult> {
  * Runs jobs here as they are handed in, two at a time. Two interleaved unpacks overlap one's
  * decompression with the other's file creation; measured on this machine's ext4 (2 × 3000 small
  * files) they were never slower than one after the other and up to twice as fast. More would
- * only queue on the same disk and two cores.
+ * only queue on the same disk and two cores: measured again with 1 to 4 layers at once, 3 and 4
+ * were no faster than 2 (docs/performance.md).
  */
 export function jobQueue(concurrency = 2): (job: Job) => Promise<JobResult> {
   const waiting: Array<() => void> = [];

@@ -6,8 +6,8 @@
  * Exits once stdin is closed and every job has answered.
  */
 import { createInterface } from 'node:readline';
-import { nativeLayerFs } from '../native/ffi.js';
-import { jobQueue } from './run-job.js';
+import { lap } from '../timing.js';
+import { jobQueue } from './unpack-job.js';
 import type { JobLine } from './protocol.js';
 
 /** Stops when the flux process that started us dies: its temp directories are then swept by the next run. */
@@ -21,14 +21,14 @@ function exitWithParent(): void {
 async function main(): Promise<void> {
   process.umask(0o022);
   exitWithParent();
-  // A pull starts the worker before its first layer has arrived: load libc meanwhile.
-  nativeLayerFs().catch(() => undefined);
+  lap('unpacker: started');
   const run = jobQueue();
   const pending: Promise<void>[] = [];
   for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
     if (line.trim() === '') continue;
     const { id, job } = JSON.parse(line) as JobLine;
     pending.push(run(job).then((result) => {
+      lap(`unpacker: ${job.op} done`);
       process.stdout.write(`${JSON.stringify({ id, result })}\n`);
     }));
   }

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FluxError } from '../errors.js';
+import { lap, timingEnv, timingOn } from '../timing.js';
 import { isRealRoot, spawnInUserNamespace } from '../userns/userns.js';
 import type { Job, JobLine, JobResult, ResultLine } from './protocol.js';
 
@@ -15,6 +16,12 @@ export { isRealRoot };
 
 /** Hands jobs to wherever they can run, as they come; see startJobRunner. */
 export interface JobRunner {
+  /**
+   * Settles once the worker's id maps are being written (at once where there is no worker). A
+   * caller about to block its event loop (loading the HTTP client) waits for it first: the maps
+   * are written by processes this one starts, which would otherwise wait for the loop too.
+   */
+  mapping: Promise<void>;
   run(job: Job): Promise<JobResult>;
   /** No more jobs: resolves once every job has answered and the worker is gone. */
   close(): Promise<void>;
@@ -25,7 +32,7 @@ export interface JobRunner {
 export async function runJobs(jobs: Job[]): Promise<JobResult[]> {
   if (jobs.length === 0) return [];
   if (isRealRoot()) {
-    const { runJobsHere } = await import('./run-job.js');
+    const { runJobsHere } = await import('./unpack-job.js');
     return runJobsHere(jobs);
   }
   const runner = startJobRunner();
@@ -45,14 +52,14 @@ export async function runJobs(jobs: Job[]): Promise<JobResult[]> {
  */
 export function startJobRunner(): JobRunner {
   if (isRealRoot()) {
-    const queue = import('./run-job.js').then(({ jobQueue }) => jobQueue());
-    return { run: async (job) => (await queue)(job), close: async () => undefined, abort: async () => undefined };
+    const queue = import('./unpack-job.js').then(({ jobQueue }) => jobQueue());
+    return { mapping: Promise.resolve(), run: async (job) => (await queue)(job), close: async () => undefined, abort: async () => undefined };
   }
   try {
     return workerRunner();
   } catch (err) {
     // A helper or newuidmap that is missing matters only once there is something to unpack.
-    return { run: () => Promise.reject(err), close: async () => undefined, abort: async () => undefined };
+    return { mapping: Promise.resolve(), run: () => Promise.reject(err), close: async () => undefined, abort: async () => undefined };
   }
 }
 
@@ -67,14 +74,17 @@ function workerScript(): string {
     const bundled = join(dirname(__filename), '..', 'unpack-worker.cjs');
     if (existsSync(bundled)) return bundled;
   }
-  return fileURLToPath(new URL('./worker.js', import.meta.url));
+  return fileURLToPath(new URL('./unpack-worker-main.js', import.meta.url));
 }
 
 function workerRunner(): JobRunner {
   const worker = workerScript();
   // The helper execs the worker in place, so the worker's parent is this process and its
   // parent-death check keeps working.
-  const child = spawnInUserNamespace([process.execPath, worker], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let mapped: () => void = () => undefined;
+  const mapping = new Promise<void>((resolve) => (mapped = resolve));
+  const child = spawnInUserNamespace([process.execPath, worker], { stdio: ['pipe', 'pipe', 'pipe'], onMapping: () => mapped(), ...(timingOn ? { env: { ...process.env, ...timingEnv() } } : {}) });
+  lap('unpacker spawned');
   const pending = new Map<number, { resolve: (r: JobResult) => void; reject: (e: unknown) => void }>();
   let nextId = 0;
   let stdout = '';
@@ -97,10 +107,15 @@ function workerRunner(): JobRunner {
       pending.delete(msg.id);
     }
   });
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4096)));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    // FLUX_TIMING=1: the worker's own laps go where flux's go.
+    if (timingOn) for (const l of d.split('\n')) if (l.startsWith('flux: timing: ')) process.stderr.write(`${l}\n`);
+    stderr = (stderr + d).slice(-4096);
+  });
   child.stdin?.on('error', () => undefined);
   const closed = new Promise<void>((resolve) => {
     const done = (code: number | null): void => {
+      mapped();
       ended ??= workerError(failure, code, stderr);
       for (const p of pending.values()) p.reject(ended);
       pending.clear();
@@ -114,6 +129,7 @@ function workerRunner(): JobRunner {
     child.on('close', (c) => done(c));
   });
   return {
+    mapping,
     run(job) {
       if (ended) return Promise.reject(ended);
       const id = nextId++;

@@ -1,9 +1,14 @@
 /** FLUX_TIMING=1: milliseconds since process start at each phase of a command, on stderr. */
 const on = process.env.FLUX_TIMING === '1';
 
+/** A process flux started (the unpack worker) counts from flux's own start, which FLUX_TIMING_ORIGIN carries. */
+const origin = Number(process.env.FLUX_TIMING_ORIGIN) || performance.timeOrigin;
+
 export function lap(label: string): void {
-  if (on) process.stderr.write(`flux: timing: ${label} ${performance.now().toFixed(1)} ms\n`);
+  if (on) process.stderr.write(`flux: timing: ${label} ${(performance.timeOrigin - origin + performance.now()).toFixed(1)} ms\n`);
 }
+
+export const timingOn = on;
 
 /** The helper's environment: with FLUX_TIMING, the start it times its own steps against. */
 export function timingEnv(): Record<string, string> {
