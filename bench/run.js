@@ -123,7 +123,7 @@ try {
   };
   const table = formatTable(rows.map(({ ratioStats, ...r }) => r));
   console.log(`\nflux bench — ${machine.date.slice(0, 10)}, ${machine.cores} cores (${machine.cpu}), Linux ${machine.kernel}, node ${machine.node}, ${machine.podman}; ${opt.runs} runs per figure\n`);
-  console.log(table);
+  if (rows.length) console.log(table);
   if (Math.max(loadBefore, os.loadavg()[0]) > machine.cores) console.log(`\nnote: load average ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)} on ${machine.cores} cores: other work shared the machine, so expect noisy figures`);
   for (const [what, prof] of [['warm run', results.warm?.profile], [`cold pull of ${results.pull?.profile?.image}`, results.pull?.profile]]) {
     if (!prof?.byFile) continue;
