@@ -1,6 +1,7 @@
 /**
- * `flux bench` as the unprivileged test user: the shape of its report (every stage of a warm run,
- * the total, the floors; numbers present and positive; JSON that parses), never its numbers.
+ * `flux bench` as the unprivileged test user (runFlux's user when the tests run as root): the
+ * shape of its report (every stage of a warm run, the total, the floors; numbers present and
+ * positive; JSON that parses), never its numbers.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
@@ -51,7 +52,7 @@ function expectMeasured(f: Figure): void {
 
 describe('flux bench', () => {
   it('--json: every stage of a warm run of the shipped busybox, the total and both floors, as the unprivileged user', async () => {
-    const r = await runFlux(['bench', '--runs', '3', '--json'], { asUser: true, store, timeoutMs: 120_000 });
+    const r = await runFlux(['bench', '--runs', '3', '--json'], { store, timeoutMs: 120_000 });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as { image: string; runs: number; rootfs: string; network: string; stages: Figure[]; floors: Figure[] };
@@ -66,7 +67,7 @@ describe('flux bench', () => {
   });
 
   it('prints a table naming the image, the root kind, the network, each stage and the floors', async () => {
-    const r = await runFlux(['bench', '--runs', '1'], { asUser: true, store, timeoutMs: 120_000 });
+    const r = await runFlux(['bench', '--runs', '1'], { store, timeoutMs: 120_000 });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^flux bench: oci:\S+fixtures\/out\/busybox\n1 warm runs of `true` after a warm-up; root: .+; network: none\n/);
@@ -75,10 +76,10 @@ describe('flux bench', () => {
 
   it('measures a named stored image; one not in the store is refused in one sentence', async () => {
     const image = `oci:${await userFixtureDir('busybox')}`;
-    const named = await runFlux(['bench', image, '--runs', '1', '--json'], { asUser: true, store, timeoutMs: 120_000 });
+    const named = await runFlux(['bench', image, '--runs', '1', '--json'], { store, timeoutMs: 120_000 });
     expect(named.code).toBe(0);
     expect((JSON.parse(named.stdout) as { image: string }).image).toBe(image);
-    const missing = await runFlux(['bench', 'example.invalid/none:latest', '--runs', '1'], { asUser: true, store });
+    const missing = await runFlux(['bench', 'example.invalid/none:latest', '--runs', '1'], { store });
     expect(missing.code).not.toBe(0);
     expect(missing.stdout).toBe('');
     expect(missing.stderr.trim().split('\n')).toHaveLength(1);
@@ -87,7 +88,7 @@ describe('flux bench', () => {
 
   it('refuses a number of runs that is not a whole positive number', async () => {
     for (const runs of ['0', 'ten']) {
-      const r = await runFlux(['bench', '--runs', runs], { asUser: true, store });
+      const r = await runFlux(['bench', '--runs', runs], { store });
       expect(r.code).toBe(125);
       expect(r.stderr).toMatch(/^flux: .*runs.*--runs a whole number/);
     }
