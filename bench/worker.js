@@ -10,6 +10,7 @@ import { makeContext } from './lib/context.js';
 import { log } from './lib/proc.js';
 import { benchAssembly } from './sections/assembly.js';
 import { benchDetached } from './sections/detached.js';
+import { benchCurves } from './sections/curves.js';
 import { benchMatrix } from './sections/matrix.js';
 import { benchPull } from './sections/pull.js';
 import { benchStore } from './sections/store.js';
@@ -50,6 +51,9 @@ async function section(name, fn) {
 await section('warm', () => benchWarm(ctx));
 await section('detached', () => benchDetached(ctx));
 await section('matrix', () => benchMatrix(ctx, ['busybox', 'distro-alt', 'multilayer', has('debian') ? 'debian' : 'busybox-zstd'].filter(has)));
+// The curves' pulls delete stores of up to 200k files: they come after the warm runs and the
+// matrix too, and their own warm points (volumes, matrix, ps) come before their pulls.
+await section('curves', () => benchCurves(ctx, cfg.curveImages, cfg.curveRuns));
 await section('pull', () => benchPull(ctx, ['busybox', 'multilayer', 'debian'].filter(has)));
 await section('store', () => benchStore(ctx, ['busybox', 'distro-alt']));
 await section('assembly', () => benchAssembly(ctx, ['busybox', 'multilayer', 'debian'].filter(has)));

@@ -9,6 +9,7 @@ export type { MatrixEvent, MatrixOptions, MatrixRecord } from './library/matrix-
 export type { SaveOptions, ArchiveFormat } from './library/save-images.js';
 export type { PushImageOptions, PushResult } from './library/push-image.js';
 export type { FluxInfo, Missing } from './library/machine-info.js';
+export type { BenchFigure, BenchFloor, BenchOptions, BenchReport } from './library/warm-bench.js';
 export { Container } from './library/container.js';
 export type { ContainerEvent } from './library/container.js';
 export type { ContainerInfo, ContainerStats, ContainerStatus, ExecOptions, LogLine } from './library/container.js';

@@ -11,8 +11,9 @@ import { register as registerInfo } from './info.js';
 import { register as registerCompletion } from './completion.js';
 import { register as registerContainers } from './containers.js';
 import { register as registerNetworks } from './networks.js';
+import { register as registerBench } from './bench.js';
 
-const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune', 'tag', 'save', 'load', 'push', 'info', 'login', 'logout', 'matrix', 'ps', 'logs', 'stop', 'kill', 'wait', 'rm', 'exec', 'stats', 'events', 'container', '__ended', 'network', 'completion', '__complete', 'help']);
+const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune', 'tag', 'save', 'load', 'push', 'info', 'login', 'logout', 'matrix', 'ps', 'logs', 'stop', 'kill', 'wait', 'rm', 'exec', 'stats', 'events', 'container', '__ended', 'network', 'bench', 'completion', '__complete', 'help']);
 
 /** `flux IMAGE -- CMD` is `flux run IMAGE -- CMD`: anything that is not a subcommand or a global flag starts a run. */
 export function withDefaultCommand(argv: string[]): string[] {
@@ -53,8 +54,9 @@ const REGISTRAR: Record<string, Registrar> = {
   container: registerContainers,
   __ended: registerContainers,
   network: registerNetworks,
+  bench: registerBench,
 };
-const ALL: Registrar[] = [registerRun, registerPull, registerImages, registerLogin, registerMatrix, registerInfo, registerContainers, registerNetworks, (p) => registerCompletion(p, () => buildProgram())];
+const ALL: Registrar[] = [registerRun, registerPull, registerImages, registerLogin, registerMatrix, registerInfo, registerContainers, registerNetworks, registerBench, (p) => registerCompletion(p, () => buildProgram())];
 
 /**
  * The commander program. With `only`, just that subcommand's definitions are built: a warm
@@ -95,7 +97,8 @@ export function reportError(err: unknown): number {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  if (process.env.FLUX_TIMING === '1') process.stderr.write(`flux: timing: cli ${performance.now().toFixed(1)} ms\n`);
+  // The origin (epoch ms) lets a caller place these times against its own clock (flux bench).
+  if (process.env.FLUX_TIMING === '1') process.stderr.write(`flux: timing: origin ${performance.timeOrigin.toFixed(3)}\nflux: timing: cli ${performance.now().toFixed(1)} ms\n`);
   try {
     const args = withDefaultCommand(argv);
     // A run needs its command module anyway: load it while commander parses.

@@ -14,6 +14,7 @@ import type { MatrixOptions, MatrixRecord } from './matrix-run.js';
 import type { Container } from './container.js';
 import type { ContainerEvent } from '../container/container-events.js';
 import type { NetworkInfo } from '../container/user-networks.js';
+import type { BenchOptions, BenchReport } from './warm-bench.js';
 
 export class Flux {
   /** The options this handle was made with (store, runtimeDir); undefined fields take the CLI's defaults. */
@@ -152,6 +153,15 @@ export class Flux {
   async matrix(o: MatrixOptions): Promise<MatrixRecord[]> {
     const { matrixRun } = await import('./matrix-run.js');
     return matrixRun(o, this.options);
+  }
+
+  /**
+   * Times warm runs of `true` in a stored image (the shipped busybox by default), stage by stage,
+   * with `node -e 0` and bwrap on the same tree as floors, as `flux bench`.
+   */
+  async bench(o: BenchOptions = {}): Promise<BenchReport> {
+    const { warmBench } = await import('./warm-bench.js');
+    return warmBench(o, this.options);
   }
 
   /** Creates a user network (a bridge in a namespace held by a process that outlives flux), as `flux network create`. */
