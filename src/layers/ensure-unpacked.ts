@@ -16,7 +16,7 @@ export async function ensureUnpacked(store: Store, layers: LayerToUnpack[], opts
     assertDigest(l.diffId, 'layer diff_id in the image config');
     assertDigest(l.digest, 'layer digest in the manifest');
     if (!(await store.hasLayer(l.diffId)) && !(await store.hasBlob(l.digest))) {
-      throw new FluxError('BLOB_MISSING', `The store ${store.root} lacks the blob of layer ${l.digest.slice(0, 19)}, so it cannot be unpacked.`, {
+      throw new FluxError('BLOB_MISSING', `the store ${store.root} lacks the blob of layer ${l.digest.slice(0, 19)}, so it cannot be unpacked.`, {
         hint: 'Pull the image again to fetch it.',
       });
     }

@@ -157,7 +157,7 @@ function workerError(failure: unknown, code: number | null, stderr: string): Flu
     });
   }
   const why = stderr.trim().split('\n').filter(Boolean).slice(-2).join(' ') || `exit status ${code}`;
-  return new FluxError('UNPACK_WORKER', `The layer unpacker stopped unexpectedly (${why}).`, {
+  return new FluxError('UNPACK_WORKER', `the layer unpacker stopped unexpectedly (${why}).`, {
     hint: 'Run the command again; layers that were not finished are discarded and unpacked anew.',
   });
 }

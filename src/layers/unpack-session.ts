@@ -164,7 +164,7 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
         for (const l of todo.values()) {
           if (started.has(l.diffId)) continue;
           if (!(await store.hasBlob(l.digest))) {
-            firstError ??= new FluxError('BLOB_MISSING', `The store ${store.root} lacks the blob of layer ${l.digest.slice(0, 19)}, so it cannot be unpacked.`, {
+            firstError ??= new FluxError('BLOB_MISSING', `the store ${store.root} lacks the blob of layer ${l.digest.slice(0, 19)}, so it cannot be unpacked.`, {
               hint: 'Pull the image again to fetch it.',
             });
             break;
