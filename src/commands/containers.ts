@@ -113,6 +113,13 @@ export async function killCommand(refs: string[], o: { signal?: string }): Promi
   });
 }
 
+/** `flux port NAME [PORT]`: `80/tcp -> 0.0.0.0:49153` per forward, or the host addresses of one port. */
+export async function portCommand(ref: string, port?: string): Promise<void> {
+  const mappings = await (await new Flux().container(ref)).ports(port);
+  const host = (m: { hostIp: string; hostPort: number }) => `${m.hostIp}:${m.hostPort}`;
+  process.stdout.write(mappings.map((m) => (port === undefined ? `${m.containerPort}/${m.protocol} -> ${host(m)}\n` : `${host(m)}\n`)).join(''));
+}
+
 export async function waitCommand(refs: string[]): Promise<void> {
   const flux = new Flux();
   await forEach(refs, async (ref) => String((await (await flux.container(ref)).wait()) ?? 'unknown'));

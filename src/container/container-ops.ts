@@ -20,6 +20,8 @@ export interface ContainerStatus {
   pid: number | null;
   startedAt: string | null;
   finishedAt: string | null;
+  /** The port forwards made for it, as docker shows them: `0.0.0.0:49153->80/tcp`. */
+  ports: string[];
 }
 
 /** Whether the monitor that the state names still runs. */
@@ -36,7 +38,7 @@ export function current(s: ContainerState): ContainerState {
 export function statusOf(s: ContainerState): ContainerStatus {
   const c = current(s);
   const init = c.status === 'running' && c.helperPid ? initPid(c.helperPid) : undefined;
-  return { state: c.status, exitCode: c.status === 'exited' ? (c.exitCode ?? null) : null, pid: init ?? null, startedAt: c.startedAt ?? null, finishedAt: c.finishedAt ?? null };
+  return { state: c.status, exitCode: c.status === 'exited' ? (c.exitCode ?? null) : null, pid: init ?? null, startedAt: c.startedAt ?? null, finishedAt: c.finishedAt ?? null, ports: c.ports };
 }
 
 /** The container's processes on the host: the members of its init's pid namespace. */

@@ -12,6 +12,8 @@ import { readFrom, type LogLine } from '../container/container-log.js';
 import { NO_STATS, current, removeContainer, signalContainer, statsOf, statsOfAll, statusOf, stopContainer, waitExited, type ContainerStats, type ContainerStatus } from '../container/container-ops.js';
 
 export type { ContainerStats, ContainerStatus, LogLine };
+export type { PortMapping } from '../container/container-ports.js';
+import type { PortMapping } from '../container/container-ports.js';
 export type { ContainerEvent } from '../container/container-events.js';
 
 /** A command run in a running container (`flux exec`): some of run()'s options. */
@@ -89,6 +91,13 @@ export class Container {
       LogPath: logPath(this.root, this.id),
       Events: readEvents(this.root).filter((e) => e.id === s.id),
     };
+  }
+
+  /** The port forwards made for it (the host ports -P and `-p 80` picked included), as `flux port` prints them. */
+  async ports(port?: string): Promise<PortMapping[]> {
+    const { mappingsFor, portMappings } = await import('../container/container-ports.js');
+    const all = portMappings(this.state().ports);
+    return port === undefined ? all : mappingsFor(all, port, this.name);
   }
 
   /** CPU %, resident memory and processes, summed over the container's processes (from /proc). */
