@@ -17,6 +17,7 @@ import { claimContainerLayer, removeContainerLayer } from './container-layer.js'
 import { recordEvent } from './container-events.js';
 import { startTime } from './container-proc.js';
 import { parseSignal } from './stop-signal.js';
+import { stopSignal } from './container-ops.js';
 import { writeEndWork } from './ended.js';
 import { describeForward } from '../sandbox/publish-spec.js';
 import type { PortForward } from '../sandbox/network-types.js';
@@ -91,7 +92,9 @@ export async function startDetached(root: string, target: RunTarget, cmd: string
   };
   let running = false;
   try {
-    const stopWith = o.stopSignal !== undefined ? parseSignal(o.stopSignal, '--stop-signal') : 'SIGTERM';
+    // Without --stop-signal the monitor's --timeout sends the image's StopSignal, which is known
+    // only once the image is read: 0 here, and its number in stop-signal then (onProcess).
+    const stopWith = o.stopSignal !== undefined ? constants.signals[parseSignal(o.stopSignal, '--stop-signal')] : 0;
     await runCommand(target, cmd, { ...o, interactive: false, tty: false, containerId: id }, {
       stdout: () => undefined,
       stderr: () => undefined,
@@ -103,11 +106,14 @@ export async function startDetached(root: string, target: RunTarget, cmd: string
         name,
         logMaxBytes: d.logMaxBytes ?? DEFAULT_LOG_MAX,
         timeoutSec: o.timeout !== undefined ? Math.ceil(o.timeout) : 0,
-        stopSignal: constants.signals[stopWith],
+        stopSignal: stopWith,
         end: endArgv(root, id),
         errFd,
       },
-      onProcess: (p) => writeFileSync(join(dir, 'process.json'), JSON.stringify(p), { mode: 0o600 }),
+      onProcess: (p) => {
+        writeFileSync(join(dir, 'process.json'), JSON.stringify(p), { mode: 0o600 });
+        if (p.stopSignal !== undefined) writeFileSync(join(dir, 'stop-signal'), String(constants.signals[stopSignal(p.stopSignal)]), { mode: 0o600 });
+      },
       meanwhile: () => {
         try {
           record();

@@ -120,3 +120,22 @@ describe('the port forwards a detached container has', () => {
     expect((await flux(['network', 'rm', 'sp1'])).code).toBe(0);
   });
 });
+
+describe('stopping a detached container', () => {
+  it('--timeout sends the image\'s StopSignal, as a foreground run does', async () => {
+    const script = 'trap "echo got usr1; exit 3" USR1; trap "echo got term; exit 4" TERM; echo ready; while :; do sleep 0.1; done';
+    const fg = await flux(['run', '--network', 'none', '--timeout', '1', image, '--', 'sh', '-c', script]);
+    expect(fg.stdout).toBe('ready\ngot usr1\n');
+    const r = await flux(['run', '-d', '--network', 'none', '--name', 'timed', '--timeout', '1', image, '--', 'sh', '-c', script]);
+    expect(r.code).toBe(0);
+    expect((await flux(['wait', 'timed'])).stdout).toBe('124\n');
+    expect((await flux(['logs', 'timed'])).stdout).toBe('ready\ngot usr1\n');
+    expect((await flux(['rm', 'timed'])).code).toBe(0);
+    // --stop-signal still wins over the image's.
+    const given = await flux(['run', '-d', '--network', 'none', '--name', 'timed-term', '--timeout', '1', '--stop-signal', 'TERM', image, '--', 'sh', '-c', script]);
+    expect(given.code).toBe(0);
+    expect((await flux(['wait', 'timed-term'])).stdout).toBe('124\n');
+    expect((await flux(['logs', 'timed-term'])).stdout).toBe('ready\ngot term\n');
+    expect((await flux(['rm', 'timed-term'])).code).toBe(0);
+  });
+});
