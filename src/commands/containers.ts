@@ -108,7 +108,7 @@ export async function killCommand(refs: string[], o: { signal?: string }): Promi
   const sig = (raw.startsWith('SIG') ? raw : `SIG${raw}`) as NodeJS.Signals;
   const flux = new Flux();
   await forEach(refs, async (ref) => {
-    (await flux.container(ref)).kill(sig);
+    await (await flux.container(ref)).kill(sig);
     return ref;
   });
 }

@@ -114,10 +114,27 @@ export async function statsOfAll(states: ContainerState[], sampleMs = 100): Prom
   });
 }
 
-/** Sends a signal to the container's command (SIGKILL: to every process of the container). */
+/**
+ * The state once the container has started or failed to: while it is created, the pid it names
+ * is the starting flux, not a monitor, and a signal there would end that flux halfway. undefined:
+ * the start failed and the starting flux removed it.
+ */
+export async function settled(root: string, s: ContainerState): Promise<ContainerState | undefined> {
+  let now: ContainerState | undefined = s;
+  while (now !== undefined && current(now).status === 'created') {
+    await new Promise((r) => setTimeout(r, 50));
+    now = readState(root, s.id);
+  }
+  return now;
+}
+
+/**
+ * Sends a signal to the container's command (SIGKILL: to every process of the container); false
+ * when there is none yet (created: see settled) or no more.
+ */
 export function signalContainer(root: string, s: ContainerState, sig: NodeJS.Signals): boolean {
   const c = current(s);
-  if (c.status === 'exited') return false;
+  if (c.status !== 'running') return false;
   // The monitor passes signals on; SIGALRM tells it to kill the whole container.
   const sent = sig === 'SIGKILL' ? 'SIGALRM' : sig;
   if (constants.signals[sent] === undefined) throw new FluxError('BAD_SIGNAL', `${sig} is not a signal.`, { hint: 'Name one such as SIGTERM or SIGKILL.', exitCode: 125 });
@@ -176,8 +193,10 @@ function imageStopSignal(root: string, s: ContainerState): NodeJS.Signals {
  * The image's StopSignal (default SIGTERM), then after `timeoutSec` SIGKILL of every process of
  * the container; resolves once it ended.
  */
-export async function stopContainer(root: string, s: ContainerState, timeoutSec = 10, signal: NodeJS.Signals = imageStopSignal(root, s)): Promise<ContainerState | undefined> {
-  if (current(s).status === 'exited') return current(s);
+export async function stopContainer(root: string, start: ContainerState, timeoutSec = 10, chosen?: NodeJS.Signals): Promise<ContainerState | undefined> {
+  const s = await settled(root, start);
+  if (s === undefined || current(s).status === 'exited') return s && current(s);
+  const signal = chosen ?? imageStopSignal(root, s);
   if (timeoutSec > 0) {
     signalContainer(root, s, signal);
     const after = await waitExited(root, s.id, timeoutSec * 1000);

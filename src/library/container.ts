@@ -9,7 +9,7 @@ import { FluxError } from '../errors.js';
 import type { OutputTarget, RunResult } from './api-types.js';
 import { findState, listStates, logPath, readState, type ContainerState } from '../container/container-state.js';
 import { readFrom, type LogLine } from '../container/container-log.js';
-import { NO_STATS, current, removeContainer, signalContainer, statsOf, statsOfAll, statusOf, stopContainer, waitExited, type ContainerStats, type ContainerStatus } from '../container/container-ops.js';
+import { NO_STATS, current, removeContainer, settled, signalContainer, statsOf, statsOfAll, statusOf, stopContainer, waitExited, type ContainerStats, type ContainerStatus } from '../container/container-ops.js';
 
 export type { ContainerStats, ContainerStatus, LogLine };
 export type { PortMapping } from '../container/container-ports.js';
@@ -160,9 +160,13 @@ export class Container {
     };
   }
 
-  /** Sends the command a signal (SIGKILL: every process of the container). */
-  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    signalContainer(this.root, this.state(), signal);
+  /**
+   * Sends the command a signal (SIGKILL: every process of the container). A container still
+   * starting is signalled once its command runs (one that then fails to start is gone already).
+   */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const s = await settled(this.root, this.state());
+    if (s) signalContainer(this.root, s, signal);
   }
 
   /** SIGTERM, then SIGKILL of every process after `timeout` seconds (default 10); resolves with the exit code. */

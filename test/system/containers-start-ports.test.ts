@@ -138,4 +138,71 @@ describe('stopping a detached container', () => {
     expect((await flux(['logs', 'timed-term'])).stdout).toBe('ready\ngot term\n');
     expect((await flux(['rm', 'timed-term'])).code).toBe(0);
   });
+
+  /**
+   * Starts `flux run -d --name NAME` and, as soon as its state says created (the starting flux's
+   * pid is the one recorded then), acts on it through the library, loaded beforehand.
+   */
+  async function actWhileStarting(name: string, token: string, act: 'stop' | 'remove'): Promise<{ seen: string; code: number | null; run: number | null; signal: string | null; out: string; state: string }> {
+    const dir = await appDir();
+    const containers = join(runtime, 'flux', 'containers');
+    const script = `
+      import { Flux } from '${join(dir, 'dist/src/index.js')}';
+      import { spawn } from 'node:child_process';
+      import { readdirSync, readFileSync } from 'node:fs';
+      const flux = new Flux({ store: ${JSON.stringify(store)}, runtimeDir: ${JSON.stringify(join(runtime, 'flux'))} });
+      const child = spawn(process.execPath, [${JSON.stringify(join(dir, 'bin/flux.js'))}, 'run', '-d', '--network', 'none', '--name', '${name}', ${JSON.stringify(busybox)}, '--', 'sh', '-c', 'trap "exit 9" TERM; sleep ${token} & wait'],
+        { env: { ...process.env, FLUX_STORE: ${JSON.stringify(store)}, XDG_RUNTIME_DIR: ${JSON.stringify(runtime)} }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (c) => (out += c));
+      child.stderr.on('data', (c) => (out += c));
+      const ended = new Promise((r) => child.on('close', (code, signal) => r({ code, signal })));
+      const status = () => {
+        let ids = [];
+        try {
+          ids = readdirSync(${JSON.stringify(containers)}).filter((n) => /^[0-9a-f]{64}$/.test(n));
+        } catch {}
+        for (const id of ids) {
+          try {
+            const s = JSON.parse(readFileSync(${JSON.stringify(containers)} + '/' + id + '/state.json', 'utf8'));
+            if (s.name === '${name}') return s.status;
+          } catch {}
+        }
+        return undefined;
+      };
+      let seen;
+      while ((seen = status()) === undefined && child.exitCode === null) await new Promise((r) => setImmediate(r));
+      const c = await flux.container('${name}');
+      const code = '${act}' === 'stop' ? await c.stop({ timeout: 10 }) : (await c.remove({ force: true }), null);
+      const run = await ended;
+      const left = (await flux.containers({ all: true })).find((x) => x.name === '${name}');
+      console.log(JSON.stringify({ seen, code, run: run.code, signal: run.signal, out: out.trim(), state: left ? left.status().state : 'removed' }));
+    `;
+    const r = await runAs(await testUser(), process.execPath, ['--input-type=module', '-e', script], { env: { XDG_RUNTIME_DIR: runtime } });
+    expect(r.stderr).toBe('');
+    return JSON.parse(r.stdout) as { seen: string; code: number | null; run: number | null; signal: string | null; out: string; state: string };
+  }
+
+  it('a stop while the container is still starting ends it once it runs: the start succeeds, nothing is left', async () => {
+    const token = String(randomInt(100000, 999999));
+    const got = await actWhileStarting('early', token, 'stop');
+    // The stop came while the state still named the starting flux.
+    expect(got.seen).toBe('created');
+    expect(got).toMatchObject({ code: 9, run: 0, signal: null, state: 'exited' });
+    expect(got.out).toMatch(/^[0-9a-f]{64}$/);
+    expect(processesWith(token)).toEqual([]);
+    const events = (JSON.parse((await flux(['events', '--format', 'json'])).stdout) as { name: string; event: string }[]).filter((e) => e.name === 'early').map((e) => e.event);
+    expect(events).toEqual(['created', 'started', 'signalled', 'exited']);
+    expect((await flux(['rm', 'early'])).code).toBe(0);
+  });
+
+  it('rm -f while the container is still starting: the start succeeds, then the container is killed and removed', async () => {
+    const token = String(randomInt(100000, 999999));
+    const got = await actWhileStarting('early-rm', token, 'remove');
+    expect(got.seen).toBe('created');
+    expect(got).toMatchObject({ run: 0, signal: null, state: 'removed' });
+    expect(got.out).toMatch(/^[0-9a-f]{64}$/);
+    expect(processesWith(token)).toEqual([]);
+    expect(readdirSync(join(runtime, 'flux', 'containers')).filter((n) => /^[0-9a-f]{64}$/.test(n))).toEqual([]);
+  });
 });
