@@ -11,6 +11,9 @@
  *   - the signals of `flux stop` and `flux kill` reach it and go on to init (SIGALRM: kill
  *     every process), as in a foreground run;
  *   - --timeout TIMEOUT: STOPSIG, then SIGKILL 10 s later, status 124 (as run-timeout.ts);
+ *     STOPSIG 0 is the image's StopSignal, which flux knows only once it has read the image,
+ *     after this argv was fixed: it writes its number to DIR/stop-signal before the command
+ *     runs (none there: SIGTERM);
  *   - at the end it writes DIR/exit {"exitCode","finishedAt"}, which container-state.ts reads
  *     over state.json, and appends the `exited` event to EVENTS (container-events.ts's format);
  *     then, when flux has work left for the end (DIR/ended.json: --rm, a user network to
@@ -96,7 +99,7 @@ int monitor_args(int argc, char **argv)
   ident = argv[2];
   name = argv[3];
   long max = number(argv[4], 1L << 40), secs = number(argv[5], 1L << 30), sig = number(argv[6], 64), n = number(argv[7], 64);
-  if (max < 4096 || secs < 0 || sig < 1 || n < 0 || argc < 8 + n)
+  if (max < 4096 || secs < 0 || sig < 0 || n < 0 || argc < 8 + n)
     return -1;
   log_max = (unsigned long long)max;
   timeout_sec = secs;
@@ -146,6 +149,21 @@ static unsigned long long log_size;
 static void path_in_dir(char *buf, size_t cap, const char *file)
 {
   snprintf(buf, cap, "%s/%s", dir, file);
+}
+
+/* STOPSIG 0: the number flux wrote to DIR/stop-signal, else SIGTERM. */
+static int image_stop_signal(void)
+{
+  char path[4096], text[16];
+  path_in_dir(path, sizeof path, "stop-signal");
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return SIGTERM;
+  ssize_t n = read(fd, text, sizeof text - 1);
+  close(fd);
+  text[n > 0 ? n : 0] = 0;
+  long v = number(text, 64);
+  return v >= 1 ? (int)v : SIGTERM;
 }
 
 static void open_log(void)
@@ -349,7 +367,7 @@ ssize_t monitor_relay(int report, unsigned char *status, pid_t init)
       return read(report, status, 1);
     if (n == 0 && deadline >= 0) {
       /* --timeout: the stop signal first, SIGKILL of every process 10 s later. */
-      kill(init, timed_out ? SIGKILL : stop_sig);
+      kill(init, timed_out ? SIGKILL : stop_sig ? stop_sig : image_stop_signal());
       deadline = timed_out ? -1 : now_ms() + 10000;
       timed_out = 1;
       continue;

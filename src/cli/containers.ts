@@ -94,6 +94,15 @@ export function register(program: Command): void {
       process.exitCode = await execCommand(ref, command, o);
     });
   program
+    .command('port')
+    .description('List a container\'s port forwards (80/tcp -> 0.0.0.0:49153), or the host addresses of one container port.')
+    .argument('<container>', 'name, ID or unique ID prefix')
+    .argument('[port]', 'a container port: 80, 80/tcp or 53/udp')
+    .action(async (ref: string, port: string | undefined) => {
+      const { portCommand } = await import('../commands/containers.js');
+      await portCommand(ref, port);
+    });
+  program
     .command('wait')
     .description('Wait for containers to end and print each one\'s exit code.')
     .argument('<container...>', 'names, IDs or unique ID prefixes')

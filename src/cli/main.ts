@@ -13,7 +13,7 @@ import { register as registerContainers } from './containers.js';
 import { register as registerNetworks } from './networks.js';
 import { register as registerBench } from './bench.js';
 
-const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune', 'tag', 'save', 'load', 'push', 'info', 'login', 'logout', 'matrix', 'ps', 'logs', 'stop', 'kill', 'wait', 'rm', 'exec', 'stats', 'events', 'container', '__ended', 'network', 'bench', 'completion', '__complete', 'help']);
+const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune', 'tag', 'save', 'load', 'push', 'info', 'login', 'logout', 'matrix', 'ps', 'logs', 'stop', 'kill', 'wait', 'port', 'rm', 'exec', 'stats', 'events', 'container', '__ended', 'network', 'bench', 'completion', '__complete', 'help']);
 
 /** `flux IMAGE -- CMD` is `flux run IMAGE -- CMD`: anything that is not a subcommand or a global flag starts a run. */
 export function withDefaultCommand(argv: string[]): string[] {

@@ -27,7 +27,7 @@ export async function psCommand(o: { all?: boolean; quiet?: boolean; format?: st
     return;
   }
   const infos = containers.map((c) => c.info());
-  const stats: ContainerStats[] = infos.some((i) => i.state === 'running') ? await statsOfContainers(containers) : [];
+  const stats: ContainerStats[] = infos.some((i) => i.state === 'running') ? await statsOfContainers(containers, { sinceStart: true }) : [];
   const rows = infos.map((info, i) => ({ ...info, ...(stats[i] ?? { cpuPercent: 0, memoryBytes: 0, pids: 0, netRxBytes: 0, netTxBytes: 0, blockReadBytes: null, blockWriteBytes: null }) }));
   if (o.format === 'json') {
     process.stdout.write(`${escapeJson(JSON.stringify(rows, null, 2))}\n`);
@@ -108,9 +108,16 @@ export async function killCommand(refs: string[], o: { signal?: string }): Promi
   const sig = (raw.startsWith('SIG') ? raw : `SIG${raw}`) as NodeJS.Signals;
   const flux = new Flux();
   await forEach(refs, async (ref) => {
-    (await flux.container(ref)).kill(sig);
+    await (await flux.container(ref)).kill(sig);
     return ref;
   });
+}
+
+/** `flux port NAME [PORT]`: `80/tcp -> 0.0.0.0:49153` per forward, or the host addresses of one port. */
+export async function portCommand(ref: string, port?: string): Promise<void> {
+  const mappings = await (await new Flux().container(ref)).ports(port);
+  const host = (m: { hostIp: string; hostPort: number }) => `${m.hostIp}:${m.hostPort}`;
+  process.stdout.write(mappings.map((m) => (port === undefined ? `${m.containerPort}/${m.protocol} -> ${host(m)}\n` : `${host(m)}\n`)).join(''));
 }
 
 export async function waitCommand(refs: string[]): Promise<void> {

@@ -20,6 +20,8 @@ export interface ContainerStatus {
   pid: number | null;
   startedAt: string | null;
   finishedAt: string | null;
+  /** The port forwards made for it, as docker shows them: `0.0.0.0:49153->80/tcp`. */
+  ports: string[];
 }
 
 /** Whether the monitor that the state names still runs. */
@@ -36,7 +38,7 @@ export function current(s: ContainerState): ContainerState {
 export function statusOf(s: ContainerState): ContainerStatus {
   const c = current(s);
   const init = c.status === 'running' && c.helperPid ? initPid(c.helperPid) : undefined;
-  return { state: c.status, exitCode: c.status === 'exited' ? (c.exitCode ?? null) : null, pid: init ?? null, startedAt: c.startedAt ?? null, finishedAt: c.finishedAt ?? null };
+  return { state: c.status, exitCode: c.status === 'exited' ? (c.exitCode ?? null) : null, pid: init ?? null, startedAt: c.startedAt ?? null, finishedAt: c.finishedAt ?? null, ports: c.ports };
 }
 
 /** The container's processes on the host: the members of its init's pid namespace. */
@@ -85,8 +87,36 @@ export async function statsOf(s: ContainerState, sampleMs = 100): Promise<Contai
   return (await statsOfAll([s], sampleMs))[0]!;
 }
 
-/** The same for many containers over one sample: two passes over /proc in all. */
+/**
+ * CPU time over wall time since the container's init started, as ps(1) gives %CPU: the live
+ * processes' own time and that of the children they reaped (cutime, cstime), so work done by
+ * processes that have ended counts too. No sample to wait for: one pass over /proc.
+ */
+function cpuSinceStart(pids: number[], snap: ProcSnapshot, uptime: number): number {
+  const init = pids[0] !== undefined ? snap.stats.get(pids[0]) : undefined;
+  if (!init) return 0;
+  let ticks = 0;
+  for (const p of pids) {
+    const f = snap.stats.get(p);
+    if (f) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  }
+  const seconds = uptime - Number(init[19]) / TICK;
+  return seconds > 0 ? ticks / TICK / seconds : 0;
+}
+
+/**
+ * The same for many containers over one sample: two passes over /proc in all. sampleMs 0: CPU %
+ * since each container started instead (cpuSinceStart), in one pass, with no wait.
+ */
 export async function statsOfAll(states: ContainerState[], sampleMs = 100): Promise<ContainerStats[]> {
+  if (sampleMs === 0) {
+    const snap = new ProcSnapshot();
+    const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return states.map((s) => {
+      const pids = processesOf(s, snap);
+      return { ...usageOf(pids, snap), cpuPercent: Math.round(cpuSinceStart(pids, snap, uptime) * 1000) / 10 };
+    });
+  }
   const first = new ProcSnapshot();
   const before = states.map((s) => usage(processesOf(s, first), first));
   const t0 = performance.now();
@@ -97,25 +127,40 @@ export async function statsOfAll(states: ContainerState[], sampleMs = 100): Prom
     const pids = processesOf(s, second);
     const after = usage(pids, second);
     const cpu = Math.max(0, after.ticks - before[i]!.ticks) / TICK / seconds;
-    // Init is not dumpable: the network is read through one of the image's processes.
-    const net = pids[1] !== undefined ? netBytes(pids[1]) : { rx: 0, tx: 0 };
-    const io = blockIo(pids);
-    return {
-      cpuPercent: Math.round(cpu * 1000) / 10,
-      memoryBytes: after.rss,
-      pids: after.pids,
-      netRxBytes: net.rx,
-      netTxBytes: net.tx,
-      blockReadBytes: io?.read ?? null,
-      blockWriteBytes: io?.write ?? null,
-    };
+    return { ...usageOf(pids, second), cpuPercent: Math.round(cpu * 1000) / 10 };
   });
 }
 
-/** Sends a signal to the container's command (SIGKILL: to every process of the container). */
+/** Memory, processes, network and block I/O now (all but CPU). */
+function usageOf(pids: number[], snap: ProcSnapshot): Omit<ContainerStats, 'cpuPercent'> {
+  const now = usage(pids, snap);
+  // Init is not dumpable: the network is read through one of the image's processes.
+  const net = pids[1] !== undefined ? netBytes(pids[1]) : { rx: 0, tx: 0 };
+  const io = blockIo(pids);
+  return { memoryBytes: now.rss, pids: now.pids, netRxBytes: net.rx, netTxBytes: net.tx, blockReadBytes: io?.read ?? null, blockWriteBytes: io?.write ?? null };
+}
+
+/**
+ * The state once the container has started or failed to: while it is created, the pid it names
+ * is the starting flux, not a monitor, and a signal there would end that flux halfway. undefined:
+ * the start failed and the starting flux removed it.
+ */
+export async function settled(root: string, s: ContainerState): Promise<ContainerState | undefined> {
+  let now: ContainerState | undefined = s;
+  while (now !== undefined && current(now).status === 'created') {
+    await new Promise((r) => setTimeout(r, 50));
+    now = readState(root, s.id);
+  }
+  return now;
+}
+
+/**
+ * Sends a signal to the container's command (SIGKILL: to every process of the container); false
+ * when there is none yet (created: see settled) or no more.
+ */
 export function signalContainer(root: string, s: ContainerState, sig: NodeJS.Signals): boolean {
   const c = current(s);
-  if (c.status === 'exited') return false;
+  if (c.status !== 'running') return false;
   // The monitor passes signals on; SIGALRM tells it to kill the whole container.
   const sent = sig === 'SIGKILL' ? 'SIGALRM' : sig;
   if (constants.signals[sent] === undefined) throw new FluxError('BAD_SIGNAL', `${sig} is not a signal.`, { hint: 'Name one such as SIGTERM or SIGKILL.', exitCode: 125 });
@@ -174,8 +219,10 @@ function imageStopSignal(root: string, s: ContainerState): NodeJS.Signals {
  * The image's StopSignal (default SIGTERM), then after `timeoutSec` SIGKILL of every process of
  * the container; resolves once it ended.
  */
-export async function stopContainer(root: string, s: ContainerState, timeoutSec = 10, signal: NodeJS.Signals = imageStopSignal(root, s)): Promise<ContainerState | undefined> {
-  if (current(s).status === 'exited') return current(s);
+export async function stopContainer(root: string, start: ContainerState, timeoutSec = 10, chosen?: NodeJS.Signals): Promise<ContainerState | undefined> {
+  const s = await settled(root, start);
+  if (s === undefined || current(s).status === 'exited') return s && current(s);
+  const signal = chosen ?? imageStopSignal(root, s);
   if (timeoutSec > 0) {
     signalContainer(root, s, signal);
     const after = await waitExited(root, s.id, timeoutSec * 1000);

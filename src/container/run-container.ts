@@ -161,6 +161,8 @@ export interface HandedRun {
   pidFiles: string[];
   network?: HandedMember;
   cgroups: string[];
+  /** The default network's forwards as made (host ports -P and -p PORT picked included). */
+  published?: PortForward[];
 }
 
 /** What a process started in a running container shares with its command (see exec-container.ts). */
@@ -321,7 +323,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   // `-p 80`: flux picks the host port, and says which once it is set up (as with -P).
   const chosen = asked.some((f) => f.hostPort === 0);
   const publish = chosen ? await (await import('../sandbox/ports.js')).choosePorts(asked) : asked;
-  const needs = await planNetwork(mode, publish, o.publishAll, o.runtimeDir);
+  const needs = await planNetwork(mode, publish, o.publishAll, o.runtimeDir, o.containerId !== undefined);
   lap('modules');
 
   const store = Store.open(o.store);
@@ -619,7 +621,7 @@ async function runImage(started: Started): Promise<number> {
     if (result.running && io?.onRunning) {
       const net = network.handOver?.();
       const member = started.userNet ? await started.userNet.handOver({ pid: sandbox.pid, start: (await import('./container-proc.js')).startTime(sandbox.pid) ?? 0 }) : undefined;
-      io.onRunning(sandbox.pid, { files: net?.files ?? [], pidFiles: net?.pidFiles ?? [], ...(member ? { network: member } : {}), cgroups: limits?.dirs ?? [] });
+      io.onRunning(sandbox.pid, { files: net?.files ?? [], pidFiles: net?.pidFiles ?? [], ...(member ? { network: member } : {}), cgroups: limits?.dirs ?? [], published: network.published() });
       sandbox.letGo(true);
       started.handed.done = true;
       return 0;

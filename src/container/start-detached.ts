@@ -17,7 +17,11 @@ import { claimContainerLayer, removeContainerLayer } from './container-layer.js'
 import { recordEvent } from './container-events.js';
 import { startTime } from './container-proc.js';
 import { parseSignal } from './stop-signal.js';
+import { stopSignal } from './container-ops.js';
 import { writeEndWork } from './ended.js';
+import { describeForward } from '../sandbox/publish-spec.js';
+import type { PortForward } from '../sandbox/network-types.js';
+import type { HandedMember } from './user-networks.js';
 
 export interface DetachOptions {
   name?: string;
@@ -88,7 +92,9 @@ export async function startDetached(root: string, target: RunTarget, cmd: string
   };
   let running = false;
   try {
-    const stopWith = o.stopSignal !== undefined ? parseSignal(o.stopSignal, '--stop-signal') : 'SIGTERM';
+    // Without --stop-signal the monitor's --timeout sends the image's StopSignal, which is known
+    // only once the image is read: 0 here, and its number in stop-signal then (onProcess).
+    const stopWith = o.stopSignal !== undefined ? constants.signals[parseSignal(o.stopSignal, '--stop-signal')] : 0;
     await runCommand(target, cmd, { ...o, interactive: false, tty: false, containerId: id }, {
       stdout: () => undefined,
       stderr: () => undefined,
@@ -100,11 +106,14 @@ export async function startDetached(root: string, target: RunTarget, cmd: string
         name,
         logMaxBytes: d.logMaxBytes ?? DEFAULT_LOG_MAX,
         timeoutSec: o.timeout !== undefined ? Math.ceil(o.timeout) : 0,
-        stopSignal: constants.signals[stopWith],
+        stopSignal: stopWith,
         end: endArgv(root, id),
         errFd,
       },
-      onProcess: (p) => writeFileSync(join(dir, 'process.json'), JSON.stringify(p), { mode: 0o600 }),
+      onProcess: (p) => {
+        writeFileSync(join(dir, 'process.json'), JSON.stringify(p), { mode: 0o600 });
+        if (p.stopSignal !== undefined) writeFileSync(join(dir, 'stop-signal'), String(constants.signals[stopSignal(p.stopSignal)]), { mode: 0o600 });
+      },
       meanwhile: () => {
         try {
           record();
@@ -114,8 +123,9 @@ export async function startDetached(root: string, target: RunTarget, cmd: string
       },
       onRunning(monitorPid, handed) {
         if (!existsSync(join(dir, 'state.json'))) record();
-        writeEndWork(dir, { autoRemove: d.autoRemove, store: state.store!, ...handed });
-        Object.assign(state, { status: 'running', startedAt: new Date().toISOString(), monitorPid, monitorStart: startTime(monitorPid) ?? 0, helperPid: monitorPid });
+        const { published, ...work } = handed;
+        writeEndWork(dir, { autoRemove: d.autoRemove, store: state.store!, ...work });
+        Object.assign(state, { status: 'running', ports: portsMade(published, handed.network), startedAt: new Date().toISOString(), monitorPid, monitorStart: startTime(monitorPid) ?? 0, helperPid: monitorPid });
         writeState(root, state);
         recordEvent(root, { id, name, event: 'started' });
         running = true;
@@ -130,6 +140,14 @@ export async function startDetached(root: string, target: RunTarget, cmd: string
   if (running) return state;
   await forget(root, state);
   throw new FluxError('MONITOR', 'the container\'s monitor ended before the command started.', { hint: 'Run it without -d to see why.', exitCode: 125 });
+}
+
+/**
+ * The forwards as made, as docker shows them (`0.0.0.0:49153->80/tcp`): the host ports that -P
+ * and `-p 80` left to flux are known only now, on the default network and on a user network.
+ */
+function portsMade(published: PortForward[] | undefined, member: HandedMember | undefined): string[] {
+  return [...(published ?? []).map(describeForward), ...(member?.member.forwards ?? []).flatMap((f) => (f.port ? [f.port] : []))];
 }
 
 /** A container that did not start leaves nothing: its state, name and writable layer go. */

@@ -9,9 +9,11 @@ import { FluxError } from '../errors.js';
 import type { OutputTarget, RunResult } from './api-types.js';
 import { findState, listStates, logPath, readState, type ContainerState } from '../container/container-state.js';
 import { readFrom, type LogLine } from '../container/container-log.js';
-import { NO_STATS, current, removeContainer, signalContainer, statsOf, statsOfAll, statusOf, stopContainer, waitExited, type ContainerStats, type ContainerStatus } from '../container/container-ops.js';
+import { NO_STATS, current, removeContainer, settled, signalContainer, statsOf, statsOfAll, statusOf, stopContainer, waitExited, type ContainerStats, type ContainerStatus } from '../container/container-ops.js';
 
 export type { ContainerStats, ContainerStatus, LogLine };
+export type { PortMapping } from '../container/container-ports.js';
+import type { PortMapping } from '../container/container-ports.js';
 export type { ContainerEvent } from '../container/container-events.js';
 
 /** A command run in a running container (`flux exec`): some of run()'s options. */
@@ -91,6 +93,13 @@ export class Container {
     };
   }
 
+  /** The port forwards made for it (the host ports -P and `-p 80` picked included), as `flux port` prints them. */
+  async ports(port?: string): Promise<PortMapping[]> {
+    const { mappingsFor, portMappings } = await import('../container/container-ports.js');
+    const all = portMappings(this.state().ports);
+    return port === undefined ? all : mappingsFor(all, port, this.name);
+  }
+
   /** CPU %, resident memory and processes, summed over the container's processes (from /proc). */
   stats(): Promise<ContainerStats> {
     return statsOf(this.state());
@@ -151,9 +160,13 @@ export class Container {
     };
   }
 
-  /** Sends the command a signal (SIGKILL: every process of the container). */
-  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    signalContainer(this.root, this.state(), signal);
+  /**
+   * Sends the command a signal (SIGKILL: every process of the container). A container still
+   * starting is signalled once its command runs (one that then fails to start is gone already).
+   */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const s = await settled(this.root, this.state());
+    if (s) signalContainer(this.root, s, signal);
   }
 
   /** SIGTERM, then SIGKILL of every process after `timeout` seconds (default 10); resolves with the exit code. */
@@ -175,10 +188,14 @@ export class Container {
   }
 }
 
-/** The usage of many containers over one sample (as `flux ps` shows it); zero for those not running. */
-export async function statsOfContainers(list: Container[]): Promise<ContainerStats[]> {
+/**
+ * The usage of many containers over one sample (as `flux stats` shows it), or with `sinceStart`
+ * their CPU % since each started, with no sample to wait for (as `flux ps` shows it); zero for
+ * those not running.
+ */
+export async function statsOfContainers(list: Container[], o: { sinceStart?: boolean } = {}): Promise<ContainerStats[]> {
   const states = list.map((c) => readState(c.root, c.id)).filter((s): s is ContainerState => s !== undefined);
-  const stats = await statsOfAll(states);
+  const stats = await statsOfAll(states, o.sinceStart ? 0 : 100);
   return list.map((c) => stats[states.findIndex((s) => s.id === c.id)] ?? NO_STATS);
 }
 

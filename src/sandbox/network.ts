@@ -52,7 +52,11 @@ export interface NetworkPlan {
  * slirp4netns is started by the sandbox helper itself, as soon as the namespace exists, except
  * with -P: the ports to publish (and so its options) depend on the image.
  */
-export async function planNetwork(mode: string, publish: PortForward[], publishAll: boolean, runtimeDir?: string): Promise<NetworkPlan> {
+/**
+ * `detached`: the network outlives flux (a container's monitor holds it), so slirp4netns must be
+ * the helper's even with -P, whose forwards are added through its API once the image is read.
+ */
+export async function planNetwork(mode: string, publish: PortForward[], publishAll: boolean, runtimeDir?: string, detached = false): Promise<NetworkPlan> {
   const { name, options } = parseMode(mode);
   switch (name) {
     case 'none':
@@ -63,10 +67,12 @@ export async function planNetwork(mode: string, publish: PortForward[], publishA
       return { newNamespace: true, wired: true };
     case 'slirp4netns': {
       const plan = { newNamespace: true, wired: true, tapDevice: SLIRP_DEVICE };
-      if (publishAll) return plan;
+      // -P in the foreground: Node starts slirp4netns itself once the image's ports are known
+      // (a UDP one may need host loopback). Its child cannot outlive it, so not when detached.
+      if (publishAll && !detached) return plan;
       const { planSlirpLaunch } = await import('./slirp4netns.js');
-      // Started by the helper, whose init awaits its readiness: Node has work only for -p.
-      return { ...plan, wired: publish.length > 0, launch: planSlirpLaunch(options, publish, runtimeDir) };
+      // Started by the helper, whose init awaits its readiness: Node has work only for -p and -P.
+      return { ...plan, wired: publish.length > 0 || publishAll, launch: planSlirpLaunch(options, publish, runtimeDir, publishAll) };
     }
     default:
       return unknownMode(name);

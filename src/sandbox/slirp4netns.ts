@@ -35,6 +35,13 @@ export async function createSlirp4netns(req: NetworkRequest, options: Map<string
   if (!launch) checkTun('slirp4netns');
   const forwards = await planForwards(req);
   if (!launch) allowLoopbackForUdp(config, options, forwards);
+  // Started before the image was read, its loopback setting cannot follow the image's UDP ports (-d -P).
+  else if (forwards.some((f) => f.protocol === 'udp') && !config.allowHostLoopback) {
+    throw new FluxError('UDP_NEEDS_LOOPBACK', 'the image exposes UDP ports, and -d -P cannot forward them through slirp4netns without host loopback (the replies to the host are dropped).', {
+      hint: 'Add --network slirp4netns:allow_host_loopback=true, or publish them with -p.',
+      exitCode: 125,
+    });
+  }
   return new SlirpAttachment(config, forwards, req.hostname, launch, req.runtimeDir);
 }
 
@@ -45,12 +52,12 @@ export interface SlirpLaunch extends NetworkLaunch {
   readonly config: SlirpConfig;
 }
 
-export function planSlirpLaunch(options: Map<string, string>, publish: PortForward[], dir?: string): SlirpLaunch {
+export function planSlirpLaunch(options: Map<string, string>, publish: PortForward[], dir?: string, publishAll = false): SlirpLaunch {
   const config = slirpConfig(options);
   checkTun('slirp4netns');
   allowLoopbackForUdp(config, options, publish);
   // Only port forwards use the API socket: without them there is no socket to make or remove.
-  const socketPath = publish.length > 0 ? apiSocketPath(dir) : undefined;
+  const socketPath = publish.length > 0 || publishAll ? apiSocketPath(dir) : undefined;
   return {
     argv: [config.binary, ...slirpArgs(config, socketPath, 'PID')],
     socketPath,

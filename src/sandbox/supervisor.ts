@@ -51,7 +51,7 @@ export interface MonitorLaunch {
   id: string;
   name: string;
   logMaxBytes: number;
-  /** --timeout in seconds (0: none), and the signal it stops the command with. */
+  /** --timeout in seconds (0: none), and the signal it stops the command with (0: the image's StopSignal, see monitor.c). */
   timeoutSec: number;
   stopSignal: number;
   /** What the monitor execs at the end when flux has work left then (see container/ended.ts). */
