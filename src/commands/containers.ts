@@ -27,7 +27,7 @@ export async function psCommand(o: { all?: boolean; quiet?: boolean; format?: st
     return;
   }
   const infos = containers.map((c) => c.info());
-  const stats: ContainerStats[] = infos.some((i) => i.state === 'running') ? await statsOfContainers(containers, { sinceStart: true }) : [];
+  const stats: ContainerStats[] = infos.some((i) => i.state === 'running') ? await statsOfContainers(containers) : [];
   const rows = infos.map((info, i) => ({ ...info, ...(stats[i] ?? { cpuPercent: 0, memoryBytes: 0, pids: 0, netRxBytes: 0, netTxBytes: 0, blockReadBytes: null, blockWriteBytes: null }) }));
   if (o.format === 'json') {
     process.stdout.write(`${escapeJson(JSON.stringify(rows, null, 2))}\n`);

@@ -87,36 +87,8 @@ export async function statsOf(s: ContainerState, sampleMs = 100): Promise<Contai
   return (await statsOfAll([s], sampleMs))[0]!;
 }
 
-/**
- * CPU time over wall time since the container's init started, as ps(1) gives %CPU: the live
- * processes' own time and that of the children they reaped (cutime, cstime), so work done by
- * processes that have ended counts too. No sample to wait for: one pass over /proc.
- */
-function cpuSinceStart(pids: number[], snap: ProcSnapshot, uptime: number): number {
-  const init = pids[0] !== undefined ? snap.stats.get(pids[0]) : undefined;
-  if (!init) return 0;
-  let ticks = 0;
-  for (const p of pids) {
-    const f = snap.stats.get(p);
-    if (f) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-  }
-  const seconds = uptime - Number(init[19]) / TICK;
-  return seconds > 0 ? ticks / TICK / seconds : 0;
-}
-
-/**
- * The same for many containers over one sample: two passes over /proc in all. sampleMs 0: CPU %
- * since each container started instead (cpuSinceStart), in one pass, with no wait.
- */
+/** The same for many containers over one sample: two passes over /proc in all. */
 export async function statsOfAll(states: ContainerState[], sampleMs = 100): Promise<ContainerStats[]> {
-  if (sampleMs === 0) {
-    const snap = new ProcSnapshot();
-    const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
-    return states.map((s) => {
-      const pids = processesOf(s, snap);
-      return { ...usageOf(pids, snap), cpuPercent: Math.round(cpuSinceStart(pids, snap, uptime) * 1000) / 10 };
-    });
-  }
   const first = new ProcSnapshot();
   const before = states.map((s) => usage(processesOf(s, first), first));
   const t0 = performance.now();
@@ -127,17 +99,19 @@ export async function statsOfAll(states: ContainerState[], sampleMs = 100): Prom
     const pids = processesOf(s, second);
     const after = usage(pids, second);
     const cpu = Math.max(0, after.ticks - before[i]!.ticks) / TICK / seconds;
-    return { ...usageOf(pids, second), cpuPercent: Math.round(cpu * 1000) / 10 };
+    // Init is not dumpable: the network is read through one of the image's processes.
+    const net = pids[1] !== undefined ? netBytes(pids[1]) : { rx: 0, tx: 0 };
+    const io = blockIo(pids);
+    return {
+      cpuPercent: Math.round(cpu * 1000) / 10,
+      memoryBytes: after.rss,
+      pids: after.pids,
+      netRxBytes: net.rx,
+      netTxBytes: net.tx,
+      blockReadBytes: io?.read ?? null,
+      blockWriteBytes: io?.write ?? null,
+    };
   });
-}
-
-/** Memory, processes, network and block I/O now (all but CPU). */
-function usageOf(pids: number[], snap: ProcSnapshot): Omit<ContainerStats, 'cpuPercent'> {
-  const now = usage(pids, snap);
-  // Init is not dumpable: the network is read through one of the image's processes.
-  const net = pids[1] !== undefined ? netBytes(pids[1]) : { rx: 0, tx: 0 };
-  const io = blockIo(pids);
-  return { memoryBytes: now.rss, pids: now.pids, netRxBytes: net.rx, netTxBytes: net.tx, blockReadBytes: io?.read ?? null, blockWriteBytes: io?.write ?? null };
 }
 
 /**

@@ -188,14 +188,10 @@ export class Container {
   }
 }
 
-/**
- * The usage of many containers over one sample (as `flux stats` shows it), or with `sinceStart`
- * their CPU % since each started, with no sample to wait for (as `flux ps` shows it); zero for
- * those not running.
- */
-export async function statsOfContainers(list: Container[], o: { sinceStart?: boolean } = {}): Promise<ContainerStats[]> {
+/** The usage of many containers over one sample (as `flux ps` shows it); zero for those not running. */
+export async function statsOfContainers(list: Container[]): Promise<ContainerStats[]> {
   const states = list.map((c) => readState(c.root, c.id)).filter((s): s is ContainerState => s !== undefined);
-  const stats = await statsOfAll(states, o.sinceStart ? 0 : 100);
+  const stats = await statsOfAll(states);
   return list.map((c) => stats[states.findIndex((s) => s.id === c.id)] ?? NO_STATS);
 }
 
