@@ -140,7 +140,15 @@ export function findState(root: string, ref: string): ContainerState {
 /** Removes a container's state and frees its name. */
 export function removeState(root: string, s: ContainerState): void {
   releaseName(root, s.name, s.id);
-  const existed = existsSync(stateDir(root, s.id));
-  rmSync(stateDir(root, s.id), { recursive: true, force: true });
+  // Renamed out of the way first, in one step: a reader (ps, wait) sees the container whole or
+  // not at all, never a directory whose state.json is already gone.
+  const gone = join(root, `.removing-${s.id}-${process.pid}`);
+  let existed = true;
+  try {
+    renameSync(stateDir(root, s.id), gone);
+  } catch {
+    existed = false;
+  }
+  rmSync(gone, { recursive: true, force: true });
   if (existed) recordEvent(root, { id: s.id, name: s.name, event: 'removed' });
 }
