@@ -62,20 +62,7 @@ int exec_in(int argc, char **argv)
   /* -t: a terminal of the container's own devpts (as run makes one), relayed to ours. */
   int master = -1, slave = -1;
   if (p.tty) {
-    master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (master < 0)
-      fail("open", "/dev/pts/ptmx");
-    int unlock = 0;
-    if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
-      fail("unlock pty", "");
-    slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
-    if (slave < 0)
-      fail("open pty", "");
-    struct winsize ws = { .ws_row = p.rows, .ws_col = p.cols };
-    if (ws.ws_row && ws.ws_col)
-      ioctl(master, TIOCSWINSZ, &ws);
-    else
-      copy_winsize(1, master);
+    master = open_pty(&p, &slave);
     if (fchown(slave, p.uid, (gid_t)-1) < 0)
       fail("chown", "the terminal");
   }

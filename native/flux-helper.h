@@ -271,6 +271,7 @@ void command_child(const struct plan *p, int slave, const sigset_t *oldmask);
 extern const int forwarded[NFORWARDED];
 void add_forwarded(sigset_t *set);
 void copy_winsize(int from, int to);
+int open_pty(const struct plan *p, int *slave);
 int relay_once(int sfd, int *master, int *in_open, pid_t child, char *buf, size_t len);
 void drain_master(int master, char *buf, size_t len);
 

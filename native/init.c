@@ -126,20 +126,7 @@ _Noreturn void run_init(const struct plan *p)
 
   int master = -1, slave = -1;
   if (p->tty) {
-    master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (master < 0)
-      fail("open", "/dev/pts/ptmx");
-    int unlock = 0;
-    if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
-      fail("unlock pty", "");
-    slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
-    if (slave < 0)
-      fail("open pty", "");
-    struct winsize ws = { .ws_row = p->rows, .ws_col = p->cols };
-    if (ws.ws_row && ws.ws_col)
-      ioctl(master, TIOCSWINSZ, &ws);
-    else
-      copy_winsize(1, master);
+    master = open_pty(p, &slave);
     setup_console(slave, p);
   }
 

@@ -97,3 +97,27 @@ void drain_master(int master, char *buf, size_t len)
     while ((r = read(master, buf, len)) > 0)
       write_all(1, buf, (size_t)r);
 }
+
+/*
+ * A terminal of the container's own devpts (mounted in its root, so after pivot_root or chroot):
+ * returns the master, the slave in *slave, sized as the plan says or as our own terminal is.
+ * Used by run's init and by exec alike.
+ */
+int open_pty(const struct plan *p, int *slave)
+{
+  int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0)
+    fail("open", "/dev/pts/ptmx");
+  int unlock = 0;
+  if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+    fail("unlock pty", "");
+  *slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+  if (*slave < 0)
+    fail("open pty", "");
+  struct winsize ws = { .ws_row = p->rows, .ws_col = p->cols };
+  if (ws.ws_row && ws.ws_col)
+    ioctl(master, TIOCSWINSZ, &ws);
+  else
+    copy_winsize(1, master);
+  return master;
+}
