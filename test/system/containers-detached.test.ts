@@ -12,7 +12,7 @@ import { randomInt } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
 import { appDir, isRoot, runAs, runFlux, removeStore, tempStore, testUser, userRuntimeDir } from '../helpers/user.js';
-import { removeContainers } from '../helpers/containers.js';
+import { removeContainers, until, processesWith } from '../helpers/containers.js';
 import { requireTool } from '../helpers/require.js';
 
 let store: string;
@@ -23,16 +23,6 @@ const flux = (args: string[]) => runFlux(args, { store, env: { XDG_RUNTIME_DIR: 
 const containers = () => join(runtime, 'flux', 'containers');
 
 /** Polls until `done` holds (or fails the test after the deadline, which only a broken run reaches). */
-async function until<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (done(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -50,19 +40,6 @@ async function ps(all = true): Promise<PsRow[]> {
   const r = await flux(['ps', ...(all ? ['-a'] : []), '--format', 'json']);
   expect(r.stderr).toBe('');
   return JSON.parse(r.stdout) as PsRow[];
-}
-
-/** Host processes whose command line holds `token` (the container's own, told apart by a random number). */
-function processesWith(token: string): number[] {
-  const found: number[] = [];
-  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(token)) found.push(Number(p));
-    } catch {
-      /* gone */
-    }
-  }
-  return found;
 }
 
 async function detach(args: string[], cmd: string[]): Promise<string> {

@@ -12,7 +12,7 @@ import { randomInt } from 'node:crypto';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
 import { busyboxWith } from '../helpers/image-layer.js';
 import { appDir, runAs, runFlux, removeStore, tempStore, testUser, userRuntimeDir } from '../helpers/user.js';
-import { removeContainers } from '../helpers/containers.js';
+import { removeContainers, until, processesWith } from '../helpers/containers.js';
 import { requireTool } from '../helpers/require.js';
 
 let store: string;
@@ -23,29 +23,6 @@ let layout: string;
 let image: string;
 
 const flux = (args: string[]) => runFlux(args, { store, env: { XDG_RUNTIME_DIR: runtime } });
-
-async function until<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (done(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Host processes whose command line holds `token`. */
-function processesWith(token: string): number[] {
-  const found: number[] = [];
-  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(token)) found.push(Number(p));
-    } catch {
-      /* gone */
-    }
-  }
-  return found;
-}
 
 beforeAll(async () => {
   requireTool('newuidmap');

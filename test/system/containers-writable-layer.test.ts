@@ -13,6 +13,7 @@ import { randomInt } from 'node:crypto';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
 import { isRoot, runFlux, removeStore, tempStore, testUser } from '../helpers/user.js';
 import { requireTool } from '../helpers/require.js';
+import { until } from '../helpers/containers.js';
 
 let store: string;
 let runtimes: string[] = [];
@@ -28,16 +29,6 @@ async function newRuntime(): Promise<string> {
 }
 
 const fluxIn = (runtime: string) => (args: string[]) => runFlux(args, { store, env: { XDG_RUNTIME_DIR: runtime } });
-
-async function until<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (done(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The container's run directories in the store (the overlay's, or the copy's where overlay is refused). */
 const runDirs = (id: string): string[] => readdirSync(join(store, 'runs')).filter((n) => n.startsWith(`ctr-${id}`));
