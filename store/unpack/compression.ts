@@ -4,6 +4,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { createRequire } from 'node:module';
 import { FluxError } from '../../src/errors.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
@@ -90,7 +91,9 @@ export function compressionMismatch(mediaType: string, expected: Compression, ac
 export async function decompressor(c: Compression): Promise<Transform> {
   if (c === 'gzip') return createGunzip({ chunkSize: 256 * 1024 });
   if (c === 'zstd') {
-    const { DecompressStream } = await import('zstd-napi');
+    // require, not import(): the unpack worker runs from a vm.Script (its code cache), which has
+    // no loader for a dynamic import.
+    const { DecompressStream } = createRequire(import.meta.url)('zstd-napi') as typeof import('zstd-napi');
     return new DecompressStream();
   }
   return new Transform({ transform: (chunk, _enc, cb) => cb(null, chunk) });
