@@ -32,7 +32,7 @@ beforeAll(async () => {
   // The bundle under test is the one made from the current tsc output (bin/flux.js ignores an older one).
   execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/bundle.mjs')], { cwd: REPO_ROOT, stdio: 'ignore' });
   reg = await startRegistry();
-  await pushFixtures(reg, ['busybox']);
+  await pushFixtures(reg, ['busybox', 'busybox-zstd']);
 }, 120_000);
 
 afterAll(async () => {
@@ -41,6 +41,15 @@ afterAll(async () => {
 });
 
 describe('a cold pull', () => {
+  it('unpacks a zstd layer in the unpacker, which runs from its code cache (no dynamic import there)', async () => {
+    const store = await tempStore();
+    stores.push(store);
+    const r = await runFlux(['pull', '-q', `${reg.host}/busybox-zstd:latest`], { store });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe((await fixtureInfo('busybox-zstd')).digest);
+  });
+
   it('starts the unpacker before it loads the HTTP client and before its first request', async () => {
     const store = await tempStore();
     stores.push(store);
