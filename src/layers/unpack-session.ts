@@ -109,7 +109,7 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
   };
 
   // Started now, waited for only by the first mkdtemp: it is done long before a blob is.
-  const spread = runner ? spreadSubdirs(store.tmpDir) : undefined;
+  const spread = runner ? spreadSubdirs([store.tmpDir, store.runsDir]) : undefined;
   if (runner) {
     // Leftovers of crashed unpacks (of these layers, or of any whose process is gone) go first.
     const stale = new Set<string>(await staleTemps(store.tmpDir));

@@ -1,8 +1,9 @@
 /**
- * The store's tmp/, where each layer is unpacked into a fresh directory, carries ext4's TOPDIR
- * attribute after an unpack, rootless and as root, in a new store and in one made before flux
- * set it: each unpack directory then gets a block group of its own (native/topdir.c says why).
- * Other filesystems have no such attribute; there the unpack must simply work.
+ * The store's tmp/, where each layer is unpacked into a fresh directory, and runs/, where each
+ * run makes its upper dir, carry ext4's TOPDIR attribute after an unpack, rootless and as root,
+ * in a new store and in one made before flux set it: each of their new directories then gets a
+ * block group of its own (native/topdir.c says why). Other filesystems have no such attribute;
+ * there the unpack must simply work.
  */
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants as C, openSync, statfsSync } from 'node:fs';
@@ -75,7 +76,7 @@ afterAll(async () => {
 
 describe.skipIf(!isRoot)('the unpack directory of a store spreads its layers over block groups', () => {
   for (const who of ['the unprivileged user', 'root'] as const) {
-    it(`gives tmp/ the TOPDIR attribute on ext2/3/4, in a new store and an older one (${who})`, async () => {
+    it(`gives tmp/ and runs/ the TOPDIR attribute on ext2/3/4, in a new store and an older one (${who})`, async () => {
       if (who === 'the unprivileged user') {
         requireTool('newuidmap');
         requireTool('unshare');
@@ -84,15 +85,15 @@ describe.skipIf(!isRoot)('the unpack directory of a store spreads its layers ove
       const store = await tempStore(who === 'root' ? 'root' : undefined);
       try {
         await unpack(user, store, 'busybox');
-        const tmp = join(store, 'tmp');
-        if (!isExt(tmp)) return; // no such attribute here: the unpack working is all there is to check
-        expect(inodeFlags(tmp) & FS_TOPDIR_FL).toBe(FS_TOPDIR_FL);
+        const dirs = [join(store, 'tmp'), join(store, 'runs')];
+        if (!isExt(store)) return; // no such attribute here: the unpack working is all there is to check
+        for (const d of dirs) expect(inodeFlags(d) & FS_TOPDIR_FL, d).toBe(FS_TOPDIR_FL);
 
         // A store from before: the next unpack gives it the attribute too.
-        clearTopdir(tmp);
-        expect(inodeFlags(tmp) & FS_TOPDIR_FL).toBe(0);
+        for (const d of dirs) clearTopdir(d);
+        for (const d of dirs) expect(inodeFlags(d) & FS_TOPDIR_FL, d).toBe(0);
         await unpack(user, store, 'multilayer');
-        expect(inodeFlags(tmp) & FS_TOPDIR_FL).toBe(FS_TOPDIR_FL);
+        for (const d of dirs) expect(inodeFlags(d) & FS_TOPDIR_FL, d).toBe(FS_TOPDIR_FL);
       } finally {
         await removeStore(store);
       }
