@@ -12,6 +12,7 @@
  *   flux-helper exec CTLFD PID PLAN...    run a command in the running container of process PID; PLAN is
  *                                         the process part of a container plan (cwd user caps nnp seccomp
  *                                         path env argv), all on the command line
+ *   flux-helper topdir DIR...             give each DIR ext4's TOPDIR attribute (topdir.c), best effort
  *
  * The plan comes in two parts. The first names the namespaces and id maps and comes as the
  * command line's arguments, so the helper starts on it at once: it creates the namespaces and
@@ -307,5 +308,8 @@ int run(int argc, char **argv);
 
 /* exec.c: exec mode: a process joining a running container */
 int exec_in(int argc, char **argv);
+
+/* topdir.c: `flux-helper topdir DIR...`, ext4's TOPDIR attribute on the store's tmp/ and runs/ */
+int topdir(int argc, char **argv);
 
 #endif

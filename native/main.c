@@ -36,6 +36,9 @@ int main(int argc, char **argv)
       printf("%c\t%s\t%s\n", RECORDS[i].letter, RECORDS[i].fields, RECORDS[i].meaning);
     return 0;
   }
+  /* No control fd: it sets an attribute and exits. */
+  if (argc >= 3 && !strcmp(argv[1], "topdir"))
+    return topdir(argc - 2, argv + 2);
   if (argc >= 3) {
     char *end;
     long fd = strtol(argv[2], &end, 10);
@@ -63,7 +66,7 @@ int main(int argc, char **argv)
     return exec_in(argc - 3, argv + 3);
   fprintf(stderr, "usage: flux-helper run CTLFD PLAN... | flux-helper monitor CTLFD DIR EVENTS ID NAME LOGMAX TIMEOUT STOPSIG N END... PLAN...\n"
                   "       flux-helper exec CTLFD PID PLAN... | flux-helper userns CTLFD -- ARGV...\n"
-                  "       flux-helper --list-ops | --list-records\n"
+                  "       flux-helper topdir DIR... | flux-helper --list-ops | --list-records\n"
                   "flux-helper is started by flux; it is not meant to be run by hand.\n");
   return 125;
 }

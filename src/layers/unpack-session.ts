@@ -17,6 +17,7 @@ import type { Digest } from '../image/types.js';
 import { readLayerInfo, writeLayerInfo } from './layer-info.js';
 import { jobError, type JobError } from './protocol.js';
 import { isRealRoot, startJobRunner, type JobRunner } from './job-runner.js';
+import { spreadSubdirs } from './spread-dirs.js';
 import { staleTemps, tempPrefix } from './stale.js';
 
 export interface LayerToUnpack {
@@ -107,6 +108,8 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
     }
   };
 
+  // Started now, waited for only by the first mkdtemp: it is done long before a blob is.
+  const spread = runner ? spreadSubdirs([store.tmpDir, store.runsDir]) : undefined;
   if (runner) {
     // Leftovers of crashed unpacks (of these layers, or of any whose process is gone) go first.
     const stale = new Set<string>(await staleTemps(store.tmpDir));
@@ -120,6 +123,7 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
   }
 
   const unpackOne = async (l: LayerToUnpack): Promise<void> => {
+    await spread;
     const dir = await mkdtemp(join(store.tmpDir, tempPrefix('unpack', digestHex(l.diffId))));
     temps.add(dir);
     await chmod(dir, 0o755);

@@ -58,24 +58,34 @@ async function apply(input: Readable, opts: ApplyLayerOptions): Promise<ApplyLay
   const extract = tar.extract();
   const writer = new EntryWriter(opts.dir, opts.fs, opts.userXattr, opts.onWarning ?? (() => {}), opts.expectedDiffId.slice(0, 19));
 
-  const piping = pipeline(input, new MagicCheck(compression, opts.mediaType), await decompressor(compression), hasher, extract);
-  const consuming = (async () => {
-    for await (const entry of extract) {
-      try {
-        await writer.entry(entry.header as Header, entry);
-      } catch (err) {
-        extract.destroy(err as Error);
-        throw err;
-      }
+  // The parser's entry events rather than its async iterator: most entries carry no data and
+  // are written at once, without a promise and an iterator step each. The parser waits for
+  // `next`, called from a microtask so that a run of empty entries never nests its calls.
+  let writerError: { reason: unknown } | undefined;
+  const fail = (err: unknown): void => {
+    writerError ??= { reason: err };
+    extract.destroy(err as Error);
+  };
+  extract.on('entry', (header, stream, next) => {
+    if (header.size !== 0) stream.on('error', () => {}); // a destroyed parser errors its open entry; the reader sees it
+    let writing: Promise<void> | undefined;
+    try {
+      writing = writer.entry(header as Header, stream);
+    } catch (err) {
+      fail(err);
+      return;
     }
-  })();
-  const [piped, consumed] = await Promise.allSettled([piping, consuming]);
+    if (writing === undefined) queueMicrotask(() => next());
+    else writing.then(() => next(), fail);
+  });
+  let pipeError: { reason: unknown } | undefined;
+  await pipeline(input, new MagicCheck(compression, opts.mediaType), await decompressor(compression), hasher, extract)
+    .catch((err: unknown) => void (pipeError = { reason: err }));
   // The writer's own failure (a refused entry, a full disk) destroys the parser, so the pipeline
   // then fails with a mere "Premature close": the writer's error is the one that says why.
-  const writerFailed = consumed.status === 'rejected' && (consumed.reason instanceof FluxError || isErrnoCode(errnoCode(consumed.reason)));
-  if (writerFailed) throw consumed.reason;
-  if (piped.status === 'rejected') throw piped.reason;
-  if (consumed.status === 'rejected') throw consumed.reason;
+  if (writerError && (writerError.reason instanceof FluxError || isErrnoCode(errnoCode(writerError.reason)))) throw writerError.reason;
+  if (pipeError) throw pipeError.reason;
+  if (writerError) throw writerError.reason;
 
   writer.finish();
   const diffId: Digest = `sha256:${hasher.hash.digest('hex')}`;

@@ -2,11 +2,14 @@
  * Writes tar entries into a layer directory without ever following a symlink.
  *
  * The directory is fresh and private to this unpack, so what it holds is exactly what earlier
- * entries of this layer created: every parent of an entry is checked with lstat (and cached
- * once known to be a real directory), a parent that is a symlink is refused, files are created
- * with O_EXCL|O_NOFOLLOW and their metadata set through the open descriptor, and directories
- * get their metadata at the end, again through an O_NOFOLLOW descriptor (chmod following a
- * symlink out of the layer was containerd CVE-2021-32760).
+ * entries of this layer created: the writer keeps that record in memory (`made`) and asks it,
+ * not lstat, what stands at a path (an lstat of a path that cannot exist yet was a third of
+ * an entry's cost). Should the record ever be wrong, nothing follows a symlink all the same:
+ * every creation is exclusive (mkdir, symlink, link, mknod, and files with O_EXCL|O_NOFOLLOW)
+ * and fails on whatever the record missed. A parent that is a symlink is refused, file metadata
+ * is set through the open descriptor, and directories get theirs at the end, again through an
+ * O_NOFOLLOW descriptor (chmod following a symlink out of the layer was containerd
+ * CVE-2021-32760).
  *
  * Whiteouts within a layer (image-spec layer.md) never hide the layer's own files:
  * - `.wh.NAME` where NAME does not exist yet becomes a 0/0 character device; a later entry of
@@ -18,8 +21,8 @@
  *   its position in the tar does not matter.
  */
 import {
-  closeSync, constants as C, fchmodSync, fchownSync, futimesSync, linkSync, lstatSync, lutimesSync,
-  lchownSync, chmodSync, mkdirSync, openSync, rmSync, symlinkSync, unlinkSync, writeSync, type Stats,
+  closeSync, constants as C, fchmodSync, fchownSync, futimesSync, linkSync, lutimesSync,
+  lchownSync, chmodSync, mkdirSync, openSync, rmSync, symlinkSync, unlinkSync, writeSync,
 } from 'node:fs';
 import type { Header as TarHeader } from 'tar-stream';
 import { FluxError, errnoCode } from '../../src/errors.js';
@@ -28,6 +31,9 @@ import type { LayerFs } from './layer-fs.js';
 import { paxXattrs } from './pax.js';
 import { PathTree } from './path-tree.js';
 import { parseWhiteout } from './whiteout.js';
+
+/** What this layer made at a path: a whiteout is the 0/0 device standing for a deleted lower file. */
+type Kind = 'dir' | 'file' | 'symlink' | 'whiteout' | 'other';
 
 interface Meta {
   mode: number;
@@ -49,10 +55,8 @@ type Data = AsyncIterable<unknown>;
 export class EntryWriter {
   bytes = 0;
   files = 0;
-  /** Paths (relative, `/`-joined) known to be real directories created by this layer. */
-  private readonly realDirs = new PathTree<true>().set('', true);
-  /** Whiteout devices this layer created. */
-  private readonly whiteouts = new PathTree<true>();
+  /** Everything this layer made, by relative `/`-joined path ('' the root): exactly what the directory holds. */
+  private readonly made = new PathTree<Kind>().set('', 'dir');
   /** Directories this layer made opaque: recorded in the layer's info file too, so that reading the image's /etc/passwd needs no xattr call. */
   readonly opaque = new PathTree<true>();
   /** Directory metadata, applied at the end so that creating children does not undo it. */
@@ -72,7 +76,8 @@ export class EntryWriter {
     this.opaqueXattr = `${userXattr ? 'user' : 'trusted'}.overlay.opaque`;
   }
 
-  async entry(header: Header, data: Data): Promise<void> {
+  /** Settles at once (undefined) for an entry without data, most of a layer's: no promise to wait for. */
+  entry(header: Header, data: Data): Promise<void> | undefined {
     const name = header.name;
     const np = normalizeEntryPath(name);
     if (!np.ok) this.refuse(name, np.reason);
@@ -81,7 +86,7 @@ export class EntryWriter {
 
     if (parts.some((p, i) => p.startsWith('.wh..wh.') && !(i === parts.length - 1 && p === '.wh..wh..opq'))) {
       this.warn('aufs', 'aufs bookkeeping entries (.wh..wh.*) in a layer were ignored.');
-      return drain(data);
+      return rest(header, data);
     }
     const base = parts[parts.length - 1];
     if (base !== undefined) {
@@ -90,12 +95,12 @@ export class EntryWriter {
       if (wh.kind === 'opaque') {
         const dir = this.prepareParents(parts, name);
         this.setOpaque(dir);
-        return drain(data);
+        return rest(header, data);
       }
       if (wh.kind === 'whiteout') {
         const dir = this.prepareParents(parts, name);
         this.whiteout(join(dir, wh.target));
-        return drain(data);
+        return rest(header, data);
       }
     }
 
@@ -103,23 +108,23 @@ export class EntryWriter {
     switch (header.type) {
       case 'directory':
         this.directory(parts, name, meta, header);
-        return drain(data);
+        return rest(header, data);
       case 'file':
       case 'contiguous-file':
         return this.file(parts, name, meta, header, data);
       case 'symlink':
         this.symlink(parts, name, meta, header);
-        return drain(data);
+        return rest(header, data);
       case 'link':
         this.hardlink(parts, name, header);
-        return drain(data);
+        return rest(header, data);
       case 'character-device':
       case 'block-device':
       case 'fifo':
         this.special(parts, name, meta, header);
-        return drain(data);
+        return rest(header, data);
       default:
-        this.refuse(name, `has the tar entry type ${JSON.stringify(header.type)}, which flux does not unpack`);
+        return this.refuse(name, `has the tar entry type ${JSON.stringify(header.type)}, which flux does not unpack`);
     }
   }
 
@@ -149,10 +154,10 @@ export class EntryWriter {
     const rel = parts.join('/');
     if (parts.length > 0) {
       this.prepareParents(parts, name);
-      const wasWhiteout = this.whiteouts.has(rel);
+      const wasWhiteout = this.made.get(rel) === 'whiteout';
       if (this.clear(rel, true) !== 'kept') {
         mkdirSync(this.abs(rel), 0o700);
-        this.realDirs.set(rel, true);
+        this.made.set(rel, 'dir');
         if (wasWhiteout) this.setOpaque(rel);
       }
     }
@@ -160,12 +165,23 @@ export class EntryWriter {
     this.xattrs(rel, header);
   }
 
-  private async file(parts: string[], name: string, meta: Meta, header: Header, data: Data): Promise<void> {
+  private file(parts: string[], name: string, meta: Meta, header: Header, data: Data): Promise<void> | undefined {
     if (parts.length === 0) this.refuse(name, 'would turn the layer root into a file');
     const rel = parts.join('/');
     this.prepareParents(parts, name);
     this.clear(rel, false);
     const fd = openSync(this.abs(rel), FILE_FLAGS, 0o600);
+    this.made.set(rel, 'file');
+    if (header.size !== 0) return this.fileData(fd, rel, meta, header, data);
+    try {
+      this.fileMeta(fd, rel, meta, header);
+    } finally {
+      closeSync(fd);
+    }
+    return undefined;
+  }
+
+  private async fileData(fd: number, rel: string, meta: Meta, header: Header, data: Data): Promise<void> {
     try {
       for await (const chunk of data) {
         const buf = chunk as Buffer;
@@ -173,13 +189,17 @@ export class EntryWriter {
         while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
         this.bytes += buf.length;
       }
-      this.chown(meta, (u, g) => fchownSync(fd, u, g));
-      fchmodSync(fd, meta.mode); // after chown, which clears setuid/setgid
-      this.xattrs(rel, header); // after chown, which clears security.capability
-      if (meta.mtime) futimesSync(fd, meta.mtime, meta.mtime);
+      this.fileMeta(fd, rel, meta, header);
     } finally {
       closeSync(fd);
     }
+  }
+
+  private fileMeta(fd: number, rel: string, meta: Meta, header: Header): void {
+    this.chown(meta, (u, g) => fchownSync(fd, u, g));
+    fchmodSync(fd, meta.mode); // after chown, which clears setuid/setgid
+    this.xattrs(rel, header); // after chown, which clears security.capability
+    if (meta.mtime) futimesSync(fd, meta.mtime, meta.mtime);
   }
 
   private symlink(parts: string[], name: string, meta: Meta, header: Header): void {
@@ -191,6 +211,7 @@ export class EntryWriter {
     this.clear(rel, false);
     const path = this.abs(rel);
     symlinkSync(target, path); // stored verbatim: it is only ever resolved inside the container
+    this.made.set(rel, 'symlink');
     this.chown(meta, (u, g) => lchownSync(path, u, g));
     this.xattrs(rel, header);
     if (meta.mtime) lutimesSync(path, meta.mtime, meta.mtime);
@@ -204,15 +225,15 @@ export class EntryWriter {
     if (tp.parts.length === 0) this.refuse(name, 'is a hard link to the layer root');
     const targetRel = tp.parts.join('/');
     this.checkParents(tp.parts, name, linkname);
-    const st = this.lstat(targetRel);
-    if (!st) this.refuse(name, `is a hard link to ${showName(linkname)}, which is not an earlier entry of this layer`);
-    if (st.isDirectory()) this.refuse(name, `is a hard link to the directory ${showName(linkname)}`);
+    const kind = this.made.get(targetRel);
+    if (kind === undefined) this.refuse(name, `is a hard link to ${showName(linkname)}, which is not an earlier entry of this layer`);
+    if (kind === 'dir') this.refuse(name, `is a hard link to the directory ${showName(linkname)}`);
     const rel = parts.join('/');
     if (rel === targetRel) return;
     this.prepareParents(parts, name);
     this.clear(rel, false);
     linkSync(this.abs(targetRel), this.abs(rel)); // link(2) never follows a symlink at the target
-    if (this.whiteouts.has(targetRel)) this.whiteouts.set(rel, true);
+    this.made.set(rel, kind); // a link to a whiteout device is one too
   }
 
   private special(parts: string[], name: string, meta: Meta, header: Header): void {
@@ -231,6 +252,7 @@ export class EntryWriter {
       }
       throw err;
     }
+    this.made.set(rel, 'other');
     this.chown(meta, (u, g) => lchownSync(path, u, g));
     chmodSync(path, meta.mode); // just created by us, not a symlink
     this.xattrs(rel, header);
@@ -238,11 +260,11 @@ export class EntryWriter {
   }
 
   private whiteout(rel: string): void {
-    const st = this.lstat(rel);
-    if (!st) {
+    const kind = this.made.get(rel);
+    if (kind === undefined) {
       this.layerFs.mknod(this.abs(rel), S_IFCHR, 0, 0);
-      this.whiteouts.set(rel, true);
-    } else if (st.isDirectory()) {
+      this.made.set(rel, 'whiteout');
+    } else if (kind === 'dir') {
       this.setOpaque(rel);
     }
     // Otherwise this layer's own entry at that path already hides the lower one.
@@ -250,21 +272,23 @@ export class EntryWriter {
 
   /** Makes every parent of `parts` a real directory of this layer; returns the parent path. */
   private prepareParents(parts: string[], name: string): string {
+    // The usual case in one lookup: the parent is a directory this layer made, and so is each
+    // of its own parents (the record drops a directory's subtree with it).
+    const parent = parts.length > 1 ? parentOf(parts) : '';
+    if (this.made.get(parent) === 'dir') return parent;
     let rel = '';
     for (let i = 0; i < parts.length - 1; i++) {
       rel = join(rel, parts[i] as string);
-      if (this.realDirs.has(rel)) continue;
-      const st = this.lstat(rel);
-      if (!st) {
+      const kind = this.made.get(rel);
+      if (kind === 'dir') continue;
+      if (kind === undefined) {
         this.mkdirImplicit(rel);
-      } else if (st.isDirectory()) {
-        this.realDirs.set(rel, true);
-      } else if (this.whiteouts.has(rel)) {
+      } else if (kind === 'whiteout') {
         unlinkSync(this.abs(rel));
-        this.whiteouts.delete(rel);
+        this.made.delete(rel);
         this.mkdirImplicit(rel);
         this.setOpaque(rel);
-      } else if (st.isSymbolicLink()) {
+      } else if (kind === 'symlink') {
         this.refuse(name, `goes through the symlink ${showName(rel)}`);
       } else {
         this.refuse(name, `needs ${showName(rel)} to be a directory, but an earlier entry made it a file`);
@@ -275,14 +299,13 @@ export class EntryWriter {
 
   /** Like prepareParents for a hard link target: must already exist, no symlinks on the way. */
   private checkParents(parts: string[], name: string, linkname: string): void {
+    if (this.made.get(parts.length > 1 ? parentOf(parts) : '') === 'dir') return;
     let rel = '';
     for (let i = 0; i < parts.length - 1; i++) {
       rel = join(rel, parts[i] as string);
-      if (this.realDirs.has(rel)) continue;
-      const st = this.lstat(rel);
-      if (st?.isSymbolicLink()) this.refuse(name, `is a hard link whose target ${showName(linkname)} goes through the symlink ${showName(rel)}`);
-      if (!st?.isDirectory()) this.refuse(name, `is a hard link to ${showName(linkname)}, which is not an earlier entry of this layer`);
-      this.realDirs.set(rel, true);
+      const kind = this.made.get(rel);
+      if (kind === 'symlink') this.refuse(name, `is a hard link whose target ${showName(linkname)} goes through the symlink ${showName(rel)}`);
+      if (kind !== 'dir') this.refuse(name, `is a hard link to ${showName(linkname)}, which is not an earlier entry of this layer`);
     }
   }
 
@@ -290,35 +313,34 @@ export class EntryWriter {
     const path = this.abs(rel);
     mkdirSync(path);
     chmodSync(path, 0o755);
-    this.realDirs.set(rel, true);
+    this.made.set(rel, 'dir');
   }
 
   /** Removes what stands at `rel` unless it is a directory and `keepDir`. */
   private clear(rel: string, keepDir: boolean): 'kept' | 'removed' | 'absent' {
-    const st = this.lstat(rel);
-    if (!st) return 'absent';
-    if (st.isDirectory()) {
+    const kind = this.made.get(rel);
+    if (kind === undefined) return 'absent';
+    if (kind === 'dir') {
       if (keepDir) return 'kept';
       rmSync(this.abs(rel), { recursive: true, force: true });
       this.forget(rel);
       return 'removed';
     }
     unlinkSync(this.abs(rel));
-    this.whiteouts.delete(rel);
+    this.made.delete(rel);
     return 'removed';
   }
 
   /** What this layer recorded at and under `rel`, which is gone: linear in that subtree alone. */
   private forget(rel: string): void {
-    this.realDirs.deleteTree(rel);
-    this.whiteouts.deleteTree(rel);
+    this.made.deleteTree(rel);
     this.dirMeta.deleteTree(rel);
     this.opaque.deleteTree(rel);
   }
 
   /** Nodes visited forgetting replaced directories, for tests and benches. */
   get forgetSteps(): number {
-    return this.realDirs.steps + this.whiteouts.steps + this.dirMeta.steps + this.opaque.steps;
+    return this.made.steps + this.dirMeta.steps + this.opaque.steps;
   }
 
   private setOpaque(rel: string): void {
@@ -364,15 +386,6 @@ export class EntryWriter {
     }
   }
 
-  private lstat(rel: string): Stats | undefined {
-    try {
-      return lstatSync(this.abs(rel));
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return undefined;
-      throw err;
-    }
-  }
-
   private abs(rel: string): string {
     return rel === '' ? this.root : `${this.root}/${rel}`;
   }
@@ -410,10 +423,22 @@ function join(dir: string, name: string): string {
   return dir === '' ? name : `${dir}/${name}`;
 }
 
+/** `a/b` of the parts `a`, `b`, `c`. */
+function parentOf(parts: string[]): string {
+  let rel = parts[0] as string;
+  for (let i = 1; i < parts.length - 1; i++) rel += `/${parts[i] as string}`;
+  return rel;
+}
+
 function depth(rel: string): number {
   let n = 0;
   for (const ch of rel) if (ch === '/') n++;
   return rel === '' ? -1 : n;
+}
+
+/** The bytes a non-file entry may still carry; most carry none, and then there is nothing to wait for. */
+function rest(header: Header, data: Data): Promise<void> | undefined {
+  return header.size === 0 ? undefined : drain(data);
 }
 
 async function drain(data: Data): Promise<void> {
