@@ -113,8 +113,9 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
   // unpacker (a Node process in the user namespace, some 100 ms to start) is started before the
   // HTTP client is even loaded, so that its start overlaps all of the pull's own.
   const early: EarlyRunner = cached === undefined ? { runner: (await import('../layers/job-runner.js')).startJobRunner() } : {};
-  // Loading the HTTP client blocks this process for some 30 ms: first let the unpacker's helper
-  // say its namespace is ready, so newuidmap and newgidmap run meanwhile (a few ms, bounded).
+  // Loading the HTTP client blocks this process for some 30 ms. The helper maps the ids itself
+  // (mapping settles at once); only a single-id map is written by this process, during the
+  // helper's handshake: that one is let through first (a few ms, bounded).
   if (early.runner) await Promise.race([early.runner.mapping, new Promise((resolve) => setTimeout(resolve, 15).unref())]);
   try {
     return await fetchNamed(store, name, want, opts, early);
