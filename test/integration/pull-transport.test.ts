@@ -131,6 +131,23 @@ describe('the pull chunk, loaded', () => {
   });
 });
 
+describe('the pull chunk, loaded, makes no Intl object', () => {
+  it('so ICU\'s locale data stays unloaded before the first request (got\'s type checks made two list formatters at their top)', async () => {
+    const entry = JSON.parse(await readFile(join(REPO_ROOT, 'dist/flux-entry.json'), 'utf8')) as { main: string; pull: string };
+    const script = [
+      'let made = 0;',
+      'for (const name of Object.getOwnPropertyNames(Intl)) {',
+      "  if (typeof Intl[name] !== 'function' || !/^[A-Z]/.test(name)) continue;",
+      '  Intl[name] = new Proxy(Intl[name], { construct(target, args) { made++; return Reflect.construct(target, args); } });',
+      '}',
+      `require(${JSON.stringify(join(REPO_ROOT, 'dist', entry.main))});`,
+      `require(${JSON.stringify(join(REPO_ROOT, 'dist', entry.pull))});`,
+      'process.stdout.write(String(made));',
+    ].join('\n');
+    expect(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })).toBe('0');
+  });
+});
+
 describe('the unpack worker', () => {
   it('is started from a small loader that compiles its code from a code cache V8 accepts', async () => {
     const loader = await readFile(join(REPO_ROOT, 'dist/unpack-worker.cjs'), 'utf8');
