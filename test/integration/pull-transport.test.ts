@@ -98,6 +98,10 @@ describe('a pull from a plain-HTTP loopback registry', () => {
       // one-file bundle; neither it nor the pull loaded a single tsc output module.
       expect(loaded.some((m) => m.endsWith('/dist/unpack-worker.cjs'))).toBe(true);
       expect(loaded.filter((m) => /\/dist\/(src|store)\//.test(m))).toEqual([]);
+      // koffi (the gc lock's flock) is required as the CommonJS package it is: an import() started
+      // Node's ES module loader for it alone, before the first answer was read.
+      expect(loaded.some((m) => /\/node_modules\/koffi\/index\.cjs$/.test(m))).toBe(true);
+      expect(loaded.filter((m) => m.startsWith('file:') && m.includes('/node_modules/koffi/'))).toEqual([]);
       // Nor did it find tar-stream and its dependencies in node_modules: its bundle holds them.
       expect(loaded.filter((m) => /\/node_modules\/(tar-stream|streamx|b4a|fast-fifo|text-decoder|queue-tick|bare-events|events-universal)\//.test(m))).toEqual([]);
     } finally {
