@@ -98,6 +98,8 @@ describe('a pull from a plain-HTTP loopback registry', () => {
       // one-file bundle; neither it nor the pull loaded a single tsc output module.
       expect(loaded.some((m) => m.endsWith('/dist/unpack-worker.cjs'))).toBe(true);
       expect(loaded.filter((m) => /\/dist\/(src|store)\//.test(m))).toEqual([]);
+      // Nor perf_hooks, which the first use of \`performance\` loads: timing reads it only when on.
+      expect(loaded).not.toContain('NativeModule perf_hooks');
       // koffi (the gc lock's flock) is required as the CommonJS package it is: an import() started
       // Node's ES module loader for it alone, before the first answer was read.
       expect(loaded.some((m) => /\/node_modules\/koffi\/index\.cjs$/.test(m))).toBe(true);
