@@ -137,6 +137,22 @@ describe('the pull chunk, loaded', () => {
   });
 });
 
+describe('what a pull loads before it starts its unpacker', () => {
+  it('holds neither the store\'s gc nor fs/promises (with readline, which Node loads for it)', async () => {
+    const entry = JSON.parse(await readFile(join(REPO_ROOT, 'dist/flux-entry.json'), 'utf8')) as { main: string };
+    const chunks = JSON.parse(await readFile(join(REPO_ROOT, 'dist/flux-chunks.json'), 'utf8')) as Record<string, string[]>;
+    const start = Object.keys(chunks).find((c) => chunks[c]!.includes('dist/src/layers/job-runner.js'));
+    expect(start).toMatch(/^chunks\/pull-start-/);
+    expect(chunks[start!]!.filter((m) => m.startsWith('dist/store/'))).toEqual([]);
+    const script = [
+      `require(${JSON.stringify(join(REPO_ROOT, 'dist', entry.main))});`,
+      `require(${JSON.stringify(join(REPO_ROOT, 'dist', start!))});`,
+      "process.stdout.write(JSON.stringify(process.moduleLoadList.filter((m) => /fs\\/promises|readline/.test(m))));",
+    ].join('\n');
+    expect(JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }))).toEqual([]);
+  });
+});
+
 describe('the pull chunk, loaded, makes no Intl object', () => {
   it('so ICU\'s locale data stays unloaded before the first request (got\'s type checks made two list formatters at their top)', async () => {
     const entry = JSON.parse(await readFile(join(REPO_ROOT, 'dist/flux-entry.json'), 'utf8')) as { main: string; pull: string };
