@@ -1,12 +1,64 @@
 /* The entry point: the control fd, then one of the three modes (flux-helper.h describes them). */
 #include "flux-helper.h"
 
+/*
+ * `userns CTLFD [maps N UIDARGV... N GIDARGV...] -- ARGV`: with maps, newuidmap and newgidmap are
+ * run by the helper itself (forked before unshare, as for a run), so ARGV is exec'd as soon as
+ * the ids are mapped, whether or not Node's event loop is free to hear the ready record (a
+ * pull's is busy loading its code then). Without, Node writes the maps during the handshake.
+ */
+static char **tool_argv(char ***args, char **end)
+{
+  char *stop;
+  long n = *args < end ? strtol(**args, &stop, 10) : -1;
+  if (n < 2 || *stop || *args + 1 + n > end) {
+    fprintf(stderr, "flux-helper: bad userns maps\n");
+    _exit(125);
+  }
+  char **v = *args + 1;
+  *args += 1 + n;
+  /* NULL-terminated copy: argv[1] is replaced by the target pid in start_mapper. */
+  char **out = calloc((size_t)n + 1, sizeof *out);
+  if (!out)
+    fail("calloc", "");
+  memcpy(out, v, (size_t)n * sizeof *out);
+  return out;
+}
+
 static int userns(char **argv)
 {
   die_with_parent();
+  struct mapper um = { -1, -1, -1 }, gm = { -1, -1, -1 };
+  int self_maps = !strcmp(argv[0], "maps");
+  if (self_maps) {
+    char **end = argv;
+    while (*end && strcmp(*end, "--"))
+      end++;
+    if (!*end) {
+      fprintf(stderr, "flux-helper: bad userns maps\n");
+      _exit(125);
+    }
+    char **a = argv + 1;
+    char **uid = tool_argv(&a, end);
+    char **gid = tool_argv(&a, end);
+    if (a != end) {
+      fprintf(stderr, "flux-helper: bad userns maps\n");
+      _exit(125);
+    }
+    um = start_mapper(uid, getpid());
+    gm = start_mapper(gid, getpid());
+    argv = end;
+  }
+  argv++; /* past "--" */
   if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
     fail("unshare", "user namespace");
-  handshake();
+  if (self_maps) {
+    static const struct plan full; /* start_maps and finish_maps only ask whether the map is single */
+    start_maps(&full, &um, &gm);
+    finish_maps(&full, &um, &gm);
+  } else {
+    handshake();
+  }
   if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
     fail("become root in the user namespace", "");
   /* Drop the host's supplementary groups (they would show as nogroup); denied with a single-id map. */
@@ -60,12 +112,12 @@ int main(int argc, char **argv)
     }
     return run(argc - 3 - used, argv + 3 + used);
   }
-  if (argc >= 5 && !strcmp(argv[1], "userns") && !strcmp(argv[3], "--"))
-    return userns(argv + 4);
+  if (argc >= 5 && !strcmp(argv[1], "userns") && (!strcmp(argv[3], "--") || !strcmp(argv[3], "maps")))
+    return userns(argv + 3);
   if (argc >= 4 && !strcmp(argv[1], "exec"))
     return exec_in(argc - 3, argv + 3);
   fprintf(stderr, "usage: flux-helper run CTLFD PLAN... | flux-helper monitor CTLFD DIR EVENTS ID NAME LOGMAX TIMEOUT STOPSIG N END... PLAN...\n"
-                  "       flux-helper exec CTLFD PID PLAN... | flux-helper userns CTLFD -- ARGV...\n"
+                  "       flux-helper exec CTLFD PID PLAN... | flux-helper userns CTLFD [maps N UIDARGV... N GIDARGV...] -- ARGV...\n"
                   "       flux-helper topdir DIR... | flux-helper --list-ops | --list-records\n"
                   "flux-helper is started by flux; it is not meant to be run by hand.\n");
   return 125;

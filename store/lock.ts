@@ -5,6 +5,7 @@
  * other too. Waiting polls with LOCK_NB because a blocking flock would stall Node's event loop.
  */
 import { closeSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FluxError } from '../src/errors.js';
 
@@ -19,7 +20,9 @@ let flockFn: { flock: FlockFn; errno: () => number } | undefined;
 
 async function libc(): Promise<{ flock: FlockFn; errno: () => number }> {
   if (!flockFn) {
-    const koffi = (await import('koffi')).default;
+    // required, not imported: koffi is CommonJS, and an import() started Node's ES module loader
+    // for it alone (some 8 ms of a cold pull's main thread, while its first request was out).
+    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
     const lib = koffi.load('libc.so.6');
     const flock = lib.func('int flock(int fd, int op)') as FlockFn;
     flockFn = { flock, errno: () => koffi.errno() as number };

@@ -1,5 +1,8 @@
 /** The stored images as records (`flux images --json`), and the records a name designates. */
-import { ImageIndex, Store, type ImageRecord } from '../../store/index.js';
+// The store's modules one by one, not store/index.js: its gc and disk-usage (and fs/promises with
+// them) are not needed to pull, and this module loads before a pull starts its unpacker.
+import { Store } from '../../store/store.js';
+import { ImageIndex, type ImageRecord } from '../../store/image-index.js';
 import type { ImageInfo } from './api-types.js';
 import type { Digest } from '../image/types.js';
 import { FluxError } from '../errors.js';

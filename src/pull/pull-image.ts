@@ -113,8 +113,9 @@ export async function pullImage(name: string, opts: PullOptions = {}): Promise<P
   // unpacker (a Node process in the user namespace, some 100 ms to start) is started before the
   // HTTP client is even loaded, so that its start overlaps all of the pull's own.
   const early: EarlyRunner = cached === undefined ? { runner: (await import('../layers/job-runner.js')).startJobRunner() } : {};
-  // Loading the HTTP client blocks this process for some 30 ms: first let the unpacker's helper
-  // say its namespace is ready, so newuidmap and newgidmap run meanwhile (a few ms, bounded).
+  // Loading the HTTP client blocks this process for some 30 ms. The helper maps the ids itself
+  // (mapping settles at once); only a single-id map is written by this process, during the
+  // helper's handshake: that one is let through first (a few ms, bounded).
   if (early.runner) await Promise.race([early.runner.mapping, new Promise((resolve) => setTimeout(resolve, 15).unref())]);
   try {
     return await fetchNamed(store, name, want, opts, early);
@@ -245,10 +246,6 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     ]);
     lap('pull: code loaded');
     const ev = opts.events ?? {};
-    // The gc lock (flock through koffi, whose loading alone takes some milliseconds) is taken
-    // while the manifest is asked for: nothing is written to the store before it is held.
-    locking = store.gcLock('use');
-    locking.catch(() => undefined);
     const opened = given
       ? { source: given.source, reference: given.reference }
       : await openSource(name, { insecure: opts.insecure, onNotice: ev.notice });
@@ -271,7 +268,18 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     };
 
     const first = given ? given.first : spec.kind === 'registry' ? spec.ref.ref : spec.tag;
-    const raw = await src.getManifest(first);
+    const asked = src.getManifest(first);
+    asked.catch(() => undefined);
+    // The gc lock (flock through koffi, whose loading blocks this thread some 10 ms) is taken
+    // while the manifest is asked for: once the request is out (a turn of the event loop, whose
+    // poll phase writes it), so that the registry answers meanwhile. Nothing is written to the
+    // store before it is held.
+    locking = new Promise<void>((resolve) => setImmediate(resolve)).then(() => store.gcLock('use')).then((held) => {
+      lap('pull: gc lock held');
+      return held;
+    });
+    locking.catch(() => undefined);
+    const raw = await asked;
     lap('pull: manifest');
     gc = await locking;
     const pinnedDigest = given ? (given.first !== undefined && isDigest(given.first) ? given.first : undefined) : spec.kind === 'registry' ? spec.ref.digest : undefined;

@@ -13,7 +13,7 @@ import { parseChallenges } from './challenge.js';
 import { isLoopbackHost, type Endpoint } from './config.js';
 import type { Credentials } from './credentials.js';
 import { DigestMismatchError, RegistryError, errorFromNetwork, errorFromResponse, isRetryableStatus, isTlsError } from './errors.js';
-import { discard, parseRetryAfter, readBody, send, withRetry, type HttpResponse, type RetryInfo } from './http.js';
+import { discard, parseRetryAfter, readBody, send, withRetry, type HttpResponse, type RetryInfo, type RetryPolicy } from './http.js';
 import { errnoCode } from '../errors.js';
 import { lap } from '../timing.js';
 
@@ -24,8 +24,12 @@ interface PingResult {
   mode: AuthMode;
 }
 
-/** What each host's `/v2/` said, shared by every image pulled from it in this process. */
-const pings = new Map<string, Promise<PingResult>>();
+/**
+ * What each host said about its scheme and auth, shared by every image pulled from it in this
+ * process: through `/v2/` (ping), or through the first request itself (see probe). Undefined: a
+ * probe ended before the scheme was known; the waiter then asks `/v2/` itself.
+ */
+const pings = new Map<string, Promise<PingResult | undefined>>();
 const MAX_REDIRECTS = 5;
 
 export interface ClientOptions {
@@ -115,17 +119,24 @@ export class RegistryClient {
    */
   ping(): Promise<void> {
     if (this.base) return Promise.resolve();
-    const key = `${this.endpoint.host}|${this.endpoint.insecure}|${this.opts.userAgent ?? ''}`;
-    let p = pings.get(key);
+    let p = pings.get(this.pingKey);
     if (!p) {
-      p = this.doPing();
-      pings.set(key, p);
-      p.catch(() => { if (pings.get(key) === p) pings.delete(key); });
+      const ping = this.doPing();
+      pings.set(this.pingKey, ping);
+      ping.catch(() => { if (pings.get(this.pingKey) === ping) pings.delete(this.pingKey); });
+      p = ping;
     }
     return p.then((r) => {
+      // A probe that ended before it knew the scheme: ask /v2/ (its key is free again).
+      if (!r) return this.ping();
       this.base = r.base;
       this.mode = r.mode;
+      return undefined;
     });
+  }
+
+  private get pingKey(): string {
+    return `${this.endpoint.host}|${this.endpoint.insecure}|${this.opts.userAgent ?? ''}`;
   }
 
   private async doPing(): Promise<PingResult> {
@@ -244,19 +255,86 @@ export class RegistryClient {
    * got's stream would otherwise wait to be written to). A status of 400 or more is thrown as one sentence.
    */
   async request(method: 'GET' | 'HEAD' | 'POST' | 'PUT', path: string | URL, headers: Record<string, string>, ctx: { what: string; kind: 'manifest' | 'blob' }, body?: () => Buffer | Readable): Promise<HttpResponse> {
-    await this.ping();
-    const url = new URL(path, this.base);
+    if (!this.base) {
+      // A first GET or HEAD finds the scheme and the auth itself; a POST or PUT, or a request
+      // while another one of this process is finding them, goes through ping.
+      if ((method === 'GET' || method === 'HEAD') && typeof path === 'string' && !pings.has(this.pingKey)) return this.probe(method, path, headers, ctx);
+      await this.ping();
+    }
+    return this.attempt(this.base!, method, path, headers, ctx, body, this.retryPolicy(ctx.what));
+  }
+
+  /**
+   * The first request to the registry, which also finds what `/v2/` used to be asked for first
+   * (one round trip less): the scheme, tried in pingSchemes' order with the same rules (a probe
+   * that may fall through is not retried; only a failure that says the server speaks the other
+   * protocol falls through), and the auth, from the 401 the distribution spec answers a request
+   * without credentials with (its WWW-Authenticate challenge). What it found is shared as a
+   * ping's would be.
+   */
+  private async probe(method: 'GET' | 'HEAD', path: string, headers: Record<string, string>, ctx: { what: string; kind: 'manifest' | 'blob' }): Promise<HttpResponse> {
+    const key = this.pingKey;
+    let settle: (r: PingResult | undefined) => void = () => undefined;
+    const found = new Promise<PingResult | undefined>((resolve) => (settle = resolve));
+    pings.set(key, found);
+    const schemes = pingSchemes(this.endpoint);
+    let firstErr: unknown;
+    try {
+      for (const [n, scheme] of schemes.entries()) {
+        const base = new URL(`${scheme}//${this.endpoint.host}/`);
+        const last = n === schemes.length - 1;
+        const onResponse = (res: HttpResponse): void => {
+          // The 400 a TLS server answers a plain request with says nothing of the scheme.
+          if (this.base || (scheme === 'http:' && res.status === 400)) return;
+          const mode: AuthMode = res.status === 401 ? authModeFrom(parseChallenges(res.headers['www-authenticate']), this.opts.registry) : { kind: 'none' };
+          this.base = base;
+          this.mode = mode;
+          settle({ base, mode });
+        };
+        const policy = this.retryPolicy(ctx.what);
+        // Until the server has answered in this scheme, a probe that may fall through is tried once.
+        const known = (): boolean => this.base !== undefined;
+        const probing: RetryPolicy = last ? policy : { ...policy, get tries() { return known() ? undefined : 1; } };
+        try {
+          return await this.attempt(base, method, path, headers, ctx, undefined, probing, onResponse);
+        } catch (err) {
+          if (this.base) throw err;
+          // Both failed: the first probe's error says more when the second only failed for speaking the wrong protocol.
+          if (last) throw firstErr !== undefined && wrongScheme(err, scheme === 'http:' ? 'https:' : 'http:') ? firstErr : err;
+          if (!wrongScheme(err, scheme)) throw err;
+          firstErr = err;
+        }
+      }
+      throw new Error('unreachable');
+    } finally {
+      if (!this.base) {
+        if (pings.get(key) === found) pings.delete(key);
+        settle(undefined);
+      }
+    }
+  }
+
+  /** One request with auth and retries against `base` (see request); `onResponse` sees each response first. */
+  private attempt(base: URL, method: 'GET' | 'HEAD' | 'POST' | 'PUT', path: string | URL, headers: Record<string, string>, ctx: { what: string; kind: 'manifest' | 'blob' }, body: (() => Buffer | Readable) | undefined, policy: RetryPolicy, onResponse?: (res: HttpResponse) => void): Promise<HttpResponse> {
+    const url = new URL(path, base);
     // Upload URLs come from the registry's Location header and may name other storage: that gets
     // no credentials (as a redirected blob download), only what the URL itself carries.
-    const sameOrigin = url.origin === this.base!.origin;
+    const sameOrigin = url.origin === base.origin;
     return withRetry(async () => {
       let auth = sameOrigin ? await this.authorization() : undefined;
       for (let attempt = 0; ; attempt++) {
         let res: HttpResponse;
+        if (onResponse) lap(`pull: asking ${url.href}`);
         try {
           res = await send(url, { method, headers: { ...headers, authorization: auth, 'user-agent': this.opts.userAgent }, insecureTls: sameOrigin ? this.endpoint.insecure : isLoopbackHost(url.host), ...(body ? { body: body() } : method === 'POST' || method === 'PUT' ? { body: Buffer.alloc(0) } : {}) });
         } catch (err) {
           throw this.netError(err);
+        }
+        try {
+          onResponse?.(res);
+        } catch (err) {
+          discard(res);
+          throw err;
         }
         if (res.status === 401 && attempt === 0 && sameOrigin) {
           const challenges = parseChallenges(res.headers['www-authenticate']);
@@ -274,7 +352,7 @@ export class RegistryClient {
         }
         return res;
       }
-    }, this.retryPolicy(ctx.what));
+    }, policy);
   }
 
   private refName(ref: string): string {

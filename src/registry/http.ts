@@ -118,14 +118,15 @@ export function parseRetryAfter(v: string | string[] | undefined, now = Date.now
 
 /** Runs `fn` up to `tries` times, waiting baseDelay × 2^n (or the server's Retry-After) between tries. */
 export async function withRetry<T>(fn: () => Promise<T>, policy: RetryPolicy = {}): Promise<T> {
-  const tries = policy.tries ?? 3;
+  // Read at each failure: a registry's first request learns on the way whether it may retry (client.ts, probe).
+  const tries = (): number => policy.tries ?? 3;
   const base = policy.baseDelayMs ?? 200;
   const maxDelay = policy.maxDelayMs ?? 10_000;
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
-      if (attempt >= tries || !isRetryableNetworkError(err)) throw err;
+      if (attempt >= tries() || !isRetryableNetworkError(err)) throw err;
       const asked = (err as WithRetryAfter).retryAfterMs;
       if (asked !== undefined && asked > maxDelay) throw err;
       const delayMs = asked ?? base * 2 ** (attempt - 1);

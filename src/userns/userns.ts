@@ -6,7 +6,7 @@ import { FluxError } from '../errors.js';
 import { lap } from '../timing.js';
 import { helperPath, parseRecord, errnoText, printable, type HelperRecord } from '../native/helper.js';
 import { mapArgsFor } from './keep-id.js';
-import { idMapsFor, mapFailure, singleMapWarning, usernsRefused, type IdMaps } from './idmap.js';
+import { idMapsFor, mapFailure, singleMapWarning, toolPath, usernsRefused, type IdMaps } from './idmap.js';
 
 export interface UsernsOptions {
   stdio?: StdioOptions;
@@ -115,6 +115,21 @@ function stdioArray(stdio: StdioOptions | undefined): (IOType | 'ipc' | number |
 }
 
 /**
+ * `maps` and the newuidmap and newgidmap command lines for the helper, which then runs them itself
+ * as soon as its namespace exists (as it does for a run), instead of saying so to this process
+ * and waiting for it to run them: a process whose event loop is busy (a pull loading its code)
+ * delayed the command's start by that long. A single-id map (no subordinate ranges) is written by
+ * this process during the handshake, with its warning.
+ */
+function helperMapArgs(maps: IdMaps): string[] {
+  if (maps.single) return [];
+  const args = mapArgsFor(maps);
+  const uid = [toolPath('newuidmap'), 'PID', ...args.uid];
+  const gid = [toolPath('newgidmap'), 'PID', ...args.gid];
+  return ['maps', String(uid.length), ...uid, String(gid.length), ...gid];
+}
+
+/**
  * Spawn `argv` as root (uid 0, full capabilities) inside a new user and mount namespace that maps
  * the user's own id to 0 and the subordinate ranges above it. As real root, argv runs directly.
  * Setup failures are emitted as an 'error' event carrying a FluxError (then 'exit' with 125).
@@ -128,11 +143,15 @@ export function spawnInUserNamespace(argv: string[], opts: UsernsOptions = {}): 
   const maps = idMapsFor();
   const stdio = stdioArray(opts.stdio);
   const ctlIndex = stdio.length;
-  const child = spawn(helperPath(), ['userns', String(ctlIndex), '--', ...argv], { ...base, stdio: [...stdio, 'pipe'] as StdioOptions });
+  const child = spawn(helperPath(), ['userns', String(ctlIndex), ...helperMapArgs(maps), '--', ...argv], { ...base, stdio: [...stdio, 'pipe'] as StdioOptions });
   const ctl = child.stdio[ctlIndex] as Socket | null;
   if (!ctl) return child;
+  // The helper maps the ids itself (see helperMapArgs): nothing of this process is awaited.
+  if (!maps.single) opts.onMapping?.();
   onRecords(ctl, (rec) => {
-    if (rec.kind === 'ready') {
+    if (rec.kind === 'mapfail') {
+      child.emit('error', mapFailure(rec.tool, rec.text, maps.user));
+    } else if (rec.kind === 'ready') {
       lap('userns: helper ready');
       const writing = writeIdMaps(child.pid ?? 0, maps, opts.quiet);
       opts.onMapping?.();

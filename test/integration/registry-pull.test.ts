@@ -79,6 +79,26 @@ describe('flux pull from registries that want a login', () => {
     expect(hops.every((h) => h.headers.authorization === undefined)).toBe(true);
     expect(token.tokenRequests.some((t) => t.user === token.username && t.scopes.includes('repository:busybox:pull'))).toBe(true);
   });
+
+  it('asks the manifest first, without a bare /v2/: its 401 carries the challenge, one token is fetched', async () => {
+    const home = await dir();
+    const store = await dir();
+    expect((await runFlux(['login', '-u', token.username!, '--password-stdin', token.host], { env: { HOME: home }, input: token.password! })).code).toBe(0);
+    const before = { proxy: token.proxyRequests.length, tokens: token.tokenRequests.length };
+    const r = await runFlux(['pull', '-q', `${token.host}/busybox`], { env: { HOME: home }, store });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe((await fixtureInfo('busybox')).digest);
+    const asked = token.proxyRequests.slice(before.proxy);
+    expect(asked.filter((q) => q.url === '/v2/' || q.url === '/v2')).toEqual([]);
+    // The manifest twice (without credentials, then with the token), then the blobs with the token.
+    expect(asked.slice(0, 2).map((q) => [q.url, q.headers.authorization === undefined ? 'anonymous' : q.headers.authorization.split(' ')[0]])).toEqual([
+      ['/v2/busybox/manifests/latest', 'anonymous'],
+      ['/v2/busybox/manifests/latest', 'Bearer'],
+    ]);
+    expect(asked.slice(2).every((q) => q.url.startsWith('/v2/busybox/blobs/') && q.headers.authorization?.startsWith('Bearer '))).toBe(true);
+    expect(token.tokenRequests.slice(before.tokens).map((t) => [t.user, t.scopes])).toEqual([[token.username, ['repository:busybox:pull']]]);
+  });
 });
 
 describe('flux pull: missing images, hostile manifests, mirrors', () => {
