@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { FluxError } from '../errors.js';
 import { parsePullPolicy } from '../pull/pull-policy.js';
+import { pullImage } from '../pull/pull-image.js';
+import { Store } from '../../store/store.js';
 import { collectImages, readImagesFile, splitList, type MatrixImage } from '../matrix/images.js';
 import { parseShard, selectShard } from '../matrix/shard.js';
 import { Matrix } from '../matrix/scheduler.js';
@@ -23,7 +25,6 @@ import { createStatus, type StatusDisplay } from '../matrix/status.js';
 import { junitSuiteName, junitXml } from '../matrix/junit.js';
 import { htmlReport } from '../matrix/html.js';
 import { handleInterrupts, signalExit, type Interrupts } from '../matrix/interrupt.js';
-import { MatrixLock } from '../matrix/lock.js';
 import { atomicWrite, commandLine, prepareResultsDir, writeReport } from '../matrix/report-files.js';
 import type { Entry, OutputSink, Phase, RunningChild } from '../matrix/types.js';
 import type { FluxOptions, RunOptions } from './api-types.js';
@@ -115,8 +116,12 @@ export async function runMatrix(o: MatrixOptions, flux: FluxOptions, runner?: Ma
   }
   const images = imagesOf(o);
   const policy = parsePullPolicy(o.pull ?? 'missing', 'pull');
-  const lock = o.lock === undefined ? undefined : MatrixLock.open({ path: o.lock, update: o.updateLock === true, ...(o.platform !== undefined ? { platform: o.platform } : {}) });
+  // The lock (and the platform code it shares with the pull, the HTTP client's chunk) only when
+  // a lock file is given: a matrix of stored images then loads none of the pull's code.
+  const lock = o.lock === undefined ? undefined : (await import('../matrix/lock.js')).MatrixLock.open({ path: o.lock, update: o.updateLock === true, ...(o.platform !== undefined ? { platform: o.platform } : {}) });
   const jobs = o.jobs ?? availableParallelism();
+  // One store for every image's look-up (and pull), not one opened per image.
+  const store = Store.open(flux.store);
   const resultsDir = o.results === undefined ? undefined : prepareResultsDir(o.results);
   const dirNames = new Map<MatrixImage, string>();
   safeNames(images.map((i) => i.ref)).forEach((n, i) => dirNames.set(images[i]!, n));
@@ -141,7 +146,6 @@ export async function runMatrix(o: MatrixOptions, flux: FluxOptions, runner?: Ma
       : {}),
   });
 
-  const { pullReport } = await import('./pull-images.js');
   const run = runner ?? (await inProcessRunner(shared, command, flux));
   const matrix = new Matrix(
     images,
@@ -158,9 +162,9 @@ export async function runMatrix(o: MatrixOptions, flux: FluxOptions, runner?: Ma
           },
           notice: (m: string) => say(`[${image.ref}] ${m}\n`),
         };
-        const r = await pullReport(lock?.source(image) ?? image.ref, { policy: imagePolicy, onProgress, ...(o.platform !== undefined ? { platform: o.platform } : {}), ...(o.insecure ? { insecure: true } : {}) }, flux.store);
+        const r = await pullImage(lock?.source(image) ?? image.ref, { store, pull: imagePolicy, events: onProgress, ...(o.platform !== undefined ? { platform: o.platform } : {}), ...(o.insecure ? { insecure: true } : {}) });
         lock?.resolved(image, r.record);
-        return r.image.digest;
+        return r.record.manifestDigest;
       },
       run: (image, sink) => run(lock?.source(image) ?? image.ref, sink),
       sink(e) {
