@@ -57,6 +57,9 @@ const { appendFileSync } = require('node:fs');
 const { pathToFileURL } = require('node:url');
 process.on('exit', () => {
   appendFileSync(process.env.FLUX_TEST_MODULES, Object.keys(require.cache).map((f) => pathToFileURL(f).href + '\\n').join(''));
+  // Node's own modules, as node:NAME (the internal ones left out).
+  const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ') && !m.includes(' internal/'));
+  appendFileSync(process.env.FLUX_TEST_MODULES, builtins.map((m) => 'node:' + m.slice('NativeModule '.length) + '\\n').join(''));
 });
 `;
 
@@ -159,6 +162,25 @@ describe('the run path of a stored image', () => {
     const chunks = JSON.parse(await readFile(join(ROOT, 'dist/flux-chunks.json'), 'utf8')) as Record<string, string[]>;
     const home = Object.entries(chunks).find(([, mods]) => mods.includes('dist/src/sandbox/slirp4netns.js'))?.[1] ?? [];
     expect(home).toContain('dist/src/commands/run-image.js');
+  });
+
+  it('loads neither node:crypto nor node:perf_hooks (some milliseconds of every start), on either network', async () => {
+    for (const network of ['none', 'slirp4netns']) {
+      const r = await loadedBy(['run', '--network', network, image, '--', 'true']);
+      expect(r.code).toBe(0);
+      // The record of Node's own modules works: the helper is started through node:child_process.
+      expect(r.loaded).toContain('node:child_process');
+      expect(r.loaded.filter((m) => m === 'node:crypto' || m === 'node:perf_hooks')).toEqual([]);
+    }
+  });
+
+  it('loads none in a matrix of stored images either', async () => {
+    const r = await loadedBy(['matrix', '-q', '--network', 'none', image, '--', 'true']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('1 passed');
+    expect(r.modules.some((m) => m.endsWith('/dist/src/library/matrix-run.js'))).toBe(true);
+    const offending = FORBIDDEN.filter(([, re]) => r.modules.some((m) => re.test(m))).map(([name]) => name);
+    expect(offending).toEqual([]);
   });
 
   it('loads none in the default form `flux IMAGE -- CMD` either', async () => {
