@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { FluxError } from '../errors.js';
 import { addRunOptions } from '../flags/run-flags.js';
+import { noteMatrixKind } from './run-command.js';
 import type { MatrixInput, OutputMode, PullPolicy } from '../commands/matrix.js';
 
 /** Run options that make no sense for many runs at once with captured output. */
@@ -125,6 +126,7 @@ export function register(program: Command): void {
       }
       input.updateLock = true;
     }
+    noteMatrixKind(typeof opts.network === 'string' ? opts.network : undefined);
     process.exitCode = await matrixCommand(input);
   });
 }

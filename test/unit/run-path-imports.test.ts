@@ -246,6 +246,33 @@ describe('the bundle', () => {
 });
 
 describe('the code cache a run teaches', () => {
+  it('is taught by a matrix too, which runs its images with the run\'s own code', async () => {
+    const cache = await mkdtemp(join(tmpdir(), 'flux-code-cache-'));
+    try {
+      await chmod(cache, 0o755);
+      if (isRoot) {
+        const u = await testUser();
+        await chown(cache, u.uid, u.gid);
+      }
+      const env = { XDG_CACHE_HOME: cache };
+      const first = await runFlux(['run', '--network', 'none', image, '--', 'true'], { store, env });
+      expect(first.code).toBe(0);
+      const entry = JSON.parse(await readFile(join(ROOT, 'dist/flux-entry.json'), 'utf8')) as { main: string; id: string };
+      const file = join(cache, 'flux', 'code-cache', `${basename(entry.main)}-${entry.id}-${process.version}.v8`);
+      const learned = await stat(file);
+      const matrix = await runFlux(['matrix', '-q', '--network', 'none', image, '--', 'true'], { store, env });
+      expect(matrix.code).toBe(0);
+      expect(await readFile(`${file}.kinds`, 'utf8')).toBe('run:none\nmatrix:none\n');
+      // It then also holds what the matrix compiled of the main chunk.
+      expect((await stat(file)).size).toBeGreaterThan(learned.size);
+      const again = await runFlux(['matrix', '-q', '--network', 'none', image, '--', 'true'], { store, env });
+      expect(again.code).toBe(0);
+      expect(await readFile(`${file}.kinds`, 'utf8')).toBe('run:none\nmatrix:none\n');
+    } finally {
+      await rm(cache, { recursive: true, force: true });
+    }
+  });
+
   it('is written by the first run of each kind (network), used as is by the next, and replaced when V8 refuses it', async () => {
     const cache = await mkdtemp(join(tmpdir(), 'flux-code-cache-'));
     try {
