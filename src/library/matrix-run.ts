@@ -22,8 +22,6 @@ import { jsonResults, type JsonResult } from '../matrix/format.js';
 import { SinkFactory } from '../matrix/output-sink.js';
 import { safeNames } from '../matrix/results-dir.js';
 import { createStatus, type StatusDisplay } from '../matrix/status.js';
-import { junitSuiteName, junitXml } from '../matrix/junit.js';
-import { htmlReport } from '../matrix/html.js';
 import { handleInterrupts, signalExit, type Interrupts } from '../matrix/interrupt.js';
 import { atomicWrite, commandLine, prepareResultsDir, writeReport } from '../matrix/report-files.js';
 import type { Entry, OutputSink, Phase, RunningChild } from '../matrix/types.js';
@@ -215,10 +213,12 @@ export async function runMatrix(o: MatrixOptions, flux: FluxOptions, runner?: Ma
         const kept = sinks.kept.get(entry);
         return { entry, stdout: kept?.stdout.text() ?? '', stderr: kept?.stderr.text() ?? '' };
       });
+      // The reports' modules only when a report is asked for.
+      const { junitSuiteName, junitXml } = await import('../matrix/junit.js');
       const suite = junitSuiteName(shard === undefined ? undefined : parseShard(shard));
       writeReport(junit, junitXml(cases, { timestamp: started, durationMs, command: commandLine(command), suite }), 'junit');
     }
-    if (html !== undefined) writeReport(html, htmlReport(entries, { started, durationMs, command: commandLine(command) }), 'html');
+    if (html !== undefined) writeReport(html, (await import('../matrix/html.js')).htmlReport(entries, { started, durationMs, command: commandLine(command) }), 'html');
     const locked = lock?.save();
     if (locked) say(locked);
 
