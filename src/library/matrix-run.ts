@@ -8,7 +8,6 @@
  * The library never prints unless given a stream (`progress`, `prefixOutput`), and touches the
  * host's signals only with `hostSignals`: otherwise stopping is an AbortSignal.
  */
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { FluxError } from '../errors.js';
@@ -18,6 +17,7 @@ import { Store } from '../../store/store.js';
 import { collectImages, readImagesFile, splitList, type MatrixImage } from '../matrix/images.js';
 import { parseShard, selectShard } from '../matrix/shard.js';
 import { Matrix } from '../matrix/scheduler.js';
+import { defaultJobs } from '../matrix/default-jobs.js';
 import { jsonResults, type JsonResult } from '../matrix/format.js';
 import { SinkFactory } from '../matrix/output-sink.js';
 import { safeNames } from '../matrix/results-dir.js';
@@ -44,7 +44,7 @@ export interface MatrixOptions extends SharedRunOptions {
   /** More images, from a file with one per line (`#` comments; `-` reads standard input). */
   imagesFile?: string;
   command?: string[];
-  /** Runs at once; default: the number of CPUs. */
+  /** Runs at once; default: the number of CPUs, at least 4 (see matrix/default-jobs.ts). */
   jobs?: number;
   /** Stop every other run at the first failure. */
   failFast?: boolean;
@@ -117,7 +117,7 @@ export async function runMatrix(o: MatrixOptions, flux: FluxOptions, runner?: Ma
   // The lock (and the platform code it shares with the pull, the HTTP client's chunk) only when
   // a lock file is given: a matrix of stored images then loads none of the pull's code.
   const lock = o.lock === undefined ? undefined : (await import('../matrix/lock.js')).MatrixLock.open({ path: o.lock, update: o.updateLock === true, ...(o.platform !== undefined ? { platform: o.platform } : {}) });
-  const jobs = o.jobs ?? availableParallelism();
+  const jobs = o.jobs ?? defaultJobs();
   // One store for every image's look-up (and pull), not one opened per image.
   const store = Store.open(flux.store);
   const resultsDir = o.results === undefined ? undefined : prepareResultsDir(o.results);
