@@ -181,6 +181,9 @@ describe('the run path of a stored image', () => {
     expect(r.modules.some((m) => m.endsWith('/dist/src/library/matrix-run.js'))).toBe(true);
     const offending = FORBIDDEN.filter(([, re]) => r.modules.some((m) => re.test(m))).map(([name]) => name);
     expect(offending).toEqual([]);
+    // A command that prints nothing leaves nothing to hash: node:crypto is not loaded either.
+    expect(r.loaded).toContain('node:child_process');
+    expect(r.loaded.filter((m) => m === 'node:crypto')).toEqual([]);
   });
 
   it('loads none in the default form `flux IMAGE -- CMD` either', async () => {
