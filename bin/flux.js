@@ -11,7 +11,7 @@
  * Two caches: the build's, beside the chunk (the top level and the run command's definition),
  * and the user's own, written after their first run of an image, which also holds every function
  * that run compiled on its way (reading the image, building the sandbox): a few ms more off each
- * later run. It is written again after the first run of each other kind (another network), whose
+ * later run. It is written again after the first run of each other kind (another network, or a matrix), whose
  * code it did not hold yet. V8 refuses a cache made by another Node or with other flags (`cachedDataRejected`);
  * the chunk then compiles as usual and the user's cache is written afresh. A cache is only ever
  * read for the chunk it was made from: the chunk's name carries a hash of its content, and each

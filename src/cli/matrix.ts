@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { FluxError } from '../errors.js';
 import { addRunOptions } from '../flags/run-flags.js';
+import { noteMatrixKind } from './run-command.js';
 import type { MatrixInput, OutputMode, PullPolicy } from '../commands/matrix.js';
 
 /** Run options that make no sense for many runs at once with captured output. */
@@ -69,7 +70,7 @@ export function register(program: Command): void {
     .argument('[images...]', 'images, comma-separated or as separate words before --')
     .option('--image <image>', 'add an image (repeatable)', collect)
     .option('--images-file <file>', 'add the images listed in FILE, one per line (# comments; - for stdin)')
-    .option('-j, --jobs <n>', 'at most N runs at once (default: number of cores)', positiveInt)
+    .option('-j, --jobs <n>', 'at most N runs at once (default: number of cores, at least 4)', positiveInt)
     .option('--fail-fast', 'stop everything at the first failure')
     .addOption(new Option('--output <mode>', 'show each run\'s output lines prefixed with [image], or none').choices(['prefix', 'none']).default('none'))
     .option('--results <dir>', 'keep each run\'s stdout, stderr and exit code in DIR/<image>/')
@@ -125,6 +126,7 @@ export function register(program: Command): void {
       }
       input.updateLock = true;
     }
+    noteMatrixKind(typeof opts.network === 'string' ? opts.network : undefined);
     process.exitCode = await matrixCommand(input);
   });
 }

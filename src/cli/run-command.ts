@@ -11,6 +11,14 @@ export function runKind(): string | undefined {
   return lastRunKind;
 }
 
+/**
+ * A matrix runs its images in this process with the run's own code: it is a kind of its own for
+ * the learned cache, which then also holds what the matrix compiles of the main chunk.
+ */
+export function noteMatrixKind(network: string | undefined): void {
+  lastRunKind = `matrix:${(network ?? 'slirp4netns').split(':')[0]}`;
+}
+
 function kindOf(o: CliRunOpts): string {
   const network = (o.network ?? 'slirp4netns').split(':')[0];
   return `run:${network}${(o.publish?.length ?? 0) > 0 || o.publishAll ? '+ports' : ''}`;

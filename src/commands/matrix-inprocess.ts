@@ -8,11 +8,18 @@ import { Command, CommanderError } from 'commander';
 import { isFluxError } from '../errors.js';
 import { addRunOptions, runOptionsFromCli } from '../flags/run-flags.js';
 import type { ContainerOptions as RunOptions } from '../library/host-run.js';
+import { createTurns } from '../matrix/turns.js';
 import type { ExitStatus, OutputSink, RunningChild } from '../matrix/types.js';
 
 // Loaded while the first images are still being made present, not when the first run starts.
 const running = import('../library/host-run.js');
 running.catch(() => undefined);
+
+/**
+ * The runs take turns at their own part, up to the plan handed to the helper (see turns.ts): a
+ * run's helper then builds its container while the next run is planned.
+ */
+const turns = createTurns();
 
 /** The run options of a matrix, parsed once: every run gets the same. */
 const parsed = new WeakMap<readonly string[], RunOptions | Error>();
@@ -55,14 +62,17 @@ export function startInProcess(image: string, sink: OutputSink, opts: { runArgs:
     },
   };
   const done = (async (): Promise<ExitStatus> => {
+    const release = await turns.take();
     try {
       const o = parseRunArgs(opts.runArgs);
       const { hostRun } = await running;
-      return { exitCode: await hostRun(image, [...opts.command], o, io) };
+      return { exitCode: await hostRun(image, [...opts.command], o, { ...io, meanwhile: release }) };
     } catch (err) {
       const r = report(err);
       sink.stderr(Buffer.from(r.text));
       return { exitCode: r.exitCode };
+    } finally {
+      release();
     }
   })();
   return {

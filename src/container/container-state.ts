@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../sandbox/rootfs.js';
 import { FluxError } from '../errors.js';
 import { runtimeDir } from '../runtime-dir.js';
 import { recordEvent } from './container-events.js';
@@ -48,16 +48,18 @@ export function containersRoot(chosen?: string): string {
 export const stateDir = (root: string, id: string): string => join(root, id);
 export const logPath = (root: string, id: string): string => join(root, id, 'log');
 
+// Random bytes from the kernel (randomHex), not node:crypto: these modules are in the run chunk,
+// and loading node:crypto at its top cost every plain `flux run` some milliseconds.
 export function newId(): string {
-  return randomBytes(32).toString('hex');
+  return randomHex(32);
 }
 
 /** A random name of two words (as docker's), for a run without --name. */
 export function randomName(): string {
   const a = ['brave', 'calm', 'eager', 'quiet', 'swift', 'bold', 'keen', 'merry', 'proud', 'wise'];
   const b = ['otter', 'heron', 'lynx', 'falcon', 'badger', 'raven', 'marten', 'ibex', 'wren', 'stoat'];
-  const pick = (l: string[]) => l[randomBytes(1)[0]! % l.length]!;
-  return `${pick(a)}_${pick(b)}_${randomBytes(2).toString('hex')}`;
+  const r = Buffer.from(randomHex(4), 'hex');
+  return `${a[r[0]! % a.length]!}_${b[r[1]! % b.length]!}_${r.subarray(2).toString('hex')}`;
 }
 
 /** Takes a name for an ID, or refuses with the ID of the container that has it. */

@@ -8,22 +8,21 @@
  * The library never prints unless given a stream (`progress`, `prefixOutput`), and touches the
  * host's signals only with `hostSignals`: otherwise stopping is an AbortSignal.
  */
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { FluxError } from '../errors.js';
 import { parsePullPolicy } from '../pull/pull-policy.js';
+import { pullImage } from '../pull/pull-image.js';
+import { Store } from '../../store/store.js';
 import { collectImages, readImagesFile, splitList, type MatrixImage } from '../matrix/images.js';
 import { parseShard, selectShard } from '../matrix/shard.js';
 import { Matrix } from '../matrix/scheduler.js';
+import { defaultJobs } from '../matrix/default-jobs.js';
 import { jsonResults, type JsonResult } from '../matrix/format.js';
 import { SinkFactory } from '../matrix/output-sink.js';
 import { safeNames } from '../matrix/results-dir.js';
 import { createStatus, type StatusDisplay } from '../matrix/status.js';
-import { junitSuiteName, junitXml } from '../matrix/junit.js';
-import { htmlReport } from '../matrix/html.js';
 import { handleInterrupts, signalExit, type Interrupts } from '../matrix/interrupt.js';
-import { MatrixLock } from '../matrix/lock.js';
 import { atomicWrite, commandLine, prepareResultsDir, writeReport } from '../matrix/report-files.js';
 import type { Entry, OutputSink, Phase, RunningChild } from '../matrix/types.js';
 import type { FluxOptions, RunOptions } from './api-types.js';
@@ -45,7 +44,7 @@ export interface MatrixOptions extends SharedRunOptions {
   /** More images, from a file with one per line (`#` comments; `-` reads standard input). */
   imagesFile?: string;
   command?: string[];
-  /** Runs at once; default: the number of CPUs. */
+  /** Runs at once; default: the number of CPUs, at least 4 (see matrix/default-jobs.ts). */
   jobs?: number;
   /** Stop every other run at the first failure. */
   failFast?: boolean;
@@ -115,8 +114,12 @@ export async function runMatrix(o: MatrixOptions, flux: FluxOptions, runner?: Ma
   }
   const images = imagesOf(o);
   const policy = parsePullPolicy(o.pull ?? 'missing', 'pull');
-  const lock = o.lock === undefined ? undefined : MatrixLock.open({ path: o.lock, update: o.updateLock === true, ...(o.platform !== undefined ? { platform: o.platform } : {}) });
-  const jobs = o.jobs ?? availableParallelism();
+  // The lock (and the platform code it shares with the pull, the HTTP client's chunk) only when
+  // a lock file is given: a matrix of stored images then loads none of the pull's code.
+  const lock = o.lock === undefined ? undefined : (await import('../matrix/lock.js')).MatrixLock.open({ path: o.lock, update: o.updateLock === true, ...(o.platform !== undefined ? { platform: o.platform } : {}) });
+  const jobs = o.jobs ?? defaultJobs();
+  // One store for every image's look-up (and pull), not one opened per image.
+  const store = Store.open(flux.store);
   const resultsDir = o.results === undefined ? undefined : prepareResultsDir(o.results);
   const dirNames = new Map<MatrixImage, string>();
   safeNames(images.map((i) => i.ref)).forEach((n, i) => dirNames.set(images[i]!, n));
@@ -141,7 +144,6 @@ export async function runMatrix(o: MatrixOptions, flux: FluxOptions, runner?: Ma
       : {}),
   });
 
-  const { pullReport } = await import('./pull-images.js');
   const run = runner ?? (await inProcessRunner(shared, command, flux));
   const matrix = new Matrix(
     images,
@@ -158,9 +160,9 @@ export async function runMatrix(o: MatrixOptions, flux: FluxOptions, runner?: Ma
           },
           notice: (m: string) => say(`[${image.ref}] ${m}\n`),
         };
-        const r = await pullReport(lock?.source(image) ?? image.ref, { policy: imagePolicy, onProgress, ...(o.platform !== undefined ? { platform: o.platform } : {}), ...(o.insecure ? { insecure: true } : {}) }, flux.store);
+        const r = await pullImage(lock?.source(image) ?? image.ref, { store, pull: imagePolicy, events: onProgress, ...(o.platform !== undefined ? { platform: o.platform } : {}), ...(o.insecure ? { insecure: true } : {}) });
         lock?.resolved(image, r.record);
-        return r.image.digest;
+        return r.record.manifestDigest;
       },
       run: (image, sink) => run(lock?.source(image) ?? image.ref, sink),
       sink(e) {
@@ -211,10 +213,12 @@ export async function runMatrix(o: MatrixOptions, flux: FluxOptions, runner?: Ma
         const kept = sinks.kept.get(entry);
         return { entry, stdout: kept?.stdout.text() ?? '', stderr: kept?.stderr.text() ?? '' };
       });
+      // The reports' modules only when a report is asked for.
+      const { junitSuiteName, junitXml } = await import('../matrix/junit.js');
       const suite = junitSuiteName(shard === undefined ? undefined : parseShard(shard));
       writeReport(junit, junitXml(cases, { timestamp: started, durationMs, command: commandLine(command), suite }), 'junit');
     }
-    if (html !== undefined) writeReport(html, htmlReport(entries, { started, durationMs, command: commandLine(command) }), 'html');
+    if (html !== undefined) writeReport(html, (await import('../matrix/html.js')).htmlReport(entries, { started, durationMs, command: commandLine(command) }), 'html');
     const locked = lock?.save();
     if (locked) say(locked);
 

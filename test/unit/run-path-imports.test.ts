@@ -57,6 +57,9 @@ const { appendFileSync } = require('node:fs');
 const { pathToFileURL } = require('node:url');
 process.on('exit', () => {
   appendFileSync(process.env.FLUX_TEST_MODULES, Object.keys(require.cache).map((f) => pathToFileURL(f).href + '\\n').join(''));
+  // Node's own modules, as node:NAME (the internal ones left out).
+  const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ') && !m.includes(' internal/'));
+  appendFileSync(process.env.FLUX_TEST_MODULES, builtins.map((m) => 'node:' + m.slice('NativeModule '.length) + '\\n').join(''));
 });
 `;
 
@@ -161,6 +164,28 @@ describe('the run path of a stored image', () => {
     expect(home).toContain('dist/src/commands/run-image.js');
   });
 
+  it('loads neither node:crypto nor node:perf_hooks (some milliseconds of every start), on either network', async () => {
+    for (const network of ['none', 'slirp4netns']) {
+      const r = await loadedBy(['run', '--network', network, image, '--', 'true']);
+      expect(r.code).toBe(0);
+      // The record of Node's own modules works: the helper is started through node:child_process.
+      expect(r.loaded).toContain('node:child_process');
+      expect(r.loaded.filter((m) => m === 'node:crypto' || m === 'node:perf_hooks')).toEqual([]);
+    }
+  });
+
+  it('loads none in a matrix of stored images either', async () => {
+    const r = await loadedBy(['matrix', '-q', '--network', 'none', image, '--', 'true']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('1 passed');
+    expect(r.modules.some((m) => m.endsWith('/dist/src/library/matrix-run.js'))).toBe(true);
+    const offending = FORBIDDEN.filter(([, re]) => r.modules.some((m) => re.test(m))).map(([name]) => name);
+    expect(offending).toEqual([]);
+    // A command that prints nothing leaves nothing to hash: node:crypto is not loaded either.
+    expect(r.loaded).toContain('node:child_process');
+    expect(r.loaded.filter((m) => m === 'node:crypto')).toEqual([]);
+  });
+
   it('loads none in the default form `flux IMAGE -- CMD` either', async () => {
     const r = await loadedBy([image, '--', 'true']);
     expect(r.code).toBe(0);
@@ -224,6 +249,33 @@ describe('the bundle', () => {
 });
 
 describe('the code cache a run teaches', () => {
+  it('is taught by a matrix too, which runs its images with the run\'s own code', async () => {
+    const cache = await mkdtemp(join(tmpdir(), 'flux-code-cache-'));
+    try {
+      await chmod(cache, 0o755);
+      if (isRoot) {
+        const u = await testUser();
+        await chown(cache, u.uid, u.gid);
+      }
+      const env = { XDG_CACHE_HOME: cache };
+      const first = await runFlux(['run', '--network', 'none', image, '--', 'true'], { store, env });
+      expect(first.code).toBe(0);
+      const entry = JSON.parse(await readFile(join(ROOT, 'dist/flux-entry.json'), 'utf8')) as { main: string; id: string };
+      const file = join(cache, 'flux', 'code-cache', `${basename(entry.main)}-${entry.id}-${process.version}.v8`);
+      const learned = await stat(file);
+      const matrix = await runFlux(['matrix', '-q', '--network', 'none', image, '--', 'true'], { store, env });
+      expect(matrix.code).toBe(0);
+      expect(await readFile(`${file}.kinds`, 'utf8')).toBe('run:none\nmatrix:none\n');
+      // It then also holds what the matrix compiled of the main chunk.
+      expect((await stat(file)).size).toBeGreaterThan(learned.size);
+      const again = await runFlux(['matrix', '-q', '--network', 'none', image, '--', 'true'], { store, env });
+      expect(again.code).toBe(0);
+      expect(await readFile(`${file}.kinds`, 'utf8')).toBe('run:none\nmatrix:none\n');
+    } finally {
+      await rm(cache, { recursive: true, force: true });
+    }
+  });
+
   it('is written by the first run of each kind (network), used as is by the next, and replaced when V8 refuses it', async () => {
     const cache = await mkdtemp(join(tmpdir(), 'flux-code-cache-'));
     try {
