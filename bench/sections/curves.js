@@ -64,7 +64,7 @@ async function entriesCurve(ctx, names, runs) {
 
 function matrixCurve(ctx, names, counts, runs) {
   const store = prepareWarmStore(ctx, names.slice(0, Math.max(...counts)));
-  for (const name of names) ctx.podman(['pull', '-q', ctx.ref(name)]);
+  for (const name of names) podmanPull(ctx, ctx.ref(name));
   const points = [];
   for (const k of counts) {
     const refs = names.slice(0, k).map((n) => ctx.ref(n));
@@ -83,10 +83,16 @@ function matrixCurve(ctx, names, counts, runs) {
   return points;
 }
 
+/** A pull the curve needs before its first point: a failure says why, rather than a point with no podman figure. */
+function podmanPull(ctx, ref) {
+  const r = ctx.podman(['pull', '-q', ref]);
+  if (r.code !== 0) throw new Error(`podman pull ${ref}: ${(r.stderr || `exit ${r.code}`).trim().split('\n').at(-1)}`);
+}
+
 function volumesCurve(ctx, runs) {
   const store = prepareWarmStore(ctx, ['busybox']);
   const ref = ctx.ref('busybox');
-  ctx.podman(['pull', '-q', ref]);
+  podmanPull(ctx, ref);
   const dir = ctx.freshDir('curve-volumes');
   const points = [];
   for (const n of VOLUME_COUNTS) {
@@ -110,7 +116,7 @@ function volumesCurve(ctx, runs) {
 function psCurve(ctx, runs) {
   const store = prepareWarmStore(ctx, ['busybox']);
   const ref = ctx.ref('busybox');
-  ctx.podman(['pull', '-q', ref]);
+  podmanPull(ctx, ref);
   // A runtime directory of the bench's own: `flux ps` then lists only the containers started here.
   const env = { XDG_RUNTIME_DIR: ctx.freshDir('curve-ps-runtime') };
   const fluxIds = [];
