@@ -305,9 +305,12 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     const manifest = parsed.manifest;
     checkImageLimits(src.name, manifest);
 
-    const fetchBlob = async (desc: Descriptor, what: 'config' | 'layer'): Promise<void> => {
+    const fetchBlob = async (desc: Descriptor, what: 'config' | 'layer', onFirstByte?: () => void): Promise<void> => {
       let started = false;
       const r = await store.writeBlob(desc, async (offset) => {
+        // A download from the first byte can be unpacked as it arrives. A resumed one is unpacked
+        // once verified: its earlier bytes may yet turn out bad and be fetched again.
+        if (!started && offset === 0) onFirstByte?.();
         started = true;
         ev.blobStart?.(desc, what);
         return src.openBlob(desc, offset);
@@ -325,10 +328,17 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     // is unpacked as soon as its blob is verified (and the config has said its diff_id), while the
     // next ones download. Blob writes never wait for a layer lock, so the two cannot deadlock.
     const ready: Digest[] = [];
+    // Layers downloading from their first byte before the session exists: it follows them once started.
+    const streaming: Digest[] = [];
+    const unstream = (d: Digest): void => {
+      const i = streaming.indexOf(d);
+      if (i >= 0) streaming.splice(i, 1);
+    };
     let layers: LayerRecord[] = [];
     let config: ImageConfig | undefined;
     const withConfig = (async () => {
       await fetchBlob(manifest.config, 'config');
+      lap('pull: config stored');
       const checked = checkConfig(src.name, await store.readJson(manifest.config.digest), manifest);
       layers = manifest.layers.map((l, i) => ({
         digest: l.digest,
@@ -340,10 +350,19 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
       runner = undefined;
       session = await layersModule.startUnpackSession(store, layers, started ? { runner: started } : {});
       config = checked;
+      lap('pull: unpack session started');
       for (const d of ready.splice(0)) session.blobReady(d);
+      for (const d of streaming.splice(0)) session.blobStarted(d);
     })();
     const blobs = mapLimit(manifest.layers, BLOB_CONCURRENCY, async (l) => {
-      await fetchBlob(l, 'layer');
+      try {
+        await fetchBlob(l, 'layer', () => (session ? session.blobStarted(l.digest) : streaming.push(l.digest)));
+      } catch (err) {
+        unstream(l.digest);
+        session?.blobFailed(l.digest);
+        throw err;
+      }
+      unstream(l.digest);
       if (session) session.blobReady(l.digest);
       else ready.push(l.digest);
     });
