@@ -234,6 +234,7 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
   let gc: Lock | undefined;
   let locking: Promise<Lock> | undefined;
   let source: ImageSource | undefined;
+  let stored: { digest: Digest; written: Promise<void> } | undefined;
   try {
     const [layersModule, { openSource }, { parseManifest }, { sha256Digest }, platform] = await Promise.all([
       import('../layers/index.js'),
@@ -254,7 +255,9 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     const src = opened.source;
     let fetched = 0;
 
-    const storeManifest = async (bytes: Buffer, mediaType: string, expected?: Digest): Promise<Digest> => {
+    // Verified here, in memory, before anything of it is written; the write (with its fsync) then
+    // goes on while the config and the layers download.
+    const storeManifest = (bytes: Buffer, mediaType: string, expected?: Digest): { digest: Digest; written: Promise<void> } => {
       const digest = sha256Digest(bytes);
       if (expected !== undefined && digest !== expected) {
         throw new FluxError('DIGEST_MISMATCH', `the manifest ${src.name} served for ${expected.slice(0, 19)}… has digest ${digest.slice(0, 19)}…; it was discarded.`, {
@@ -262,9 +265,9 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
         });
       }
       const desc: Descriptor = { mediaType, digest, size: bytes.length };
-      const r = await store.writeBlob(desc, bytes, { sourceName: src.name });
-      fetched += r.fetched;
-      return digest;
+      const written = store.writeBlob(desc, bytes, { sourceName: src.name }).then((r) => void (fetched += r.fetched));
+      written.catch(() => undefined);
+      return { digest, written };
     };
 
     const first = given ? given.first : spec.kind === 'registry' ? spec.ref.ref : spec.tag;
@@ -284,7 +287,8 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     gc = await locking;
     const pinnedDigest = given ? (given.first !== undefined && isDigest(given.first) ? given.first : undefined) : spec.kind === 'registry' ? spec.ref.digest : undefined;
     let parsed = parseManifest(raw, { source: src.name });
-    let manifestDigest = await storeManifest(raw.bytes, parsed.mediaType, pinnedDigest);
+    stored = storeManifest(raw.bytes, parsed.mediaType, pinnedDigest);
+    let manifestDigest = stored.digest;
     let indexDigest: Digest | undefined;
     if (parsed.kind === 'index') {
       indexDigest = manifestDigest;
@@ -299,7 +303,9 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
       if (parsed.kind !== 'image') {
         throw new FluxError('BAD_MANIFEST', `the index of ${src.name} points to another index for the chosen platform.`, { hint: 'Nested indexes are not supported; use the inner index by digest.' });
       }
-      manifestDigest = await storeManifest(raw2.bytes, parsed.mediaType, chosen.digest);
+      await stored.written;
+      stored = storeManifest(raw2.bytes, parsed.mediaType, chosen.digest);
+      manifestDigest = stored.digest;
     }
     if (parsed.kind !== 'image') throw new Error('unreachable');
     const manifest = parsed.manifest;
@@ -367,7 +373,7 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
       else ready.push(l.digest);
     });
     // Both settle before anything is thrown: no download may go on once the gc lock is released.
-    const settled = await Promise.allSettled([withConfig, blobs]);
+    const settled = await Promise.allSettled([withConfig, blobs, stored.written]);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
     lap('pull: blobs stored');
     if (!config || !session) throw new Error('unreachable');
@@ -404,7 +410,9 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     await runner?.abort().catch(() => undefined);
     throw err;
   } finally {
-    // A lock still being taken when the pull failed is released once it is held.
+    // A lock still being taken when the pull failed is released once it is held, and never
+    // while the manifest is still being written.
+    await stored?.written.catch(() => undefined);
     gc ??= await locking?.catch(() => undefined);
     gc?.release();
     await source?.close?.().catch(() => undefined);
