@@ -61,6 +61,8 @@ export interface UnpackSession {
   readonly busy: boolean;
   /** Unpacks what is left (every blob must be in the store by now), waits, releases the locks. */
   finish(): Promise<EnsureUnpackedResult>;
+  /** Settles once the unpacker that finish() let go has exited. */
+  closed(): Promise<void>;
   /** Stops: the worker is killed, temp trees removed, locks released. */
   abort(): Promise<void>;
 }
@@ -179,7 +181,11 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
   };
 
   let done = false;
+  let closing: Promise<void> | undefined;
   return {
+    closed() {
+      return closing ?? Promise.resolve();
+    },
     get busy() {
       return left > 0;
     },
@@ -214,8 +220,12 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
           if (!firstError) start(l);
         }
         await settle();
-        await runner?.close();
+        // Every job has answered (each layer renamed into layers/ by then); the unpacker's own
+        // exit (10–30 ms of a Node process's teardown) is waited for by `closed`, so that the
+        // caller records the image meanwhile.
+        closing = runner?.close() ?? Promise.resolve();
         if (firstError) {
+          await closing;
           await removeTemps(temps);
           throw firstError instanceof Error ? firstError : jobError(firstError);
         }

@@ -400,9 +400,14 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     if (session.busy) ev.phase?.('unpacking');
     const unpacked = await session.finish();
     lap('pull: unpacked');
+    const closed = session.closed();
     session = undefined;
     record.unpackedSize = unpacked.unpackedSize;
-    await index.put(record);
+    try {
+      await index.put(record);
+    } finally {
+      await closed;
+    }
     lap('pull: recorded');
     return { record, fetchedBytes: fetched, fromStore: false };
   } catch (err) {
