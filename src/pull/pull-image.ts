@@ -191,6 +191,14 @@ function configInvalid(name: string, what: string): FluxError {
   });
 }
 
+function parseConfig(name: string, bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw configInvalid(name, 'it is not JSON');
+  }
+}
+
 function checkConfig(name: string, config: unknown, manifest: ImageManifest): ImageConfig {
   if (typeof config !== 'object' || config === null) throw configInvalid(name, 'it is not a JSON object');
   const c = config as Partial<ImageConfig>;
@@ -311,7 +319,7 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     const manifest = parsed.manifest;
     checkImageLimits(src.name, manifest);
 
-    const fetchBlob = async (desc: Descriptor, what: 'config' | 'layer', onFirstByte?: () => void): Promise<void> => {
+    const fetchBlob = async (desc: Descriptor, what: 'config' | 'layer', onFirstByte?: () => void, onVerified?: (bytes: Buffer) => void): Promise<void> => {
       let started = false;
       const r = await store.writeBlob(desc, async (offset) => {
         // A download from the first byte can be unpacked as it arrives. A resumed one is unpacked
@@ -324,6 +332,7 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
         sourceName: src.name,
         onData: (n) => ev.blobData?.(desc, n),
         onResume: (n) => ev.blobResume?.(desc, n),
+        ...(onVerified ? { onVerified } : {}),
       });
       fetched += r.fetched;
       if (!started && !r.existed) ev.blobStart?.(desc, what);
@@ -333,6 +342,7 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     // The layers download alongside the config: their digests are in the manifest already. Each
     // is unpacked as soon as its blob is verified (and the config has said its diff_id), while the
     // next ones download. Blob writes never wait for a layer lock, so the two cannot deadlock.
+    let configStored: Promise<void> | undefined;
     const ready: Digest[] = [];
     // Layers downloading from their first byte before the session exists: it follows them once started.
     const streaming: Digest[] = [];
@@ -343,9 +353,15 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     let layers: LayerRecord[] = [];
     let config: ImageConfig | undefined;
     const withConfig = (async () => {
-      await fetchBlob(manifest.config, 'config');
-      lap('pull: config stored');
-      const checked = checkConfig(src.name, await store.readJson(manifest.config.digest), manifest);
+      // The config is parsed as soon as its digest verified, while it is still being written (and
+      // fsynced): the unpack session, which needs its diff_ids, starts that much sooner.
+      let verified: (bytes: Buffer) => void = () => undefined;
+      const early = new Promise<Buffer>((resolve) => (verified = resolve));
+      const stored = fetchBlob(manifest.config, 'config', undefined, verified);
+      const bytes = await Promise.race([early, stored.then(() => undefined)]);
+      lap('pull: config verified');
+      configStored = stored;
+      const checked = checkConfig(src.name, bytes ? parseConfig(src.name, bytes) : await store.readJson(manifest.config.digest), manifest);
       layers = manifest.layers.map((l, i) => ({
         digest: l.digest,
         diffId: checked.rootfs.diff_ids[i]!,
@@ -374,6 +390,8 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     });
     // Both settle before anything is thrown: no download may go on once the gc lock is released.
     const settled = await Promise.allSettled([withConfig, blobs, stored.written]);
+    // The config's own write, which the session did not wait for.
+    if (configStored) settled.push(...(await Promise.allSettled([configStored])));
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
     lap('pull: blobs stored');
     if (!config || !session) throw new Error('unreachable');
