@@ -340,8 +340,9 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     };
 
     // The layers download alongside the config: their digests are in the manifest already. Each
-    // is unpacked as soon as its blob is verified (and the config has said its diff_id), while the
-    // next ones download. Blob writes never wait for a layer lock, so the two cannot deadlock.
+    // is unpacked from its bytes as they arrive (once the config has said its diff_id), kept only
+    // once its blob verified, while the next ones download. Blob writes never wait for a layer
+    // lock, so the two cannot deadlock.
     let configStored: Promise<void> | undefined;
     const ready: Digest[] = [];
     // Layers downloading from their first byte before the session exists: it follows them once started.
@@ -357,10 +358,10 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
       // fsynced): the unpack session, which needs its diff_ids, starts that much sooner.
       let verified: (bytes: Buffer) => void = () => undefined;
       const early = new Promise<Buffer>((resolve) => (verified = resolve));
-      const stored = fetchBlob(manifest.config, 'config', undefined, verified);
-      const bytes = await Promise.race([early, stored.then(() => undefined)]);
+      const written = fetchBlob(manifest.config, 'config', undefined, verified);
+      const bytes = await Promise.race([early, written.then(() => undefined)]);
       lap('pull: config verified');
-      configStored = stored;
+      configStored = written;
       const checked = checkConfig(src.name, bytes ? parseConfig(src.name, bytes) : await store.readJson(manifest.config.digest), manifest);
       layers = manifest.layers.map((l, i) => ({
         digest: l.digest,
