@@ -101,6 +101,11 @@ export class Store {
     return join(this.root, 'blobs', 'sha256', hexOf(d));
   }
 
+  /** Where writeBlob writes the blob before it verifies (an unpack may follow it there as it grows). */
+  blobPartialPath(d: Digest): string {
+    return join(this.tmpDir, `${hexOf(d)}.partial`);
+  }
+
   layerPath(diffId: Digest): string {
     return join(this.root, 'layers', 'sha256', hexOf(diffId));
   }
@@ -149,17 +154,16 @@ export class Store {
     const lock = await this.lock(`blob-${hexOf(digest)}`);
     try {
       if (await this.hasBlob(digest, desc.size)) return { fetched: 0, resumed: 0, existed: true };
-      const hex = hexOf(digest);
       // A function source is called only here, so no connection is opened for a blob another process just finished.
       // Loaded on first write: hashing and stream plumbing are not needed to run a stored image.
       const { writeVerified } = await import('./write-blob.js');
-      const r = await writeVerified({ digest, size: desc.size }, source, join(this.tmpDir, `${hex}.partial`), this.blobPath(digest),
+      const r = await writeVerified({ digest, size: desc.size }, source, this.blobPartialPath(digest), this.blobPath(digest),
         opts.sourceName ?? 'the image source', opts);
       return { ...r, existed: false };
     } catch (err) {
       // A partial download that filled the disk is worth less than the space it holds.
       const code = errnoCode(err);
-      if (code === 'ENOSPC' || code === 'EDQUOT') rmSync(join(this.tmpDir, `${hexOf(digest)}.partial`), { force: true });
+      if (code === 'ENOSPC' || code === 'EDQUOT') rmSync(this.blobPartialPath(digest), { force: true });
       throw storeIoError(err, this.root, `writing blob ${shortDigest(digest)}`);
     } finally {
       lock.release();

@@ -20,6 +20,12 @@ export interface WriteBlobOptions {
   onData?: (bytes: number) => void;
   /** Called once with the number of bytes already on disk from an earlier attempt. */
   onResume?: (offset: number) => void;
+  /**
+   * Called with the whole blob as soon as its size and digest have verified, before its fsync
+   * and rename: a caller that parses it (the config) need not wait for the disk. Only for a blob
+   * fetched whole in this call (not resumed, not already stored); keep it to small blobs.
+   */
+  onVerified?: (bytes: Buffer) => void;
 }
 
 export interface WriteResult {
@@ -108,7 +114,9 @@ export async function writeVerified(
       await rm(partial, { force: true });
     }
     let received = 0;
+    let actual: string | undefined;
     if (offset < size) {
+      const kept: Buffer[] | undefined = opts.onVerified && offset === 0 ? [] : undefined;
       const input = typeof source === 'function' ? await source(offset) : source;
       const limit = size - offset;
       const meter = new Transform({
@@ -119,6 +127,7 @@ export async function writeVerified(
             return;
           }
           hash.update(chunk);
+          kept?.push(chunk);
           opts.onData?.(chunk.length);
           cb(null, chunk);
         },
@@ -130,6 +139,10 @@ export async function writeVerified(
         if (err instanceof FluxError && err.code === 'BLOB_TOO_LARGE') await rm(partial, { force: true });
         throw err;
       }
+      if (kept && received === size) {
+        actual = `sha256:${hash.digest('hex')}`;
+        if (actual === digest) opts.onVerified!(Buffer.concat(kept, size));
+      }
       // fsync through a second descriptor: it flushes the file, whichever descriptor wrote it.
       const fh = await open(partial, 'r');
       try {
@@ -139,7 +152,7 @@ export async function writeVerified(
       }
       if (offset + received < size) throw truncated(digest, offset + received, size, sourceName);
     }
-    const actual = `sha256:${hash.digest('hex')}`;
+    actual ??= `sha256:${hash.digest('hex')}`;
     if (actual === digest) {
       await rename(partial, final);
       return { fetched: received, resumed: offset };

@@ -23,5 +23,7 @@ export async function ensureUnpacked(store: Store, layers: LayerToUnpack[], opts
   }
   const session = await startUnpackSession(store, layers, opts);
   for (const l of layers) session.blobReady(l.digest);
-  return session.finish();
+  const r = await session.finish();
+  await session.closed();
+  return r;
 }

@@ -1,10 +1,13 @@
 /** Runs one job in this process: inside the worker (in the user namespace), or directly as real root. */
 import { createReadStream, renameSync, rmSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { applyLayer } from '../../store/unpack/apply-layer.js';
 import { FluxError } from '../errors.js';
 import { fsError } from '../fs-error.js';
 import { nativeLayerFs } from '../native/ffi.js';
+import { followBlob, gateVerified, notVerified, settleGate } from './blob-gates.js';
 import type { Job, JobResult } from './protocol.js';
+import { lap } from '../timing.js';
 
 export async function runJob(job: Job): Promise<JobResult> {
   const warnings: string[] = [];
@@ -17,8 +20,17 @@ export async function runJob(job: Job): Promise<JobResult> {
       renameSync(job.from, job.to);
       return { ok: true, op: 'rename', warnings };
     }
+    if (job.op === 'blob') {
+      settleGate(job.token, job.ok);
+      return { ok: true, op: 'blob', warnings };
+    }
+    const follow = job.follow;
+    lap(follow ? 'unpacker: unpack following its blob' : 'unpacker: unpack of a stored blob');
     const fs = await nativeLayerFs();
-    const r = await applyLayer(createReadStream(job.blob, { highWaterMark: 256 * 1024 }), {
+    const input = follow
+      ? Readable.from(followBlob(follow.partial, job.blob, follow.size, follow.token), { objectMode: false })
+      : createReadStream(job.blob, { highWaterMark: 256 * 1024 });
+    const r = await applyLayer(input, {
       dir: job.dir,
       mediaType: job.mediaType,
       expectedDiffId: job.diffId,
@@ -26,6 +38,12 @@ export async function runJob(job: Job): Promise<JobResult> {
       fs,
       onWarning: (m) => warnings.push(m),
     });
+    // A followed blob: its diff_id verified, but the layer moves into layers/ only once the
+    // pull says the blob's own digest did too.
+    if (follow && !(await gateVerified(follow.token))) {
+      rmSync(job.dir, { recursive: true, force: true, maxRetries: 2 });
+      throw notVerified();
+    }
     // Here, not in flux's own process: moving a directory to another parent changes its `..`,
     // which needs write permission on the directory itself, and a layer root the image made
     // read-only (0555, as Fedora's and RHEL's are) grants that only to root in the namespace
@@ -58,6 +76,8 @@ export function jobQueue(concurrency = 2): (job: Job) => Promise<JobResult> {
   const waiting: Array<() => void> = [];
   let running = 0;
   return async (job) => {
+    // A gate's message never waits for a slot: the unpacks holding the slots may wait for it.
+    if (job.op === 'blob') return runJob(job);
     if (running >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
     running++;
     try {

@@ -50,10 +50,19 @@ export interface EnsureUnpackedResult {
 export interface UnpackSession {
   /** The blob `digest` is complete and verified in the store: unpack its layer now if it is one this session must. */
   blobReady(digest: Digest): void;
+  /**
+   * The blob `digest` has started downloading from its first byte into the store's partial file:
+   * unpack its layer from that file as it grows, to be kept only once blobReady says it verified.
+   */
+  blobStarted(digest: Digest): void;
+  /** The download of `digest` failed: an unpack following it is stopped and its directory removed. */
+  blobFailed(digest: Digest): void;
   /** Layers this session still has to unpack or is unpacking. */
   readonly busy: boolean;
   /** Unpacks what is left (every blob must be in the store by now), waits, releases the locks. */
   finish(): Promise<EnsureUnpackedResult>;
+  /** Settles once the unpacker that finish() let go has exited. */
+  closed(): Promise<void>;
   /** Stops: the worker is killed, temp trees removed, locks released. */
   abort(): Promise<void>;
 }
@@ -122,7 +131,18 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
     }
   }
 
-  const unpackOne = async (l: LayerToUnpack): Promise<void> => {
+  // Streamed blobs: the token of each one's gate, until the pull has said how it ended.
+  const following = new Map<Digest, string>();
+  const followJobs: Promise<void>[] = [];
+  let tokens = 0;
+  const tell = (digest: Digest, ok: boolean): void => {
+    const token = following.get(digest);
+    if (token === undefined) return;
+    following.delete(digest);
+    runner!.run({ op: 'blob', token, ok }).catch(() => undefined);
+  };
+
+  const unpackOne = async (l: LayerToUnpack, token?: string): Promise<void> => {
     await spread;
     const dir = await mkdtemp(join(store.tmpDir, tempPrefix('unpack', digestHex(l.diffId))));
     temps.add(dir);
@@ -130,7 +150,8 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
     opts.onLayer?.({ diffId: l.diffId, state: 'start' });
     const dest = store.layerPath(l.diffId);
     // The unpacker renames the finished layer into layers/ itself (unpack-job.ts says why).
-    const r = await runner!.run({ op: 'unpack', blob: store.blobPath(l.digest), mediaType: l.mediaType, diffId: l.diffId, dir, dest, userXattr });
+    const follow = token === undefined ? {} : { follow: { partial: store.blobPartialPath(l.digest), size: l.size, token } };
+    const r = await runner!.run({ op: 'unpack', blob: store.blobPath(l.digest), mediaType: l.mediaType, diffId: l.diffId, dir, dest, userXattr, ...follow });
     warnOnce(r.warnings);
     if (!r.ok) throw jobError(r.error);
     if (r.op !== 'unpack') return;
@@ -142,10 +163,16 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
     opts.onLayer?.({ diffId: r.diffId, state: 'done', size: r.size, files: r.files });
   };
 
-  const start = (l: LayerToUnpack): void => {
+  const start = (l: LayerToUnpack, token?: string): void => {
     if (started.has(l.diffId)) return;
     started.add(l.diffId);
-    jobs.push(unpackOne(l).catch((err: unknown) => void (firstError ??= fsError(err, store.tmpDir) as Error)).finally(() => void left--));
+    const job = unpackOne(l, token).catch((err: unknown) => {
+      // An unpack stopped because its blob failed: the pull reports the blob's own error.
+      if (token !== undefined && isUnverified(err)) return;
+      firstError ??= fsError(err, store.tmpDir) as Error;
+    }).finally(() => void left--);
+    jobs.push(job);
+    if (token !== undefined) followJobs.push(job);
   };
 
   const settle = async (): Promise<void> => {
@@ -154,13 +181,30 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
   };
 
   let done = false;
+  let closing: Promise<void> | undefined;
   return {
+    closed() {
+      return closing ?? Promise.resolve();
+    },
     get busy() {
       return left > 0;
     },
     blobReady(digest) {
+      tell(digest, true);
       if (done || firstError) return;
       for (const l of todo.values()) if (l.digest === digest) start(l);
+    },
+    blobStarted(digest) {
+      if (done || firstError || !runner || following.has(digest)) return;
+      for (const l of todo.values()) {
+        if (l.digest !== digest || started.has(l.diffId)) continue;
+        const token = `${process.pid}-${tokens++}`;
+        following.set(digest, token);
+        start(l, token);
+      }
+    },
+    blobFailed(digest) {
+      tell(digest, false);
     },
     async finish() {
       done = true;
@@ -176,8 +220,12 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
           if (!firstError) start(l);
         }
         await settle();
-        await runner?.close();
+        // Every job has answered (each layer renamed into layers/ by then); the unpacker's own
+        // exit (10–30 ms of a Node process's teardown) is waited for by `closed`, so that the
+        // caller records the image meanwhile.
+        closing = runner?.close() ?? Promise.resolve();
         if (firstError) {
+          await closing;
           await removeTemps(temps);
           throw firstError instanceof Error ? firstError : jobError(firstError);
         }
@@ -191,6 +239,10 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
     async abort() {
       done = true;
       try {
+        // Unpacks following a blob are told it failed and remove their own directories (their
+        // files may belong to sub-uids only the unpacker can remove) before it is stopped.
+        for (const d of [...following.keys()]) tell(d, false);
+        await Promise.race([Promise.all(followJobs), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
         await runner?.abort();
         await settle();
         await removeTemps(temps);
@@ -199,6 +251,10 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
       }
     },
   };
+}
+
+function isUnverified(err: unknown): boolean {
+  return err instanceof FluxError && err.code === 'BLOB_UNVERIFIED';
 }
 
 /**

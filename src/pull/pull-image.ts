@@ -191,6 +191,14 @@ function configInvalid(name: string, what: string): FluxError {
   });
 }
 
+function parseConfig(name: string, bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw configInvalid(name, 'it is not JSON');
+  }
+}
+
 function checkConfig(name: string, config: unknown, manifest: ImageManifest): ImageConfig {
   if (typeof config !== 'object' || config === null) throw configInvalid(name, 'it is not a JSON object');
   const c = config as Partial<ImageConfig>;
@@ -234,6 +242,7 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
   let gc: Lock | undefined;
   let locking: Promise<Lock> | undefined;
   let source: ImageSource | undefined;
+  let stored: { digest: Digest; written: Promise<void> } | undefined;
   try {
     const [layersModule, { openSource }, { parseManifest }, { sha256Digest }, platform] = await Promise.all([
       import('../layers/index.js'),
@@ -254,7 +263,9 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     const src = opened.source;
     let fetched = 0;
 
-    const storeManifest = async (bytes: Buffer, mediaType: string, expected?: Digest): Promise<Digest> => {
+    // Verified here, in memory, before anything of it is written; the write (with its fsync) then
+    // goes on while the config and the layers download.
+    const storeManifest = (bytes: Buffer, mediaType: string, expected?: Digest): { digest: Digest; written: Promise<void> } => {
       const digest = sha256Digest(bytes);
       if (expected !== undefined && digest !== expected) {
         throw new FluxError('DIGEST_MISMATCH', `the manifest ${src.name} served for ${expected.slice(0, 19)}… has digest ${digest.slice(0, 19)}…; it was discarded.`, {
@@ -262,9 +273,9 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
         });
       }
       const desc: Descriptor = { mediaType, digest, size: bytes.length };
-      const r = await store.writeBlob(desc, bytes, { sourceName: src.name });
-      fetched += r.fetched;
-      return digest;
+      const written = store.writeBlob(desc, bytes, { sourceName: src.name }).then((r) => void (fetched += r.fetched));
+      written.catch(() => undefined);
+      return { digest, written };
     };
 
     const first = given ? given.first : spec.kind === 'registry' ? spec.ref.ref : spec.tag;
@@ -284,7 +295,8 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     gc = await locking;
     const pinnedDigest = given ? (given.first !== undefined && isDigest(given.first) ? given.first : undefined) : spec.kind === 'registry' ? spec.ref.digest : undefined;
     let parsed = parseManifest(raw, { source: src.name });
-    let manifestDigest = await storeManifest(raw.bytes, parsed.mediaType, pinnedDigest);
+    stored = storeManifest(raw.bytes, parsed.mediaType, pinnedDigest);
+    let manifestDigest = stored.digest;
     let indexDigest: Digest | undefined;
     if (parsed.kind === 'index') {
       indexDigest = manifestDigest;
@@ -299,15 +311,20 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
       if (parsed.kind !== 'image') {
         throw new FluxError('BAD_MANIFEST', `the index of ${src.name} points to another index for the chosen platform.`, { hint: 'Nested indexes are not supported; use the inner index by digest.' });
       }
-      manifestDigest = await storeManifest(raw2.bytes, parsed.mediaType, chosen.digest);
+      await stored.written;
+      stored = storeManifest(raw2.bytes, parsed.mediaType, chosen.digest);
+      manifestDigest = stored.digest;
     }
     if (parsed.kind !== 'image') throw new Error('unreachable');
     const manifest = parsed.manifest;
     checkImageLimits(src.name, manifest);
 
-    const fetchBlob = async (desc: Descriptor, what: 'config' | 'layer'): Promise<void> => {
+    const fetchBlob = async (desc: Descriptor, what: 'config' | 'layer', onFirstByte?: () => void, onVerified?: (bytes: Buffer) => void): Promise<void> => {
       let started = false;
       const r = await store.writeBlob(desc, async (offset) => {
+        // A download from the first byte can be unpacked as it arrives. A resumed one is unpacked
+        // once verified: its earlier bytes may yet turn out bad and be fetched again.
+        if (!started && offset === 0) onFirstByte?.();
         started = true;
         ev.blobStart?.(desc, what);
         return src.openBlob(desc, offset);
@@ -315,6 +332,7 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
         sourceName: src.name,
         onData: (n) => ev.blobData?.(desc, n),
         onResume: (n) => ev.blobResume?.(desc, n),
+        ...(onVerified ? { onVerified } : {}),
       });
       fetched += r.fetched;
       if (!started && !r.existed) ev.blobStart?.(desc, what);
@@ -322,14 +340,29 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     };
 
     // The layers download alongside the config: their digests are in the manifest already. Each
-    // is unpacked as soon as its blob is verified (and the config has said its diff_id), while the
-    // next ones download. Blob writes never wait for a layer lock, so the two cannot deadlock.
+    // is unpacked from its bytes as they arrive (once the config has said its diff_id), kept only
+    // once its blob verified, while the next ones download. Blob writes never wait for a layer
+    // lock, so the two cannot deadlock.
+    let configStored: Promise<void> | undefined;
     const ready: Digest[] = [];
+    // Layers downloading from their first byte before the session exists: it follows them once started.
+    const streaming: Digest[] = [];
+    const unstream = (d: Digest): void => {
+      const i = streaming.indexOf(d);
+      if (i >= 0) streaming.splice(i, 1);
+    };
     let layers: LayerRecord[] = [];
     let config: ImageConfig | undefined;
     const withConfig = (async () => {
-      await fetchBlob(manifest.config, 'config');
-      const checked = checkConfig(src.name, await store.readJson(manifest.config.digest), manifest);
+      // The config is parsed as soon as its digest verified, while it is still being written (and
+      // fsynced): the unpack session, which needs its diff_ids, starts that much sooner.
+      let verified: (bytes: Buffer) => void = () => undefined;
+      const early = new Promise<Buffer>((resolve) => (verified = resolve));
+      const written = fetchBlob(manifest.config, 'config', undefined, verified);
+      const bytes = await Promise.race([early, written.then(() => undefined)]);
+      lap('pull: config verified');
+      configStored = written;
+      const checked = checkConfig(src.name, bytes ? parseConfig(src.name, bytes) : await store.readJson(manifest.config.digest), manifest);
       layers = manifest.layers.map((l, i) => ({
         digest: l.digest,
         diffId: checked.rootfs.diff_ids[i]!,
@@ -340,15 +373,26 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
       runner = undefined;
       session = await layersModule.startUnpackSession(store, layers, started ? { runner: started } : {});
       config = checked;
+      lap('pull: unpack session started');
       for (const d of ready.splice(0)) session.blobReady(d);
+      for (const d of streaming.splice(0)) session.blobStarted(d);
     })();
     const blobs = mapLimit(manifest.layers, BLOB_CONCURRENCY, async (l) => {
-      await fetchBlob(l, 'layer');
+      try {
+        await fetchBlob(l, 'layer', () => (session ? session.blobStarted(l.digest) : streaming.push(l.digest)));
+      } catch (err) {
+        unstream(l.digest);
+        session?.blobFailed(l.digest);
+        throw err;
+      }
+      unstream(l.digest);
       if (session) session.blobReady(l.digest);
       else ready.push(l.digest);
     });
     // Both settle before anything is thrown: no download may go on once the gc lock is released.
-    const settled = await Promise.allSettled([withConfig, blobs]);
+    const settled = await Promise.allSettled([withConfig, blobs, stored.written]);
+    // The config's own write, which the session did not wait for.
+    if (configStored) settled.push(...(await Promise.allSettled([configStored])));
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
     lap('pull: blobs stored');
     if (!config || !session) throw new Error('unreachable');
@@ -375,9 +419,14 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     if (session.busy) ev.phase?.('unpacking');
     const unpacked = await session.finish();
     lap('pull: unpacked');
+    const closed = session.closed();
     session = undefined;
     record.unpackedSize = unpacked.unpackedSize;
-    await index.put(record);
+    try {
+      await index.put(record);
+    } finally {
+      await closed;
+    }
     lap('pull: recorded');
     return { record, fetchedBytes: fetched, fromStore: false };
   } catch (err) {
@@ -385,7 +434,9 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     await runner?.abort().catch(() => undefined);
     throw err;
   } finally {
-    // A lock still being taken when the pull failed is released once it is held.
+    // A lock still being taken when the pull failed is released once it is held, and never
+    // while the manifest is still being written.
+    await stored?.written.catch(() => undefined);
     gc ??= await locking?.catch(() => undefined);
     gc?.release();
     await source?.close?.().catch(() => undefined);

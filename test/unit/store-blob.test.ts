@@ -101,6 +101,31 @@ describe('Store.writeBlob', () => {
     expect(results.filter((r) => !r.existed)).toHaveLength(1);
   });
 
+  it('hands over a blob fetched whole once its digest verified, before it is stored, and never a bad or resumed one', async () => {
+    const seen: Array<{ bytes: Buffer; storedYet: boolean }> = [];
+    const onVerified = (bytes: Buffer): void => void seen.push({ bytes, storedYet: existsSync(store.blobPath(desc.digest)) });
+    await store.writeBlob(desc, async () => chunks(data), { onVerified });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.bytes.equals(data)).toBe(true);
+    expect(seen[0]!.storedYet).toBe(false);
+    expect(existsSync(store.blobPath(desc.digest))).toBe(true);
+
+    // Bytes that do not match the digest are never handed over.
+    const other = Buffer.from('y'.repeat(100));
+    const otherDesc = { digest: sha(other), size: other.length };
+    const bad = Buffer.from(other);
+    bad[3] = 0x7a;
+    const got: Buffer[] = [];
+    await expect(store.writeBlob(otherDesc, async () => chunks(bad), { onVerified: (b) => void got.push(b) })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    expect(got).toEqual([]);
+
+    // A resumed download is not handed over (only its tail was fetched).
+    await writeFile(join(root, 'tmp', `${otherDesc.digest.slice(7)}.partial`), other.subarray(0, 40));
+    await store.writeBlob(otherDesc, async (offset) => chunks(other.subarray(offset)), { onVerified: (b) => void got.push(b) });
+    expect(got).toEqual([]);
+    expect(await store.hasBlob(otherDesc.digest, otherDesc.size)).toBe(true);
+  });
+
   it('never turns an invalid digest into a path', async () => {
     const evil = { digest: 'sha256:../../../etc/passwd' as Digest, size: 1 };
     await expect(store.writeBlob(evil, Buffer.from('x'))).rejects.toMatchObject({ code: 'BAD_DIGEST' });
