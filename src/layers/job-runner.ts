@@ -49,11 +49,19 @@ export async function runJobs(jobs: Job[]): Promise<JobResult[]> {
 /**
  * Starts the place jobs run: this process as real root, else the worker, at once, so that its
  * start-up (a Node process and the id maps, ~0.1 s) overlaps whatever the caller does next.
+ * As real root there is nothing to overlap: the unpacking code (tar-stream and its modules, read
+ * and compiled without a code cache) is loaded at the first job, not before a pull's first request,
+ * which a synchronous require would otherwise hold back by several ms.
  */
 export function startJobRunner(): JobRunner {
   if (isRealRoot()) {
-    const queue = import('./unpack-job.js').then(({ jobQueue }) => jobQueue());
-    return { mapping: Promise.resolve(), run: async (job) => (await queue)(job), close: async () => undefined, abort: async () => undefined };
+    let queue: Promise<(job: Job) => Promise<JobResult>> | undefined;
+    const load = () =>
+      import('./unpack-job.js').then(({ jobQueue }) => {
+        lap('unpack code loaded in this process');
+        return jobQueue();
+      });
+    return { mapping: Promise.resolve(), run: async (job) => (await (queue ??= load()))(job), close: async () => undefined, abort: async () => undefined };
   }
   try {
     return workerRunner();

@@ -3,7 +3,8 @@
  * soon as the store says the image is not there, before the HTTP client is loaded and before the
  * first request, so that its start-up overlaps the pull's own. FLUX_TIMING=1 shows the order. A
  * pull of an image already in the store starts none, and a pull that fails before its first
- * blob stops the one it started and leaves nothing behind in the store.
+ * blob stops the one it started and leaves nothing behind in the store. As real root, layers are
+ * unpacked in flux's own process, whose unpacking code is loaded only after the first request.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -12,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureInfo, pushFixtures } from '../helpers/fixtures.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { requireTool } from '../helpers/require.js';
-import { REPO_ROOT, removeStore, runFlux, tempStore } from '../helpers/user.js';
+import { REPO_ROOT, isRoot, removeStore, runFlux, tempStore } from '../helpers/user.js';
 
 requireTool('docker-registry');
 requireTool('skopeo');
@@ -72,6 +73,22 @@ describe('a cold pull', () => {
     expect(at('unpacker: started')).toBeGreaterThan(at('unpacker spawned'));
     expect(at('unpacker: unpack done')).toBeGreaterThan(at('unpacker: started'));
     expect(at('unpacker: unpack done')).toBeLessThan(at('pull: unpacked'));
+  }, 60_000);
+
+  it('as real root loads its unpacking code only after its first request is out', async () => {
+    // The tests run as root (test/global-setup.ts); this case is about that very path.
+    expect(isRoot, 'this test needs to run as root').toBe(true);
+    const store = await tempStore({ name: 'root', uid: 0, gid: 0, home: '/root' });
+    stores.push(store);
+    const r = await runFlux(['pull', '-q', `${reg.host}/busybox:latest`], { store, asUser: false, env: { FLUX_TIMING: '1' } });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe((await fixtureInfo('busybox')).digest);
+    const order = laps(r.stderr);
+    const asking = order.findIndex((l) => /^pull: asking http:\/\/.+\/v2\/busybox\/manifests\/latest$/.test(l));
+    expect(asking).toBeGreaterThanOrEqual(0);
+    expect(order.indexOf('unpack code loaded in this process')).toBeGreaterThan(asking);
+    expect(order.indexOf('pull: unpacked')).toBeGreaterThan(order.indexOf('unpack code loaded in this process'));
+    expect(order).not.toContain('unpacker spawned');
   }, 60_000);
 
   it('of an image already in the store starts no unpacker', async () => {
