@@ -118,9 +118,13 @@ describe('stopping a detached container', () => {
 
   /**
    * Starts `flux run -d --name NAME` and, as soon as its state says created (the starting flux's
-   * pid is the one recorded then), acts on it through the library, loaded beforehand.
+   * pid is the one recorded then), acts on it through the library, loaded beforehand. The state
+   * says created for a few ms only: on a busy machine this process may first read it once the
+   * container already runs. Such an attempt is not the case under test, so it is removed and
+   * the start made again under a new name (NAME-2, …), up to 20 times; the result names the
+   * attempt that acted while the container was starting (or the last one, which then fails).
    */
-  async function actWhileStarting(name: string, token: string, act: 'stop' | 'remove'): Promise<{ seen: string; code: number | null; run: number | null; signal: string | null; out: string; state: string }> {
+  async function actWhileStarting(base: string, token: string, act: 'stop' | 'remove'): Promise<{ name: string; seen: string; code: number | null; run: number | null; signal: string | null; out: string; state: string }> {
     const dir = await appDir();
     const containers = join(runtime, 'flux', 'containers');
     const script = `
@@ -128,36 +132,45 @@ describe('stopping a detached container', () => {
       import { spawn } from 'node:child_process';
       import { readdirSync, readFileSync } from 'node:fs';
       const flux = new Flux({ store: ${JSON.stringify(store)}, runtimeDir: ${JSON.stringify(join(runtime, 'flux'))} });
-      const child = spawn(process.execPath, [${JSON.stringify(join(dir, 'bin/flux.js'))}, 'run', '-d', '--network', 'none', '--name', '${name}', ${JSON.stringify(busybox)}, '--', 'sh', '-c', 'trap "exit 9" TERM; sleep ${token} & wait'],
-        { env: { ...process.env, FLUX_STORE: ${JSON.stringify(store)}, XDG_RUNTIME_DIR: ${JSON.stringify(runtime)} }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (c) => (out += c));
-      child.stderr.on('data', (c) => (out += c));
-      const ended = new Promise((r) => child.on('close', (code, signal) => r({ code, signal })));
-      const status = () => {
-        let ids = [];
-        try {
-          ids = readdirSync(${JSON.stringify(containers)}).filter((n) => /^[0-9a-f]{64}$/.test(n));
-        } catch {}
-        for (const id of ids) {
+      for (let attempt = 1; ; attempt++) {
+        const name = attempt === 1 ? '${base}' : '${base}-' + attempt;
+        const child = spawn(process.execPath, [${JSON.stringify(join(dir, 'bin/flux.js'))}, 'run', '-d', '--network', 'none', '--name', name, ${JSON.stringify(busybox)}, '--', 'sh', '-c', 'trap "exit 9" TERM; sleep ${token} & wait'],
+          { env: { ...process.env, FLUX_STORE: ${JSON.stringify(store)}, XDG_RUNTIME_DIR: ${JSON.stringify(runtime)} }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (c) => (out += c));
+        child.stderr.on('data', (c) => (out += c));
+        const ended = new Promise((r) => child.on('close', (code, signal) => r({ code, signal })));
+        const status = () => {
+          let ids = [];
           try {
-            const s = JSON.parse(readFileSync(${JSON.stringify(containers)} + '/' + id + '/state.json', 'utf8'));
-            if (s.name === '${name}') return s.status;
+            ids = readdirSync(${JSON.stringify(containers)}).filter((n) => /^[0-9a-f]{64}$/.test(n));
           } catch {}
+          for (const id of ids) {
+            try {
+              const s = JSON.parse(readFileSync(${JSON.stringify(containers)} + '/' + id + '/state.json', 'utf8'));
+              if (s.name === name) return s.status;
+            } catch {}
+          }
+          return undefined;
+        };
+        let seen;
+        while ((seen = status()) === undefined && child.exitCode === null) await new Promise((r) => setImmediate(r));
+        if (seen === 'running' && attempt < 20) {
+          await (await flux.container(name)).remove({ force: true });
+          await ended;
+          continue;
         }
-        return undefined;
-      };
-      let seen;
-      while ((seen = status()) === undefined && child.exitCode === null) await new Promise((r) => setImmediate(r));
-      const c = await flux.container('${name}');
-      const code = '${act}' === 'stop' ? await c.stop({ timeout: 10 }) : (await c.remove({ force: true }), null);
-      const run = await ended;
-      const left = (await flux.containers({ all: true })).find((x) => x.name === '${name}');
-      console.log(JSON.stringify({ seen, code, run: run.code, signal: run.signal, out: out.trim(), state: left ? left.status().state : 'removed' }));
+        const c = await flux.container(name);
+        const code = '${act}' === 'stop' ? await c.stop({ timeout: 10 }) : (await c.remove({ force: true }), null);
+        const run = await ended;
+        const left = (await flux.containers({ all: true })).find((x) => x.name === name);
+        console.log(JSON.stringify({ name, seen, code, run: run.code, signal: run.signal, out: out.trim(), state: left ? left.status().state : 'removed' }));
+        break;
+      }
     `;
     const r = await runAs(await testUser(), process.execPath, ['--input-type=module', '-e', script], { env: { XDG_RUNTIME_DIR: runtime } });
     expect(r.stderr).toBe('');
-    return JSON.parse(r.stdout) as { seen: string; code: number | null; run: number | null; signal: string | null; out: string; state: string };
+    return JSON.parse(r.stdout) as { name: string; seen: string; code: number | null; run: number | null; signal: string | null; out: string; state: string };
   }
 
   it('a stop while the container is still starting ends it once it runs: the start succeeds, nothing is left', async () => {
@@ -168,9 +181,9 @@ describe('stopping a detached container', () => {
     expect(got).toMatchObject({ code: 9, run: 0, signal: null, state: 'exited' });
     expect(got.out).toMatch(/^[0-9a-f]{64}$/);
     expect(processesWith(token)).toEqual([]);
-    const events = (JSON.parse((await flux(['events', '--format', 'json'])).stdout) as { name: string; event: string }[]).filter((e) => e.name === 'early').map((e) => e.event);
+    const events = (JSON.parse((await flux(['events', '--format', 'json'])).stdout) as { name: string; event: string }[]).filter((e) => e.name === got.name).map((e) => e.event);
     expect(events).toEqual(['created', 'started', 'signalled', 'exited']);
-    expect((await flux(['rm', 'early'])).code).toBe(0);
+    expect((await flux(['rm', got.name])).code).toBe(0);
   });
 
   it('rm -f while the container is still starting: the start succeeds, then the container is killed and removed', async () => {
