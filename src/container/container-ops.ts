@@ -35,6 +35,19 @@ export function current(s: ContainerState): ContainerState {
   return { ...s, status: 'exited', exitCode: null, finishedAt: s.finishedAt ?? s.startedAt ?? s.created };
 }
 
+/**
+ * current() for a state just read from `root`, when the answer is final (wait, stop): the
+ * monitor writes the exit record and then exits, so a state read before the record appeared and
+ * judged after the monitor was gone would say "code unknown". Read again once the monitor is
+ * seen gone: the record is there now if the monitor ever wrote it.
+ */
+export function currentIn(root: string, s: ContainerState): ContainerState {
+  const c = current(s);
+  if (c.status !== 'exited' || s.status === 'exited') return c;
+  const again = readState(root, s.id);
+  return again?.status === 'exited' ? again : c;
+}
+
 export function statusOf(s: ContainerState): ContainerStatus {
   const c = current(s);
   const init = c.status === 'running' && c.helperPid ? initPid(c.helperPid) : undefined;
@@ -159,7 +172,7 @@ export async function waitExited(root: string, id: string, deadlineMs = Infinity
   for (;;) {
     const s = readState(root, id);
     if (s === undefined) return undefined;
-    const c = current(s);
+    const c = currentIn(root, s);
     if (c.status === 'exited') return c;
     if (performance.now() >= until) return c;
     await new Promise((r) => setTimeout(r, 50));
@@ -195,7 +208,7 @@ function imageStopSignal(root: string, s: ContainerState): NodeJS.Signals {
  */
 export async function stopContainer(root: string, start: ContainerState, timeoutSec = 10, chosen?: NodeJS.Signals): Promise<ContainerState | undefined> {
   const s = await settled(root, start);
-  if (s === undefined || current(s).status === 'exited') return s && current(s);
+  if (s === undefined || currentIn(root, s).status === 'exited') return s && currentIn(root, s);
   const signal = chosen ?? imageStopSignal(root, s);
   if (timeoutSec > 0) {
     signalContainer(root, s, signal);
