@@ -248,15 +248,21 @@ describe('the bundle', () => {
   });
 });
 
+/** An empty XDG_CACHE_HOME that the user flux runs as (the test user, as root) may write. */
+async function codeCacheHome(): Promise<string> {
+  const cache = await mkdtemp(join(tmpdir(), 'flux-code-cache-'));
+  await chmod(cache, 0o755);
+  if (isRoot) {
+    const u = await testUser();
+    await chown(cache, u.uid, u.gid);
+  }
+  return cache;
+}
+
 describe('the code cache a run teaches', () => {
   it('is taught by a matrix too, which runs its images with the run\'s own code', async () => {
-    const cache = await mkdtemp(join(tmpdir(), 'flux-code-cache-'));
+    const cache = await codeCacheHome();
     try {
-      await chmod(cache, 0o755);
-      if (isRoot) {
-        const u = await testUser();
-        await chown(cache, u.uid, u.gid);
-      }
       const env = { XDG_CACHE_HOME: cache };
       const first = await runFlux(['run', '--network', 'none', image, '--', 'true'], { store, env });
       expect(first.code).toBe(0);
@@ -277,13 +283,8 @@ describe('the code cache a run teaches', () => {
   });
 
   it('is written by the first run of each kind (network), used as is by the next, and replaced when V8 refuses it', async () => {
-    const cache = await mkdtemp(join(tmpdir(), 'flux-code-cache-'));
+    const cache = await codeCacheHome();
     try {
-      await chmod(cache, 0o755);
-      if (isRoot) {
-        const u = await testUser();
-        await chown(cache, u.uid, u.gid);
-      }
       const env = { XDG_CACHE_HOME: cache };
       // A command other than run teaches nothing.
       const images = await runFlux(['images'], { store, env });
