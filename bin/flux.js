@@ -164,13 +164,38 @@ function writeCodeCache(main, out) {
 
 /**
  * Writes the build's code cache for the pull chunk: the main chunk loaded, then the pull chunk,
- * whose top level (got and the registry client defined) is what the cache holds.
+ * whose top level (got and the registry client defined) the cache holds, and everything a first
+ * request compiles on its way: the chunk asks a server on loopback for a manifest before the
+ * cache is made, so that a pull compiles none of got's request path before its own first request.
+ * `lazy` are built-in modules the chunk must not load at its top (scripts/bundle.mjs,
+ * LAZY_BUILTINS): the build fails if it does.
  */
-function writePullCodeCache(main, pull, out) {
+async function writePullCodeCache(main, pull, out, lazy = []) {
   instantiate(compile(main, undefined), main);
+  const before = new Set(process.moduleLoadList);
   const script = compile(pull, undefined);
-  instantiate(script, pull);
+  const chunk = instantiate(script, pull);
+  const loaded = lazy.filter((id) => !before.has(`NativeModule ${id.replace(/^node:/, '')}`) && process.moduleLoadList.includes(`NativeModule ${id.replace(/^node:/, '')}`));
+  if (loaded.length) throw Object.assign(new Error(`the pull chunk loads ${loaded.join(', ')} at its top: something reads it there`), { code: 'LAZY_BUILTIN_LOADED' });
+  await askOnce(chunk);
   writeAtomic(out, script.createCachedData(), 0o644);
+}
+
+/** One manifest asked for through the pull chunk's registry client, from a server on loopback. */
+async function askOnce(chunk) {
+  const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'0'.repeat(64)}`, size: 2 }, layers: [] });
+  const server = require('node:http').createServer((req, res) => {
+    res.setHeader('content-type', 'application/vnd.oci.image.manifest.v1+json');
+    res.end(manifest);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { source } = await chunk.sources_exports.openSource(`127.0.0.1:${server.address().port}/build/cache:latest`);
+    await source.getManifest('latest');
+    await source.close?.();
+  } finally {
+    server.close();
+  }
 }
 
 module.exports = { loadCli, writeCodeCache, writePullCodeCache };

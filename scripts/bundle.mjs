@@ -77,16 +77,59 @@ const LAZY_IMPORTS = [
   ["import https from 'node:https';", "const https = { get request() { return require('node:https').request; } };"],
   ["import http2wrapper from 'http2-wrapper';", "const http2wrapper = { get auto() { return require('http2-wrapper').auto; }, get globalAgent() { return require('http2-wrapper').globalAgent; } };"],
 ];
+/**
+ * got's options.js imports cacheable-lookup (which reads node:dns at its top) for its `dnsCache`
+ * option, which flux never sets: in the bundle the class is required where that option makes one.
+ */
+const LAZY_CACHEABLE_LOOKUP = [
+  ["import CacheableLookup from 'cacheable-lookup';", ''],
+  ['globalDnsCache = new CacheableLookup();', "globalDnsCache = new (require('cacheable-lookup').default)();"],
+];
+/**
+ * got gives each request an id for its diagnostics channels (which flux never subscribes to) from
+ * node:crypto's randomUUID: loading node:crypto (2-3 ms) before a pull's first request, which needs
+ * no hash. In the bundle the id is a version 4 UUID of the kernel's random bytes, as flux's own
+ * run ids are; node:crypto then loads once a digest is due, while the registry answers.
+ */
+const GOT_DIAGNOSTICS = /[\\/]node_modules[\\/]got[\\/]dist[\\/]source[\\/]core[\\/]diagnostics-channel\.js$/;
+const RANDOM_UUID = [
+  ["import { randomUUID } from 'node:crypto';", `import { closeSync as __closeSync, openSync as __openSync, readSync as __readSync } from 'node:fs';
+function randomUUID() {
+    const b = Buffer.alloc(16);
+    const fd = __openSync('/dev/urandom', 'r');
+    try {
+        __readSync(fd, b, 0, 16, null);
+    }
+    finally {
+        __closeSync(fd);
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = b.toString('hex');
+    return \`\${h.slice(0, 8)}-\${h.slice(8, 12)}-\${h.slice(12, 16)}-\${h.slice(16, 20)}-\${h.slice(20)}\`;
+}`],
+];
+/**
+ * decompress-response (which flux never calls: every request sets `decompress: false`) asks
+ * node:zlib at its top whether it has zstd; in the bundle it asks when it is called.
+ */
+const DECOMPRESS_RESPONSE = /[\\/]node_modules[\\/]decompress-response[\\/]index\.js$/;
+const ZSTD_PROBE = [
+  ["const supportsZstd = typeof zlib.createZstdDecompress === 'function';", ''],
+  ['if (supportsZstd) {', "if (typeof zlib.createZstdDecompress === 'function') {"],
+];
 function lazyTls() {
   return {
     name: 'flux-lazy-tls',
     transform(code, id) {
-      if (!GOT_OPTIONS.test(id)) return null;
+      const edits = GOT_OPTIONS.test(id) ? [...LAZY_IMPORTS, ...LAZY_CACHEABLE_LOOKUP] : GOT_DIAGNOSTICS.test(id) ? RANDOM_UUID : DECOMPRESS_RESPONSE.test(id) ? ZSTD_PROBE : undefined;
+      if (!edits) return null;
       let out = code;
-      for (const [from, to] of LAZY_IMPORTS) {
-        if (!out.includes(from)) throw new Error(`got's ${id} no longer has \`${from}\`: update LAZY_IMPORTS in scripts/bundle.mjs`);
+      for (const [from, to] of edits) {
+        if (!out.includes(from)) throw new Error(`got's ${id} no longer has \`${from}\`: update the edits of lazyTls in scripts/bundle.mjs`);
         out = out.replace(from, to);
       }
+      if (GOT_OPTIONS.test(id) && /\bCacheableLookup\b/.test(out.replace(/`[^`]*`/g, '').replace(/\/\*[\s\S]*?\*\//g, ''))) throw new Error(`got's ${id} uses CacheableLookup elsewhere: update LAZY_CACHEABLE_LOOKUP in scripts/bundle.mjs`);
       return { code: out, map: null };
     },
   };
@@ -250,17 +293,20 @@ function writeCodeCache(outDir, mainFile) {
 }
 
 /**
- * The V8 code cache of the pull chunk, made the same way: a pull then compiles got and the
- * registry client from it instead of from source (about 15 ms of a pull's start on the bench
- * machine). Without one a pull still works, only slower.
+ * The V8 code cache of the pull chunk, made the same way after one request on loopback (see
+ * bin/flux.js): a pull then compiles got, the registry client and got's request path from it
+ * instead of from source. Without one a pull still works, only slower. A chunk that loads one of
+ * LAZY_BUILTINS at its top fails the build (exit 3 of the writer).
  */
 function writePullCodeCache(outDir, mainFile, pullFile) {
   const cacheFile = `${pullFile}.v8`;
-  const script = `require(${JSON.stringify(join(ROOT, 'bin/flux.js'))}).writePullCodeCache(${[mainFile, pullFile, cacheFile].map((f) => JSON.stringify(join(outDir, f))).join(', ')})`;
+  const args = [...[mainFile, pullFile, cacheFile].map((f) => JSON.stringify(join(outDir, f))), JSON.stringify(LAZY_BUILTINS)].join(', ');
+  const script = `require(${JSON.stringify(join(ROOT, 'bin/flux.js'))}).writePullCodeCache(${args}).catch((err) => { process.stderr.write(\`\${err.message}\\n\`); process.exit(err.code === 'LAZY_BUILTIN_LOADED' ? 3 : 1); })`;
   try {
     execFileSync(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'inherit'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
     return cacheFile;
-  } catch {
+  } catch (err) {
+    if (err.status === 3) throw new Error('the pull chunk loads a built-in of LAZY_BUILTINS at its top: make that use lazy too (scripts/bundle.mjs)');
     console.warn('bundle: no code cache written for the pull chunk; a pull starts without it');
     return null;
   }
@@ -268,18 +314,52 @@ function writePullCodeCache(outDir, mainFile, pullFile) {
 
 /**
  * The bundler's runtime helpers (a chunk of their own, which every chunk requires) are copied into
- * the main chunk, which is compiled with the code cache: a run then reads, resolves and compiles
- * one file less, about 0.7 ms. The helpers keep no state, so the other chunks may keep using the
- * shared copy.
+ * the chunks a run and a cold pull load before the pull's first request (the main chunk, the pull's
+ * starter and the pull chunk): they then read, resolve and compile one file less, 0.7-1 ms. The
+ * helpers keep no state, so the other chunks may keep using the shared copy.
  */
 function inlineRuntime(chunks, code) {
   const runtime = chunks.find((c) => /^chunks\/rolldown-runtime-[^/]+\.cjs$/.test(c.fileName));
-  const main = chunks.find((c) => c.name === 'run');
-  if (!runtime || !main) return;
+  // Copied only while the helpers use no `require` or `module` of their own (strings aside).
+  if (!runtime || /\b(require|module)\b/.test(runtime.code.replace(/\/\/.*$/gm, '').replace(/"(?:[^"\\\n]|\\.)*"/g, '""'))) return;
   const call = `require(${JSON.stringify(`./${runtime.fileName.slice('chunks/'.length)}`)})`;
-  const mainCode = code.get(main.fileName);
-  if (!mainCode.includes(call) || /\b(require|module)\b/.test(runtime.code.replace(/\/\/.*$/gm, ''))) return;
-  code.set(main.fileName, mainCode.replace(call, `((exports) => {\n${runtime.code}\nreturn exports;\n})({})`));
+  for (const chunk of chunks.filter((c) => c.name === 'run' || c.name === 'pull-start' || c.name === 'pull')) {
+    const text = code.get(chunk.fileName);
+    if (text.includes(call)) code.set(chunk.fileName, text.replace(call, `((exports) => {\n${runtime.code}\nreturn exports;\n})({})`));
+  }
+}
+
+/**
+ * Built-in modules the pull chunk needs only once the registry has answered (hashes, file writes)
+ * or never in this process (zlib: the unpacker decompresses; dns: flux sets no dnsCache): loading
+ * them at the chunk's top took 4-6 ms before a cold pull's first request. The bundler requires
+ * every external at the top of the chunk, so each of these becomes an object that requires the
+ * module at its first property read. Only property reads are rewritten; any other use of the
+ * binding fails the build, and the build's code cache writer fails it too if one of them is still
+ * loaded by the chunk's top level (bin/flux.js, writePullCodeCache).
+ */
+export const LAZY_BUILTINS = ['node:crypto', 'node:zlib', 'node:dns', 'node:fs/promises'];
+const LAZY_BUILTIN_HELPER = `function __fluxLazyBuiltin(id, namespace) {
+  let mod;
+  // A namespace object (the bundler's interop for a default import) has the module as \`default\`.
+  return new Proxy({}, { get: (_, key) => (namespace && key === 'default' ? (mod ??= require(id)) : (mod ??= require(id))[key]) });
+}
+`;
+function lazyBuiltins(fileName, text) {
+  let out = text;
+  for (const id of LAZY_BUILTINS) {
+    const line = new RegExp(`^let (\\w+) = require\\(${JSON.stringify(id).replace(/[/]/g, '\\/')}\\);\\n(?:\\1 = require_rolldown_runtime\\.__toESM\\(\\1, 1\\);\\n)?`, 'm');
+    const m = out.match(line);
+    if (!m) continue;
+    const name = m[1];
+    const namespace = m[0].includes('__toESM');
+    out = out.replace(m[0], `let ${name} = __fluxLazyBuiltin(${JSON.stringify(id)}, ${namespace});\n`);
+    const uses = [...out.matchAll(new RegExp(`\\b${name}\\b(.)`, 'g'))].filter((u) => u[1] !== '.' && !out.slice(u.index - 4, u.index).startsWith('let '));
+    if (uses.length) throw new Error(`${fileName} uses ${name} (${id}) other than by reading a property: update lazyBuiltins in scripts/bundle.mjs`);
+  }
+  if (out === text) return text;
+  const firstLet = out.indexOf('\nlet ');
+  return `${out.slice(0, firstLet + 1)}${LAZY_BUILTIN_HELPER}${out.slice(firstLet + 1)}`;
 }
 
 /**
@@ -411,6 +491,8 @@ export async function bundle(outDir = OUT) {
   const chunks = result.output.filter((o) => o.type === 'chunk');
   const code = new Map(chunks.map((c) => [c.fileName, c.code]));
   inlineRuntime(chunks, code);
+  const pullChunk = chunks.find((c) => c.name === 'pull');
+  if (pullChunk) code.set(pullChunk.fileName, lazyBuiltins(pullChunk.fileName, code.get(pullChunk.fileName)));
   for (const [name, text] of code) code.set(name, asciiOnly(name, text));
   // Chunks first, the entry that names them last.
   for (const c of [...chunks].sort((a, b) => Number(a.isEntry) - Number(b.isEntry))) writeAtomic(join(outDir, c.fileName), code.get(c.fileName));

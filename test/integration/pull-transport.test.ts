@@ -45,6 +45,19 @@ process.on('exit', () => {
 });
 `;
 
+// Written by the pulling flux when its first HTTP request is made (Node's own diagnostics
+// channel), and for each of got's requests: the built-in modules loaded by then, and got's id.
+const FIRST_REQUEST = `
+const { appendFileSync } = require('node:fs');
+const dc = require('node:diagnostics_channel');
+let first = true;
+dc.subscribe('http.client.request.start', () => {
+  if (first) appendFileSync(process.env.FLUX_TEST_FIRST, JSON.stringify({ loaded: process.moduleLoadList }) + '\\n');
+  first = false;
+});
+dc.subscribe('got:request:create', (m) => appendFileSync(process.env.FLUX_TEST_FIRST, JSON.stringify({ requestId: m.requestId }) + '\\n'));
+`;
+
 let reg: Registry;
 let dir: string;
 
@@ -57,6 +70,7 @@ beforeAll(async () => {
   await writeFile(join(dir, 'hooks.mjs'), HOOKS);
   await writeFile(join(dir, 'register.mjs'), REGISTER);
   await writeFile(join(dir, 'record.cjs'), RECORD);
+  await writeFile(join(dir, 'first-request.cjs'), FIRST_REQUEST);
   await chmod(dir, 0o755);
   if (isRoot) {
     const u = await testUser();
@@ -112,7 +126,58 @@ describe('a pull from a plain-HTTP loopback registry', () => {
   }, 60_000);
 });
 
+describe('a cold pull, before its first request', () => {
+  it('has loaded neither node:crypto, node:zlib, node:dns nor node:fs/promises, and got still gives each request a UUID', async () => {
+    const store = await tempStore();
+    try {
+      const file = join(dir, 'first-request.txt');
+      await writeFile(file, '');
+      await chmod(file, 0o666);
+      const r = await runFlux(['pull', '-q', `${reg.host}/busybox:latest`], {
+        store,
+        env: { NODE_OPTIONS: `--require ${join(dir, 'first-request.cjs')}`, FLUX_TEST_FIRST: file },
+      });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const lines = (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { loaded?: string[]; requestId?: string });
+      const loaded = lines.find((l) => l.loaded)!.loaded!;
+      // The record works: the HTTP client is loaded by then.
+      expect(loaded).toContain('NativeModule _http_client');
+      expect(loaded.filter((m) => /^NativeModule (crypto|zlib|dns|fs\/promises)$/.test(m))).toEqual([]);
+      const ids = lines.filter((l) => l.requestId !== undefined).map((l) => l.requestId!);
+      // manifest, config and layer at least; each a distinct version 4 UUID.
+      expect(ids.length).toBeGreaterThanOrEqual(3);
+      for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(new Set(ids).size).toBe(ids.length);
+      // Loaded once its digests were due: the pull verified every blob with it.
+      expect(r.stdout.trim()).toBe((await fixtureInfo('busybox')).digest);
+    } finally {
+      await removeStore(store);
+    }
+  }, 60_000);
+});
+
 describe('the pull chunk', () => {
+  it('has a code cache that holds got\'s request path, compiled by one request at build time', async () => {
+    const entry = JSON.parse(await readFile(join(REPO_ROOT, 'dist/flux-entry.json'), 'utf8')) as { main: string; pull: string; pullCodeCache: string };
+    // The cache of the chunk's top level alone, made the same way but without the request.
+    const script = [
+      "const { readFileSync } = require('node:fs');",
+      "const vm = require('node:vm');",
+      "const Module = require('node:module');",
+      `require(${JSON.stringify(join(REPO_ROOT, 'dist', entry.main))});`,
+      `const file = ${JSON.stringify(join(REPO_ROOT, 'dist', entry.pull))};`,
+      "const s = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file });",
+      "const m = { exports: {} };",
+      "s.runInThisContext().call(m.exports, m.exports, Module.createRequire(file), m, file, require('node:path').dirname(file));",
+      'process.stdout.write(String(s.createCachedData().length));',
+    ].join('\n');
+    const topLevelOnly = Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }));
+    const built = (await readFile(join(REPO_ROOT, 'dist', entry.pullCodeCache))).length;
+    expect(topLevelOnly).toBeGreaterThan(50_000);
+    expect(built).toBeGreaterThan(topLevelOnly * 1.3);
+  });
+
   it('has a code cache that V8 accepts', async () => {
     const entry = JSON.parse(await readFile(join(REPO_ROOT, 'dist/flux-entry.json'), 'utf8')) as { pull?: string; pullCodeCache?: string };
     expect(entry.pull).toMatch(/^chunks\/pull-.*\.cjs$/);
