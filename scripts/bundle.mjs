@@ -336,7 +336,10 @@ function inlineRuntime(chunks, code) {
  * every external at the top of the chunk, so each of these becomes an object that requires the
  * module at its first property read. Only property reads are rewritten; any other use of the
  * binding fails the build, and the build's code cache writer fails it too if one of them is still
- * loaded by the chunk's top level (bin/flux.js, writePullCodeCache).
+ * loaded by the chunk's top level (bin/flux.js, writePullCodeCache). The other built-ins that the
+ * bundler wraps in a namespace object (a default import: got's modules import node:http, node:net,
+ * node:process and five more that way) become the same object, which reads the module's
+ * properties when asked instead of copying them all at load (some 0.7 ms).
  */
 export const LAZY_BUILTINS = ['node:crypto', 'node:zlib', 'node:dns', 'node:fs/promises'];
 const LAZY_BUILTIN_HELPER = `function __fluxLazyBuiltin(id, namespace) {
@@ -347,7 +350,8 @@ const LAZY_BUILTIN_HELPER = `function __fluxLazyBuiltin(id, namespace) {
 `;
 function lazyBuiltins(fileName, text) {
   let out = text;
-  for (const id of LAZY_BUILTINS) {
+  const namespaced = [...text.matchAll(/^let (\w+) = require\(("node:[\w/]+")\);\n\1 = require_rolldown_runtime\.__toESM\(\1, 1\);\n/gm)].map((m) => JSON.parse(m[2]));
+  for (const id of new Set([...LAZY_BUILTINS, ...namespaced])) {
     const line = new RegExp(`^let (\\w+) = require\\(${JSON.stringify(id).replace(/[/]/g, '\\/')}\\);\\n(?:\\1 = require_rolldown_runtime\\.__toESM\\(\\1, 1\\);\\n)?`, 'm');
     const m = out.match(line);
     if (!m) continue;

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { notePullKind } from './run-command.js';
 
 export function register(program: Command): void {
   program
@@ -13,6 +14,7 @@ export function register(program: Command): void {
       const { pullCommand } = await import('../commands/pull.js');
       const { createPullProgress } = await import('./progress.js');
       // The progress is the command line's own; the command only reports to it.
-      await pullCommand(image, o, await createPullProgress({ quiet: o.quiet }));
+      // A pull that fetched ran the whole pull path: the learned code cache keeps what it compiled.
+      if (await pullCommand(image, o, await createPullProgress({ quiet: o.quiet }))) notePullKind();
     });
 }

@@ -19,6 +19,11 @@ export function noteMatrixKind(network: string | undefined): void {
   lastRunKind = `matrix:${(network ?? 'slirp4netns').split(':')[0]}`;
 }
 
+/** A pull that fetched is a kind of its own: the learned cache then holds the main chunk's pull path. */
+export function notePullKind(): void {
+  lastRunKind = 'pull';
+}
+
 function kindOf(o: CliRunOpts): string {
   const network = (o.network ?? 'slirp4netns').split(':')[0];
   return `run:${network}${(o.publish?.length ?? 0) > 0 || o.publishAll ? '+ports' : ''}`;

@@ -17,7 +17,8 @@ export interface PullReporter {
   stop(): void;
 }
 
-export async function pullCommand(name: string, o: PullCommandOptions, progress: PullReporter): Promise<void> {
+/** Whether the image was fetched (false: it was in the store already). */
+export async function pullCommand(name: string, o: PullCommandOptions, progress: PullReporter): Promise<boolean> {
   let result;
   try {
     const policy = parsePullPolicy(o.pull ?? 'always');
@@ -30,4 +31,5 @@ export async function pullCommand(name: string, o: PullCommandOptions, progress:
     process.stderr.write(`${what}fetched ${result.fetchedBytes} bytes (${humanSize(result.fetchedBytes)})\n`);
   }
   process.stdout.write(`${result.image.digest}\n`);
+  return !result.fromStore;
 }

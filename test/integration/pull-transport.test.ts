@@ -6,13 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { chmod, chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import Module from 'node:module';
 import net from 'node:net';
 import vm from 'node:vm';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { fixtureInfo, pushFixtures } from '../helpers/fixtures.js';
 import { requireTool } from '../helpers/require.js';
@@ -155,6 +156,67 @@ describe('a cold pull, before its first request', () => {
       await removeStore(store);
     }
   }, 60_000);
+});
+
+/** An empty XDG_CACHE_HOME that the user flux runs as (the test user, as root) may write. */
+async function codeCacheHome(): Promise<string> {
+  const cache = await mkdtemp(join(tmpdir(), 'flux-code-cache-'));
+  await chmod(cache, 0o755);
+  if (isRoot) {
+    const u = await testUser();
+    await chown(cache, u.uid, u.gid);
+  }
+  return cache;
+}
+
+describe('the code cache a pull teaches', () => {
+  it('is written by the first pull that fetched, for the main chunk and the pull chunk, used by the next, and made anew when V8 refuses it', async () => {
+    const cache = await codeCacheHome();
+    const other = await codeCacheHome();
+    const stores: string[] = [];
+    const cold = async (env: Record<string, string>, args: string[] = []) => {
+      const store = await tempStore();
+      stores.push(store);
+      const r = await runFlux(['pull', '-q', ...args, `${reg.host}/busybox:latest`], { store, env });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe((await fixtureInfo('busybox')).digest);
+      return store;
+    };
+    try {
+      const entry = JSON.parse(await readFile(join(REPO_ROOT, 'dist/flux-entry.json'), 'utf8')) as { main: string; id: string; pull: string; pullCodeCache: string };
+      const dirOf = (home: string) => join(home, 'flux', 'code-cache');
+      const mainFile = join(dirOf(cache), `${basename(entry.main)}-${entry.id}-${process.version}.v8`);
+      const pullFile = join(dirOf(cache), `${basename(entry.pull)}-${entry.id}-${process.version}.v8`);
+      const store = await cold({ XDG_CACHE_HOME: cache });
+      expect(await readFile(`${mainFile}.kinds`, 'utf8')).toBe('pull\n');
+      const learned = await stat(pullFile);
+      expect(learned.mode & 0o777).toBe(0o600);
+      // More than the build's: it also holds what the pull compiled once its first answer came.
+      expect(learned.size).toBeGreaterThan((await stat(join(REPO_ROOT, 'dist', entry.pullCodeCache))).size);
+
+      // The next pull that fetches uses it as it is.
+      await cold({ XDG_CACHE_HOME: cache });
+      expect((await stat(pullFile)).mtimeMs).toBe(learned.mtimeMs);
+      expect((await stat(mainFile)).mtimeMs).toBeLessThanOrEqual(learned.mtimeMs);
+
+      // A pull that found the image in the store fetched nothing and teaches nothing.
+      const stored = await runFlux(['pull', '-q', '--pull', 'missing', `${reg.host}/busybox:latest`], { store, env: { XDG_CACHE_HOME: other } });
+      expect(stored.code).toBe(0);
+      expect(existsSync(join(other, 'flux'))).toBe(false);
+
+      // Bytes V8 refuses do no harm: the pull compiles as usual and the chunk's cache is made anew.
+      const junk = Buffer.alloc(learned.size, 7);
+      await writeFile(pullFile, junk);
+      await cold({ XDG_CACHE_HOME: cache });
+      expect((await readFile(pullFile)).equals(junk)).toBe(false);
+      expect(await readFile(`${mainFile}.kinds`, 'utf8')).toBe('pull\n');
+    } finally {
+      for (const s of stores) await removeStore(s);
+      await rm(cache, { recursive: true, force: true });
+      await rm(other, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe('the pull chunk', () => {
