@@ -110,7 +110,7 @@ function cachePullChunk(entry) {
   const pull = { own: undefined, script: undefined, fromOwn: false };
   if (!entry.pull) return pull;
   const file = join(DIST, entry.pull);
-  pull.own = userCacheFile(file, entry.id);
+  pull.own = userCacheFile(file, entry.pullId);
   const fallback = Module._extensions['.cjs'] ?? Module._extensions['.js'];
   Module._extensions['.cjs'] = function loadCjs(mod, filename) {
     if (filename !== file) return fallback.call(this, mod, filename);

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmod, chown, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import Module from 'node:module';
@@ -184,10 +185,12 @@ describe('the code cache a pull teaches', () => {
       return store;
     };
     try {
-      const entry = JSON.parse(await readFile(join(REPO_ROOT, 'dist/flux-entry.json'), 'utf8')) as { main: string; id: string; pull: string; pullCodeCache: string };
+      const entry = JSON.parse(await readFile(join(REPO_ROOT, 'dist/flux-entry.json'), 'utf8')) as { main: string; id: string; pull: string; pullCodeCache: string; pullId: string };
       const dirOf = (home: string) => join(home, 'flux', 'code-cache');
       const mainFile = join(dirOf(cache), `${basename(entry.main)}-${entry.id}-${process.version}.v8`);
-      const pullFile = join(dirOf(cache), `${basename(entry.pull)}-${entry.id}-${process.version}.v8`);
+      // Named after the pull chunk as written, as the main chunk's is.
+      expect(entry.pullId).toBe(createHash('sha256').update(await readFile(join(REPO_ROOT, 'dist', entry.pull))).digest('hex').slice(0, 16));
+      const pullFile = join(dirOf(cache), `${basename(entry.pull)}-${entry.pullId}-${process.version}.v8`);
       const store = await cold({ XDG_CACHE_HOME: cache });
       expect(await readFile(`${mainFile}.kinds`, 'utf8')).toBe('pull\n');
       const learned = await stat(pullFile);
