@@ -359,6 +359,17 @@ export async function tempStore(owner?: string | TestUser): Promise<string> {
   return dir;
 }
 
+/** An empty XDG_CACHE_HOME (for flux's learned code cache) that the test user may write. */
+export async function codeCacheHome(): Promise<string> {
+  const cache = await mkdtemp(join(tmpdir(), 'flux-code-cache-'));
+  await chmod(cache, 0o755);
+  if (isRoot) {
+    const u = await testUser();
+    await chown(cache, u.uid, u.gid);
+  }
+  return cache;
+}
+
 /** Remove a store as root: rootless runs leave files owned by subordinate ids in it. */
 export async function removeStore(dir: string): Promise<void> {
   stores.delete(dir);

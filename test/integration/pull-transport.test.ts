@@ -18,7 +18,7 @@ import { basename, join } from 'node:path';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { fixtureInfo, pushFixtures } from '../helpers/fixtures.js';
 import { requireTool } from '../helpers/require.js';
-import { REPO_ROOT, isRoot, removeStore, runFlux, tempStore, testUser } from '../helpers/user.js';
+import { REPO_ROOT, codeCacheHome, isRoot, removeStore, runFlux, tempStore, testUser } from '../helpers/user.js';
 import { parseReference } from '../../src/image/reference.js';
 import { parseManifest } from '../../src/image/manifest.js';
 import { RegistrySource } from '../../src/registry/source.js';
@@ -158,17 +158,6 @@ describe('a cold pull, before its first request', () => {
     }
   }, 60_000);
 });
-
-/** An empty XDG_CACHE_HOME that the user flux runs as (the test user, as root) may write. */
-async function codeCacheHome(): Promise<string> {
-  const cache = await mkdtemp(join(tmpdir(), 'flux-code-cache-'));
-  await chmod(cache, 0o755);
-  if (isRoot) {
-    const u = await testUser();
-    await chown(cache, u.uid, u.gid);
-  }
-  return cache;
-}
 
 describe('the code cache a pull teaches', () => {
   it('is written by the first pull that fetched, for the main chunk and the pull chunk, used by the next, and made anew when V8 refuses it', async () => {

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
-import { runFlux, tempStore, removeStore, testUser, isRoot } from '../helpers/user.js';
+import { codeCacheHome, runFlux, tempStore, removeStore, testUser, isRoot } from '../helpers/user.js';
 import { requireTool } from '../helpers/require.js';
 
 const FORBIDDEN: Array<[string, RegExp]> = [
@@ -247,17 +247,6 @@ describe('the bundle', () => {
     expect(help).toContain('localhost:5000/app@sha256:\u2026,');
   });
 });
-
-/** An empty XDG_CACHE_HOME that the user flux runs as (the test user, as root) may write. */
-async function codeCacheHome(): Promise<string> {
-  const cache = await mkdtemp(join(tmpdir(), 'flux-code-cache-'));
-  await chmod(cache, 0o755);
-  if (isRoot) {
-    const u = await testUser();
-    await chown(cache, u.uid, u.gid);
-  }
-  return cache;
-}
 
 describe('the code cache a run teaches', () => {
   it('is taught by a matrix too, which runs its images with the run\'s own code', async () => {
