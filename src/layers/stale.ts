@@ -14,8 +14,11 @@ export function tempPrefix(kind: 'unpack' | 'removing', hex: string): string {
   return `${kind}-${hex}-${ownerToken()}-`;
 }
 
-/** Leftover temp trees under `tmpDir`; with `hex`, also live-looking ones of that layer (the caller holds its lock). */
-export async function staleTemps(tmpDir: string, hex?: string): Promise<string[]> {
+/**
+ * Leftover temp trees under `tmpDir`; with `hexes`, also live-looking unpacks of those layers (the
+ * caller holds their locks). One listing of tmp/ for all of them.
+ */
+export async function staleTemps(tmpDir: string, hexes: ReadonlySet<string> = new Set()): Promise<string[]> {
   let names: string[];
   try {
     names = await readdir(tmpDir);
@@ -29,7 +32,7 @@ export async function staleTemps(tmpDir: string, hex?: string): Promise<string[]
     const o = parseOwner((m[3] as string).split('-'));
     if (!o) continue;
     if (o.owner.pid === process.pid && (o.owner.start === undefined || m[3]!.startsWith(`${ownerToken()}-`))) continue;
-    if ((hex !== undefined && m[2] === hex && m[1] === 'unpack') || !ownerAlive(o.owner)) out.push(join(tmpDir, n));
+    if ((m[1] === 'unpack' && hexes.has(m[2] as string)) || !ownerAlive(o.owner)) out.push(join(tmpDir, n));
   }
   return out;
 }

@@ -67,6 +67,15 @@ export interface UnpackSession {
   abort(): Promise<void>;
 }
 
+/**
+ * Gives the store's tmp/ and runs/ ext4's TOPDIR attribute (spread-dirs.ts) ahead of an unpack:
+ * a cold pull calls it once its first request is out, so that the session's first layer
+ * directory does not wait for the helper. Asked once per process.
+ */
+export function prepareUnpacking(store: Store): Promise<void> {
+  return spreadSubdirs([store.tmpDir, store.runsDir]);
+}
+
 export async function startUnpackSession(store: Store, layers: LayerToUnpack[], opts: EnsureUnpackedOptions = {}): Promise<UnpackSession> {
   const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`flux: warning: ${escapeText(m)}\n`));
   const unique = new Map<Digest, LayerToUnpack>();
@@ -117,14 +126,13 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
     }
   };
 
-  // Started now, waited for only by the first mkdtemp: it is done long before a blob is.
-  const spread = runner ? spreadSubdirs([store.tmpDir, store.runsDir]) : undefined;
+  // Waited for only by the first mkdtemp; a cold pull asked already (prepareUnpacking).
+  const spread = runner ? prepareUnpacking(store) : undefined;
   if (runner) {
     // Leftovers of crashed unpacks (of these layers, or of any whose process is gone) go first.
-    const stale = new Set<string>(await staleTemps(store.tmpDir));
-    for (const l of todo.values()) for (const p of await staleTemps(store.tmpDir, digestHex(l.diffId))) stale.add(p);
-    if (stale.size > 0) {
-      jobs.push(runner.run({ op: 'remove', paths: [...stale] }).then((r) => {
+    const stale = await staleTemps(store.tmpDir, new Set([...todo.values()].map((l) => digestHex(l.diffId))));
+    if (stale.length > 0) {
+      jobs.push(runner.run({ op: 'remove', paths: stale }).then((r) => {
         warnOnce(r.warnings);
         if (!r.ok) firstError ??= r.error;
       }, (err: unknown) => void (firstError ??= err as Error)));

@@ -285,7 +285,11 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
     // while the manifest is asked for: once the request is out (a turn of the event loop, whose
     // poll phase writes it), so that the registry answers meanwhile. Nothing is written to the
     // store before it is held.
-    locking = new Promise<void>((resolve) => setImmediate(resolve)).then(() => store.gcLock('use')).then((held) => {
+    locking = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      // A cold pull will unpack: the store's tmp/ gets its attribute while the registry answers.
+      if (runner) void layersModule.prepareUnpacking(store);
+      return store.gcLock('use');
+    }).then((held) => {
       lap('pull: gc lock held');
       return held;
     });

@@ -6,53 +6,18 @@
  * there the unpack must simply work.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants as C, openSync, statfsSync } from 'node:fs';
 import { copyFile, mkdtemp } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
 import { requireTool } from '../helpers/require.js';
 import { appDir, isRoot, removeStore, runAs, tempStore, testUser } from '../helpers/user.js';
+import { FS_TOPDIR_FL, clearTopdir, inodeFlags, isExt } from '../helpers/inode-flags.js';
 
 const DRIVER_SRC = new URL('../../fixtures/hostile/unpack-driver.mjs', import.meta.url).pathname;
-const EXT_SUPER_MAGIC = 0xef53; // ext2, ext3 and ext4 share it
-const FS_TOPDIR_FL = 0x00020000;
-const FS_IOC_GETFLAGS = 0x80086601;
-const FS_IOC_SETFLAGS = 0x40086602;
-
 let work: string;
 let driver: string;
 let fixtures: string;
-
-const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-const ioctl = koffi.load('libc.so.6').func('int ioctl(int fd, unsigned long req, _Inout_ int *flags)') as (fd: number, req: number, flags: number[]) => number;
-
-/** The directory's inode flags (lsattr), through an O_NOFOLLOW descriptor. */
-function inodeFlags(dir: string): number {
-  const fd = openSync(dir, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
-  try {
-    const flags = [0];
-    if (ioctl(fd, FS_IOC_GETFLAGS, flags) !== 0) throw new Error(`FS_IOC_GETFLAGS ${dir}: errno ${koffi.errno()}`);
-    return flags[0] as number;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function clearTopdir(dir: string): void {
-  const fd = openSync(dir, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
-  try {
-    const flags = [0];
-    if (ioctl(fd, FS_IOC_GETFLAGS, flags) !== 0) throw new Error(`FS_IOC_GETFLAGS ${dir}: errno ${koffi.errno()}`);
-    flags[0] = (flags[0] as number) & ~FS_TOPDIR_FL;
-    if (ioctl(fd, FS_IOC_SETFLAGS, flags) !== 0) throw new Error(`FS_IOC_SETFLAGS ${dir}: errno ${koffi.errno()}`);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-const isExt = (dir: string): boolean => statfsSync(dir).type === EXT_SUPER_MAGIC;
 
 async function unpack(user: string, store: string, image: string): Promise<void> {
   const r = await runAs(user, process.execPath, [driver, await appDir(), store, join(fixtures, image)], { timeoutMs: 120_000 });
