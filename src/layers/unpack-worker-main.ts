@@ -35,7 +35,12 @@ async function main(): Promise<void> {
   await Promise.all(pending);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`flux unpack worker: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = 70;
-});
+main().then(
+  // Every answer is written (to a pipe, which Node writes synchronously on Linux): exiting now
+  // spares Node's teardown, which the pull would otherwise wait for before it ends.
+  () => process.exit(),
+  (err: unknown) => {
+    process.stderr.write(`flux unpack worker: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 70;
+  },
+);
