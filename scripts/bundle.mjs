@@ -20,10 +20,12 @@ import { build } from 'rolldown';
 import { parseAst } from 'rolldown/parseAst';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { trainingJobs } from './unpack-training.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'dist');
@@ -396,7 +398,7 @@ async function bundleWorker(outDir) {
   const chunks = result.output.filter((o) => o.type === 'chunk');
   if (chunks.length !== 1 || chunks[0].fileName !== WORKER_BUNDLE) throw new Error(`the unpack worker did not bundle into one file: ${chunks.map((c) => c.fileName).join(', ')}`);
   writeAtomic(join(outDir, WORKER_BODY), asciiOnly(WORKER_BODY, chunks[0].code));
-  writeWorkerCodeCache(outDir);
+  await writeWorkerCodeCache(outDir);
   writeAtomic(join(outDir, WORKER_BUNDLE), WORKER_LOADER);
 }
 
@@ -430,24 +432,33 @@ require.cache[file] = mod;
 script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(file), mod, file, __dirname);
 `;
 
-/** The worker's code cache, made by a plain \`node\` of its own (a cache fits only the Node and flags that made it). */
-function writeWorkerCodeCache(outDir) {
+/**
+ * The worker's code cache, made by a plain \`node\` of its own (a cache fits only the Node and flags
+ * that made it), after it has unpacked a small layer (scripts/unpack-training.mjs).
+ */
+async function writeWorkerCodeCache(outDir) {
   const body = join(outDir, WORKER_BODY);
+  const training = mkdtempSync(join(tmpdir(), 'flux-build-unpack-'));
   const script = [
     "const { readFileSync, writeFileSync, renameSync } = require('node:fs');",
     "const vm = require('node:vm');",
     `const file = ${JSON.stringify(body)};`,
     "const s = new vm.Script(require('node:module').wrap(readFileSync(file, 'utf8')), { filename: file });",
-    // Run with no jobs (stdin is empty): every module's top level and the job loop are compiled by
-    // the time it ends, and the cache then holds them too.
+    // Run with one unpack job: every module's top level, the job loop and the unpack path are
+    // compiled by the time it ends, and the cache then holds them too.
     "s.runInThisContext().call(module.exports, module.exports, require('node:module').createRequire(file), module, file, require('node:path').dirname(file));",
     "process.on('exit', () => { writeFileSync(`${file}.v8.tmp`, s.createCachedData(), { mode: 0o644 }); renameSync(`${file}.v8.tmp`, `${file}.v8`); });",
   ].join('\n');
   try {
-    execFileSync(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'inherit'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
-  } catch {
+    const input = await trainingJobs(training);
+    const out = execFileSync(process.execPath, ['-e', script], { input, stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, encoding: 'utf8' });
+    // The unpack must have worked, or the cache holds an error path instead of the unpack's.
+    if (!out.split('\n').some((l) => l.startsWith('{"id":0,"result":{"ok":true'))) throw new Error(`the worker's training unpack failed: ${out.trim()}`);
+  } catch (err) {
     rmSync(`${body}.v8`, { force: true });
-    console.warn('bundle: no code cache written for the unpack worker; it starts without one');
+    console.warn(`bundle: no code cache written for the unpack worker; it starts without one (${err.message})`);
+  } finally {
+    rmSync(training, { recursive: true, force: true });
   }
 }
 

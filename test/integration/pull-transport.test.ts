@@ -300,6 +300,24 @@ describe('the unpack worker', () => {
     // More than the top level: the bundled modules' code, compiled while the build ran it once.
     expect(cachedData.length).toBeGreaterThan(40_000);
   });
+
+  it('has a code cache that holds the unpack path, compiled by one unpack at build time', async () => {
+    const file = join(REPO_ROOT, 'dist/unpack-worker-body.cjs');
+    // The cache of the worker run with no job (stdin empty), made the same way.
+    const script = [
+      "const { readFileSync } = require('node:fs');",
+      "const vm = require('node:vm');",
+      "const Module = require('node:module');",
+      `const file = ${JSON.stringify(file)};`,
+      "const s = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file });",
+      "process.on('exit', () => require('node:fs').writeSync(1, String(s.createCachedData().length)));",
+      "s.runInThisContext().call(module.exports, module.exports, Module.createRequire(file), module, file, require('node:path').dirname(file));",
+    ].join('\n');
+    const noJob = Number(execFileSync(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' }));
+    const built = (await readFile(`${file}.v8`)).length;
+    expect(noJob).toBeGreaterThan(40_000);
+    expect(built).toBeGreaterThan(noJob * 1.5);
+  });
 });
 
 describe('a pull from a loopback registry', () => {
