@@ -1,6 +1,13 @@
 /* The entry point: the control fd, then one of the three modes (flux-helper.h describes them). */
 #include "flux-helper.h"
 
+/* userns maps not as flux writes them: refused before anything is started. */
+static _Noreturn void bad_maps(void)
+{
+  fprintf(stderr, "flux-helper: bad userns maps\n");
+  _exit(125);
+}
+
 /*
  * `userns CTLFD [maps N UIDARGV... N GIDARGV...] -- ARGV`: with maps, newuidmap and newgidmap are
  * run by the helper itself (forked before unshare, as for a run), so ARGV is exec'd as soon as
@@ -11,10 +18,8 @@ static char **tool_argv(char ***args, char **end)
 {
   char *stop;
   long n = *args < end ? strtol(**args, &stop, 10) : -1;
-  if (n < 2 || *stop || *args + 1 + n > end) {
-    fprintf(stderr, "flux-helper: bad userns maps\n");
-    _exit(125);
-  }
+  if (n < 2 || *stop || *args + 1 + n > end)
+    bad_maps();
   char **v = *args + 1;
   *args += 1 + n;
   /* NULL-terminated copy: argv[1] is replaced by the target pid in start_mapper. */
@@ -34,17 +39,13 @@ static int userns(char **argv)
     char **end = argv;
     while (*end && strcmp(*end, "--"))
       end++;
-    if (!*end) {
-      fprintf(stderr, "flux-helper: bad userns maps\n");
-      _exit(125);
-    }
+    if (!*end)
+      bad_maps();
     char **a = argv + 1;
     char **uid = tool_argv(&a, end);
     char **gid = tool_argv(&a, end);
-    if (a != end) {
-      fprintf(stderr, "flux-helper: bad userns maps\n");
-      _exit(125);
-    }
+    if (a != end)
+      bad_maps();
     um = start_mapper(uid, getpid());
     gm = start_mapper(gid, getpid());
     argv = end;

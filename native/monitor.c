@@ -141,11 +141,6 @@ void monitor_child_stdio(void)
   close(out_r), close(out_w), close(err_r), close(err_w);
 }
 
-/* ---------- the log ---------- */
-
-static int log_fd = -1;
-static unsigned long long log_size;
-
 static void path_in_dir(char *buf, size_t cap, const char *file)
 {
   snprintf(buf, cap, "%s/%s", dir, file);
@@ -166,133 +161,7 @@ static int image_stop_signal(void)
   return v >= 1 ? (int)v : SIGTERM;
 }
 
-static void open_log(void)
-{
-  char path[4096];
-  path_in_dir(path, sizeof path, "log");
-  log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  struct stat st;
-  log_size = log_fd >= 0 && fstat(log_fd, &st) == 0 ? (unsigned long long)st.st_size : 0;
-}
-
-static void write_all(int fd, const char *b, size_t n)
-{
-  while (n > 0) {
-    ssize_t w = write(fd, b, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      return; /* a full disk loses lines, not the container */
-    b += w, n -= (size_t)w;
-  }
-}
-
-/* ISO 8601 in UTC with milliseconds, as JavaScript's toISOString(). */
-static void iso_now(char out[96])
-{
-  struct timespec ts;
-  struct tm tm;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  snprintf(out, 96, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if there is none. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-  unsigned c = s[0];
-  size_t len;
-  unsigned lo = 0x80, hi = 0xBF;
-  if (c < 0x80)
-    return 1;
-  if (c >= 0xC2 && c <= 0xDF)
-    len = 2;
-  else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0)
-      lo = 0xA0;
-    if (c == 0xED)
-      hi = 0x9F; /* no surrogates */
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0)
-      lo = 0x90;
-    if (c == 0xF4)
-      hi = 0x8F;
-  } else
-    return 0;
-  if (n < len)
-    return 0;
-  for (size_t i = 1; i < len; i++) {
-    unsigned b = s[i];
-    if (b < (i == 1 ? lo : 0x80) || b > (i == 1 ? hi : 0xBF))
-      return 0;
-  }
-  return len;
-}
-
-/*
- * s as a JSON string's contents, as JSON.stringify writes them after Node's UTF-8 decoding:
- * bytes that are not UTF-8 become U+FFFD, quote, backslash and control characters escaped.
- * out must hold 6 * n + 1 bytes. Returns the length written.
- */
-static size_t json_escape(char *out, const unsigned char *s, size_t n)
-{
-  static const char hex[] = "0123456789abcdef";
-  size_t at = 0;
-  for (size_t i = 0; i < n;) {
-    unsigned c = s[i];
-    if (c >= 0x80) {
-      size_t len = utf8_len(s + i, n - i);
-      if (len == 0) {
-        memcpy(out + at, "\xEF\xBF\xBD", 3), at += 3, i++;
-      } else {
-        memcpy(out + at, s + i, len), at += len, i += len;
-      }
-      continue;
-    }
-    i++;
-    const char *short_form = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
-    if (short_form) {
-      memcpy(out + at, short_form, 2), at += 2;
-    } else if (c < 0x20) {
-      memcpy(out + at, "\\u00", 4), at += 4;
-      out[at++] = hex[c >> 4];
-      out[at++] = hex[c & 15];
-    } else
-      out[at++] = (char)c;
-  }
-  out[at] = 0;
-  return at;
-}
-
-#define LINE_MAX_BYTES 16384
-
-/* One line (without its newline) to the log; past the cap the log becomes log.1 first. */
-static void log_line(const char *stream, const unsigned char *s, size_t n)
-{
-  static char text[LINE_MAX_BYTES * 6 + 128];
-  char t[96];
-  if (log_fd < 0)
-    return;
-  iso_now(t);
-  size_t at = (size_t)snprintf(text, sizeof text, "{\"t\":\"%s\",\"s\":\"%s\",\"l\":\"", t, stream);
-  at += json_escape(text + at, s, n);
-  memcpy(text + at, "\"}\n", 3), at += 3;
-  if (log_size > 0 && log_size + at > log_max) {
-    char path[4096], old[4096];
-    path_in_dir(path, sizeof path, "log");
-    path_in_dir(old, sizeof old, "log.1");
-    close(log_fd);
-    rename(path, old);
-    open_log();
-    log_size = 0;
-    if (log_fd < 0)
-      return;
-  }
-  write_all(log_fd, text, at);
-  log_size += at;
-}
+/* ---------- the output ---------- */
 
 struct stream {
   const char *name;
@@ -309,12 +178,12 @@ static void take(struct stream *st, const unsigned char *b, size_t n)
 {
   for (size_t i = 0; i < n; i++) {
     if (b[i] == '\n') {
-      log_line(st->name, st->buf, st->len);
+      monitor_log_line(st->name, st->buf, st->len);
       st->len = 0;
       continue;
     }
     if (st->len == sizeof st->buf) {
-      log_line(st->name, st->buf, st->len);
+      monitor_log_line(st->name, st->buf, st->len);
       st->len = 0;
     }
     st->buf[st->len++] = b[i];
@@ -352,7 +221,7 @@ ssize_t monitor_relay(int report, unsigned char *status, pid_t init)
   out_w = err_w = -1;
   fcntl(out_r, F_SETFL, O_NONBLOCK);
   fcntl(err_r, F_SETFL, O_NONBLOCK);
-  open_log();
+  monitor_log_open(dir, log_max);
   long long deadline = timeout_sec > 0 ? now_ms() + timeout_sec * 1000LL : -1;
   ssize_t got;
   for (;;) {
@@ -390,9 +259,9 @@ ssize_t monitor_relay(int report, unsigned char *status, pid_t init)
   while (pump(&err_stream))
     ;
   if (out_stream.len)
-    log_line("stdout", out_stream.buf, out_stream.len);
+    monitor_log_line("stdout", out_stream.buf, out_stream.len);
   if (err_stream.len)
-    log_line("stderr", err_stream.buf, err_stream.len);
+    monitor_log_line("stderr", err_stream.buf, err_stream.len);
   out_stream.len = err_stream.len = 0;
   return got;
 }
@@ -409,12 +278,12 @@ static void write_exit(int code)
   char path[4096], tmp[4096], t[96], text[192];
   path_in_dir(path, sizeof path, "exit");
   path_in_dir(tmp, sizeof tmp, ".exit.tmp");
-  iso_now(t);
+  monitor_iso_now(t);
   int n = snprintf(text, sizeof text, "{\"exitCode\":%d,\"finishedAt\":\"%s\"}\n", code, t);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0)
     return;
-  write_all(fd, text, (size_t)n);
+  monitor_write_all(fd, text, (size_t)n);
   close(fd);
   rename(tmp, path);
 }
@@ -430,21 +299,19 @@ static void record_exited(int code)
     rename(events, old);
   }
   size_t nlen = strlen(name);
-  json_escape(esc_name, (const unsigned char *)name, nlen < 256 ? nlen : 256);
-  iso_now(t);
+  monitor_json_escape(esc_name, (const unsigned char *)name, nlen < 256 ? nlen : 256);
+  monitor_iso_now(t);
   int n = snprintf(line, sizeof line, "{\"time\":\"%s\",\"id\":\"%s\",\"name\":\"%s\",\"event\":\"exited\",\"exitCode\":%d}\n", t, ident, esc_name, code);
   int fd = open(events, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0 || n <= 0 || (size_t)n >= sizeof line)
     return;
-  write_all(fd, line, (size_t)n);
+  monitor_write_all(fd, line, (size_t)n);
   close(fd);
 }
 
 int monitor_finish(int code, int ctl)
 {
-  if (log_fd >= 0)
-    close(log_fd);
-  log_fd = -1;
+  monitor_log_close();
   /*
    * flux says K once it has recorded the container as running, then lets go; a container that
    * never started is the starting flux's to report and remove, and it lets go without a word.
@@ -460,6 +327,6 @@ int monitor_finish(int code, int ctl)
   char work[4096];
   path_in_dir(work, sizeof work, "ended.json");
   if (ender >= 0 && access(work, F_OK) == 0)
-    write_all(ender, "E", 1);
+    monitor_write_all(ender, "E", 1);
   return code;
 }

@@ -7,6 +7,9 @@
 
 #include <sys/types.h>
 
+/* The longest line the log holds; a longer one is cut into lines of this length. */
+#define LINE_MAX_BYTES 16384
+
 /* Set when the helper was started as `flux-helper monitor …`. */
 extern int monitoring;
 
@@ -35,5 +38,18 @@ int monitor_code(int code);
  * has one (exec). Returns the run's status otherwise.
  */
 int monitor_finish(int code, int ctl);
+
+/* monitor-log.c: the container's log, DIR/log (rotated to DIR/log.1 past max bytes). */
+void monitor_log_open(const char *dir, unsigned long long max);
+/* One line of `stream` (stdout or stderr), without its newline. */
+void monitor_log_line(const char *stream, const unsigned char *s, size_t n);
+void monitor_log_close(void);
+
+/* The log's writing, which the end's records share: a whole buffer written, a full disk losing it. */
+void monitor_write_all(int fd, const char *b, size_t n);
+/* Now, as JavaScript's toISOString() writes it. */
+void monitor_iso_now(char out[96]);
+/* s as a JSON string's contents, as JSON.stringify writes them; out must hold 6 * n + 1 bytes. */
+size_t monitor_json_escape(char *out, const unsigned char *s, size_t n);
 
 #endif
