@@ -2,13 +2,14 @@
  * One registry endpoint (a host, maybe a mirror) and one repository: `/v2/` ping, manifests and
  * blobs, with auth, retries and redirects. Every digest is validated before it goes into a URL.
  */
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { FluxError } from '../errors.js';
 import { assertDigest, isDigest } from '../image/digest.js';
 import { sha256Digest } from '../image/sha256.js';
 import { MANIFEST_ACCEPT, MANIFEST_MAX_BYTES, baseMediaType, parseManifest } from '../image/manifest.js';
 import type { Descriptor, Digest, RawManifest } from '../image/types.js';
 import { authModeFrom, basicHeader, bearerToken, type AuthMode } from './auth.js';
+import { limitBlob, type BlobStream } from './blob-stream.js';
 import { parseChallenges } from './challenge.js';
 import { isLoopbackHost, type Endpoint } from './config.js';
 import type { Credentials } from './credentials.js';
@@ -45,14 +46,6 @@ export interface ClientOptions {
   push?: boolean;
   /** Other repositories of the registry to pull from (the source of a cross-repository mount). */
   alsoPullFrom?: string[];
-}
-
-/** A blob stream, with where it starts: always the offset asked for. */
-export interface BlobStream extends Readable {
-  /** The offset the stream starts at (the caller's `offset`). */
-  resumedFrom: number;
-  /** Whether the server honoured `Range`; if not, flux skipped the first bytes itself. */
-  rangeHonoured: boolean;
 }
 
 /**
@@ -446,45 +439,4 @@ export class RegistryClient {
     }
     return limitBlob(res, desc.size - offset, skip, { what, registry: this.opts.registry, host: res.url.host }, offset, rangeHonoured);
   }
-}
-
-/** Passes on at most `max` bytes after skipping `skip`; more is an error (a padded or endless blob). */
-function limitBlob(res: HttpResponse, max: number, skip: number, ctx: { what: string; registry: string; host: string }, offset: number, rangeHonoured: boolean): BlobStream {
-  let toSkip = skip;
-  let passed = 0;
-  const limiter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      let c = chunk;
-      if (toSkip > 0) {
-        if (c.length <= toSkip) {
-          toSkip -= c.length;
-          cb();
-          return;
-        }
-        c = c.subarray(toSkip);
-        toSkip = 0;
-      }
-      passed += c.length;
-      if (passed > max) {
-        cb(new RegistryError('BLOB_TOO_LARGE', `the registry ${ctx.registry} sent more bytes for ${ctx.what} than its descriptor's size.`, { hint: 'Nothing was stored; use another registry or mirror, or contact its operator: it is broken or hostile.' }));
-        return;
-      }
-      cb(null, c);
-    },
-    flush(cb) {
-      if (passed < max) {
-        cb(new RegistryError('BLOB_TRUNCATED', `the download of ${ctx.what} from ${ctx.registry} ended after ${passed} of ${max} bytes.`, {
-          hint: 'Run the pull again to resume it: the connection was cut.',
-          retryable: true,
-        }));
-        return;
-      }
-      cb();
-    },
-  });
-  const out = Object.assign(limiter, { resumedFrom: offset, rangeHonoured }) as unknown as BlobStream;
-  res.body.on('error', (err) => out.destroy(errorFromNetwork(err, { registry: ctx.registry, host: ctx.host })));
-  out.on('close', () => { if (!res.body.destroyed && !res.body.readableEnded) res.body.destroy(); });
-  res.body.pipe(limiter);
-  return out;
 }
