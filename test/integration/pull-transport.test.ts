@@ -20,7 +20,7 @@ import { REPO_ROOT, isRoot, removeStore, runFlux, tempStore, testUser } from '..
 import { parseReference } from '../../src/image/reference.js';
 import { parseManifest } from '../../src/image/manifest.js';
 import { RegistrySource } from '../../src/registry/source.js';
-import { pingSchemes } from '../../src/registry/client.js';
+import { pingSchemes } from '../../src/registry/scheme-probe.js';
 
 requireTool('docker-registry');
 requireTool('skopeo');
