@@ -1,35 +1,26 @@
 /**
- * One registry endpoint (a host, maybe a mirror) and one repository: `/v2/` ping, manifests and
- * blobs, with auth, retries and redirects. Every digest is validated before it goes into a URL.
+ * One registry endpoint (a host, maybe a mirror) and one repository: manifests and blobs, with
+ * auth, retries and redirects; the scheme and the auth are found as scheme-probe.ts says. Every
+ * digest is validated before it goes into a URL.
  */
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { FluxError } from '../errors.js';
 import { assertDigest, isDigest } from '../image/digest.js';
 import { sha256Digest } from '../image/sha256.js';
 import { MANIFEST_ACCEPT, MANIFEST_MAX_BYTES, baseMediaType, parseManifest } from '../image/manifest.js';
 import type { Descriptor, Digest, RawManifest } from '../image/types.js';
-import { authModeFrom, basicHeader, bearerToken, type AuthMode } from './auth.js';
+import { basicHeader, bearerToken, type AuthMode } from './auth.js';
+import { limitBlob, type BlobStream } from './blob-stream.js';
 import { parseChallenges } from './challenge.js';
 import { isLoopbackHost, type Endpoint } from './config.js';
 import type { Credentials } from './credentials.js';
-import { DigestMismatchError, RegistryError, errorFromNetwork, errorFromResponse, isRetryableStatus, isTlsError } from './errors.js';
+import { DigestMismatchError, RegistryError, errorFromNetwork, errorFromResponse } from './errors.js';
 import { discard, parseRetryAfter, readBody, send, withRetry, type HttpResponse, type RetryInfo, type RetryPolicy } from './http.js';
-import { errnoCode } from '../errors.js';
+import { probe, schemeAsked, sharedPing, type ProbeContext } from './scheme-probe.js';
 import { lap } from '../timing.js';
 
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
 
-interface PingResult {
-  base: URL;
-  mode: AuthMode;
-}
-
-/**
- * What each host said about its scheme and auth, shared by every image pulled from it in this
- * process: through `/v2/` (ping), or through the first request itself (see probe). Undefined: a
- * probe ended before the scheme was known; the waiter then asks `/v2/` itself.
- */
-const pings = new Map<string, Promise<PingResult | undefined>>();
 const MAX_REDIRECTS = 5;
 
 export interface ClientOptions {
@@ -45,38 +36,6 @@ export interface ClientOptions {
   push?: boolean;
   /** Other repositories of the registry to pull from (the source of a cross-repository mount). */
   alsoPullFrom?: string[];
-}
-
-/** A blob stream, with where it starts: always the offset asked for. */
-export interface BlobStream extends Readable {
-  /** The offset the stream starts at (the caller's `offset`). */
-  resumedFrom: number;
-  /** Whether the server honoured `Range`; if not, flux skipped the first bytes itself. */
-  rangeHonoured: boolean;
-}
-
-/**
- * The schemes `/v2/` is probed with, in order. HTTPS only, unless the endpoint may be spoken to
- * insecurely. On loopback plain HTTP comes first: a local registry rarely speaks TLS, trying TLS
- * first cost each pull loading TLS and a failed handshake (about 35 ms), and nothing leaves the
- * machine either way. Elsewhere HTTPS stays first, so that a registry speaking both is never
- * spoken to in the clear.
- */
-export function pingSchemes(ep: Pick<Endpoint, 'host' | 'insecure'>): Array<'https:' | 'http:'> {
-  if (!ep.insecure) return ['https:'];
-  return isLoopbackHost(ep.host) ? ['http:', 'https:'] : ['https:', 'http:'];
-}
-
-/**
- * Whether a failed probe looks like the server speaks the other protocol: for HTTPS, a TLS-level
- * failure; for plain HTTP, a reset connection, a reply that is not HTTP, or the 400 a TLS server
- * answers a plain request with.
- */
-function wrongScheme(err: unknown, scheme: string): boolean {
-  const cause = err instanceof FluxError && err.cause !== undefined ? err.cause : err;
-  const code = errnoCode(cause) ?? '';
-  if (scheme === 'https:') return isTlsError(cause) || code === 'ECONNRESET' || code === 'EPROTO' || (err instanceof RegistryError && err.code === 'TLS');
-  return code === 'ECONNRESET' || code.startsWith('HPE_') || (err instanceof RegistryError && err.status === 400);
 }
 
 export class RegistryClient {
@@ -113,20 +72,10 @@ export class RegistryClient {
     return errorFromNetwork(err, { registry: this.opts.registry, host: this.endpoint.host });
   }
 
-  /**
-   * `GET /v2/`: finds the scheme (HTTPS; plain HTTP only for insecure endpoints, as docker does)
-   * and how the registry wants us to authenticate.
-   */
+  /** Finds the scheme and the auth (see scheme-probe.ts), once per host in this process. */
   ping(): Promise<void> {
     if (this.base) return Promise.resolve();
-    let p = pings.get(this.pingKey);
-    if (!p) {
-      const ping = this.doPing();
-      pings.set(this.pingKey, ping);
-      ping.catch(() => { if (pings.get(this.pingKey) === ping) pings.delete(this.pingKey); });
-      p = ping;
-    }
-    return p.then((r) => {
+    return sharedPing(this.probeContext).then((r) => {
       // A probe that ended before it knew the scheme: ask /v2/ (its key is free again).
       if (!r) return this.ping();
       this.base = r.base;
@@ -135,49 +84,8 @@ export class RegistryClient {
     });
   }
 
-  private get pingKey(): string {
-    return `${this.endpoint.host}|${this.endpoint.insecure}|${this.opts.userAgent ?? ''}`;
-  }
-
-  private async doPing(): Promise<PingResult> {
-    const schemes = pingSchemes(this.endpoint);
-    let firstErr: unknown;
-    for (const [n, scheme] of schemes.entries()) {
-      const base = new URL(`${scheme}//${this.endpoint.host}/`);
-      // A probe that may fall through to the other scheme is not worth retries: a server of the
-      // other kind answers it the same way every time.
-      const policy = n < schemes.length - 1 ? { tries: 1 } : this.retryPolicy(`${this.endpoint.host}/v2/`);
-      try {
-        const res = await withRetry(async () => {
-          let r: HttpResponse;
-          lap(`pull: asking ${base.protocol}//${this.endpoint.host}/v2/`);
-          try {
-            r = await send(new URL('/v2/', base), { headers: { 'user-agent': this.opts.userAgent }, insecureTls: this.endpoint.insecure });
-          } catch (err) {
-            throw this.netError(err);
-          }
-          if (isRetryableStatus(r.status)) {
-            discard(r);
-            throw Object.assign(errorFromResponse(r.status, undefined, { registry: this.opts.registry, what: '/v2/', kind: 'ping' }), { retryAfterMs: parseRetryAfter(r.headers['retry-after']) });
-          }
-          return r;
-        }, policy);
-        discard(res);
-        let mode: AuthMode;
-        if (res.status === 200) mode = { kind: 'none' };
-        else if (res.status === 401) mode = authModeFrom(parseChallenges(res.headers['www-authenticate']), this.opts.registry);
-        else throw errorFromResponse(res.status, undefined, { registry: this.opts.registry, what: '/v2/', kind: 'ping' });
-        return { base, mode };
-      } catch (err) {
-        if (n === schemes.length - 1) {
-          // Both failed: the first probe's error says more when the second only failed for speaking the wrong protocol.
-          throw firstErr !== undefined && wrongScheme(err, scheme === 'http:' ? 'https:' : 'http:') ? firstErr : err;
-        }
-        if (!wrongScheme(err, scheme)) throw err;
-        firstErr = err;
-      }
-    }
-    throw new Error('unreachable');
+  private get probeContext(): ProbeContext {
+    return { endpoint: this.endpoint, registry: this.opts.registry, userAgent: this.opts.userAgent, retryPolicy: (what) => this.retryPolicy(what) };
   }
 
   /**
@@ -258,60 +166,15 @@ export class RegistryClient {
     if (!this.base) {
       // A first GET or HEAD finds the scheme and the auth itself; a POST or PUT, or a request
       // while another one of this process is finding them, goes through ping.
-      if ((method === 'GET' || method === 'HEAD') && typeof path === 'string' && !pings.has(this.pingKey)) return this.probe(method, path, headers, ctx);
+      if ((method === 'GET' || method === 'HEAD') && typeof path === 'string' && !schemeAsked(this.probeContext)) {
+        return probe(this.probeContext, ctx.what, (base, policy, onResponse) => this.attempt(base, method, path, headers, ctx, undefined, policy, onResponse), (found) => {
+          this.base = found.base;
+          this.mode = found.mode;
+        });
+      }
       await this.ping();
     }
     return this.attempt(this.base!, method, path, headers, ctx, body, this.retryPolicy(ctx.what));
-  }
-
-  /**
-   * The first request to the registry, which also finds what `/v2/` used to be asked for first
-   * (one round trip less): the scheme, tried in pingSchemes' order with the same rules (a probe
-   * that may fall through is not retried; only a failure that says the server speaks the other
-   * protocol falls through), and the auth, from the 401 the distribution spec answers a request
-   * without credentials with (its WWW-Authenticate challenge). What it found is shared as a
-   * ping's would be.
-   */
-  private async probe(method: 'GET' | 'HEAD', path: string, headers: Record<string, string>, ctx: { what: string; kind: 'manifest' | 'blob' }): Promise<HttpResponse> {
-    const key = this.pingKey;
-    let settle: (r: PingResult | undefined) => void = () => undefined;
-    const found = new Promise<PingResult | undefined>((resolve) => (settle = resolve));
-    pings.set(key, found);
-    const schemes = pingSchemes(this.endpoint);
-    let firstErr: unknown;
-    try {
-      for (const [n, scheme] of schemes.entries()) {
-        const base = new URL(`${scheme}//${this.endpoint.host}/`);
-        const last = n === schemes.length - 1;
-        const onResponse = (res: HttpResponse): void => {
-          // The 400 a TLS server answers a plain request with says nothing of the scheme.
-          if (this.base || (scheme === 'http:' && res.status === 400)) return;
-          const mode: AuthMode = res.status === 401 ? authModeFrom(parseChallenges(res.headers['www-authenticate']), this.opts.registry) : { kind: 'none' };
-          this.base = base;
-          this.mode = mode;
-          settle({ base, mode });
-        };
-        const policy = this.retryPolicy(ctx.what);
-        // Until the server has answered in this scheme, a probe that may fall through is tried once.
-        const known = (): boolean => this.base !== undefined;
-        const probing: RetryPolicy = last ? policy : { ...policy, get tries() { return known() ? undefined : 1; } };
-        try {
-          return await this.attempt(base, method, path, headers, ctx, undefined, probing, onResponse);
-        } catch (err) {
-          if (this.base) throw err;
-          // Both failed: the first probe's error says more when the second only failed for speaking the wrong protocol.
-          if (last) throw firstErr !== undefined && wrongScheme(err, scheme === 'http:' ? 'https:' : 'http:') ? firstErr : err;
-          if (!wrongScheme(err, scheme)) throw err;
-          firstErr = err;
-        }
-      }
-      throw new Error('unreachable');
-    } finally {
-      if (!this.base) {
-        if (pings.get(key) === found) pings.delete(key);
-        settle(undefined);
-      }
-    }
   }
 
   /** One request with auth and retries against `base` (see request); `onResponse` sees each response first. */
@@ -446,45 +309,4 @@ export class RegistryClient {
     }
     return limitBlob(res, desc.size - offset, skip, { what, registry: this.opts.registry, host: res.url.host }, offset, rangeHonoured);
   }
-}
-
-/** Passes on at most `max` bytes after skipping `skip`; more is an error (a padded or endless blob). */
-function limitBlob(res: HttpResponse, max: number, skip: number, ctx: { what: string; registry: string; host: string }, offset: number, rangeHonoured: boolean): BlobStream {
-  let toSkip = skip;
-  let passed = 0;
-  const limiter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      let c = chunk;
-      if (toSkip > 0) {
-        if (c.length <= toSkip) {
-          toSkip -= c.length;
-          cb();
-          return;
-        }
-        c = c.subarray(toSkip);
-        toSkip = 0;
-      }
-      passed += c.length;
-      if (passed > max) {
-        cb(new RegistryError('BLOB_TOO_LARGE', `the registry ${ctx.registry} sent more bytes for ${ctx.what} than its descriptor's size.`, { hint: 'Nothing was stored; use another registry or mirror, or contact its operator: it is broken or hostile.' }));
-        return;
-      }
-      cb(null, c);
-    },
-    flush(cb) {
-      if (passed < max) {
-        cb(new RegistryError('BLOB_TRUNCATED', `the download of ${ctx.what} from ${ctx.registry} ended after ${passed} of ${max} bytes.`, {
-          hint: 'Run the pull again to resume it: the connection was cut.',
-          retryable: true,
-        }));
-        return;
-      }
-      cb();
-    },
-  });
-  const out = Object.assign(limiter, { resumedFrom: offset, rangeHonoured }) as unknown as BlobStream;
-  res.body.on('error', (err) => out.destroy(errorFromNetwork(err, { registry: ctx.registry, host: ctx.host })));
-  out.on('close', () => { if (!res.body.destroyed && !res.body.readableEnded) res.body.destroy(); });
-  res.body.pipe(limiter);
-  return out;
 }

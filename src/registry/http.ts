@@ -118,7 +118,7 @@ export function parseRetryAfter(v: string | string[] | undefined, now = Date.now
 
 /** Runs `fn` up to `tries` times, waiting baseDelay × 2^n (or the server's Retry-After) between tries. */
 export async function withRetry<T>(fn: () => Promise<T>, policy: RetryPolicy = {}): Promise<T> {
-  // Read at each failure: a registry's first request learns on the way whether it may retry (client.ts, probe).
+  // Read at each failure: a registry's first request learns on the way whether it may retry (scheme-probe.ts, probe).
   const tries = (): number => policy.tries ?? 3;
   const base = policy.baseDelayMs ?? 200;
   const maxDelay = policy.maxDelayMs ?? 10_000;

@@ -2,7 +2,8 @@
 import { FluxError } from '../errors.js';
 import type { Reference } from '../image/reference.js';
 import type { Descriptor, ImageSource, RawManifest } from '../image/types.js';
-import { RegistryClient, type BlobStream } from './client.js';
+import type { BlobStream } from './blob-stream.js';
+import { RegistryClient } from './client.js';
 import { registryEndpoints, type Endpoint, type RegistriesConfig } from './config.js';
 import { lookupCredentials, type Credentials } from './credentials.js';
 import { DigestMismatchError } from './errors.js';

@@ -22,7 +22,7 @@ import { REPO_ROOT, codeCacheHome, isRoot, removeStore, runFlux, tempStore, test
 import { parseReference } from '../../src/image/reference.js';
 import { parseManifest } from '../../src/image/manifest.js';
 import { RegistrySource } from '../../src/registry/source.js';
-import { pingSchemes } from '../../src/registry/client.js';
+import { pingSchemes } from '../../src/registry/scheme-probe.js';
 
 requireTool('docker-registry');
 requireTool('skopeo');

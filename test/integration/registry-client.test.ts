@@ -11,7 +11,7 @@ import { requireTool } from '../helpers/require.js';
 import { parseReference } from '../../src/image/reference.js';
 import { parseManifest } from '../../src/image/manifest.js';
 import { RegistrySource } from '../../src/registry/source.js';
-import type { BlobStream } from '../../src/registry/client.js';
+import type { BlobStream } from '../../src/registry/blob-stream.js';
 import { FluxError } from '../../src/errors.js';
 import { clearTokenCache } from '../../src/registry/auth.js';
 import type { Descriptor } from '../../src/image/types.js';
