@@ -192,7 +192,7 @@ function lazyListFormat() {
  * commander and the command-line modules; the progress bars only pull, the password prompt only
  * logs in, and the completion scripts are only written by `flux completion`.
  */
-const CLI = /[\\/]node_modules[\\/]commander[\\/]|[\\/]dist[\\/]src[\\/]cli[\\/](?!progress\.js$|prompt\.js$|completion-[a-z]+\.js$)[^\\/]+\.js$/;
+const CLI = /[\\/]node_modules[\\/]commander[\\/]|[\\/]dist[\\/]src[\\/]cli[\\/](?!progress\.js$|progress-bars\.js$|prompt\.js$|completion-[a-z]+\.js$)[^\\/]+\.js$/;
 
 const MARK = '__fluxModuleUrl';
 const DIR_MARK = '__fluxModuleDir';

@@ -7,7 +7,6 @@ import type { Descriptor } from '../library/api-types.js';
 import type { PullEvents } from '../library/api-types.js';
 import { humanSize } from '../format.js';
 import { escapeText } from '../escape.js';
-import { createRequire } from 'node:module';
 
 function short(d: string): string {
   return `${d.slice(0, 19)}…`;
@@ -46,9 +45,8 @@ export async function createPullProgress(opts: ProgressOptions = {}): Promise<Pu
     };
   }
 
-  // require(), not import(): cli-progress is CommonJS, and the bundle's pull chunk, which holds
-  // this module, is compiled with a code cache, where import() does not work (Node 20).
-  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
+  // Only a terminal gets bars: the package is loaded here (progress-bars.ts says why).
+  const { cliProgress } = await import('./progress-bars.js');
   const multi = new cliProgress.MultiBar({
     stream: process.stderr,
     format: '{name} [{bar}] {size} {speed}',
