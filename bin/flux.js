@@ -100,26 +100,31 @@ function userCacheFile(chunk, id) {
 }
 
 /**
- * The pull chunk (loaded only when a pull must fetch) is compiled with a code cache too: the
- * user's own, learned by their first pull that fetched (see loadCli), else the build's. The run
- * chunk requires it as a plain CommonJS file, so the loader for `.cjs` files takes that one file
- * over and hands every other to Node's own. Returns where the user's cache for it goes, and the
- * compiled chunk once a pull has loaded it.
+ * The chunks a pull loads (the pull's starter, loaded by every `flux pull`, and the pull chunk,
+ * loaded only when a pull must fetch) are compiled with a code cache too: the user's own, learned
+ * by their first pull that fetched (see loadCli), else the build's (the pull chunk has one). The
+ * run chunk requires them as plain CommonJS files, so the loader for `.cjs` files takes those
+ * over and hands every other to Node's own. Returns, for each, where the user's cache for it goes
+ * and the compiled chunk once a pull has loaded it.
  */
-function cachePullChunk(entry) {
-  const pull = { own: undefined, script: undefined, fromOwn: false };
-  if (!entry.pull) return pull;
-  const file = join(DIST, entry.pull);
-  pull.own = userCacheFile(file, entry.pullId);
+function cachePullChunks(entry) {
+  const chunks = new Map();
+  for (const [name, id, built] of [[entry.pullStart, entry.pullStartId, undefined], [entry.pull, entry.pullId, entry.pullCodeCache]]) {
+    if (!name) continue;
+    const file = join(DIST, name);
+    chunks.set(file, { own: userCacheFile(file, id), built: built ? join(DIST, built) : undefined, script: undefined, fromOwn: false });
+  }
+  if (chunks.size === 0) return chunks;
   const fallback = Module._extensions['.cjs'] ?? Module._extensions['.js'];
   Module._extensions['.cjs'] = function loadCjs(mod, filename) {
-    if (filename !== file) return fallback.call(this, mod, filename);
-    const own = pull.own && readCache(pull.own);
-    pull.script = compile(file, own ?? (entry.pullCodeCache ? readCache(join(DIST, entry.pullCodeCache)) : undefined));
-    pull.fromOwn = own !== undefined && !pull.script.cachedDataRejected;
-    pull.script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(file), mod, file, dirname(file));
+    const c = chunks.get(filename);
+    if (!c) return fallback.call(this, mod, filename);
+    const own = c.own && readCache(c.own);
+    c.script = compile(filename, own ?? (c.built ? readCache(c.built) : undefined));
+    c.fromOwn = own !== undefined && !c.script.cachedDataRejected;
+    c.script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(filename), mod, filename, dirname(filename));
   };
-  return pull;
+  return chunks;
 }
 
 /**
@@ -131,7 +136,7 @@ async function loadCli() {
   const entry = bundleEntry();
   if (!entry) return { cli: await import('../dist/src/cli/main.js'), learn: () => undefined };
   const main = join(DIST, entry.main);
-  const pull = cachePullChunk(entry);
+  const pullChunks = cachePullChunks(entry);
   const own = userCacheFile(main, entry.id);
   const ownData = own && readCache(own);
   const script = compile(main, ownData ?? (entry.codeCache ? readCache(join(DIST, entry.codeCache)) : undefined));
@@ -142,17 +147,17 @@ async function loadCli() {
     // A run of another kind (another network) compiled code the cache lacks: learned once more,
     // the cache then holds both (the functions it brought were compiled too).
     const learned = fromOwn ? readKinds(kindsFile) : [];
-    // A pull chunk cache that was missing or refused is learned again by the next pull that fetched.
-    const pullAgain = kind === 'pull' && pull.script !== undefined && !pull.fromOwn;
+    // A pull chunk's cache that was missing or refused is learned again by the next pull that fetched.
+    const pullAgain = kind === 'pull' && [...pullChunks.values()].some((c) => c.script !== undefined && !c.fromOwn);
     if (learned.includes(kind) && !pullAgain) return;
     try {
       mkdirSync(dirname(own), { recursive: true, mode: 0o700 });
       writeAtomic(own, script.createCachedData(), 0o600);
-      // A pull that fetched teaches the pull chunk's cache too (got's answers, the blob writes).
-      if (kind === 'pull' && pull.script && pull.own) writeAtomic(pull.own, pull.script.createCachedData(), 0o600);
+      // A pull that fetched teaches the pull chunks' caches too (its start, got's answers, the blob writes).
+      if (kind === 'pull') for (const c of pullChunks.values()) if (c.script && c.own) writeAtomic(c.own, c.script.createCachedData(), 0o600);
       writeAtomic(kindsFile, `${[...new Set([...learned, kind])].join('\n')}\n`, 0o600);
       // Caches of earlier builds or other Node versions would only pile up.
-      const keep = new Set([basename(own), basename(kindsFile), ...(pull.own ? [basename(pull.own)] : [])]);
+      const keep = new Set([basename(own), basename(kindsFile), ...[...pullChunks.values()].flatMap((c) => (c.own ? [basename(c.own)] : []))]);
       for (const name of readdirSync(dirname(own))) if (!keep.has(name)) rmSync(join(dirname(own), name), { force: true });
     } catch {
       // Only a speed-up: a read-only or full home changes nothing else.

@@ -522,8 +522,10 @@ export async function bundle(outDir = OUT) {
   const pullCodeCache = pull ? writePullCodeCache(outDir, main.fileName, pull.fileName) : null;
   // The chunk's name hashes what the bundler made of it; `id` hashes what was written.
   const id = createHash('sha256').update(code.get(main.fileName)).digest('hex').slice(0, 16);
-  const pullId = pull ? createHash('sha256').update(code.get(pull.fileName)).digest('hex').slice(0, 16) : null;
-  writeAtomic(join(outDir, 'flux-entry.json'), `${JSON.stringify({ main: main.fileName, codeCache, id, pull: pull?.fileName ?? null, pullCodeCache, pullId }, null, 1)}\n`);
+  const idOf = (c) => (c ? createHash('sha256').update(code.get(c.fileName)).digest('hex').slice(0, 16) : null);
+  const pullStart = chunks.find((c) => c.name === 'pull-start');
+  const record = { main: main.fileName, codeCache, id, pull: pull?.fileName ?? null, pullCodeCache, pullId: idOf(pull), pullStart: pullStart?.fileName ?? null, pullStartId: idOf(pullStart) };
+  writeAtomic(join(outDir, 'flux-entry.json'), `${JSON.stringify(record, null, 1)}\n`);
   pruneOldChunks(outDir, new Set([...chunks.map((c) => c.fileName), ...(codeCache ? [codeCache] : []), ...(pullCodeCache ? [pullCodeCache] : [])]));
   return chunks;
 }

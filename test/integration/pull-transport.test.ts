@@ -160,7 +160,7 @@ describe('a cold pull, before its first request', () => {
 });
 
 describe('the code cache a pull teaches', () => {
-  it('is written by the first pull that fetched, for the main chunk and the pull chunk, used by the next, and made anew when V8 refuses it', async () => {
+  it('is written by the first pull that fetched, for the main chunk and the pull chunks, used by the next, and made anew when V8 refuses it', async () => {
     const cache = await codeCacheHome();
     const other = await codeCacheHome();
     const stores: string[] = [];
@@ -174,22 +174,28 @@ describe('the code cache a pull teaches', () => {
       return store;
     };
     try {
-      const entry = JSON.parse(await readFile(join(REPO_ROOT, 'dist/flux-entry.json'), 'utf8')) as { main: string; id: string; pull: string; pullCodeCache: string; pullId: string };
+      const entry = JSON.parse(await readFile(join(REPO_ROOT, 'dist/flux-entry.json'), 'utf8')) as { main: string; id: string; pull: string; pullCodeCache: string; pullId: string; pullStart: string; pullStartId: string };
       const dirOf = (home: string) => join(home, 'flux', 'code-cache');
       const mainFile = join(dirOf(cache), `${basename(entry.main)}-${entry.id}-${process.version}.v8`);
       // Named after the pull chunk as written, as the main chunk's is.
       expect(entry.pullId).toBe(createHash('sha256').update(await readFile(join(REPO_ROOT, 'dist', entry.pull))).digest('hex').slice(0, 16));
       const pullFile = join(dirOf(cache), `${basename(entry.pull)}-${entry.pullId}-${process.version}.v8`);
+      expect(entry.pullStartId).toBe(createHash('sha256').update(await readFile(join(REPO_ROOT, 'dist', entry.pullStart))).digest('hex').slice(0, 16));
+      const startFile = join(dirOf(cache), `${basename(entry.pullStart)}-${entry.pullStartId}-${process.version}.v8`);
       const store = await cold({ XDG_CACHE_HOME: cache });
       expect(await readFile(`${mainFile}.kinds`, 'utf8')).toBe('pull\n');
       const learned = await stat(pullFile);
       expect(learned.mode & 0o777).toBe(0o600);
+      // The pull's starter (every `flux pull` loads it) has no build cache: only the learned one.
+      const startLearned = await stat(startFile);
+      expect(startLearned.mode & 0o777).toBe(0o600);
       // More than the build's: it also holds what the pull compiled once its first answer came.
       expect(learned.size).toBeGreaterThan((await stat(join(REPO_ROOT, 'dist', entry.pullCodeCache))).size);
 
       // The next pull that fetches uses it as it is.
       await cold({ XDG_CACHE_HOME: cache });
       expect((await stat(pullFile)).mtimeMs).toBe(learned.mtimeMs);
+      expect((await stat(startFile)).mtimeMs).toBe(startLearned.mtimeMs);
       expect((await stat(mainFile)).mtimeMs).toBeLessThanOrEqual(learned.mtimeMs);
 
       // A pull that found the image in the store fetched nothing and teaches nothing.
