@@ -36,7 +36,7 @@ export const WORKER_BUNDLE = 'unpack-worker.cjs';
 
 /**
  * Loaded at run time from node_modules: native addons and a few pull-only packages. got is
- * bundled into the pull chunk (see lazyTls): loaded from node_modules it is some sixty ES modules.
+ * bundled into the pull chunk (see DEPENDENCY_EDITS): loaded from node_modules it is some sixty ES modules.
  */
 const EXTERNAL = ['tar-stream', 'zstd-napi', 'koffi', 'cli-progress', 'keyv', '@keyv'];
 /**
@@ -120,23 +120,6 @@ const ZSTD_PROBE = [
   ["const supportsZstd = typeof zlib.createZstdDecompress === 'function';", ''],
   ['if (supportsZstd) {', "if (typeof zlib.createZstdDecompress === 'function') {"],
 ];
-function lazyTls() {
-  return {
-    name: 'flux-lazy-tls',
-    transform(code, id) {
-      const edits = GOT_OPTIONS.test(id) ? [...LAZY_IMPORTS, ...LAZY_CACHEABLE_LOOKUP] : GOT_DIAGNOSTICS.test(id) ? RANDOM_UUID : DECOMPRESS_RESPONSE.test(id) ? ZSTD_PROBE : undefined;
-      if (!edits) return null;
-      let out = code;
-      for (const [from, to] of edits) {
-        if (!out.includes(from)) throw new Error(`got's ${id} no longer has \`${from}\`: update the edits of lazyTls in scripts/bundle.mjs`);
-        out = out.replace(from, to);
-      }
-      if (GOT_OPTIONS.test(id) && /\bCacheableLookup\b/.test(out.replace(/`[^`]*`/g, '').replace(/\/\*[\s\S]*?\*\//g, ''))) throw new Error(`got's ${id} uses CacheableLookup elsewhere: update LAZY_CACHEABLE_LOOKUP in scripts/bundle.mjs`);
-      return { code: out, map: null };
-    },
-  };
-}
-
 /**
  * got's cacheable-request imports keyv at its top, so loading the pull chunk loaded keyv from
  * node_modules (some 10-30 ms before a pull's first request), though only got's `cache` option,
@@ -172,17 +155,32 @@ const LIST_FORMATS = [
   ["const andFormatter = new Intl.ListFormat('en', { style: 'long', type: 'conjunction' });", "const andFormatter = { format: (list) => new Intl.ListFormat('en', { style: 'long', type: 'conjunction' }).format(list) };"],
   ["const orFormatter = new Intl.ListFormat('en', { style: 'long', type: 'disjunction' });", "const orFormatter = { format: (list) => new Intl.ListFormat('en', { style: 'long', type: 'disjunction' }).format(list) };"],
 ];
-function lazyListFormat() {
+/**
+ * The edits above, each applied to the one dependency file it names: every `from` must be there
+ * (the build refuses to run if a dependency changed shape), and `check` refuses a result that
+ * still does at its top what the edits were to move.
+ */
+const DEPENDENCY_EDITS = [
+  { file: GOT_OPTIONS, edits: [...LAZY_IMPORTS, ...LAZY_CACHEABLE_LOOKUP], table: 'LAZY_IMPORTS or LAZY_CACHEABLE_LOOKUP',
+    check: (out) => /\bCacheableLookup\b/.test(out.replace(/`[^`]*`/g, '').replace(/\/\*[\s\S]*?\*\//g, '')) && 'uses CacheableLookup elsewhere' },
+  { file: GOT_DIAGNOSTICS, edits: RANDOM_UUID, table: 'RANDOM_UUID' },
+  { file: DECOMPRESS_RESPONSE, edits: ZSTD_PROBE, table: 'ZSTD_PROBE' },
+  { file: SINDRESORHUS_IS, edits: LIST_FORMATS, table: 'LIST_FORMATS',
+    check: (out) => /new Intl\./.test(out.replace(/\(list\) => new Intl\.ListFormat/g, '')) && 'makes another Intl object at its top' },
+];
+function dependencyEdits() {
   return {
-    name: 'flux-lazy-list-format',
+    name: 'flux-dependency-edits',
     transform(code, id) {
-      if (!SINDRESORHUS_IS.test(id)) return null;
+      const d = DEPENDENCY_EDITS.find((e) => e.file.test(id));
+      if (!d) return null;
       let out = code;
-      for (const [from, to] of LIST_FORMATS) {
-        if (!out.includes(from)) throw new Error(`${id} no longer has \`${from}\`: update LIST_FORMATS in scripts/bundle.mjs`);
+      for (const [from, to] of d.edits) {
+        if (!out.includes(from)) throw new Error(`${id} no longer has \`${from}\`: update ${d.table} in scripts/bundle.mjs`);
         out = out.replace(from, to);
       }
-      if (/new Intl\./.test(out.replace(/\(list\) => new Intl\.ListFormat/g, ''))) throw new Error(`${id} makes another Intl object at its top: update lazyListFormat in scripts/bundle.mjs`);
+      const wrong = d.check?.(out);
+      if (wrong) throw new Error(`${id} ${wrong}: update ${d.table} in scripts/bundle.mjs`);
       return { code: out, map: null };
     },
   };
@@ -486,7 +484,7 @@ export async function bundle(outDir = OUT) {
       handler(level, log);
     },
     external: (id) => EXTERNAL.some((p) => id === p || id.startsWith(`${p}/`)),
-    plugins: [keepModuleUrls(outDir), lazyTls(), lazyKeyv(), lazyListFormat()],
+    plugins: [keepModuleUrls(outDir), dependencyEdits(), lazyKeyv()],
     output: {
       dir: outDir,
       format: 'cjs',
