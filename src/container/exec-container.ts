@@ -9,7 +9,7 @@ import { FluxError } from '../errors.js';
 import { parseGroup, parsePasswd, resolveUser } from '../image/user.js';
 import { execProcess } from '../sandbox/exec-process.js';
 import { nprocRlimit } from '../sandbox/nproc-rlimit.js';
-import type { ProcessProfile } from './run-container.js';
+import type { ProcessProfile } from './run-types.js';
 import { current, joinableProcess } from './container-ops.js';
 import { stateDir, type ContainerState } from './container-state.js';
 

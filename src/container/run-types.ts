@@ -2,6 +2,7 @@
 import type { MonitorLaunch } from '../sandbox/supervisor.js';
 import type { PortForward } from '../sandbox/network-types.js';
 import type { Limits } from '../sandbox/limits.js';
+import type { ProcessSettings } from '../sandbox/exec-process.js';
 import type { HandedMember } from './user-networks.js';
 
 export interface RunOptions {
@@ -104,17 +105,7 @@ export interface HandedRun {
 }
 
 /** What a process started in a running container shares with its command (see exec-container.ts). */
-export interface ProcessProfile {
-  uid: number;
-  gid: number;
-  groups: number[];
-  /** A capability mask (hex) or 'all'. */
-  caps: string;
-  noNewPrivileges: boolean;
-  seccomp: boolean;
-  path: string;
-  env: string[];
-  cwd: string;
+export interface ProcessProfile extends ProcessSettings {
   /** The image's StopSignal, as written there (`SIGTERM`, `TERM`, `15`); `flux stop` sends it. */
   stopSignal?: string;
   /** --pids-limit N held by RLIMIT_NPROC (no cgroup): a process `flux exec` starts gets it too. */

@@ -11,8 +11,8 @@ import { errnoText, helperPath, printable } from '../native/helper.js';
 import { onRecords, setupError } from '../userns/userns.js';
 import type { RlimitSpec } from './plan.js';
 
-export interface ExecSpec {
-  target: number;
+/** What the command's process runs as and with: a run's command's, and an exec'd process's too. */
+export interface ProcessSettings {
   uid: number;
   gid: number;
   groups: number[];
@@ -23,6 +23,10 @@ export interface ExecSpec {
   path: string;
   env: string[];
   cwd: string;
+}
+
+export interface ExecSpec extends ProcessSettings {
+  target: number;
   argv: string[];
   /** Resource limits the command starts with (the container's RLIMIT_NPROC for --pids-limit). */
   rlimits?: RlimitSpec[];
