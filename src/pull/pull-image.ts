@@ -7,6 +7,7 @@
 import { FluxError, errnoCode } from '../errors.js';
 import { isDigest } from '../image/digest.js';
 import { checkImageLimits } from '../image/image-limits.js';
+import { checkConfig, parseConfig } from '../image/image-config.js';
 // The store's modules one by one, not store/index.js: its gc and disk-usage are not needed to run.
 import { Store } from '../../store/store.js';
 import { ImageIndex, type ImageRecord, type LayerRecord } from '../../store/image-index.js';
@@ -183,31 +184,6 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (failed !== undefined) throw failed;
   return out;
-}
-
-function configInvalid(name: string, what: string): FluxError {
-  return new FluxError('BAD_CONFIG', `the image config of ${name} is invalid: ${what}.`, {
-    hint: 'The image is broken; ask its publisher to rebuild it.',
-  });
-}
-
-function parseConfig(name: string, bytes: Buffer): unknown {
-  try {
-    return JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw configInvalid(name, 'it is not JSON');
-  }
-}
-
-function checkConfig(name: string, config: unknown, manifest: ImageManifest): ImageConfig {
-  if (typeof config !== 'object' || config === null) throw configInvalid(name, 'it is not a JSON object');
-  const c = config as Partial<ImageConfig>;
-  const diffIds = c.rootfs?.diff_ids;
-  if (!Array.isArray(diffIds) || !diffIds.every(isDigest)) throw configInvalid(name, 'rootfs.diff_ids is missing or holds an invalid digest');
-  if (diffIds.length !== manifest.layers.length) {
-    throw configInvalid(name, `it lists ${diffIds.length} layer diff_ids but the manifest has ${manifest.layers.length} layers`);
-  }
-  return c as ImageConfig;
 }
 
 /**
