@@ -20,7 +20,7 @@ import { build } from 'rolldown';
 import { parseAst } from 'rolldown/parseAst';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -460,6 +460,26 @@ async function writeWorkerCodeCache(outDir) {
   }
 }
 
+/**
+ * dist/koffi-native.json: the native module `require('koffi')` loads on this machine, and koffi's
+ * version, which src/native/koffi.ts loads directly (see there). Without it flux requires koffi.
+ */
+function writeKoffiRecord(outDir) {
+  const record = join(outDir, 'koffi-native.json');
+  const req = createRequire(import.meta.url);
+  try {
+    const before = new Set(Object.keys(req.cache));
+    req('koffi');
+    const natives = Object.keys(req.cache).filter((k) => k.endsWith('.node') && !before.has(k));
+    if (natives.length !== 1) throw new Error(`koffi loaded ${natives.length} native modules`);
+    const { version } = JSON.parse(readFileSync(join(dirname(req.resolve('koffi')), 'package.json'), 'utf8'));
+    writeAtomic(record, `${JSON.stringify({ native: natives[0], version })}\n`);
+  } catch (err) {
+    rmSync(record, { force: true });
+    console.warn(`bundle: koffi is loaded through its package (${err.message})`);
+  }
+}
+
 /** Chunks of earlier builds, kept a while for a flux that started from the old entry. */
 function pruneOldChunks(outDir, keep) {
   const dir = join(outDir, 'chunks');
@@ -472,6 +492,7 @@ function pruneOldChunks(outDir, keep) {
 export async function bundle(outDir = OUT) {
   if (!existsSync(ENTRY)) throw new Error(`${ENTRY} is missing: run \`tsc -p tsconfig.json\` first.`);
   if (!existsSync(WORKER)) throw new Error(`${WORKER} is missing: run \`tsc -p tsconfig.json\` first.`);
+  writeKoffiRecord(outDir);
   // Before the entry record: a flux started from the new entry finds the worker it expects.
   await bundleWorker(outDir);
   const result = await build({

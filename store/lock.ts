@@ -5,9 +5,9 @@
  * other too. Waiting polls with LOCK_NB because a blocking flock would stall Node's event loop.
  */
 import { closeSync, openSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FluxError } from '../src/errors.js';
+import { loadKoffi } from '../src/native/koffi.js';
 
 const LOCK_SH = 1;
 const LOCK_EX = 2;
@@ -20,9 +20,9 @@ let flockFn: { flock: FlockFn; errno: () => number } | undefined;
 
 async function libc(): Promise<{ flock: FlockFn; errno: () => number }> {
   if (!flockFn) {
-    // required, not imported: koffi is CommonJS, and an import() started Node's ES module loader
-    // for it alone (some 8 ms of a cold pull's main thread, while its first request was out).
-    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+    // Synchronous: an import() started Node's ES module loader for koffi alone (some 8 ms of a
+    // cold pull's main thread, while its first request was out).
+    const koffi = loadKoffi();
     const lib = koffi.load('libc.so.6');
     const flock = lib.func('int flock(int fd, int op)') as FlockFn;
     flockFn = { flock, errno: () => koffi.errno() as number };

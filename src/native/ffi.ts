@@ -4,7 +4,7 @@
  * never touch them do not pay for loading libc bindings: most layers have no whiteout, no device
  * and no xattr, and their unpack never loads koffi (some 10-20 ms of an unpacker's start).
  */
-import { createRequire } from 'node:module';
+import { loadKoffi } from './koffi.js';
 import { constants } from 'node:os';
 import type { LayerFs } from '../../store/unpack/layer-fs.js';
 import { LayerFsError } from '../../store/unpack/layer-fs.js';
@@ -23,7 +23,7 @@ const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(
 
 function load(): Libc {
   // Synchronous (koffi is CommonJS): a layer's first whiteout loads it where it is met.
-  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+  const koffi = loadKoffi();
   const lib = koffi.load('libc.so.6');
   return {
     // glibc ≥ 2.33 exports mknod itself; dev_t is 64-bit on Linux.

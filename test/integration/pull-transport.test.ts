@@ -116,10 +116,12 @@ describe('a pull from a plain-HTTP loopback registry', () => {
       expect(loaded.filter((m) => /\/dist\/(src|store)\//.test(m))).toEqual([]);
       // Nor perf_hooks, which the first use of \`performance\` loads: timing reads it only when on.
       expect(loaded).not.toContain('NativeModule perf_hooks');
-      // koffi (the gc lock's flock) is required as the CommonJS package it is: an import() started
-      // Node's ES module loader for it alone, before the first answer was read.
-      expect(loaded.some((m) => /\/node_modules\/koffi\/index\.cjs$/.test(m))).toBe(true);
-      expect(loaded.filter((m) => m.startsWith('file:') && m.includes('/node_modules/koffi/'))).toEqual([]);
+      // koffi (the gc lock's flock) is its native module, the one the build recorded, required
+      // directly: neither its package's platform wrapper nor Node's ES module loader (which an
+      // import() started for it alone, before the first answer was read).
+      const { native } = JSON.parse(await readFile(join(REPO_ROOT, 'dist/koffi-native.json'), 'utf8')) as { native: string };
+      expect(loaded).toContain(native);
+      expect(loaded.filter((m) => m.includes('/node_modules/koffi/'))).toEqual([]);
       // Nor did it find tar-stream and its dependencies in node_modules: its bundle holds them.
       expect(loaded.filter((m) => /\/node_modules\/(tar-stream|streamx|b4a|fast-fifo|text-decoder|queue-tick|bare-events|events-universal)\//.test(m))).toEqual([]);
     } finally {
