@@ -462,7 +462,7 @@ async function writeWorkerCodeCache(outDir) {
 
 /**
  * dist/koffi-native.json: the native module `require('koffi')` loads on this machine, and koffi's
- * version, which src/native/koffi.ts loads directly (see there). Without it flux requires koffi.
+ * version, which src/koffi.ts loads directly (see there). Without it flux requires koffi.
  */
 function writeKoffiRecord(outDir) {
   const record = join(outDir, 'koffi-native.json');

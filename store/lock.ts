@@ -7,7 +7,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FluxError } from '../src/errors.js';
-import { loadKoffi } from '../src/native/koffi.js';
+import { loadKoffi } from '../src/koffi.js';
 
 const LOCK_SH = 1;
 const LOCK_EX = 2;

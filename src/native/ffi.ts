@@ -4,7 +4,7 @@
  * never touch them do not pay for loading libc bindings: most layers have no whiteout, no device
  * and no xattr, and their unpack never loads koffi (some 10-20 ms of an unpacker's start).
  */
-import { loadKoffi } from './koffi.js';
+import { loadKoffi } from '../koffi.js';
 import { constants } from 'node:os';
 import type { LayerFs } from '../../store/unpack/layer-fs.js';
 import { LayerFsError } from '../../store/unpack/layer-fs.js';

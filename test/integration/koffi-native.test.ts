@@ -1,7 +1,7 @@
 /**
  * koffi loaded from the native module the build recorded (dist/koffi-native.json), and through
  * its package whenever that record is missing or no longer matches the installed koffi. Each case
- * runs the built loader (dist/src/native/koffi.js) in a fresh Node, from a copy of dist/ holding
+ * runs the built loader (dist/src/koffi.js) in a fresh Node, from a copy of dist/ holding
  * the record under test, and calls getpid(2) through what it loaded.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '../helpers/user.js';
 
-const BUILT = join(REPO_ROOT, 'dist/src/native/koffi.js');
+const BUILT = join(REPO_ROOT, 'dist/src/koffi.js');
 const PROBE = `
 import { createRequire } from 'node:module';
 const { loadKoffi } = await import(process.argv[1]);
@@ -33,7 +33,7 @@ const koffiVersion = async () => (JSON.parse(await readFile(join(REPO_ROOT, 'nod
 /** Runs the built loader from a copy of dist/ whose record holds `text` (none when undefined). */
 async function probe(text: string | undefined): Promise<Probe> {
   const root = await mkdtemp(join(dir, 'copy-'));
-  const loader = join(root, 'dist/src/native/koffi.js');
+  const loader = join(root, 'dist/src/koffi.js');
   await mkdir(dirname(loader), { recursive: true });
   await copyFile(BUILT, loader);
   await writeFile(join(root, 'package.json'), '{"type":"module"}\n');

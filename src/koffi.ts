@@ -25,7 +25,7 @@ function recordPath(): string {
     const dir = dirname(__filename);
     return join(basename(dir) === 'chunks' ? dirname(dir) : dir, KOFFI_RECORD);
   }
-  return fileURLToPath(new URL(`../../${KOFFI_RECORD}`, import.meta.url));
+  return fileURLToPath(new URL(`../${KOFFI_RECORD}`, import.meta.url));
 }
 
 let loaded: Koffi | undefined;
