@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { trainingJobs } from './unpack-training.mjs';
 
@@ -461,8 +461,9 @@ async function writeWorkerCodeCache(outDir) {
 }
 
 /**
- * dist/koffi-native.json: the native module `require('koffi')` loads on this machine, and koffi's
- * version, which src/koffi.ts loads directly (see there). Without it flux requires koffi.
+ * dist/koffi-native.json: the native module `require('koffi')` loads on this machine (its path from
+ * the installation's root) and koffi's version, which src/koffi.ts loads directly (see there).
+ * Without it flux requires koffi.
  */
 function writeKoffiRecord(outDir) {
   const record = join(outDir, 'koffi-native.json');
@@ -473,7 +474,12 @@ function writeKoffiRecord(outDir) {
     const natives = Object.keys(req.cache).filter((k) => k.endsWith('.node') && !before.has(k));
     if (natives.length !== 1) throw new Error(`koffi loaded ${natives.length} native modules`);
     const { version } = JSON.parse(readFileSync(join(dirname(req.resolve('koffi')), 'package.json'), 'utf8'));
-    writeAtomic(record, `${JSON.stringify({ native: natives[0], version })}\n`);
+    // From the installation's root (the directory holding dist/), as seen through its own
+    // node_modules (which the module cache names by its real path): a packed copy loads its own.
+    const modules = join(ROOT, 'node_modules');
+    const inside = relative(realpathSync(modules), natives[0]);
+    if (inside.startsWith('..') || isAbsolute(inside)) throw new Error(`its native module ${natives[0]} is not under ${modules}`);
+    writeAtomic(record, `${JSON.stringify({ native: relative(dirname(outDir), join(modules, inside)), version })}\n`);
   } catch (err) {
     rmSync(record, { force: true });
     console.warn(`bundle: koffi is loaded through its package (${err.message})`);

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
+import { realpathSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -57,25 +58,35 @@ describe("the build's koffi record", () => {
     expect(record.version).toBe(await koffiVersion());
     // What a fresh Node loads for require('koffi') from the package.
     const out = execFileSync(process.execPath, ['-e', "require('koffi'); console.log(JSON.stringify(Object.keys(require.cache).filter((k) => k.endsWith('.node'))))"], { cwd: REPO_ROOT, encoding: 'utf8' });
-    expect(JSON.parse(out)).toEqual([record.native]);
+    expect(record.native.startsWith('node_modules/')).toBe(true);
+    expect(JSON.parse(out)).toEqual([realpathSync(join(REPO_ROOT, record.native))]);
   });
 });
 
 describe('loading koffi', () => {
-  it('takes the recorded native module, without koffi\'s package', async () => {
+  it('takes the recorded native module, found from the installation it is in, without koffi\'s package', async () => {
     const record = JSON.parse(await readFile(join(REPO_ROOT, 'dist/koffi-native.json'), 'utf8')) as { native: string };
     const r = await probe(JSON.stringify(record));
-    expect(r).toEqual({ pid: true, natives: [record.native], wrapper: false });
+    expect(r).toEqual({ pid: true, natives: [realpathSync(join(REPO_ROOT, record.native))], wrapper: false });
   });
 
-  it('goes through the package when the record names another koffi version, a missing file, or is absent or not JSON', async () => {
+  it('goes through the package when the record names another koffi version, a missing file, a path outside the installation, or is absent or not JSON', async () => {
     const { native } = JSON.parse(await readFile(join(REPO_ROOT, 'dist/koffi-native.json'), 'utf8')) as { native: string };
+    const real = realpathSync(join(REPO_ROOT, native));
     const version = await koffiVersion();
-    for (const text of [JSON.stringify({ native, version: '0.0.1' }), JSON.stringify({ native: join(dir, 'none.node'), version }), undefined, '{"native": ']) {
+    const records = [
+      JSON.stringify({ native, version: '0.0.1' }),
+      JSON.stringify({ native: 'node_modules/none.node', version }),
+      // The real module, named by an absolute path: a packed copy would load the builder's.
+      JSON.stringify({ native: real, version }),
+      undefined,
+      '{"native": ',
+    ];
+    for (const text of records) {
       const r = await probe(text);
       expect(r.pid).toBe(true);
-      expect(r.wrapper).toBe(true);
-      expect(r.natives).toEqual([native]);
+      expect(r.wrapper, text).toBe(true);
+      expect(r.natives).toEqual([real]);
     }
   });
 });

@@ -8,7 +8,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmod, cp, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNpmRegistry, type NpmRegistry } from '../helpers/npm-registry.js';
@@ -109,6 +109,10 @@ describe('npm install -g of the packed flux', () => {
     expect((await stat(join(pkg, 'native/build/flux-helper'))).mtimeMs).toBeGreaterThan(Date.UTC(2000, 0, 1));
     if (who === 'root') execFileSync('chmod', ['-R', 'a+rX', prefix]);
     const before = await snapshot(pkg);
+    // The build's record of koffi's native module names one inside this installation: the
+    // installed flux loads its own, not the one of the tree the package was built in.
+    const { native } = JSON.parse(await readFile(join(pkg, 'dist/koffi-native.json'), 'utf8')) as { native: string };
+    expect((await stat(join(pkg, native))).isFile()).toBe(true);
 
     const cacheHome = await userDir(`${who}-cache-home`);
     for (const cwd of ['/', await userDir(`${who}-elsewhere`)]) {
