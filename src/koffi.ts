@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 export type Koffi = typeof import('koffi');
 
 /** The record's place: dist/ holds it, beside the bundle's chunks/, the unpack worker and tsc's src/. */
-export const KOFFI_RECORD = 'koffi-native.json';
+const KOFFI_RECORD = 'koffi-native.json';
 
 function distDir(): string {
   if (typeof __filename === 'string' && __filename.endsWith('.cjs')) {
