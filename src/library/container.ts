@@ -9,7 +9,7 @@ import { FluxError } from '../errors.js';
 import type { OutputTarget, RunResult } from './api-types.js';
 import { findState, listStates, logPath, readState, type ContainerState } from '../container/container-state.js';
 import { readFrom, type LogLine } from '../container/container-log.js';
-import { NO_STATS, current, removeContainer, settled, signalContainer, statsOf, statsOfAll, statusOf, stopContainer, waitExited, type ContainerStats, type ContainerStatus } from '../container/container-ops.js';
+import { NO_STATS, current, currentIn, removeContainer, settled, signalContainer, statsOf, statsOfAll, statusOf, stopContainer, waitExited, type ContainerStats, type ContainerStatus } from '../container/container-ops.js';
 
 export type { ContainerStats, ContainerStatus, LogLine };
 export type { PortMapping } from '../container/container-ports.js';
@@ -56,13 +56,21 @@ export class Container {
     return s;
   }
 
+  /**
+   * The state as it is now. Read through currentIn: a container ending between the state's read
+   * and the look at its monitor would otherwise show as exited with its code unknown.
+   */
+  private now(): ContainerState {
+    return currentIn(this.root, this.state());
+  }
+
   status(): ContainerStatus {
-    return statusOf(this.state());
+    return statusOf(this.now());
   }
 
   info(): ContainerInfo {
     // No pid here: finding it takes a pass over /proc, which a listing of many must not pay per row.
-    const s = current(this.state());
+    const s = this.now();
     const exitCode = s.status === 'exited' ? (s.exitCode ?? null) : null;
     return { id: s.id, name: s.name, image: s.image, command: s.command, created: s.created, state: s.status, exitCode, startedAt: s.startedAt ?? null, finishedAt: s.finishedAt ?? null, ports: s.ports };
   }
@@ -70,7 +78,7 @@ export class Container {
   /** The state, log path, mounts and lifecycle events, as `flux inspect NAME` prints them. */
   async inspect(): Promise<Record<string, unknown>> {
     const { readEvents } = await import('../container/container-events.js');
-    const s = current(this.state());
+    const s = this.now();
     const st = statusOf(s);
     let volumes: string[] = [];
     try {
