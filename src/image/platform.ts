@@ -99,3 +99,16 @@ export function selectManifest(index: IndexManifest, platform: Platform): Descri
     hint: available.length > 0 ? `Choose one with --platform, e.g. --platform ${available[0]}.` : 'Use another image.',
   });
 }
+
+/**
+ * Refuses a single-platform image (a manifest without an index) whose config is for another
+ * platform than the one asked for: stored, it would be run on the wrong architecture.
+ */
+export function assertConfigPlatform(name: string, config: { os: string; architecture: string; variant?: string }, want: Platform): void {
+  const have: Platform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
+  if (platformMatches(want, have)) return;
+  const is = formatPlatform(normalizePlatform(have));
+  throw new FluxError('NO_MATCHING_PLATFORM', `the image ${name} is only for ${is}, not ${formatPlatform(normalizePlatform(want))}.`, {
+    hint: `Pull it with --platform ${is}, or use an image built for the platform you need.`,
+  });
+}

@@ -343,6 +343,9 @@ async function fetchImage(store: Store, spec: SourceSpec, name: string, want: Pl
       lap('pull: config verified');
       configStored = written;
       const checked = checkConfig(src.name, bytes ? parseConfig(src.name, bytes) : await store.readJson(manifest.config.digest), manifest);
+      // An index was chosen from by platform already; a lone manifest says its platform only in
+      // its config, and one asked for by --platform must be for that platform.
+      if (want && indexDigest === undefined) platform.assertConfigPlatform(src.name, checked, want);
       layers = manifest.layers.map((l, i) => ({
         digest: l.digest,
         diffId: checked.rootfs.diff_ids[i]!,

@@ -131,6 +131,24 @@ describe('flux pull', () => {
     expect(none.stderr).toContain('--platform');
   });
 
+  it('refuses a single-platform image for another platform than --platform names, and records nothing', async () => {
+    const s = await store();
+    const ref = `${reg.host}/busybox:latest`;
+    // The fixture is built for this machine's architecture.
+    const own = process.arch === 'arm64' ? 'linux/arm64/v8' : 'linux/amd64';
+    const other = process.arch === 'arm64' ? 'linux/amd64' : 'linux/arm64/v8';
+    const refused = await runFlux(['pull', '--platform', other, ref], { store: s });
+    expect(refused.code).not.toBe(0);
+    noStack(refused.stderr);
+    expect(refused.stderr).toContain(`is only for ${own}, not ${other}`);
+    expect(refused.stderr).toContain(`--platform ${own}`);
+    const listed = await runFlux(['images', '--json'], { store: s });
+    expect(JSON.parse(listed.stdout)).toEqual([]);
+    const same = await runFlux(['pull', '--platform', own, ref], { store: s });
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stdout.trim()).toBe(fx.busybox!.digest);
+  });
+
   it('lets two concurrent pulls of one image share the work: each blob fetched once, both succeed', async () => {
     const s = await store();
     const ref = `${reg.host}/multilayer:latest`;
