@@ -5,6 +5,7 @@
  * (native/monitor.c), and what is left for flux at its end (ended.json).
  * Names are files under containers/names/, created exclusively: two runs cannot take one name.
  */
+import { checkContainerName } from './run-names.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomHex } from '../sandbox/rootfs.js';
@@ -36,7 +37,6 @@ export interface ContainerState {
   store?: string;
 }
 
-const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 
 /** The directory holding every container's state, made private on first use. */
 export function containersRoot(chosen?: string): string {
@@ -64,9 +64,7 @@ export function randomName(): string {
 
 /** Takes a name for an ID, or refuses with the ID of the container that has it. */
 export function claimName(root: string, name: string, id: string): void {
-  if (!NAME.test(name)) {
-    throw new FluxError('BAD_NAME', `the container name ${JSON.stringify(name)} is not valid.`, { hint: 'Use letters, digits, _ . and - (starting with a letter or digit).', exitCode: 125 });
-  }
+  checkContainerName(name);
   try {
     writeFileSync(join(root, 'names', name), id, { flag: 'wx', mode: 0o600 });
   } catch (err) {

@@ -20,6 +20,7 @@ import { parseUlimit } from './ulimit.js';
 import { parseSignal } from './stop-signal.js';
 import { parseLabels } from './labels.js';
 import { checkPreserveFds } from './preserve-fds.js';
+import { checkContainerName, checkHostname } from './run-names.js';
 import { runIdMaps } from './userns-option.js';
 import { checkRootfs } from './run-target.js';
 import { isNetworkMode, joinTarget, joinUserNetwork } from './join-network.js';
@@ -66,6 +67,8 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   const rlimits = (o.ulimit ?? []).map((u) => parseUlimit(u, isRealRoot()));
   const stopSignal = o.stopSignal !== undefined ? parseSignal(o.stopSignal, '--stop-signal') : undefined;
   parseLabels(o.label ?? []);
+  if (o.name !== undefined) checkContainerName(o.name);
+  if (o.hostname !== undefined) checkHostname(o.hostname);
   if (o.preserveFds !== undefined) checkPreserveFds(o.preserveFds);
   if (o.timeout !== undefined && !(Number.isFinite(o.timeout) && o.timeout > 0)) {
     throw bad('BAD_TIMEOUT', `--timeout ${o.timeout} is not a positive number of seconds.`, 'Write --timeout 60 for a run of at most a minute.');

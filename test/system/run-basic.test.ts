@@ -88,6 +88,24 @@ describe('flux run as the unprivileged user', () => {
     expect(b.stdout.trim().split('\n')).toEqual(['box1', 'box1', 'box1']);
   });
 
+  it('refuses a --hostname or --name that would add lines to /etc/hosts, foreground and detached', async () => {
+    const injected = 'a\n6.6.6.6 evil.example';
+    for (const [flags, message] of [
+      [['--hostname', injected], /^flux: --hostname "a\\n6\.6\.6\.6 evil\.example" is not a host name\./],
+      [['-d', '--hostname', injected], /^flux: --hostname "a\\n6\.6\.6\.6 evil\.example" is not a host name\./],
+      [['--hostname', 'two words'], /^flux: --hostname "two words" is not a host name\./],
+      [['--hostname', ''], /^flux: --hostname "" is not a host name\./],
+      [['--hostname', 'h'.repeat(64)], /^flux: --hostname "h{64}" is not a host name\./],
+      [['--name', injected], /^flux: the container name "a\\n6\.6\.6\.6 evil\.example" is not valid\./],
+    ] as const) {
+      const r = await run([...flags, busybox, '--', 'cat', '/etc/hosts']);
+      expect([flags, r.code, r.stdout]).toEqual([flags, 125, '']);
+      expect(r.stderr).toMatch(message);
+    }
+    const longest = await run(['--hostname', 'h'.repeat(63), busybox, '--', 'hostname']);
+    expect(longest.stdout.trim()).toBe('h'.repeat(63));
+  });
+
   it('has /etc/hosts, /etc/hostname and /etc/resolv.conf of its own, writable, even with --read-only', async () => {
     const hostHosts = await readFile('/etc/hosts', 'utf8');
     const script = 'echo 10.9.9.9 extra >> /etc/hosts && tail -1 /etc/hosts; head -1 /etc/resolv.conf; grep -c box2 /etc/hosts; cat /etc/hostname';
