@@ -98,7 +98,7 @@ export class Matrix {
       if (this.stopped) return this.skip(e);
       e.durationMs = 0;
       e.error = isFluxError(err) ? `${err.message}${err.hint ? ` ${err.hint}` : ''}` : (err as Error)?.message ?? String(err);
-      e.exitCode = isFluxError(err) ? err.exitCode : 125;
+      e.exitCode = null;
       e.note = 'not run: the pull failed';
       const sink = this.deps.sink(e);
       await sink.close(e.exitCode, e.error);

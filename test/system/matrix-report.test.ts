@@ -47,6 +47,9 @@ describe.skipIf(!ready)('matrix reports', () => {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(`[${missing}] failed (not run: the pull failed)\n`);
     expect(r.stderr).not.toContain('exit 125');
+    const json = await runFlux(['matrix', '--network', 'none', '--json', busybox, missing, '--', 'true'], { store });
+    const rows = JSON.parse(json.stdout) as { image: string; digest: string | null; exitCode: number | null; verdict: string }[];
+    expect(rows.map((e) => [e.verdict, e.digest === null, e.exitCode])).toEqual([['passed', false, 0], ['failed', true, null]]);
     const all = r.stdout + r.stderr;
     const error = /--- [^\n]+ ---\n(flux: [^\n]+)\n/.exec(r.stdout)?.[1] ?? 'none';
     expect(error).toMatch(/^flux: /);

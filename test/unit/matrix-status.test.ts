@@ -41,7 +41,7 @@ describe('matrix status lines', () => {
     const err = fakeStream(false);
     const es = entries();
     const st = createStatus({ entries: es, stderr: err, live: false, colour: false, now: () => 0 });
-    Object.assign(es[1]!, { phase: 'failed', exitCode: 125, error: 'no such image debian:12.', note: 'not run: the pull failed' });
+    Object.assign(es[1]!, { phase: 'failed', exitCode: null, error: 'no such image debian:12.', note: 'not run: the pull failed' });
     st.change(es[1]!);
     expect(err.text).toBe('[debian:12] failed (not run: the pull failed)\n');
   });
