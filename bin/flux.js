@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
+// `--` ends node's own options: Node reads an `--env-file FILE` anywhere on its command line, the
+// script's arguments included, and exits with "node: FILE: not found" when FILE is missing, before
+// flux could say which flag is wrong (`flux run --env-file`).
 'use strict';
 // CommonJS on purpose (bin/package.json): Node 20 starts a CommonJS entry about 10 ms sooner than
 // an ES module one, and a warm `flux run` is measured against `node -e 0`. One file: each module

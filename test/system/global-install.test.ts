@@ -121,6 +121,15 @@ describe('npm install -g of the packed flux', () => {
       expect(run.stdout).toBe('hello from /\n');
       expect(run.code).toBe(0);
     }
+    // Node itself reads an --env-file among a script's arguments and exits 9 when the file is
+    // missing; the installed command passes flux's own arguments past Node's options.
+    const missing = await runAs(user, 'flux', ['run', '--network', 'none', '--env-file', '/no/such/env-file', `oci:${join(pkg, 'fixtures/out/busybox')}`, '--', 'true'], {
+      store: stores[stores.length - 1]!,
+      env: { PATH: `${join(prefix, 'bin')}:${USER_PATH}`, XDG_CACHE_HOME: cacheHome },
+      timeoutMs: 120_000,
+    });
+    expect(missing.stderr).toMatch(/^flux: cannot read the env file \/no\/such\/env-file: .*Check the path of --env-file\.\n$/);
+    expect(missing.code).toBe(125);
     // The code cache is the user's, in their cache directory; the installation is untouched.
     const cached = await readdir(join(cacheHome, 'flux', 'code-cache'));
     expect(cached.some((f) => f.endsWith('.v8'))).toBe(true);
