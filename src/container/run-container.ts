@@ -21,12 +21,12 @@ import { parseSignal } from './stop-signal.js';
 import { parseLabels } from './labels.js';
 import { checkPreserveFds } from './preserve-fds.js';
 import { checkContainerName, checkHostname } from './run-names.js';
+import { checkTimeout } from './run-timeout.js';
 import { runIdMaps } from './userns-option.js';
 import { checkRootfs } from './run-target.js';
 import { isNetworkMode, joinTarget, joinUserNetwork } from './join-network.js';
 import { runImage } from './run-prepare.js';
 import type { RunIO, RunOptions, RunTarget } from './run-types.js';
-import { bad } from './run-error.js';
 
 export type { HandedRun, ProcessProfile, RunIO, RunOptions, RunTarget } from './run-types.js';
 
@@ -70,9 +70,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   if (o.name !== undefined) checkContainerName(o.name);
   if (o.hostname !== undefined) checkHostname(o.hostname);
   if (o.preserveFds !== undefined) checkPreserveFds(o.preserveFds);
-  if (o.timeout !== undefined && !(Number.isFinite(o.timeout) && o.timeout > 0)) {
-    throw bad('BAD_TIMEOUT', `--timeout ${o.timeout} is not a positive number of seconds.`, 'Write --timeout 60 for a run of at most a minute.');
-  }
+  if (o.timeout !== undefined) checkTimeout(o.timeout);
   if (o.verbose) for (const v of volumes) if (v.relabel) say(`flux: volume ${v.host}: ${relabelNote(v.relabel)}\n`);
   const choice = overlayChoice();
   // cgroup code only when a limit is asked for.

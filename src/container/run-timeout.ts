@@ -3,6 +3,18 @@
  * signal, and SIGKILL if it is still there 10 s later; the run then ends with TIMEOUT_EXIT.
  */
 
+import { bad } from './run-error.js';
+
+/**
+ * Refuses a --timeout that is not a positive number of seconds, quoting it as given (`shown`: the
+ * command line's text, whose conversion to a number would read NaN).
+ */
+export function checkTimeout(seconds: number, shown: string = String(seconds)): void {
+  if (!(Number.isFinite(seconds) && seconds > 0)) {
+    throw bad('BAD_TIMEOUT', `--timeout ${shown} is not a positive number of seconds.`, 'Write --timeout 60 for a run of at most a minute.');
+  }
+}
+
 /** As timeout(1): the exit code of a command stopped for running too long. */
 export const TIMEOUT_EXIT = 124;
 

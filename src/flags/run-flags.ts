@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { FluxError } from '../errors.js';
 import type { ContainerOptions as RunOptions } from '../library/host-run.js';
-import { parsePullPolicy } from '../library/host-run.js';
+import { checkTimeout, parsePullPolicy } from '../library/host-run.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -129,7 +129,7 @@ export function runOptionsFromCli(o: CliRunOpts): RunOptions {
     label: o.label ?? [],
     ...(o.userns !== undefined ? { userns: o.userns } : {}),
     ...(o.preserveFds !== undefined ? { preserveFds: /^\d+$/.test(o.preserveFds) ? Number(o.preserveFds) : Number.NaN } : {}),
-    ...(o.timeout !== undefined ? { timeout: /^\s*$/.test(o.timeout) ? Number.NaN : Number(o.timeout) } : {}),
+    ...(o.timeout !== undefined ? { timeout: seconds(o.timeout) } : {}),
     interactive: o.interactive ?? false,
     tty: o.tty ?? false,
     ...(o.network !== undefined ? { network: o.network } : {}),
@@ -151,4 +151,11 @@ export function runOptionsFromCli(o: CliRunOpts): RunOptions {
       ...(o.pidsLimit !== undefined ? { pidsLimit: o.pidsLimit } : {}),
     },
   };
+}
+
+/** --timeout's text as seconds, refused as written when it is not a positive number. */
+function seconds(text: string): number {
+  const n = /^\s*$/.test(text) ? Number.NaN : Number(text);
+  checkTimeout(n, JSON.stringify(text));
+  return n;
 }

@@ -6,6 +6,7 @@ import { runCommand, type RunIO, type RunOptions as ContainerOptions, type RunTa
 
 export type { ContainerOptions, RunIO, RunTarget };
 export { parsePullPolicy } from '../pull/pull-policy.js';
+export { checkTimeout } from '../container/run-timeout.js';
 
 /**
  * The command line's runs: `flux run` with the host's own stdio and terminal and the host's

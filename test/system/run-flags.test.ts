@@ -290,7 +290,9 @@ describe('the flags of docker and podman run scripts', () => {
     expect(quick.stderr).toBe('');
     const bad = await run(['--timeout', 'soon', busybox, '--', 'true']);
     expect(bad.code).toBe(125);
-    expect(bad.stderr).toMatch(/--timeout NaN is not a positive number|is not a positive number of seconds/);
+    expect(bad.stderr).toBe('flux: --timeout "soon" is not a positive number of seconds. Write --timeout 60 for a run of at most a minute.\n');
+    const zero = await run(['--timeout', '0', busybox, '--', 'true']);
+    expect([zero.code, zero.stderr]).toEqual([125, 'flux: --timeout "0" is not a positive number of seconds. Write --timeout 60 for a run of at most a minute.\n']);
   });
 });
 
