@@ -10,9 +10,11 @@ export const TAIL_LINES = 20;
 /** A longer line is cut: a tail is for reading, and a run may print megabytes on one line. */
 export const TAIL_LINE_CHARS = 400;
 
-// Terminal colour and cursor sequences, and other control characters, would garble the report.
+// Terminal colour and cursor sequences, and other control characters, would garble the report:
+// C0 and C1 controls (U+009B is a one-character CSI for some terminals), and the Unicode line
+// separators and bidirectional controls that reorder what a reader sees (as src/escape.ts).
 // eslint-disable-next-line no-control-regex
-const CONTROL = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b[@-Z\\-_]|[\u0000-\u0008\u000b-\u001f\u007f]/g;
+const CONTROL = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b[@-Z\\-_]|[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 export class OutputTail {
   private readonly kept: string[] = [];

@@ -25,6 +25,13 @@ describe('the last lines of a run\'s output', () => {
     expect(long.lines()).toEqual([`${'x'.repeat(TAIL_LINE_CHARS)}…`]);
   });
 
+  it('drops the one-character CSI and the controls that reorder or break what a reader sees', () => {
+    const t = new OutputTail();
+    // U+009B starts a sequence on some terminals as ESC [ does; U+202E shows what follows backwards.
+    t.stdout(b('a\u009b2Jb \u202eevil\u202c \u2028c\ttab\u0085\n'));
+    expect(t.lines()).toEqual(['a2Jb evil c\ttab']);
+  });
+
   it('explains every failed run, one that wrote only to stdout too, in the table output and in JSON', async () => {
     const failed = entry('debian:12', 'failed', 1);
     const passed = entry('busybox', 'passed', 0);
