@@ -12,7 +12,7 @@ import { startSandbox, type LaunchOptions } from '../sandbox/supervisor.js';
 import { isRealRoot } from '../userns/userns.js';
 import type { PortForward } from '../sandbox/network-types.js';
 import { parseSecurityOpts } from './process-spec.js';
-import { parseVolume } from './volume-options.js';
+import { checkDestinations, parseVolume } from './volume-options.js';
 import { parseTmpfs } from './tmpfs-options.js';
 import { parseMount } from './mount-flag.js';
 import { timezoneVolume } from './timezone.js';
@@ -64,6 +64,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
     else tmpfs.push(m.tmpfs);
   }
   if (o.tz !== undefined) volumes.push(timezoneVolume(o.tz));
+  checkDestinations([...volumes.map((v) => v.container), ...tmpfs.map((t) => t.path)]);
   const rlimits = (o.ulimit ?? []).map((u) => parseUlimit(u, isRealRoot()));
   const stopSignal = o.stopSignal !== undefined ? parseSignal(o.stopSignal, '--stop-signal') : undefined;
   parseLabels(o.label ?? []);

@@ -61,3 +61,18 @@ export function parseVolume(spec: string, cwd = process.cwd()): VolumeRequest {
   const ctr = containerPath(container, `-v ${spec}`);
   return { host: hostPath(host, `-v ${spec}`, cwd), container: ctr, ...opts };
 }
+
+/**
+ * Refuses two mounts at one container path (-v, --mount, --tmpfs, --tz), as podman and docker
+ * do: the later would hide the earlier, so one of them was a mistake.
+ */
+export function checkDestinations(paths: string[]): void {
+  const seen = new Set<string>();
+  for (const p of paths) {
+    const key = p.length > 1 ? p.replace(/\/+$/, '') : p;
+    if (seen.has(key)) {
+      throw new FluxError('DUPLICATE_MOUNT', `the container path ${key} is given twice (-v, --mount, --tmpfs or --tz).`, { hint: 'Mount one volume or tmpfs at each container path.', exitCode: 125 });
+    }
+    seen.add(key);
+  }
+}

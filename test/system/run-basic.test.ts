@@ -309,6 +309,11 @@ describe('flux run as the unprivileged user', () => {
     const bad = await run(['-v', '/no/such/dir:/data', busybox, '--', 'true']);
     expect(bad.code).toBe(125);
     expect(bad.stderr).toMatch(/^flux: the host path \/no\/such\/dir of -v .* does not exist\./);
+    // Two mounts at one path: the second would hide the first.
+    for (const flags of [['-v', `${vol}:/data`, '-v', `${vol}:/data/:ro`], ['-v', `${vol}:/data`, '--tmpfs', '/data']]) {
+      const twice = await run([...flags, busybox, '--', 'true']);
+      expect([twice.code, twice.stderr]).toEqual([125, 'flux: the container path /data is given twice (-v, --mount, --tmpfs or --tz). Mount one volume or tmpfs at each container path.\n']);
+    }
     await rm(vol, { recursive: true, force: true });
   });
 
