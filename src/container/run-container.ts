@@ -72,6 +72,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   if (o.hostname !== undefined) checkHostname(o.hostname);
   if (o.preserveFds !== undefined) checkPreserveFds(o.preserveFds);
   if (o.timeout !== undefined) checkTimeout(o.timeout);
+  if (o.tty && o.interactive && !io?.monitor) (await import('./stdin-terminal.js')).checkInteractiveTerminal();
   if (o.verbose) for (const v of volumes) if (v.relabel) say(`flux: volume ${v.host}: ${relabelNote(v.relabel)}\n`);
   const choice = overlayChoice();
   // cgroup code only when a limit is asked for.

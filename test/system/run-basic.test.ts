@@ -413,6 +413,10 @@ describe('flux run as the unprivileged user', () => {
     expect(a.stdout).toBe('hello\n');
     const b = await run([busybox, '--', 'cat'], { input: 'hello\n' });
     expect(b.stdout).toBe('');
+    // A terminal fed from a pipe would never see its end: refused, as docker refuses it.
+    const c = await run(['-it', busybox, '--', 'cat'], { input: 'hello\n', timeoutMs: 20_000 });
+    expect([c.code, c.stdout, c.timedOut]).toEqual([125, '', false]);
+    expect(c.stderr).toBe('flux: the input is not a terminal, and -i -t would give the command a terminal fed from it that never ends. Drop -t to pipe input into the command (flux run -i …), or run from a terminal.\n');
   });
 
   it('refuses resource limits it cannot enforce in one sentence', async () => {
