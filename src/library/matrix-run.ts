@@ -23,7 +23,7 @@ import { SinkFactory } from '../matrix/output-sink.js';
 import { safeNames } from '../matrix/results-dir.js';
 import { createStatus, type StatusDisplay } from '../matrix/status.js';
 import { handleInterrupts, signalExit, type Interrupts } from '../matrix/interrupt.js';
-import { atomicWrite, commandLine, prepareResultsDir, writeReport } from '../matrix/report-files.js';
+import { atomicWrite, checkReportPath, commandLine, prepareResultsDir, writeReport } from '../matrix/report-files.js';
 import type { Entry, OutputSink, Phase, RunningChild } from '../matrix/types.js';
 import type { FluxOptions, RunOptions } from './api-types.js';
 
@@ -108,12 +108,33 @@ function imagesOf(o: MatrixOptions): MatrixImage[] {
   return o.shard === undefined ? images : selectShard(images, parseShard(o.shard));
 }
 
+/**
+ * Run options that make no sense for many runs at once with captured output. The type leaves them
+ * out; a caller in plain JavaScript may still pass them, and is told so rather than ignored.
+ */
+const NOT_FOR_MANY = ['tty', 'ports', 'publishAll', 'preserveFds', 'networkAliases'] as const;
+
+function refuseManyRunOptions(o: MatrixOptions): void {
+  const given = o as unknown as Record<string, unknown>;
+  const found = NOT_FOR_MANY.find((k) => {
+    const v = given[k];
+    return v !== undefined && v !== false && !(Array.isArray(v) && v.length === 0);
+  });
+  if (found !== undefined) {
+    throw new FluxError('MATRIX_OPTION', `${found} cannot be used with matrix(): runs are many, in parallel, with captured output.`, { hint: `Run that image on its own with run({ ${found} }).`, exitCode: 125 });
+  }
+}
+
 export async function runMatrix(o: MatrixOptions, flux: FluxOptions, runner?: MatrixRunner): Promise<MatrixOutcome> {
   if (o.updateLock === true && o.lock === undefined) {
     throw new FluxError('MATRIX_OPTION', 'updateLock rewrites a lock file, and no lock file was given.', { hint: 'Give lock, the path of the lock file.', exitCode: 125 });
   }
+  refuseManyRunOptions(o);
   const images = imagesOf(o);
   const policy = parsePullPolicy(o.pull ?? 'missing', 'pull');
+  if (o.junit !== undefined) checkReportPath(o.junit, 'junit');
+  if (o.html !== undefined) checkReportPath(o.html, 'html');
+  if (o.lock !== undefined) checkReportPath(o.lock, 'lock');
   // The lock (and the platform code it shares with the pull, the HTTP client's chunk) only when
   // a lock file is given: a matrix of stored images then loads none of the pull's code.
   const lock = o.lock === undefined ? undefined : (await import('../matrix/lock.js')).MatrixLock.open({ path: o.lock, update: o.updateLock === true, ...(o.platform !== undefined ? { platform: o.platform } : {}) });

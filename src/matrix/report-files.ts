@@ -3,7 +3,7 @@
  * HTML reports. A CI system reading a report never sees half of it: each is written beside its
  * path and renamed into place.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FluxError } from '../errors.js';
 
@@ -35,6 +35,21 @@ export function writeReport(path: string, text: string, kind: keyof typeof REPOR
     throw new FluxError(r.code, `cannot write the ${r.what} ${path}: ${(err as Error).message}.`, {
       hint: `Give ${r.flag} a path in a directory you can write to.`,
     });
+  }
+}
+
+/**
+ * Refuses, before any image runs, a report path whose directory cannot be written: found only
+ * once the matrix is over, the whole run would have been for nothing.
+ */
+export function checkReportPath(path: string, kind: keyof typeof REPORTS | 'lock'): void {
+  const r = kind === 'lock' ? { code: 'MATRIX_LOCK', flag: '--lock', what: 'lock file' } : REPORTS[kind];
+  const dir = dirname(resolve(path));
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `its directory ${dir} does not exist` : `its directory ${dir} is not writable`;
+    throw new FluxError(r.code, `cannot write the ${r.what} ${path}: ${why}.`, { hint: `Give ${r.flag} a path in a directory you can write to.`, exitCode: 125 });
   }
 }
 
