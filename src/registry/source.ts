@@ -67,7 +67,7 @@ export class RegistrySource implements ImageSource {
         const isLast = i === order[order.length - 1];
         if (isLast || !(err instanceof FluxError)) throw err;
         if (client.endpoint.mirror || err instanceof DigestMismatchError) {
-          this.onNotice?.(`mirror ${client.endpoint.host} failed (${err.message}); trying ${this.endpoints[order[order.indexOf(i) + 1]!]!.host}`);
+          this.onNotice?.(`mirror ${client.endpoint.host} failed (${err.message.replace(/\.$/, '')}); trying ${this.endpoints[order[order.indexOf(i) + 1]!]!.host}`);
           continue;
         }
         throw err;

@@ -306,6 +306,8 @@ describe('mirrors and retries', () => {
     expect(notices[0]).toContain(`mirror ${mirror.host} failed`);
     const down = new RegistrySource(parseReference(`${origin.host}/busybox`), { config: { mirrors: { [origin.host]: ['127.0.0.1:1'] }, insecure: [] }, onNotice: (m) => notices.push(m) });
     await pullAll(down);
+    // The mirror's error is quoted inside the notice, without its own full stop.
+    expect(notices.at(-1)).toMatch(/^mirror 127\.0\.0\.1:1 failed \(.*[^.]\); trying /);
   });
 
   it('retries a 503 and then succeeds', async () => {
