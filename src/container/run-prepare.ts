@@ -25,6 +25,10 @@ export async function runImage(started: Started): Promise<number> {
   const argv = commandLine(config, cmd, o.entrypoint);
   if (argv.length === 0) {
     if (!record) throw bad('NO_COMMAND', 'no command given, and a root filesystem directory has no Entrypoint or Cmd.', 'Name one after --: flux run --rootfs DIR -- sh.');
+    // An empty --entrypoint clears the image's Entrypoint and, as in docker, its Cmd with it.
+    if (o.entrypoint !== undefined && ((config.Entrypoint?.length ?? 0) > 0 || (config.Cmd?.length ?? 0) > 0)) {
+      throw bad('NO_COMMAND', `no command given, and --entrypoint "" clears the Entrypoint and Cmd of the image ${record.reference}.`, `Name the command after the image: flux run --entrypoint "" ${image as string} -- sh.`);
+    }
     throw bad('NO_COMMAND', `no command given and the image ${record.reference} has no Entrypoint or Cmd.`, `Name one: flux run ${image as string} -- sh.`);
   }
   const lowers = record ? record.layers.map((l) => store.layerPath(l.diffId)).reverse() : [(image as { rootfs: string }).rootfs];

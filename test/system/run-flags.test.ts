@@ -64,6 +64,14 @@ describe('--entrypoint', () => {
     expect(r.code).toBe(125);
     expect(r.stderr).toMatch(/is not one of strings/);
   });
+
+  it('says an empty one left no command when none is given after the image, and runs the one given', async () => {
+    const none = await run(['--entrypoint', '', busybox]);
+    expect([none.code, none.stdout]).toEqual([125, '']);
+    expect(none.stderr).toMatch(/^flux: no command given, and --entrypoint "" clears the Entrypoint and Cmd of the image \S+busybox\S*\. Name the command after the image: flux run --entrypoint "" \S+ -- sh\.\n$/);
+    const given = await run(['--entrypoint', '', busybox, '--', 'echo', 'given']);
+    expect([given.code, given.stdout]).toEqual([0, 'given\n']);
+  });
 });
 
 describe('volume options as docker and podman write them', () => {
