@@ -16,7 +16,8 @@ export function containerUser(lowers: string[], config: { User?: string }, o: Ru
     const max = maps.single ? 1 : Math.min(mappedCount(maps.uidRanges), mappedCount(maps.gidRanges));
     const high = Math.max(user.uid, user.gid, ...user.groups);
     if (high >= max) {
-      throw bad('ID_NOT_MAPPED', `the image's user ${o.user ?? config.User} (id ${high}) lies outside the ${max} ids mapped for you.`,
+      const who = o.user !== undefined ? `the user ${o.user} of -u` : keep ? `the kept user ${keep.uid}:${keep.gid}` : `the image's user ${config.User}`;
+      throw bad('ID_NOT_MAPPED', `${who} (id ${high}) lies outside the ${max} ids mapped for you.`,
         maps.single ? `Give yourself subordinate ids: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${maps.user.name}` : 'Enlarge your range in /etc/subuid and /etc/subgid.');
     }
     if (maps.single) user.groups = [];

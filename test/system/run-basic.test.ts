@@ -176,7 +176,7 @@ describe('flux run as the unprivileged user', () => {
     // The helper starts before the image is read; each of these is found out after that.
     const cases: Array<[string[], RegExp]> = [
       [['--pull', 'never', 'localhost:5999/no-such-image:1'], /^flux: the image localhost:5999\/no-such-image:1 is not in the store, and --pull=never forbids fetching it\. /],
-      [['-u', '70000', busybox], /^flux: the image's user 70000 \(id 70000\) lies outside the \d+ ids mapped for you\. /],
+      [['-u', '70000', busybox], /^flux: the user 70000 of -u \(id 70000\) lies outside the \d+ ids mapped for you\. /],
       [['-u', 'nosuchuser', busybox], /^flux: cannot run as user "nosuchuser": no user named "nosuchuser" in the image's \/etc\/passwd\. /],
     ];
     for (const [args, sentence] of cases) {
