@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixtureInfo, pushFixtures, type FixtureSummary } from '../helpers/fixtures.js';
+import { fixtureInfo, pushFixtures, userFixtureDir, type FixtureSummary } from '../helpers/fixtures.js';
 import { startRegistry, type RecordedRequest, type Registry } from '../helpers/registry.js';
 import { requireTool } from '../helpers/require.js';
 import { fluxBin, isRoot, removeStore, runAs, runFlux, tempStore, testUser } from '../helpers/user.js';
@@ -151,6 +151,33 @@ describe('flux save and flux load', () => {
     const [img] = await images(fresh);
     expect(img!.reference).toBe('example.com/classic:1');
     expect(img!.id).toBe(busybox.config);
+  });
+});
+
+describe('oci-archive: of an archive flux saved', () => {
+  it('picks each image by its full name, and refuses a tag several images share', async () => {
+    const alt = await fixtureInfo('distro-alt');
+    const s = await store();
+    expect((await runFlux(['pull', `${reg.host}/busybox`], { store: s })).code).toBe(0);
+    expect((await runFlux(['pull', `oci:${await userFixtureDir('distro-alt')}:latest`], { store: s })).code).toBe(0);
+    expect((await runFlux(['tag', `oci:${await userFixtureDir('distro-alt')}:latest`, 'example.com/alt'], { store: s })).code).toBe(0);
+    const file = join(work, 'two-latest.tar');
+    const save = await runFlux(['save', '--format', 'oci-archive', '-o', file, `${reg.host}/busybox`, 'example.com/alt'], { store: s });
+    expect(save.code, save.stderr).toBe(0);
+
+    // Both are tagged latest: the full name, whole or as docker normalises it, tells them apart.
+    const fresh = await store();
+    for (const [name, digest] of [[`${reg.host}/busybox:latest`, busybox.digest], ['example.com/alt', alt.digest], ['example.com/alt:latest', alt.digest]] as const) {
+      const pull = await runFlux(['pull', '-q', `oci-archive:${file}:${name}`], { store: fresh });
+      expect(pull.code, pull.stderr).toBe(0);
+      expect(pull.stdout.trim()).toBe(digest);
+    }
+    for (const typed of [`oci-archive:${file}:latest`, `oci-archive:${file}`]) {
+      const r = await runFlux(['pull', typed], { store: fresh });
+      expect(r.code, typed).toBe(125);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(`${reg.host}/busybox:latest, example.com/alt:latest`);
+    }
   });
 });
 
