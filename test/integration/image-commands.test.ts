@@ -141,6 +141,20 @@ describe('flux save and flux load', () => {
     expect(tty.stdout).toContain('-o FILE');
   });
 
+  it('saves an image known only by its digest without a name, as docker save does', async () => {
+    const s = await store();
+    expect((await runFlux(['pull', `${reg.host}/busybox:v1@${busybox.digest}`], { store: s })).code).toBe(0);
+    const file = join(work, 'by-digest.tar');
+    const save = await runFlux(['save', '-o', file, `${reg.host}/busybox@${busybox.digest}`], { store: s });
+    expect(save.code, save.stderr).toBe(0);
+    // A digest is no tag: neither RepoTags nor ref.name may hold one.
+    const manifest = JSON.parse(execFileSync('tar', ['-xOf', file, 'manifest.json'], { encoding: 'utf8' })) as Array<{ RepoTags: string[] }>;
+    expect(manifest.map((m) => m.RepoTags)).toEqual([[]]);
+    const index = JSON.parse(execFileSync('tar', ['-xOf', file, 'index.json'], { encoding: 'utf8' })) as { manifests: Array<{ digest: string; annotations?: unknown }> };
+    expect(index.manifests).toEqual([expect.objectContaining({ digest: busybox.digest })]);
+    expect(index.manifests[0]!.annotations).toBeUndefined();
+  });
+
   it('loads a classic docker save archive (uncompressed layers, manifest.json only)', async () => {
     const dir = join(work, 'classic');
     execFileSync('skopeo', ['--insecure-policy', 'copy', '--src-tls-verify=false', `docker://${reg.directHost}/busybox:latest`, `docker-archive:${dir}.tar:example.com/classic:1`], { stdio: 'pipe' });
