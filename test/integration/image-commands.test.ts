@@ -1,12 +1,13 @@
 /** flux tag, save, load and push through the binary as the unprivileged user, against a local registry. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureInfo, pushFixtures, userFixtureDir, type FixtureSummary } from '../helpers/fixtures.js';
 import { startRegistry, type RecordedRequest, type Registry } from '../helpers/registry.js';
 import { requireTool } from '../helpers/require.js';
-import { fluxBin, isRoot, removeStore, runAs, runFlux, tempStore, testUser } from '../helpers/user.js';
+import { appDir, fluxBin, isRoot, removeStore, runAs, runFlux, tempStore, testUser } from '../helpers/user.js';
 
 requireTool('docker-registry');
 requireTool('skopeo');
@@ -139,6 +140,35 @@ describe('flux save and flux load', () => {
     const tty = await runFlux(['save', `${reg.host}/busybox`], { store: s, tty: true });
     expect(tty.code).not.toBe(0);
     expect(tty.stdout).toContain('-o FILE');
+  });
+
+  it('removes its temporary file when SIGINT, SIGTERM or SIGHUP stops it, and ends by that signal', async () => {
+    const u = await testUser();
+    const app = await appDir();
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      const s = await store();
+      expect((await runFlux(['pull', `${reg.host}/busybox`], { store: s })).code).toBe(0);
+      // A layer blob that is a FIFO nobody writes: the save waits on it with its temporary file open.
+      const layer = join(s, 'blobs', 'sha256', busybox.layers![0]!.digest.slice(7));
+      await rm(layer);
+      execFileSync('mkfifo', ['-m', '0644', layer]);
+      if (isRoot) await chown(layer, u.uid, u.gid);
+      const dir = await mkdtemp(join(work, 'interrupted-'));
+      await chmod(dir, 0o777);
+      // Signalled directly, with nothing in between that could pass it on or not.
+      const env = { HOME: u.home, PATH: '/usr/local/bin:/usr/bin:/bin', USER: u.name, FLUX_STORE: s };
+      const argv = [join(app, 'bin/flux.js'), 'save', '-o', join(dir, 'out.tar'), `${reg.host}/busybox`];
+      const child = isRoot
+        ? spawn('setpriv', [`--reuid=${u.uid}`, `--regid=${u.gid}`, '--init-groups', '--', process.execPath, ...argv], { env, cwd: app, stdio: 'ignore' })
+        : spawn(process.execPath, argv, { env, cwd: app, stdio: 'ignore' });
+      const ended = new Promise<NodeJS.Signals | null>((resolve) => child.once('close', (_code, signal) => resolve(signal)));
+      const deadline = Date.now() + 30_000;
+      while (!readdirSync(dir).some((f) => f.endsWith('.flux-save.tmp')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(readdirSync(dir).filter((f) => f.endsWith('.flux-save.tmp'))).toHaveLength(1);
+      child.kill(sig);
+      expect(await ended).toBe(sig);
+      expect(readdirSync(dir)).toEqual([]);
+    }
   });
 
   it('saves an image known only by its digest without a name, as docker save does', async () => {
