@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
-import { FluxError, errnoCode } from '../errors.js';
+import { FluxError, READER_GONE, errnoCode } from '../errors.js';
 import { digestHex } from '../image/digest.js';
 import type { Digest } from '../image/types.js';
 
@@ -86,6 +86,15 @@ function removeOnSignal(tmp: string, abort: (err: Error) => void): () => void {
   };
   for (const s of STOPPING) process.on(s, onSignal);
   return dispose;
+}
+
+/** The program reading the archive (`flux save IMAGE | head`) closed the pipe: see READER_GONE. */
+function readerGone(err: unknown): FluxError {
+  return new FluxError(READER_GONE, 'the program reading the archive closed the pipe before the archive was complete.', {
+    hint: 'Let it read the whole archive, or write the archive to a file with -o FILE.',
+    exitCode: 141,
+    cause: err,
+  });
 }
 
 export function indexJson(images: ArchiveImage[], sizeOf: (d: Digest) => number): Buffer {
@@ -176,9 +185,12 @@ export async function writeArchive(file: string | Writable, format: ArchiveForma
     if (tmp !== undefined) renameSync(tmp, file as string);
   } catch (err) {
     pack.destroy();
-    await written.catch(() => undefined);
+    // The output's own failure, when it is what stopped the packing (a closed pipe).
+    const outputErr = await written.then(() => undefined, (e: unknown) => e);
     if (tmp !== undefined) rmSync(tmp, { force: true });
-    throw stopped ?? (typeof file === 'string' ? cannotWrite(file, err) : err);
+    if (stopped) throw stopped;
+    if (typeof file === 'string') throw cannotWrite(file, err);
+    throw errnoCode(outputErr) === 'EPIPE' || errnoCode(err) === 'EPIPE' ? readerGone(err) : err;
   } finally {
     stopHandling?.();
   }

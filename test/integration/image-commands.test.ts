@@ -137,6 +137,10 @@ describe('flux save and flux load', () => {
     expect(piped.code, piped.stderr).toBe(0);
     const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `docker-archive:${file}`], { encoding: 'utf8' })) as { Layers: string[] };
     expect(inspected.Layers).toEqual(busybox.diffIds);
+    // A reader that stops early (`| head`) ends the save silently, as SIGPIPE ends other tools.
+    const head = await runAs(await testUser(), 'bash', ['-c', '"$0" "$1" save "$2" | head -c 100 > /dev/null; exit "${PIPESTATUS[0]}"', process.execPath, await fluxBin(), `${reg.host}/busybox`], { store: s });
+    expect(head.stderr).toBe('');
+    expect(head.code).toBe(141);
     const tty = await runFlux(['save', `${reg.host}/busybox`], { store: s, tty: true });
     expect(tty.code).not.toBe(0);
     expect(tty.stdout).toContain('-o FILE');
