@@ -28,6 +28,13 @@ export class FluxError extends Error {
   }
 }
 
+/**
+ * The code of the error for a reader that closed the pipe flux was writing into (`flux save
+ * IMAGE | head`): an ordinary end, as for any tool writing into a pipe, which the command line
+ * ends silently with 141, the status of a tool ended by SIGPIPE (which Node ignores).
+ */
+export const READER_GONE = 'READER_GONE';
+
 export function isFluxError(err: unknown): err is FluxError {
   return err instanceof FluxError;
 }

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { FluxError, isFluxError } from '../errors.js';
+import { FluxError, READER_GONE, isFluxError } from '../errors.js';
 import { escapeText } from '../escape.js';
 import { fsError } from '../fs-error.js';
 import { register as registerRun } from './run-command.js';
@@ -80,6 +80,8 @@ export function reportError(err: unknown): number {
   const fsErr = fsError(err);
   if (fsErr !== err) return reportError(fsErr);
   if (isFluxError(err)) {
+    // Nothing to say to someone who closed the pipe themselves (`| head`): a tool ended by SIGPIPE says nothing either.
+    if (err.code === READER_GONE) return err.exitCode;
     const hint = err.hint ? ` ${err.hint}` : '';
     // Messages quote image data (a command, a working directory, a tag): never raw.
     process.stderr.write(`flux: ${escapeText(`${err.message}${hint}`)}\n`);

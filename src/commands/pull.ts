@@ -21,7 +21,7 @@ export interface PullReporter {
 export async function pullCommand(name: string, o: PullCommandOptions, progress: PullReporter): Promise<boolean> {
   let result;
   try {
-    const policy = parsePullPolicy(o.pull ?? 'always');
+    const policy = parsePullPolicy(o.pull ?? 'always', undefined, 'always');
     result = await pullReport(name, { ...(o.platform !== undefined ? { platform: o.platform } : {}), policy, ...(o.insecure ? { insecure: true } : {}), onProgress: progress.events }, undefined);
   } finally {
     progress.stop();

@@ -69,7 +69,9 @@ export class Flux {
 
   /**
    * Writes stored images into one archive (a file path, or a stream), as `flux save`:
-   * docker-archive by default, or oci-archive.
+   * docker-archive by default, or oci-archive. Written to a file, it listens for SIGINT, SIGTERM
+   * and SIGHUP meanwhile, and removes its temporary file on one; when the program has no handler
+   * of its own for that signal, the process then ends by it, else the call fails.
    */
   async save(refs: string | string[], output: string | Writable, o: SaveOptions = {}): Promise<{ images: number; bytes: number }> {
     const { saveImages } = await import('./save-images.js');

@@ -22,9 +22,13 @@ export function parseArchiveFormat(s: string | undefined): ArchiveFormat {
   });
 }
 
-/** Only registry names travel in an archive; an image named after its own oci: or archive source has none. */
+/**
+ * Only registry names with a tag travel in an archive (RepoTags and ref.name hold NAME:TAG): an
+ * image named after its own oci: or archive source, or known by NAME@DIGEST only, goes unnamed,
+ * as docker save writes an image pulled by digest.
+ */
 function isRegistryName(reference: string): boolean {
-  return !/^(oci|oci-archive|docker-archive):/.test(reference);
+  return !/^(oci|oci-archive|docker-archive):/.test(reference) && !reference.includes('@');
 }
 
 export async function saveImages(names: string[], output: string | Writable, o: SaveOptions, root?: string): Promise<{ images: number; bytes: number }> {

@@ -3,18 +3,48 @@ import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { FluxError } from '../errors.js';
 import { digestHex, isDigest } from '../image/digest.js';
+import { parseReference } from '../image/reference.js';
 import { sha256Digest } from '../image/sha256.js';
 import type { Descriptor, Digest, ImageSource, RawManifest } from '../image/types.js';
 import { dirFiles, tarFiles, type LayoutFiles } from './layout-files.js';
 import { TarIndex } from './tar-index.js';
 
 const REF_NAME = 'org.opencontainers.image.ref.name';
+// containerd's and Docker's full name of an entry, whose ref.name then holds only the tag.
+const FULL_NAME = 'io.containerd.image.name';
 
 interface LayoutIndexEntry {
   mediaType?: string;
   digest?: string;
   size?: number;
   annotations?: Record<string, string>;
+}
+
+/** The names an entry answers to: its ref.name and its full name. */
+function names(e: LayoutIndexEntry): string[] {
+  return [e.annotations?.[REF_NAME], e.annotations?.[FULL_NAME]].filter((n): n is string => !!n);
+}
+
+/** The name that tells an entry from the others: the full one when it has it. */
+function shownName(e: LayoutIndexEntry): string | undefined {
+  return e.annotations?.[FULL_NAME] || e.annotations?.[REF_NAME] || undefined;
+}
+
+/** Whether `given` names `name`: as written, or as the same registry reference (`alpine` is `docker.io/library/alpine:latest`). */
+function sameName(name: string, given: string): boolean {
+  if (name === given) return true;
+  // A bare `latest` would read as docker.io/library/latest: only a name with a '/' or ':' is a reference.
+  if (!/[/:]/.test(given) || !/[/:]/.test(name)) return false;
+  try {
+    return parseReference(name).toString() === parseReference(given).toString();
+  } catch {
+    return false;
+  }
+}
+
+/** Several entries of one manifest (one image under two names) are one image, not a choice. */
+function oneImage(entries: LayoutIndexEntry[]): boolean {
+  return new Set(entries.map((e) => e.digest)).size === 1;
 }
 
 export class OciLayoutSource implements ImageSource {
@@ -61,21 +91,32 @@ export class OciLayoutSource implements ImageSource {
 
   private async pick(tag: string | undefined): Promise<LayoutIndexEntry> {
     const entries = await this.index();
-    const names = entries.map((e) => e.annotations?.[REF_NAME]).filter((n): n is string => !!n);
+    const shown = [...new Set(entries.map(shownName).filter((n): n is string => n !== undefined))];
     if (tag === undefined) {
-      if (entries.length === 1) return entries[0]!;
+      if (entries.length > 0 && oneImage(entries)) return entries[0]!;
       const latest = entries.filter((e) => e.annotations?.[REF_NAME] === 'latest');
-      if (latest.length === 1) return latest[0]!;
-      throw new FluxError('AMBIGUOUS_IMAGE', `${this.name} holds ${entries.length} images; say which one.`, {
-        hint: names.length > 0 ? `Add one of these tags after a colon: ${names.join(', ')}.` : 'Add a tag after a colon.',
+      if (latest.length > 0 && oneImage(latest)) return latest[0]!;
+      throw new FluxError('AMBIGUOUS_IMAGE', `${this.name} holds ${new Set(entries.map((e) => e.digest)).size} images; say which one.`, {
+        hint: shown.length > 0 ? `Add one of these names after a colon: ${shown.join(', ')}.` : 'Add a tag after a colon.',
         exitCode: 125,
       });
     }
-    const exact = entries.find((e) => e.annotations?.[REF_NAME] === tag);
-    const suffix = exact ?? entries.find((e) => e.annotations?.[REF_NAME]?.endsWith(`:${tag}`));
-    if (suffix) return suffix;
+    // A name the entry carries whole wins over a tag at the end of one: `latest` is not also
+    // every `…:latest` of a layout whose ref.name holds full references.
+    const exact = entries.filter((e) => names(e).some((n) => sameName(n, tag)));
+    const found = exact.length > 0 ? exact : entries.filter((e) => names(e).some((n) => n.endsWith(`:${tag}`)));
+    if (found.length > 0 && oneImage(found)) return found[0]!;
+    if (found.length > 0) {
+      // The first of several would be a guess: docker's and flux's archives give every image's
+      // ref.name as its bare tag, so `latest` often fits more than one.
+      const choices = [...new Set(found.map(shownName).filter((n): n is string => n !== undefined))];
+      throw new FluxError('AMBIGUOUS_IMAGE', `${this.name} holds ${new Set(found.map((e) => e.digest)).size} different images tagged "${tag}": ${choices.join(', ')}.`, {
+        hint: 'Name one of them in full after the colon.',
+        exitCode: 125,
+      });
+    }
     throw new FluxError('TAG_NOT_FOUND', `${this.name} has no image tagged "${tag}".`, {
-      hint: names.length > 0 ? `Its tags are: ${names.join(', ')}.` : 'It has no tagged images; leave the tag out.',
+      hint: shown.length > 0 ? `Its images are: ${shown.join(', ')}.` : 'It has no tagged images; leave the tag out.',
       exitCode: 125,
     });
   }

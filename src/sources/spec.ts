@@ -45,5 +45,9 @@ export function parseSourceSpec(input: string): SourceSpec {
     return { kind: t, path: abs, tag, repository, canonical: tag === undefined ? repository : `${repository}:${tag}` };
   }
   const ref = parseReference(input);
+  // NAME:TAG@DIGEST names the digest: as podman does, the tag is dropped and the image recorded
+  // and looked up by NAME@DIGEST. Kept, it would make a name no lookup of that image matches (the
+  // pull asks for the digest, and the tag may not even exist in the registry).
+  if (ref.digest !== undefined) return { kind: 'registry', ref, canonical: `${ref.name}@${ref.digest}`, repository: ref.name };
   return { kind: 'registry', ref, canonical: ref.toString(), repository: ref.name, tag: ref.tag };
 }

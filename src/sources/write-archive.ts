@@ -6,11 +6,12 @@
  * Layers are written as stored (compressed); readers of manifest.json decompress them.
  */
 import { createReadStream, createWriteStream, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
-import { FluxError, errnoCode } from '../errors.js';
+import { FluxError, READER_GONE, errnoCode } from '../errors.js';
 import { digestHex } from '../image/digest.js';
 import type { Digest } from '../image/types.js';
 
@@ -56,6 +57,42 @@ function cannotWrite(file: string, err: unknown): unknown {
   return new FluxError('ARCHIVE_WRITE', `cannot write the archive ${file}: ${why[code] ?? code}.`, {
     hint: 'Give -o a file in a directory that exists, that you may write, with room for the images.',
     exitCode: 125,
+    cause: err,
+  });
+}
+
+const STOPPING: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * While the archive is written to `tmp`, SIGINT, SIGTERM or SIGHUP first removes it. An
+ * interrupted pull keeps its partial download for the next pull to resume; a save has nothing to
+ * resume, and its hidden temporary file, as large as the images, would stay for nobody to remove.
+ * The process then ends by the signal as it would have without this handler (a shell sees 130,
+ * 143 or 129), unless the program has handlers of its own: then it decides, and the save fails.
+ */
+function removeOnSignal(tmp: string, abort: (err: Error) => void): () => void {
+  const onSignal = (sig: NodeJS.Signals): void => {
+    dispose();
+    rmSync(tmp, { force: true });
+    if (process.listenerCount(sig) === 0) {
+      // No listener left: the signal's default action, ending the process, is back.
+      process.kill(process.pid, sig);
+      return;
+    }
+    abort(new FluxError('INTERRUPTED', `the save was stopped by ${sig}; nothing was written.`, { hint: 'Run flux save again.', exitCode: 128 + (constants.signals[sig] ?? 15) }));
+  };
+  const dispose = (): void => {
+    for (const s of STOPPING) process.off(s, onSignal);
+  };
+  for (const s of STOPPING) process.on(s, onSignal);
+  return dispose;
+}
+
+/** The program reading the archive (`flux save IMAGE | head`) closed the pipe: see READER_GONE. */
+function readerGone(err: unknown): FluxError {
+  return new FluxError(READER_GONE, 'the program reading the archive closed the pipe before the archive was complete.', {
+    hint: 'Let it read the whole archive, or write the archive to a file with -o FILE.',
+    exitCode: 141,
     cause: err,
   });
 }
@@ -107,14 +144,18 @@ export async function writeArchive(file: string | Writable, format: ArchiveForma
     }
   }
   const tmp = typeof file === 'string' ? join(dirname(file), `.${process.pid}.flux-save.tmp`) : undefined;
+  const pack = tar.pack();
+  let stopped: Error | undefined;
+  // Listening before the file exists: a signal between its creation and the listener would leave it.
+  const stopHandling = tmp !== undefined ? removeOnSignal(tmp, (err) => pack.destroy((stopped = err))) : undefined;
   let fd: number | undefined;
   try {
     // Opened before anything is packed: a path that cannot be written fails here, with its reason.
     if (tmp !== undefined) fd = openSync(tmp, 'w', 0o644);
   } catch (err) {
+    stopHandling?.();
     throw cannotWrite(file as string, err);
   }
-  const pack = tar.pack();
   let total = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -144,9 +185,14 @@ export async function writeArchive(file: string | Writable, format: ArchiveForma
     if (tmp !== undefined) renameSync(tmp, file as string);
   } catch (err) {
     pack.destroy();
-    await written.catch(() => undefined);
+    // The output's own failure, when it is what stopped the packing (a closed pipe).
+    const outputErr = await written.then(() => undefined, (e: unknown) => e);
     if (tmp !== undefined) rmSync(tmp, { force: true });
-    throw typeof file === 'string' ? cannotWrite(file, err) : err;
+    if (stopped) throw stopped;
+    if (typeof file === 'string') throw cannotWrite(file, err);
+    throw errnoCode(outputErr) === 'EPIPE' || errnoCode(err) === 'EPIPE' ? readerGone(err) : err;
+  } finally {
+    stopHandling?.();
   }
   return total;
 }

@@ -1,12 +1,13 @@
 /** flux tag, save, load and push through the binary as the unprivileged user, against a local registry. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixtureInfo, pushFixtures, type FixtureSummary } from '../helpers/fixtures.js';
+import { fixtureInfo, pushFixtures, userFixtureDir, type FixtureSummary } from '../helpers/fixtures.js';
 import { startRegistry, type RecordedRequest, type Registry } from '../helpers/registry.js';
 import { requireTool } from '../helpers/require.js';
-import { fluxBin, isRoot, removeStore, runAs, runFlux, tempStore, testUser } from '../helpers/user.js';
+import { appDir, fluxBin, isRoot, removeStore, runAs, runFlux, tempStore, testUser } from '../helpers/user.js';
 
 requireTool('docker-registry');
 requireTool('skopeo');
@@ -136,9 +137,56 @@ describe('flux save and flux load', () => {
     expect(piped.code, piped.stderr).toBe(0);
     const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `docker-archive:${file}`], { encoding: 'utf8' })) as { Layers: string[] };
     expect(inspected.Layers).toEqual(busybox.diffIds);
+    // A reader that stops early (`| head`) ends the save silently, as SIGPIPE ends other tools.
+    const head = await runAs(await testUser(), 'bash', ['-c', '"$0" "$1" save "$2" | head -c 100 > /dev/null; exit "${PIPESTATUS[0]}"', process.execPath, await fluxBin(), `${reg.host}/busybox`], { store: s });
+    expect(head.stderr).toBe('');
+    expect(head.code).toBe(141);
     const tty = await runFlux(['save', `${reg.host}/busybox`], { store: s, tty: true });
     expect(tty.code).not.toBe(0);
     expect(tty.stdout).toContain('-o FILE');
+  });
+
+  it('removes its temporary file when SIGINT, SIGTERM or SIGHUP stops it, and ends by that signal', async () => {
+    const u = await testUser();
+    const app = await appDir();
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      const s = await store();
+      expect((await runFlux(['pull', `${reg.host}/busybox`], { store: s })).code).toBe(0);
+      // A layer blob that is a FIFO nobody writes: the save waits on it with its temporary file open.
+      const layer = join(s, 'blobs', 'sha256', busybox.layers![0]!.digest.slice(7));
+      await rm(layer);
+      execFileSync('mkfifo', ['-m', '0644', layer]);
+      if (isRoot) await chown(layer, u.uid, u.gid);
+      const dir = await mkdtemp(join(work, 'interrupted-'));
+      await chmod(dir, 0o777);
+      // Signalled directly, with nothing in between that could pass it on or not.
+      const env = { HOME: u.home, PATH: '/usr/local/bin:/usr/bin:/bin', USER: u.name, FLUX_STORE: s };
+      const argv = [join(app, 'bin/flux.js'), 'save', '-o', join(dir, 'out.tar'), `${reg.host}/busybox`];
+      const child = isRoot
+        ? spawn('setpriv', [`--reuid=${u.uid}`, `--regid=${u.gid}`, '--init-groups', '--', process.execPath, ...argv], { env, cwd: app, stdio: 'ignore' })
+        : spawn(process.execPath, argv, { env, cwd: app, stdio: 'ignore' });
+      const ended = new Promise<NodeJS.Signals | null>((resolve) => child.once('close', (_code, signal) => resolve(signal)));
+      const deadline = Date.now() + 30_000;
+      while (!readdirSync(dir).some((f) => f.endsWith('.flux-save.tmp')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(readdirSync(dir).filter((f) => f.endsWith('.flux-save.tmp'))).toHaveLength(1);
+      child.kill(sig);
+      expect(await ended).toBe(sig);
+      expect(readdirSync(dir)).toEqual([]);
+    }
+  });
+
+  it('saves an image known only by its digest without a name, as docker save does', async () => {
+    const s = await store();
+    expect((await runFlux(['pull', `${reg.host}/busybox:v1@${busybox.digest}`], { store: s })).code).toBe(0);
+    const file = join(work, 'by-digest.tar');
+    const save = await runFlux(['save', '-o', file, `${reg.host}/busybox@${busybox.digest}`], { store: s });
+    expect(save.code, save.stderr).toBe(0);
+    // A digest is no tag: neither RepoTags nor ref.name may hold one.
+    const manifest = JSON.parse(execFileSync('tar', ['-xOf', file, 'manifest.json'], { encoding: 'utf8' })) as Array<{ RepoTags: string[] }>;
+    expect(manifest.map((m) => m.RepoTags)).toEqual([[]]);
+    const index = JSON.parse(execFileSync('tar', ['-xOf', file, 'index.json'], { encoding: 'utf8' })) as { manifests: Array<{ digest: string; annotations?: unknown }> };
+    expect(index.manifests).toEqual([expect.objectContaining({ digest: busybox.digest })]);
+    expect(index.manifests[0]!.annotations).toBeUndefined();
   });
 
   it('loads a classic docker save archive (uncompressed layers, manifest.json only)', async () => {
@@ -151,6 +199,33 @@ describe('flux save and flux load', () => {
     const [img] = await images(fresh);
     expect(img!.reference).toBe('example.com/classic:1');
     expect(img!.id).toBe(busybox.config);
+  });
+});
+
+describe('oci-archive: of an archive flux saved', () => {
+  it('picks each image by its full name, and refuses a tag several images share', async () => {
+    const alt = await fixtureInfo('distro-alt');
+    const s = await store();
+    expect((await runFlux(['pull', `${reg.host}/busybox`], { store: s })).code).toBe(0);
+    expect((await runFlux(['pull', `oci:${await userFixtureDir('distro-alt')}:latest`], { store: s })).code).toBe(0);
+    expect((await runFlux(['tag', `oci:${await userFixtureDir('distro-alt')}:latest`, 'example.com/alt'], { store: s })).code).toBe(0);
+    const file = join(work, 'two-latest.tar');
+    const save = await runFlux(['save', '--format', 'oci-archive', '-o', file, `${reg.host}/busybox`, 'example.com/alt'], { store: s });
+    expect(save.code, save.stderr).toBe(0);
+
+    // Both are tagged latest: the full name, whole or as docker normalises it, tells them apart.
+    const fresh = await store();
+    for (const [name, digest] of [[`${reg.host}/busybox:latest`, busybox.digest], ['example.com/alt', alt.digest], ['example.com/alt:latest', alt.digest]] as const) {
+      const pull = await runFlux(['pull', '-q', `oci-archive:${file}:${name}`], { store: fresh });
+      expect(pull.code, pull.stderr).toBe(0);
+      expect(pull.stdout.trim()).toBe(digest);
+    }
+    for (const typed of [`oci-archive:${file}:latest`, `oci-archive:${file}`]) {
+      const r = await runFlux(['pull', typed], { store: fresh });
+      expect(r.code, typed).toBe(125);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(`${reg.host}/busybox:latest, example.com/alt:latest`);
+    }
   });
 });
 

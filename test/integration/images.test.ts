@@ -123,4 +123,27 @@ describe('image commands', () => {
     const empty = JSON.parse((await runFlux(['images', '--json'], { store: s })).stdout);
     expect(empty).toEqual([]);
   });
+
+  it('records NAME:TAG@DIGEST by its digest, under the name every command accepts', async () => {
+    const own = await tempStore();
+    try {
+      const typed = `${reg.host}/busybox:foo@${fx.busybox!.digest}`;
+      const pull = await runFlux(['pull', typed], { store: own });
+      expect(pull.code, pull.stderr).toBe(0);
+      const [img] = JSON.parse((await runFlux(['images', '--json'], { store: own })).stdout) as Array<Record<string, unknown>>;
+      // The tag, which the registry may not even have, is dropped: the digest names the image.
+      expect(img).toMatchObject({ reference: `${reg.host}/busybox@${fx.busybox!.digest}`, repository: `${reg.host}/busybox`, tag: null });
+      for (const name of [typed, `${reg.host}/busybox@${fx.busybox!.digest}`]) {
+        const inspect = await runFlux(['inspect', name], { store: own });
+        expect(inspect.code, inspect.stderr).toBe(0);
+        const run = await runFlux(['run', '--network', 'none', '--pull', 'never', name, '--', 'echo', 'pinned'], { store: own });
+        expect(run.stdout, run.stderr).toBe('pinned\n');
+      }
+      const rmi = await runFlux(['rmi', typed], { store: own });
+      expect(rmi.code, rmi.stderr).toBe(0);
+      expect(JSON.parse((await runFlux(['images', '--json'], { store: own })).stdout)).toEqual([]);
+    } finally {
+      await removeStore(own);
+    }
+  });
 });
