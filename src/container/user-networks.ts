@@ -26,7 +26,7 @@ export async function createNetwork(name: string, o: { subnet?: string; internal
     const dir = networkDir(root, name);
     if (readRecord(dir)) throw new FluxError('NETWORK_EXISTS', `a network named ${name} exists already.`, { hint: `Remove it first (flux network rm ${name}) or choose another name.`, exitCode: 125 });
     const taken = listNetworkDirs(root).map((d) => readRecord(d)!).map((r) => ({ name: r.name, subnet: parseSubnet(r.subnet)! }));
-    const subnet: Subnet = chooseSubnet(o.subnet, taken, hostRoutes());
+    const subnet: Subnet = chooseSubnet(o.subnet, taken, hostRoutes(), !o.internal);
     const gateway = gatewayOf(subnet);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     try {

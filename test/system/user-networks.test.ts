@@ -312,6 +312,11 @@ describe('flux network and flux run --network NAME', () => {
     const r = await flux(['network', 'create', '--subnet', '10.89.200.128/25', 'n4']);
     expect(r.code).toBe(125);
     expect(r.stderr).toBe('flux: --subnet 10.89.200.128/25 overlaps the subnet of the network n3. Choose another subnet, or leave --subnet out to have one picked.\n');
+    // slirp4netns's own range, which the network's outbound link uses: refused before anything is made.
+    const slirp = await flux(['network', 'create', '--subnet', '10.0.2.0/24', 'n4']);
+    expect(slirp.code).toBe(125);
+    expect(slirp.stderr).toBe('flux: --subnet 10.0.2.0/24 overlaps 10.0.2.0/24, which slirp4netns uses for the network\'s outbound traffic. Choose another subnet, or leave --subnet out to have one picked.\n');
+    expect(existsSync(join(runtime, 'flux', 'networks', 'n4'))).toBe(false);
     // An alias becomes a line of every member's /etc/hosts: only a host name is taken.
     const bad = await flux(['run', '--rm', '--network', 'n3', '--network-alias', 'evil\n10.0.0.1 web', busybox, '--', 'true']);
     expect(bad.code).toBe(125);
