@@ -69,9 +69,9 @@ export async function runImage(started: Started): Promise<number> {
     ...(o.runtimeDir !== undefined ? { runtimeDir: o.runtimeDir } : {}),
   });
 
-  // A user network member's host gateway is its network's, not the host's (its mode is 'host'
-  // only as it joins a namespace made beforehand).
-  const network: NetworkAttachment = started.userNet ? { ...made, hostGateway: started.userNet.hostGateway } : made;
+  // A user network member's resolv.conf and host gateway are its network's, not the host's (its
+  // mode is 'host' only as it joins a namespace made beforehand).
+  const network: NetworkAttachment = started.userNet ? { ...made, resolvConf: started.userNet.resolvConf, hostGateway: started.userNet.hostGateway } : made;
   lap('network');
   return superviseRun(started, { record, config, lowers, user, rlimits, proc, id, hostname, network });
 }

@@ -1,9 +1,10 @@
 /** `flux network create|ls|inspect|rm|prune` and a run's joining and leaving of a user network. */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { FluxError } from '../errors.js';
 import { chooseSubnet, gatewayOf, hostRange, hostRoutes, ipText, parseSubnet, type Subnet } from './network-subnet.js';
 import { self, checkName, listNetworkDirs, memberHostsFile, memberNames, networkDir, networksRoot, readMembers, readRecord, withLock, writeMembers, writeRecord, type Member, type NetworkRecord } from './network-state.js';
+import { memberResolvConf } from './network-resolv.js';
 import { addHostLine } from './etc-hosts.js';
 import { primaryHostAddress } from '../sandbox/host-address.js';
 import { addForwards, removeForwards, type Forwarded } from './network-ports.js';
@@ -99,6 +100,8 @@ export interface Joined {
   pid: number;
   /** The member's own hosts file (the network's names and its own lines), its /etc/hosts. */
   hostsFile: string;
+  /** Its /etc/resolv.conf (network-resolv.ts), before --dns and the like. */
+  resolvConf: string;
   /** The address that reaches the host from the member (none on an --internal network). */
   hostGateway: string | undefined;
   /** -P: each of the image's exposed ports that -p left out, on a free host port; returns those forwards. */
@@ -134,6 +137,7 @@ export async function joinNetwork(name: string, container: string, aliases: stri
     if (!/^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,62})$/.test(a)) throw new FluxError('BAD_NAME', `--network-alias ${JSON.stringify(a)} is not a host name.`, { hint: 'Use letters, digits, _, . and - (starting with a letter or digit), at most 63 characters.', exitCode: 125 });
   }
   let gateway: string | undefined;
+  let internal = false;
   const member = await withLock(dir, async () => {
     const r = readRecord(dir);
     if (!r) throw notFound(name);
@@ -156,7 +160,8 @@ export async function joinNetwork(name: string, container: string, aliases: stri
     }
     // The host is reached through the network's slirp4netns, which NATs the host's own address
     // back to it (host loopback stays blocked, as on the default network); --internal has no way.
-    gateway = r.internal ? undefined : primaryHostAddress();
+    internal = r.internal;
+    gateway = internal ? undefined : primaryHostAddress();
     const own = [
       ...(extras.addHosts ?? []).map((a) => addHostLine(a, gateway)),
       // A --hostname that is no host name (it is not checked) stays out: the file is line-based.
@@ -178,6 +183,7 @@ export async function joinNetwork(name: string, container: string, aliases: stri
   return {
     pid: member.netPid,
     hostsFile: memberHostsFile(dir, member.netPid),
+    resolvConf: memberResolvConf(hostResolvConf(), internal),
     hostGateway: gateway,
     publishExposed: async (exposed) => {
       const more = await exposedForwards(exposed, publish);
@@ -199,6 +205,14 @@ export async function joinNetwork(name: string, container: string, aliases: stri
       return { dir, member: m };
     },
   };
+}
+
+function hostResolvConf(): string {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** Leaves the network a detached container's monitor was handed (see Joined.handOver). */

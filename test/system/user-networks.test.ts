@@ -6,15 +6,15 @@
  * in namespaces the test made (the networks' and the containers'). No timing is asserted.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
 import { busyboxWith } from '../helpers/image-layer.js';
-import { runFlux, removeStore, tempStore, userRuntimeDir } from '../helpers/user.js';
+import { fluxBin, isRoot, runAs, runFlux, removeStore, tempStore, testUser, userRuntimeDir } from '../helpers/user.js';
 import { removeContainers } from '../helpers/containers.js';
-import { requireTool } from '../helpers/require.js';
+import { requireTool, which } from '../helpers/require.js';
 import { Flux } from '../../src/library/flux.js';
 
 let store: string;
@@ -376,6 +376,35 @@ describe('flux network and flux run --network NAME', () => {
     const internal = await flux(['run', '--rm', '--network', 'n12', '--add-host', 'gw:host-gateway', busybox, '--', 'true']);
     expect(internal.code).toBe(125);
     expect(internal.stderr).toMatch(/^flux: --add-host gw:host-gateway: this network mode has no address that reaches the host\./);
+    expect((await flux(['network', 'rm', 'n12'])).code).toBe(0);
+  });
+
+  it('gives members a resolv.conf whose name servers they reach: the host\'s loopback ones become slirp4netns\'s', async () => {
+    requireTool('root', () => isRoot, 'the host\'s resolv.conf is replaced in a private mount namespace only');
+    requireTool('unshare');
+    requireTool('runuser');
+    // A host with systemd-resolved, made in a mount namespace of this test alone (the host's own
+    // /etc/resolv.conf is never changed); only the files are read, no name is looked up.
+    const file = join(runtime, 'resolv.conf');
+    writeFileSync(file, 'nameserver 127.0.0.53\nnameserver ::1\nnameserver 192.0.2.53\noptions edns0 trust-ad\nsearch example.test\n');
+    const user = await testUser();
+    const bin = await fluxBin();
+    // runuser is in sbin, which the clean PATH lacks.
+    const asUser = [which('runuser')!, '-u', user.name, '--', 'env', '-i', `HOME=${user.home}`, 'PATH=/usr/local/bin:/usr/bin:/bin', `FLUX_STORE=${store}`, `XDG_RUNTIME_DIR=${runtime}`, 'LANG=C.UTF-8', process.execPath, bin];
+    const root = { name: 'root', uid: 0, gid: 0, home: '/root' };
+    const inNamespace = (script: string) => runAs(root, 'unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount --bind "$0" /etc/resolv.conf && ${script}`, file, ...asUser]);
+    expect((await flux(['network', 'create', 'n12'])).code).toBe(0);
+    const r = await inNamespace(`"$@" run --rm --network n12 ${busybox} -- cat /etc/resolv.conf`);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('nameserver 10.0.2.3\nnameserver 192.0.2.53\noptions edns0 trust-ad\nsearch example.test\n');
+    // --dns still replaces them, as on the default network.
+    const dns = await inNamespace(`"$@" run --rm --network n12 --dns 192.0.2.54 ${busybox} -- cat /etc/resolv.conf`);
+    expect(dns.stdout).toBe('options edns0 trust-ad\nsearch example.test\nnameserver 192.0.2.54\n');
+    expect((await flux(['network', 'rm', 'n12'])).code).toBe(0);
+    // An --internal network reaches no name server: none is named, so an outside name fails at once.
+    expect((await flux(['network', 'create', '--internal', 'n12'])).code).toBe(0);
+    const internal = await inNamespace(`"$@" run --rm --network n12 ${busybox} -- cat /etc/resolv.conf`);
+    expect(internal.stdout).toBe('# no name server: the network is --internal\noptions edns0 trust-ad\nsearch example.test\n');
     expect((await flux(['network', 'rm', 'n12'])).code).toBe(0);
   });
 
