@@ -1,5 +1,4 @@
 /** A run's network shared with others: a user network (flux network create) or another container's, and the host ports said as they are published. */
-import { randomHex } from '../sandbox/rootfs.js';
 import type { LaunchedHelper, NetworkAttachment, PortForward } from '../sandbox/network-types.js';
 import type { VolumeRequest } from './volume-options.js';
 import type { Joined } from './user-networks.js';
@@ -26,14 +25,23 @@ export function announcing(network: NetworkAttachment, say: (text: string) => vo
 /** The built-in modes (with or without options); a network's name has no colon and none of these. */
 export const isNetworkMode = (network: string): boolean => network.includes(':') || ['slirp4netns', 'pasta', 'none', 'host'].includes(network);
 
-/** Joins the user network o.network names, if one does: its hosts file becomes the container's /etc/hosts. */
-export async function joinUserNetwork(o: RunOptions, volumes: VolumeRequest[], say: (text: string) => void): Promise<Joined | undefined> {
+/**
+ * Joins the user network o.network names, if one does, as the container `id`: its name (or,
+ * without one, its short ID, as its host name is) and its short ID resolve in every member. The
+ * member's own hosts file (the network's names and its --add-host lines) becomes its /etc/hosts.
+ */
+export async function joinUserNetwork(o: RunOptions, id: string, volumes: VolumeRequest[], say: (text: string) => void): Promise<Joined | undefined> {
   const nets = await import('./user-networks.js');
   if (!nets.isUserNetwork(o.network!, o.runtimeDir)) return undefined;
   const { parsePublishAll } = await import('../sandbox/network.js');
   const asked: PortForward[] = o.publish.flatMap((p) => parsePublishAll(p));
   const publish = asked.some((f) => f.hostPort === 0) ? await (await import('../sandbox/ports.js')).choosePorts(asked) : asked;
-  const joined = await nets.joinNetwork(o.network!, o.name ?? `flux-${randomHex(6)}`, o.networkAlias ?? [], o.runtimeDir, publish, o.publishAll);
+  const shortId = id.slice(0, 12);
+  const joined = await nets.joinNetwork(o.network!, o.name ?? shortId, o.networkAlias ?? [], o.runtimeDir, publish, o.publishAll, {
+    id: shortId,
+    hostname: o.hostname ?? shortId,
+    addHosts: o.addHost ?? [],
+  });
   volumes.push({ host: joined.hostsFile, container: '/etc/hosts', readOnly: true });
   // A host port flux picked (-p 80) is said, as on the default network.
   if (asked.some((f) => f.hostPort === 0)) for (const f of publish) say(`flux: published ${f.hostIp}:${f.hostPort} -> ${f.containerPort}/${f.protocol}\n`);

@@ -1,9 +1,10 @@
 /**
  * A user network's state: `$XDG_RUNTIME_DIR/flux/networks/NAME/` holding network.json (subnet,
- * holder pid and start time), members.json (each container's address, aliases and the process
- * holding its network namespace) and hosts (every member's name, kept current and mounted into
- * each member as /etc/hosts). Changes happen under a lock directory, so two runs never take one
- * address.
+ * holder pid and start time), members.json (each container's address, names and the process
+ * holding its network namespace), hosts (every member's names) and hosts.d/ (per member, keyed
+ * by its namespace holder's pid: PID.own, its own lines, and PID, the network's names with its
+ * own lines, kept current and mounted into the member as /etc/hosts). Changes happen under a
+ * lock directory, so two runs never take one address.
  */
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, openSync, ftruncateSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,7 +27,30 @@ export interface NetworkRecord {
   outbound?: { pid: number; start: number };
 }
 
-export interface Member { container: string; address: string; aliases: string[]; netPid: number; netStart: number; owner: { pid: number; start: number }; forwards?: { id: number; rule: string; port?: string }[] }
+export interface Member {
+  container: string;
+  address: string;
+  aliases: string[];
+  /** The container's short ID (12 hex digits), a name of it on the network as in docker and podman. */
+  id?: string;
+  /**
+   * Lines of this member's /etc/hosts only (--add-host, host.containers.internal, its own host
+   * name), written before the network's names, so they win, as docker's /etc/hosts wins over its
+   * DNS server.
+   */
+  own?: string[];
+  netPid: number;
+  netStart: number;
+  owner: { pid: number; start: number };
+  forwards?: { id: number; rule: string; port?: string }[];
+}
+
+/** Every name a member answers to on the network: its container name, aliases and short ID. */
+export const memberNames = (m: Pick<Member, 'container' | 'aliases' | 'id'>): string[] => [...new Set([m.container, ...m.aliases, ...(m.id ? [m.id] : [])])];
+
+/** The directory of the members' own hosts files, and a member's file (mounted as its /etc/hosts). */
+export const ownHostsDir = (dir: string): string => join(dir, 'hosts.d');
+export const memberHostsFile = (dir: string, netPid: number): string => join(ownHostsDir(dir), String(netPid));
 
 export const networksRoot = (chosen?: string): string => {
   const root = join(runtimeDir(chosen), 'networks');
@@ -77,21 +101,36 @@ export function readMembers(dir: string): Member[] {
   });
 }
 
-/**
- * members.json, members.tsv (what the holder's loop watches) and the hosts file; hosts is
- * rewritten in place, as members have it bind-mounted.
- */
-export function writeMembers(dir: string, members: Member[]): void {
-  writeAtomic(join(dir, 'members.json'), JSON.stringify(members));
-  writeAtomic(join(dir, 'members.tsv'), members.map(watchLine).join(''));
-  const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', ...members.map((m) => `${m.address}\t${[m.container, ...m.aliases].join(' ')}`)];
-  const fd = openSync(join(dir, 'hosts'), 'w', 0o644);
+/** A file a member has bind-mounted: rewritten in place (the same inode), never replaced. */
+function writeInPlace(file: string, text: string): void {
+  const fd = openSync(file, 'w', 0o644);
   try {
     ftruncateSync(fd, 0);
-    writeSync(fd, `${lines.join('\n')}\n`);
+    writeSync(fd, text);
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * members.json, members.tsv (what the holder's loop watches), the hosts file and each member's
+ * own (hosts.d/PID, from PID.own, which the loop reads too); the files of members gone go.
+ */
+export function writeMembers(dir: string, members: Member[]): void {
+  writeAtomic(join(dir, 'members.json'), JSON.stringify(members));
+  writeAtomic(join(dir, 'members.tsv'), members.map((m) => watchLine({ ...m, names: memberNames(m) })).join(''));
+  const head = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n';
+  const names = members.map((m) => `${m.address}\t${memberNames(m).join(' ')}\n`).join('');
+  writeInPlace(join(dir, 'hosts'), head + names);
+  const own = ownHostsDir(dir);
+  mkdirSync(own, { recursive: true, mode: 0o700 });
+  for (const m of members) {
+    const lines = (m.own ?? []).map((l) => `${l}\n`).join('');
+    writeFileSync(join(own, `${m.netPid}.own`), lines, { mode: 0o600 });
+    writeInPlace(memberHostsFile(dir, m.netPid), head + lines + names);
+  }
+  const kept = new Set(members.flatMap((m) => [String(m.netPid), `${m.netPid}.own`]));
+  for (const f of readdirSync(own)) if (!kept.has(f)) rmSync(join(own, f), { force: true });
 }
 
 export function listNetworkDirs(root: string): string[] {

@@ -50,13 +50,27 @@ export function hostRoutes(): Subnet[] {
   return found;
 }
 
-/** The subnet asked for (refused when taken) or the first free 10.89.N.0/24. */
-export function chooseSubnet(asked: string | undefined, taken: { name: string; subnet: Subnet }[], routes: Subnet[]): Subnet {
+/**
+ * The range slirp4netns gives the holder's tap0 (10.0.2.100, gateway 10.0.2.2, DNS 10.0.2.3),
+ * the way out of a network that is not --internal. A subnet overlapping it would route the
+ * members' and slirp4netns's own addresses to the bridge and to tap0 at once: the forwarded
+ * connections of -p and outbound traffic would go astray.
+ */
+export const SLIRP_SUBNET: Subnet = { base: 0x0a000200, bits: 24 };
+
+/**
+ * The subnet asked for (refused when taken) or the first free 10.89.N.0/24. `outbound`: the
+ * network has slirp4netns's link, whose range it must leave alone.
+ */
+export function chooseSubnet(asked: string | undefined, taken: { name: string; subnet: Subnet }[], routes: Subnet[], outbound = true): Subnet {
   if (asked !== undefined) {
     const s = parseSubnet(asked);
     if (!s || s.bits < 8 || s.bits > 29) throw new FluxError('BAD_SUBNET', `--subnet ${asked} is not an IPv4 CIDR with a prefix of 8 to 29 bits.`, { hint: 'Write it as 10.89.7.0/24.', exitCode: 125 });
     const net = taken.find((t) => overlaps(t.subnet, s));
     if (net) throw new FluxError('SUBNET_IN_USE', `--subnet ${subnetText(s)} overlaps the subnet of the network ${net.name}.`, { hint: 'Choose another subnet, or leave --subnet out to have one picked.', exitCode: 125 });
+    if (outbound && overlaps(SLIRP_SUBNET, s)) {
+      throw new FluxError('SUBNET_IN_USE', `--subnet ${subnetText(s)} overlaps ${subnetText(SLIRP_SUBNET)}, which slirp4netns uses for the network's outbound traffic.`, { hint: 'Choose another subnet, or leave --subnet out to have one picked.', exitCode: 125 });
+    }
     const route = routes.find((r) => overlaps(r, s));
     if (route) throw new FluxError('SUBNET_IN_USE', `--subnet ${subnetText(s)} overlaps the host's route to ${subnetText(route)}.`, { hint: 'Choose another subnet, or leave --subnet out to have one picked.', exitCode: 125 });
     return s;

@@ -7,7 +7,7 @@ import { toolPath, type IdMaps } from '../userns/idmap.js';
 import { mapArgsFor } from '../userns/keep-id.js';
 import type { NamespaceSpec } from '../sandbox/plan.js';
 import { containerRunName } from '../container-runs.js';
-import { planRunDir, overlayChoice, removeTree } from '../sandbox/rootfs.js';
+import { planRunDir, overlayChoice, randomHex, removeTree } from '../sandbox/rootfs.js';
 import { startSandbox, type LaunchOptions } from '../sandbox/supervisor.js';
 import { isRealRoot } from '../userns/userns.js';
 import type { PortForward } from '../sandbox/network-types.js';
@@ -89,7 +89,10 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   // --network container:NAME joins that container's namespaces: no network of its own to make.
   let join = o.network?.startsWith('container:') ? await joinTarget(o.network.slice('container:'.length), o) : undefined;
   // A user network (flux network create): its own namespace on the network's bridge, joined the same way.
-  const userNet = join === undefined && o.network !== undefined && !isNetworkMode(o.network) ? await joinUserNetwork(o, volumes, say) : undefined;
+  // podman's shape: a 64-digit id, whose first 12 digits are the default hostname and name. Made
+  // here, as a user network names the container by it before the image is read.
+  const id = o.containerId ?? randomHex(32);
+  const userNet = join === undefined && o.network !== undefined && !isNetworkMode(o.network) ? await joinUserNetwork(o, id, volumes, say) : undefined;
   if (userNet) join = userNet.pid;
   const mode = join !== undefined ? 'host' : (o.network ?? 'slirp4netns');
   const { parsePublishAll, planNetwork } = await networking;
@@ -127,7 +130,7 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   const sandbox = startSandbox(namespaces, launch);
   const handed = { done: false };
   try {
-    return await runImage({ io, image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, rlimits, stopSignal, choice, limits, nproc, maps, mode, publish, chosen, network: needs, namespaces, launch, sandbox, store, rd, userNet, handed });
+    return await runImage({ io, image, cmd, o, say, resolver, networking, security, caps, volumes, tmpfs, rlimits, stopSignal, choice, limits, nproc, maps, mode, publish, chosen, network: needs, namespaces, launch, sandbox, store, rd, id, userNet, handed });
   } finally {
     // A detached container's helper, network and layer are its monitor's from here.
     if (!handed.done) await endRun();

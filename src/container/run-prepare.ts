@@ -4,7 +4,6 @@ import { lap } from '../timing.js';
 import { capMask } from '../sandbox/caps.js';
 import { defaultIdOf } from '../userns/keep-id.js';
 import { nprocRlimit } from '../sandbox/nproc-rlimit.js';
-import { randomHex } from '../sandbox/rootfs.js';
 import type { NetworkAttachment } from '../sandbox/network-types.js';
 import { commandLine, parseEnvFile, processSpec } from './process-spec.js';
 import { chownVolumes } from './chown-volumes.js';
@@ -39,8 +38,7 @@ export async function runImage(started: Started): Promise<number> {
   const rlimits = started.nproc !== undefined ? [...started.rlimits, nprocRlimit(started.nproc, user.uid)] : started.rlimits;
   if (volumes.some((v) => v.chown)) await chownVolumes(volumes, keep ? defaultIdOf(user.uid, keep.uid) : user.uid, keep ? defaultIdOf(user.gid, keep.gid) : user.gid);
 
-  // podman's shape: a 64-digit id, whose first 12 digits are the default hostname and name.
-  const id = o.containerId ?? randomHex(32);
+  const id = started.id;
   const hostname = o.hostname ?? id.slice(0, 12);
   const fileEnv = o.envFile.flatMap((f) => {
     try {
@@ -65,7 +63,7 @@ export async function runImage(started: Started): Promise<number> {
   });
 
   const { createNetwork } = await networking;
-  const network: NetworkAttachment = await createNetwork({
+  const made: NetworkAttachment = await createNetwork({
     mode,
     publish,
     publishAll: o.publishAll,
@@ -75,6 +73,9 @@ export async function runImage(started: Started): Promise<number> {
     ...(o.runtimeDir !== undefined ? { runtimeDir: o.runtimeDir } : {}),
   });
 
+  // A user network member's resolv.conf and host gateway are its network's, not the host's (its
+  // mode is 'host' only as it joins a namespace made beforehand).
+  const network: NetworkAttachment = started.userNet ? { ...made, resolvConf: started.userNet.resolvConf, hostGateway: started.userNet.hostGateway } : made;
   lap('network');
   return superviseRun(started, { record, config, lowers, user, rlimits, proc, id, hostname, network });
 }

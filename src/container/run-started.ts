@@ -40,6 +40,8 @@ export interface Started {
   store: Store;
   /** Chosen, not yet made: the helper and claimRunDir make it. */
   rd: RunDir;
+  /** The container's 64-digit id (its first 12 digits are its default host name). */
+  id: string;
   /** The user network joined, if any. */
   userNet: Joined | undefined;
   /** Set once a detached container's monitor holds it: nothing is to be cleaned up here. */

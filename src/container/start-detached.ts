@@ -95,7 +95,8 @@ export async function startDetached(root: string, target: RunTarget, cmd: string
     // Without --stop-signal the monitor's --timeout sends the image's StopSignal, which is known
     // only once the image is read: 0 here, and its number in stop-signal then (onProcess).
     const stopWith = o.stopSignal !== undefined ? constants.signals[parseSignal(o.stopSignal, '--stop-signal')] : 0;
-    await runCommand(target, cmd, { ...o, interactive: false, tty: false, containerId: id }, {
+    // The name chosen here is the container's inside too: on a user network, its name there.
+    await runCommand(target, cmd, { ...o, name, interactive: false, tty: false, containerId: id }, {
       stdout: () => undefined,
       stderr: () => undefined,
       ...(d.say ? { say: d.say } : {}),

@@ -1,9 +1,12 @@
 /** `flux network create|ls|inspect|rm|prune` and a run's joining and leaving of a user network. */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { FluxError } from '../errors.js';
 import { chooseSubnet, gatewayOf, hostRange, hostRoutes, ipText, parseSubnet, type Subnet } from './network-subnet.js';
-import { self, checkName, listNetworkDirs, networkDir, networksRoot, readMembers, readRecord, withLock, writeMembers, writeRecord, type Member, type NetworkRecord } from './network-state.js';
+import { self, checkName, listNetworkDirs, memberHostsFile, memberNames, networkDir, networksRoot, readMembers, readRecord, withLock, writeMembers, writeRecord, type Member, type NetworkRecord } from './network-state.js';
+import { memberResolvConf } from './network-resolv.js';
+import { addHostLine } from './etc-hosts.js';
+import { primaryHostAddress } from '../sandbox/host-address.js';
 import { addForwards, removeForwards, type Forwarded } from './network-ports.js';
 import type { PortForward } from '../sandbox/network-types.js';
 import { pidAlive, startHolder, startMember, startOutbound, stopProcess } from './network-proc.js';
@@ -26,7 +29,7 @@ export async function createNetwork(name: string, o: { subnet?: string; internal
     const dir = networkDir(root, name);
     if (readRecord(dir)) throw new FluxError('NETWORK_EXISTS', `a network named ${name} exists already.`, { hint: `Remove it first (flux network rm ${name}) or choose another name.`, exitCode: 125 });
     const taken = listNetworkDirs(root).map((d) => readRecord(d)!).map((r) => ({ name: r.name, subnet: parseSubnet(r.subnet)! }));
-    const subnet: Subnet = chooseSubnet(o.subnet, taken, hostRoutes());
+    const subnet: Subnet = chooseSubnet(o.subnet, taken, hostRoutes(), !o.internal);
     const gateway = gatewayOf(subnet);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     try {
@@ -95,7 +98,12 @@ export const isUserNetwork = (name: string, runtimeDir?: string): boolean =>
 
 export interface Joined {
   pid: number;
+  /** The member's own hosts file (the network's names and its own lines), its /etc/hosts. */
   hostsFile: string;
+  /** Its /etc/resolv.conf (network-resolv.ts), before --dns and the like. */
+  resolvConf: string;
+  /** The address that reaches the host from the member (none on an --internal network). */
+  hostGateway: string | undefined;
   /** -P: each of the image's exposed ports that -p left out, on a free host port; returns those forwards. */
   publishExposed: (exposed: string[]) => Promise<PortForward[]>;
   leave: () => Promise<void>;
@@ -109,13 +117,27 @@ export interface Joined {
 /** A membership handed over to a detached container's monitor. */
 export interface HandedMember { dir: string; member: Member }
 
+const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,252}[A-Za-z0-9])?$/;
+
+/** What a member has beyond its container name and aliases. */
+export interface JoinExtras {
+  /** The container's short ID (12 hex digits): one more name of it on the network. */
+  id?: string;
+  /** Its host name: a line of its own /etc/hosts unless it is one of its names already. */
+  hostname?: string;
+  /** --add-host values: lines of its own /etc/hosts, before the network's names (so they win). */
+  addHosts?: string[];
+}
+
 /** A container joins: an address from the subnet, its namespace wired to the bridge, its names in hosts. */
-export async function joinNetwork(name: string, container: string, aliases: string[], runtimeDir?: string, publish: PortForward[] = [], publishAll = false): Promise<Joined> {
+export async function joinNetwork(name: string, container: string, aliases: string[], runtimeDir?: string, publish: PortForward[] = [], publishAll = false, extras: JoinExtras = {}): Promise<Joined> {
   const dir = networkDir(networksRoot(runtimeDir), name);
   // Names become lines of every member's /etc/hosts (and of members.tsv): host names only.
   for (const a of aliases) {
     if (!/^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,62})$/.test(a)) throw new FluxError('BAD_NAME', `--network-alias ${JSON.stringify(a)} is not a host name.`, { hint: 'Use letters, digits, _, . and - (starting with a letter or digit), at most 63 characters.', exitCode: 125 });
   }
+  let gateway: string | undefined;
+  let internal = false;
   const member = await withLock(dir, async () => {
     const r = readRecord(dir);
     if (!r) throw notFound(name);
@@ -123,7 +145,8 @@ export async function joinNetwork(name: string, container: string, aliases: stri
       throw new FluxError('NETWORK_GONE', `the process holding the network ${name} has ended (it was killed).`, { hint: `Remove the network (flux network rm ${name}) and create it again.`, exitCode: 125 });
     }
     const members = readMembers(dir);
-    const clash = members.find((m) => [m.container, ...m.aliases].some((n) => n === container || aliases.includes(n)));
+    const names = memberNames({ container, aliases, ...(extras.id ? { id: extras.id } : {}) });
+    const clash = members.find((m) => memberNames(m).some((n) => names.includes(n)));
     if (clash) throw new FluxError('NAME_IN_USE', `the name ${container} or an alias is already used on the network ${name} by ${clash.container}.`, { hint: 'Give the container another --name or --network-alias.', exitCode: 125 });
     const subnet = parseSubnet(r.subnet)!;
     const used = new Set(members.map((m) => m.address));
@@ -135,6 +158,16 @@ export async function joinNetwork(name: string, container: string, aliases: stri
       const flag = publish.length > 0 ? '-p' : '-P';
       throw new FluxError('BAD_NETWORK', `${flag} cannot be used with the network ${name}: it is --internal.`, { hint: `Leave out ${flag}, or use a network made without --internal.`, exitCode: 125 });
     }
+    // The host is reached through the network's slirp4netns, which NATs the host's own address
+    // back to it (host loopback stays blocked, as on the default network); --internal has no way.
+    internal = r.internal;
+    gateway = internal ? undefined : primaryHostAddress();
+    const own = [
+      ...(extras.addHosts ?? []).map((a) => addHostLine(a, gateway)),
+      // A --hostname that is no host name (it is not checked) stays out: the file is line-based.
+      ...(extras.hostname && !names.includes(extras.hostname) && HOST_NAME.test(extras.hostname) ? [`${address}\t${extras.hostname}`] : []),
+      ...(gateway ? [`${gateway}\thost.containers.internal`] : []),
+    ];
     const ns = await startMember(r.holder.pid, address, subnet.bits, r.gateway);
     let forwards: Forwarded[] = [];
     try {
@@ -143,13 +176,15 @@ export async function joinNetwork(name: string, container: string, aliases: stri
       stopProcess(ns.pid, ns.start);
       throw err;
     }
-    const m: Member = { container, address, aliases, netPid: ns.pid, netStart: ns.start, owner: self(), ...(forwards.length > 0 ? { forwards } : {}) };
+    const m: Member = { container, address, aliases, ...(extras.id ? { id: extras.id } : {}), own, netPid: ns.pid, netStart: ns.start, owner: self(), ...(forwards.length > 0 ? { forwards } : {}) };
     writeMembers(dir, [...members, m]);
     return m;
   });
   return {
     pid: member.netPid,
-    hostsFile: join(dir, 'hosts'),
+    hostsFile: memberHostsFile(dir, member.netPid),
+    resolvConf: memberResolvConf(hostResolvConf(), internal),
+    hostGateway: gateway,
     publishExposed: async (exposed) => {
       const more = await exposedForwards(exposed, publish);
       if (more.length === 0) return [];
@@ -170,6 +205,14 @@ export async function joinNetwork(name: string, container: string, aliases: stri
       return { dir, member: m };
     },
   };
+}
+
+function hostResolvConf(): string {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** Leaves the network a detached container's monitor was handed (see Joined.handOver). */

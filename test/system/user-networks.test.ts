@@ -6,15 +6,15 @@
  * in namespaces the test made (the networks' and the containers'). No timing is asserted.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
 import { busyboxWith } from '../helpers/image-layer.js';
-import { runFlux, removeStore, tempStore, userRuntimeDir } from '../helpers/user.js';
+import { fluxBin, isRoot, runAs, runFlux, removeStore, tempStore, testUser, userRuntimeDir } from '../helpers/user.js';
 import { removeContainers } from '../helpers/containers.js';
-import { requireTool } from '../helpers/require.js';
+import { requireTool, which } from '../helpers/require.js';
 import { Flux } from '../../src/library/flux.js';
 
 let store: string;
@@ -101,7 +101,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (runtime) {
     await removeContainers(flux);
-    for (const n of ['n1', 'n2', 'n3', 'n5', 'n6', 'n7', 'n8', 'n9']) await flux(['network', 'rm', '-f', n]);
+    for (const n of ['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9', 'n10', 'n11', 'n12']) await flux(['network', 'rm', '-f', n]);
     await rm(runtime, { recursive: true, force: true });
   }
   if (store) await removeStore(store);
@@ -164,9 +164,9 @@ describe('flux network and flux run --network NAME', () => {
 
     // A member's name is in every member's /etc/hosts while it is on the network, and only then.
     const seen = await client('n1', 'sleep 0; cat /etc/hosts', 'visitor');
-    expect(seen.out).toMatch(/\tvisitor\n/);
+    expect(seen.out).toMatch(/\tvisitor [0-9a-f]{12}\n/);
     const after = await flux(['exec', 'web', 'cat', '/etc/hosts']);
-    expect(after.stdout).toMatch(new RegExp(`^${addr.replaceAll('.', '\\.')}\\tweb www$`, 'm'));
+    expect(after.stdout).toMatch(new RegExp(`^${addr.replaceAll('.', '\\.')}\\tweb www [0-9a-f]{12}$`, 'm'));
     expect(after.stdout).not.toContain('visitor');
 
     const refused = await flux(['network', 'rm', 'n1']);
@@ -267,7 +267,8 @@ describe('flux network and flux run --network NAME', () => {
       }
     }
     await until('the other member to stop resolving the name', async () => (await lookup()).includes('bad address'));
-    expect(readFileSync(join(runtime, 'flux', 'networks', 'n8', 'hosts'), 'utf8')).not.toMatch(/\tgone\n/);
+    expect(readFileSync(join(runtime, 'flux', 'networks', 'n8', 'hosts'), 'utf8')).not.toMatch(/\tgone\s/);
+    expect((await flux(['exec', 'peer', 'cat', '/etc/hosts'])).stdout).not.toMatch(/\tgone\s/);
     await until('the member\'s namespace holder to end', async () => !running(net), 5000);
     // Its veth went with its namespace: the bridge's side is gone from the holder's namespace.
     expect(readFileSync(`/proc/${holder}/net/dev`, 'utf8')).not.toContain(`fv${net}:`);
@@ -307,11 +308,116 @@ describe('flux network and flux run --network NAME', () => {
     expect((await flux(['network', 'rm', 'n9'])).code).toBe(0);
   });
 
+  it('resolves a detached container by the name flux gave it and by its short ID', async () => {
+    expect((await flux(['network', 'create', 'n10'])).code).toBe(0);
+    const r = await flux(['run', '-d', '--network', 'n10', busybox, '--', 'sh', '-c', 'mkdir -p /w && echo served-unnamed > /w/index.html && exec httpd -f -p 80 -h /w']);
+    expect(r.code).toBe(0);
+    const id = r.stdout.trim();
+    const { name } = JSON.parse(readFileSync(join(runtime, 'flux', 'containers', id, 'state.json'), 'utf8')) as { name: string };
+    expect(name).toMatch(/^[a-z]+_[a-z]+_[0-9a-f]+$/);
+    expect((await flux(['ps'])).stdout).toContain(name);
+    const get = (host: string) => `timeout 5 wget -q -O- http://${host}/index.html`;
+    await until('the container to answer by its name', async () => (await client('n10', get(name))).out.includes('served-unnamed'));
+    const byId = await client('n10', get(id.slice(0, 12)));
+    expect(byId.out).toContain('served-unnamed');
+    expect(byId.code).toBe(0);
+    expect((await inspect('n10')).containers.map((c) => c.name)).toEqual([name]);
+    // Inside, the container knows its name too.
+    expect((await flux(['exec', name, 'cat', '/run/.containerenv'])).stdout).toContain(`name="${name}"`);
+    // A run without -d or --name is named by its short ID, its host name: the others resolve it.
+    const seen = await client('n10', 'hostname; cat /etc/hosts');
+    const host = seen.out.split('\n')[0]!;
+    expect(host).toMatch(/^[0-9a-f]{12}$/);
+    expect(seen.out).toMatch(new RegExp(`^10\\.89\\.\\d+\\.\\d+\\t${host}$`, 'm'));
+    expect((await flux(['rm', '-f', name])).code).toBe(0);
+    expect((await flux(['network', 'rm', 'n10'])).code).toBe(0);
+  });
+
+  it('writes --add-host lines into a member\'s /etc/hosts, before the network\'s names it keeps current', async () => {
+    expect((await flux(['network', 'create', 'n11'])).code).toBe(0);
+    const made = await flux(['run', '-d', '--name', 'adder', '--network', 'n11', '--hostname', 'own-host', '--add-host', 'db:192.0.2.77', '--add-host', 'gw:host-gateway', '--add-host', 'late:192.0.2.78', busybox, '--', 'sleep', '1000']);
+    expect(made.stderr).toBe('');
+    expect(made.code).toBe(0);
+    const hosts = async () => (await flux(['exec', 'adder', 'cat', '/etc/hosts'])).stdout;
+    const before = await hosts();
+    expect(before).toMatch(/^192\.0\.2\.77\tdb$/m);
+    // host-gateway is the host's address as the default network reaches it (slirp4netns NATs it).
+    const outside = await flux(['run', '--rm', busybox, '--', 'grep', 'host.containers.internal', '/etc/hosts']);
+    const gateway = /^(\S+)\thost\.containers\.internal$/m.exec(outside.stdout)?.[1];
+    expect(gateway).toBeDefined();
+    expect(before).toContain(`${gateway}\tgw\n`);
+    expect(before).toContain(`${gateway}\thost.containers.internal\n`);
+    const address = (await inspect('n11')).containers.find((c) => c.name === 'adder')!.address;
+    expect(before).toContain(`${address}\town-host\n`);
+    expect(before).toMatch(new RegExp(`^${address.replaceAll('.', '\\.')}\tadder [0-9a-f]{12}$`, 'm'));
+    // A member that joins later is seen by adder, after adder's own lines: `late`, also an
+    // --add-host name of adder's, is 192.0.2.78 to adder (its own line wins, as in docker). No
+    // other member gets adder's lines.
+    expect((await flux(['run', '-d', '--name', 'late', '--network', 'n11', busybox, '--', 'sleep', '1000'])).code).toBe(0);
+    const after = await hosts();
+    const joined = after.search(/\tlate [0-9a-f]{12}\n/);
+    expect(joined).toBeGreaterThan(-1);
+    expect(after.indexOf('192.0.2.78\tlate\n')).toBeGreaterThan(-1);
+    expect(after.indexOf('192.0.2.78\tlate\n')).toBeLessThan(joined);
+    expect(after).toMatch(/^192\.0\.2\.77\tdb$/m);
+    const peer = (await flux(['exec', 'late', 'cat', '/etc/hosts'])).stdout;
+    expect(peer).toMatch(/\tadder [0-9a-f]{12}\n/);
+    expect(peer).not.toContain('192.0.2.7');
+    expect(peer).not.toContain('own-host');
+    // A bad --add-host is refused before the run joins, as on the default network.
+    const bad = await flux(['run', '--rm', '--network', 'n11', '--add-host', 'x:nope', busybox, '--', 'true']);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toBe('flux: "nope" in --add-host x:nope is not an IP address. Write --add-host NAME:IP or --add-host NAME:host-gateway.\n');
+    expect((await inspect('n11')).containers.map((c) => c.name).sort()).toEqual(['adder', 'late']);
+    for (const c of ['adder', 'late']) await flux(['rm', '-f', c]);
+    expect((await flux(['network', 'rm', 'n11'])).code).toBe(0);
+    // An --internal network has no way to the host: host-gateway is refused there.
+    expect((await flux(['network', 'create', '--internal', 'n12'])).code).toBe(0);
+    const internal = await flux(['run', '--rm', '--network', 'n12', '--add-host', 'gw:host-gateway', busybox, '--', 'true']);
+    expect(internal.code).toBe(125);
+    expect(internal.stderr).toMatch(/^flux: --add-host gw:host-gateway: this network mode has no address that reaches the host\./);
+    expect((await flux(['network', 'rm', 'n12'])).code).toBe(0);
+  });
+
+  it('gives members a resolv.conf whose name servers they reach: the host\'s loopback ones become slirp4netns\'s', async () => {
+    requireTool('root', () => isRoot, 'the host\'s resolv.conf is replaced in a private mount namespace only');
+    requireTool('unshare');
+    requireTool('runuser');
+    // A host with systemd-resolved, made in a mount namespace of this test alone (the host's own
+    // /etc/resolv.conf is never changed); only the files are read, no name is looked up.
+    const file = join(runtime, 'resolv.conf');
+    writeFileSync(file, 'nameserver 127.0.0.53\nnameserver ::1\nnameserver 192.0.2.53\noptions edns0 trust-ad\nsearch example.test\n');
+    const user = await testUser();
+    const bin = await fluxBin();
+    // runuser is in sbin, which the clean PATH lacks.
+    const asUser = [which('runuser')!, '-u', user.name, '--', 'env', '-i', `HOME=${user.home}`, 'PATH=/usr/local/bin:/usr/bin:/bin', `FLUX_STORE=${store}`, `XDG_RUNTIME_DIR=${runtime}`, 'LANG=C.UTF-8', process.execPath, bin];
+    const root = { name: 'root', uid: 0, gid: 0, home: '/root' };
+    const inNamespace = (script: string) => runAs(root, 'unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount --bind "$0" /etc/resolv.conf && ${script}`, file, ...asUser]);
+    expect((await flux(['network', 'create', 'n12'])).code).toBe(0);
+    const r = await inNamespace(`"$@" run --rm --network n12 ${busybox} -- cat /etc/resolv.conf`);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('nameserver 10.0.2.3\nnameserver 192.0.2.53\noptions edns0 trust-ad\nsearch example.test\n');
+    // --dns still replaces them, as on the default network.
+    const dns = await inNamespace(`"$@" run --rm --network n12 --dns 192.0.2.54 ${busybox} -- cat /etc/resolv.conf`);
+    expect(dns.stdout).toBe('options edns0 trust-ad\nsearch example.test\nnameserver 192.0.2.54\n');
+    expect((await flux(['network', 'rm', 'n12'])).code).toBe(0);
+    // An --internal network reaches no name server: none is named, so an outside name fails at once.
+    expect((await flux(['network', 'create', '--internal', 'n12'])).code).toBe(0);
+    const internal = await inNamespace(`"$@" run --rm --network n12 ${busybox} -- cat /etc/resolv.conf`);
+    expect(internal.stdout).toBe('# no name server: the network is --internal\noptions edns0 trust-ad\nsearch example.test\n');
+    expect((await flux(['network', 'rm', 'n12'])).code).toBe(0);
+  });
+
   it('refuses a subnet that another network has, in one sentence', async () => {
     expect((await flux(['network', 'create', '--subnet', '10.89.200.0/24', 'n3'])).code).toBe(0);
     const r = await flux(['network', 'create', '--subnet', '10.89.200.128/25', 'n4']);
     expect(r.code).toBe(125);
     expect(r.stderr).toBe('flux: --subnet 10.89.200.128/25 overlaps the subnet of the network n3. Choose another subnet, or leave --subnet out to have one picked.\n');
+    // slirp4netns's own range, which the network's outbound link uses: refused before anything is made.
+    const slirp = await flux(['network', 'create', '--subnet', '10.0.2.0/24', 'n4']);
+    expect(slirp.code).toBe(125);
+    expect(slirp.stderr).toBe('flux: --subnet 10.0.2.0/24 overlaps 10.0.2.0/24, which slirp4netns uses for the network\'s outbound traffic. Choose another subnet, or leave --subnet out to have one picked.\n');
+    expect(existsSync(join(runtime, 'flux', 'networks', 'n4'))).toBe(false);
     // An alias becomes a line of every member's /etc/hosts: only a host name is taken.
     const bad = await flux(['run', '--rm', '--network', 'n3', '--network-alias', 'evil\n10.0.0.1 web', busybox, '--', 'true']);
     expect(bad.code).toBe(125);

@@ -17,4 +17,13 @@ describe('user network subnets', () => {
     expect(() => chooseSubnet('10.89.300.0/24', [], [])).toThrow('is not an IPv4 CIDR');
     expect(subnetText(chooseSubnet('10.90.0.7/16', [], []))).toBe('10.90.0.0/16');
   });
+
+  it('refuses a subnet overlapping slirp4netns\'s 10.0.2.0/24 on a network with outbound traffic', () => {
+    expect(() => chooseSubnet('10.0.2.0/24', [], [])).toThrow('--subnet 10.0.2.0/24 overlaps 10.0.2.0/24, which slirp4netns uses for the network\'s outbound traffic.');
+    expect(() => chooseSubnet('10.0.0.0/16', [], [])).toThrow('--subnet 10.0.0.0/16 overlaps 10.0.2.0/24');
+    expect(() => chooseSubnet('10.0.2.96/28', [], [])).toThrow('overlaps 10.0.2.0/24');
+    expect(subnetText(chooseSubnet('10.0.3.0/24', [], []))).toBe('10.0.3.0/24');
+    // An --internal network has no slirp4netns: the range is free there.
+    expect(subnetText(chooseSubnet('10.0.2.0/24', [], [], false))).toBe('10.0.2.0/24');
+  });
 });
