@@ -215,6 +215,8 @@ struct helper_state {
   pid_t fuse_pid;            /* fuse-overlayfs, when it is the root */
   sigset_t unblocked;        /* the helper's signal mask before it held the forwarded signals back for init (see run) */
   int init_report;           /* write end of the pipe on which init tells the helper the command's status (report_end) */
+  char *args;                /* the helper's command-line strings, contiguous (what /proc/PID/cmdline shows)… */
+  size_t args_len;           /* …and their length with each string's NUL (see hide_args) */
 };
 
 extern struct helper_state state;

@@ -70,6 +70,22 @@ static void close_unneeded_fds(void)
   state.files_layer = -1;
 }
 
+/*
+ * /proc/1/cmdline is readable by every process of the container, whatever its user, and shows
+ * the helper's arguments: the run's plan, with the host paths of the layers, the volumes, the
+ * store and the runtime directory, and the id maps. Once the command has started init needs none
+ * of them (the plan's strings point into them), so they are wiped, leaving "flux-init".
+ */
+static void hide_args(void)
+{
+  static const char name[] = "flux-init";
+  if (!state.args || state.args_len == 0)
+    return;
+  memset(state.args, 0, state.args_len);
+  if (state.args_len >= sizeof name)
+    memcpy(state.args, name, sizeof name);
+}
+
 _Noreturn void run_init(const struct plan *p)
 {
   die_with_parent();
@@ -189,6 +205,7 @@ _Noreturn void run_init(const struct plan *p)
   state.ctl = -1;
 
   int in_open = p->tty && p->tty_stdin;
+  hide_args();
   if (master >= 0)
     fcntl(master, F_SETFL, O_NONBLOCK);
   int code = -1;

@@ -74,6 +74,11 @@ static int userns(char **argv)
 
 int main(int argc, char **argv)
 {
+  /* The kernel lays the argument strings out one after the other: init wipes them (hide_args). */
+  if (argc > 0) {
+    state.args = argv[0];
+    state.args_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0]);
+  }
   const char *origin = getenv("FLUX_TIMING_ORIGIN");
   if (origin)
     state.timing_origin = strtod(origin, NULL);
