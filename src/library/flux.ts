@@ -4,7 +4,7 @@
  * Nothing here prints, exits or installs a signal handler; failures are FluxError rejections.
  * Each method loads the modules it needs when called, so importing flux stays cheap.
  */
-import { FluxError } from '../errors.js';
+import { FluxError, isFluxError } from '../errors.js';
 import type { FluxOptions, ImageInfo, PruneResult, PullOptions, RemoveResult, RunOptions, RunResult } from './api-types.js';
 import type { Readable, Writable } from 'node:stream';
 import type { SaveOptions } from './save-images.js';
@@ -43,6 +43,25 @@ export class Flux {
   async inspect(ref: string): Promise<Record<string, unknown>[]> {
     const { inspectImages } = await import('./image-records.js');
     return inspectImages([ref], this.options.store);
+  }
+
+  /**
+   * What `flux inspect NAME` shows: a detached container's state and events when NAME is one
+   * (containers first, as podman), else the records of the images NAME names.
+   */
+  async inspectAny(ref: string): Promise<Record<string, unknown>[]> {
+    try {
+      return [await (await this.container(ref)).inspect()];
+    } catch (err) {
+      // No such container, or no runtime directory to hold any: the name may be an image's.
+      if (!(isFluxError(err) && (err.code === 'NO_CONTAINER' || err.code === 'RUNTIME_DIR'))) throw err;
+    }
+    try {
+      return await this.inspect(ref);
+    } catch (err) {
+      if (!(isFluxError(err) && err.code === 'IMAGE_NOT_FOUND')) throw err;
+      throw new FluxError('NO_SUCH_OBJECT', `there is no container or image named "${ref}".`, { hint: '`flux ps -a` lists the containers and `flux images` the images.' });
+    }
   }
 
   /** Removes images (references, IDs or digests) and what no other image uses, as `flux rmi`. */

@@ -73,7 +73,12 @@ describe('image commands', () => {
     }
     const missing = await runFlux(['inspect', 'nothing-here'], { store: s });
     expect(missing.code).not.toBe(0);
-    expect(missing.stderr).toMatch(/^flux: there is no image "nothing-here" in the store .*flux images/);
+    expect(missing.stderr).toBe('flux: there is no container or image named "nothing-here". `flux ps -a` lists the containers and `flux images` the images.\n');
+    // As docker and podman: what was found is printed, then what was not is reported.
+    const some = await runFlux(['inspect', `${reg.host}/busybox`, 'nothing-here'], { store: s });
+    expect(some.code).not.toBe(0);
+    expect((JSON.parse(some.stdout) as Array<{ Id: string }>).map((i) => i.Id)).toEqual([fx.busybox!.config]);
+    expect(some.stderr).toMatch(/^flux: there is no container or image named "nothing-here"\./);
   });
 
   it('rmi removes the image and its unshared blobs and layers; prune frees the rest', async () => {
