@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { FluxError } from '../errors.js';
 import type { OutputTarget, RunResult } from './api-types.js';
 import { findState, listStates, logPath, readState, type ContainerState } from '../container/container-state.js';
-import { readFrom, type LogLine } from '../container/container-log.js';
+import { LogReader, type LogLine } from '../container/container-log.js';
 import { NO_STATS, current, currentIn, removeContainer, settled, signalContainer, statsOf, statsOfAll, statusOf, stopContainer, waitExited, type ContainerStats, type ContainerStatus } from '../container/container-ops.js';
 
 export type { ContainerStats, ContainerStatus, LogLine };
@@ -115,26 +115,27 @@ export class Container {
 
   /** The log's lines in order; with follow, new ones as they are written until the container ends. */
   async *logs(o: { follow?: boolean; tail?: number; since?: Date } = {}): AsyncGenerator<LogLine> {
-    const path = logPath(this.root, this.id);
-    // The rotated part first (see container-log.ts), then the current log.
-    const older = readFrom(`${path}.1`, 0).lines;
-    let { lines, next } = readFrom(path, 0);
-    lines = [...older, ...lines];
-    // ISO times in UTC compare as strings.
-    const since = o.since?.toISOString();
-    if (since !== undefined) lines = lines.filter((l) => l.time >= since);
-    if (o.tail !== undefined) lines = o.tail <= 0 ? [] : lines.slice(-o.tail);
-    yield* lines;
-    if (!o.follow) return;
-    for (;;) {
-      const s = readState(this.root, this.id);
-      const ended = s === undefined || current(s).status === 'exited';
-      const r = readFrom(path, next);
-      next = r.next;
-      yield* r.lines;
-      // Read once more after the end was seen: the monitor writes its last lines before it says so.
-      if (ended) return;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    // Held open while following (see container-log.ts): the lines a --rm container writes last
+    // are read after its state directory is gone, and none are lost at a rotation.
+    const log = new LogReader(logPath(this.root, this.id));
+    try {
+      let lines = log.read();
+      // ISO times in UTC compare as strings.
+      const since = o.since?.toISOString();
+      if (since !== undefined) lines = lines.filter((l) => l.time >= since);
+      if (o.tail !== undefined) lines = o.tail <= 0 ? [] : lines.slice(-o.tail);
+      yield* lines;
+      if (!o.follow) return;
+      for (;;) {
+        const s = readState(this.root, this.id);
+        const ended = s === undefined || current(s).status === 'exited';
+        yield* log.read();
+        // Read once more after the end was seen: the monitor writes its last lines before it says so.
+        if (ended) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      log.close();
     }
   }
 

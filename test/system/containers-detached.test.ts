@@ -5,7 +5,7 @@
  * No timing is asserted: every wait is a poll of the container's state with a deadline.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
@@ -166,6 +166,39 @@ describe('flux run -d and the commands on detached containers', () => {
     const r = await flux(['logs', '-f', id]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('line1\nline2\nline3\n');
+  });
+
+  it('follows a --rm container to its last line, written just before its state goes', async () => {
+    const id = await detach(['--rm'], ['sh', '-c', 'echo first; sleep 1; echo final; echo final-err >&2']);
+    const r = await flux(['logs', '-f', id]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('first\nfinal\n');
+    expect(r.stderr).toBe('final-err\n');
+  });
+
+  it('follows the log across its rotations without losing a line', async () => {
+    // Each batch of 50 lines (about 4.6k of log) rotates a 4k log once or twice; the next batch
+    // waits until the follower has shown this one's last line, so no part is dropped from disk
+    // before the follower could read it.
+    const user = await testUser();
+    const sync = await mkdtemp('/tmp/flux-lc-sync-');
+    if (isRoot) await chown(sync, user.uid, user.gid);
+    const script = 'i=0; for b in 1 2 3 4 5 6; do for k in $(seq 50); do i=$((i+1)); echo "line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; done; echo "batch $b" >&2; while [ ! -e /sync/$b ]; do sleep 0.05; done; done';
+    const id = await detach(['--log-max-size', '4k', '-v', `${sync}:/sync`], ['sh', '-c', script]);
+    const r = await runFlux(['logs', '-f', id], {
+      store,
+      env: { XDG_RUNTIME_DIR: runtime },
+      onStderr: (err) => {
+        for (const m of err.matchAll(/batch (\d)/g)) if (!existsSync(join(sync, m[1]!))) writeFileSync(join(sync, m[1]!), '');
+      },
+    });
+    await rm(sync, { recursive: true, force: true });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('batch 1\nbatch 2\nbatch 3\nbatch 4\nbatch 5\nbatch 6\n');
+    const numbers = r.stdout.trim().split('\n').map((l) => Number(l.split(' ')[1]));
+    expect(numbers).toEqual(Array.from({ length: 300 }, (_, k) => k + 1));
+    expect(readdirSync(join(containers(), id)).filter((f) => f.startsWith('log')).sort()).toEqual(['log', 'log.1']);
+    await flux(['rm', id]);
   });
 
   it('refuses a name in use with the ID that has it, and rm frees name and state', async () => {
