@@ -227,6 +227,8 @@ export async function removeContainer(root: string, s: ContainerState, force: bo
     }
     await stopContainer(root, s, 0);
   }
+  const { endBeforeRemove } = await import('./ended.js');
+  await endBeforeRemove(root, s.id);
   removeState(root, s);
   // The writable layer (the run directory in the store) has stayed since the container ended.
   await removeContainerLayer(s.store, s.id);

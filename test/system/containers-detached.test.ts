@@ -331,6 +331,19 @@ describe('flux run -d and the commands on detached containers', () => {
     await flux(['rm', name]);
   });
 
+  it('rm -f of a running container with a published port leaves nothing of it in the runtime directory', async () => {
+    requireTool('slirp4netns');
+    const sockets = () => (existsSync(join(runtime, 'flux')) ? readdirSync(join(runtime, 'flux')) : []).filter((f) => f.startsWith('slirp4netns-'));
+    const before = sockets();
+    const started = await flux(['run', '-d', '-p', '127.0.0.1::80', busybox, '--', 'sleep', '1000']);
+    expect(started.code).toBe(0);
+    const own = sockets().filter((f) => !before.includes(f));
+    expect(own).toHaveLength(1);
+    const removed = await flux(['rm', '-f', started.stdout.trim()]);
+    expect(removed.code).toBe(0);
+    expect(sockets()).not.toContain(own[0]);
+  });
+
   it('gives the library a Container with status, logs of both streams in order, stop and remove', async () => {
     const dir = await appDir();
     const user = await testUser();
