@@ -73,7 +73,7 @@ export function register(program: Command): void {
     .command('kill')
     .description('Send a signal to containers (default SIGKILL, to every process in them).')
     .argument('<container...>', 'names, IDs or unique ID prefixes')
-    .option('-s, --signal <signal>', 'the signal, e.g. TERM, SIGHUP (default KILL)')
+    .option('-s, --signal <signal>', 'the signal, e.g. TERM, SIGHUP or 10 (default KILL)')
     .action(async (refs: string[], o: { signal?: string }) => {
       const { killCommand } = await import('../commands/containers.js');
       await killCommand(refs, o);

@@ -3,7 +3,7 @@ import { humanAge, humanSize } from '../format.js';
 import { escapeJson, escapeText } from '../escape.js';
 import { FluxError } from '../errors.js';
 import { Flux } from '../library/flux.js';
-import { statsOfContainers, type ContainerInfo, type ContainerStats } from '../library/container.js';
+import { killSignal, statsOfContainers, type ContainerInfo, type ContainerStats } from '../library/container.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -104,8 +104,8 @@ export async function stopCommand(refs: string[], o: { time?: string }): Promise
 }
 
 export async function killCommand(refs: string[], o: { signal?: string }): Promise<void> {
-  const raw = (o.signal ?? 'KILL').toUpperCase();
-  const sig = (raw.startsWith('SIG') ? raw : `SIG${raw}`) as NodeJS.Signals;
+  // Refused once, before any container, when it names no signal.
+  const sig = killSignal(o.signal ?? 'SIGKILL');
   const flux = new Flux();
   await forEach(refs, async (ref) => {
     await (await flux.container(ref)).kill(sig);

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FluxError } from '../errors.js';
+import { parseSignal } from '../container/stop-signal.js';
 import type { OutputTarget, RunResult } from './api-types.js';
 import { findState, listStates, logPath, readState, type ContainerState } from '../container/container-state.js';
 import { LogReader, type LogLine } from '../container/container-log.js';
@@ -170,12 +171,16 @@ export class Container {
   }
 
   /**
-   * Sends the command a signal (SIGKILL: every process of the container). A container still
-   * starting is signalled once its command runs (one that then fails to start is gone already).
+   * Sends the command a signal (SIGKILL: every process of the container), named as `flux kill -s`
+   * takes it (KILL, SIGHUP, 10). A container still starting is signalled once its command runs; one
+   * that is not running (ended, or failed to start) is refused, as docker and podman refuse it.
    */
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  async kill(signal: NodeJS.Signals | string | number = 'SIGKILL'): Promise<void> {
+    const sig = killSignal(signal);
     const s = await settled(this.root, this.state());
-    if (s) signalContainer(this.root, s, signal);
+    if (!s || !signalContainer(this.root, s, sig)) {
+      throw new FluxError('CONTAINER_NOT_RUNNING', `the container ${this.name} is not running, so it cannot be sent ${sig}.`, { hint: `See how it ended with flux ps -a, and remove it with flux rm ${this.name}.`, exitCode: 125 });
+    }
   }
 
   /** SIGTERM, then SIGKILL of every process after `timeout` seconds (default 10); resolves with the exit code. */
@@ -195,6 +200,11 @@ export class Container {
     const s = readState(this.root, this.id);
     if (s) await removeContainer(this.root, s, o.force ?? false);
   }
+}
+
+/** The signal `kill -s` names: a name with or without SIG, any case, or its number (as docker and podman take it). */
+export function killSignal(raw: NodeJS.Signals | string | number): NodeJS.Signals {
+  return parseSignal(String(raw), 'kill -s');
 }
 
 /** The usage of many containers over one sample (as `flux ps` shows it); zero for those not running. */

@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
+import { constants } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
 import { appDir, isRoot, runAs, runFlux, removeStore, tempStore, testUser, userRuntimeDir } from '../helpers/user.js';
@@ -114,6 +115,28 @@ describe('flux run -d and the commands on detached containers', () => {
     expect(stop.code).toBe(0);
     expect((await ps()).find((r) => r.id === id)?.exitCode).toBe(137);
     expect(processesWith(token)).toEqual([]);
+  });
+
+  it('kill sends a signal named by its number, and refuses a container that is not running', async () => {
+    const name = `sig-${randomInt(100000, 999999)}`;
+    await detach(['--name', name], ['sh', '-c', 'trap "echo got usr1; exit 3" USR1; echo ready; sleep 1000 & wait']);
+    await until('the trap to be set', async () => (await flux(['logs', name])).stdout, (t) => t.includes('ready'));
+    const usr1 = constants.signals.SIGUSR1;
+    const sent = await flux(['kill', '-s', String(usr1), name]);
+    expect(sent.stderr).toBe('');
+    expect(sent.code).toBe(0);
+    expect(sent.stdout).toBe(`${name}\n`);
+    expect((await flux(['wait', name])).stdout).toBe('3\n');
+    expect((await flux(['logs', name])).stdout).toBe('ready\ngot usr1\n');
+    const again = await flux(['kill', name]);
+    expect(again.code).toBe(125);
+    expect(again.stdout).toBe('');
+    expect(again.stderr).toBe(`flux: the container ${name} is not running, so it cannot be sent SIGKILL. See how it ended with flux ps -a, and remove it with flux rm ${name}.\n`);
+    // A signal that names none is refused once, before any container.
+    const bad = await flux(['kill', '-s', '99', name, name]);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toBe('flux: kill -s 99 is not a signal. Give a name such as SIGTERM, TERM or SIGINT, or a number.\n');
+    await flux(['rm', name]);
   });
 
   it('keeps stdout and stderr apart in the log, with times, and honours --tail', async () => {
