@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FluxError } from '../errors.js';
 import { parseGroup, parsePasswd, resolveUser } from '../image/user.js';
-import { execProcess } from '../sandbox/exec-process.js';
+import { execProcess, type ExecOutput } from '../sandbox/exec-process.js';
 import { nprocRlimit } from '../sandbox/nproc-rlimit.js';
 import type { ProcessProfile } from './run-types.js';
 import { current, joinableProcess } from './container-ops.js';
@@ -21,7 +21,7 @@ export interface ExecOptions {
   interactive: boolean;
   /** A terminal for the command (-t). */
   tty?: boolean;
-  output?: { stdout(chunk: Buffer): void; stderr(chunk: Buffer): void };
+  output?: ExecOutput;
 }
 
 const notRunning = (name: string) =>

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FluxError } from '../errors.js';
+import { readerGone } from '../host-output.js';
 import { parseSignal } from '../container/stop-signal.js';
 import type { OutputTarget, RunResult } from './api-types.js';
 import { findState, listStates, logPath, readState, type ContainerState } from '../container/container-state.js';
@@ -148,10 +149,15 @@ export class Container {
     const started = performance.now();
     const { execInContainer } = await import('../container/exec-container.js');
     const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
-    const sink = (target: ExecOptions['stdout'], name: 'stdout' | 'stderr', host: NodeJS.WriteStream) => (c: Buffer): void => {
+    // false once the host's stream was closed by its reader (`flux exec … | head -1`): the
+    // command's stream is closed then, and the command ends as it would writing to a closed pipe.
+    const sink = (target: ExecOptions['stdout'], name: 'stdout' | 'stderr', host: NodeJS.WriteStream) => (c: Buffer): boolean => {
       if (target === 'pipe') chunks[name].push(c);
-      else if (target === undefined || target === 'inherit') host.write(c);
-      else if (target !== 'ignore') target.write(c);
+      else if (target === undefined || target === 'inherit') {
+        if (readerGone(host)) return false;
+        host.write(c);
+      } else if (target !== 'ignore') target.write(c);
+      return true;
     };
     const exitCode = await execInContainer(this.root, this.state(), command, {
       env: Array.isArray(o.env) ? o.env : Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`),

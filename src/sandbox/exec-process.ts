@@ -33,7 +33,16 @@ export interface ExecSpec extends ProcessSettings {
   interactive: boolean;
   /** A terminal (-t): the command's 0-2 are a pty of the container's, relayed by the helper. */
   tty?: { stdin: boolean; rows: number; cols: number };
-  output?: { stdout(chunk: Buffer): void; stderr(chunk: Buffer): void };
+  /**
+   * Where the command's output goes. false from one: that destination is gone (its reader closed
+   * it), and the command's stream is closed too, so its next write fails as one to a closed pipe.
+   */
+  output?: ExecOutput;
+}
+
+export interface ExecOutput {
+  stdout(chunk: Buffer): boolean | void;
+  stderr(chunk: Buffer): boolean | void;
 }
 
 /** The process part of a plan, as the helper's exec mode reads it from its command line. */
@@ -64,8 +73,8 @@ export async function execProcess(s: ExecSpec): Promise<number> {
   const raw = s.tty !== undefined && s.interactive && !out && process.stdin.isTTY === true;
   if (raw) process.stdin.setRawMode(true);
   if (out) {
-    child.stdout?.on('data', (c: Buffer) => out.stdout(c));
-    child.stderr?.on('data', (c: Buffer) => out.stderr(c));
+    child.stdout?.on('data', (c: Buffer) => out.stdout(c) === false && child.stdout?.destroy());
+    child.stderr?.on('data', (c: Buffer) => out.stderr(c) === false && child.stderr?.destroy());
   }
   let failure: FluxError | undefined;
   onRecords(child.stdio[3] as Socket, (rec) => {

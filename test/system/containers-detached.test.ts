@@ -19,6 +19,7 @@ import { requireTool } from '../helpers/require.js';
 let store: string;
 let runtime: string;
 let busybox: string;
+let app: string;
 
 const flux = (args: string[]) => runFlux(args, { store, env: { XDG_RUNTIME_DIR: runtime } });
 const containers = () => join(runtime, 'flux', 'containers');
@@ -57,6 +58,7 @@ beforeAll(async () => {
   await buildFixtures(['busybox']);
   store = await tempStore();
   busybox = `oci:${await userFixtureDir('busybox')}`;
+  app = await appDir();
   runtime = await userRuntimeDir('flux-lc-runtime-');
   const r = await flux(['pull', '-q', busybox]);
   expect(r.code).toBe(0);
@@ -322,6 +324,21 @@ describe('flux run -d and the commands on detached containers', () => {
     const gone = await flux(['exec', id, 'true']);
     expect(gone.code).toBe(125);
     expect(gone.stderr).toMatch(/^flux: no container is named/);
+  });
+
+  it('logs and exec whose stdout is closed early (| head -1) end quietly with 141, as a foreground run does', async () => {
+    // More output than a pipe holds: head has gone by the time flux writes the rest.
+    const id = await detach([], ['sh', '-c', 'seq 1 100000; sleep 1000']);
+    await until('the output in the log', async () => (await flux(['logs', '--tail', '1', id])).stdout, (t) => t === '100000\n');
+    const user = await testUser();
+    const head = (args: string[]) =>
+      runAs(user, 'bash', ['-c', '"$@" | head -1; echo "status ${PIPESTATUS[0]}"', 'bash', process.execPath, join(app, 'bin/flux.js'), ...args], { store, env: { XDG_RUNTIME_DIR: runtime } });
+    for (const args of [['logs', id], ['logs', '-f', id], ['exec', id, 'seq', '1', '100000']]) {
+      const r = await head(args);
+      expect({ args, stderr: r.stderr }).toEqual({ args, stderr: '' });
+      expect(r.stdout).toBe('1\nstatus 141\n');
+    }
+    await flux(['rm', '-f', id]);
   });
 
   it('serves through -p while detached, and shares its network with --network container:NAME', async () => {
