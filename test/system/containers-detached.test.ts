@@ -341,6 +341,26 @@ describe('flux run -d and the commands on detached containers', () => {
     await flux(['rm', '-f', id]);
   });
 
+  it('exec -u USER gets that user\'s HOME and exec -t a TERM, as run -u and run -t do', async () => {
+    const id = await detach([], ['sleep', '1000']);
+    const home = await flux(['exec', id, 'sh', '-c', 'echo $HOME']);
+    expect(home.stdout).toBe('/root\n');
+    expect((await flux(['exec', '-u', 'nobody', id, 'sh', '-c', 'echo $HOME']).then((r) => r.stdout))).toBe('/nonexistent\n');
+    // A uid without a passwd entry has / (as with run -u 1234); -e still wins.
+    expect((await flux(['exec', '-u', '1234', id, 'sh', '-c', 'echo $HOME']).then((r) => r.stdout))).toBe('/\n');
+    expect((await flux(['exec', '-u', 'nobody', '-e', 'HOME=/mine', id, 'sh', '-c', 'echo $HOME']).then((r) => r.stdout))).toBe('/mine\n');
+    const term = await runFlux(['exec', '-t', id, 'sh', '-c', 'echo TERM=$TERM'], { store, env: { XDG_RUNTIME_DIR: runtime, TERM: 'screen' } });
+    expect(term.code).toBe(0);
+    expect(term.stdout).toMatch(/^TERM=screen\r?\n$/);
+    const plain = await runFlux(['exec', id, 'sh', '-c', 'echo TERM=$TERM'], { store, env: { XDG_RUNTIME_DIR: runtime, TERM: 'screen' } });
+    expect(plain.stdout).toBe('TERM=\n');
+    await flux(['rm', '-f', id]);
+    // A HOME the run set (-e, or the image's Env) is the container's choice: an exec as another user keeps it.
+    const set = await detach(['-e', 'HOME=/srv'], ['sleep', '1000']);
+    expect((await flux(['exec', '-u', 'nobody', set, 'sh', '-c', 'echo $HOME']).then((r) => r.stdout))).toBe('/srv\n');
+    await flux(['rm', '-f', set]);
+  });
+
   it('serves through -p while detached, and shares its network with --network container:NAME', async () => {
     requireTool('slirp4netns');
     const port = await freePort();
