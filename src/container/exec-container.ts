@@ -10,7 +10,7 @@ import { parseGroup, parsePasswd, resolveUser } from '../image/user.js';
 import { execProcess, type ExecOutput } from '../sandbox/exec-process.js';
 import { nprocRlimit } from '../sandbox/nproc-rlimit.js';
 import type { ProcessProfile } from './run-types.js';
-import { terminalEnv } from './process-spec.js';
+import { checkWorkdir, terminalEnv } from './process-spec.js';
 import { current, joinableProcess } from './container-ops.js';
 import { stateDir, type ContainerState } from './container-state.js';
 
@@ -72,7 +72,8 @@ export async function execInContainer(root: string, s: ContainerState, cmd: stri
     seccomp: profile.seccomp,
     path: profile.path,
     env: [...env.values()],
-    cwd: o.workdir ?? profile.cwd,
+    // Absolute, as docker exec -w must be; a missing directory is the helper's error (nothing is made).
+    cwd: o.workdir !== undefined ? checkWorkdir(o.workdir) : profile.cwd,
     argv: cmd,
     // Counted in the container's user namespace, the exec'd processes share the container's --pids-limit.
     ...(profile.nproc !== undefined ? { rlimits: [nprocRlimit(profile.nproc, user.uid)] } : {}),

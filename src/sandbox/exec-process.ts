@@ -63,6 +63,13 @@ export function execPlan(s: ExecSpec): string[] {
   ].map(clean);
 }
 
+const ENOENT = 2;
+
+/** An exec makes no directory in the running container (a run makes a missing one): a missing one is refused. */
+function missingWorkdir(path: string): FluxError {
+  return new FluxError('BAD_WORKDIR', `the working directory ${printable(path)} does not exist in the container.`, { hint: 'Give -w a directory that exists there, or make it first (mkdir -p).' });
+}
+
 /** Runs the command to its end; resolves with its exit status, rejects when it could not start. */
 export async function execProcess(s: ExecSpec): Promise<number> {
   const out = s.output;
@@ -78,7 +85,7 @@ export async function execProcess(s: ExecSpec): Promise<number> {
   }
   let failure: FluxError | undefined;
   onRecords(child.stdio[3] as Socket, (rec) => {
-    if (rec.kind === 'error') failure ??= setupError(rec);
+    if (rec.kind === 'error') failure ??= rec.op === 'workdir' && rec.errno === ENOENT ? missingWorkdir(rec.path) : setupError(rec);
     if (rec.kind === 'exec') {
       failure ??= rec.errno === 2
         ? new FluxError('EXEC_NOT_FOUND', `${printable(rec.cmd)}: executable file not found in $PATH.`, { hint: 'Check the command name, or the image\'s PATH.', exitCode: 127 })

@@ -361,6 +361,22 @@ describe('flux run -d and the commands on detached containers', () => {
     await flux(['rm', '-f', set]);
   });
 
+  it('exec -w refuses a directory the container lacks, or a relative one, and makes none; run -w still makes it', async () => {
+    const id = await detach(['-w', '/made/by/run'], ['sh', '-c', 'pwd; sleep 1000']);
+    await until('the command to start', async () => (await flux(['logs', id])).stdout, (t) => t === '/made/by/run\n');
+    const missing = await flux(['exec', '-w', '/nonexist', id, 'pwd']);
+    expect(missing.code).toBe(125);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr).toBe('flux: the working directory /nonexist does not exist in the container. Give -w a directory that exists there, or make it first (mkdir -p).\n');
+    const relative = await flux(['exec', '-w', 'relative', id, 'pwd']);
+    expect(relative.code).toBe(125);
+    expect(relative.stderr).toBe('flux: the working directory "relative" is not absolute. Give -w an absolute path inside the container.\n');
+    const look = await flux(['exec', id, 'sh', '-c', 'ls -d /nonexist /relative 2>/dev/null; pwd']);
+    expect(look.stdout).toBe('/made/by/run\n');
+    expect((await flux(['exec', '-w', '/made', id, 'pwd'])).stdout).toBe('/made\n');
+    await flux(['rm', '-f', id]);
+  });
+
   it('serves through -p while detached, and shares its network with --network container:NAME', async () => {
     requireTool('slirp4netns');
     const port = await freePort();
