@@ -40,10 +40,10 @@ const TAKEN = 'ending.';
  * container that has just ended, or whose monitor was killed) may both reach for it. The rename is
  * atomic: one of them gets the file, renamed after its pid, and the other none.
  */
-function takeEndWork(root: string, id: string): { work: EndWork; file: string } | undefined {
+function takeEndWork(root: string, id: string, from = FILE): { work: EndWork; file: string } | undefined {
   const file = join(stateDir(root, id), `${TAKEN}${process.pid}`);
   try {
-    renameSync(join(stateDir(root, id), FILE), file);
+    renameSync(join(stateDir(root, id), from), file);
     return { work: JSON.parse(readFileSync(file, 'utf8')) as EndWork, file };
   } catch {
     return undefined;
@@ -91,12 +91,6 @@ export async function runEnded(root: string, id: string): Promise<void> {
  * `flux __ended` took the work first, waits until it is done: nothing is left once rm returns.
  */
 export async function endBeforeRemove(root: string, id: string): Promise<void> {
-  const taken = takeEndWork(root, id);
-  if (taken) {
-    await releaseHeld(taken.work);
-    rmSync(taken.file, { force: true });
-    return;
-  }
   for (;;) {
     let names: string[];
     try {
@@ -104,7 +98,16 @@ export async function endBeforeRemove(root: string, id: string): Promise<void> {
     } catch {
       return; // removed by the --rm end meanwhile
     }
-    if (!names.some((n) => n.startsWith(TAKEN) && isAlive(Number(n.slice(TAKEN.length))))) return;
+    // The work itself, or the one a taker that died halfway left behind.
+    const left = names.find((n) => n === FILE || (n.startsWith(TAKEN) && !isAlive(Number(n.slice(TAKEN.length)))));
+    const taken = left !== undefined ? takeEndWork(root, id, left) : undefined;
+    if (taken) {
+      await releaseHeld(taken.work);
+      rmSync(taken.file, { force: true });
+      return;
+    }
+    // Nothing left to do; else a live taker works on it, or took it just before us: wait for it.
+    if (left === undefined && !names.some((n) => n.startsWith(TAKEN))) return;
     await new Promise((r) => setTimeout(r, 50));
   }
 }
