@@ -58,7 +58,8 @@ int exec_in(int argc, char **argv)
   if (fchdir(root) < 0 || chroot(".") < 0)
     fail("enter the container's root", "");
   close(root);
-  state.workdir_fd = open_workdir(p.cwd ? p.cwd : "/");
+  /* Nothing is made in a running container: a missing directory is an error, as with docker exec. */
+  state.workdir_fd = open_workdir(p.cwd ? p.cwd : "/", 0);
   /* -t: a terminal of the container's own devpts (as run makes one), relayed to ours. */
   int master = -1, slave = -1;
   if (p.tty) {

@@ -279,7 +279,7 @@ int relay_once(int sfd, int *master, int *in_open, pid_t child, char *buf, size_
 void drain_master(int master, char *buf, size_t len);
 
 /* workdir.c: the working directory, looked up inside the root */
-int open_workdir(const char *cwd);
+int open_workdir(const char *cwd, int make);
 
 /* init.c: init: pid 1 of the container */
 _Noreturn void run_init(const struct plan *p);

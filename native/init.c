@@ -136,7 +136,7 @@ _Noreturn void run_init(const struct plan *p)
   lap("pivoted");
   /* Nothing of the host, nor flux's files layer, may be left open for the working directory to name. */
   close_unneeded_fds();
-  state.workdir_fd = open_workdir(p->cwd ? p->cwd : "/");
+  state.workdir_fd = open_workdir(p->cwd ? p->cwd : "/", 1);
   if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
     fail("sethostname", p->hostname);
 

@@ -63,15 +63,16 @@ static int make_dir_in_root(const char *rel, int depth)
 /*
  * The working directory, looked up after pivot_root inside the new root without following magic
  * links: an image symlink stays inside the root, and /proc/self/fd/N, /proc/N/cwd or /proc/N/root
- * (where /dev/fd leads) are refused, so no path names a directory outside the container. A
- * missing directory is made, as before.
+ * (where /dev/fd leads) are refused, so no path names a directory outside the container. With
+ * MAKE (a run: docker run makes a missing WorkingDir or -w) a missing directory is made; without
+ * (an exec into a running container, as docker and podman exec) it is an error.
  */
-int open_workdir(const char *cwd)
+int open_workdir(const char *cwd, int make)
 {
   state.root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (state.root_fd < 0)
     fail("open", "/");
-  int fd = make_dir_in_root(cwd, 0);
+  int fd = make ? make_dir_in_root(cwd, 0) : open_in_root(cwd, O_PATH | O_DIRECTORY);
   struct stat st;
   if (fd >= 0 && fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode)) {
     close(fd);

@@ -58,7 +58,7 @@ export function register(program: Command): void {
     .option('--since <time>', 'only lines written since a time (2026-01-01T10:00:00Z) or for a duration (10m, 2h)')
     .action(async (ref: string, o: { follow?: boolean; timestamps?: boolean; tail?: string; since?: string }) => {
       const { logsCommand } = await import('../commands/containers.js');
-      await logsCommand(ref, o);
+      process.exitCode = await logsCommand(ref, o);
     });
   program
     .command('stop')
@@ -73,7 +73,7 @@ export function register(program: Command): void {
     .command('kill')
     .description('Send a signal to containers (default SIGKILL, to every process in them).')
     .argument('<container...>', 'names, IDs or unique ID prefixes')
-    .option('-s, --signal <signal>', 'the signal, e.g. TERM, SIGHUP (default KILL)')
+    .option('-s, --signal <signal>', 'the signal, e.g. TERM, SIGHUP or 10 (default KILL)')
     .action(async (refs: string[], o: { signal?: string }) => {
       const { killCommand } = await import('../commands/containers.js');
       await killCommand(refs, o);

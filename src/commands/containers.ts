@@ -2,8 +2,9 @@
 import { humanAge, humanSize } from '../format.js';
 import { escapeJson, escapeText } from '../escape.js';
 import { FluxError } from '../errors.js';
+import { CLOSED_PIPE_STATUS, drained, readerGone } from '../host-output.js';
 import { Flux } from '../library/flux.js';
-import { statsOfContainers, type ContainerInfo, type ContainerStats } from '../library/container.js';
+import { killSignal, statsOfContainers, type ContainerInfo, type ContainerStats } from '../library/container.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -61,7 +62,8 @@ export function sinceTime(text: string, now = Date.now()): Date {
   throw new FluxError('USAGE', `--since ${text} is neither a time nor a duration.`, { hint: 'Write e.g. --since 10m or --since 2026-01-01T10:00:00Z.', exitCode: 125 });
 }
 
-export async function logsCommand(ref: string, o: { follow?: boolean; timestamps?: boolean; tail?: string; since?: string }): Promise<void> {
+/** `flux logs`: its status, 0, or 141 when stdout or stderr was closed by its reader (see host-output.ts). */
+export async function logsCommand(ref: string, o: { follow?: boolean; timestamps?: boolean; tail?: string; since?: string }): Promise<number> {
   let tail: number | undefined;
   if (o.tail !== undefined && o.tail !== 'all') {
     tail = Number(o.tail);
@@ -69,11 +71,16 @@ export async function logsCommand(ref: string, o: { follow?: boolean; timestamps
   }
   if (o.since !== undefined) sinceTime(o.since);
   const c = await new Flux().container(ref);
+  const gone = (): boolean => readerGone(process.stdout) || readerGone(process.stderr);
   for await (const l of c.logs({ follow: o.follow ?? false, ...(tail !== undefined ? { tail } : {}), ...(o.since !== undefined ? { since: sinceTime(o.since) } : {}) })) {
+    if (gone()) break;
     const text = `${o.timestamps ? `${l.time} ` : ''}${l.line}\n`;
     const stream = l.stream === 'stderr' ? process.stderr : process.stdout;
-    if (!stream.write(text)) await new Promise((r) => stream.once('drain', r));
+    if (!stream.write(text) && !gone()) await drained(stream);
   }
+  // The error of the last write comes on the next tick.
+  await new Promise((r) => setImmediate(r));
+  return gone() ? CLOSED_PIPE_STATUS : 0;
 }
 
 /** Runs `each` on every named container; one that fails is reported and the rest still done. */
@@ -104,8 +111,8 @@ export async function stopCommand(refs: string[], o: { time?: string }): Promise
 }
 
 export async function killCommand(refs: string[], o: { signal?: string }): Promise<void> {
-  const raw = (o.signal ?? 'KILL').toUpperCase();
-  const sig = (raw.startsWith('SIG') ? raw : `SIG${raw}`) as NodeJS.Signals;
+  // Refused once, before any container, when it names no signal.
+  const sig = killSignal(o.signal ?? 'SIGKILL');
   const flux = new Flux();
   await forEach(refs, async (ref) => {
     await (await flux.container(ref)).kill(sig);

@@ -5,7 +5,7 @@
  * (escapes, a tab) one line in the file. Past its cap the log becomes log.1 (the one before goes)
  * and a new log starts, so a chatty container holds at most twice the cap on disk.
  */
-import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 
 export interface LogLine {
   stream: 'stdout' | 'stderr';
@@ -30,29 +30,101 @@ function parse(text: string): LogLine | undefined {
   }
 }
 
-/**
- * Reads whole lines from `offset` on; returns them and where the next read starts. A file shorter
- * than `offset` was rotated meanwhile: it is read from its start.
- */
-export function readFrom(path: string, offset: number): { lines: LogLine[]; next: number } {
+/** The inode a path names now, or undefined when there is none (removed, or being rotated). */
+function inodeAt(path: string): number | undefined {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The whole lines of `text`, and how many bytes they take: a line still being written stays for the next read. */
+function wholeLines(text: Buffer): { lines: LogLine[]; used: number } {
+  const end = text.lastIndexOf(0x0a) + 1;
+  const lines = text.subarray(0, end).toString('utf8').split('\n').filter((t) => t !== '').map(parse).filter((l): l is LogLine => l !== undefined);
+  return { lines, used: end };
+}
+
+/** Every whole line of the file at `path`, unless it is one of `skip` (by inode). */
+function readWhole(path: string, skip: number[]): LogLine[] {
   let fd: number;
   try {
     fd = openSync(path, 'r');
   } catch {
-    return { lines: [], next: offset };
+    return [];
   }
   try {
-    const size = fstatSync(fd).size;
-    if (size < offset) offset = 0;
-    if (size <= offset) return { lines: [], next: offset };
-    const buf = Buffer.alloc(size - offset);
-    const n = readSync(fd, buf, 0, buf.length, offset);
-    const text = buf.subarray(0, n).toString('utf8');
-    // A line still being written stays for the next read.
-    const end = text.lastIndexOf('\n') + 1;
-    const lines = text.slice(0, end).split('\n').filter((t) => t !== '').map(parse).filter((l): l is LogLine => l !== undefined);
-    return { lines, next: offset + Buffer.byteLength(text.slice(0, end)) };
+    const st = fstatSync(fd);
+    if (skip.includes(st.ino)) return [];
+    const buf = Buffer.alloc(st.size);
+    return wholeLines(buf.subarray(0, readSync(fd, buf, 0, buf.length, 0))).lines;
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Reads a container's log as it grows, across rotations and after its state directory is gone.
+ * The current log is held open, not reopened by its path: the file stays readable once it is
+ * renamed to log.1, or removed with the directory at the end of a --rm container, so the lines
+ * written before that are still read. A rotation is seen by the path naming another file (not by
+ * the size, which the new log may have passed already): the file held is read to its end, then the
+ * new one from its start.
+ */
+export class LogReader {
+  private fd = -1;
+  private ino = -1;
+  private offset = 0;
+
+  constructor(private readonly path: string) {}
+
+  /** The lines written since the last call; the first call gives the older part (log.1) and the log. */
+  read(): LogLine[] {
+    if (this.fd < 0) {
+      if (!this.open()) return [];
+      // The older part first, unless a rotation since the open made the file held the older part.
+      return [...readWhole(`${this.path}.1`, [this.ino]), ...this.drain()];
+    }
+    const out: LogLine[] = [];
+    for (;;) {
+      // Looked at before the file held is read: a rotation seen here came before that read, so
+      // the read reaches the old file's end (the monitor writes nothing to it after the rename).
+      const now = inodeAt(this.path);
+      out.push(...this.drain());
+      if (now === undefined || now === this.ino) return out;
+      const old = this.ino;
+      this.close();
+      if (!this.open()) return out;
+      // Two rotations since the last read: the part between the old file and the new log is log.1.
+      out.push(...readWhole(`${this.path}.1`, [old, this.ino]));
+    }
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  private open(): boolean {
+    try {
+      this.fd = openSync(this.path, 'r');
+    } catch {
+      return false;
+    }
+    this.ino = fstatSync(this.fd).ino;
+    this.offset = 0;
+    return true;
+  }
+
+  /** The whole lines from the offset to the end of the file held. */
+  private drain(): LogLine[] {
+    const size = fstatSync(this.fd).size;
+    if (size <= this.offset) return [];
+    const buf = Buffer.alloc(size - this.offset);
+    const n = readSync(this.fd, buf, 0, buf.length, this.offset);
+    const { lines, used } = wholeLines(buf.subarray(0, n));
+    this.offset += used;
+    return lines;
   }
 }

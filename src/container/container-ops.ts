@@ -11,6 +11,7 @@ import { recordEvent } from './container-events.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeContainerLayer } from './container-layer.js';
+import { parseSignal } from './stop-signal.js';
 
 export interface ContainerStatus {
   state: 'created' | 'running' | 'exited';
@@ -181,17 +182,15 @@ export async function waitExited(root: string, id: string, deadlineMs = Infinity
 
 /**
  * The signal an image's StopSignal names (`SIGTERM`, `TERM`, `15`), or SIGTERM for none or one
- * this host does not know.
+ * this host does not know: a foreign image's choice is no reason to refuse a stop.
  */
 export function stopSignal(raw: string | undefined): NodeJS.Signals {
   if (raw === undefined || raw === '') return 'SIGTERM';
-  const known = constants.signals as Record<string, number>;
-  if (/^\d+$/.test(raw)) {
-    const name = Object.keys(known).find((k) => known[k] === Number(raw));
-    return (name ?? 'SIGTERM') as NodeJS.Signals;
+  try {
+    return parseSignal(raw, 'StopSignal');
+  } catch {
+    return 'SIGTERM';
   }
-  const name = raw.toUpperCase().startsWith('SIG') ? raw.toUpperCase() : `SIG${raw.toUpperCase()}`;
-  return (known[name] !== undefined ? name : 'SIGTERM') as NodeJS.Signals;
 }
 
 function imageStopSignal(root: string, s: ContainerState): NodeJS.Signals {
@@ -227,6 +226,8 @@ export async function removeContainer(root: string, s: ContainerState, force: bo
     }
     await stopContainer(root, s, 0);
   }
+  const { endBeforeRemove } = await import('./ended.js');
+  await endBeforeRemove(root, s.id);
   removeState(root, s);
   // The writable layer (the run directory in the store) has stayed since the container ended.
   await removeContainerLayer(s.store, s.id);

@@ -4,7 +4,8 @@
  * (`flux __ended ROOT ID`), after it has recorded the exit, so the cost of starting Node lands at
  * the end of the container rather than at its start. Without ended.json the monitor just exits.
  */
-import { readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { isAlive } from '../pid-alive.js';
 import { join } from 'node:path';
 import { readState, removeState, stateDir } from './container-state.js';
 import { removeContainerLayer } from './container-layer.js';
@@ -32,14 +33,25 @@ export function writeEndWork(dir: string, w: EndWork): void {
   writeFileSync(join(dir, FILE), JSON.stringify(w), { mode: 0o600 });
 }
 
-/** `flux __ended ROOT ID`: the monitor's last step. */
-export async function runEnded(root: string, id: string): Promise<void> {
-  let w: EndWork;
+const TAKEN = 'ending.';
+
+/**
+ * Takes the end work, so that it is done once: the monitor's `flux __ended` and `flux rm` (of a
+ * container that has just ended, or whose monitor was killed) may both reach for it. The rename is
+ * atomic: one of them gets the file, renamed after its pid, and the other none.
+ */
+function takeEndWork(root: string, id: string, from = FILE): { work: EndWork; file: string } | undefined {
+  const file = join(stateDir(root, id), `${TAKEN}${process.pid}`);
   try {
-    w = JSON.parse(readFileSync(join(stateDir(root, id), FILE), 'utf8')) as EndWork;
+    renameSync(join(stateDir(root, id), from), file);
+    return { work: JSON.parse(readFileSync(file, 'utf8')) as EndWork, file };
   } catch {
-    return; // removed meanwhile (flux rm)
+    return undefined;
   }
+}
+
+/** What the container held outside its state: network helpers, sockets, its network membership, cgroups. */
+async function releaseHeld(w: EndWork): Promise<void> {
   if (w.pidFiles.length > 0) {
     const { stopPastaOf } = await import('../sandbox/pasta.js');
     for (const f of w.pidFiles) stopPastaOf(f);
@@ -53,9 +65,49 @@ export async function runEnded(root: string, id: string): Promise<void> {
       /* gone, or not empty yet: the kernel frees it with its last process */
     }
   }
-  if (!w.autoRemove) return;
+}
+
+/** `flux __ended ROOT ID`: the monitor's last step. */
+export async function runEnded(root: string, id: string): Promise<void> {
+  const taken = takeEndWork(root, id);
+  if (!taken) return; // none, or flux rm has it
+  const { work: w, file } = taken;
+  await releaseHeld(w);
+  if (!w.autoRemove) {
+    rmSync(file, { force: true });
+    return;
+  }
   // The writable layer first, then the state: whoever waits for the state to go finds nothing left.
   await removeContainerLayer(w.store, id);
   const s = readState(root, id);
   if (s) removeState(root, s);
+}
+
+/**
+ * `flux rm` of a container that has ended, before its state goes: `rm -f` of a running one gets
+ * here as soon as its exit is recorded, before the monitor's `flux __ended` could read the work
+ * from the state, and a monitor killed with kill -9 never has it run. So rm does what the
+ * container held itself (the state and writable layer are rm's own to remove), or, when
+ * `flux __ended` took the work first, waits until it is done: nothing is left once rm returns.
+ */
+export async function endBeforeRemove(root: string, id: string): Promise<void> {
+  for (;;) {
+    let names: string[];
+    try {
+      names = readdirSync(stateDir(root, id));
+    } catch {
+      return; // removed by the --rm end meanwhile
+    }
+    // The work itself, or the one a taker that died halfway left behind.
+    const left = names.find((n) => n === FILE || (n.startsWith(TAKEN) && !isAlive(Number(n.slice(TAKEN.length)))));
+    const taken = left !== undefined ? takeEndWork(root, id, left) : undefined;
+    if (taken) {
+      await releaseHeld(taken.work);
+      rmSync(taken.file, { force: true });
+      return;
+    }
+    // Nothing left to do; else a live taker works on it, or took it just before us: wait for it.
+    if (left === undefined && !names.some((n) => n.startsWith(TAKEN))) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

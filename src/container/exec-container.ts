@@ -7,9 +7,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FluxError } from '../errors.js';
 import { parseGroup, parsePasswd, resolveUser } from '../image/user.js';
-import { execProcess } from '../sandbox/exec-process.js';
+import { execProcess, type ExecOutput } from '../sandbox/exec-process.js';
 import { nprocRlimit } from '../sandbox/nproc-rlimit.js';
 import type { ProcessProfile } from './run-types.js';
+import { checkWorkdir, terminalEnv } from './process-spec.js';
 import { current, joinableProcess } from './container-ops.js';
 import { stateDir, type ContainerState } from './container-state.js';
 
@@ -21,7 +22,7 @@ export interface ExecOptions {
   interactive: boolean;
   /** A terminal for the command (-t). */
   tty?: boolean;
-  output?: { stdout(chunk: Buffer): void; stderr(chunk: Buffer): void };
+  output?: ExecOutput;
 }
 
 const notRunning = (name: string) =>
@@ -47,8 +48,15 @@ export async function execInContainer(root: string, s: ContainerState, cmd: stri
   const target = joinableProcess(s);
   if (target === undefined) throw notRunning(s.name);
   let user = { uid: profile.uid, gid: profile.gid, groups: profile.groups };
-  if (o.user !== undefined) user = resolveUser(o.user, parsePasswd(readIn(target, 'etc/passwd')), parseGroup(readIn(target, 'etc/group')));
   const env = new Map(profile.env.map((e) => [e.slice(0, e.indexOf('=')), e] as const));
+  if (o.user !== undefined) {
+    const other = resolveUser(o.user, parsePasswd(readIn(target, 'etc/passwd')), parseGroup(readIn(target, 'etc/group')));
+    user = { uid: other.uid, gid: other.gid, groups: other.groups };
+    // The run's HOME was its user's (nothing else set it): this user's home replaces it, as with run -u.
+    if (profile.homeFromUser) env.set('HOME', `HOME=${other.home}`);
+  }
+  // As run -t sets it; -e below still wins.
+  if (o.tty) env.set('TERM', terminalEnv(process.env));
   for (const e of o.env) {
     const eq = e.indexOf('=');
     const key = eq < 0 ? e : e.slice(0, eq);
@@ -64,7 +72,8 @@ export async function execInContainer(root: string, s: ContainerState, cmd: stri
     seccomp: profile.seccomp,
     path: profile.path,
     env: [...env.values()],
-    cwd: o.workdir ?? profile.cwd,
+    // Absolute, as docker exec -w must be; a missing directory is the helper's error (nothing is made).
+    cwd: o.workdir !== undefined ? checkWorkdir(o.workdir) : profile.cwd,
     argv: cmd,
     // Counted in the container's user namespace, the exec'd processes share the container's --pids-limit.
     ...(profile.nproc !== undefined ? { rlimits: [nprocRlimit(profile.nproc, user.uid)] } : {}),

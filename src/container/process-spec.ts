@@ -108,6 +108,13 @@ export interface ProcessSpec {
   cwd: string;
   /** The PATH the helper looks the command up in. */
   path: string;
+  /** HOME is the user's home from passwd, which nothing else set (see ProcessProfile.homeFromUser). */
+  homeFromUser: boolean;
+}
+
+/** TERM for a command given a terminal (run -t, exec -t): the host's, or xterm when it has none or a dumb one. */
+export function terminalEnv(host: NodeJS.ProcessEnv): string {
+  return `TERM=${host.TERM && host.TERM !== 'dumb' ? host.TERM : 'xterm'}`;
 }
 
 /**
@@ -120,17 +127,19 @@ export function processSpec(config: ContainerConfig | undefined, o: ProcessOptio
   const argv = commandLine(c, o.cmd, o.entrypoint);
   const cwd = checkWorkdir(o.workdir ?? (c.WorkingDir || '/'));
   const cliEnv = o.env.map((e) => envEntry(e, host)).filter((e): e is string => e !== undefined);
+  const setsHome = (list: string[]) => list.some((e) => e.startsWith('HOME='));
   const env = mergeEnv(
     // container=flux: what systemd and others read to know they run in a container (podman sets container=podman).
     [`PATH=${DEFAULT_PATH}`, 'container=flux'],
     c.Env ?? [],
     [`HOSTNAME=${hostname}`],
-    (c.Env ?? []).some((e) => e.startsWith('HOME=')) ? [] : [`HOME=${user.home}`],
-    o.tty ? [`TERM=${host.TERM && host.TERM !== 'dumb' ? host.TERM : 'xterm'}`] : [],
+    setsHome(c.Env ?? []) ? [] : [`HOME=${user.home}`],
+    o.tty ? [terminalEnv(host)] : [],
     o.fileEnv,
     cliEnv,
   );
   const path = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
   const unset = new Set(o.unset ?? []);
-  return { argv, env: unset.size > 0 ? env.filter((e) => !unset.has(e.slice(0, e.indexOf('=')))) : env, cwd, path };
+  const homeFromUser = ![c.Env ?? [], o.fileEnv, cliEnv].some(setsHome) && !unset.has('HOME');
+  return { argv, env: unset.size > 0 ? env.filter((e) => !unset.has(e.slice(0, e.indexOf('=')))) : env, cwd, path, homeFromUser };
 }

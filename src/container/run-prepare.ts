@@ -58,6 +58,7 @@ export async function runImage(started: Started): Promise<number> {
     path: proc.path,
     env: proc.env,
     cwd: proc.cwd,
+    homeFromUser: proc.homeFromUser,
     ...(config.StopSignal ? { stopSignal: config.StopSignal } : {}),
     ...(started.nproc !== undefined ? { nproc: started.nproc } : {}),
   });

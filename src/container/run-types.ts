@@ -110,6 +110,11 @@ export interface ProcessProfile extends ProcessSettings {
   stopSignal?: string;
   /** --pids-limit N held by RLIMIT_NPROC (no cgroup): a process `flux exec` starts gets it too. */
   nproc?: number;
+  /**
+   * HOME in env is the user's home from passwd, as flux sets it when neither the image's Env, an
+   * env file nor -e did: `flux exec -u USER` then gives USER's home instead, as `run -u USER` would.
+   */
+  homeFromUser?: boolean;
 }
 
 /** What a run starts from: an image (pulled by the policy), or an unpacked root filesystem directory. */

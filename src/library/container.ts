@@ -6,9 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FluxError } from '../errors.js';
+import { readerGone } from '../host-output.js';
+import { parseSignal } from '../container/stop-signal.js';
 import type { OutputTarget, RunResult } from './api-types.js';
 import { findState, listStates, logPath, readState, type ContainerState } from '../container/container-state.js';
-import { readFrom, type LogLine } from '../container/container-log.js';
+import { LogReader, type LogLine } from '../container/container-log.js';
 import { NO_STATS, current, currentIn, removeContainer, settled, signalContainer, statsOf, statsOfAll, statusOf, stopContainer, waitExited, type ContainerStats, type ContainerStatus } from '../container/container-ops.js';
 
 export type { ContainerStats, ContainerStatus, LogLine };
@@ -115,26 +117,27 @@ export class Container {
 
   /** The log's lines in order; with follow, new ones as they are written until the container ends. */
   async *logs(o: { follow?: boolean; tail?: number; since?: Date } = {}): AsyncGenerator<LogLine> {
-    const path = logPath(this.root, this.id);
-    // The rotated part first (see container-log.ts), then the current log.
-    const older = readFrom(`${path}.1`, 0).lines;
-    let { lines, next } = readFrom(path, 0);
-    lines = [...older, ...lines];
-    // ISO times in UTC compare as strings.
-    const since = o.since?.toISOString();
-    if (since !== undefined) lines = lines.filter((l) => l.time >= since);
-    if (o.tail !== undefined) lines = o.tail <= 0 ? [] : lines.slice(-o.tail);
-    yield* lines;
-    if (!o.follow) return;
-    for (;;) {
-      const s = readState(this.root, this.id);
-      const ended = s === undefined || current(s).status === 'exited';
-      const r = readFrom(path, next);
-      next = r.next;
-      yield* r.lines;
-      // Read once more after the end was seen: the monitor writes its last lines before it says so.
-      if (ended) return;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    // Held open while following (see container-log.ts): the lines a --rm container writes last
+    // are read after its state directory is gone, and none are lost at a rotation.
+    const log = new LogReader(logPath(this.root, this.id));
+    try {
+      let lines = log.read();
+      // ISO times in UTC compare as strings.
+      const since = o.since?.toISOString();
+      if (since !== undefined) lines = lines.filter((l) => l.time >= since);
+      if (o.tail !== undefined) lines = o.tail <= 0 ? [] : lines.slice(-o.tail);
+      yield* lines;
+      if (!o.follow) return;
+      for (;;) {
+        const s = readState(this.root, this.id);
+        const ended = s === undefined || current(s).status === 'exited';
+        yield* log.read();
+        // Read once more after the end was seen: the monitor writes its last lines before it says so.
+        if (ended) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      log.close();
     }
   }
 
@@ -146,10 +149,15 @@ export class Container {
     const started = performance.now();
     const { execInContainer } = await import('../container/exec-container.js');
     const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
-    const sink = (target: ExecOptions['stdout'], name: 'stdout' | 'stderr', host: NodeJS.WriteStream) => (c: Buffer): void => {
+    // false once the host's stream was closed by its reader (`flux exec … | head -1`): the
+    // command's stream is closed then, and the command ends as it would writing to a closed pipe.
+    const sink = (target: ExecOptions['stdout'], name: 'stdout' | 'stderr', host: NodeJS.WriteStream) => (c: Buffer): boolean => {
       if (target === 'pipe') chunks[name].push(c);
-      else if (target === undefined || target === 'inherit') host.write(c);
-      else if (target !== 'ignore') target.write(c);
+      else if (target === undefined || target === 'inherit') {
+        if (readerGone(host)) return false;
+        host.write(c);
+      } else if (target !== 'ignore') target.write(c);
+      return true;
     };
     const exitCode = await execInContainer(this.root, this.state(), command, {
       env: Array.isArray(o.env) ? o.env : Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`),
@@ -169,12 +177,16 @@ export class Container {
   }
 
   /**
-   * Sends the command a signal (SIGKILL: every process of the container). A container still
-   * starting is signalled once its command runs (one that then fails to start is gone already).
+   * Sends the command a signal (SIGKILL: every process of the container), named as `flux kill -s`
+   * takes it (KILL, SIGHUP, 10). A container still starting is signalled once its command runs; one
+   * that is not running (ended, or failed to start) is refused, as docker and podman refuse it.
    */
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  async kill(signal: NodeJS.Signals | string | number = 'SIGKILL'): Promise<void> {
+    const sig = killSignal(signal);
     const s = await settled(this.root, this.state());
-    if (s) signalContainer(this.root, s, signal);
+    if (!s || !signalContainer(this.root, s, sig)) {
+      throw new FluxError('CONTAINER_NOT_RUNNING', `the container ${this.name} is not running, so it cannot be sent ${sig}.`, { hint: `See how it ended with flux ps -a, and remove it with flux rm ${this.name}.`, exitCode: 125 });
+    }
   }
 
   /** SIGTERM, then SIGKILL of every process after `timeout` seconds (default 10); resolves with the exit code. */
@@ -194,6 +206,11 @@ export class Container {
     const s = readState(this.root, this.id);
     if (s) await removeContainer(this.root, s, o.force ?? false);
   }
+}
+
+/** The signal `kill -s` names: a name with or without SIG, any case, or its number (as docker and podman take it). */
+export function killSignal(raw: NodeJS.Signals | string | number): NodeJS.Signals {
+  return parseSignal(String(raw), 'kill -s');
 }
 
 /** The usage of many containers over one sample (as `flux ps` shows it); zero for those not running. */

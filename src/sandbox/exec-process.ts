@@ -33,7 +33,16 @@ export interface ExecSpec extends ProcessSettings {
   interactive: boolean;
   /** A terminal (-t): the command's 0-2 are a pty of the container's, relayed by the helper. */
   tty?: { stdin: boolean; rows: number; cols: number };
-  output?: { stdout(chunk: Buffer): void; stderr(chunk: Buffer): void };
+  /**
+   * Where the command's output goes. false from one: that destination is gone (its reader closed
+   * it), and the command's stream is closed too, so its next write fails as one to a closed pipe.
+   */
+  output?: ExecOutput;
+}
+
+export interface ExecOutput {
+  stdout(chunk: Buffer): boolean | void;
+  stderr(chunk: Buffer): boolean | void;
 }
 
 /** The process part of a plan, as the helper's exec mode reads it from its command line. */
@@ -54,6 +63,13 @@ export function execPlan(s: ExecSpec): string[] {
   ].map(clean);
 }
 
+const ENOENT = 2;
+
+/** An exec makes no directory in the running container (a run makes a missing one): a missing one is refused. */
+function missingWorkdir(path: string): FluxError {
+  return new FluxError('BAD_WORKDIR', `the working directory ${printable(path)} does not exist in the container.`, { hint: 'Give -w a directory that exists there, or make it first (mkdir -p).' });
+}
+
 /** Runs the command to its end; resolves with its exit status, rejects when it could not start. */
 export async function execProcess(s: ExecSpec): Promise<number> {
   const out = s.output;
@@ -64,12 +80,12 @@ export async function execProcess(s: ExecSpec): Promise<number> {
   const raw = s.tty !== undefined && s.interactive && !out && process.stdin.isTTY === true;
   if (raw) process.stdin.setRawMode(true);
   if (out) {
-    child.stdout?.on('data', (c: Buffer) => out.stdout(c));
-    child.stderr?.on('data', (c: Buffer) => out.stderr(c));
+    child.stdout?.on('data', (c: Buffer) => out.stdout(c) === false && child.stdout?.destroy());
+    child.stderr?.on('data', (c: Buffer) => out.stderr(c) === false && child.stderr?.destroy());
   }
   let failure: FluxError | undefined;
   onRecords(child.stdio[3] as Socket, (rec) => {
-    if (rec.kind === 'error') failure ??= setupError(rec);
+    if (rec.kind === 'error') failure ??= rec.op === 'workdir' && rec.errno === ENOENT ? missingWorkdir(rec.path) : setupError(rec);
     if (rec.kind === 'exec') {
       failure ??= rec.errno === 2
         ? new FluxError('EXEC_NOT_FOUND', `${printable(rec.cmd)}: executable file not found in $PATH.`, { hint: 'Check the command name, or the image\'s PATH.', exitCode: 127 })

@@ -5,10 +5,11 @@
  * No timing is asserted: every wait is a poll of the container's state with a deadline.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
+import { constants } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { buildFixtures, userFixtureDir } from '../helpers/fixtures.js';
 import { appDir, isRoot, runAs, runFlux, removeStore, tempStore, testUser, userRuntimeDir } from '../helpers/user.js';
@@ -18,6 +19,7 @@ import { requireTool } from '../helpers/require.js';
 let store: string;
 let runtime: string;
 let busybox: string;
+let app: string;
 
 const flux = (args: string[]) => runFlux(args, { store, env: { XDG_RUNTIME_DIR: runtime } });
 const containers = () => join(runtime, 'flux', 'containers');
@@ -56,6 +58,7 @@ beforeAll(async () => {
   await buildFixtures(['busybox']);
   store = await tempStore();
   busybox = `oci:${await userFixtureDir('busybox')}`;
+  app = await appDir();
   runtime = await userRuntimeDir('flux-lc-runtime-');
   const r = await flux(['pull', '-q', busybox]);
   expect(r.code).toBe(0);
@@ -116,6 +119,28 @@ describe('flux run -d and the commands on detached containers', () => {
     expect(processesWith(token)).toEqual([]);
   });
 
+  it('kill sends a signal named by its number, and refuses a container that is not running', async () => {
+    const name = `sig-${randomInt(100000, 999999)}`;
+    await detach(['--name', name], ['sh', '-c', 'trap "echo got usr1; exit 3" USR1; echo ready; sleep 1000 & wait']);
+    await until('the trap to be set', async () => (await flux(['logs', name])).stdout, (t) => t.includes('ready'));
+    const usr1 = constants.signals.SIGUSR1;
+    const sent = await flux(['kill', '-s', String(usr1), name]);
+    expect(sent.stderr).toBe('');
+    expect(sent.code).toBe(0);
+    expect(sent.stdout).toBe(`${name}\n`);
+    expect((await flux(['wait', name])).stdout).toBe('3\n');
+    expect((await flux(['logs', name])).stdout).toBe('ready\ngot usr1\n');
+    const again = await flux(['kill', name]);
+    expect(again.code).toBe(125);
+    expect(again.stdout).toBe('');
+    expect(again.stderr).toBe(`flux: the container ${name} is not running, so it cannot be sent SIGKILL. See how it ended with flux ps -a, and remove it with flux rm ${name}.\n`);
+    // A signal that names none is refused once, before any container.
+    const bad = await flux(['kill', '-s', '99', name, name]);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toBe('flux: kill -s 99 is not a signal. Give a name such as SIGTERM, TERM or SIGINT, or a number.\n');
+    await flux(['rm', name]);
+  });
+
   it('keeps stdout and stderr apart in the log, with times, and honours --tail', async () => {
     const id = await detach([], ['sh', '-c', 'echo out1; echo err1 >&2; echo out2; printf partial']);
     const wait = await flux(['wait', id]);
@@ -166,6 +191,39 @@ describe('flux run -d and the commands on detached containers', () => {
     const r = await flux(['logs', '-f', id]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('line1\nline2\nline3\n');
+  });
+
+  it('follows a --rm container to its last line, written just before its state goes', async () => {
+    const id = await detach(['--rm'], ['sh', '-c', 'echo first; sleep 1; echo final; echo final-err >&2']);
+    const r = await flux(['logs', '-f', id]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('first\nfinal\n');
+    expect(r.stderr).toBe('final-err\n');
+  });
+
+  it('follows the log across its rotations without losing a line', async () => {
+    // Each batch of 50 lines (about 4.6k of log) rotates a 4k log once or twice; the next batch
+    // waits until the follower has shown this one's last line, so no part is dropped from disk
+    // before the follower could read it.
+    const user = await testUser();
+    const sync = await mkdtemp('/tmp/flux-lc-sync-');
+    if (isRoot) await chown(sync, user.uid, user.gid);
+    const script = 'i=0; for b in 1 2 3 4 5 6; do for k in $(seq 50); do i=$((i+1)); echo "line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; done; echo "batch $b" >&2; while [ ! -e /sync/$b ]; do sleep 0.05; done; done';
+    const id = await detach(['--log-max-size', '4k', '-v', `${sync}:/sync`], ['sh', '-c', script]);
+    const r = await runFlux(['logs', '-f', id], {
+      store,
+      env: { XDG_RUNTIME_DIR: runtime },
+      onStderr: (err) => {
+        for (const m of err.matchAll(/batch (\d)/g)) if (!existsSync(join(sync, m[1]!))) writeFileSync(join(sync, m[1]!), '');
+      },
+    });
+    await rm(sync, { recursive: true, force: true });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('batch 1\nbatch 2\nbatch 3\nbatch 4\nbatch 5\nbatch 6\n');
+    const numbers = r.stdout.trim().split('\n').map((l) => Number(l.split(' ')[1]));
+    expect(numbers).toEqual(Array.from({ length: 300 }, (_, k) => k + 1));
+    expect(readdirSync(join(containers(), id)).filter((f) => f.startsWith('log')).sort()).toEqual(['log', 'log.1']);
+    await flux(['rm', id]);
   });
 
   it('refuses a name in use with the ID that has it, and rm frees name and state', async () => {
@@ -268,6 +326,57 @@ describe('flux run -d and the commands on detached containers', () => {
     expect(gone.stderr).toMatch(/^flux: no container is named/);
   });
 
+  it('logs and exec whose stdout is closed early (| head -1) end quietly with 141, as a foreground run does', async () => {
+    // More output than a pipe holds: head has gone by the time flux writes the rest.
+    const id = await detach([], ['sh', '-c', 'seq 1 100000; sleep 1000']);
+    await until('the output in the log', async () => (await flux(['logs', '--tail', '1', id])).stdout, (t) => t === '100000\n');
+    const user = await testUser();
+    const head = (args: string[]) =>
+      runAs(user, 'bash', ['-c', '"$@" | head -1; echo "status ${PIPESTATUS[0]}"', 'bash', process.execPath, join(app, 'bin/flux.js'), ...args], { store, env: { XDG_RUNTIME_DIR: runtime } });
+    for (const args of [['logs', id], ['logs', '-f', id], ['exec', id, 'seq', '1', '100000']]) {
+      const r = await head(args);
+      expect({ args, stderr: r.stderr }).toEqual({ args, stderr: '' });
+      expect(r.stdout).toBe('1\nstatus 141\n');
+    }
+    await flux(['rm', '-f', id]);
+  });
+
+  it('exec -u USER gets that user\'s HOME and exec -t a TERM, as run -u and run -t do', async () => {
+    const id = await detach([], ['sleep', '1000']);
+    const home = await flux(['exec', id, 'sh', '-c', 'echo $HOME']);
+    expect(home.stdout).toBe('/root\n');
+    expect((await flux(['exec', '-u', 'nobody', id, 'sh', '-c', 'echo $HOME']).then((r) => r.stdout))).toBe('/nonexistent\n');
+    // A uid without a passwd entry has / (as with run -u 1234); -e still wins.
+    expect((await flux(['exec', '-u', '1234', id, 'sh', '-c', 'echo $HOME']).then((r) => r.stdout))).toBe('/\n');
+    expect((await flux(['exec', '-u', 'nobody', '-e', 'HOME=/mine', id, 'sh', '-c', 'echo $HOME']).then((r) => r.stdout))).toBe('/mine\n');
+    const term = await runFlux(['exec', '-t', id, 'sh', '-c', 'echo TERM=$TERM'], { store, env: { XDG_RUNTIME_DIR: runtime, TERM: 'screen' } });
+    expect(term.code).toBe(0);
+    expect(term.stdout).toMatch(/^TERM=screen\r?\n$/);
+    const plain = await runFlux(['exec', id, 'sh', '-c', 'echo TERM=$TERM'], { store, env: { XDG_RUNTIME_DIR: runtime, TERM: 'screen' } });
+    expect(plain.stdout).toBe('TERM=\n');
+    await flux(['rm', '-f', id]);
+    // A HOME the run set (-e, or the image's Env) is the container's choice: an exec as another user keeps it.
+    const set = await detach(['-e', 'HOME=/srv'], ['sleep', '1000']);
+    expect((await flux(['exec', '-u', 'nobody', set, 'sh', '-c', 'echo $HOME']).then((r) => r.stdout))).toBe('/srv\n');
+    await flux(['rm', '-f', set]);
+  });
+
+  it('exec -w refuses a directory the container lacks, or a relative one, and makes none; run -w still makes it', async () => {
+    const id = await detach(['-w', '/made/by/run'], ['sh', '-c', 'pwd; sleep 1000']);
+    await until('the command to start', async () => (await flux(['logs', id])).stdout, (t) => t === '/made/by/run\n');
+    const missing = await flux(['exec', '-w', '/nonexist', id, 'pwd']);
+    expect(missing.code).toBe(125);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr).toBe('flux: the working directory /nonexist does not exist in the container. Give -w a directory that exists there, or make it first (mkdir -p).\n');
+    const relative = await flux(['exec', '-w', 'relative', id, 'pwd']);
+    expect(relative.code).toBe(125);
+    expect(relative.stderr).toBe('flux: the working directory "relative" is not absolute. Give -w an absolute path inside the container.\n');
+    const look = await flux(['exec', id, 'sh', '-c', 'ls -d /nonexist /relative 2>/dev/null; pwd']);
+    expect(look.stdout).toBe('/made/by/run\n');
+    expect((await flux(['exec', '-w', '/made', id, 'pwd'])).stdout).toBe('/made\n');
+    await flux(['rm', '-f', id]);
+  });
+
   it('serves through -p while detached, and shares its network with --network container:NAME', async () => {
     requireTool('slirp4netns');
     const port = await freePort();
@@ -296,6 +405,19 @@ describe('flux run -d and the commands on detached containers', () => {
     expect(refused.code).toBe(125);
     expect(refused.stderr).toMatch(/^flux: the container web-\d+ is not running, so its network cannot be shared\./);
     await flux(['rm', name]);
+  });
+
+  it('rm -f of a running container with a published port leaves nothing of it in the runtime directory', async () => {
+    requireTool('slirp4netns');
+    const sockets = () => (existsSync(join(runtime, 'flux')) ? readdirSync(join(runtime, 'flux')) : []).filter((f) => f.startsWith('slirp4netns-'));
+    const before = sockets();
+    const started = await flux(['run', '-d', '-p', '127.0.0.1::80', busybox, '--', 'sleep', '1000']);
+    expect(started.code).toBe(0);
+    const own = sockets().filter((f) => !before.includes(f));
+    expect(own).toHaveLength(1);
+    const removed = await flux(['rm', '-f', started.stdout.trim()]);
+    expect(removed.code).toBe(0);
+    expect(sockets()).not.toContain(own[0]);
   });
 
   it('gives the library a Container with status, logs of both streams in order, stop and remove', async () => {

@@ -14,6 +14,19 @@ describe('stopSignal', () => {
   });
 });
 
+describe('kill -s', () => {
+  it('takes names with and without SIG, in any case, and numbers; refuses anything else in one sentence', async () => {
+    const { killSignal } = await import('../../src/library/container.js');
+    expect(killSignal('KILL')).toBe('SIGKILL');
+    expect(killSignal('sighup')).toBe('SIGHUP');
+    expect(killSignal('15')).toBe('SIGTERM');
+    expect(killSignal(9)).toBe('SIGKILL');
+    expect(() => killSignal('99')).toThrow(/^kill -s 99 is not a signal\.$/);
+    expect(() => killSignal('NOPE')).toThrow(/^kill -s NOPE is not a signal\.$/);
+    expect(() => killSignal('0')).toThrow(/is not a signal/);
+  });
+});
+
 describe('ps STATUS', () => {
   const now = Date.parse('2026-01-01T00:01:00Z');
   it('says Up for a running container and Exited (code) for one that ended', () => {
