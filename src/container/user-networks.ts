@@ -135,6 +135,9 @@ export async function joinNetwork(name: string, container: string, aliases: stri
       const flag = publish.length > 0 ? '-p' : '-P';
       throw new FluxError('BAD_NETWORK', `${flag} cannot be used with the network ${name}: it is --internal.`, { hint: `Leave out ${flag}, or use a network made without --internal.`, exitCode: 125 });
     }
+    // The default network's -p checks, in one sentence each; under the lock, so a member joining
+    // meanwhile cannot take the port between the check and the forward.
+    if (publish.length > 0) await (await import('../sandbox/ports.js')).checkPublish(publish);
     const ns = await startMember(r.holder.pid, address, subnet.bits, r.gateway);
     let forwards: Forwarded[] = [];
     try {

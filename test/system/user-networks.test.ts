@@ -101,7 +101,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (runtime) {
     await removeContainers(flux);
-    for (const n of ['n1', 'n2', 'n3', 'n5', 'n6', 'n7', 'n8', 'n9']) await flux(['network', 'rm', '-f', n]);
+    for (const n of ['n1', 'n2', 'n3', 'n5', 'n6', 'n7', 'n8', 'n9', 'n13']) await flux(['network', 'rm', '-f', n]);
     await rm(runtime, { recursive: true, force: true });
   }
   if (store) await removeStore(store);
@@ -305,6 +305,32 @@ describe('flux network and flux run --network NAME', () => {
     expect((await flux(['rm', '-f', 'pub'])).code).toBe(0);
     expect((await inspect('n9')).containers).toEqual([]);
     expect((await flux(['network', 'rm', 'n9'])).code).toBe(0);
+  });
+
+  it('runs the default network\'s -p checks on a network: a port in use, below the unprivileged start, given twice', async () => {
+    expect((await flux(['network', 'create', 'n13'])).code).toBe(0);
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const r = await flux(['run', '--rm', '--network', 'n13', '-p', `127.0.0.1:${port}:80`, busybox, '--', 'echo', 'THE-COMMAND-RAN']);
+      expect(r.code).toBe(125);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe(`flux: host port ${port} is already in use. Pick another with -p.\n`);
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
+    const start = Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8'));
+    expect(start, 'net.ipv4.ip_unprivileged_port_start must be above 80 for this test').toBeGreaterThan(80);
+    const low = await flux(['run', '--rm', '--network', 'n13', '-p', '80:80', busybox, '--', 'true']);
+    expect(low.code).toBe(125);
+    expect(low.stderr).toBe(`flux: host port 80 is below ${start} and an unprivileged user may not bind it. Pick a port of 1024 or more with -p, or lower net.ipv4.ip_unprivileged_port_start (sysctl).\n`);
+    const twice = await freePort();
+    const r2 = await flux(['run', '--rm', '--network', 'n13', '-p', `${twice}:80`, '-p', `${twice}:81`, busybox, '--', 'true']);
+    expect(r2.code).toBe(125);
+    expect(r2.stderr).toBe(`flux: host port ${twice}/tcp is given twice with -p. Give each host port once.\n`);
+    expect((await inspect('n13')).containers).toEqual([]);
+    expect((await flux(['network', 'rm', 'n13'])).code).toBe(0);
   });
 
   it('refuses a subnet that another network has, in one sentence', async () => {
