@@ -16,6 +16,28 @@ export interface Forwarded { id: number; rule: string; port?: string }
 const rule = (f: PortForward, address: string): string =>
   `PREROUTING -i tap0 -p ${f.protocol} --dport ${f.hostPort} -j DNAT --to-destination ${address}:${f.containerPort}`;
 
+/**
+ * UDP forwards cannot work on a network: libslirp drops the replies to forwarded datagrams
+ * (sent to 10.0.2.2) while host loopback is blocked, and a network's slirp4netns always blocks
+ * it, for every member (the default network turns host loopback on for its one container
+ * instead). `-p` is refused before anything is made; `-P` once the image's ports are known,
+ * before any forward (the run then leaves the network).
+ */
+export function refuseUdp(network: string, forwards: PortForward[], exposed = false): void {
+  if (!forwards.some((f) => f.protocol === 'udp')) return;
+  const why = `its slirp4netns keeps host loopback blocked, and libslirp then drops the replies to the host`;
+  if (exposed) {
+    throw new FluxError('UDP_NEEDS_LOOPBACK', `the image exposes UDP ports, and -P cannot publish them on the network ${network}: ${why}.`, {
+      hint: 'Publish its TCP ports with -p instead, or run it on the default network (leave out --network).',
+      exitCode: 125,
+    });
+  }
+  throw new FluxError('UDP_NEEDS_LOOPBACK', `UDP ports cannot be published on the network ${network}: ${why}.`, {
+    hint: 'Publish them on the default network (leave out --network), or leave out the /udp forward.',
+    exitCode: 125,
+  });
+}
+
 export async function addForwards(holder: number, apiSocket: string, address: string, forwards: PortForward[]): Promise<Forwarded[]> {
   const done: Forwarded[] = [];
   try {

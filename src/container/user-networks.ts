@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { FluxError } from '../errors.js';
 import { chooseSubnet, gatewayOf, hostRange, hostRoutes, ipText, parseSubnet, type Subnet } from './network-subnet.js';
 import { self, checkName, listNetworkDirs, networkDir, networksRoot, readMembers, readRecord, withLock, writeMembers, writeRecord, type Member, type NetworkRecord } from './network-state.js';
-import { addForwards, removeForwards, type Forwarded } from './network-ports.js';
+import { addForwards, refuseUdp, removeForwards, type Forwarded } from './network-ports.js';
 import type { PortForward } from '../sandbox/network-types.js';
 import { pidAlive, startHolder, startMember, startOutbound, stopProcess } from './network-proc.js';
 
@@ -135,6 +135,7 @@ export async function joinNetwork(name: string, container: string, aliases: stri
       const flag = publish.length > 0 ? '-p' : '-P';
       throw new FluxError('BAD_NETWORK', `${flag} cannot be used with the network ${name}: it is --internal.`, { hint: `Leave out ${flag}, or use a network made without --internal.`, exitCode: 125 });
     }
+    refuseUdp(name, publish);
     // The default network's -p checks, in one sentence each; under the lock, so a member joining
     // meanwhile cannot take the port between the check and the forward.
     if (publish.length > 0) await (await import('../sandbox/ports.js')).checkPublish(publish);
@@ -156,6 +157,7 @@ export async function joinNetwork(name: string, container: string, aliases: stri
     publishExposed: async (exposed) => {
       const more = await exposedForwards(exposed, publish);
       if (more.length === 0) return [];
+      refuseUdp(name, more, true);
       await withLock(dir, async () => {
         const r = readRecord(dir);
         if (!r) throw notFound(name);

@@ -101,7 +101,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (runtime) {
     await removeContainers(flux);
-    for (const n of ['n1', 'n2', 'n3', 'n5', 'n6', 'n7', 'n8', 'n9', 'n13']) await flux(['network', 'rm', '-f', n]);
+    for (const n of ['n1', 'n2', 'n3', 'n5', 'n6', 'n7', 'n8', 'n9', 'n12', 'n13']) await flux(['network', 'rm', '-f', n]);
     await rm(runtime, { recursive: true, force: true });
   }
   if (store) await removeStore(store);
@@ -305,6 +305,23 @@ describe('flux network and flux run --network NAME', () => {
     expect((await flux(['rm', '-f', 'pub'])).code).toBe(0);
     expect((await inspect('n9')).containers).toEqual([]);
     expect((await flux(['network', 'rm', 'n9'])).code).toBe(0);
+  });
+
+  it('refuses UDP forwards on a network in one sentence (their replies could not reach the host), leaving nothing behind', async () => {
+    expect((await flux(['network', 'create', 'n12'])).code).toBe(0);
+    const port = await freePort();
+    const r = await flux(['run', '--rm', '--network', 'n12', '-p', `127.0.0.1:${port}:9999/udp`, busybox, '--', 'echo', 'THE-COMMAND-RAN']);
+    expect(r.code).toBe(125);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('flux: UDP ports cannot be published on the network n12: its slirp4netns keeps host loopback blocked, and libslirp then drops the replies to the host. Publish them on the default network (leave out --network), or leave out the /udp forward.\n');
+    const image = `oci:${await busyboxWith([], (c) => {
+      c.config = { ...c.config, ExposedPorts: { '80/tcp': {}, '9999/udp': {} } };
+    })}`;
+    const all = await flux(['run', '-d', '--name', 'udp', '--network', 'n12', '-P', image, '--', 'sleep', '1000']);
+    expect(all.code).toBe(125);
+    expect(all.stderr).toBe('flux: the image exposes UDP ports, and -P cannot publish them on the network n12: its slirp4netns keeps host loopback blocked, and libslirp then drops the replies to the host. Publish its TCP ports with -p instead, or run it on the default network (leave out --network).\n');
+    expect((await inspect('n12')).containers).toEqual([]);
+    expect((await flux(['network', 'rm', 'n12'])).code).toBe(0);
   });
 
   it('runs the default network\'s -p checks on a network: a port in use, below the unprivileged start, given twice', async () => {
