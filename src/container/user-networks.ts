@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { FluxError } from '../errors.js';
 import { chooseSubnet, gatewayOf, hostRange, hostRoutes, ipText, parseSubnet, type Subnet } from './network-subnet.js';
 import { self, checkName, listNetworkDirs, networkDir, networksRoot, readMembers, readRecord, withLock, writeMembers, writeRecord, type Member, type NetworkRecord } from './network-state.js';
-import { addForwards, refuseUdp, removeForwards, type Forwarded } from './network-ports.js';
+import { addForwards, guestPortsOf, refuseUdp, removeForwards, type Forwarded } from './network-ports.js';
 import type { PortForward } from '../sandbox/network-types.js';
 import { pidAlive, startHolder, startMember, startOutbound, stopProcess } from './network-proc.js';
 
@@ -142,7 +142,7 @@ export async function joinNetwork(name: string, container: string, aliases: stri
     const ns = await startMember(r.holder.pid, address, subnet.bits, r.gateway);
     let forwards: Forwarded[] = [];
     try {
-      forwards = publish.length > 0 ? await addForwards(r.holder.pid, join(dir, 'slirp.sock'), address, publish) : [];
+      forwards = publish.length > 0 ? await addForwards(r.holder.pid, join(dir, 'slirp.sock'), address, publish, guestPortsOf(members)) : [];
     } catch (err) {
       stopProcess(ns.pid, ns.start);
       throw err;
@@ -161,10 +161,11 @@ export async function joinNetwork(name: string, container: string, aliases: stri
       await withLock(dir, async () => {
         const r = readRecord(dir);
         if (!r) throw notFound(name);
-        const added = await addForwards(r.holder.pid, join(dir, 'slirp.sock'), member.address, more);
+        const members = readMembers(dir);
+        const added = await addForwards(r.holder.pid, join(dir, 'slirp.sock'), member.address, more, guestPortsOf(members));
         // The member as it now stands: its forwards are removed when it leaves.
         member.forwards = [...(member.forwards ?? []), ...added];
-        writeMembers(dir, readMembers(dir).map((m) => (m.netPid === member.netPid ? member : m)));
+        writeMembers(dir, members.map((m) => (m.netPid === member.netPid ? member : m)));
       });
       return more;
     },

@@ -78,6 +78,22 @@ function descendants(roots: number[]): number[] {
   return [...out];
 }
 
+/** Whether this process can bind host (loopback) address `host` port `port` right now: nothing holds it. */
+function bindable(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+/** The body httpd on a published port serves, or '' when the connection fails. */
+const page = (host: string, port: number): Promise<string> => fetch(`http://${host}:${port}/index.html`).then((res) => res.text(), () => '');
+
+/** A detached httpd on `network` serving its name as index.html. */
+const server = (name: string, network: string, publish: string[] = []) =>
+  flux(['run', '-d', '--name', name, '--network', network, ...publish.flatMap((p) => ['-p', p]), busybox, '--', 'sh', '-c', `mkdir -p /w && echo ${name} > /w/index.html && exec httpd -f -p 80 -h /w`]);
+
 async function until(what: string, probe: () => Promise<boolean>, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await probe())) {
@@ -101,7 +117,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (runtime) {
     await removeContainers(flux);
-    for (const n of ['n1', 'n2', 'n3', 'n5', 'n6', 'n7', 'n8', 'n9', 'n12', 'n13']) await flux(['network', 'rm', '-f', n]);
+    for (const n of ['n1', 'n2', 'n3', 'n5', 'n6', 'n7', 'n8', 'n9', 'n11', 'n12', 'n13']) await flux(['network', 'rm', '-f', n]);
     await rm(runtime, { recursive: true, force: true });
   }
   if (store) await removeStore(store);
@@ -305,6 +321,26 @@ describe('flux network and flux run --network NAME', () => {
     expect((await flux(['rm', '-f', 'pub'])).code).toBe(0);
     expect((await inspect('n9')).containers).toEqual([]);
     expect((await flux(['network', 'rm', 'n9'])).code).toBe(0);
+  });
+
+  it('keeps apart two members publishing one host port on two host addresses, and each forward goes with its member', async () => {
+    expect((await flux(['network', 'create', 'n11'])).code).toBe(0);
+    const port = await freePort();
+    expect((await server('one', 'n11', [`127.0.0.1:${port}:80`])).code).toBe(0);
+    const two = await server('two', 'n11', [`127.0.0.2:${port}:80`]);
+    expect(two.stderr).toBe('');
+    expect(two.code).toBe(0);
+    await until('one to answer', async () => (await page('127.0.0.1', port)) !== '');
+    await until('two to answer', async () => (await page('127.0.0.2', port)) !== '');
+    expect(await page('127.0.0.1', port)).toBe('one\n');
+    expect(await page('127.0.0.2', port)).toBe('two\n');
+    // one leaves: its forward goes (its monitor leaves the network as it ends), two's stays.
+    expect((await flux(['rm', '-f', 'one'])).code).toBe(0);
+    await until('one\'s host port to be free', () => bindable('127.0.0.1', port));
+    expect(await page('127.0.0.2', port)).toBe('two\n');
+    expect((await flux(['rm', '-f', 'two'])).code).toBe(0);
+    await until('two\'s host port to be free', () => bindable('127.0.0.2', port));
+    expect((await flux(['network', 'rm', 'n11'])).code).toBe(0);
   });
 
   it('refuses UDP forwards on a network in one sentence (their replies could not reach the host), leaving nothing behind', async () => {
