@@ -7,12 +7,13 @@
  * port published on two host addresses (by two members) then stays two forwards, as the NAT
  * rule tells them apart by the guest port alone.
  */
+import { existsSync, rmSync } from 'node:fs';
 import { FluxError } from '../errors.js';
 import { apiRequest } from '../sandbox/slirp4netns.js';
 import type { PortForward } from '../sandbox/network-types.js';
 import { describeForward } from '../sandbox/publish-spec.js';
 import { inHolder } from './network-proc.js';
-import type { Member } from './network-state.js';
+import { forwardsFile, type Member } from './network-state.js';
 
 /** A forward in place: slirp4netns's id for it, the holder's NAT rule, and how `network inspect` shows it. */
 export interface Forwarded { id: number; rule: string; port?: string }
@@ -93,4 +94,15 @@ export async function removeForwards(holder: number, apiSocket: string, forwards
     await apiRequest(apiSocket, { execute: 'remove_hostfwd', arguments: { id: f.id } }).catch(() => undefined);
     await inHolder(holder, `iptables -t nat -D ${f.rule}`).catch(() => undefined);
   }
+}
+
+/**
+ * A member's forwards go with it. Its forwards file says they are still in place: the holder's
+ * loop, which drops members whose run was killed, removes them too and then the file.
+ */
+export async function dropForwards(dir: string, holder: number, apiSocket: string, m: Member): Promise<void> {
+  const file = forwardsFile(dir, m.netPid);
+  if (!existsSync(file)) return;
+  await removeForwards(holder, apiSocket, m.forwards ?? []);
+  rmSync(file, { force: true });
 }

@@ -6,7 +6,7 @@
  * in namespaces the test made (the networks' and the containers'). No timing is asserted.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, utimesSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -94,6 +94,9 @@ const page = (host: string, port: number): Promise<string> => fetch(`http://${ho
 const server = (name: string, network: string, publish: string[] = []) =>
   flux(['run', '-d', '--name', name, '--network', network, ...publish.flatMap((p) => ['-p', p]), busybox, '--', 'sh', '-c', `mkdir -p /w && echo ${name} > /w/index.html && exec httpd -f -p 80 -h /w`]);
 
+/** forwards.NETPID files left in a network's state: a member's forwards still to be removed. */
+const forwardFiles = (network: string): string[] => readdirSync(join(runtime, 'flux', 'networks', network)).filter((f) => f.startsWith('forwards.'));
+
 async function until(what: string, probe: () => Promise<boolean>, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await probe())) {
@@ -117,7 +120,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (runtime) {
     await removeContainers(flux);
-    for (const n of ['n1', 'n2', 'n3', 'n5', 'n6', 'n7', 'n8', 'n9', 'n11', 'n12', 'n13']) await flux(['network', 'rm', '-f', n]);
+    for (const n of ['n1', 'n2', 'n3', 'n5', 'n6', 'n7', 'n8', 'n9', 'n10', 'n11', 'n12', 'n13', 'n14']) await flux(['network', 'rm', '-f', n]);
     await rm(runtime, { recursive: true, force: true });
   }
   if (store) await removeStore(store);
@@ -323,6 +326,63 @@ describe('flux network and flux run --network NAME', () => {
     expect((await flux(['network', 'rm', 'n9'])).code).toBe(0);
   });
 
+  it('removes a killed member\'s -p forward with it: the host port is free, and the member that gets its address is not reached', async () => {
+    expect((await flux(['network', 'create', 'n10'])).code).toBe(0);
+    const port = await freePort();
+    const pub = await server('pub', 'n10', [`127.0.0.1:${port}:80`]);
+    expect(pub.code).toBe(0);
+    await until('pub to answer on its published port', async () => (await page('127.0.0.1', port)) === 'pub\n');
+    const address = (await inspect('n10')).containers.find((c) => c.name === 'pub')!.address;
+    const state = JSON.parse(readFileSync(join(runtime, 'flux', 'containers', pub.stdout.trim(), 'state.json'), 'utf8')) as { monitorPid: number };
+    process.kill(state.monitorPid, 'SIGKILL');
+    // With no flux command run, the holder's loop drops pub and its forward: slirp4netns lets go of the port.
+    await until('the host port to be free', () => bindable('127.0.0.1', port));
+    // The next member gets pub's address; the host port does not reach it.
+    expect((await server('quiet', 'n10')).code).toBe(0);
+    // (Its join waited for the network's lock, which the loop held while it removed pub's forwards.)
+    expect(forwardFiles('n10')).toEqual([]);
+    const quiet = (await inspect('n10')).containers.find((c) => c.name === 'quiet')!;
+    expect(quiet.address).toBe(address);
+    expect(quiet.ports).toEqual([]);
+    expect(await page('127.0.0.1', port)).toBe('');
+    // The port can be published again, and reaches the one that publishes it, not quiet (no
+    // rule of pub's is left in the network's NAT to send it to pub's old address).
+    const again = await server('again', 'n10', [`127.0.0.1:${port}:80`]);
+    expect(again.stderr).toBe('');
+    expect(again.code).toBe(0);
+    let body = '';
+    await until('again to answer on the port', async () => (body = await page('127.0.0.1', port)) !== '');
+    expect(body).toBe('again\n');
+    for (const c of ['quiet', 'again']) expect((await flux(['rm', '-f', c])).code).toBe(0);
+    expect((await flux(['network', 'rm', 'n10'])).code).toBe(0);
+  });
+
+  it('removes a killed member\'s -p forward as the next member joins, when the holder\'s loop could not', async () => {
+    expect((await flux(['network', 'create', 'n14'])).code).toBe(0);
+    const port = await freePort();
+    const pub = await server('pub2', 'n14', [`127.0.0.1:${port}:80`]);
+    expect(pub.code).toBe(0);
+    await until('pub2 to answer on its published port', async () => (await page('127.0.0.1', port)) === 'pub2\n');
+    const address = (await inspect('n14')).containers.find((c) => c.name === 'pub2')!.address;
+    // The network's lock as a flux killed while holding it leaves it, 40 s old: stale for flux
+    // (30 s), not yet for the holder's loop (a minute), which so cannot drop pub2.
+    const lock = join(runtime, 'flux', 'networks', 'n14', '.lock');
+    mkdirSync(lock);
+    const old = new Date(Date.now() - 40_000);
+    utimesSync(lock, old, old);
+    const state = JSON.parse(readFileSync(join(runtime, 'flux', 'containers', pub.stdout.trim(), 'state.json'), 'utf8')) as { monitorPid: number };
+    process.kill(state.monitorPid, 'SIGKILL');
+    await until('the monitor to end', async () => !running(state.monitorPid), 5000);
+    // The join takes the stale lock, drops pub2 with its forward, and gets its address.
+    expect((await server('quiet2', 'n14')).code).toBe(0);
+    expect((await inspect('n14')).containers.find((c) => c.name === 'quiet2')!.address).toBe(address);
+    expect(await bindable('127.0.0.1', port)).toBe(true);
+    expect(await page('127.0.0.1', port)).toBe('');
+    expect(forwardFiles('n14')).toEqual([]);
+    expect((await flux(['rm', '-f', 'quiet2'])).code).toBe(0);
+    expect((await flux(['network', 'rm', 'n14'])).code).toBe(0);
+  });
+
   it('keeps apart two members publishing one host port on two host addresses, and each forward goes with its member', async () => {
     expect((await flux(['network', 'create', 'n11'])).code).toBe(0);
     const port = await freePort();
@@ -340,6 +400,7 @@ describe('flux network and flux run --network NAME', () => {
     expect(await page('127.0.0.2', port)).toBe('two\n');
     expect((await flux(['rm', '-f', 'two'])).code).toBe(0);
     await until('two\'s host port to be free', () => bindable('127.0.0.2', port));
+    await until('no forwards file to be left', async () => forwardFiles('n11').length === 0);
     expect((await flux(['network', 'rm', 'n11'])).code).toBe(0);
   });
 
@@ -357,6 +418,7 @@ describe('flux network and flux run --network NAME', () => {
     expect(all.code).toBe(125);
     expect(all.stderr).toBe('flux: the image exposes UDP ports, and -P cannot publish them on the network n12: its slirp4netns keeps host loopback blocked, and libslirp then drops the replies to the host. Publish its TCP ports with -p instead, or run it on the default network (leave out --network).\n');
     expect((await inspect('n12')).containers).toEqual([]);
+    expect(forwardFiles('n12')).toEqual([]);
     expect((await flux(['network', 'rm', 'n12'])).code).toBe(0);
   });
 
@@ -383,6 +445,7 @@ describe('flux network and flux run --network NAME', () => {
     expect(r2.code).toBe(125);
     expect(r2.stderr).toBe(`flux: host port ${twice}/tcp is given twice with -p. Give each host port once.\n`);
     expect((await inspect('n13')).containers).toEqual([]);
+    expect(forwardFiles('n13')).toEqual([]);
     expect((await flux(['network', 'rm', 'n13'])).code).toBe(0);
   });
 
