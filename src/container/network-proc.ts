@@ -42,10 +42,10 @@ export const inHolder = (holder: number, script: string): Promise<string> =>
   run(['nsenter', '-t', String(holder), ...(isRealRoot() ? [] : ['-U', '--preserve-credentials']), '-n', 'sh', '-c', script]);
 
 // The holder, the loop that drops members that ended without leaving ($1 the script, $2 the
-// network's directory). setsid and & leave it orphaned, in a session of its own: it outlives
-// flux, and the helper's parent-death signal (armed before the exec) reaches only the shell
-// that started it.
-const WATCHER = 'setsid unshare -n sh -c "$1" flux-network "$2" </dev/null >/dev/null 2>&1 & echo $!';
+// network's directory, $3 node, which removes a dropped member's forwards). setsid and & leave
+// it orphaned, in a session of its own: it outlives flux, and the helper's parent-death signal
+// (armed before the exec) reaches only the shell that started it.
+const WATCHER = 'setsid unshare -n sh -c "$1" flux-network "$2" "$3" </dev/null >/dev/null 2>&1 & echo $!';
 
 async function waitNetns(pid: number, not: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -63,7 +63,7 @@ async function waitNetns(pid: number, not: string): Promise<void> {
 /** Starts the holder of the network in `dir` with its bridge at `gateway/bits`; returns its pid and start time. */
 export async function startHolder(dir: string, gateway: string, bits: number): Promise<{ pid: number; start: number }> {
   const out = await new Promise<string>((resolve, reject) => {
-    const child = spawnInUserNamespace(['sh', '-c', WATCHER, 'sh', WATCH_SCRIPT, dir], { stdio: ['ignore', 'pipe', 'pipe'], quiet: true });
+    const child = spawnInUserNamespace(['sh', '-c', WATCHER, 'sh', WATCH_SCRIPT, dir, process.execPath], { stdio: ['ignore', 'pipe', 'pipe'], quiet: true });
     let text = '';
     let failure: unknown;
     child.stdout?.on('data', (d: Buffer) => (text += d.toString()));

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { runtimeDir } from '../runtime-dir.js';
 import { FluxError } from '../errors.js';
 import { pidAlive, startTime } from './network-proc.js';
-import { watchLine } from './network-watch.js';
+import { forwardLines, watchLine } from './network-watch.js';
 
 /** This flux process (a container's monitor, for a detached one): the owner of the members it adds. */
 export const self = (): { pid: number; start: number } => ({ pid: process.pid, start: startTime(process.pid) });
@@ -82,24 +82,27 @@ export function readRecord(dir: string): NetworkRecord | undefined {
 }
 export const writeRecord = (dir: string, r: NetworkRecord): void => writeAtomic(join(dir, 'network.json'), JSON.stringify(r));
 
-/**
- * Members whose run goes on: the flux process that runs the container (its monitor, when
- * detached) and the holder of its network namespace both live. A member left by a run that was
- * killed (kill -9 of its monitor) is dropped, and its namespace holder ended.
- */
-export function readMembers(dir: string): Member[] {
-  let all: Member[];
+/** A member's run goes on: the flux process that runs the container (its monitor, when detached) and the holder of its network namespace both live. */
+export const memberLive = (m: Member): boolean => pidAlive(m.owner.pid, m.owner.start) && pidAlive(m.netPid, m.netStart);
+
+/** Every member members.json lists, also those whose run was killed and that nothing dropped yet. */
+export function readAllMembers(dir: string): Member[] {
   try {
-    all = JSON.parse(readFileSync(join(dir, 'members.json'), 'utf8')) as Member[];
+    return JSON.parse(readFileSync(join(dir, 'members.json'), 'utf8')) as Member[];
   } catch {
     return [];
   }
-  return all.filter((m) => {
-    if (pidAlive(m.owner.pid, m.owner.start) && pidAlive(m.netPid, m.netStart)) return true;
-    if (pidAlive(m.netPid, m.netStart)) process.kill(m.netPid, 'SIGKILL');
-    return false;
-  });
 }
+
+/**
+ * Members whose run goes on. One left by a run that was killed (kill -9 of its monitor) is left
+ * out here; dropping it (its forwards, hosts files and namespace holder) is done under the
+ * network's lock (liveMembers in user-networks.ts) or by the holder's loop (network-watch.ts).
+ */
+export const readMembers = (dir: string): Member[] => readAllMembers(dir).filter(memberLive);
+
+/** The file listing a member's forwards for the holder's loop (see WATCH_SCRIPT). */
+export const forwardsFile = (dir: string, netPid: number): string => join(dir, `forwards.${netPid}`);
 
 /** A file a member has bind-mounted: rewritten in place (the same inode), never replaced. */
 function writeInPlace(file: string, text: string): void {
@@ -113,10 +116,13 @@ function writeInPlace(file: string, text: string): void {
 }
 
 /**
- * members.json, members.tsv (what the holder's loop watches), the hosts file and each member's
- * own (hosts.d/PID, from PID.own, which the loop reads too); the files of members gone go.
+ * members.json, members.tsv and forwards.NETPID (what the holder's loop watches), the hosts
+ * file and each member's own (hosts.d/PID, from PID.own, which the loop reads too); the hosts
+ * files of members gone go. A member's forwards file is removed by whoever removes its forwards
+ * (dropForwards, or the holder's loop).
  */
 export function writeMembers(dir: string, members: Member[]): void {
+  for (const m of members) if (m.forwards?.length) writeAtomic(forwardsFile(dir, m.netPid), forwardLines(m.forwards));
   writeAtomic(join(dir, 'members.json'), JSON.stringify(members));
   writeAtomic(join(dir, 'members.tsv'), members.map((m) => watchLine({ ...m, names: memberNames(m) })).join(''));
   const head = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n';

@@ -3,11 +3,11 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { FluxError } from '../errors.js';
 import { chooseSubnet, gatewayOf, hostRange, hostRoutes, ipText, parseSubnet, type Subnet } from './network-subnet.js';
-import { self, checkName, listNetworkDirs, memberHostsFile, memberNames, networkDir, networksRoot, readMembers, readRecord, withLock, writeMembers, writeRecord, type Member, type NetworkRecord } from './network-state.js';
+import { self, checkName, listNetworkDirs, memberHostsFile, memberLive, memberNames, networkDir, networksRoot, readAllMembers, readMembers, readRecord, withLock, writeMembers, writeRecord, type Member, type NetworkRecord } from './network-state.js';
 import { memberResolvConf } from './network-resolv.js';
 import { addHostLine } from './etc-hosts.js';
 import { primaryHostAddress } from '../sandbox/host-address.js';
-import { addForwards, removeForwards, type Forwarded } from './network-ports.js';
+import { addForwards, dropForwards, guestPortsOf, refuseUdp, type Forwarded } from './network-ports.js';
 import type { PortForward } from '../sandbox/network-types.js';
 import { pidAlive, startHolder, startMember, startOutbound, stopProcess } from './network-proc.js';
 
@@ -20,6 +20,24 @@ const info = (dir: string, r: NetworkRecord): NetworkInfo => ({
 });
 
 const notFound = (name: string) => new FluxError('NO_SUCH_NETWORK', `there is no network named ${name}.`, { hint: 'See the networks with flux network ls, or make it with flux network create.', exitCode: 125 });
+
+/**
+ * Under the network's lock: the members whose run goes on. One whose run was killed and that
+ * the holder's loop has not dropped yet is dropped here, before its address can go to another
+ * member; so is the one `leaving`. Its forwards and namespace holder go with it, and so do its
+ * hosts files: writeMembers removes those of members gone and rewrites the others' without it.
+ */
+async function liveMembers(dir: string, r: NetworkRecord, leaving?: number): Promise<Member[]> {
+  const all = readAllMembers(dir);
+  const live = all.filter((x) => x.netPid !== leaving && memberLive(x));
+  if (live.length === all.length) return live;
+  for (const m of all.filter((x) => !live.includes(x))) {
+    await dropForwards(dir, r.holder.pid, join(dir, 'slirp.sock'), m);
+    stopProcess(m.netPid, m.netStart);
+  }
+  writeMembers(dir, live);
+  return live;
+}
 
 export async function createNetwork(name: string, o: { subnet?: string; internal?: boolean; runtimeDir?: string }): Promise<NetworkInfo> {
   checkName(name);
@@ -75,7 +93,8 @@ export async function removeNetwork(name: string, o: { force?: boolean; runtimeD
     if (members.length > 0 && !o.force) {
       throw new FluxError('NETWORK_IN_USE', `the network ${name} is used by ${members.map((m) => m.container).join(', ')}.`, { hint: `Remove those containers first, or use flux network rm -f ${name}.`, exitCode: 125 });
     }
-    for (const m of members) stopProcess(m.netPid, m.netStart);
+    // Also the namespaces of members whose run was killed: nothing may have dropped them yet.
+    for (const m of readAllMembers(dir)) stopProcess(m.netPid, m.netStart);
     if (r.outbound) stopProcess(r.outbound.pid, r.outbound.start);
     stopProcess(r.holder.pid, r.holder.start);
   });
@@ -144,7 +163,7 @@ export async function joinNetwork(name: string, container: string, aliases: stri
     if (!pidAlive(r.holder.pid, r.holder.start)) {
       throw new FluxError('NETWORK_GONE', `the process holding the network ${name} has ended (it was killed).`, { hint: `Remove the network (flux network rm ${name}) and create it again.`, exitCode: 125 });
     }
-    const members = readMembers(dir);
+    const members = await liveMembers(dir, r);
     const names = memberNames({ container, aliases, ...(extras.id ? { id: extras.id } : {}) });
     const clash = members.find((m) => memberNames(m).some((n) => names.includes(n)));
     if (clash) throw new FluxError('NAME_IN_USE', `the name ${container} or an alias is already used on the network ${name} by ${clash.container}.`, { hint: 'Give the container another --name or --network-alias.', exitCode: 125 });
@@ -168,10 +187,14 @@ export async function joinNetwork(name: string, container: string, aliases: stri
       ...(extras.hostname && !names.includes(extras.hostname) && HOST_NAME.test(extras.hostname) ? [`${address}\t${extras.hostname}`] : []),
       ...(gateway ? [`${gateway}\thost.containers.internal`] : []),
     ];
+    refuseUdp(name, publish);
+    // The default network's -p checks, in one sentence each; under the lock, so a member joining
+    // meanwhile cannot take the port between the check and the forward.
+    if (publish.length > 0) await (await import('../sandbox/ports.js')).checkPublish(publish);
     const ns = await startMember(r.holder.pid, address, subnet.bits, r.gateway);
     let forwards: Forwarded[] = [];
     try {
-      forwards = publish.length > 0 ? await addForwards(r.holder.pid, join(dir, 'slirp.sock'), address, publish) : [];
+      forwards = publish.length > 0 ? await addForwards(r.holder.pid, join(dir, 'slirp.sock'), address, publish, guestPortsOf(members)) : [];
     } catch (err) {
       stopProcess(ns.pid, ns.start);
       throw err;
@@ -188,20 +211,27 @@ export async function joinNetwork(name: string, container: string, aliases: stri
     publishExposed: async (exposed) => {
       const more = await exposedForwards(exposed, publish);
       if (more.length === 0) return [];
+      refuseUdp(name, more, true);
       await withLock(dir, async () => {
         const r = readRecord(dir);
         if (!r) throw notFound(name);
-        const added = await addForwards(r.holder.pid, join(dir, 'slirp.sock'), member.address, more);
+        const members = await liveMembers(dir, r);
+        const added = await addForwards(r.holder.pid, join(dir, 'slirp.sock'), member.address, more, guestPortsOf(members));
         // The member as it now stands: its forwards are removed when it leaves.
         member.forwards = [...(member.forwards ?? []), ...added];
-        writeMembers(dir, readMembers(dir).map((m) => (m.netPid === member.netPid ? member : m)));
+        writeMembers(dir, members.map((m) => (m.netPid === member.netPid ? member : m)));
       });
       return more;
     },
     leave: () => leaveNetwork(dir, member),
     handOver: async (owner) => {
       const m = { ...member, owner };
-      if (existsSync(dir)) await withLock(dir, async () => writeMembers(dir, readMembers(dir).map((x) => (x.netPid === member.netPid ? m : x))));
+      if (existsSync(dir)) {
+        await withLock(dir, async () => {
+          const r = readRecord(dir);
+          writeMembers(dir, (r ? await liveMembers(dir, r) : readMembers(dir)).map((x) => (x.netPid === member.netPid ? m : x)));
+        });
+      }
       return { dir, member: m };
     },
   };
@@ -235,8 +265,9 @@ async function leaveNetwork(dir: string, m: Member): Promise<void> {
   if (!existsSync(dir)) return;
   await withLock(dir, async () => {
     const r = readRecord(dir);
-    if (r && m.forwards) await removeForwards(r.holder.pid, join(dir, 'slirp.sock'), m.forwards);
+    // Its forwards as members.json has them (-P adds some after the join) go with it.
+    if (r) await liveMembers(dir, r, m.netPid);
+    else writeMembers(dir, readMembers(dir).filter((x) => x.netPid !== m.netPid));
     stopProcess(m.netPid, m.netStart);
-    writeMembers(dir, readMembers(dir).filter((x) => x.netPid !== m.netPid));
   });
 }

@@ -16,6 +16,28 @@ export async function checkHostPort(fwd: Pick<PortForward, 'hostIp' | 'hostPort'
   }
 }
 
+/**
+ * The documented `-p` checks, for any network that forwards host ports: a host port given twice
+ * (on one address, or on every address and another), one already in use, one below
+ * ip_unprivileged_port_start for an unprivileged user. Each is one sentence, before anything is made.
+ */
+export async function checkPublish(publish: PortForward[]): Promise<void> {
+  const seen: PortForward[] = [];
+  for (const fwd of publish) {
+    const clash = seen.find(
+      (f) => f.hostPort === fwd.hostPort && f.protocol === fwd.protocol && (f.hostIp === fwd.hostIp || f.hostIp === '0.0.0.0' || fwd.hostIp === '0.0.0.0'),
+    );
+    if (clash) {
+      throw new FluxError('PORT_TWICE', `host port ${fwd.hostPort}/${fwd.protocol} is given twice with -p.`, {
+        hint: 'Give each host port once.',
+        exitCode: 125,
+      });
+    }
+    await checkHostPort(fwd);
+    seen.push(fwd);
+  }
+}
+
 export function hostPortError(fwd: Pick<PortForward, 'hostIp' | 'hostPort' | 'protocol'>, err: unknown): FluxError {
   const code = errnoCode(err);
   const what = `host port ${fwd.hostPort}${fwd.protocol === 'udp' ? '/udp' : ''}`;

@@ -167,20 +167,9 @@ export async function planForwards(req: NetworkRequest): Promise<PortForward[]> 
   const forwards: PortForward[] = [];
   if (req.publish.length === 0 && !req.publishAll) return forwards;
   // Socket probing (node:dgram among it) only for a run that publishes ports.
-  const { checkHostPort, freeHostPort } = await import('./ports.js');
-  for (const fwd of req.publish) {
-    const clash = forwards.find(
-      (f) => f.hostPort === fwd.hostPort && f.protocol === fwd.protocol && (f.hostIp === fwd.hostIp || f.hostIp === '0.0.0.0' || fwd.hostIp === '0.0.0.0'),
-    );
-    if (clash) {
-      throw new FluxError('PORT_TWICE', `host port ${fwd.hostPort}/${fwd.protocol} is given twice with -p.`, {
-        hint: 'Give each host port once.',
-        exitCode: 125,
-      });
-    }
-    await checkHostPort(fwd);
-    forwards.push({ ...fwd });
-  }
+  const { checkPublish, freeHostPort } = await import('./ports.js');
+  await checkPublish(req.publish);
+  forwards.push(...req.publish.map((f) => ({ ...f })));
   if (req.publishAll) {
     const covered = new Set(req.publish.map((f) => `${f.containerPort}/${f.protocol}`));
     for (const exposed of parseExposedPorts(req.exposedPorts)) {

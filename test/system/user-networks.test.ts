@@ -6,7 +6,7 @@
  * in namespaces the test made (the networks' and the containers'). No timing is asserted.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -78,6 +78,32 @@ function descendants(roots: number[]): number[] {
   return [...out];
 }
 
+/** Whether this process can bind host (loopback) address `host` port `port` right now: nothing holds it. */
+function bindable(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+/** The body httpd on a published port serves, or '' when the connection fails. */
+const page = (host: string, port: number): Promise<string> => fetch(`http://${host}:${port}/index.html`).then((res) => res.text(), () => '');
+
+/** A detached httpd on `network` serving its name as index.html. */
+const server = (name: string, network: string, publish: string[] = []) =>
+  flux(['run', '-d', '--name', name, '--network', network, ...publish.flatMap((p) => ['-p', p]), busybox, '--', 'sh', '-c', `mkdir -p /w && echo ${name} > /w/index.html && exec httpd -f -p 80 -h /w`]);
+
+/** forwards.NETPID files left in a network's state: a member's forwards still to be removed. */
+const forwardFiles = (network: string): string[] => readdirSync(join(runtime, 'flux', 'networks', network)).filter((f) => f.startsWith('forwards.'));
+
+/** A member's namespace holder pid, by which its files in the network's state are named. */
+const netPidOf = (network: string, container: string): number =>
+  (JSON.parse(readFileSync(join(runtime, 'flux', 'networks', network, 'members.json'), 'utf8')) as { container: string; netPid: number }[]).find((m) => m.container === container)!.netPid;
+
+/** The members' own hosts files (hosts.d/PID and PID.own) in a network's state. */
+const hostsFiles = (network: string): string[] => readdirSync(join(runtime, 'flux', 'networks', network, 'hosts.d'));
+
 async function until(what: string, probe: () => Promise<boolean>, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await probe())) {
@@ -101,7 +127,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (runtime) {
     await removeContainers(flux);
-    for (const n of ['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9', 'n10', 'n11', 'n12']) await flux(['network', 'rm', '-f', n]);
+    for (const n of ['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9', 'n10', 'n11', 'n12', 'n13', 'n14', 'n15', 'n16', 'n17']) await flux(['network', 'rm', '-f', n]);
     await rm(runtime, { recursive: true, force: true });
   }
   if (store) await removeStore(store);
@@ -406,6 +432,142 @@ describe('flux network and flux run --network NAME', () => {
     const internal = await inNamespace(`"$@" run --rm --network n12 ${busybox} -- cat /etc/resolv.conf`);
     expect(internal.stdout).toBe('# no name server: the network is --internal\noptions edns0 trust-ad\nsearch example.test\n');
     expect((await flux(['network', 'rm', 'n12'])).code).toBe(0);
+  });
+
+  it('removes a killed member\'s -p forward with it: the host port is free, and the member that gets its address is not reached', async () => {
+    expect((await flux(['network', 'create', 'n15'])).code).toBe(0);
+    const port = await freePort();
+    const pub = await server('pub', 'n15', [`127.0.0.1:${port}:80`]);
+    expect(pub.code).toBe(0);
+    await until('pub to answer on its published port', async () => (await page('127.0.0.1', port)) === 'pub\n');
+    const address = (await inspect('n15')).containers.find((c) => c.name === 'pub')!.address;
+    const net = netPidOf('n15', 'pub');
+    expect(hostsFiles('n15').sort()).toEqual([`${net}`, `${net}.own`]);
+    const state = JSON.parse(readFileSync(join(runtime, 'flux', 'containers', pub.stdout.trim(), 'state.json'), 'utf8')) as { monitorPid: number };
+    process.kill(state.monitorPid, 'SIGKILL');
+    // With no flux command run, the holder's loop drops pub and its forward: slirp4netns lets go of the port.
+    await until('the host port to be free', () => bindable('127.0.0.1', port));
+    // Its own hosts files went before its forwards.
+    expect(hostsFiles('n15')).toEqual([]);
+    // The next member gets pub's address; the host port does not reach it.
+    expect((await server('quiet', 'n15')).code).toBe(0);
+    // (Its join waited for the network's lock, which the loop held while it removed pub's forwards.)
+    expect(forwardFiles('n15')).toEqual([]);
+    const quiet = (await inspect('n15')).containers.find((c) => c.name === 'quiet')!;
+    expect(quiet.address).toBe(address);
+    expect(quiet.ports).toEqual([]);
+    expect(await page('127.0.0.1', port)).toBe('');
+    // The port can be published again, and reaches the one that publishes it, not quiet (no
+    // rule of pub's is left in the network's NAT to send it to pub's old address).
+    const again = await server('again', 'n15', [`127.0.0.1:${port}:80`]);
+    expect(again.stderr).toBe('');
+    expect(again.code).toBe(0);
+    let body = '';
+    await until('again to answer on the port', async () => (body = await page('127.0.0.1', port)) !== '');
+    expect(body).toBe('again\n');
+    for (const c of ['quiet', 'again']) expect((await flux(['rm', '-f', c])).code).toBe(0);
+    expect((await flux(['network', 'rm', 'n15'])).code).toBe(0);
+  });
+
+  it('removes a killed member\'s -p forward as the next member joins, when the holder\'s loop could not', async () => {
+    expect((await flux(['network', 'create', 'n14'])).code).toBe(0);
+    const port = await freePort();
+    const pub = await server('pub2', 'n14', [`127.0.0.1:${port}:80`]);
+    expect(pub.code).toBe(0);
+    await until('pub2 to answer on its published port', async () => (await page('127.0.0.1', port)) === 'pub2\n');
+    const address = (await inspect('n14')).containers.find((c) => c.name === 'pub2')!.address;
+    const net = netPidOf('n14', 'pub2');
+    // A member that stays: its /etc/hosts loses pub2 as pub2 is dropped.
+    expect((await flux(['run', '-d', '--name', 'stay2', '--network', 'n14', busybox, '--', 'sleep', '1000'])).code).toBe(0);
+    expect((await flux(['exec', 'stay2', 'cat', '/etc/hosts'])).stdout).toMatch(/\tpub2 [0-9a-f]{12}\n/);
+    // The network's lock as a flux killed while holding it leaves it, 40 s old: stale for flux
+    // (30 s), not yet for the holder's loop (a minute), which so cannot drop pub2.
+    const lock = join(runtime, 'flux', 'networks', 'n14', '.lock');
+    mkdirSync(lock);
+    const old = new Date(Date.now() - 40_000);
+    utimesSync(lock, old, old);
+    const state = JSON.parse(readFileSync(join(runtime, 'flux', 'containers', pub.stdout.trim(), 'state.json'), 'utf8')) as { monitorPid: number };
+    process.kill(state.monitorPid, 'SIGKILL');
+    await until('the monitor to end', async () => !running(state.monitorPid), 5000);
+    // The join takes the stale lock, drops pub2 with its forward, and gets its address.
+    expect((await server('quiet2', 'n14')).code).toBe(0);
+    expect((await inspect('n14')).containers.find((c) => c.name === 'quiet2')!.address).toBe(address);
+    expect(await bindable('127.0.0.1', port)).toBe(true);
+    expect(await page('127.0.0.1', port)).toBe('');
+    expect(forwardFiles('n14')).toEqual([]);
+    // pub2's own hosts files went with it, and the others' were rewritten without it.
+    expect(hostsFiles('n14').filter((f) => f === `${net}` || f === `${net}.own`)).toEqual([]);
+    const stay = (await flux(['exec', 'stay2', 'cat', '/etc/hosts'])).stdout;
+    expect(stay).not.toMatch(/\tpub2\s/);
+    expect(stay).toMatch(/\tquiet2 [0-9a-f]{12}\n/);
+    for (const c of ['quiet2', 'stay2']) expect((await flux(['rm', '-f', c])).code).toBe(0);
+    expect((await flux(['network', 'rm', 'n14'])).code).toBe(0);
+  });
+
+  it('keeps apart two members publishing one host port on two host addresses, and each forward goes with its member', async () => {
+    expect((await flux(['network', 'create', 'n16'])).code).toBe(0);
+    const port = await freePort();
+    expect((await server('one', 'n16', [`127.0.0.1:${port}:80`])).code).toBe(0);
+    const two = await server('two', 'n16', [`127.0.0.2:${port}:80`]);
+    expect(two.stderr).toBe('');
+    expect(two.code).toBe(0);
+    await until('one to answer', async () => (await page('127.0.0.1', port)) !== '');
+    await until('two to answer', async () => (await page('127.0.0.2', port)) !== '');
+    expect(await page('127.0.0.1', port)).toBe('one\n');
+    expect(await page('127.0.0.2', port)).toBe('two\n');
+    // one leaves: its forward goes (its monitor leaves the network as it ends), two's stays.
+    expect((await flux(['rm', '-f', 'one'])).code).toBe(0);
+    await until('one\'s host port to be free', () => bindable('127.0.0.1', port));
+    expect(await page('127.0.0.2', port)).toBe('two\n');
+    expect((await flux(['rm', '-f', 'two'])).code).toBe(0);
+    await until('two\'s host port to be free', () => bindable('127.0.0.2', port));
+    await until('no forwards file to be left', async () => forwardFiles('n16').length === 0);
+    expect((await flux(['network', 'rm', 'n16'])).code).toBe(0);
+  });
+
+  it('refuses UDP forwards on a network in one sentence (their replies could not reach the host), leaving nothing behind', async () => {
+    expect((await flux(['network', 'create', 'n17'])).code).toBe(0);
+    const port = await freePort();
+    const r = await flux(['run', '--rm', '--network', 'n17', '-p', `127.0.0.1:${port}:9999/udp`, busybox, '--', 'echo', 'THE-COMMAND-RAN']);
+    expect(r.code).toBe(125);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('flux: UDP ports cannot be published on the network n17: its slirp4netns keeps host loopback blocked, and libslirp then drops the replies to the host. Publish them on the default network (leave out --network), or leave out the /udp forward.\n');
+    const image = `oci:${await busyboxWith([], (c) => {
+      c.config = { ...c.config, ExposedPorts: { '80/tcp': {}, '9999/udp': {} } };
+    })}`;
+    const all = await flux(['run', '-d', '--name', 'udp', '--network', 'n17', '-P', image, '--', 'sleep', '1000']);
+    expect(all.code).toBe(125);
+    expect(all.stderr).toBe('flux: the image exposes UDP ports, and -P cannot publish them on the network n17: its slirp4netns keeps host loopback blocked, and libslirp then drops the replies to the host. Publish its TCP ports with -p instead, or run it on the default network (leave out --network).\n');
+    expect((await inspect('n17')).containers).toEqual([]);
+    expect(forwardFiles('n17')).toEqual([]);
+    expect((await flux(['network', 'rm', 'n17'])).code).toBe(0);
+  });
+
+  it('runs the default network\'s -p checks on a network: a port in use, below the unprivileged start, given twice', async () => {
+    expect((await flux(['network', 'create', 'n13'])).code).toBe(0);
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const r = await flux(['run', '--rm', '--network', 'n13', '-p', `127.0.0.1:${port}:80`, busybox, '--', 'echo', 'THE-COMMAND-RAN']);
+      expect(r.code).toBe(125);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe(`flux: host port ${port} is already in use. Pick another with -p.\n`);
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
+    const start = Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8'));
+    expect(start, 'net.ipv4.ip_unprivileged_port_start must be above 80 for this test').toBeGreaterThan(80);
+    const low = await flux(['run', '--rm', '--network', 'n13', '-p', '80:80', busybox, '--', 'true']);
+    expect(low.code).toBe(125);
+    expect(low.stderr).toBe(`flux: host port 80 is below ${start} and an unprivileged user may not bind it. Pick a port of 1024 or more with -p, or lower net.ipv4.ip_unprivileged_port_start (sysctl).\n`);
+    const twice = await freePort();
+    const r2 = await flux(['run', '--rm', '--network', 'n13', '-p', `${twice}:80`, '-p', `${twice}:81`, busybox, '--', 'true']);
+    expect(r2.code).toBe(125);
+    expect(r2.stderr).toBe(`flux: host port ${twice}/tcp is given twice with -p. Give each host port once.\n`);
+    expect((await inspect('n13')).containers).toEqual([]);
+    expect(forwardFiles('n13')).toEqual([]);
+    expect((await flux(['network', 'rm', 'n13'])).code).toBe(0);
   });
 
   it('refuses a subnet that another network has, in one sentence', async () => {
