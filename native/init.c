@@ -73,8 +73,9 @@ static void close_unneeded_fds(void)
 /*
  * /proc/1/cmdline is readable by every process of the container, whatever its user, and shows
  * the helper's arguments: the run's plan, with the host paths of the layers, the volumes, the
- * store and the runtime directory, and the id maps. Once the command has started init needs none
- * of them (the plan's strings point into them), so they are wiped, leaving "flux-init".
+ * store and the runtime directory, and the id maps. Once the command's process is forked init
+ * needs none of them (the plan's strings point into them, and the child has its own copy), so
+ * they are wiped, leaving "flux-init", before the command may start.
  */
 static void hide_args(void)
 {
@@ -179,15 +180,28 @@ _Noreturn void run_init(const struct plan *p)
   int execd[2] = { -1, -1 };
   if (pipe2(execd, O_CLOEXEC) < 0)
     execd[0] = execd[1] = -1;
+  /* The command starts only once init's arguments are wiped (hide_args): it closes `wiped`. */
+  int wiped[2];
+  if (pipe2(wiped, O_CLOEXEC) < 0)
+    fail("pipe", "");
   pid_t child = fork();
   if (child < 0)
     fail("fork", "");
   if (child == 0) {
     if (execd[0] >= 0)
       close(execd[0]);
+    close(wiped[1]);
+    char c;
+    while (read(wiped[0], &c, 1) < 0 && errno == EINTR)
+      ;
+    close(wiped[0]);
     state.exec_report_fd = execd[1];
     command_child(p, slave, &state.unblocked);
   }
+  /* From here on init needs no string of the plan: the child has its own copy of them. */
+  close(wiped[0]);
+  hide_args();
+  close(wiped[1]);
   if (slave >= 0)
     close(slave);
   if (execd[1] >= 0)
@@ -205,7 +219,6 @@ _Noreturn void run_init(const struct plan *p)
   state.ctl = -1;
 
   int in_open = p->tty && p->tty_stdin;
-  hide_args();
   if (master >= 0)
     fcntl(master, F_SETFL, O_NONBLOCK);
   int code = -1;
