@@ -39,6 +39,7 @@ function readIn(pid: number, file: string): string {
 export async function execInContainer(root: string, s: ContainerState, cmd: string[], o: ExecOptions): Promise<number> {
   if (cmd.length === 0) throw new FluxError('USAGE', 'flux exec needs a command.', { hint: 'Write flux exec CONTAINER COMMAND [ARG...].', exitCode: 125 });
   if (current(s).status !== 'running') throw notRunning(s.name);
+  if (o.tty && o.interactive) (await import('./stdin-terminal.js')).checkInteractiveTerminal();
   let profile: ProcessProfile;
   try {
     profile = JSON.parse(readFileSync(join(stateDir(root, s.id), 'process.json'), 'utf8')) as ProcessProfile;

@@ -317,6 +317,10 @@ describe('flux run -d and the commands on detached containers', () => {
     const tty = await runFlux(['exec', '-it', id, 'sh', '-c', '[ -t 0 ] && [ -t 1 ] && tty; exit 3'], { store, env: { XDG_RUNTIME_DIR: runtime }, tty: true });
     expect(tty.code).toBe(3);
     expect(tty.stdout).toMatch(/\/dev\/pts\/\d+/);
+    // A terminal fed from a pipe never sees its end: refused, as for run.
+    const piped = await runFlux(['exec', '-it', id, 'cat'], { store, env: { XDG_RUNTIME_DIR: runtime }, input: 'hello\n', timeoutMs: 20_000 });
+    expect([piped.code, piped.stdout, piped.timedOut]).toEqual([125, '', false]);
+    expect(piped.stderr).toMatch(/^flux: the input is not a terminal, and -i -t would give the command a terminal fed from it that never ends\./);
     const missing = await flux(['exec', id, 'no-such-command']);
     expect(missing.code).toBe(127);
     expect(missing.stderr).toMatch(/^flux: no-such-command: executable file not found/);
