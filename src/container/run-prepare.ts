@@ -59,7 +59,8 @@ export async function runImage(started: Started): Promise<number> {
     env: proc.env,
     cwd: proc.cwd,
     homeFromUser: proc.homeFromUser,
-    ...(config.StopSignal ? { stopSignal: config.StopSignal } : {}),
+    // What `flux stop` sends: --stop-signal, else the image's StopSignal (docker's and podman's rule).
+    ...((o.stopSignal ?? config.StopSignal) ? { stopSignal: o.stopSignal ?? config.StopSignal } : {}),
     ...(started.nproc !== undefined ? { nproc: started.nproc } : {}),
   });
 

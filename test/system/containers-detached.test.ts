@@ -141,6 +141,17 @@ describe('flux run -d and the commands on detached containers', () => {
     await flux(['rm', name]);
   });
 
+  it('stop sends --stop-signal, as docker and podman stop do', async () => {
+    const name = `stopsig-${randomInt(100000, 999999)}`;
+    await detach(['--name', name, '--stop-signal', 'SIGUSR1'], ['sh', '-c', 'trap "echo got usr1; exit 3" USR1; trap "echo got term; exit 4" TERM; echo ready; sleep 1000 & wait']);
+    await until('the traps to be set', async () => (await flux(['logs', name])).stdout, (t) => t.includes('ready'));
+    const stop = await flux(['stop', name]);
+    expect([stop.code, stop.stdout, stop.stderr]).toEqual([0, `${name}\n`, '']);
+    expect((await flux(['wait', name])).stdout).toBe('3\n');
+    expect((await flux(['logs', name])).stdout).toBe('ready\ngot usr1\n');
+    await flux(['rm', name]);
+  });
+
   it('keeps stdout and stderr apart in the log, with times, and honours --tail', async () => {
     const id = await detach([], ['sh', '-c', 'echo out1; echo err1 >&2; echo out2; printf partial']);
     const wait = await flux(['wait', id]);
