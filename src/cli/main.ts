@@ -16,9 +16,21 @@ import { register as registerBench } from './bench.js';
 const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune', 'tag', 'save', 'load', 'push', 'info', 'login', 'logout', 'matrix', 'ps', 'logs', 'stop', 'kill', 'wait', 'port', 'rm', 'exec', 'stats', 'events', 'container', '__ended', 'network', 'bench', 'completion', '__complete', 'help']);
 
 /** `flux IMAGE -- CMD` is `flux run IMAGE -- CMD`: anything that is not a subcommand or a global flag starts a run. */
+/**
+ * docker and podman commands flux does not have. Typed out of habit (`flux restart web`), each
+ * would otherwise start a run of an image of that name, pulled from Docker Hub.
+ */
+const FOREIGN_COMMANDS = new Set(['attach', 'build', 'commit', 'cp', 'create', 'diff', 'export', 'history', 'import', 'pause', 'rename', 'restart', 'search', 'start', 'system', 'top', 'unpause', 'update', 'volume']);
+
 export function withDefaultCommand(argv: string[]): string[] {
   const first = argv[0];
   if (first === undefined || first.startsWith('-') || SUBCOMMANDS.has(first)) return argv;
+  if (FOREIGN_COMMANDS.has(first)) {
+    throw new FluxError('UNKNOWN_COMMAND', `there is no ${first} command in flux, and an image named ${first} would be pulled from Docker Hub instead.`, {
+      hint: `See flux --help for the commands; to run an image named ${first}, write flux run ${first}.`,
+      exitCode: 125,
+    });
+  }
   return ['run', ...argv];
 }
 
