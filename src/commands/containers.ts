@@ -1,4 +1,5 @@
 /** `flux ps`, `logs`, `stop`, `kill`, `wait`, `rm`: the library's Container calls, printed. */
+import { eachName } from './each-name.js';
 import { humanAge, humanSize } from '../format.js';
 import { escapeJson, escapeText } from '../escape.js';
 import { FluxError } from '../errors.js';
@@ -86,18 +87,10 @@ export async function logsCommand(ref: string, o: { follow?: boolean; timestamps
 /** Runs `each` on every named container; one that fails is reported and the rest still done. */
 async function forEach(refs: string[], each: (ref: string) => Promise<string>): Promise<void> {
   const flux = new Flux();
-  let failed: FluxError | undefined;
-  for (const ref of refs) {
-    try {
-      await flux.container(ref);
-      process.stdout.write(`${escapeText(await each(ref))}\n`);
-    } catch (err) {
-      if (!(err instanceof FluxError)) throw err;
-      if (failed) process.stderr.write(`flux: ${escapeText(`${failed.message} ${failed.hint ?? ''}`.trim())}\n`);
-      failed = err;
-    }
-  }
-  if (failed) throw failed;
+  await eachName(refs, async (ref) => {
+    await flux.container(ref);
+    return each(ref);
+  });
 }
 
 export async function stopCommand(refs: string[], o: { time?: string }): Promise<void> {

@@ -1,4 +1,5 @@
 /** `flux network create|ls|inspect|rm|prune`: the library's network calls, printed. */
+import { eachName } from './each-name.js';
 import { FluxError } from '../errors.js';
 import { escapeText } from '../escape.js';
 import { Flux } from '../library/flux.js';
@@ -31,10 +32,10 @@ export async function networkInspectCommand(names: string[]): Promise<void> {
 
 export async function networkRmCommand(names: string[], o: { force?: boolean }): Promise<void> {
   const flux = new Flux();
-  for (const n of names) {
+  await eachName(names, async (n) => {
     await flux.removeNetwork(n, { force: o.force ?? false });
-    process.stdout.write(`${n}\n`);
-  }
+    return n;
+  });
 }
 
 export async function networkPruneCommand(): Promise<void> {

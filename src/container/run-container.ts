@@ -22,6 +22,7 @@ import { parseLabels } from './labels.js';
 import { checkPreserveFds } from './preserve-fds.js';
 import { checkContainerName, checkHostname } from './run-names.js';
 import { checkTimeout } from './run-timeout.js';
+import { bad } from './run-error.js';
 import { runIdMaps } from './userns-option.js';
 import { checkRootfs } from './run-target.js';
 import { isNetworkMode, joinTarget, joinUserNetwork } from './join-network.js';
@@ -87,6 +88,10 @@ export async function runCommand(target: RunTarget, cmd: string[], o: RunOptions
   // As real root there is no user namespace: every id is itself already, keep-id included.
   const maps = runIdMaps(o.userns, root, choice);
   // --network container:NAME joins that container's namespaces: no network of its own to make.
+  // An alias is a name on a network made with `flux network create`; anywhere else it would be ignored.
+  if ((o.networkAlias?.length ?? 0) > 0 && (o.network === undefined || o.network.startsWith('container:') || isNetworkMode(o.network))) {
+    throw bad('NETWORK_ALIAS', '--network-alias names a container on a network made with flux network create, and this run joins none.', 'Add --network NAME of such a network, or leave --network-alias out.');
+  }
   let join = o.network?.startsWith('container:') ? await joinTarget(o.network.slice('container:'.length), o) : undefined;
   // A user network (flux network create): its own namespace on the network's bridge, joined the same way.
   // podman's shape: a 64-digit id, whose first 12 digits are the default hostname and name. Made

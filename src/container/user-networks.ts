@@ -165,8 +165,10 @@ export async function joinNetwork(name: string, container: string, aliases: stri
     }
     const members = await liveMembers(dir, r);
     const names = memberNames({ container, aliases, ...(extras.id ? { id: extras.id } : {}) });
-    const clash = members.find((m) => memberNames(m).some((n) => names.includes(n)));
-    if (clash) throw new FluxError('NAME_IN_USE', `the name ${container} or an alias is already used on the network ${name} by ${clash.container}.`, { hint: 'Give the container another --name or --network-alias.', exitCode: 125 });
+    for (const m of members) {
+      const taken = memberNames(m).find((n) => names.includes(n));
+      if (taken !== undefined) throw new FluxError('NAME_IN_USE', `the name ${taken} is already used on the network ${name} by ${m.container}.`, { hint: 'Give the container another --name or --network-alias.', exitCode: 125 });
+    }
     const subnet = parseSubnet(r.subnet)!;
     const used = new Set(members.map((m) => m.address));
     const { first, last } = hostRange(subnet);

@@ -127,7 +127,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (runtime) {
     await removeContainers(flux);
-    for (const n of ['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9', 'n10', 'n11', 'n12', 'n13', 'n14', 'n15', 'n16', 'n17']) await flux(['network', 'rm', '-f', n]);
+    for (const n of ['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9', 'n10', 'n11', 'n12', 'n13', 'n14', 'n15', 'n16', 'n17', 'n18']) await flux(['network', 'rm', '-f', n]);
     await rm(runtime, { recursive: true, force: true });
   }
   if (store) await removeStore(store);
@@ -194,6 +194,13 @@ describe('flux network and flux run --network NAME', () => {
     const after = await flux(['exec', 'web', 'cat', '/etc/hosts']);
     expect(after.stdout).toMatch(new RegExp(`^${addr.replaceAll('.', '\\.')}\\tweb www [0-9a-f]{12}$`, 'm'));
     expect(after.stdout).not.toContain('visitor');
+    // A name already on the network is refused, naming it; an alias needs a network to be on.
+    const clash = await flux(['run', '--rm', '--network', 'n1', '--network-alias', 'www', busybox, '--', 'true']);
+    expect([clash.code, clash.stderr]).toEqual([125, 'flux: the name www is already used on the network n1 by web. Give the container another --name or --network-alias.\n']);
+    for (const network of [[], ['--network', 'none']]) {
+      const alone = await flux(['run', '--rm', ...network, '--network-alias', 'www', busybox, '--', 'true']);
+      expect([alone.code, alone.stderr]).toEqual([125, 'flux: --network-alias names a container on a network made with flux network create, and this run joins none. Add --network NAME of such a network, or leave --network-alias out.\n']);
+    }
 
     const refused = await flux(['network', 'rm', 'n1']);
     expect(refused.code).toBe(125);
@@ -206,7 +213,10 @@ describe('flux network and flux run --network NAME', () => {
     expect(running(webNet)).toBe(true);
     expect((await flux(['rm', '-f', 'web'])).code).toBe(0);
     expect((await inspect('n1')).containers).toEqual([]);
-    expect((await flux(['network', 'rm', 'n1'])).code).toBe(0);
+    // As docker: a name that is no network is reported, and the names after it are still removed.
+    expect((await flux(['network', 'create', 'n18'])).code).toBe(0);
+    const some = await flux(['network', 'rm', 'n1', 'nosuch', 'n18']);
+    expect([some.code, some.stdout, some.stderr]).toEqual([125, 'n1\nn18\n', 'flux: there is no network named nosuch. See the networks with flux network ls, or make it with flux network create.\n']);
     const pruned = await flux(['network', 'prune']);
     expect(pruned.stdout).toBe('n2\n');
     expect(existsSync(join(runtime, 'flux', 'networks', 'n1'))).toBe(false);
