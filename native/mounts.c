@@ -15,13 +15,60 @@ int open_in_root(const char *rel, int flags)
 }
 
 /*
+ * Whether REL lies in /proc, /sys or /dev, where flux mounts the kernel's filesystems and then
+ * masks and makes read-only paths of them.
+ */
+static int kernel_tree(const char *rel)
+{
+  while (*rel == '/')
+    rel++;
+  static const char *const tops[] = { "proc", "sys", "dev" };
+  for (size_t i = 0; i < sizeof tops / sizeof *tops; i++) {
+    size_t n = strlen(tops[i]);
+    if (!strncmp(rel, tops[i], n) && (rel[n] == '\0' || rel[n] == '/'))
+      return 1;
+  }
+  return 0;
+}
+
+/*
+ * open_in_root, but a path in /proc, /sys or /dev is never reached through a symlink: an image's
+ * `proc -> /elsewhere` would have put the container's proc where the symlink led, and every mask
+ * and read-only path, looked up at /proc afterwards, would have found nothing there to cover
+ * (as real root: a writable /proc/sys/kernel/core_pattern of the host). Such a path fails with
+ * ELOOP, which fail() reports as the image's symlink.
+ */
+static int open_for_mount(const char *rel, int flags)
+{
+  if (!kernel_tree(rel))
+    return open_in_root(rel, flags);
+  struct open_how how = {
+    .flags = (uint64_t)(flags | O_CLOEXEC),
+    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+  };
+  while (*rel == '/')
+    rel++;
+  return (int)syscall(SYS_openat2, state.root_fd, *rel ? rel : ".", &how, sizeof how);
+}
+
+/* An image symlink where the kernel's filesystems go: refused, naming the path (see open_for_mount). */
+static void refuse_symlink(const char *rel)
+{
+  errno = ELOOP;
+  fail("image symlink", rel);
+}
+
+/*
  * An O_PATH fd on REL inside the root, created (directory or empty file) when missing. Every
  * lookup is confined to the root, so an image symlink such as /etc/hosts -> /host/x lands
  * inside the container; a dangling symlink in the way is replaced (it lives in the upper dir).
+ * In /proc, /sys and /dev no symlink is followed at all (open_for_mount).
  */
 static int target_in_root(const char *rel, int dir)
 {
-  int fd = open_in_root(rel, O_PATH);
+  int fd = open_for_mount(rel, O_PATH);
+  if (fd < 0 && errno == ELOOP && kernel_tree(rel))
+    refuse_symlink(rel);
   if (fd >= 0 || errno != ENOENT)
     return fd;
   char parent[PATH_MAX];
@@ -53,7 +100,10 @@ static int target_in_root(const char *rel, int dir)
   close(pfd);
   if (r < 0 && errno != EEXIST)
     return -1;
-  return open_in_root(rel, O_PATH);
+  fd = open_for_mount(rel, O_PATH);
+  if (fd < 0 && errno == ELOOP && kernel_tree(rel))
+    refuse_symlink(rel);
+  return fd;
 }
 
 /* ---------- mounts ---------- */
@@ -268,9 +318,11 @@ void do_mount(const struct mount_op *m)
       fail("symlink", m->b);
     close(pfd);
   } else if (!strcmp(k, "mask")) {
-    int fd = open_in_root(m->a, O_PATH | O_NOFOLLOW);
+    int fd = open_for_mount(m->a, O_PATH | O_NOFOLLOW);
+    if (fd < 0 && errno == ELOOP)
+      refuse_symlink(m->a);
     if (fd < 0)
-      return; /* nothing to hide */
+      return; /* nothing to hide: this kernel has no such file */
     struct stat st;
     if (fstat(fd, &st) < 0)
       fail("stat", m->a);
@@ -280,7 +332,9 @@ void do_mount(const struct mount_op *m)
       bind_fd(dev_null_fd(), "", 0, 0, fd, m->a);
     close(fd);
   } else if (!strcmp(k, "ro")) {
-    int fd = open_in_root(m->a, O_PATH | O_NOFOLLOW);
+    int fd = open_for_mount(m->a, O_PATH | O_NOFOLLOW);
+    if (fd < 0 && errno == ELOOP)
+      refuse_symlink(m->a);
     if (fd < 0)
       return;
     bind_fd(fd, "", 1, 1, fd, m->a);

@@ -95,6 +95,11 @@ function workdirError(dir: string, errno: number): FluxError {
 export function setupError(rec: { op: string; errno: number; path: string }): FluxError {
   if (rec.op === 'unshare' && rec.path === 'user namespace') return usernsRefused(rec.errno);
   if (rec.op === 'workdir') return workdirError(printable(rec.path), rec.errno);
+  if (rec.op === 'image symlink') {
+    return new FluxError('IMAGE_SYMLINK', `the image has a symlink at ${printable(rec.path)} or on the way to it, where flux mounts the container's own proc, sys or dev, and flux mounts through none.`, {
+      hint: 'Use an image whose /proc, /sys and /dev are plain directories (or absent).',
+    });
+  }
   // The path may be image data (a WorkingDir): shown with its control characters escaped.
   const where = rec.path ? ` ${printable(rec.path)}` : '';
   const text = `${printable(rec.op)}${where}: ${errnoText(rec.errno)}`;
