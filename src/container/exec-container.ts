@@ -3,6 +3,7 @@
  * command (its user, capabilities, seccomp filter, no_new_privs and environment, which the
  * monitor recorded), in its namespaces and root.
  */
+import { readLayerFile } from '../sandbox/layer-files.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FluxError } from '../errors.js';
@@ -28,12 +29,14 @@ export interface ExecOptions {
 const notRunning = (name: string) =>
   new FluxError('CONTAINER_NOT_RUNNING', `the container ${name} is not running.`, { hint: `Start a new one with flux run -d; flux logs ${name} shows how it ended.`, exitCode: 125 });
 
+/**
+ * A small file of the running container (its /etc/passwd or /etc/group), resolved inside the
+ * container's root as run resolves it inside the image: reading `/proc/PID/root/etc/passwd`
+ * directly would follow an absolute symlink the container planted there (`/etc/passwd ->
+ * /root/secret`) into this process's own root, the host's. A regular file only, of bounded size.
+ */
 function readIn(pid: number, file: string): string {
-  try {
-    return readFileSync(`/proc/${pid}/root/${file}`, 'utf8');
-  } catch {
-    return '';
-  }
+  return readLayerFile([`/proc/${pid}/root`], file) ?? '';
 }
 
 export async function execInContainer(root: string, s: ContainerState, cmd: string[], o: ExecOptions): Promise<number> {
