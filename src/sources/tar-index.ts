@@ -53,6 +53,9 @@ function clean(name: string): string {
   return posix.normalize(name.replace(/^\.?\/+/, '')).replace(/\/+$/, '');
 }
 
+/** Long names (GNU L/K) and PAX records of real archives are a few hundred bytes; xattrs a few KiB. */
+const MAX_HEADER_BYTES = 1024 * 1024;
+
 export class TarIndex {
   private constructor(readonly file: string, private readonly members: Map<string, Member>) {}
 
@@ -99,6 +102,13 @@ export class TarIndex {
         const dataAt = pos + 512;
         const next = dataAt + Math.ceil(msize / 512) * 512;
         if (type === 'L' || type === 'K' || type === 'x') {
+          // Read into memory whole: a header that says it is larger than any name or PAX record
+          // needs (or than the file) is refused before its size is allocated.
+          if (msize > MAX_HEADER_BYTES || dataAt + msize > size) {
+            throw new FluxError('BAD_ARCHIVE', `the ${what} ${file} has a tar header at byte ${pos} that declares a ${msize}-byte name or PAX record, more than any archive needs or than the file holds.`, {
+              hint: 'Do not use this archive: it is broken or hostile.',
+            });
+          }
           const body = Buffer.alloc(msize);
           await fh.read(body, 0, msize, dataAt);
           if (type === 'L') longName = cstr(body, 0, msize);
