@@ -22,9 +22,12 @@ const SUBCOMMANDS = new Set(['run', 'pull', 'images', 'inspect', 'rmi', 'prune',
  */
 const FOREIGN_COMMANDS = new Set(['attach', 'build', 'commit', 'cp', 'create', 'diff', 'export', 'history', 'import', 'pause', 'rename', 'restart', 'search', 'start', 'system', 'top', 'unpause', 'update', 'volume']);
 
+/** The options of `flux` itself; any other option starts the short form of a run (`flux -p 80:80 IMAGE`). */
+const PROGRAM_OPTIONS = new Set(['-h', '--help', '-V', '--version']);
+
 export function withDefaultCommand(argv: string[]): string[] {
   const first = argv[0];
-  if (first === undefined || first.startsWith('-') || SUBCOMMANDS.has(first)) return argv;
+  if (first === undefined || PROGRAM_OPTIONS.has(first) || SUBCOMMANDS.has(first)) return argv;
   if (FOREIGN_COMMANDS.has(first)) {
     throw new FluxError('UNKNOWN_COMMAND', `there is no ${first} command in flux, and an image named ${first} would be pulled from Docker Hub instead.`, {
       hint: `See flux --help for the commands; to run an image named ${first}, write flux run ${first}.`,
@@ -114,7 +117,8 @@ export async function main(argv: string[]): Promise<void> {
   // The origin (epoch ms) lets a caller place these times against its own clock (flux bench).
   if (process.env.FLUX_TIMING === '1') process.stderr.write(`flux: timing: origin ${performance.timeOrigin.toFixed(3)}\nflux: timing: cli ${performance.now().toFixed(1)} ms\n`);
   try {
-    const args = withDefaultCommand(argv);
+    let args = withDefaultCommand(argv);
+    if (args !== argv) args = (await import('./short-form.js')).withTerminal(args);
     // A run needs its command module anyway: load it while commander parses.
     if (args[0] === 'run') import('../commands/run-image.js').catch(() => undefined);
     await buildProgram(args[0]).parseAsync(args, { from: 'user' });
