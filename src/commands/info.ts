@@ -29,7 +29,7 @@ export async function infoCommand(o: { format?: string }): Promise<void> {
     `slirp4netns:      ${i.network.slirp4netns ?? 'missing'}`,
     `pasta:            ${i.network.pasta ?? 'missing'}`,
     `/dev/net/tun:     ${i.network.devNetTun ? 'usable' : 'not usable'}`,
-    `cgroup:           ${i.cgroup.version === null ? 'none' : `v${i.cgroup.version}`}${i.cgroup.path ? ` at ${i.cgroup.path}` : ''}, delegated: ${yes(i.cgroup.delegated)}; --memory: ${yes(i.cgroup.limits.memory)}, --cpus: ${yes(i.cgroup.limits.cpus)}, --pids-limit: ${yes(i.cgroup.limits.pidsLimit)}`,
+    `cgroup:           ${i.cgroup.version === null ? 'none' : `v${i.cgroup.version}`}${i.cgroup.path ? ` at ${i.cgroup.path}` : ''}, delegated: ${yes(i.cgroup.delegated)}; --memory: ${yes(i.cgroup.limits.memory)}, --cpus: ${yes(i.cgroup.limits.cpus)}, --pids-limit: ${i.pidsLimit === 'cgroup' ? 'yes' : i.pidsLimit === 'rlimit' ? 'yes (RLIMIT_NPROC in the user namespace)' : 'no'}`,
     `store:            ${i.store.path} (${i.store.exists ? humanSize(i.store.sizeBytes) : 'not created yet'})`,
     `runtime dir:      ${i.runtimeDir ?? 'none'}`,
   ];

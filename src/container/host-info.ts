@@ -32,6 +32,8 @@ export interface HostProbe {
   overlay: { setting: string; nativeInUserNamespace: boolean; fuseOverlayfs: string | null; devFuse: boolean; used: 'native' | 'fuse' | 'copy' };
   network: { slirp4netns: string | null; pasta: string | null; devNetTun: boolean; default: string };
   cgroup: { version: 1 | 2 | null; path: string | null; delegated: boolean; controllers: string[]; limits: { memory: boolean; cpus: boolean; pidsLimit: boolean } };
+  /** How `--pids-limit` is held here: a cgroup's pids controller, else (rootless) RLIMIT_NPROC in the user namespace, else not at all. */
+  pidsLimit: 'cgroup' | 'rlimit' | null;
   missing: Missing[];
 }
 
@@ -161,8 +163,10 @@ export function probeHost(): HostProbe {
   if ((slirp || pasta) && !tun) missing.push({ what: '/dev/net/tun', effect: 'slirp4netns and pasta cannot create their tap device', fix: 'sudo modprobe tun && sudo chmod 0666 /dev/net/tun' });
 
   const cg = cgroup();
-  if (!cg.limits.memory || !cg.limits.cpus || !cg.limits.pidsLimit) {
-    const off = [!cg.limits.memory && '--memory', !cg.limits.cpus && '--cpus', !cg.limits.pidsLimit && '--pids-limit'].filter(Boolean).join(', ');
+  // Without a cgroup, a rootless run holds --pids-limit with RLIMIT_NPROC (sandbox/pids-rlimit.ts).
+  const pidsLimit = cg.limits.pidsLimit ? 'cgroup' : realRoot ? null : 'rlimit';
+  if (!cg.limits.memory || !cg.limits.cpus || pidsLimit === null) {
+    const off = [!cg.limits.memory && '--memory', !cg.limits.cpus && '--cpus', pidsLimit === null && '--pids-limit'].filter(Boolean).join(', ');
     missing.push({ what: 'a delegated cgroup', effect: `${off} cannot be applied`, fix: 'systemd-run --user --scope -p Delegate=yes flux … (cgroup v2 with delegation)' });
   }
 
@@ -177,6 +181,7 @@ export function probeHost(): HostProbe {
     overlay: { setting, nativeInUserNamespace: native, fuseOverlayfs: fuse, devFuse, used },
     network: { slirp4netns: slirp, pasta, devNetTun: tun, default: 'slirp4netns' },
     cgroup: cg,
+    pidsLimit,
     missing,
   };
 }

@@ -49,7 +49,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--security-opt <opt>', 'no-new-privileges, seccomp=unconfined (repeatable)', collect, [])
     .option('--memory <size>', 'memory limit, e.g. 512m (needs a usable cgroup)')
     .option('--cpus <n>', 'CPU limit, e.g. 1.5 (needs a usable cgroup)')
-    .option('--pids-limit <n>', 'process limit (needs a usable cgroup)')
+    .option('--pids-limit <n>', 'process limit (a cgroup\'s; rootless without one, RLIMIT_NPROC in the user namespace)')
     .addOption(new Option('--pull <policy>', 'missing (default), always or never').choices(['missing', 'always', 'never']).default('missing'))
     .option('--platform <os/arch[/variant]>', 'platform to pull from a multi-platform image')
     .option('--insecure', 'allow plain HTTP to a registry that is not on loopback')

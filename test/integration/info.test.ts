@@ -14,6 +14,7 @@ interface Info {
   overlay: { used: string; setting: string };
   network: { slirp4netns: string | null; pasta: string | null; devNetTun: boolean };
   cgroup: { version: number | null; limits: { memory: boolean; cpus: boolean; pidsLimit: boolean } };
+  pidsLimit: 'cgroup' | 'rlimit' | null;
   store: { path: string; exists: boolean; sizeBytes: number };
   runtimeDir: string | null;
   missing: { what: string; effect: string; fix: string }[];
@@ -49,9 +50,15 @@ describe('flux info', () => {
     expect(i.store.exists).toBe(true);
     expect(i.runtimeDir).not.toBeNull();
     expect(i.missing.map((m) => m.what)).not.toContain('slirp4netns');
-    // Every limit flux cannot apply is named with its fix.
-    const unlimited = !i.cgroup.limits.memory || !i.cgroup.limits.cpus || !i.cgroup.limits.pidsLimit;
-    expect(i.missing.some((m) => m.what === 'a delegated cgroup')).toBe(unlimited);
+    // Every limit flux cannot apply is named with its fix; rootless, --pids-limit always applies
+    // (a cgroup's pids controller, else RLIMIT_NPROC), so it is never among them.
+    expect(i.pidsLimit).toBe(i.cgroup.limits.pidsLimit ? 'cgroup' : 'rlimit');
+    const unlimited = !i.cgroup.limits.memory || !i.cgroup.limits.cpus;
+    const cgroupMissing = i.missing.find((m) => m.what === 'a delegated cgroup');
+    expect(cgroupMissing !== undefined).toBe(unlimited);
+    expect(cgroupMissing?.effect ?? '').not.toContain('--pids-limit');
+    const text = await runFlux(['info'], { store: stores[0]! });
+    expect(text.stdout).toMatch(i.pidsLimit === 'cgroup' ? /--pids-limit: yes\n/ : /--pids-limit: yes \(RLIMIT_NPROC in the user namespace\)\n/);
   });
 
   it('names slirp4netns and pasta, with their fixes, when PATH lacks them', async () => {
