@@ -84,7 +84,12 @@ export function buildProgram(only?: string): Command {
     .version(process.env.npm_package_version ?? '0.1.0')
     .enablePositionalOptions()
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      // commander's own errors (an unknown option, a missing argument) in flux's form: one
+      // sentence, then where the right spelling is.
+      outputError: (s, write) => write(`flux: ${s.replace(/^error: /, '').trimEnd().replace(/\.$/, '')}. See the options with flux --help or flux COMMAND --help.\n`),
+    });
   const one = only === undefined ? undefined : REGISTRAR[only];
   for (const register of one ? [one] : ALL) register(program);
   return program;

@@ -11,7 +11,7 @@ export async function runCommand(image: string | undefined, command: string[], o
     return run({ rootfs: o.rootfs }, all[0] === '--' ? all.slice(1) : all, runOptionsFromCli(o));
   }
   if (image === undefined || image === '--') {
-    throw new FluxError('USAGE', 'flux run needs an image (or --rootfs DIR).', { hint: 'Write flux run IMAGE [--] [COMMAND...], or flux run --rootfs DIR -- COMMAND....', exitCode: 125 });
+    throw new FluxError('USAGE', 'flux run needs an image (or --rootfs DIR).', { hint: 'Write flux run IMAGE [--] [COMMAND...], or flux run --rootfs DIR -- COMMAND.', exitCode: 125 });
   }
   return run(image, command[0] === '--' ? command.slice(1) : command, runOptionsFromCli(o));
 }
