@@ -62,7 +62,7 @@ export function register(program: Command): void {
     });
   program
     .command('stop')
-    .description('Stop containers: SIGTERM, then after the timeout SIGKILL of every process in them.')
+    .description('Stop containers: their stop signal (--stop-signal, else the image\'s StopSignal, else SIGTERM), then after the timeout SIGKILL of every process in them.')
     .argument('<container...>', 'names, IDs or unique ID prefixes')
     .option('-t, --time <seconds>', 'seconds to wait before SIGKILL (default 10)')
     .action(async (refs: string[], o: { time?: string }) => {

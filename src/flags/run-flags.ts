@@ -31,7 +31,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--group-add <group>', 'an extra supplementary group, by gid or the image\'s name (repeatable)', collect, [])
     .option('--ulimit <name=soft[:hard]>', 'a resource limit for the command, e.g. nofile=1024:4096 (repeatable)', collect, [])
     .option('--init', 'run an init as pid 1 (accepted: flux always does)')
-    .option('--stop-signal <signal>', 'the signal --timeout stops the command with (default: the image\'s StopSignal, else SIGTERM)')
+    .option('--stop-signal <signal>', 'the signal flux stop and --timeout stop the command with (default: the image\'s StopSignal, else SIGTERM)')
     .option('--label <key=value>', 'a label for the run (repeatable)', collect, [])
     .option('--timeout <secs>', 'stop the run after SECS seconds; it then exits with 124')
     .option('--preserve-fds <n>', 'pass flux\'s fds 3…3+N-1 on to the command')
