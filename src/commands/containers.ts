@@ -5,7 +5,7 @@ import { escapeJson, escapeText } from '../escape.js';
 import { FluxError } from '../errors.js';
 import { CLOSED_PIPE_STATUS, drained, readerGone } from '../host-output.js';
 import { Flux } from '../library/flux.js';
-import { killSignal, statsOfContainers, type ContainerInfo, type ContainerStats } from '../library/container.js';
+import { killSignal, sinceTime, statsOfContainers, type ContainerInfo, type ContainerStats } from '../library/container.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -52,15 +52,6 @@ export async function psCommand(o: { all?: boolean; quiet?: boolean; format?: st
     ]);
   }
   process.stdout.write(table(lines.map((l) => l.map(escapeText))));
-}
-
-/** A --since value: an RFC 3339 time, or a duration back from now (10s, 5m, 2h). */
-export function sinceTime(text: string, now = Date.now()): Date {
-  const d = /^(\d+)(s|m|h)$/.exec(text);
-  if (d) return new Date(now - Number(d[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[d[2] as 's' | 'm' | 'h']);
-  const t = Date.parse(text);
-  if (/^\d{4}-\d\d-\d\d/.test(text) && Number.isFinite(t)) return new Date(t);
-  throw new FluxError('USAGE', `--since ${text} is neither a time nor a duration.`, { hint: 'Write e.g. --since 10m or --since 2026-01-01T10:00:00Z.', exitCode: 125 });
 }
 
 /** `flux logs`: its status, 0, or 141 when stdout or stderr was closed by its reader (see host-output.ts). */

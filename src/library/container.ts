@@ -3,6 +3,7 @@
  * a handle on its state directory. Every method reads the state afresh, so a handle stays right
  * whatever another flux process did to the container meanwhile.
  */
+import { sinceOption } from '../container/since-time.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FluxError } from '../errors.js';
@@ -14,6 +15,7 @@ import { LogReader, type LogLine } from '../container/container-log.js';
 import { NO_STATS, current, currentIn, removeContainer, settled, signalContainer, statsOf, statsOfAll, statusOf, stopContainer, waitExited, type ContainerStats, type ContainerStatus } from '../container/container-ops.js';
 
 export type { ContainerStats, ContainerStatus, LogLine };
+export { sinceTime } from '../container/since-time.js';
 export type { PortMapping } from '../container/container-ports.js';
 import type { PortMapping } from '../container/container-ports.js';
 export type { ContainerEvent } from '../container/container-events.js';
@@ -116,14 +118,14 @@ export class Container {
   }
 
   /** The log's lines in order; with follow, new ones as they are written until the container ends. */
-  async *logs(o: { follow?: boolean; tail?: number; since?: Date } = {}): AsyncGenerator<LogLine> {
+  async *logs(o: { follow?: boolean; tail?: number; since?: Date | string } = {}): AsyncGenerator<LogLine> {
     // Held open while following (see container-log.ts): the lines a --rm container writes last
     // are read after its state directory is gone, and none are lost at a rotation.
     const log = new LogReader(logPath(this.root, this.id));
     try {
       let lines = log.read();
       // ISO times in UTC compare as strings.
-      const since = o.since?.toISOString();
+      const since = sinceOption(o.since)?.toISOString();
       if (since !== undefined) lines = lines.filter((l) => l.time >= since);
       if (o.tail !== undefined) lines = o.tail <= 0 ? [] : lines.slice(-o.tail);
       yield* lines;

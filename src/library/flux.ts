@@ -143,9 +143,9 @@ export class Flux {
   }
 
   /** The lifecycle events of the user's detached containers, oldest first (as `flux events --format json`). */
-  async events(o: { since?: Date } = {}): Promise<ContainerEvent[]> {
-    const [{ readEvents }, { containersRoot }] = await Promise.all([import('../container/container-events.js'), import('../container/container-state.js')]);
-    return readEvents(containersRoot(this.options.runtimeDir), o.since);
+  async events(o: { since?: Date | string } = {}): Promise<ContainerEvent[]> {
+    const [{ readEvents }, { containersRoot }, { sinceOption }] = await Promise.all([import('../container/container-events.js'), import('../container/container-state.js'), import('../container/since-time.js')]);
+    return readEvents(containersRoot(this.options.runtimeDir), sinceOption(o.since));
   }
 
   /** Removes every detached container that has ended, with its log; resolves with their IDs. */

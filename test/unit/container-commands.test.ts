@@ -38,11 +38,31 @@ describe('ps STATUS', () => {
 
 describe('logs --since', () => {
   it('takes a duration back from now or a time, and refuses anything else', async () => {
-    const { sinceTime } = await import('../../src/commands/containers.js');
+    const { sinceTime } = await import('../../src/container/since-time.js');
     const now = Date.parse('2026-01-01T01:00:00Z');
     expect(sinceTime('10m', now).toISOString()).toBe('2026-01-01T00:50:00.000Z');
     expect(sinceTime('2h', now).toISOString()).toBe('2025-12-31T23:00:00.000Z');
+    // docker's forms too: Go durations and Unix seconds.
+    expect(sinceTime('1h30m', now).toISOString()).toBe('2025-12-31T23:30:00.000Z');
+    expect(sinceTime('1500ms', now).toISOString()).toBe('2026-01-01T00:59:58.500Z');
+    expect(sinceTime('1767225600', now).toISOString()).toBe('2026-01-01T00:00:00.000Z');
+    expect(sinceTime('1767225600.25', now).toISOString()).toBe('2026-01-01T00:00:00.250Z');
     expect(sinceTime('2026-01-01T00:30:00Z', now).toISOString()).toBe('2026-01-01T00:30:00.000Z');
     expect(() => sinceTime('yesterday', now)).toThrow(/--since yesterday is neither a time nor a duration\./);
+  });
+
+  it('is taken by the library as text too: flux.events({ since: "10m" })', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { Flux } = await import('../../src/library/flux.js');
+    const runtimeDir = mkdtempSync(join(tmpdir(), 'flux-events-since-'));
+    try {
+      const flux = new Flux({ runtimeDir });
+      expect(await flux.events({ since: '10m' })).toEqual([]);
+      await expect(flux.events({ since: 'yesterday' })).rejects.toMatchObject({ code: 'USAGE', message: '--since yesterday is neither a time nor a duration.' });
+    } finally {
+      rmSync(runtimeDir, { recursive: true, force: true });
+    }
   });
 });
