@@ -52,7 +52,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--pids-limit <n>', 'process limit (a cgroup\'s; rootless without one, RLIMIT_NPROC in the user namespace)')
     .addOption(new Option('--pull <policy>', 'missing (default), always or never').choices(['missing', 'always', 'never']).default('missing'))
     .option('--platform <os/arch[/variant]>', 'platform to pull from a multi-platform image')
-    .option('--insecure', 'allow plain HTTP to a registry that is not on loopback')
+    .option('--insecure', 'allow plain HTTP and unverified TLS for a registry not on loopback')
     .option('--verbose', 'say which root filesystem kind was used, and more')
     .option('-q, --quiet', 'no progress output');
 }
