@@ -55,7 +55,7 @@ export class ImageIndex {
   private kvReady: Promise<Keyv<ImageRecord>> | undefined;
 
   constructor(store: Store) {
-    this.adapter = new JsonFileAdapter(join(store.indexDir, 'images.json'), () => store.lock('index'));
+    this.adapter = new JsonFileAdapter(join(store.indexDir, 'images.json'), () => store.lock('index'), store.root);
   }
 
   /** keyv, loaded on the first write. */

@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { FluxError, errnoCode } from '../src/errors.js';
+import { storeIoError } from './errors.js';
 import type { Lock } from './lock.js';
 
 interface IndexFile {
@@ -22,7 +23,8 @@ export class JsonFileAdapter extends EventEmitter {
   opts = { dialect: 'flux-json-file', url: '' };
   namespace?: string;
 
-  constructor(private readonly file: string, private readonly lock: () => Promise<Lock>) {
+  /** `root`: the store, named when a write fails for lack of space or permission. */
+  constructor(private readonly file: string, private readonly lock: () => Promise<Lock>, private readonly root: string) {
     super();
   }
 
@@ -78,6 +80,11 @@ export class JsonFileAdapter extends EventEmitter {
       const { dirty, result } = change(entries);
       if (dirty) await this.save(entries);
       return result;
+    } catch (err) {
+      // Every index write (a pull's record, tag, rmi) goes through here: a full disk or a
+      // read-only store is the user's to fix, so it is said in one sentence, not as a raw errno
+      // (the write's errors carry no path).
+      throw storeIoError(err, this.root, 'writing the image index');
     } finally {
       l.release();
     }

@@ -74,7 +74,7 @@ export class Flux {
     });
   }
 
-  /** Removes every blob and unpacked layer no image uses, as `flux prune`. */
+  /** Removes every blob and unpacked layer no image uses, and the run dirs of killed runs, as `flux prune`. */
   async prune(o: { onWait?: () => void } = {}): Promise<PruneResult> {
     const { pruneStore } = await import('./remove-images.js');
     return pruneStore(this.options.store, o.onWait ?? (() => undefined));
@@ -99,8 +99,13 @@ export class Flux {
 
   /** Stores every image of a docker or OCI archive (a file path, or a stream) under its names, as `flux load`. */
   async load(input: string | Readable): Promise<ImageInfo[]> {
-    const { loadImages } = await import('./load-images.js');
-    return loadImages(input, this.options.store);
+    const [{ loadImages }, { storeIoError }, { defaultStoreRoot }] = await Promise.all([import('./load-images.js'), import('../../store/errors.js'), import('../../store/location.js')]);
+    try {
+      return await loadImages(input, this.options.store);
+    } catch (err) {
+      // Spooling a stream into the store's tmp/ meets a full disk with no path in its error.
+      throw storeIoError(err, this.options.store ?? defaultStoreRoot(), 'loading images');
+    }
   }
 
   /**
