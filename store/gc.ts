@@ -30,6 +30,13 @@ export interface GcOptions {
   only?: { blobs: Set<Digest>; layers: Set<Digest> };
   /** Also empty tmp/ (partial downloads, stale temp files). */
   sweepTmp?: boolean;
+  /**
+   * The records whose blobs and layers stay; default: the index's. rmi on a full disk passes the
+   * records that will remain, before the index says so.
+   */
+  keep?: ImageRecord[];
+  /** Remove unpacked layers only, no blobs: a blob goes only once no index entry references it. */
+  layersOnly?: boolean;
 }
 
 export interface GcResult {
@@ -91,10 +98,10 @@ async function listDigests(dir: string): Promise<Digest[]> {
 
 /** Removes what no image references. Call with the gc lock held exclusively. */
 export async function collectGarbage(store: Store, opts: GcOptions): Promise<GcResult> {
-  const live = referencedBy(await new ImageIndex(store).list());
+  const live = referencedBy(opts.keep ?? (await new ImageIndex(store).list()));
   const result: GcResult = { freedBytes: 0, blobs: 0, layers: 0, tmpEntries: 0 };
 
-  const blobCandidates = opts.only ? [...opts.only.blobs] : await listDigests(join(store.root, 'blobs', 'sha256'));
+  const blobCandidates = opts.layersOnly ? [] : opts.only ? [...opts.only.blobs] : await listDigests(join(store.root, 'blobs', 'sha256'));
   for (const d of blobCandidates) {
     if (live.blobs.has(d)) continue;
     const p = store.blobPath(d);

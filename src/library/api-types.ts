@@ -59,6 +59,8 @@ export interface PruneResult {
   blobs: number;
   layers: number;
   tmpEntries: number;
+  /** Writable layers (runs/ directories) of foreground runs whose flux was killed. */
+  runDirs: number;
   freedBytes: number;
 }
 

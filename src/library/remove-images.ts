@@ -3,8 +3,9 @@
  * remaining image uses (as `docker rmi` frees the space). A reference removes that name only;
  * an image ID or digest removes every name of that image. And pruning: everything no image uses.
  */
-import { ImageIndex, Store, collectGarbage, imageId, referencedBy, type ImageRecord } from '../../store/index.js';
-import { FluxError } from '../errors.js';
+import { existsSync } from 'node:fs';
+import { ImageIndex, Store, collectGarbage, diskUsage, imageId, referencedBy, type GcOptions, type ImageRecord } from '../../store/index.js';
+import { FluxError, isFluxError } from '../errors.js';
 import { containersRoot } from '../container/container-state.js';
 import { containerUsing } from '../container/containers-using.js';
 import { resolveImages } from './image-records.js';
@@ -25,11 +26,15 @@ export async function removeImages(names: string[], root: string | undefined, on
   const s = store!;
   const gc = await s.gcLock('collect', { onWait });
   try {
-    if (!o.force) refuseIfUsed(s, [...doomed.values()], await new ImageIndex(s).list(), o.runtimeDir);
-    await new ImageIndex(s).remove([...doomed.keys()]);
+    const all = await new ImageIndex(s).list();
+    if (!o.force) refuseIfUsed(s, [...doomed.values()], all, o.runtimeDir);
     const only = referencedBy([...doomed.values()]);
     const { removeLayers } = await import('../layers/index.js');
-    const r = await collectGarbage(s, { only, removeLayers: (d, inUse) => removeLayers(s, d, inUse) });
+    const gcOptions: GcOptions = { only, removeLayers: (d, inUse) => removeLayers(s, d, inUse) };
+    const early = await untag(s, [...doomed.keys()], gcOptions);
+    const r = await collectGarbage(s, gcOptions);
+    r.freedBytes += early.freedBytes;
+    r.layers += early.layers;
     const ids = new Set([...doomed.values()].map((x) => imageId(x)));
     const still = new Set((await new ImageIndex(s).list()).map((x) => imageId(x)));
     return {
@@ -41,6 +46,31 @@ export async function removeImages(names: string[], root: string | undefined, on
     };
   } finally {
     gc.release();
+  }
+}
+
+/**
+ * Removes the records. The index is rewritten through a new file, which needs free space: on a
+ * full disk the doomed images' unpacked layers that no remaining image or live run uses go
+ * first, then the write is tried again. That order is safe at every step: an image still
+ * recorded whose layers are gone is unpacked again from its blobs by the next run or pull, and
+ * no blob goes before the index stops referencing it (collectGarbage, afterwards). Returns what
+ * was freed early.
+ */
+async function untag(store: Store, references: string[], gcOptions: GcOptions): Promise<{ freedBytes: number; layers: number }> {
+  const index = new ImageIndex(store);
+  try {
+    await index.remove(references);
+    return { freedBytes: 0, layers: 0 };
+  } catch (err) {
+    if (!(isFluxError(err) && err.code === 'NO_SPACE')) throw err;
+    const gone = new Set(references);
+    const keep = (await index.list()).filter((r) => !gone.has(r.reference));
+    const early = await collectGarbage(store, { ...gcOptions, keep, layersOnly: true });
+    // Nothing freed: the same write would fail the same way.
+    if (early.layers === 0) throw err;
+    await index.remove(references);
+    return early;
   }
 }
 
@@ -65,18 +95,39 @@ function refuseIfUsed(store: Store, doomed: ImageRecord[], all: ImageRecord[], r
 
 export async function pruneStore(root: string | undefined, onWait: () => void): Promise<PruneResult> {
   const store = Store.openExisting(root);
-  if (!store) return { blobs: 0, layers: 0, tmpEntries: 0, freedBytes: 0 };
+  if (!store) return { blobs: 0, layers: 0, tmpEntries: 0, runDirs: 0, freedBytes: 0 };
   const gc = await store.gcLock('collect', { onWait });
   try {
     const { removeLayers, removeTrees, cleanStaleUnpacks } = await import('../layers/index.js');
     await cleanStaleUnpacks(store);
+    // First the writable layers of runs that died (kill -9 of flux): garbage too, and what they
+    // listed then no longer keeps its layers.
+    const runs = await removeStaleRuns(store);
     const r = await collectGarbage(store, {
       removeLayers: (d, inUse) => removeLayers(store, d, inUse),
       removeTrees,
       sweepTmp: true,
     });
-    return { blobs: r.blobs, layers: r.layers, tmpEntries: r.tmpEntries, freedBytes: r.freedBytes };
+    return { blobs: r.blobs, layers: r.layers, tmpEntries: r.tmpEntries, runDirs: runs.count, freedBytes: r.freedBytes + runs.freedBytes };
   } finally {
     gc.release();
   }
+}
+
+/** Removes the run dirs of foreground runs whose flux is gone (as the next run would); what went and its bytes. */
+async function removeStaleRuns(store: Store): Promise<{ count: number; freedBytes: number }> {
+  const { staleRunDirs, removeTree } = await import('../sandbox/rootfs.js');
+  const stale = staleRunDirs(store.runsDir);
+  const sizes = new Map<string, number>();
+  for (const p of stale) sizes.set(p, await diskUsage(p));
+  await removeTree(stale);
+  // The removal is best effort: count only what is gone.
+  let count = 0;
+  let freedBytes = 0;
+  for (const [p, size] of sizes) {
+    if (existsSync(p)) continue;
+    count++;
+    freedBytes += size;
+  }
+  return { count, freedBytes };
 }

@@ -9,6 +9,7 @@ import { accessSync, closeSync, constants, mkdirSync, openSync, readdirSync, rea
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FluxError } from '../errors.js';
+import { fsError } from '../fs-error.js';
 import { findExecutable } from '../executables.js';
 import { ownerAlive, ownerToken, parseOwner } from '../process-owner.js';
 import { RUN_LAYERS_FILE, containerOfRun } from '../container-runs.js';
@@ -64,12 +65,18 @@ export function planRunDir(runsDir: string, name?: string): RunDir {
  * so a reader finds no layers or all of them, never a part.
  */
 export function claimRunDir(rd: RunDir, diffIds: readonly string[]): void {
-  mkdirSync(rd.dir, { recursive: true, mode: 0o700 });
-  const fd = openSync(join(rd.dir, RUN_LAYERS_FILE), constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  const file = join(rd.dir, RUN_LAYERS_FILE);
   try {
-    writeSync(fd, diffIds.map((d) => `${d}\n`).join(''));
-  } finally {
-    closeSync(fd);
+    mkdirSync(rd.dir, { recursive: true, mode: 0o700 });
+    const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+    try {
+      writeSync(fd, diffIds.map((d) => `${d}\n`).join(''));
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    // A full disk or a read-only store: one sentence naming the file (a write's error names none).
+    throw fsError(err, file);
   }
 }
 
@@ -89,11 +96,16 @@ export function makeRunDir(runsDir: string, diffIds: readonly string[], name?: s
  * so they are removed from inside the user namespace.
  */
 export async function cleanStaleRuns(runsDir: string): Promise<void> {
+  await removeTree(staleRunDirs(runsDir));
+}
+
+/** The run dirs of foreground runs whose flux process is gone (paths); never a container's. */
+export function staleRunDirs(runsDir: string): string[] {
   let names: string[];
   try {
     names = readdirSync(runsDir);
   } catch {
-    return;
+    return [];
   }
   const stale = names.filter((n) => {
     // A container's writable layer stays until the container is removed, whether it runs or not.
@@ -101,8 +113,7 @@ export async function cleanStaleRuns(runsDir: string): Promise<void> {
     const o = parseOwner(n.split('-'));
     return !o || !ownerAlive(o.owner);
   });
-  if (stale.length === 0) return;
-  await removeTree(stale.map((n) => join(runsDir, n)));
+  return stale.map((n) => join(runsDir, n));
 }
 
 /** rm -rf, inside the user namespace when the tree may hold sub-uid files. */
