@@ -13,6 +13,7 @@ import type { Digest } from '../src/image/types.js';
 import { ownerAlive, parseOwner } from '../src/process-owner.js';
 import { RUN_LAYERS_FILE, containerOfRun } from '../src/container-runs.js';
 import { isDigest } from '../src/image/digest.js';
+import { parseLayerInfoTemp } from '../src/layers/layer-info.js';
 import { diskUsage } from './disk-usage.js';
 import { ImageIndex, type ImageRecord } from './image-index.js';
 import type { Store } from './store.js';
@@ -158,6 +159,37 @@ export async function collectGarbage(store: Store, opts: GcOptions): Promise<GcR
     for (const n of await readdir(store.indexDir).catch(() => [] as string[])) {
       if (n.endsWith('.tmp')) await rm(join(store.indexDir, n), { force: true });
     }
+    const leftovers = await layerInfoLeftovers(join(store.root, 'layers', 'sha256'));
+    for (const p of leftovers) {
+      const size = await diskUsage(p);
+      await rm(p, { force: true });
+      result.freedBytes += size;
+      result.tmpEntries++;
+    }
   }
   return result;
+}
+
+/**
+ * Files beside the layers that no layer needs: temp files of an info write whose writer is gone
+ * (a full disk or a kill -9 between its write and its rename; one of a live writer is left to
+ * it), and info files whose layer is not there (the unpacker writes the info before it moves the
+ * layer in, so a crash between the two leaves one). Every unpack holds the gc lock shared, so
+ * under the exclusive lock no info is waiting for its layer.
+ */
+async function layerInfoLeftovers(dir: string): Promise<string[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const present = new Set(names);
+  const out: string[] = [];
+  for (const n of names) {
+    const temp = parseLayerInfoTemp(n);
+    if (temp) {
+      const o = parseOwner(temp.owner.split('-'));
+      if (o && o.used === temp.owner.split('-').length && !ownerAlive(o.owner)) out.push(join(dir, n));
+      continue;
+    }
+    const info = /^([a-f0-9]{64})\.json$/.exec(n);
+    if (info && !present.has(info[1] as string)) out.push(join(dir, n));
+  }
+  return out;
 }

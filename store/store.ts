@@ -206,8 +206,9 @@ export class Store {
   }
 
   /**
-   * Held shared by every pull (and may be by runs) while it adds content not yet in the index;
-   * `flux prune` holds it exclusively, so it never removes a blob a pull is about to record.
+   * Held shared by every pull (and may be by runs) while it adds content not yet in the index,
+   * and by a load while its copy of standard input is in tmp/; `flux prune` holds it
+   * exclusively, so it never removes a blob a pull is about to record nor a load's archive.
    */
   gcLock(mode: 'use' | 'collect', opts?: Omit<LockOptions, 'shared'>): Promise<Lock> {
     return this.lock('gc', { ...opts, shared: mode === 'use' });

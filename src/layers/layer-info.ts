@@ -2,8 +2,12 @@
  * What flux records about an unpacked layer, in `layers/sha256/<hex>.json` next to its
  * directory (the directory itself is an overlay lower layer and must hold only the image's files).
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { Digest } from '../image/types.js';
+import { ownerToken } from '../process-owner.js';
+import { layerInfoPath } from './layer-info-path.js';
+
+export { hasLayerInfo, layerInfoPath } from './layer-info-path.js';
 
 export interface LayerInfo {
   /** Bytes of file content. */
@@ -20,10 +24,6 @@ export interface LayerInfo {
   opaque?: string[];
 }
 
-export function layerInfoPath(layerPath: string): string {
-  return `${layerPath}.json`;
-}
-
 export async function readLayerInfo(layerPath: string): Promise<LayerInfo | undefined> {
   try {
     const v = JSON.parse(await readFile(layerInfoPath(layerPath), 'utf8')) as Partial<LayerInfo>;
@@ -37,11 +37,28 @@ export async function readLayerInfo(layerPath: string): Promise<LayerInfo | unde
   }
 }
 
+/**
+ * Written whole or not at all: through `<hex>.json.<owner>.tmp`, the owner naming this process
+ * exactly (process-owner.ts), so that `flux prune` removes only the temp files of writers that
+ * are gone (a kill -9 between the write and the rename), never one being written.
+ */
 export async function writeLayerInfo(layerPath: string, info: LayerInfo): Promise<void> {
   const path = layerInfoPath(layerPath);
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(info), { mode: 0o600 });
-  await rename(tmp, path);
+  const tmp = `${path}.${ownerToken()}.tmp`;
+  try {
+    await writeFile(tmp, JSON.stringify(info), { mode: 0o600 });
+    await rename(tmp, path);
+  } catch (err) {
+    // A full disk leaves a truncated file that nothing would ever read.
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A temp file of writeLayerInfo: its layer's hex and the owner token of its writer. */
+export function parseLayerInfoTemp(name: string): { hex: string; owner: string } | undefined {
+  const m = /^([a-f0-9]{64})\.json\.([0-9a-f-]+)\.tmp$/.exec(name);
+  return m ? { hex: m[1] as string, owner: m[2] as string } : undefined;
 }
 
 export type { Digest };

@@ -1,11 +1,12 @@
 /** Runs one job in this process: inside the worker (in the user namespace), or directly as real root. */
-import { createReadStream, renameSync, rmSync } from 'node:fs';
+import { createReadStream, renameSync, rmSync, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { applyLayer } from '../../store/unpack/apply-layer.js';
 import { FluxError } from '../errors.js';
 import { fsError } from '../fs-error.js';
 import { nativeLayerFs } from '../native/ffi.js';
 import { followBlob, gateVerified, notVerified, settleGate } from './blob-gates.js';
+import { layerInfoPath, writeLayerInfo } from './layer-info.js';
 import type { Job, JobResult } from './protocol.js';
 import { lap } from '../timing.js';
 
@@ -44,6 +45,16 @@ export async function runJob(job: Job): Promise<JobResult> {
       rmSync(job.dir, { recursive: true, force: true, maxRetries: 2 });
       throw notVerified();
     }
+    // The info first (its size, and its opaque directories, which a run reads to find the
+    // image's /etc/passwd): once the layer is in layers/, it is never without its info, whatever
+    // stops this process. A crash between the two leaves only an info without a layer, which
+    // the next unpack of that layer rewrites and `flux prune` removes.
+    try {
+      await writeLayerInfo(job.dest, { size: r.size, files: r.files, xattr: job.userXattr ? 'user' : 'trusted', opaque: r.opaque });
+    } catch (err) {
+      rmSync(job.dir, { recursive: true, force: true, maxRetries: 2 });
+      throw err;
+    }
     // Here, not in flux's own process: moving a directory to another parent changes its `..`,
     // which needs write permission on the directory itself, and a layer root the image made
     // read-only (0555, as Fedora's and RHEL's are) grants that only to root in the namespace
@@ -52,7 +63,12 @@ export async function runJob(job: Job): Promise<JobResult> {
       renameSync(job.dir, job.dest);
     } catch (err) {
       rmSync(job.dir, { recursive: true, force: true, maxRetries: 2 });
-      throw err;
+      // The layer was there already, without its info (left so by an older flux): this unpack
+      // verified the same diff_id, so the info just written is its own.
+      if (!statSync(job.dest, { throwIfNoEntry: false })?.isDirectory()) {
+        rmSync(layerInfoPath(job.dest), { force: true });
+        throw err;
+      }
     }
     return { ok: true, op: 'unpack', diffId: r.diffId, size: r.size, files: r.files, opaque: r.opaque, warnings };
   } catch (err) {

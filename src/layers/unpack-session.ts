@@ -14,7 +14,7 @@ import { escapeText } from '../escape.js';
 import { fsError } from '../fs-error.js';
 import { assertDigest, digestHex } from '../image/digest.js';
 import type { Digest } from '../image/types.js';
-import { readLayerInfo, writeLayerInfo } from './layer-info.js';
+import { hasLayerInfo, readLayerInfo } from './layer-info.js';
 import { jobError, type JobError } from './protocol.js';
 import { isRealRoot, startJobRunner, type JobRunner } from './job-runner.js';
 import { spreadSubdirs } from './spread-dirs.js';
@@ -85,7 +85,7 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
     if (!unique.has(l.diffId)) unique.set(l.diffId, l);
   }
   const missing: LayerToUnpack[] = [];
-  for (const l of unique.values()) if (!(await store.hasLayer(l.diffId))) missing.push(l);
+  for (const l of unique.values()) if (await needsUnpack(store, l)) missing.push(l);
   // Sorted, so two processes needing overlapping layers take their locks in the same order.
   missing.sort((a, b) => (a.diffId < b.diffId ? -1 : 1));
   const locks: Lock[] = [];
@@ -93,7 +93,7 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
   try {
     for (const l of missing) {
       const lock = await store.lock(`layer-${digestHex(l.diffId)}`, { onWait: () => opts.onWait?.(l.diffId) });
-      if (await store.hasLayer(l.diffId)) lock.release();
+      if (!(await needsUnpack(store, l))) lock.release();
       else {
         locks.push(lock);
         todo.set(l.diffId, l);
@@ -163,9 +163,8 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
     warnOnce(r.warnings);
     if (!r.ok) throw jobError(r.error);
     if (r.op !== 'unpack') return;
+    // Renamed into layers/ (or removed, the layer being there already), its info beside it.
     temps.delete(dir);
-    // The layer first: an info file never stands without its layer.
-    await writeLayerInfo(dest, { size: r.size, files: r.files, xattr: userXattr ? 'user' : 'trusted', opaque: r.opaque });
     unpacked.push(r.diffId);
     unpackedBytes += r.size;
     opts.onLayer?.({ diffId: r.diffId, state: 'done', size: r.size, files: r.files });
@@ -259,6 +258,16 @@ export async function startUnpackSession(store: Store, layers: LayerToUnpack[], 
       }
     },
   };
+}
+
+/**
+ * The layer is not in layers/, or is there without its info file (a crash of an older flux
+ * between the two): without the info the image shows UNPACKED 0 B and a run cannot see the
+ * layer's opaque directories, so it is unpacked again to write the info, if its blob is there.
+ */
+export async function needsUnpack(store: Store, l: { diffId: Digest; digest: Digest }): Promise<boolean> {
+  if (!(await store.hasLayer(l.diffId))) return true;
+  return !hasLayerInfo(store.layerPath(l.diffId)) && (await store.hasBlob(l.digest));
 }
 
 function isUnverified(err: unknown): boolean {

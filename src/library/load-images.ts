@@ -17,26 +17,33 @@ import type { ImageInfo } from './api-types.js';
  */
 export async function loadImages(input: string | Readable, root?: string): Promise<ImageInfo[]> {
   const store = Store.open(root);
-  let file: string;
-  let tmpDir: string | undefined;
   if (typeof input === 'string') {
     if (!statSync(input, { throwIfNoEntry: false })?.isFile()) {
       throw new FluxError('SOURCE_NOT_FOUND', `there is no archive file ${input}.`, { hint: 'Check the path given to -i (a file written by flux save, podman save or docker save).', exitCode: 125 });
     }
-    file = input;
-  } else {
-    tmpDir = await store.tempDir('load-');
-    file = join(tmpDir, 'archive.tar');
-    await pipeline(input, createWriteStream(file, { mode: 0o600 }));
+    return loadArchive(store, input);
   }
+  // The spool is held under the gc lock, as a pull's partial blobs are: `flux prune` empties
+  // tmp/ only under the exclusive lock, so it waits for this load instead of deleting its spool.
+  const gc = await store.gcLock('use');
+  let tmpDir: string | undefined;
   try {
-    const out: ImageInfo[] = [];
-    for (const img of await archiveImages(file)) {
-      const r = await storeFromSource({ source: img.source, ...(img.first !== undefined ? { first: img.first } : {}), reference: img.reference, repository: img.repository, ...(img.tag !== undefined ? { tag: img.tag } : {}) }, { store });
-      out.push(toJson(r.record));
-    }
-    return out;
+    tmpDir = await store.tempDir('load-');
+    const file = join(tmpDir, 'archive.tar');
+    await pipeline(input, createWriteStream(file, { mode: 0o600 }));
+    return await loadArchive(store, file);
   } finally {
+    // Also when the spool could not be written whole (a full disk): a partial archive is of no use.
     if (tmpDir !== undefined) await rm(tmpDir, { recursive: true, force: true });
+    gc.release();
   }
+}
+
+async function loadArchive(store: Store, file: string): Promise<ImageInfo[]> {
+  const out: ImageInfo[] = [];
+  for (const img of await archiveImages(file)) {
+    const r = await storeFromSource({ source: img.source, ...(img.first !== undefined ? { first: img.first } : {}), reference: img.reference, repository: img.repository, ...(img.tag !== undefined ? { tag: img.tag } : {}) }, { store });
+    out.push(toJson(r.record));
+  }
+  return out;
 }

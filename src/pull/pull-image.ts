@@ -12,6 +12,7 @@ import { checkConfig, parseConfig } from '../image/image-config.js';
 import { Store } from '../../store/store.js';
 import { ImageIndex, type ImageRecord, type LayerRecord } from '../../store/image-index.js';
 import { lookupImage } from '../sources/lookup.js';
+import { hasLayerInfo } from '../layers/layer-info-path.js';
 import { lap } from '../timing.js';
 import { parseSourceSpec, type SourceSpec } from '../sources/spec.js';
 import type { Lock } from '../../store/lock.js';
@@ -65,8 +66,16 @@ async function wantedPlatform(p: PullOptions['platform']): Promise<Platform | un
   return parsePlatform(p);
 }
 
+/**
+ * Every layer is unpacked with its info file. One without its info (a crash of an older flux
+ * between the two) counts as missing while its blob is there, so that the unpack recreates the
+ * info (unpack-session.ts needsUnpack).
+ */
 async function layersPresent(store: Store, r: ImageRecord): Promise<boolean> {
-  for (const l of r.layers) if (!(await store.hasLayer(l.diffId))) return false;
+  for (const l of r.layers) {
+    if (!(await store.hasLayer(l.diffId))) return false;
+    if (!hasLayerInfo(store.layerPath(l.diffId)) && (await store.hasBlob(l.digest))) return false;
+  }
   return true;
 }
 
