@@ -13,7 +13,7 @@ import type { Digest } from '../src/image/types.js';
 import { ownerAlive, parseOwner } from '../src/process-owner.js';
 import { RUN_LAYERS_FILE, containerOfRun } from '../src/container-runs.js';
 import { isDigest } from '../src/image/digest.js';
-import { parseLayerInfoTemp } from '../src/layers/layer-info.js';
+import { parseLayerInfoTemp } from './layer-info-files.js';
 import { diskUsage } from './disk-usage.js';
 import { ImageIndex, type ImageRecord } from './image-index.js';
 import type { Store } from './store.js';

@@ -5,9 +5,9 @@
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { Digest } from '../image/types.js';
 import { ownerToken } from '../process-owner.js';
-import { layerInfoPath } from './layer-info-path.js';
+import { layerInfoPath } from '../../store/layer-info-files.js';
 
-export { hasLayerInfo, layerInfoPath } from './layer-info-path.js';
+export { hasLayerInfo, layerInfoPath, parseLayerInfoTemp } from '../../store/layer-info-files.js';
 
 export interface LayerInfo {
   /** Bytes of file content. */
@@ -53,12 +53,6 @@ export async function writeLayerInfo(layerPath: string, info: LayerInfo): Promis
     await rm(tmp, { force: true }).catch(() => undefined);
     throw err;
   }
-}
-
-/** A temp file of writeLayerInfo: its layer's hex and the owner token of its writer. */
-export function parseLayerInfoTemp(name: string): { hex: string; owner: string } | undefined {
-  const m = /^([a-f0-9]{64})\.json\.([0-9a-f-]+)\.tmp$/.exec(name);
-  return m ? { hex: m[1] as string, owner: m[2] as string } : undefined;
 }
 
 export type { Digest };

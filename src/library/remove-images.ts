@@ -3,8 +3,7 @@
  * remaining image uses (as `docker rmi` frees the space). A reference removes that name only;
  * an image ID or digest removes every name of that image. And pruning: everything no image uses.
  */
-import { existsSync } from 'node:fs';
-import { ImageIndex, Store, collectGarbage, diskUsage, imageId, referencedBy, type GcOptions, type ImageRecord } from '../../store/index.js';
+import { ImageIndex, Store, collectGarbage, imageId, referencedBy, type GcOptions, type ImageRecord } from '../../store/index.js';
 import { FluxError, isFluxError } from '../errors.js';
 import { containersRoot } from '../container/container-state.js';
 import { containerUsing } from '../container/containers-using.js';
@@ -102,7 +101,7 @@ export async function pruneStore(root: string | undefined, onWait: () => void): 
     await cleanStaleUnpacks(store);
     // First the writable layers of runs that died (kill -9 of flux): garbage too, and what they
     // listed then no longer keeps its layers.
-    const runs = await removeStaleRuns(store);
+    const runs = await (await import('../container/stale-runs.js')).removeStaleRuns(store.runsDir);
     const r = await collectGarbage(store, {
       removeLayers: (d, inUse) => removeLayers(store, d, inUse),
       removeTrees,
@@ -112,22 +111,4 @@ export async function pruneStore(root: string | undefined, onWait: () => void): 
   } finally {
     gc.release();
   }
-}
-
-/** Removes the run dirs of foreground runs whose flux is gone (as the next run would); what went and its bytes. */
-async function removeStaleRuns(store: Store): Promise<{ count: number; freedBytes: number }> {
-  const { staleRunDirs, removeTree } = await import('../sandbox/rootfs.js');
-  const stale = staleRunDirs(store.runsDir);
-  const sizes = new Map<string, number>();
-  for (const p of stale) sizes.set(p, await diskUsage(p));
-  await removeTree(stale);
-  // The removal is best effort: count only what is gone.
-  let count = 0;
-  let freedBytes = 0;
-  for (const [p, size] of sizes) {
-    if (existsSync(p)) continue;
-    count++;
-    freedBytes += size;
-  }
-  return { count, freedBytes };
 }

@@ -12,7 +12,7 @@ import { checkConfig, parseConfig } from '../image/image-config.js';
 import { Store } from '../../store/store.js';
 import { ImageIndex, type ImageRecord, type LayerRecord } from '../../store/image-index.js';
 import { lookupImage } from '../sources/lookup.js';
-import { hasLayerInfo } from '../layers/layer-info-path.js';
+import { hasLayerInfo } from '../../store/layer-info-files.js';
 import { lap } from '../timing.js';
 import { parseSourceSpec, type SourceSpec } from '../sources/spec.js';
 import type { Lock } from '../../store/lock.js';
