@@ -188,9 +188,10 @@ function dependencyEdits() {
 
 /**
  * commander and the command-line modules; the progress bars only pull, the password prompt only
- * logs in, and the completion scripts are only written by `flux completion`.
+ * logs in, the completion scripts are only written by `flux completion`, and the short form's
+ * terminal check (node:tty) is only made by `flux IMAGE …`.
  */
-const CLI = /[\\/]node_modules[\\/]commander[\\/]|[\\/]dist[\\/]src[\\/]cli[\\/](?!progress\.js$|progress-bars\.js$|prompt\.js$|completion-[a-z]+\.js$)[^\\/]+\.js$/;
+const CLI = /[\\/]node_modules[\\/]commander[\\/]|[\\/]dist[\\/]src[\\/]cli[\\/](?!progress\.js$|progress-bars\.js$|prompt\.js$|short-form\.js$|completion-[a-z]+\.js$)[^\\/]+\.js$/;
 
 const MARK = '__fluxModuleUrl';
 const DIR_MARK = '__fluxModuleDir';
