@@ -54,3 +54,12 @@ function safe(check: () => boolean): boolean {
     return false;
   }
 }
+
+/** fuse-overlayfs and a /dev/fuse the test user may open: what the fuse root kind needs. */
+export function needFuse(): void {
+  requireTool('fuse-overlayfs');
+  requireTool('/dev/fuse', () => {
+    accessSync('/dev/fuse', constants.R_OK | constants.W_OK);
+    return true;
+  }, 'must be readable and writable by the test user');
+}

@@ -10,13 +10,12 @@
  * Every root kind (native overlay, fuse-overlayfs, copy), rootless and as real root.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { accessSync, constants } from 'node:fs';
 import { chown, mkdtemp, readFile, rm, writeFile, chmod, lstat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { busyboxWith } from '../helpers/image-layer.js';
 import { runFlux, tempStore, removeStore, isRoot, testUser } from '../helpers/user.js';
-import { requireTool } from '../helpers/require.js';
+import { needFuse, requireTool } from '../helpers/require.js';
 import { hostsFile } from '../../src/sandbox/hosts-file.js';
 
 const FILES = ['hosts', 'hostname', 'resolv.conf'] as const;
@@ -82,13 +81,6 @@ function sections(out: string): Record<string, string> {
   return r;
 }
 
-function needFuse(): void {
-  requireTool('fuse-overlayfs');
-  requireTool('/dev/fuse', () => {
-    accessSync('/dev/fuse', constants.R_OK | constants.W_OK);
-    return true;
-  }, 'must be readable and writable by the test user');
-}
 
 const MODES = [
   { mode: 'rootless', asUser: true, root: false },

@@ -10,6 +10,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { until } from '../helpers/containers.js';
 import { userFixtureDir } from '../helpers/fixtures.js';
 import { runFlux, tempStore, removeStore, isRoot, userRuntimeDir } from '../helpers/user.js';
 import { requireTool } from '../helpers/require.js';
@@ -56,11 +57,7 @@ for (const { mode, asUser } of [{ mode: 'rootless', asUser: true }, ...(isRoot ?
       const started = await runFlux(['run', '-d', '--network', 'none', image, '--', 'sh', '-c', `ln -sf ${secret} /etc/passwd && echo ready && sleep 60`], opts);
       expect(started.code, started.stderr).toBe(0);
       const id = started.stdout.trim();
-      let logs = '';
-      for (let i = 0; i < 100 && !logs.includes('ready'); i++) {
-        logs = (await runFlux(['logs', id], opts)).stdout;
-        if (!logs.includes('ready')) await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      const logs = await until('the symlink to be planted', async () => (await runFlux(['logs', id], opts)).stdout, (t) => t.includes('ready'));
       expect(logs).toBe('ready\n');
       const r = await runFlux(['exec', '-u', 'victim', id, 'sh', '-c', 'id; echo HOME=$HOME'], opts);
       expect(r.stdout).toBe('');

@@ -9,6 +9,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, rm, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { until } from '../helpers/containers.js';
 import { userFixtureDir } from '../helpers/fixtures.js';
 import { runFlux, tempStore, removeStore, isRoot } from '../helpers/user.js';
 
@@ -46,11 +47,7 @@ for (const asUser of isRoot ? [true, false] : [false]) {
       const started = await runFlux(['run', '-d', '--network', 'none', image, '--', 'sh', '-c', `${READ}; sleep 30`], { store, asUser, env });
       expect(started.code, started.stderr).toBe(0);
       const id = started.stdout.trim();
-      let logs = '';
-      for (let i = 0; i < 100 && !logs.includes('END'); i++) {
-        logs = (await runFlux(['logs', id], { store, asUser, env })).stdout;
-        if (!logs.includes('END')) await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      const logs = await until('the container to have read pid 1', async () => (await runFlux(['logs', id], { store, asUser, env })).stdout, (t) => t.includes('END'));
       expect((await runFlux(['rm', '-f', id], { store, asUser, env })).code).toBe(0);
       expect(logs).toBe('flux-init\nEND\n');
     });

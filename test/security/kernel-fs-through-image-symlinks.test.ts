@@ -7,11 +7,10 @@
  * /dev: such an image is refused in one sentence, in every root kind, rootless and as real root.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { accessSync, constants } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { busyboxWith } from '../helpers/image-layer.js';
 import { runFlux, tempStore, removeStore, isRoot } from '../helpers/user.js';
-import { requireTool } from '../helpers/require.js';
+import { needFuse, requireTool } from '../helpers/require.js';
 
 const IMAGES = {
   // proc and sys through a second symlink under a /dev the run's own tmpfs then covers.
@@ -42,13 +41,6 @@ const EXPECTED: Record<keyof typeof IMAGES, RegExp> = {
 const SCRIPT = 'cat /proc/sys/kernel/core_pattern; wc -c < /proc/keys; ls /sys/firmware; echo THE-COMMAND-RAN';
 const dirs: Record<string, string> = {};
 
-function needFuse(): void {
-  requireTool('fuse-overlayfs');
-  requireTool('/dev/fuse', () => {
-    accessSync('/dev/fuse', constants.R_OK | constants.W_OK);
-    return true;
-  }, 'must be readable and writable by the test user');
-}
 
 beforeAll(async () => {
   requireTool('newuidmap');
