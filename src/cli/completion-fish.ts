@@ -26,12 +26,16 @@ export function fishScript(spec: CompletionSpec): string {
     'end',
     'complete -c flux -f',
     ...spec.global.map((o) => optionLine(none, o)),
-    ...spec.commands.map((c) => `complete -c flux -n ${sq(none)} -a ${sq(c.name)} -d ${sq(c.description)}`),
+    ...spec.commands.filter((c) => !c.parent).map((c) => `complete -c flux -n ${sq(none)} -a ${sq(c.name)} -d ${sq(c.description)}`),
     // `flux IMAGE` is a run.
     `complete -c flux -n ${sq(none)} -a ${sq('(__flux_images)')}`,
   ];
   for (const c of spec.commands) {
-    const cond = `__fish_seen_subcommand_from ${c.name}`;
+    const kids = spec.commands.filter((k) => k.parent === c.name).map((k) => k.word);
+    // A subcommand's lines hold once both words are on the line; its parent's, until one of them is.
+    const cond = c.parent
+      ? `__fish_seen_subcommand_from ${c.parent}; and __fish_seen_subcommand_from ${c.word}`
+      : kids.length > 0 ? `__fish_seen_subcommand_from ${c.name}; and not __fish_seen_subcommand_from ${kids.join(' ')}` : `__fish_seen_subcommand_from ${c.name}`;
     lines.push(...c.options.map((o) => optionLine(cond, o)));
     if (c.imageOperand) lines.push(`complete -c flux -n ${sq(cond)} -a ${sq('(__flux_images)')}`);
     if (c.containerOperand) lines.push(`complete -c flux -n ${sq(cond)} -a ${sq('(__flux_containers)')}`);

@@ -23,7 +23,12 @@ export interface OptionSpec {
 }
 
 export interface CommandSpec {
+  /** The command's words after `flux`: `run`, or `network create` for a subcommand's own. */
   name: string;
+  /** The word that names it on the line: `create` for `network create`. */
+  word: string;
+  /** The command it is a subcommand of (`network`), if any. */
+  parent?: string;
   description: string;
   options: OptionSpec[];
   /** The first operand is an image: stored references are offered. */
@@ -86,26 +91,38 @@ function visible(cmd: Command): Option[] {
 
 const HELP: OptionSpec = { flags: ['--help', '-h'], value: false, description: 'display help for command' };
 
+/** Hidden commands (`__complete`) are the completion's own plumbing, not for people. */
+function shown(cmds: readonly Command[]): Command[] {
+  return cmds.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden);
+}
+
+function commandSpec(cmd: Command, parent?: string): CommandSpec {
+  const args = cmd.registeredArguments;
+  const first = args[0]?.name() ?? '';
+  const subs = shown(cmd.commands).map((c) => c.name());
+  // A command with subcommands (`flux network`) takes one of them first.
+  const choices = subs.length > 0 ? subs : (args[0] as unknown as { argChoices?: string[] } | undefined)?.argChoices;
+  return {
+    ...(choices ? { operandValues: [...choices] } : {}),
+    name: parent ? `${parent} ${cmd.name()}` : cmd.name(),
+    word: cmd.name(),
+    ...(parent ? { parent } : {}),
+    description: cmd.summary() || cmd.description().split('\n')[0] || '',
+    options: [...visible(cmd).map((o) => optionSpec(o, cmd.name())), HELP],
+    imageOperand: /^image/.test(first),
+    manyImages: /^image/.test(first) && args.length === 1 && args[0]!.variadic,
+    containerOperand: /^container/.test(first),
+    manyContainers: /^container/.test(first) && args.length === 1 && args[0]!.variadic,
+  };
+}
+
 export function completionSpec(program: Command): CompletionSpec {
   const commands: CommandSpec[] = [];
-  for (const cmd of program.commands) {
-    // Hidden commands (`__complete`) are the completion's own plumbing, not for people.
-    if ((cmd as unknown as { _hidden?: boolean })._hidden) continue;
-    const args = cmd.registeredArguments;
-    const first = args[0]?.name() ?? '';
-    const choices = (args[0] as unknown as { argChoices?: string[] } | undefined)?.argChoices;
-    commands.push({
-      ...(choices ? { operandValues: [...choices] } : {}),
-      name: cmd.name(),
-      description: cmd.summary() || cmd.description().split('\n')[0] || '',
-      options: [...visible(cmd).map((o) => optionSpec(o, cmd.name())), HELP],
-      imageOperand: /^image/.test(first),
-      manyImages: /^image/.test(first) && args.length === 1 && args[0]!.variadic,
-      containerOperand: /^container/.test(first),
-      manyContainers: /^container/.test(first) && args.length === 1 && args[0]!.variadic,
-    });
+  for (const cmd of shown(program.commands)) {
+    commands.push(commandSpec(cmd));
+    for (const sub of shown(cmd.commands)) commands.push(commandSpec(sub, cmd.name()));
   }
-  const names = commands.map((c) => c.name);
-  commands.push({ name: 'help', description: 'display help for command', options: [], imageOperand: false, manyImages: false, containerOperand: false, manyContainers: false, operandValues: names });
+  const names = commands.filter((c) => !c.parent).map((c) => c.name);
+  commands.push({ name: 'help', word: 'help', description: 'display help for command', options: [], imageOperand: false, manyImages: false, containerOperand: false, manyContainers: false, operandValues: names });
   return { global: [...visible(program).map((o) => optionSpec(o)), HELP], commands, defaultCommand: 'run' };
 }

@@ -71,6 +71,14 @@ describe('flux completion bash', () => {
     expect(await complete(['flux', 'completion', 'f'])).toEqual(['fish']);
   }, 60_000);
 
+  it('completes the subcommands of flux network and flux container, and their own flags', async () => {
+    expect((await complete(['flux', 'network', ''])).sort()).toEqual(['create', 'inspect', 'ls', 'prune', 'rm']);
+    expect(await complete(['flux', 'network', 'cr'])).toEqual(['create']);
+    expect((await complete(['flux', 'network', 'create', '--'])).sort()).toEqual(['--help', '--internal', '--subnet']);
+    expect(await complete(['flux', 'network', 'ls', '--format', ''])).toEqual(['json', 'table']);
+    expect(await complete(['flux', 'container', ''])).toEqual(['prune']);
+  }, 60_000);
+
   it('completes --format with the values of each command', async () => {
     expect(await complete(['flux', 'ps', '--format', ''])).toEqual(['json', 'table']);
     expect(await complete(['flux', 'save', '--format', 'o'])).toEqual(['oci-archive']);
@@ -128,6 +136,12 @@ describe('flux completion zsh and fish', () => {
     const fish = await runFlux(['completion', 'fish'], { store });
     expect(fish.code).toBe(0);
     expect(fish.stdout).toContain("complete -c flux -n '__fish_seen_subcommand_from run' -l network -r -f -a 'slirp4netns pasta none host'");
+    // Subcommands of subcommands, with their own flags.
+    expect(zsh.stdout).toMatch(/'network'\)\n {6}if \(\( CURRENT == 2 \)\); then[\s\S]*subcommands=\('create:[^']*' 'ls:/);
+    expect(zsh.stdout).toMatch(/ {8}'create'\) _arguments -s '--subnet=\[/);
+    expect(fish.stdout).toContain("complete -c flux -n '__fish_seen_subcommand_from network; and not __fish_seen_subcommand_from create ls inspect rm prune' -a 'create ls inspect rm prune'");
+    expect(fish.stdout).toContain("complete -c flux -n '__fish_seen_subcommand_from network; and __fish_seen_subcommand_from create' -l subnet -r -f");
+    expect(fish.stdout).not.toContain("-n '__fish_use_subcommand' -a 'network create'");
     const bad = await runFlux(['completion', 'tcsh'], { store });
     expect(bad.code).toBe(125);
     expect(bad.stderr).toContain('bash, zsh, fish');
