@@ -127,8 +127,10 @@ export async function startDetached(root: string, target: RunTarget, cmd: string
         const { published, ...work } = handed;
         writeEndWork(dir, { autoRemove: d.autoRemove, store: state.store!, ...work });
         Object.assign(state, { status: 'running', ports: portsMade(published, handed.network), startedAt: new Date().toISOString(), monitorPid, monitorStart: startTime(monitorPid) ?? 0, helperPid: monitorPid });
-        writeState(root, state);
+        // The event first: a stop or kill waiting for the start (settled) acts once the state says
+        // running, and records its own event then, which must come after this one.
         recordEvent(root, { id, name, event: 'started' });
+        writeState(root, state);
         running = true;
       },
     });
