@@ -1,17 +1,23 @@
 /* Paths looked up inside the new root, and the mounts of the plan (proc, sysfs, tmpfs, binds, masks…). */
 #include "flux-helper.h"
 
-int open_in_root(const char *rel, int flags)
+/* REL inside the root (leading slashes dropped, "" the root itself), resolved as RESOLVE says. */
+static int open_resolved(const char *rel, int flags, uint64_t resolve)
 {
   struct open_how how = {
     .flags = (uint64_t)(flags | O_CLOEXEC),
-    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    .resolve = resolve,
   };
   while (*rel == '/')
     rel++;
   if (*rel == '\0')
     rel = ".";
   return (int)syscall(SYS_openat2, state.root_fd, rel, &how, sizeof how);
+}
+
+int open_in_root(const char *rel, int flags)
+{
+  return open_resolved(rel, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
 
 /*
@@ -35,27 +41,17 @@ static int kernel_tree(const char *rel)
  * open_in_root, but a path in /proc, /sys or /dev is never reached through a symlink: an image's
  * `proc -> /elsewhere` would have put the container's proc where the symlink led, and every mask
  * and read-only path, looked up at /proc afterwards, would have found nothing there to cover
- * (as real root: a writable /proc/sys/kernel/core_pattern of the host). Such a path fails with
- * ELOOP, which fail() reports as the image's symlink.
+ * (as real root: a writable /proc/sys/kernel/core_pattern of the host). Such a path is refused,
+ * naming it as the image's symlink.
  */
 static int open_for_mount(const char *rel, int flags)
 {
   if (!kernel_tree(rel))
     return open_in_root(rel, flags);
-  struct open_how how = {
-    .flags = (uint64_t)(flags | O_CLOEXEC),
-    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-  };
-  while (*rel == '/')
-    rel++;
-  return (int)syscall(SYS_openat2, state.root_fd, *rel ? rel : ".", &how, sizeof how);
-}
-
-/* An image symlink where the kernel's filesystems go: refused, naming the path (see open_for_mount). */
-static void refuse_symlink(const char *rel)
-{
-  errno = ELOOP;
-  fail("image symlink", rel);
+  int fd = open_resolved(rel, flags, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+  if (fd < 0 && errno == ELOOP)
+    fail("image symlink", rel);
+  return fd;
 }
 
 /*
@@ -67,8 +63,6 @@ static void refuse_symlink(const char *rel)
 static int target_in_root(const char *rel, int dir)
 {
   int fd = open_for_mount(rel, O_PATH);
-  if (fd < 0 && errno == ELOOP && kernel_tree(rel))
-    refuse_symlink(rel);
   if (fd >= 0 || errno != ENOENT)
     return fd;
   char parent[PATH_MAX];
@@ -100,10 +94,7 @@ static int target_in_root(const char *rel, int dir)
   close(pfd);
   if (r < 0 && errno != EEXIST)
     return -1;
-  fd = open_for_mount(rel, O_PATH);
-  if (fd < 0 && errno == ELOOP && kernel_tree(rel))
-    refuse_symlink(rel);
-  return fd;
+  return open_for_mount(rel, O_PATH);
 }
 
 /* ---------- mounts ---------- */
@@ -319,8 +310,6 @@ void do_mount(const struct mount_op *m)
     close(pfd);
   } else if (!strcmp(k, "mask")) {
     int fd = open_for_mount(m->a, O_PATH | O_NOFOLLOW);
-    if (fd < 0 && errno == ELOOP)
-      refuse_symlink(m->a);
     if (fd < 0)
       return; /* nothing to hide: this kernel has no such file */
     struct stat st;
@@ -333,8 +322,6 @@ void do_mount(const struct mount_op *m)
     close(fd);
   } else if (!strcmp(k, "ro")) {
     int fd = open_for_mount(m->a, O_PATH | O_NOFOLLOW);
-    if (fd < 0 && errno == ELOOP)
-      refuse_symlink(m->a);
     if (fd < 0)
       return;
     bind_fd(fd, "", 1, 1, fd, m->a);
