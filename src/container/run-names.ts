@@ -17,8 +17,13 @@ export function checkContainerName(name: string): void {
   }
 }
 
+const HOSTNAME_HINT = 'Use letters, digits, _, . and - (starting with a letter or digit), at most 63 characters.';
+
 export function checkHostname(hostname: string): void {
-  if (!HOSTNAME.test(hostname)) {
-    throw new FluxError('BAD_HOSTNAME', `--hostname ${JSON.stringify(hostname)} is not a host name.`, { hint: 'Use letters, digits, _, . and - (starting with a letter or digit), at most 63 characters.', exitCode: 125 });
-  }
+  if (!HOSTNAME.test(hostname)) throw new FluxError('BAD_HOSTNAME', `--hostname ${JSON.stringify(hostname)} is not a host name.`, { hint: HOSTNAME_HINT, exitCode: 125 });
+}
+
+/** A --network-alias: a name on a user network, a line of every member's /etc/hosts, so a host name too. */
+export function checkAlias(alias: string): void {
+  if (!HOSTNAME.test(alias)) throw new FluxError('BAD_NAME', `--network-alias ${JSON.stringify(alias)} is not a host name.`, { hint: HOSTNAME_HINT, exitCode: 125 });
 }

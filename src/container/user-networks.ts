@@ -6,6 +6,7 @@ import { chooseSubnet, gatewayOf, hostRange, hostRoutes, ipText, parseSubnet, ty
 import { self, checkName, listNetworkDirs, memberHostsFile, memberLive, memberNames, networkDir, networksRoot, readAllMembers, readMembers, readRecord, withLock, writeMembers, writeRecord, type Member, type NetworkRecord } from './network-state.js';
 import { memberResolvConf } from './network-resolv.js';
 import { addHostLine } from './etc-hosts.js';
+import { checkAlias } from './run-names.js';
 import { primaryHostAddress } from '../sandbox/host-address.js';
 import { addForwards, dropForwards, guestPortsOf, refuseUdp, type Forwarded } from './network-ports.js';
 import type { PortForward } from '../sandbox/network-types.js';
@@ -152,9 +153,7 @@ export interface JoinExtras {
 export async function joinNetwork(name: string, container: string, aliases: string[], runtimeDir?: string, publish: PortForward[] = [], publishAll = false, extras: JoinExtras = {}): Promise<Joined> {
   const dir = networkDir(networksRoot(runtimeDir), name);
   // Names become lines of every member's /etc/hosts (and of members.tsv): host names only.
-  for (const a of aliases) {
-    if (!/^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,62})$/.test(a)) throw new FluxError('BAD_NAME', `--network-alias ${JSON.stringify(a)} is not a host name.`, { hint: 'Use letters, digits, _, . and - (starting with a letter or digit), at most 63 characters.', exitCode: 125 });
-  }
+  for (const a of aliases) checkAlias(a);
   let gateway: string | undefined;
   let internal = false;
   const member = await withLock(dir, async () => {
