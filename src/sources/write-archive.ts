@@ -12,6 +12,7 @@ import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { FluxError, READER_GONE, errnoCode } from '../errors.js';
+import { CLOSED_PIPE_STATUS } from '../host-output.js';
 import { digestHex } from '../image/digest.js';
 import type { Digest } from '../image/types.js';
 
@@ -89,10 +90,10 @@ function removeOnSignal(tmp: string, abort: (err: Error) => void): () => void {
 }
 
 /** The program reading the archive (`flux save IMAGE | head`) closed the pipe: see READER_GONE. */
-function readerGone(err: unknown): FluxError {
+function readerGoneError(err: unknown): FluxError {
   return new FluxError(READER_GONE, 'the program reading the archive closed the pipe before the archive was complete.', {
     hint: 'Let it read the whole archive, or write the archive to a file with -o FILE.',
-    exitCode: 141,
+    exitCode: CLOSED_PIPE_STATUS,
     cause: err,
   });
 }
@@ -190,7 +191,7 @@ export async function writeArchive(file: string | Writable, format: ArchiveForma
     if (tmp !== undefined) rmSync(tmp, { force: true });
     if (stopped) throw stopped;
     if (typeof file === 'string') throw cannotWrite(file, err);
-    throw errnoCode(outputErr) === 'EPIPE' || errnoCode(err) === 'EPIPE' ? readerGone(err) : err;
+    throw errnoCode(outputErr) === 'EPIPE' || errnoCode(err) === 'EPIPE' ? readerGoneError(err) : err;
   } finally {
     stopHandling?.();
   }
