@@ -91,11 +91,20 @@ export function makeRunDir(runsDir: string, diffIds: readonly string[], name?: s
   return rd;
 }
 
+/** The runs dirs this process has already cleaned (see cleanStaleRuns). */
+const cleaned = new Set<string>();
+
 /**
  * Run dirs left by runs that died (kill -9 of flux). They hold files owned by the image's sub-uids,
- * so they are removed from inside the user namespace.
+ * so they are removed from inside the user namespace. Once per process and runs dir: a run dir
+ * goes stale only when its flux dies, so a later look from this process would find only its own
+ * runs and those of other live processes (a matrix of N images would read the runs dir and each
+ * owner's /proc entry N times, on the one thread every run's start waits for). Run dirs of
+ * processes that die later are left to the next flux process and to `flux prune`.
  */
 export async function cleanStaleRuns(runsDir: string): Promise<void> {
+  if (cleaned.has(runsDir)) return;
+  cleaned.add(runsDir);
   await removeTree(staleRunDirs(runsDir));
 }
 

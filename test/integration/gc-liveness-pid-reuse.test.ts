@@ -89,6 +89,24 @@ describe('gc liveness of runs', () => {
     }
   }, 180_000);
 
+  it('a matrix sweeps a dead run\'s dir once, before its first run, and leaves its own runs\' dirs to them', async () => {
+    const s = await tempStore();
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => other.once('spawn', r));
+      await pull(s);
+      const dead = await fakeRun(s, `${other.pid}-${String(Number(startOf(other.pid!)) + 7)}-${pidns()}-${boot()}`);
+      const r = await runFlux(['matrix', '-q', '--network', 'none', `${image},${reg.host}/busybox@${fx.digest}`, '--', 'true'], { store: s });
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(r.stdout).toContain('2 passed, 0 failed');
+      expect(existsSync(dead)).toBe(false);
+      expect(readdirSync(join(s, 'runs'))).toEqual([]);
+    } finally {
+      other.kill('SIGKILL');
+      await removeStore(s);
+    }
+  }, 180_000);
+
   it('a run recorded in another pid namespace keeps its layers, and the next run leaves its dir alone', async () => {
     const s = await tempStore();
     try {
