@@ -103,19 +103,26 @@ function userCacheFile(chunk, id) {
 }
 
 /**
- * The chunks a pull loads (the pull's starter, loaded by every `flux pull`, and the pull chunk,
- * loaded only when a pull must fetch) are compiled with a code cache too: the user's own, learned
- * by their first pull that fetched (see loadCli), else the build's (the pull chunk has one). The
- * run chunk requires them as plain CommonJS files, so the loader for `.cjs` files takes those
- * over and hands every other to Node's own. Returns, for each, where the user's cache for it goes
- * and the compiled chunk once a pull has loaded it.
+ * The other chunks compiled with a code cache: those a pull loads (the pull's starter, loaded by
+ * every `flux pull`, and the pull chunk, loaded only when a pull must fetch) and those a matrix
+ * loads (its command and `flux.matrix()`). Each has the user's own cache, learned by the first
+ * pull that fetched or the first matrix (see loadCli), else the build's (the pull chunk has one).
+ * The main chunk requires them as plain CommonJS files, so the loader for `.cjs` files takes those
+ * over and hands every other to Node's own. Returns, for each, the kind of command that teaches
+ * its cache (`pull`, `matrix`), where the user's cache for it goes and the compiled chunk once
+ * loaded.
  */
-function cachePullChunks(entry) {
+function cacheSideChunks(entry) {
   const chunks = new Map();
-  for (const [name, id, built] of [[entry.pullStart, entry.pullStartId, undefined], [entry.pull, entry.pullId, entry.pullCodeCache]]) {
+  const side = [
+    [entry.pullStart, entry.pullStartId, undefined, 'pull'],
+    [entry.pull, entry.pullId, entry.pullCodeCache, 'pull'],
+    ...(Array.isArray(entry.matrix) ? entry.matrix.map(([name, id]) => [name, id, undefined, 'matrix']) : []),
+  ];
+  for (const [name, id, built, family] of side) {
     if (!name) continue;
     const file = join(DIST, name);
-    chunks.set(file, { own: userCacheFile(file, id), built: built ? join(DIST, built) : undefined, script: undefined, fromOwn: false });
+    chunks.set(file, { family, own: userCacheFile(file, id), built: built ? join(DIST, built) : undefined, script: undefined, fromOwn: false });
   }
   if (chunks.size === 0) return chunks;
   const fallback = Module._extensions['.cjs'] ?? Module._extensions['.js'];
@@ -139,7 +146,7 @@ async function loadCli() {
   const entry = bundleEntry();
   if (!entry) return { cli: await import('../dist/src/cli/main.js'), learn: () => undefined };
   const main = join(DIST, entry.main);
-  const pullChunks = cachePullChunks(entry);
+  const sideChunks = cacheSideChunks(entry);
   const own = userCacheFile(main, entry.id);
   const ownData = own && readCache(own);
   const script = compile(main, ownData ?? (entry.codeCache ? readCache(join(DIST, entry.codeCache)) : undefined));
@@ -150,17 +157,20 @@ async function loadCli() {
     // A run of another kind (another network) compiled code the cache lacks: learned once more,
     // the cache then holds both (the functions it brought were compiled too).
     const learned = fromOwn ? readKinds(kindsFile) : [];
-    // A pull chunk's cache that was missing or refused is learned again by the next pull that fetched.
-    const pullAgain = kind === 'pull' && [...pullChunks.values()].some((c) => c.script !== undefined && !c.fromOwn);
-    if (learned.includes(kind) && !pullAgain) return;
+    // The chunks this kind of command loaded (a pull's, a matrix's) teach their caches too: a
+    // cache of theirs that was missing or refused is learned again by the next such command.
+    const family = kind.split(':')[0];
+    const taught = [...sideChunks.values()].filter((c) => c.family === family && c.script !== undefined);
+    const again = taught.some((c) => !c.fromOwn);
+    if (learned.includes(kind) && !again) return;
     try {
       mkdirSync(dirname(own), { recursive: true, mode: 0o700 });
       writeAtomic(own, script.createCachedData(), 0o600);
-      // A pull that fetched teaches the pull chunks' caches too (its start, got's answers, the blob writes).
-      if (kind === 'pull') for (const c of pullChunks.values()) if (c.script && c.own) writeAtomic(c.own, c.script.createCachedData(), 0o600);
+      // A pull that fetched teaches its start, got's answers and the blob writes; a matrix its scheduling and reports.
+      for (const c of taught) if (c.own) writeAtomic(c.own, c.script.createCachedData(), 0o600);
       writeAtomic(kindsFile, `${[...new Set([...learned, kind])].join('\n')}\n`, 0o600);
       // Caches of earlier builds or other Node versions would only pile up.
-      const keep = new Set([basename(own), basename(kindsFile), ...[...pullChunks.values()].flatMap((c) => (c.own ? [basename(c.own)] : []))]);
+      const keep = new Set([basename(own), basename(kindsFile), ...[...sideChunks.values()].flatMap((c) => (c.own ? [basename(c.own)] : []))]);
       for (const name of readdirSync(dirname(own))) if (!keep.has(name)) rmSync(join(dirname(own), name), { force: true });
     } catch {
       // Only a speed-up: a read-only or full home changes nothing else.

@@ -487,6 +487,21 @@ function writeKoffiRecord(outDir) {
   }
 }
 
+/**
+ * The chunks `flux matrix` loads beyond the main one (its command and `flux.matrix()`): bin/flux.js
+ * compiles them with the user's code cache, learned by their first matrix, as it does the pull's.
+ */
+const MATRIX_MODULES = ['src/commands/matrix.js', 'src/library/matrix-run.js'];
+
+function matrixChunks(chunks) {
+  return MATRIX_MODULES.map((m) => {
+    const c = chunks.find((k) => k.moduleIds.includes(join(ROOT, 'dist', m)));
+    if (!c) throw new Error(`the bundle has no chunk holding dist/${m}`);
+    if (c.name === 'run') throw new Error(`dist/${m} is in the main chunk: a warm run would load the matrix`);
+    return c;
+  }).filter((c, i, all) => all.indexOf(c) === i);
+}
+
 /** Chunks of earlier builds, kept a while for a flux that started from the old entry. */
 function pruneOldChunks(outDir, keep) {
   const dir = join(outDir, 'chunks');
@@ -550,7 +565,19 @@ export async function bundle(outDir = OUT) {
   const id = createHash('sha256').update(code.get(main.fileName)).digest('hex').slice(0, 16);
   const idOf = (c) => (c ? createHash('sha256').update(code.get(c.fileName)).digest('hex').slice(0, 16) : null);
   const pullStart = chunks.find((c) => c.name === 'pull-start');
-  const record = { main: main.fileName, codeCache, id, pull: pull?.fileName ?? null, pullCodeCache, pullId: idOf(pull), pullStart: pullStart?.fileName ?? null, pullStartId: idOf(pullStart) };
+  const matrix = matrixChunks(chunks);
+  for (const c of matrix) refuseImportExpressions(c.fileName, code.get(c.fileName));
+  const record = {
+    main: main.fileName,
+    codeCache,
+    id,
+    pull: pull?.fileName ?? null,
+    pullCodeCache,
+    pullId: idOf(pull),
+    pullStart: pullStart?.fileName ?? null,
+    pullStartId: idOf(pullStart),
+    matrix: matrix.map((c) => [c.fileName, idOf(c)]),
+  };
   writeAtomic(join(outDir, 'flux-entry.json'), `${JSON.stringify(record, null, 1)}\n`);
   pruneOldChunks(outDir, new Set([...chunks.map((c) => c.fileName), ...(codeCache ? [codeCache] : []), ...(pullCodeCache ? [pullCodeCache] : [])]));
   return chunks;

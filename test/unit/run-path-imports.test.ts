@@ -263,9 +263,28 @@ describe('the code cache a run teaches', () => {
       expect(await readFile(`${file}.kinds`, 'utf8')).toBe('run:none\nmatrix:none\n');
       // It then also holds what the matrix compiled of the main chunk.
       expect((await stat(file)).size).toBeGreaterThan(learned.size);
+      // The matrix's own chunks (its command, flux.matrix()) get caches of their own, named after them as written.
+      const matrixEntry = JSON.parse(await readFile(join(ROOT, 'dist/flux-entry.json'), 'utf8')) as { matrix: [string, string][] };
+      expect(matrixEntry.matrix.length).toBeGreaterThan(0);
+      const chunkCaches: string[] = [];
+      for (const [name, id] of matrixEntry.matrix) {
+        expect(id).toBe(createHash('sha256').update(await readFile(join(ROOT, 'dist', name))).digest('hex').slice(0, 16));
+        const own = join(cache, 'flux', 'code-cache', `${basename(name)}-${id}-${process.version}.v8`);
+        expect((await stat(own)).mode & 0o777).toBe(0o600);
+        chunkCaches.push(own);
+      }
+      const taught = await Promise.all(chunkCaches.map((f) => stat(f)));
       const again = await runFlux(['matrix', '-q', '--network', 'none', image, '--', 'true'], { store, env });
       expect(again.code).toBe(0);
       expect(await readFile(`${file}.kinds`, 'utf8')).toBe('run:none\nmatrix:none\n');
+      // Used as they are by the next matrix.
+      for (const [i, f] of chunkCaches.entries()) expect((await stat(f)).mtimeMs).toBe(taught[i]!.mtimeMs);
+      // Bytes V8 refuses do no harm: the matrix runs as usual and that chunk's cache is made anew.
+      const junk = Buffer.alloc(taught[0]!.size, 7);
+      await writeFile(chunkCaches[0]!, junk);
+      const refused = await runFlux(['matrix', '-q', '--network', 'none', image, '--', 'true'], { store, env });
+      expect(refused.code).toBe(0);
+      expect((await readFile(chunkCaches[0]!)).equals(junk)).toBe(false);
     } finally {
       await rm(cache, { recursive: true, force: true });
     }
