@@ -6,7 +6,8 @@ function optionLine(cond: string, o: OptionSpec): string {
   const parts = ['complete -c flux', `-n ${sq(cond)}`];
   for (const f of o.flags) parts.push(f.startsWith('--') ? `-l ${f.slice(2)}` : `-s ${f.slice(1)}`);
   if (o.value) parts.push('-r');
-  if (o.values) parts.push('-f', `-a ${sq(o.values.join(' '))}`);
+  if (o.network) parts.push('-f', `-a ${sq(`${(o.values ?? []).join(' ')} (__flux_networks)`)}`);
+  else if (o.values) parts.push('-f', `-a ${sq(o.values.join(' '))}`);
   else if (o.image) parts.push('-f', `-a ${sq('(__flux_images)')}`);
   else if (o.value && !o.path) parts.push('-f');
   if (o.description) parts.push(`-d ${sq(o.description)}`);
@@ -24,6 +25,9 @@ export function fishScript(spec: CompletionSpec): string {
     'function __flux_containers',
     '    command flux __complete containers 2>/dev/null',
     'end',
+    'function __flux_networks',
+    '    command flux __complete networks 2>/dev/null',
+    'end',
     'complete -c flux -f',
     ...spec.global.map((o) => optionLine(none, o)),
     ...spec.commands.filter((c) => !c.parent).map((c) => `complete -c flux -n ${sq(none)} -a ${sq(c.name)} -d ${sq(c.description)}`),
@@ -39,6 +43,7 @@ export function fishScript(spec: CompletionSpec): string {
     lines.push(...c.options.map((o) => optionLine(cond, o)));
     if (c.imageOperand) lines.push(`complete -c flux -n ${sq(cond)} -a ${sq('(__flux_images)')}`);
     if (c.containerOperand) lines.push(`complete -c flux -n ${sq(cond)} -a ${sq('(__flux_containers)')}`);
+    if (c.manyNetworks) lines.push(`complete -c flux -n ${sq(cond)} -a ${sq('(__flux_networks)')}`);
     if (c.operandValues) lines.push(`complete -c flux -n ${sq(cond)} -a ${sq(c.operandValues.join(' '))}`);
   }
   return `${lines.join('\n')}\n`;

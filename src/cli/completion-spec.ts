@@ -17,6 +17,8 @@ export interface OptionSpec {
   image?: boolean;
   /** The value is a path (`--rootfs <dir>`, `--env-file <file>`). */
   path?: boolean;
+  /** The value may also be a user network's name (`--network`): offered beside `values`. */
+  network?: boolean;
   /** May be given more than once (`-e A -e B`). */
   repeatable?: boolean;
   description: string;
@@ -39,6 +41,8 @@ export interface CommandSpec {
   containerOperand: boolean;
   /** Every operand is a container (`stop`, `rm`, `wait`). */
   manyContainers: boolean;
+  /** Every operand is a user network (`network rm`, `network inspect`): their names are offered. */
+  manyNetworks: boolean;
   /** The first operand's fixed set (`flux completion bash|zsh|fish`). */
   operandValues?: string[];
 }
@@ -62,6 +66,8 @@ const VALUE_SETS: Record<string, string[]> = {
 };
 
 const IMAGE_VALUED = new Set(['--image']);
+/** Values that may name a user network (flux network create) besides a mode. */
+const NETWORK_VALUED = new Set(['--network']);
 /** Values that are host paths (`--workdir` is a directory too, but inside the container). */
 const PATH_VALUED = new Set(['--rootfs', '--env-file', '--images-file', '--results', '--junit', '--html']);
 
@@ -79,6 +85,7 @@ function optionSpec(o: Option, command = ''): OptionSpec {
   const values = o.argChoices ?? (o.long === '--format' ? formats(command) : o.long ? VALUE_SETS[o.long] : undefined);
   if (value && values) spec.values = [...values];
   if (value && (Array.isArray(o.defaultValue) || /\(repeatable\)/.test(o.description))) spec.repeatable = true;
+  if (value && o.long && NETWORK_VALUED.has(o.long)) spec.network = true;
   if (value && o.long && IMAGE_VALUED.has(o.long)) spec.image = true;
   else if (value && o.long && PATH_VALUED.has(o.long)) spec.path = true;
   return spec;
@@ -113,6 +120,7 @@ function commandSpec(cmd: Command, parent?: string): CommandSpec {
     manyImages: /^image/.test(first) && args.length === 1 && args[0]!.variadic,
     containerOperand: /^container/.test(first),
     manyContainers: /^container/.test(first) && args.length === 1 && args[0]!.variadic,
+    manyNetworks: /^network/.test(first) && args.length === 1 && args[0]!.variadic,
   };
 }
 
@@ -123,6 +131,6 @@ export function completionSpec(program: Command): CompletionSpec {
     for (const sub of shown(cmd.commands)) commands.push(commandSpec(sub, cmd.name()));
   }
   const names = commands.filter((c) => !c.parent).map((c) => c.name);
-  commands.push({ name: 'help', word: 'help', description: 'display help for command', options: [], imageOperand: false, manyImages: false, containerOperand: false, manyContainers: false, operandValues: names });
+  commands.push({ name: 'help', word: 'help', description: 'display help for command', options: [], imageOperand: false, manyImages: false, containerOperand: false, manyContainers: false, manyNetworks: false, operandValues: names });
   return { global: [...visible(program).map((o) => optionSpec(o)), HELP], commands, defaultCommand: 'run' };
 }

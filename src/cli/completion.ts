@@ -3,8 +3,9 @@ import { Argument, type Command } from 'commander';
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 
 /**
- * `flux completion SHELL` prints a completion script; `flux __complete images|containers` (hidden) is
- * what those scripts ask for the stored image references and the containers while completing. `all` builds the whole
+ * `flux completion SHELL` prints a completion script; `flux __complete images|containers|networks`
+ * (hidden) is what those scripts ask for the stored image references, the containers and the user
+ * networks while completing. `all` builds the whole
  * program, whose definitions the script is written from.
  */
 export function register(program: Command, all: () => Command): void {
@@ -22,9 +23,9 @@ export function register(program: Command, all: () => Command): void {
     });
   program
     .command('__complete', { hidden: true })
-    .addArgument(new Argument('<what>').choices(['images', 'containers']))
-    .action(async (what: 'images' | 'containers') => {
-      const { completeImages, completeContainers } = await import('../commands/complete-images.js');
-      await (what === 'images' ? completeImages() : completeContainers());
+    .addArgument(new Argument('<what>').choices(['images', 'containers', 'networks']))
+    .action(async (what: 'images' | 'containers' | 'networks') => {
+      const { completeImages, completeContainers, completeNetworks } = await import('../commands/complete-words.js');
+      await { images: completeImages, containers: completeContainers, networks: completeNetworks }[what]();
     });
 }

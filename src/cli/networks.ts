@@ -24,7 +24,7 @@ export function register(program: Command): void {
   net
     .command('inspect')
     .description('Show networks with their containers as JSON.')
-    .argument('<name...>')
+    .argument('<network...>')
     .action(async (names: string[]) => {
       const { networkInspectCommand } = await import('../commands/networks.js');
       await networkInspectCommand(names);
@@ -32,7 +32,7 @@ export function register(program: Command): void {
   net
     .command('rm')
     .description('Remove networks (refused while containers use one, unless -f).')
-    .argument('<name...>')
+    .argument('<network...>')
     .option('-f, --force', 'remove even while containers use it')
     .action(async (names: string[], o: { force?: boolean }) => {
       const { networkRmCommand } = await import('../commands/networks.js');

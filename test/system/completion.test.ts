@@ -63,8 +63,14 @@ describe('flux completion bash', () => {
   }, 60_000);
 
   it('completes a flag and its fixed values', async () => {
+    // A runtime dir of its own: no user network there (they are offered with the modes, below).
+    const runtime = await userRuntimeDir('flux-completion-modes-');
+    try {
+      expect(await complete(['flux', 'run', '--network', ''], undefined, { XDG_RUNTIME_DIR: runtime })).toEqual(['slirp4netns', 'pasta', 'none', 'host']);
+    } finally {
+      await rm(runtime, { recursive: true, force: true });
+    }
     expect(await complete(['flux', 'run', '--net'])).toEqual(['--network', '--network-alias']);
-    expect(await complete(['flux', 'run', '--network', ''])).toEqual(['slirp4netns', 'pasta', 'none', 'host']);
     expect(await complete(['flux', 'run', '--network=p'])).toEqual(['--network=pasta']);
     expect(await complete(['flux', 'pull', '--pull', 'a'])).toEqual([]);
     expect(await complete(['flux', 'matrix', '--pull', 'a'])).toEqual(['always']);
@@ -112,6 +118,27 @@ describe('flux completion bash', () => {
     }
   }, 120_000);
 
+  it('completes the names of the user\'s networks, as --network values beside the modes and as network rm/inspect operands', async () => {
+    requireTool('nsenter');
+    requireTool('ip');
+    const runtime = await userRuntimeDir('flux-completion-net-');
+    const env = { XDG_RUNTIME_DIR: runtime };
+    try {
+      const made = await runFlux(['network', 'create', 'completion-net'], { store, env, timeoutMs: 60_000 });
+      expect(made.code, made.stderr).toBe(0);
+      expect(await complete(['flux', 'run', '--network', ''], undefined, env)).toEqual(['slirp4netns', 'pasta', 'none', 'host', 'completion-net']);
+      expect(await complete(['flux', 'run', '--network=comp'], undefined, env)).toEqual(['--network=completion-net']);
+      expect(await complete(['flux', 'matrix', '--network', 'comp'], undefined, env)).toEqual(['completion-net']);
+      expect(await complete(['flux', 'network', 'rm', 'comp'], undefined, env)).toEqual(['completion-net']);
+      expect(await complete(['flux', 'network', 'inspect', 'completion-net', 'comp'], undefined, env)).toEqual(['completion-net']);
+      // Names of networks, not of containers or images, and nothing for create's new name.
+      expect(await complete(['flux', 'network', 'create', 'comp'], undefined, env)).toEqual([]);
+    } finally {
+      await runFlux(['network', 'rm', '-f', 'completion-net'], { store, env });
+      await rm(runtime, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('completes a reference bash split at its colons, replacing only bash\'s last word', async () => {
     const prefix = image.slice(0, image.length - 3);
     const bashWords = ['flux', 'run', 'oci', ':', prefix.slice('oci:'.length)];
@@ -132,10 +159,13 @@ describe('flux completion zsh and fish', () => {
     expect(zsh.code).toBe(0);
     expect(zsh.stdout).toMatch(/^#compdef flux\n/);
     expect(zsh.stdout).toContain("'--network=[");
-    expect(zsh.stdout).toContain(':value:(slirp4netns pasta none host)');
+    expect(zsh.stdout).toContain(':value:_flux_network_modes');
+    expect(zsh.stdout).toContain("_flux_network_modes() {\n  compadd -- 'slirp4netns' 'pasta' 'none' 'host'\n  _flux_networks\n}");
+    expect(zsh.stdout).toContain("'*:network:_flux_networks'");
     const fish = await runFlux(['completion', 'fish'], { store });
     expect(fish.code).toBe(0);
-    expect(fish.stdout).toContain("complete -c flux -n '__fish_seen_subcommand_from run' -l network -r -f -a 'slirp4netns pasta none host'");
+    expect(fish.stdout).toContain("complete -c flux -n '__fish_seen_subcommand_from run' -l network -r -f -a 'slirp4netns pasta none host (__flux_networks)'");
+    expect(fish.stdout).toContain("complete -c flux -n '__fish_seen_subcommand_from network; and __fish_seen_subcommand_from rm' -a '(__flux_networks)'");
     // Subcommands of subcommands, with their own flags.
     expect(zsh.stdout).toMatch(/'network'\)\n {6}if \(\( CURRENT == 2 \)\); then[\s\S]*subcommands=\('create:[^']*' 'ls:/);
     expect(zsh.stdout).toMatch(/ {8}'create'\) _arguments -s '--subnet=\[/);

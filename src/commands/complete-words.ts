@@ -1,5 +1,6 @@
 /**
- * `flux __complete images`: the stored image references, one a line, for shell completion; the
+ * `flux __complete images|containers|networks`: the words a shell offers for an image, a container
+ * or a user network. `images`: the stored image references, one a line, for shell completion; the
  * short docker form too (`alpine:latest` beside `docker.io/library/alpine:latest`). Silent on
  * any failure (no store yet): a completion must never print an error into the user's line.
  */
@@ -31,4 +32,15 @@ export async function completeContainers(): Promise<void> {
     return;
   }
   process.stdout.write(words.filter((w) => w !== '' && !/[\s\x00-\x1f\x7f]/.test(w)).map((w) => `${w}\n`).join(''));
+}
+
+/** `flux __complete networks`: the names of the user's networks (flux network create), one a line; silent on failure. */
+export async function completeNetworks(): Promise<void> {
+  let names: string[];
+  try {
+    names = (await new Flux().networks()).map((n) => n.name);
+  } catch {
+    return;
+  }
+  process.stdout.write(names.filter((n) => n !== '' && !/[\s\x00-\x1f\x7f]/.test(n)).map((n) => `${n}\n`).join(''));
 }
