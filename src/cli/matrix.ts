@@ -2,10 +2,9 @@ import { Option, type Command } from 'commander';
 import { FluxError } from '../errors.js';
 import { addRunOptions } from '../flags/run-flags.js';
 import { noteMatrixKind } from './run-command.js';
+import { NOT_FOR_MANY_FLAGS } from '../matrix/not-for-many.js';
 import type { MatrixInput, OutputMode, PullPolicy } from '../commands/matrix.js';
 
-/** Run options that make no sense for many runs at once with captured output. */
-const REFUSED = new Set(['--tty', '--interactive', '--publish', '--publish-all', '--preserve-fds', '--network-alias']);
 
 function collect(v: string, prev: string[] | undefined): string[] {
   return [...(prev ?? []), v];
@@ -43,7 +42,7 @@ function recordRaw(cmd: Command, skip: Set<string>): string[] {
     const flag = opt.long ?? opt.short;
     if (!flag || skip.has(flag)) continue;
     cmd.on(`option:${opt.name()}`, (val: string | null | undefined) => {
-      if (REFUSED.has(flag)) {
+      if (NOT_FOR_MANY_FLAGS.has(flag)) {
         throw new FluxError('MATRIX_OPTION', `${flag} cannot be used with flux matrix: runs are many, in parallel, with captured output.`, {
           hint: `Run that image on its own with \`flux run ${flag} …\`.`,
           exitCode: 125,
@@ -82,7 +81,7 @@ export function register(program: Command): void {
     .option('--lock <file>', 'run the manifest digests locked in FILE; lock those of images not in it yet (FILE is created)')
     .option('--update-lock', 'with --lock: resolve every image again and rewrite the lock');
   addRunOptions(cmd);
-  for (const opt of cmd.options) if (opt.long && REFUSED.has(opt.long)) opt.hideHelp();
+  for (const opt of cmd.options) if (opt.long && NOT_FOR_MANY_FLAGS.has(opt.long)) opt.hideHelp();
   const raw = recordRaw(cmd, MATRIX_FLAGS);
 
   // Operands after `--` are the command; commander would merge them with the images.

@@ -16,6 +16,7 @@ import { pullImage } from '../pull/pull-image.js';
 import { Store } from '../../store/store.js';
 import { collectImages, readImagesFile, splitList, type MatrixImage } from '../matrix/images.js';
 import { parseShard, selectShard } from '../matrix/shard.js';
+import { manyRunOption } from '../matrix/not-for-many.js';
 import { Matrix } from '../matrix/scheduler.js';
 import { defaultJobs } from '../matrix/default-jobs.js';
 import { jsonResults, type JsonResult } from '../matrix/format.js';
@@ -109,17 +110,11 @@ function imagesOf(o: MatrixOptions): MatrixImage[] {
 }
 
 /**
- * Run options that make no sense for many runs at once with captured output. The type leaves them
- * out; a caller in plain JavaScript may still pass them, and is told so rather than ignored.
+ * Run options that make no sense for many runs at once (matrix/not-for-many.ts). The type leaves
+ * them out; a caller in plain JavaScript may still pass them, and is told so rather than ignored.
  */
-const NOT_FOR_MANY = ['tty', 'ports', 'publishAll', 'preserveFds', 'networkAliases'] as const;
-
 function refuseManyRunOptions(o: MatrixOptions): void {
-  const given = o as unknown as Record<string, unknown>;
-  const found = NOT_FOR_MANY.find((k) => {
-    const v = given[k];
-    return v !== undefined && v !== false && !(Array.isArray(v) && v.length === 0);
-  });
+  const found = manyRunOption(o as unknown as Record<string, unknown>);
   if (found !== undefined) {
     throw new FluxError('MATRIX_OPTION', `${found} cannot be used with matrix(): runs are many, in parallel, with captured output.`, { hint: `Run that image on its own with run({ ${found} }).`, exitCode: 125 });
   }

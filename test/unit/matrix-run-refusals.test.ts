@@ -17,6 +17,8 @@ const matrix = (extra: Record<string, unknown>) => runMatrix({ images: ['busybox
 describe('flux.matrix() refuses before anything runs', () => {
   it.each([
     ['tty', true],
+    // The host's stdin cannot be every run's at once (flux matrix refuses -i).
+    ['stdin', 'inherit'],
     ['ports', ['8080:80']],
     ['publishAll', true],
     ['preserveFds', 1],
@@ -42,10 +44,22 @@ describe('flux.matrix() refuses before anything runs', () => {
     });
   });
 
+  it('with the same options as flux matrix refuses as flags', async () => {
+    const { NOT_FOR_MANY } = await import('../../src/matrix/not-for-many.js');
+    const { buildProgram } = await import('../../src/cli/main.js');
+    const matrixCmd = buildProgram('matrix').commands.find((c) => c.name() === 'matrix')!;
+    const runCmd = buildProgram('run').commands.find((c) => c.name() === 'run')!;
+    // Every refused flag is one of run's, hidden from matrix's help.
+    for (const { flag } of NOT_FOR_MANY) {
+      expect(runCmd.options.some((o) => o.long === flag), flag).toBe(true);
+      expect(matrixCmd.options.find((o) => o.long === flag)?.hidden, flag).toBe(true);
+    }
+  });
+
   it('and lets harmless values of those options through to the run', async () => {
     // Off and empty are what the type's absence means: no refusal (the run then fails on its own:
     // no such image in an empty store, with pulls forbidden).
-    const records = await matrix({ tty: false, ports: [], networkAliases: [], pull: 'never' });
+    const records = await matrix({ tty: false, stdin: 'ignore', ports: [], networkAliases: [], pull: 'never' });
     expect(records.records.map((r) => [r.verdict, r.exitCode])).toEqual([['failed', null]]);
   });
 });
