@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { FluxError } from '../errors.js';
 import { addRunOptions } from '../flags/run-flags.js';
 import { noteMatrixKind } from './run-command.js';
-import { NOT_FOR_MANY_FLAGS } from '../matrix/not-for-many.js';
+import { NOT_FOR_MANY_FLAGS } from '../library/matrix-refused.js';
 import type { MatrixInput, OutputMode, PullPolicy } from '../commands/matrix.js';
 
 

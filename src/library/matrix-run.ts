@@ -16,7 +16,7 @@ import { pullImage } from '../pull/pull-image.js';
 import { Store } from '../../store/store.js';
 import { collectImages, readImagesFile, splitList, type MatrixImage } from '../matrix/images.js';
 import { parseShard, selectShard } from '../matrix/shard.js';
-import { manyRunOption } from '../matrix/not-for-many.js';
+import { manyRunOption } from './matrix-refused.js';
 import { Matrix } from '../matrix/scheduler.js';
 import { defaultJobs } from '../matrix/default-jobs.js';
 import { jsonResults, type JsonResult } from '../matrix/format.js';
@@ -110,7 +110,7 @@ function imagesOf(o: MatrixOptions): MatrixImage[] {
 }
 
 /**
- * Run options that make no sense for many runs at once (matrix/not-for-many.ts). The type leaves
+ * Run options that make no sense for many runs at once (matrix-refused.ts). The type leaves
  * them out; a caller in plain JavaScript may still pass them, and is told so rather than ignored.
  */
 function refuseManyRunOptions(o: MatrixOptions): void {

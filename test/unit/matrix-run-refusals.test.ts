@@ -45,7 +45,7 @@ describe('flux.matrix() refuses before anything runs', () => {
   });
 
   it('with the same options as flux matrix refuses as flags', async () => {
-    const { NOT_FOR_MANY } = await import('../../src/matrix/not-for-many.js');
+    const { NOT_FOR_MANY } = await import('../../src/library/matrix-refused.js');
     const { buildProgram } = await import('../../src/cli/main.js');
     const matrixCmd = buildProgram('matrix').commands.find((c) => c.name() === 'matrix')!;
     const runCmd = buildProgram('run').commands.find((c) => c.name() === 'run')!;
